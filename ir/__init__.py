@@ -1,0 +1,64 @@
+"""snncc's graph IR: frozen ops in an immutable graph, per-stage verifiers, JSON+npz storage.
+
+The written spec of every op is ir/SPEC.md.
+"""
+
+from .const import Const
+from .graph import Edge, Graph, GraphBuilder, GraphMeta, Stage
+from .numerics import LOIHI, Numerics
+from .op import Op, Shape
+from .ops_float import (
+    FLOAT_OPS,
+    LIF,
+    READOUTS,
+    AvgPool2d,
+    BatchNorm,
+    Conv2d,
+    Dense,
+    Flatten,
+    Input,
+    Output,
+    SumPool2d,
+)
+from .ops_int import INT_OPS, IntConv2d, IntDense, IntInput, IntLIF
+from .printer import print_graph
+from .serialize import from_json, load, save, to_json
+from .stages import verify
+
+ALL_OPS = (*FLOAT_OPS, *INT_OPS)
+
+__all__ = [
+    "ALL_OPS",
+    "FLOAT_OPS",
+    "INT_OPS",
+    "LIF",
+    "LOIHI",
+    "READOUTS",
+    "AvgPool2d",
+    "BatchNorm",
+    "Const",
+    "Conv2d",
+    "Dense",
+    "Edge",
+    "Flatten",
+    "Graph",
+    "GraphBuilder",
+    "GraphMeta",
+    "Input",
+    "IntConv2d",
+    "IntDense",
+    "IntInput",
+    "IntLIF",
+    "Numerics",
+    "Op",
+    "Output",
+    "Shape",
+    "Stage",
+    "SumPool2d",
+    "from_json",
+    "load",
+    "print_graph",
+    "save",
+    "to_json",
+    "verify",
+]

@@ -1,0 +1,64 @@
+"""Integer number formats of a target's neuron and synapse arithmetic.
+
+The defaults are Lava's fixed-point LIF/Dense models (lava-nc 0.10.0), which model
+Loihi: see ir/SPEC.md and ../shared/docs/loihi-lava-semantics.md section 2-3.
+A target file may restate them; the integer graph records the numerics it was
+quantized for, so an artifact is self-contained.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Numerics:
+    family: str = "loihi"
+    weight_bits: int = 8  # signed mantissa incl. sign handling of Lava's weight pipeline
+    weight_exp_min: int = -8
+    weight_exp_max: int = 7
+    act_shift: int = 6  # synaptic input enters u as a * 2**act_shift
+    vth_shift: int = 6  # spike when v > vth * 2**vth_shift
+    vth_bits: int = 17  # vth in [0, 2**vth_bits - 1]
+    decay_bits: int = 12  # decays are fractions of 2**decay_bits
+    du_offset: int = 1  # Lava adds 1 to du (trap 1): du = -1 means no current decay
+    state_bits: int = 24  # u wraps, v saturates at this signed width
+    bias_mant_bits: int = 13  # signed
+    bias_exp_min: int = 0
+    bias_exp_max: int = 7
+    input_bits: int = 8  # payload width of graded input messages
+
+    @property
+    def decay_unity(self) -> int:
+        return 1 << self.decay_bits
+
+    @property
+    def vth_max(self) -> int:
+        return (1 << self.vth_bits) - 1
+
+    @property
+    def v_max(self) -> int:
+        return (1 << (self.state_bits - 1)) - 1
+
+    @property
+    def bias_mant_max(self) -> int:
+        return (1 << (self.bias_mant_bits - 1)) - 1
+
+    @property
+    def weight_max(self) -> int:
+        return (1 << self.weight_bits) - 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Numerics:
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown numerics fields: {sorted(unknown)}")
+        return cls(**data)
+
+
+LOIHI = Numerics()

@@ -1,0 +1,81 @@
+"""Base class and helpers shared by the float and integer ops."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar
+
+import numpy as np
+
+from snncc.errors import InvalidGraph
+
+from .const import Const
+
+Shape = tuple[int, ...]
+
+
+def pair(value: int | tuple[int, int] | list[int]) -> tuple[int, int]:
+    """Normalise an int or a 2-sequence to a 2-tuple (torch accepts both)."""
+    if isinstance(value, (int, np.integer)):
+        return (int(value), int(value))
+    a, b = value
+    return (int(a), int(b))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Op:
+    """A node of the graph: parameters only, no behaviour beyond shape inference.
+
+    ``shape`` is the output shape of one sample (no batch or time axis).
+    """
+
+    OP: ClassVar[str] = ""
+    shape: Shape
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "shape", tuple(int(s) for s in self.shape))
+
+    def infer_shape(self, inputs: list[Shape], name: str) -> Shape:
+        """The output shape implied by the input shapes; raises InvalidGraph if they do not fit."""
+        raise NotImplementedError
+
+    def consts(self) -> dict[str, Const]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if isinstance(getattr(self, f.name), Const)}
+
+    def scalars(self) -> dict[str, Any]:
+        return {
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if not isinstance(getattr(self, f.name), Const)
+        }
+
+
+def expect_inputs(name: str, op: Op, inputs: list[Shape], count: int | None = 1) -> None:
+    if count is not None and len(inputs) != count:
+        raise InvalidGraph(
+            f"{op.OP} takes {count} input(s) but has {len(inputs)}",
+            code="GRF003",
+            node=name,
+        )
+
+
+def conv_out_hw(
+    hw: tuple[int, int],
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    dilation: tuple[int, int] = (1, 1),
+) -> tuple[int, int]:
+    out = []
+    for i in range(2):
+        span = dilation[i] * (kernel[i] - 1) + 1
+        out.append((hw[i] + 2 * padding[i] - span) // stride[i] + 1)
+    return (out[0], out[1])
+
+
+def shape_mismatch(name: str, op: Op, expected: Shape, got: Shape) -> InvalidGraph:
+    return InvalidGraph(
+        f"{op.OP} expects input shape {expected} but receives {got}",
+        code="GRF004",
+        node=name,
+    )

@@ -1,0 +1,198 @@
+"""Float dialect: what importers produce (FLOAT) and what quantization consumes (CANONICAL).
+
+Equations of every op are in ir/SPEC.md.  Names and units follow the discrete-time
+form actually simulated (decay factors per step), not continuous time constants:
+importers convert tau and dt with the rule recorded in ``GraphMeta.discretization``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from snncc.errors import InvalidGraph
+
+from .const import Const
+from .op import Op, Shape, conv_out_hw, expect_inputs, pair, shape_mismatch
+
+Readout = Literal["spike_count", "v_last", "v_mean"]
+READOUTS: tuple[str, ...] = ("spike_count", "v_last", "v_mean")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Input(Op):
+    """A graph input; one sample has ``shape``; the same value is presented at every step."""
+
+    OP = "input"
+
+    def infer_shape(self, inputs: list[Shape], name: str) -> Shape:
+        expect_inputs(name, self, inputs, 0)
+        return self.shape
+
+
+@dataclass(frozen=True, kw_only=True)
+class Dense(Op):
+    """y = W x + b, with x flattened in C order.  weight (out, in)."""
+
+    OP = "dense"
+    weight: Const
+    bias: Const | None = None
+
+    def infer_shape(self, inputs: list[Shape], name: str) -> Shape:
+        expect_inputs(name, self, inputs)
+        n_in = int(np.prod(inputs[0]))
+        out, w_in = self.weight.shape
+        if w_in != n_in:
+            raise shape_mismatch(name, self, (w_in,), inputs[0])
+        return (out,)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Conv2d(Op):
+    """torch.nn.functional.conv2d semantics (cross-correlation). weight (Cout, Cin/groups, kH, kW)."""
+
+    OP = "conv2d"
+    weight: Const
+    bias: Const | None = None
+    stride: tuple[int, int] = (1, 1)
+    padding: tuple[int, int] = (0, 0)
+    dilation: tuple[int, int] = (1, 1)
+    groups: int = 1
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for f in ("stride", "padding", "dilation"):
+            object.__setattr__(self, f, pair(getattr(self, f)))
+
+    def infer_shape(self, inputs: list[Shape], name: str) -> Shape:
+        expect_inputs(name, self, inputs)
+        src = inputs[0]
+        c_out, c_in_g, kh, kw = self.weight.shape
+        if len(src) != 3 or src[0] != c_in_g * self.groups:
+            raise shape_mismatch(name, self, (c_in_g * self.groups, -1, -1), src)
+        h, w = conv_out_hw((src[1], src[2]), (kh, kw), self.stride, self.padding, self.dilation)
+        if h < 1 or w < 1:
+            raise InvalidGraph(f"conv2d output would be empty for input {src}", code="GRF004", node=name)
+        return (c_out, h, w)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AvgPool2d(Op):
+    """Average over kernel windows (zero padding counted, as torch's count_include_pad=True)."""
+
+    OP = "avgpool2d"
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    padding: tuple[int, int] = (0, 0)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for f in ("kernel", "stride", "padding"):
+            object.__setattr__(self, f, pair(getattr(self, f)))
+
+    def infer_shape(self, inputs: list[Shape], name: str) -> Shape:
+        expect_inputs(name, self, inputs)
+        src = inputs[0]
+        if len(src) != 3:
+            raise shape_mismatch(name, self, (-1, -1, -1), src)
+        h, w = conv_out_hw((src[1], src[2]), self.kernel, self.stride, self.padding)
+        if h < 1 or w < 1:
+            raise InvalidGraph(f"pooling output would be empty for input {src}", code="GRF004", node=name)
+        return (src[0], h, w)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SumPool2d(AvgPool2d):
+    """Sum over kernel windows (NIR SumPool2d)."""
+
+    OP = "sumpool2d"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Flatten(Op):
+    """Reshape one sample to a vector in C order."""
+
+    OP = "flatten"
+
+    def infer_shape(self, inputs: list[Shape], name: str) -> Shape:
+        expect_inputs(name, self, inputs)
+        return (int(np.prod(inputs[0])),)
+
+
+@dataclass(frozen=True, kw_only=True)
+class BatchNorm(Op):
+    """Inference-mode batch norm over axis 0 of a sample: (x - mean)/sqrt(var + eps)*weight + bias."""
+
+    OP = "batchnorm"
+    mean: Const
+    var: Const
+    weight: Const
+    bias: Const
+    eps: float = 1e-5
+
+    def infer_shape(self, inputs: list[Shape], name: str) -> Shape:
+        expect_inputs(name, self, inputs)
+        if not inputs[0] or inputs[0][0] != self.mean.shape[0]:
+            raise shape_mismatch(name, self, (self.mean.shape[0],), inputs[0])
+        return inputs[0]
+
+
+@dataclass(frozen=True, kw_only=True)
+class LIF(Op):
+    """The canonical discrete-time neuron every supported model maps onto (SPEC.md §LIF).
+
+    Per step, with x the sum of the incoming synapse outputs:
+        i = alpha*i + gain*x ;  h = beta*v + i + bias ;  h = max(h, v_floor) if set
+        s = h >= threshold (fire ">=") or h > threshold (fire ">"), never if not spiking
+        v = v_reset where s (reset "zero") | h - threshold where s ("subtract") | h elsewhere
+        output = amplitude * s
+    State (i = 0, v = v_init) is restored at the start of every sample.
+    """
+
+    OP = "lif"
+    beta: float = 1.0
+    alpha: float = 0.0
+    gain: float = 1.0
+    bias: Const | None = None  # per neuron (shape) or scalar; None = 0
+    threshold: float = 1.0
+    fire: Literal[">=", ">"] = ">="
+    reset: Literal["zero", "subtract"] = "zero"
+    v_reset: float = 0.0
+    v_init: Const | None = None  # per neuron (shape) or scalar; None = 0
+    v_floor: float | None = None
+    amplitude: float = 1.0
+    spiking: bool = True
+
+    def infer_shape(self, inputs: list[Shape], name: str) -> Shape:
+        expect_inputs(name, self, inputs, None)
+        if not inputs:
+            raise InvalidGraph("a neuron layer needs at least one input", code="GRF003", node=name)
+        for src in inputs:
+            if int(np.prod(src)) != int(np.prod(self.shape)):
+                raise shape_mismatch(name, self, self.shape, src)
+        return self.shape
+
+
+@dataclass(frozen=True, kw_only=True)
+class Output(Op):
+    """A graph output: the readout of one neuron layer over the steps of a sample.
+
+    spike_count: sum of spikes over steps; v_last: v after the last step;
+    v_mean: mean of v over steps.  The value is multiplied by ``scale``.
+    """
+
+    OP = "output"
+    readout: Readout = "spike_count"
+    scale: float = 1.0
+
+    def infer_shape(self, inputs: list[Shape], name: str) -> Shape:
+        expect_inputs(name, self, inputs)
+        if self.readout not in READOUTS:
+            raise InvalidGraph(f"unknown readout {self.readout!r}; use one of {READOUTS}", code="GRF005", node=name)
+        return inputs[0]
+
+
+FLOAT_OPS: tuple[type[Op], ...] = (Input, Dense, Conv2d, AvgPool2d, SumPool2d, Flatten, BatchNorm, LIF, Output)
+SYNAPSE_OPS_FLOAT: tuple[type[Op], ...] = (Dense, Conv2d)

@@ -1,0 +1,142 @@
+"""Integer dialect: exactly what the reference simulator and the hardware execute.
+
+Every field is an integer in the target's format (``GraphMeta.numerics``); the only
+floats are ``scale`` fields, which say what one integer unit means in the float model
+and are used by verification, never by execution.  Equations: ir/SPEC.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from snncc.errors import InvalidGraph
+
+from .const import Const
+from .op import Op, Shape, conv_out_hw, expect_inputs, pair, shape_mismatch
+
+InputEncoding = Literal["graded", "bitplane"]
+ENCODINGS: tuple[str, ...] = ("graded", "bitplane")
+
+
+@dataclass(frozen=True, kw_only=True)
+class IntInput(Op):
+    """Integer input presented at every step of a sample.
+
+    Values are integers of ``bits`` bits (two's complement if ``signed``).
+    encoding "graded": one graded message per input per step (Lava num_message_bits > 0).
+    encoding "bitplane": bit b of each value is sent as a binary spike on its own axon,
+    through a copy of the next synapse with weight exponent weight_exp + b.
+    ``scale`` is the float value of one input unit.
+    """
+
+    OP = "int_input"
+    bits: int
+    signed: bool = False
+    encoding: InputEncoding = "graded"
+    scale: float = 1.0
+
+    def infer_shape(self, inputs: list[Shape], name: str) -> Shape:
+        expect_inputs(name, self, inputs, 0)
+        if self.encoding not in ENCODINGS:
+            raise InvalidGraph(f"unknown input encoding {self.encoding!r}", code="GRF005", node=name)
+        if self.encoding == "bitplane" and self.signed:
+            raise InvalidGraph("bit-plane input encodes unsigned values only", code="GRF005", node=name)
+        return self.shape
+
+
+@dataclass(frozen=True, kw_only=True)
+class IntDense(Op):
+    """a = floor(W_eff @ x * 2**weight_exp), x flattened in C order.  weight (out, in) int32.
+
+    W_eff is Lava's weight pipeline applied to ``weight`` (SPEC.md §weights); the
+    quantizer emits weights that the pipeline leaves unchanged.
+    """
+
+    OP = "int_dense"
+    weight: Const
+    weight_exp: int = 0
+
+    def infer_shape(self, inputs: list[Shape], name: str) -> Shape:
+        expect_inputs(name, self, inputs)
+        n_in = int(np.prod(inputs[0]))
+        out, w_in = self.weight.shape
+        if w_in != n_in:
+            raise shape_mismatch(name, self, (w_in,), inputs[0])
+        return (out,)
+
+
+@dataclass(frozen=True, kw_only=True)
+class IntConv2d(Op):
+    """IntDense whose matrix is a torch-convention conv2d (cross-correlation), weight (Cout, Cin/g, kH, kW)."""
+
+    OP = "int_conv2d"
+    weight: Const
+    weight_exp: int = 0
+    stride: tuple[int, int] = (1, 1)
+    padding: tuple[int, int] = (0, 0)
+    dilation: tuple[int, int] = (1, 1)
+    groups: int = 1
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for f in ("stride", "padding", "dilation"):
+            object.__setattr__(self, f, pair(getattr(self, f)))
+
+    def infer_shape(self, inputs: list[Shape], name: str) -> Shape:
+        expect_inputs(name, self, inputs)
+        src = inputs[0]
+        c_out, c_in_g, kh, kw = self.weight.shape
+        if len(src) != 3 or src[0] != c_in_g * self.groups:
+            raise shape_mismatch(name, self, (c_in_g * self.groups, -1, -1), src)
+        h, w = conv_out_hw((src[1], src[2]), (kh, kw), self.stride, self.padding, self.dilation)
+        if h < 1 or w < 1:
+            raise InvalidGraph(f"conv output would be empty for input {src}", code="GRF004", node=name)
+        return (c_out, h, w)
+
+
+@dataclass(frozen=True, kw_only=True)
+class IntLIF(Op):
+    """Lava/Loihi fixed-point CUBA LIF, extended as SPEC.md §IntLIF says.
+
+    Per step:  u = wrap(trunc(u*(2**12 - du - 1) / 2**12) + a*2**6)
+               v = sat(trunc(v*(2**12 - dv) / 2**12) + u + bias) ; v = max(v, v_floor) if set
+               s = v > vth*2**6 (never if not spiking)
+               v = 0 where s (reset "zero") | v - vth*2**6 where s (reset "subtract")
+    bias = bias_mant * 2**bias_exp (per neuron).  State (u = 0, v = v_init) at every sample start.
+    ``scale`` is the float value of one LSB of v.
+    """
+
+    OP = "int_lif"
+    du: int
+    dv: int
+    vth: int
+    bias_mant: Const  # int32, shape == self.shape
+    bias_exp: Const  # int32, shape == self.shape
+    v_init: Const  # int32, shape == self.shape
+    reset: Literal["zero", "subtract"] = "zero"
+    v_floor: int | None = None
+    spiking: bool = True
+    scale: float = 1.0
+
+    def infer_shape(self, inputs: list[Shape], name: str) -> Shape:
+        expect_inputs(name, self, inputs, None)
+        if not inputs:
+            raise InvalidGraph("a neuron layer needs at least one input", code="GRF003", node=name)
+        for src in inputs:
+            if int(np.prod(src)) != int(np.prod(self.shape)):
+                raise shape_mismatch(name, self, self.shape, src)
+        for field in ("bias_mant", "bias_exp", "v_init"):
+            if getattr(self, field).shape != self.shape:
+                raise InvalidGraph(
+                    f"{field} has shape {getattr(self, field).shape}, expected the layer shape {self.shape}",
+                    code="GRF004",
+                    node=name,
+                )
+        return self.shape
+
+
+INT_OPS: tuple[type[Op], ...] = (IntInput, IntDense, IntConv2d, IntLIF)
+SYNAPSE_OPS_INT: tuple[type[Op], ...] = (IntDense, IntConv2d)

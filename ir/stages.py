@@ -1,0 +1,205 @@
+"""Stage verifiers: the invariants every graph must hold after each pass (SPEC.md §Stages).
+
+``verify(graph)`` collects every violation and raises one InvalidGraph carrying them all.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from snncc.errors import Diagnostic, InvalidGraph
+
+from .graph import Graph, Stage
+from .numerics import Numerics
+from .op import Op, Shape
+from .ops_float import FLOAT_OPS, LIF, READOUTS, AvgPool2d, BatchNorm, Conv2d, Dense, Flatten, Input, Output
+from .ops_int import INT_OPS, SYNAPSE_OPS_INT, IntConv2d, IntDense, IntInput, IntLIF
+
+ALLOWED: dict[Stage, tuple[type[Op], ...]] = {
+    Stage.FLOAT: FLOAT_OPS,
+    Stage.CANONICAL: (Input, Dense, Conv2d, LIF, Output),
+    Stage.INTEGER: (*INT_OPS, Output),
+}
+
+
+def verify(graph: Graph, stage: Stage | None = None) -> Graph:
+    """Check ``graph`` against its stage (or ``stage``); returns the graph for chaining."""
+    stage = stage or graph.meta.stage
+    diags: list[Diagnostic] = []
+    if graph.meta.stage != stage:
+        diags.append(Diagnostic("error", "GRF010", f"graph is at stage {graph.meta.stage.value}, expected {stage.value}"))
+    if graph.meta.steps < 1:
+        diags.append(Diagnostic("error", "GRF011", f"time steps must be at least 1, got {graph.meta.steps}"))
+    for name, op in graph.nodes:
+        if not isinstance(op, ALLOWED[stage]):
+            diags.append(Diagnostic("error", "GRF012", f"op {op.OP!r} is not allowed at stage {stage.value}", node=name))
+    if not graph.of_type(Input, IntInput):
+        diags.append(Diagnostic("error", "GRF013", "the graph has no input"))
+    if not graph.of_type(Output):
+        diags.append(Diagnostic("error", "GRF013", "the graph has no output"))
+    if diags:
+        raise InvalidGraph(diagnostics=diags)
+    _check_shapes(graph)  # raises on the first structural error: later checks need shapes
+    if stage is Stage.INTEGER:
+        diags += _check_integer(graph)
+    else:
+        diags += _check_float_values(graph)
+    if stage is not Stage.FLOAT:
+        diags += _check_canonical_structure(graph, stage)
+    diags += _check_outputs(graph)
+    if diags:
+        raise InvalidGraph(diagnostics=diags)
+    return graph
+
+
+def _check_shapes(graph: Graph) -> None:
+    shapes: dict[str, Shape] = {}
+    for name in graph.topo_order():
+        op = graph[name]
+        inputs = [shapes[p] for p in graph.predecessors(name)]
+        inferred = op.infer_shape(inputs, name)
+        if tuple(inferred) != tuple(op.shape):
+            raise InvalidGraph(
+                f"declared shape {op.shape} but the inputs give {tuple(inferred)}", code="GRF004", node=name
+            )
+        shapes[name] = op.shape
+
+
+def _check_float_values(graph: Graph) -> list[Diagnostic]:
+    diags = []
+    for name, op in graph.nodes:
+        for field, const in op.consts().items():
+            arr = const.array
+            if not np.issubdtype(arr.dtype, np.number):
+                diags.append(Diagnostic("error", "GRF020", f"{field} is not numeric", node=name))
+            elif not np.all(np.isfinite(arr)):
+                bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
+                diags.append(
+                    Diagnostic(
+                        "error",
+                        "GRF021",
+                        f"{field} holds {bad} NaN or infinite value(s)",
+                        node=name,
+                        hint="retrain or fix the checkpoint; snncc cannot quantize non-finite values",
+                    )
+                )
+        for field, value in op.scalars().items():
+            if isinstance(value, float) and not math.isfinite(value):
+                diags.append(Diagnostic("error", "GRF021", f"{field} is {value}", node=name))
+        if isinstance(op, LIF):
+            diags += _check_lif_float(name, op)
+        if isinstance(op, BatchNorm) and np.any(op.var.array + op.eps <= 0):
+            diags.append(Diagnostic("error", "GRF022", "batch-norm variance + eps must be positive", node=name))
+        if isinstance(op, AvgPool2d) and min(op.kernel + op.stride) < 1:
+            diags.append(Diagnostic("error", "GRF022", "pooling kernel and stride must be positive", node=name))
+    return diags
+
+
+def _check_lif_float(name: str, op: LIF) -> list[Diagnostic]:
+    diags = []
+    if op.spiking and not op.threshold > (op.v_reset if op.reset == "zero" else 0.0):
+        diags.append(
+            Diagnostic(
+                "error",
+                "GRF023",
+                f"threshold {op.threshold} must be above the reset potential {op.v_reset if op.reset == 'zero' else 0.0}",
+                node=name,
+                hint="a neuron whose threshold is not above its reset potential fires forever or never",
+            )
+        )
+    if not 0.0 <= op.beta <= 1.0:
+        diags.append(Diagnostic("error", "GRF024", f"voltage decay factor beta={op.beta} is outside [0, 1]", node=name))
+    if not 0.0 <= op.alpha <= 1.0:
+        diags.append(Diagnostic("error", "GRF024", f"current decay factor alpha={op.alpha} is outside [0, 1]", node=name))
+    if op.fire not in (">=", ">") or op.reset not in ("zero", "subtract"):
+        diags.append(Diagnostic("error", "GRF025", f"unknown fire rule {op.fire!r} or reset {op.reset!r}", node=name))
+    return diags
+
+
+def _check_canonical_structure(graph: Graph, stage: Stage) -> list[Diagnostic]:
+    """One synapse op between neuron layers; neurons fed by synapses only; biases folded."""
+    synapses = (Dense, Conv2d) if stage is Stage.CANONICAL else SYNAPSE_OPS_INT
+    neurons = LIF if stage is Stage.CANONICAL else IntLIF
+    sources = (Input, LIF) if stage is Stage.CANONICAL else (IntInput, IntLIF)
+    diags = []
+    for name, op in graph.nodes:
+        preds = [graph[p] for p in graph.predecessors(name)]
+        if isinstance(op, synapses):
+            if len(preds) != 1 or not isinstance(preds[0], sources):
+                diags.append(Diagnostic("error", "GRF030", "a synapse op must read exactly one input or neuron layer", node=name))
+            if stage is Stage.CANONICAL and op.bias is not None:
+                diags.append(Diagnostic("error", "GRF031", "canonical synapses carry no bias (it belongs to the neuron)", node=name))
+            if not any(isinstance(graph[s], neurons) for s in graph.successors(name)):
+                diags.append(Diagnostic("error", "GRF032", "a synapse op must feed a neuron layer", node=name))
+        if isinstance(op, neurons) and not all(isinstance(p, synapses) for p in preds):
+            diags.append(Diagnostic("error", "GRF030", "a neuron layer must be fed by synapse ops only", node=name))
+        if isinstance(op, LIF) and (op.gain != 1.0 or op.v_reset != 0.0):
+            diags.append(Diagnostic("error", "GRF031", "canonical neurons have gain 1 and reset to 0", node=name))
+    return diags
+
+
+def _check_outputs(graph: Graph) -> list[Diagnostic]:
+    diags = []
+    for name, op in graph.of_type(Output):
+        preds = [graph[p] for p in graph.predecessors(name)]
+        if len(preds) != 1 or not isinstance(preds[0], (LIF, IntLIF)):
+            if graph.meta.stage is not Stage.FLOAT:
+                diags.append(Diagnostic("error", "GRF040", "an output must read a neuron layer", node=name))
+        elif op.readout == "spike_count" and not preds[0].spiking:
+            diags.append(Diagnostic("error", "GRF041", "spike_count readout of a non-spiking layer", node=name))
+        if op.readout not in READOUTS:
+            diags.append(Diagnostic("error", "GRF005", f"unknown readout {op.readout!r}", node=name))
+    return diags
+
+
+def _check_integer(graph: Graph) -> list[Diagnostic]:
+    n = graph.meta.numerics
+    if n is None:
+        return [Diagnostic("error", "GRF050", "integer graph has no numerics in its metadata")]
+    diags = []
+    for name, op in graph.nodes:
+        for field, const in op.consts().items():
+            if not np.issubdtype(const.dtype, np.integer):
+                diags.append(Diagnostic("error", "GRF051", f"{field} has dtype {const.dtype}, expected integers", node=name))
+        if isinstance(op, (IntDense, IntConv2d)):
+            diags += _range(name, "weight", op.weight.array, -(n.weight_max + 1), n.weight_max)
+            diags += _range(name, "weight_exp", np.array(op.weight_exp), n.weight_exp_min, n.weight_exp_max)
+        elif isinstance(op, IntLIF):
+            diags += _check_int_lif(name, op, n)
+        elif isinstance(op, IntInput) and not 1 <= op.bits <= 31:
+            diags.append(Diagnostic("error", "GRF052", f"input width {op.bits} bits is outside 1..31", node=name))
+    return diags
+
+
+def _check_int_lif(name: str, op: IntLIF, n: Numerics) -> list[Diagnostic]:
+    unity = n.decay_unity
+    diags = []
+    diags += _range(name, "du", np.array(op.du), -n.du_offset, unity - n.du_offset)
+    diags += _range(name, "dv", np.array(op.dv), 0, unity)
+    diags += _range(name, "vth", np.array(op.vth), 0, n.vth_max)
+    diags += _range(name, "bias_mant", op.bias_mant.array, -n.bias_mant_max - 1, n.bias_mant_max)
+    diags += _range(name, "bias_exp", op.bias_exp.array, n.bias_exp_min, n.bias_exp_max)
+    diags += _range(name, "v_init", op.v_init.array, -n.v_max, n.v_max)
+    if op.v_floor is not None:
+        diags += _range(name, "v_floor", np.array(op.v_floor), -n.v_max, n.v_max)
+    if op.reset not in ("zero", "subtract"):
+        diags.append(Diagnostic("error", "GRF025", f"unknown reset {op.reset!r}", node=name))
+    return diags
+
+
+def _range(name: str, field: str, values: np.ndarray, lo: int, hi: int) -> list[Diagnostic]:
+    if values.size == 0:
+        return []
+    vmin, vmax = int(values.min()), int(values.max())
+    if vmin < lo or vmax > hi:
+        return [
+            Diagnostic(
+                "error",
+                "GRF053",
+                f"{field} spans [{vmin}, {vmax}] outside the format's range [{lo}, {hi}]",
+                node=name,
+            )
+        ]
+    return []

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Creates .venv (Python 3.11) with snncc and everything it needs, Lava included.
+# Safe to run again: it reinstalls only when requirements.txt or pyproject.toml changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-}
+if [ -z "$PYTHON" ]; then
+  for candidate in python3.11 python3; do
+    if command -v "$candidate" >/dev/null && "$candidate" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
+      PYTHON=$candidate; break
+    fi
+  done
+fi
+if [ -z "$PYTHON" ]; then
+  echo "snncc setup: Python 3.11 is required (set PYTHON=/path/to/python3.11)" >&2
+  exit 2
+fi
+
+stamp=.venv/.snncc-setup
+want=$(cat requirements.txt pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+  exit 0
+fi
+
+echo "snncc setup: creating .venv with $($PYTHON --version)" >&2
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+pip() { .venv/bin/python -m pip --disable-pip-version-check -q "$@"; }
+# torch==2.13.0 is pinned in requirements.txt: the CPU build, never the multi-GB CUDA one.
+pip install -r requirements.txt
+# lava-nc 0.10.0 declares Python <3.11; its dependencies are installed above within its
+# ranges, and snncc.backends.lava.compat fixes its one import-time failure on 3.11.
+pip install --no-deps --ignore-requires-python lava-nc==0.10.0
+pip install --no-deps --no-build-isolation -e .
+echo "$want" > "$stamp"
+echo "snncc setup: done (.venv/bin/snncc)" >&2
