@@ -79,10 +79,9 @@ class Conv2d(Op):
 
 
 @dataclass(frozen=True, kw_only=True)
-class AvgPool2d(Op):
-    """Average over kernel windows (zero padding counted, as torch's count_include_pad=True)."""
+class Pool2d(Op):
+    """Shared fields of the pooling ops (not an op itself)."""
 
-    OP = "avgpool2d"
     kernel: tuple[int, int]
     stride: tuple[int, int]
     padding: tuple[int, int] = (0, 0)
@@ -104,7 +103,14 @@ class AvgPool2d(Op):
 
 
 @dataclass(frozen=True, kw_only=True)
-class SumPool2d(AvgPool2d):
+class AvgPool2d(Pool2d):
+    """Average over kernel windows (zero padding counted, as torch's count_include_pad=True)."""
+
+    OP = "avgpool2d"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SumPool2d(Pool2d):
     """Sum over kernel windows (NIR SumPool2d)."""
 
     OP = "sumpool2d"

@@ -14,7 +14,7 @@ from snncc.errors import Diagnostic, InvalidGraph
 from .graph import Graph, Stage
 from .numerics import Numerics
 from .op import Op, Shape
-from .ops_float import FLOAT_OPS, LIF, READOUTS, AvgPool2d, BatchNorm, Conv2d, Dense, Flatten, Input, Output
+from .ops_float import FLOAT_OPS, LIF, READOUTS, BatchNorm, Conv2d, Dense, Input, Output, Pool2d
 from .ops_int import INT_OPS, SYNAPSE_OPS_INT, IntConv2d, IntDense, IntInput, IntLIF
 
 ALLOWED: dict[Stage, tuple[type[Op], ...]] = {
@@ -92,7 +92,7 @@ def _check_float_values(graph: Graph) -> list[Diagnostic]:
             diags += _check_lif_float(name, op)
         if isinstance(op, BatchNorm) and np.any(op.var.array + op.eps <= 0):
             diags.append(Diagnostic("error", "GRF022", "batch-norm variance + eps must be positive", node=name))
-        if isinstance(op, AvgPool2d) and min(op.kernel + op.stride) < 1:
+        if isinstance(op, Pool2d) and min(op.kernel + op.stride) < 1:
             diags.append(Diagnostic("error", "GRF022", "pooling kernel and stride must be positive", node=name))
     return diags
 

@@ -1,0 +1,230 @@
+"""Compose a chain of float linear ops (conv, dense, pooling, flatten, batch norm) into one synapse.
+
+Between two neuron layers a model may apply several linear ops; on a chip each neuron layer
+is fed by exactly one synapse matrix.  Every rule here is exact in real arithmetic and
+says which patterns it handles; anything else is refused with the layer's name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from snncc.errors import ImportFailed
+from snncc.ir import AvgPool2d, BatchNorm, Const, Conv2d, Dense, Flatten, Op
+from snncc.ir.ops_float import Pool2d
+from snncc.ir.op import conv_out_hw
+
+Linear = Dense | Conv2d | Pool2d
+
+
+@dataclass(frozen=True)
+class FusedSynapse:
+    """One synapse op without bias, plus the bias the chain adds (shape of its output).
+
+    ``name`` is the chain's last conv/linear layer (the pooling layer if it has none), so
+    diagnostics point at the layer the user wrote.
+    """
+
+    name: str
+    op: Dense | Conv2d
+    bias: np.ndarray
+
+
+def fuse_chain(chain: list[tuple[str, Op]], source_shape: tuple[int, ...]) -> FusedSynapse:
+    """Reduce ``chain`` (name, op) applied to inputs of ``source_shape`` to one Dense or Conv2d."""
+    ops = _fold_batchnorm([(n, op) for n, op in chain if not isinstance(op, Flatten)])
+    bias = np.zeros(source_shape)
+    shape = source_shape
+    for _, op in ops:
+        bias = apply_linear(op, bias[None])[0]
+        shape = op.shape
+    composed: tuple[str, Linear] | None = None
+    for name, op in ops:
+        composed = (name, op) if composed is None else (name, _compose(composed, (name, op), source_shape))
+    if composed is None:
+        raise ValueError("empty chain")  # internal: callers pass at least one op
+    op = composed[1]
+    if isinstance(op, Pool2d):
+        op = _pool_as_depthwise_conv(op, source_shape)
+    weighted = [n for n, o in ops if isinstance(o, (Dense, Conv2d))]
+    name = weighted[-1] if weighted else ops[-1][0]
+    return FusedSynapse(name=name, op=_without_bias(op), bias=bias.reshape(shape))
+
+
+def apply_linear(op: Op, x: np.ndarray) -> np.ndarray:
+    """Float64 forward of one linear op on a batch x (B, *in_shape), bias included."""
+    if isinstance(op, Flatten):
+        return x.reshape(x.shape[0], -1)
+    if isinstance(op, Dense):
+        y = x.reshape(x.shape[0], -1) @ op.weight.array.T
+        return y + op.bias.array if op.bias is not None else y
+    if isinstance(op, Conv2d):
+        y = conv2d(x, op.weight.array, op.stride, op.padding, op.dilation, op.groups)
+        return y + op.bias.array[None, :, None, None] if op.bias is not None else y
+    if isinstance(op, Pool2d):
+        c = x.shape[1]
+        kernel = np.ones((c, 1, *op.kernel))
+        if isinstance(op, AvgPool2d):  # SumPool2d keeps the plain sum
+            kernel /= op.kernel[0] * op.kernel[1]
+        return conv2d(x, kernel, op.stride, op.padding, (1, 1), c)
+    if isinstance(op, BatchNorm):
+        scale, shift = _bn_affine(op)
+        per_channel = (1, -1) + (1,) * (x.ndim - 2)
+        return x * scale.reshape(per_channel) + shift.reshape(per_channel)
+    raise TypeError(f"not a linear op: {op.OP}")
+
+
+def conv2d(
+    x: np.ndarray,
+    w: np.ndarray,
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    dilation: tuple[int, int],
+    groups: int,
+) -> np.ndarray:
+    """torch-convention conv2d (cross-correlation) of x (B, C, H, W) in float64 via im2col."""
+    b, c, h, wd = x.shape
+    c_out, c_in_g, kh, kw = w.shape
+    oh, ow = conv_out_hw((h, wd), (kh, kw), stride, padding, dilation)
+    xp = np.pad(x, ((0, 0), (0, 0), (padding[0],) * 2, (padding[1],) * 2))
+    cols = np.empty((b, c, kh, kw, oh, ow))
+    for i in range(kh):
+        for j in range(kw):
+            y0, x0 = i * dilation[0], j * dilation[1]
+            cols[:, :, i, j] = xp[:, :, y0 : y0 + stride[0] * oh : stride[0], x0 : x0 + stride[1] * ow : stride[1]]
+    out = np.empty((b, c_out, oh, ow))
+    per_group = c_out // groups
+    for g in range(groups):
+        patch = cols[:, g * c_in_g : (g + 1) * c_in_g].reshape(b, c_in_g * kh * kw, oh * ow)
+        kernel = w[g * per_group : (g + 1) * per_group].reshape(per_group, -1)
+        out[:, g * per_group : (g + 1) * per_group] = np.einsum("ok,bkp->bop", kernel, patch).reshape(
+            b, per_group, oh, ow
+        )
+    return out
+
+
+def _bn_affine(op: BatchNorm) -> tuple[np.ndarray, np.ndarray]:
+    scale = op.weight.array / np.sqrt(op.var.array + op.eps)
+    return scale, op.bias.array - op.mean.array * scale
+
+
+def _fold_batchnorm(ops: list[tuple[str, Op]]) -> list[tuple[str, Linear]]:
+    """w' = w·γ/σ per output channel, b' = (b − μ)·γ/σ + β (SPEC.md §batchnorm)."""
+    out: list[tuple[str, Linear]] = []
+    for name, op in ops:
+        if not isinstance(op, BatchNorm):
+            out.append((name, op))  # type: ignore[arg-type]
+            continue
+        if not out or not isinstance(out[-1][1], (Dense, Conv2d)):
+            raise ImportFailed(
+                "batch norm must directly follow a conv or linear layer to be folded",
+                code="IMT010",
+                node=name,
+                hint="move the BatchNorm after a Conv2d/Linear, or fold it into the next layer before export",
+            )
+        prev_name, prev = out[-1]
+        scale, shift = _bn_affine(op)
+        w = prev.weight.array * scale.reshape(-1, *([1] * (prev.weight.array.ndim - 1)))
+        b = (prev.bias.array if prev.bias is not None else 0.0) * scale + shift
+        folded = type(prev)(**{**_fields(prev), "weight": Const(w), "bias": Const(b)})
+        out[-1] = (prev_name, folded)
+    return out
+
+
+def _fields(op: Op) -> dict:
+    return {**op.scalars(), **op.consts()}
+
+
+def _without_bias(op: Dense | Conv2d) -> Dense | Conv2d:
+    return type(op)(**{**_fields(op), "bias": None})
+
+
+def _refuse(name: str, first: Op, second: Op, why: str) -> ImportFailed:
+    return ImportFailed(
+        f"cannot fuse {first.OP} followed by {second.OP} into one synapse: {why}",
+        code="IMT011",
+        node=name,
+        hint="put a spiking neuron between the two layers, or simplify the layer sequence",
+    )
+
+
+def _compose(first: tuple[str, Linear], second: tuple[str, Linear], source_shape: tuple[int, ...]) -> Linear:
+    (_, a), (name, b) = first, second
+    pools = Pool2d
+    if isinstance(a, Dense) and isinstance(b, Dense):
+        return Dense(shape=b.shape, weight=Const(b.weight.array @ a.weight.array))
+    if isinstance(a, pools) and isinstance(b, Dense):
+        return Dense(shape=b.shape, weight=Const(_dense_after_pool(b.weight.array, a, source_shape)))
+    if isinstance(a, pools) and isinstance(b, Conv2d):
+        return _conv_after_pool(name, a, b, source_shape)
+    if isinstance(a, Conv2d) and isinstance(b, pools):
+        return _pool_after_conv(name, a, b)
+    raise _refuse(name, a, b, "this pair has no exact single-synapse form here")
+
+
+def _pool_matrix(pool: Pool2d, in_shape: tuple[int, ...]) -> sp.csr_matrix:
+    """Sparse P with pooled = P @ flatten(x) for one sample (zero padding counted)."""
+    c, h, w = in_shape
+    oh, ow = conv_out_hw((h, w), pool.kernel, pool.stride, pool.padding)
+    rows, cols = [], []
+    oc, oy, ox = np.meshgrid(np.arange(c), np.arange(oh), np.arange(ow), indexing="ij")
+    out_index = (oc * oh + oy) * ow + ox
+    for i in range(pool.kernel[0]):
+        for j in range(pool.kernel[1]):
+            y = oy * pool.stride[0] - pool.padding[0] + i
+            x = ox * pool.stride[1] - pool.padding[1] + j
+            inside = (y >= 0) & (y < h) & (x >= 0) & (x < w)
+            rows.append(out_index[inside])
+            cols.append(((oc * h + y) * w + x)[inside])
+    value = 1.0 / (pool.kernel[0] * pool.kernel[1]) if isinstance(pool, AvgPool2d) else 1.0
+    r, cidx = np.concatenate(rows), np.concatenate(cols)
+    return sp.csr_matrix((np.full(r.size, value), (r, cidx)), shape=(c * oh * ow, c * h * w))
+
+
+def _dense_after_pool(weight: np.ndarray, pool: Pool2d, source_shape: tuple[int, ...]) -> np.ndarray:
+    return np.asarray((_pool_matrix(pool, source_shape).T @ weight.T).T)
+
+
+def _conv_after_pool(name: str, pool: Pool2d, conv: Conv2d, source_shape: tuple[int, ...]) -> Conv2d:
+    """conv(pool_k(x)) = conv with kernel K'[k·a+u] = K[a]/k², stride k·s, padding k·p (non-overlapping pools)."""
+    k = pool.kernel
+    if pool.stride != k or pool.padding != (0, 0) or conv.dilation != (1, 1):
+        raise _refuse(name, pool, conv, "only non-overlapping, unpadded pooling before an undilated conv")
+    if source_shape[1] % k[0] or source_shape[2] % k[1]:
+        raise _refuse(name, pool, conv, f"the pooled map {source_shape} is not a multiple of the pool size {k}")
+    w = np.repeat(np.repeat(conv.weight.array, k[0], axis=2), k[1], axis=3)
+    if isinstance(pool, AvgPool2d):
+        w = w / (k[0] * k[1])
+    return Conv2d(
+        shape=conv.shape,
+        weight=Const(w),
+        stride=(conv.stride[0] * k[0], conv.stride[1] * k[1]),
+        padding=(conv.padding[0] * k[0], conv.padding[1] * k[1]),
+        groups=conv.groups,
+    )
+
+
+def _pool_after_conv(name: str, conv: Conv2d, pool: Pool2d) -> Conv2d:
+    """pool(conv(x)) for a stride-1 conv: kernel K' = K (full) ⊛ box, stride = pool stride."""
+    if conv.stride != (1, 1) or conv.dilation != (1, 1) or pool.padding != (0, 0):
+        raise _refuse(name, conv, pool, "only an unstrided, undilated conv before unpadded pooling")
+    c_out, c_in, kh, kw = conv.weight.shape
+    k = pool.kernel
+    w = np.zeros((c_out, c_in, kh + k[0] - 1, kw + k[1] - 1))
+    for u in range(k[0]):
+        for v in range(k[1]):
+            w[:, :, u : u + kh, v : v + kw] += conv.weight.array
+    if isinstance(pool, AvgPool2d):
+        w /= k[0] * k[1]
+    return Conv2d(shape=pool.shape, weight=Const(w), stride=pool.stride, padding=conv.padding, groups=conv.groups)
+
+
+def _pool_as_depthwise_conv(pool: Pool2d, source_shape: tuple[int, ...]) -> Conv2d:
+    c = source_shape[0]
+    w = np.ones((c, 1, *pool.kernel))
+    if isinstance(pool, AvgPool2d):
+        w /= pool.kernel[0] * pool.kernel[1]
+    return Conv2d(shape=pool.shape, weight=Const(w), stride=pool.stride, padding=pool.padding, groups=c)
