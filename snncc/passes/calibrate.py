@@ -1,0 +1,66 @@
+"""Statistics of the float model on calibration data that quantization needs.
+
+Input ranges (and whether the inputs lie on a grid, so the integer input is exact) and, per
+neuron layer, the largest |v| the float model reaches.  Computed in batches so memory stays
+bounded for large data sets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from snncc.backends import Record, get_backend
+from snncc.ir import LIF, Graph, Input
+
+
+@dataclass(frozen=True)
+class InputStats:
+    min: float
+    max: float
+    grid_steps: int | None  # n such that every value is a multiple of max/n (n <= max_steps), if any
+
+
+@dataclass(frozen=True)
+class Calibration:
+    samples: int
+    inputs: dict[str, InputStats] = field(default_factory=dict)
+    v_max_abs: dict[str, float] = field(default_factory=dict)
+
+
+def find_grid(values: np.ndarray, max_steps: int, tol: float = 1e-6) -> int | None:
+    """Smallest n <= max_steps with every value an integer multiple of max/n (e.g. 16 for x/16 pixels)."""
+    vmax = float(values.max(initial=0.0))
+    if vmax <= 0:
+        return None
+    flat = values.reshape(-1)
+    probe = flat[:: max(1, flat.size // 4096)]
+    for n in range(1, max_steps + 1):
+        for sample in (probe, flat):
+            r = sample * (n / vmax)
+            if np.abs(r - np.rint(r)).max() > tol:
+                break
+        else:
+            return n
+    return None
+
+
+def calibrate(
+    graph: Graph, inputs: dict[str, np.ndarray], *, max_steps: int, batch_size: int = 64
+) -> Calibration:
+    """Run the float graph (FLOAT or CANONICAL stage) on ``inputs`` and collect the statistics."""
+    stats = {}
+    for name, _ in graph.of_type(Input):
+        x = np.asarray(inputs[name], dtype=np.float64)
+        stats[name] = InputStats(float(x.min()), float(x.max()), find_grid(x, max_steps))
+    layers = tuple(n for n, _ in graph.of_type(LIF))
+    v_max = dict.fromkeys(layers, 0.0)
+    sim = get_backend("floatsim")
+    count = len(next(iter(inputs.values())))
+    for start in range(0, count, batch_size):
+        batch = {k: v[start : start + batch_size] for k, v in inputs.items()}
+        trace = sim.run(graph, batch, record=Record(v=True, layers=layers))
+        for layer in layers:
+            v_max[layer] = max(v_max[layer], float(np.abs(trace.v[layer]).max(initial=0.0)))
+    return Calibration(samples=count, inputs=stats, v_max_abs=v_max)
