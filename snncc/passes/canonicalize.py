@@ -1,0 +1,117 @@
+"""FLOAT -> CANONICAL: one bias-free synapse op in front of every neuron layer.
+
+What it does (each step exact in real arithmetic, SPEC.md §2 lif):
+- folds batch norm and fuses every chain of linear ops between two neuron layers
+  (or the input and a neuron layer) into one Dense or Conv2d (linear_chain.py);
+- inserts an identity synapse where a neuron reads another neuron or the input directly;
+- moves synapse biases and the neuron's input gain into the neuron (gain becomes 1);
+- shifts a hard reset to v_reset != 0 to a reset to 0;
+- folds a spike amplitude != 1 into the weights of every synapse reading the layer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from snncc.errors import ImportFailed
+from snncc.ir import LIF, Const, Conv2d, Dense, Graph, GraphBuilder, Input, Op, Output, Stage
+
+from .linear_chain import FusedSynapse, fuse_chain
+
+
+@dataclass(frozen=True)
+class Canonicalize:
+    name: ClassVar[str] = "canonicalize"
+    requires: ClassVar[Stage] = Stage.FLOAT
+    produces: ClassVar[Stage] = Stage.CANONICAL
+
+    def run(self, graph: Graph) -> Graph:
+        return canonicalize(graph)
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """What a float node computes: a source (input or neuron) followed by linear ops."""
+
+    source: str
+    chain: tuple[tuple[str, Op], ...] = ()
+
+
+def canonicalize(graph: Graph) -> Graph:
+    builder = GraphBuilder()
+    pending: dict[str, _Pending] = {}
+    for name in graph.topo_order():
+        op = graph[name]
+        preds = graph.predecessors(name)
+        if isinstance(op, Input):
+            builder.add(name, op)
+            pending[name] = _Pending(name)
+        elif isinstance(op, LIF):
+            _add_neuron(builder, graph, name, op, [pending[p] for p in preds])
+            pending[name] = _Pending(name)
+        elif isinstance(op, Output):
+            src = pending[preds[0]]
+            if src.chain or not isinstance(graph[src.source], LIF):
+                raise ImportFailed(
+                    "an output must read a neuron layer", code="IMT012", node=name,
+                    hint="end the model with a neuron or integrator layer",
+                )
+            builder.add(name, op, [src.source])
+        else:
+            src = pending[preds[0]]
+            pending[name] = _Pending(src.source, (*src.chain, (name, op)))
+    return builder.build(dataclasses.replace(graph.meta, stage=Stage.CANONICAL))
+
+
+def _add_neuron(builder: GraphBuilder, graph: Graph, name: str, op: LIF, inputs: list[_Pending]) -> None:
+    bias = np.broadcast_to(op.bias.array if op.bias is not None else 0.0, op.shape).astype(np.float64)
+    synapse_names = []
+    for src in inputs:
+        source_op = graph[src.source]
+        fused = _synapse_for(src, source_op, name, op.shape)
+        amplitude = source_op.amplitude if isinstance(source_op, LIF) else 1.0
+        weight = fused.op.weight.array * (amplitude * op.gain)
+        if fused.bias.any() and op.alpha != 0.0:
+            raise ImportFailed(
+                "a synapse bias into a neuron with a decaying current (alpha > 0) has no exact form on "
+                "chips whose bias enters the voltage",
+                code="IMT013",
+                node=name,
+                hint="remove the bias of the layer feeding this neuron, or use alpha = 0",
+            )
+        bias = bias + op.gain * fused.bias.reshape(op.shape)
+        synapse = dataclasses.replace(fused.op, weight=Const(weight))
+        synapse_names.append(builder.add(fused.name, synapse, [src.source]))
+    builder.add(name, _shift_reset(name, op, bias), synapse_names)
+
+
+def _synapse_for(src: _Pending, source_op: Op, neuron: str, shape: tuple[int, ...]) -> FusedSynapse:
+    if src.chain:
+        return fuse_chain(list(src.chain), source_op.shape)
+    # A neuron reading a neuron (or the input) directly: an identity synapse, named after the reader.
+    n = int(np.prod(source_op.shape))
+    if len(source_op.shape) == 3 and tuple(source_op.shape) == tuple(shape):
+        c = source_op.shape[0]
+        ident = Conv2d(shape=shape, weight=Const(np.ones((c, 1, 1, 1))), groups=c)
+        return FusedSynapse(f"{neuron}.identity", ident, np.zeros(shape))
+    return FusedSynapse(f"{neuron}.identity", Dense(shape=(n,), weight=Const(np.eye(n))), np.zeros(n))
+
+
+def _shift_reset(name: str, op: LIF, bias: np.ndarray) -> LIF:
+    """Move a hard reset to v_r onto 0: V' = V − v_r (SPEC.md §2 lif, canonicalization)."""
+    v_r = op.v_reset if (op.spiking and op.reset == "zero") else 0.0
+    v_init = np.broadcast_to(op.v_init.array if op.v_init is not None else 0.0, op.shape) - v_r
+    return dataclasses.replace(
+        op,
+        gain=1.0,
+        bias=Const(bias - (1.0 - op.beta) * v_r),
+        threshold=op.threshold - v_r,
+        v_init=Const(v_init),
+        v_floor=None if op.v_floor is None else op.v_floor - v_r,
+        v_reset=0.0,
+        amplitude=1.0,
+    )
