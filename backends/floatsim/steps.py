@@ -1,0 +1,113 @@
+"""Pure float64 step functions, one per float op (ir/SPEC.md §2), on a batch (B, *shape).
+
+Each takes the op's parameters and this step's input and returns new arrays; only the
+neuron carries state, passed in and returned as ``LIFState``.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from snncc.ir import LIF
+
+
+def dense(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
+    """y = W·flatten(x) + b."""
+    y = x.reshape(x.shape[0], -1) @ weight.T
+    return y if bias is None else y + bias
+
+
+def _windows(
+    x: np.ndarray,
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    dilation: tuple[int, int] = (1, 1),
+) -> np.ndarray:
+    """Zero-padded sliding windows of x (B, C, H, W): a (B, C, H_out, W_out, kH, kW) view."""
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
+    padded = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    spans = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
+    return sliding_window_view(padded, spans, axis=(2, 3))[:, :, ::sh, ::sw, ::dh, ::dw]
+
+
+def conv2d(
+    x: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray | None,
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    dilation: tuple[int, int],
+    groups: int,
+) -> np.ndarray:
+    """torch conv2d (cross-correlation, zero padding, groups) + bias per output channel."""
+    c_out, c_in_group, kh, kw = weight.shape
+    windows = _windows(x, (kh, kw), stride, padding, dilation)
+    out_group = c_out // groups
+    parts = []
+    for g in range(groups):
+        xg = windows[:, g * c_in_group : (g + 1) * c_in_group]
+        wg = weight[g * out_group : (g + 1) * out_group]
+        parts.append(np.tensordot(xg, wg, axes=([1, 4, 5], [1, 2, 3])))  # (B, H, W, out_group)
+    y = np.concatenate(parts, axis=3).transpose(0, 3, 1, 2)
+    return y if bias is None else y + bias[:, None, None]
+
+
+def sumpool2d(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int]) -> np.ndarray:
+    """Sum over each window (zero padding)."""
+    return _windows(x, kernel, stride, padding).sum(axis=(4, 5))
+
+
+def avgpool2d(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int]) -> np.ndarray:
+    """Mean over each window, padded zeros counted (torch count_include_pad=True)."""
+    return sumpool2d(x, kernel, stride, padding) / (kernel[0] * kernel[1])
+
+
+def flatten(x: np.ndarray) -> np.ndarray:
+    return x.reshape(x.shape[0], -1)
+
+
+def batchnorm(
+    x: np.ndarray, mean: np.ndarray, var: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float
+) -> np.ndarray:
+    """(x − mean)/√(var + eps)·weight + bias, per channel (axis 0 of a sample)."""
+    per_channel = (-1,) + (1,) * (x.ndim - 2)
+
+    def channel(a: np.ndarray) -> np.ndarray:
+        return a.reshape(per_channel)
+
+    return (x - channel(mean)) / np.sqrt(channel(var) + eps) * channel(weight) + channel(bias)
+
+
+class LIFState(NamedTuple):
+    i: np.ndarray  # current, (B, *shape)
+    v: np.ndarray  # potential after reset, (B, *shape)
+
+
+def lif_initial_state(op: LIF, batch: int) -> LIFState:
+    """i = 0, v = v_init (0 when unset), at the start of every sample."""
+    shape = (batch, *op.shape)
+    v_init = 0.0 if op.v_init is None else op.v_init.array.astype(np.float64)
+    return LIFState(np.zeros(shape), np.broadcast_to(v_init, shape).copy())
+
+
+def lif_step(op: LIF, state: LIFState, x: np.ndarray) -> tuple[np.ndarray, LIFState]:
+    """One step of SPEC.md §lif; x is the summed synaptic input (B, *shape).  Returns (spikes bool, state)."""
+    i = op.alpha * state.i + op.gain * x
+    h = op.beta * state.v + i
+    if op.bias is not None:
+        h = h + op.bias.array
+    if op.v_floor is not None:
+        h = np.maximum(h, op.v_floor)
+    if op.spiking:
+        s = h >= op.threshold if op.fire == ">=" else h > op.threshold
+    else:
+        s = np.zeros(h.shape, dtype=bool)
+    if op.reset == "zero":
+        v = np.where(s, op.v_reset, h)
+    else:
+        v = np.where(s, h - op.threshold, h)
+    return s, LIFState(i, v)
