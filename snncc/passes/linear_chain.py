@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from snncc.backends.floatsim import steps
 from snncc.errors import ImportFailed
 from snncc.ir import AvgPool2d, BatchNorm, Const, Conv2d, Dense, Flatten, Op
 from snncc.ir.ops_float import Pool2d
@@ -55,55 +56,21 @@ def fuse_chain(chain: list[tuple[str, Op]], source_shape: tuple[int, ...]) -> Fu
 
 
 def apply_linear(op: Op, x: np.ndarray) -> np.ndarray:
-    """Float64 forward of one linear op on a batch x (B, *in_shape), bias included."""
+    """Float64 forward of one linear op on a batch x (B, *in_shape), bias included (floatsim's kernels)."""
     if isinstance(op, Flatten):
-        return x.reshape(x.shape[0], -1)
+        return steps.flatten(x)
     if isinstance(op, Dense):
-        y = x.reshape(x.shape[0], -1) @ op.weight.array.T
-        return y + op.bias.array if op.bias is not None else y
+        return steps.dense(x, op.weight.array, None if op.bias is None else op.bias.array)
     if isinstance(op, Conv2d):
-        y = conv2d(x, op.weight.array, op.stride, op.padding, op.dilation, op.groups)
-        return y + op.bias.array[None, :, None, None] if op.bias is not None else y
+        bias = None if op.bias is None else op.bias.array
+        return steps.conv2d(x, op.weight.array, bias, op.stride, op.padding, op.dilation, op.groups)
+    if isinstance(op, AvgPool2d):
+        return steps.avgpool2d(x, op.kernel, op.stride, op.padding)
     if isinstance(op, Pool2d):
-        c = x.shape[1]
-        kernel = np.ones((c, 1, *op.kernel))
-        if isinstance(op, AvgPool2d):  # SumPool2d keeps the plain sum
-            kernel /= op.kernel[0] * op.kernel[1]
-        return conv2d(x, kernel, op.stride, op.padding, (1, 1), c)
+        return steps.sumpool2d(x, op.kernel, op.stride, op.padding)
     if isinstance(op, BatchNorm):
-        scale, shift = _bn_affine(op)
-        per_channel = (1, -1) + (1,) * (x.ndim - 2)
-        return x * scale.reshape(per_channel) + shift.reshape(per_channel)
+        return steps.batchnorm(x, op.mean.array, op.var.array, op.weight.array, op.bias.array, op.eps)
     raise TypeError(f"not a linear op: {op.OP}")
-
-
-def conv2d(
-    x: np.ndarray,
-    w: np.ndarray,
-    stride: tuple[int, int],
-    padding: tuple[int, int],
-    dilation: tuple[int, int],
-    groups: int,
-) -> np.ndarray:
-    """torch-convention conv2d (cross-correlation) of x (B, C, H, W) in float64 via im2col."""
-    b, c, h, wd = x.shape
-    c_out, c_in_g, kh, kw = w.shape
-    oh, ow = conv_out_hw((h, wd), (kh, kw), stride, padding, dilation)
-    xp = np.pad(x, ((0, 0), (0, 0), (padding[0],) * 2, (padding[1],) * 2))
-    cols = np.empty((b, c, kh, kw, oh, ow))
-    for i in range(kh):
-        for j in range(kw):
-            y0, x0 = i * dilation[0], j * dilation[1]
-            cols[:, :, i, j] = xp[:, :, y0 : y0 + stride[0] * oh : stride[0], x0 : x0 + stride[1] * ow : stride[1]]
-    out = np.empty((b, c_out, oh, ow))
-    per_group = c_out // groups
-    for g in range(groups):
-        patch = cols[:, g * c_in_g : (g + 1) * c_in_g].reshape(b, c_in_g * kh * kw, oh * ow)
-        kernel = w[g * per_group : (g + 1) * per_group].reshape(per_group, -1)
-        out[:, g * per_group : (g + 1) * per_group] = np.einsum("ok,bkp->bop", kernel, patch).reshape(
-            b, per_group, oh, ow
-        )
-    return out
 
 
 def _bn_affine(op: BatchNorm) -> tuple[np.ndarray, np.ndarray]:

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from snncc.errors import ImportFailed
 from snncc.ir import AvgPool2d, BatchNorm, Const, Conv2d, Dense, Flatten, SumPool2d
-from snncc.passes.linear_chain import apply_linear, conv2d, fuse_chain
+from snncc.passes.linear_chain import apply_linear, fuse_chain
 
 rng = np.random.default_rng(7)
 
@@ -18,15 +18,12 @@ def torch_conv(x, w, stride=1, padding=0, dilation=1, groups=1):
     return F.conv2d(torch.from_numpy(x), torch.from_numpy(w), None, stride, padding, dilation, groups).numpy()
 
 
-@pytest.mark.parametrize(
-    ("cin", "cout", "k", "stride", "padding", "dilation", "groups"),
-    [(1, 4, 3, 1, 1, 1, 1), (4, 6, 3, 2, 0, 1, 2), (3, 3, 2, 1, 2, 2, 3), (2, 5, 1, 1, 0, 1, 1)],
-)
-def test_conv2d_matches_torch(cin, cout, k, stride, padding, dilation, groups):
-    x = rng.normal(size=(3, cin, 9, 8))
-    w = rng.normal(size=(cout, cin // groups, k, k))
-    ours = conv2d(x, w, (stride,) * 2, (padding,) * 2, (dilation,) * 2, groups)
-    np.testing.assert_allclose(ours, torch_conv(x, w, stride, padding, dilation, groups), atol=1e-12)
+@pytest.mark.parametrize(("groups", "stride", "padding"), [(1, 1, 1), (2, 2, 0)])
+def test_conv_matches_torch(groups, stride, padding):
+    x = rng.normal(size=(3, 4, 9, 8))
+    w = rng.normal(size=(6, 4 // groups, 3, 3))
+    op = Conv2d(shape=(6, 1, 1), weight=Const(w), stride=stride, padding=padding, groups=groups)
+    np.testing.assert_allclose(apply_linear(op, x), torch_conv(x, w, stride, padding, 1, groups), atol=1e-12)
 
 
 def test_pools_match_torch():
@@ -42,11 +39,6 @@ def run_chain(chain, x):
     for _, op in chain:
         x = apply_linear(op, x)
     return x
-
-
-def run_fused(fused, x):
-    y = apply_linear(fused.op, x)
-    return y.reshape(fused.bias.shape[:0] + y.shape) + fused.bias.reshape(1, *y.shape[1:])
 
 
 def conv(cin, cout, k, hw, **kw):
