@@ -1,0 +1,626 @@
+"""Import a trained torch SNN (snncc.nn neurons + standard layers) into a FLOAT-stage graph.
+
+Three steps, each a function below:
+1. walk: list the layers the body applies, in forward order (torch.fx tracing with neurons
+   and torch layers as leaves; if tracing fails, the registration order of a straight chain,
+   confirmed by a probe run);
+2. convert: one IR op per layer, reproducing its equations exactly (neurons: SPEC.md §2 lif);
+3. readout: an output node reproducing the SNN's reduction over time (mean, sum, last).
+
+Node names are the modules' dotted paths in the user's model ("body.0"), so every
+diagnostic points at user code.  Every unsupported layer is reported in one ImportFailed.
+
+Codes: IMT002 unsupported module, IMT003 unsupported setting of a supported module,
+IMT004 unsupported operation in forward, IMT005 steps/readout missing or invalid,
+IMT006 forward order cannot be determined, IMT007 readout structure, IMT008 bad arguments.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.fx
+from torch import nn
+
+from snncc import nn as snn
+from snncc.errors import Diagnostic, ImportFailed, InvalidGraph
+from snncc.ir import (
+    LIF,
+    AvgPool2d,
+    BatchNorm,
+    Const,
+    Conv2d,
+    Dense,
+    Flatten,
+    Graph,
+    GraphBuilder,
+    GraphMeta,
+    Input,
+    Op,
+    Output,
+    Shape,
+    Stage,
+    verify,
+)
+
+from .safe_load import load_torch_model
+
+__all__ = ["import_torch", "load_torch_model"]
+
+BYPASSED: tuple[type[nn.Module], ...] = (nn.Identity, nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.AlphaDropout)
+NEURONS: tuple[type[nn.Module], ...] = (snn.LIF, snn.IF, snn.Integrator)
+LAYERS: tuple[type[nn.Module], ...] = (
+    nn.Linear,
+    nn.Conv2d,
+    nn.AvgPool2d,
+    nn.BatchNorm1d,
+    nn.BatchNorm2d,
+    nn.Flatten,
+    *BYPASSED,
+    *NEURONS,
+)
+SUPPORTED_NAMES = "Linear, Conv2d, AvgPool2d, BatchNorm1d/2d, Flatten, Dropout, Identity, snncc.nn.LIF/IF/Integrator"
+
+
+# --- 1. walk ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LayerCall:
+    """One step of the body's forward: a leaf module, or a functional flatten (module None)."""
+
+    name: str
+    module: nn.Module | None
+
+
+@dataclass(frozen=True)
+class Walk:
+    calls: tuple[LayerCall, ...]
+    problems: tuple[Diagnostic, ...]
+    order_note: str
+
+
+class _LeafTracer(torch.fx.Tracer):
+    """torch.fx tracer that stops at layers (torch.nn's, snncc neurons, subclasses of either)."""
+
+    def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
+        return _is_leaf(m)
+
+
+def walk_body(body: nn.Module, prefix: str, input_shape: Shape) -> Walk:
+    """The layers ``body`` applies per step, in order, with every unsupported operation found."""
+    if _is_leaf(body):
+        return Walk((LayerCall(prefix.rstrip(".") or type(body).__name__, body),), (), "single layer")
+    try:
+        graph = _LeafTracer().trace(body)
+    except Exception as exc:  # data-dependent control flow and the like: try the straight chain
+        return _registration_order(body, prefix, input_shape, exc)
+    return _fx_calls(body, graph, prefix)
+
+
+def _is_leaf(m: nn.Module) -> bool:
+    """A layer, not a container: subclasses of supported layers stay leaves so they are reported, not traced."""
+    if isinstance(m, (nn.Sequential, nn.ModuleList, nn.ModuleDict)):
+        return False
+    return isinstance(m, (snn.Neuron, *LAYERS)) or type(m).__module__.startswith(("torch.nn", "torch.ao.nn"))
+
+
+def _fx_calls(body: nn.Module, graph: torch.fx.Graph, prefix: str) -> Walk:
+    nodes = _live_nodes(graph)
+    helpers = _batch_size_helpers(nodes)
+    calls: list[LayerCall] = []
+    problems: list[Diagnostic] = []
+    seen: set[str] = set()
+    previous: torch.fx.Node | None = None
+    for node in nodes:
+        if node.op == "placeholder":
+            if previous is not None:
+                problems.append(_op_problem(prefix + node.name, "forward takes more than one input"))
+            previous = node
+            continue
+        if node in helpers:
+            continue
+        if node.op == "output":
+            if node.args[0] is not previous:
+                problems.append(_op_problem(prefix + node.name, "forward must return one tensor, the last layer's output"))
+            continue
+        inputs = [a for a in (*node.args, *node.kwargs.values()) if isinstance(a, torch.fx.Node)]
+        name = prefix + (str(node.target) if node.op == "call_module" else node.name)
+        if node.op == "call_module":
+            if node.target in seen:
+                problems.append(_op_problem(name, "the module is called more than once (shared weights or recurrence)"))
+            seen.add(str(node.target))
+            calls.append(LayerCall(name, body.get_submodule(str(node.target))))
+        elif _is_flatten(node):
+            inputs = inputs[:1]
+            calls.append(LayerCall(name, None))
+        else:
+            problems.append(_op_problem(name, f"unsupported operation in forward: {_describe(node)}"))
+        if inputs != [previous]:
+            problems.append(_op_problem(name, "layers must form a chain (each reads the previous one's output)"))
+        previous = node
+    return Walk(tuple(calls), tuple(problems), "torch.fx trace")
+
+
+def _live_nodes(graph: torch.fx.Graph) -> list[torch.fx.Node]:
+    """Nodes the output depends on, in trace order (dead code in forward is not imported)."""
+    live: set[torch.fx.Node] = set()
+    stack = [n for n in graph.nodes if n.op == "output"]
+    while stack:
+        n = stack.pop()
+        if n not in live:
+            live.add(n)
+            stack.extend(n.all_input_nodes)
+    return [n for n in graph.nodes if n in live or n.op == "placeholder"]
+
+
+def _batch_size_helpers(nodes: list[torch.fx.Node]) -> set[torch.fx.Node]:
+    """Nodes that only compute the batch size for a flatten (x.size(0), x.shape[0], len(x))."""
+    helpers: set[torch.fx.Node] = set()
+    for node in nodes:
+        if _is_flatten(node) and node.args:
+            stack = [n for n in node.all_input_nodes if n is not node.args[0]]
+            while stack:
+                n = stack.pop()
+                if n is not node.args[0] and n not in helpers:
+                    helpers.add(n)
+                    stack.extend(n.all_input_nodes)
+    return helpers
+
+
+def _is_flatten(node: torch.fx.Node) -> bool:
+    """torch.flatten(x, 1), x.flatten(1), x.view(x.size(0), -1), x.reshape(len(x), -1)."""
+    args, kwargs = node.args, node.kwargs
+    if (node.op == "call_function" and node.target is torch.flatten) or (
+        node.op == "call_method" and node.target == "flatten"
+    ):
+        start = args[1] if len(args) > 1 else kwargs.get("start_dim", 0)
+        end = args[2] if len(args) > 2 else kwargs.get("end_dim", -1)
+        return start == 1 and end == -1
+    if node.op == "call_method" and node.target in ("view", "reshape") and not kwargs:
+        sizes = args[1] if len(args) == 2 and isinstance(args[1], (tuple, list)) else args[1:]
+        return len(sizes) == 2 and _is_batch_size(sizes[0], args[0]) and sizes[1] == -1
+    return False
+
+
+def _is_batch_size(arg: Any, tensor: Any) -> bool:
+    """x.size(0), x.shape[0] or len(x) of the same tensor: the batch dimension."""
+    if not isinstance(arg, torch.fx.Node):
+        return False
+    if arg.op == "call_method" and arg.target == "size":
+        return arg.args[0] is tensor and (arg.args[1:] == (0,) or arg.kwargs == {"dim": 0})
+    if arg.op == "call_function" and arg.target is operator.getitem and arg.args[1] == 0:
+        shape = arg.args[0]
+        return isinstance(shape, torch.fx.Node) and shape.op == "call_function" and shape.args == (tensor, "shape")
+    return arg.op == "call_function" and arg.target is len and arg.args[0] is tensor
+
+
+def _describe(node: torch.fx.Node) -> str:
+    if node.op == "call_function":
+        return f"function {getattr(node.target, '__module__', '') or ''}.{getattr(node.target, '__name__', node.target)}".replace(
+            "_operator.", "operator."
+        ).lstrip(".")
+    if node.op == "call_method":
+        return f"tensor method .{node.target}()"
+    return f"attribute {node.target!r} used directly"
+
+
+def _op_problem(name: str, message: str) -> Diagnostic:
+    return Diagnostic(
+        "error",
+        "IMT004",
+        message,
+        node=name,
+        hint="write the model as a chain of supported layers (nn.Sequential); apply functions outside the model",
+    )
+
+
+def _registration_order(body: nn.Module, prefix: str, input_shape: Shape, reason: Exception) -> Walk:
+    """Leaves in registration order, accepted only if a probe run applies exactly that chain."""
+    calls = tuple(LayerCall(prefix + name, m) for name, m in _leaves(body, ""))
+    cause = str(reason).strip().splitlines()[0] if str(reason).strip() else type(reason).__name__
+    problem = _probe_chain(body, calls, input_shape, prefix)
+    if problem is not None:
+        raise ImportFailed(
+            f"cannot tell the order of the layers: torch.fx cannot trace {type(body).__name__}.forward ({cause}) "
+            f"and a probe run does not apply the registered layers as a chain ({problem})",
+            code="IMT006",
+            node=prefix.rstrip(".") or None,
+            hint="remove data-dependent Python control flow from forward, or write the model as nn.Sequential",
+        )
+    note = (
+        f"registration order of children: torch.fx could not trace {type(body).__name__}.forward ({cause}); "
+        "a probe run confirmed the chain"
+    )
+    return Walk(calls, (), note)
+
+
+def _leaves(module: nn.Module, path: str) -> list[tuple[str, nn.Module]]:
+    found = []
+    for child_name, child in module.named_children():
+        child_path = f"{path}{child_name}"
+        found += [(child_path, child)] if _is_leaf(child) else _leaves(child, child_path + ".")
+    return found
+
+
+def _probe_chain(body: nn.Module, calls: tuple[LayerCall, ...], input_shape: Shape, prefix: str) -> str | None:
+    """Run a copy of ``body`` on random data; None if it applies ``calls`` one after another, unchanged."""
+    probe = copy.deepcopy(body).eval()
+    snn.reset_neurons(probe)
+    leaves = dict(_leaves(probe, ""))
+    seen: list[tuple[str, torch.Tensor, torch.Tensor]] = []
+    hooks = [
+        m.register_forward_hook(lambda mod, args, out, name=name: seen.append((name, args[0], out)))
+        for name, m in leaves.items()
+    ]
+    dtype = next((p.dtype for p in probe.parameters()), torch.float32)
+    generator = torch.Generator().manual_seed(0)
+    try:
+        with torch.no_grad():
+            for _ in range(2):
+                seen.clear()
+                x = torch.randn((2, *input_shape), generator=generator, dtype=dtype) * 2
+                y = probe(x)
+                problem = _chain_problem(seen, x, y, [c.name[len(prefix) :] for c in calls])
+                if problem:
+                    return problem
+    except Exception as exc:
+        return f"the probe run failed: {exc}"
+    finally:
+        for h in hooks:
+            h.remove()
+    return None
+
+
+def _chain_problem(seen: list[tuple[str, Any, Any]], x: torch.Tensor, y: Any, expected: list[str]) -> str | None:
+    order = [name for name, _, _ in seen]
+    if order != expected:
+        return f"layers run in the order {order}, registered as {expected}"
+    value = x
+    for name, args0, out in seen:
+        if not (isinstance(args0, torch.Tensor) and args0.shape == value.shape and torch.equal(args0, value)):
+            return f"the input of {name!r} is not the previous layer's output"
+        value = out
+    if not (isinstance(y, torch.Tensor) and y.shape == value.shape and torch.equal(y, value)):
+        return "forward does not return the last layer's output"
+    return None
+
+
+# --- 2. convert ---------------------------------------------------------------------------------
+
+
+class _Unsupported(Exception):
+    def __init__(self, diagnostic: Diagnostic) -> None:
+        super().__init__(diagnostic.message)
+        self.diagnostic = diagnostic
+
+
+def _unsupported_module(name: str, module: nn.Module) -> Diagnostic:
+    kind = type(module)
+    subclass = next((base.__name__ for base in LAYERS if isinstance(module, base)), None)
+    message = f"unsupported layer {kind.__module__}.{kind.__qualname__}"
+    if subclass:
+        message += f" (a subclass of {subclass}; its forward may differ)"
+    return Diagnostic("error", "IMT002", message, node=name, hint=f"snncc imports {SUPPORTED_NAMES}")
+
+
+def _setting(name: str, message: str, hint: str) -> _Unsupported:
+    return _Unsupported(Diagnostic("error", "IMT003", message, node=name, hint=hint))
+
+
+def _const(t: torch.Tensor | None) -> Const | None:
+    return None if t is None else Const(t.detach().cpu().to(torch.float64).numpy())
+
+
+def convert(call: LayerCall, src: Shape | None) -> Op | None:
+    """The IR op of one layer (None: bypassed), with its output shape when ``src`` is known.
+
+    Raises _Unsupported for settings snncc cannot import, InvalidGraph for shape mismatches.
+    """
+    module, name = call.module, call.name
+    if module is None:
+        return _shaped(Flatten(shape=()), src, name)
+    kind = type(module)
+    if kind in BYPASSED:
+        return None
+    converter = _CONVERTERS.get(kind)
+    if converter is None:
+        raise _Unsupported(_unsupported_module(name, module))
+    return _shaped(converter(name, module, src), src, name)
+
+
+def _shaped(op: Op, src: Shape | None, name: str) -> Op:
+    if src is None:
+        return op
+    if isinstance(op, LIF):  # a neuron layer takes the shape of its input
+        op = dataclasses.replace(op, shape=src)
+    return dataclasses.replace(op, shape=op.infer_shape([src], name))
+
+
+def _linear(name: str, m: nn.Linear, src: Shape | None) -> Op:
+    if src is not None and len(src) > 1 and src[-1] != m.in_features:
+        raise InvalidGraph(
+            f"Linear(in_features={m.in_features}) cannot take a {src} input (torch applies it to the last axis)",
+            code="GRF004",
+            node=name,
+        )
+    if src is not None and len(src) > 1 and src[-1] == m.in_features:
+        raise _setting(
+            name,
+            f"Linear applied to a {src} input acts on its last axis; snncc's dense layer flattens its input",
+            "add nn.Flatten() before the Linear layer",
+        )
+    return Dense(shape=(), weight=_const(m.weight), bias=_const(m.bias))
+
+
+def _conv2d(name: str, m: nn.Conv2d, src: Shape | None) -> Op:
+    if m.padding_mode != "zeros":
+        raise _setting(name, f"padding_mode={m.padding_mode!r}", "use padding_mode='zeros' (the default)")
+    padding = m.padding
+    if isinstance(padding, str):
+        spans = [d * (k - 1) for d, k in zip(m.dilation, m.kernel_size, strict=True)]
+        if padding == "same" and any(s % 2 for s in spans):
+            raise _setting(name, "padding='same' with an even kernel pads asymmetrically", "use an odd kernel or explicit padding")
+        padding = tuple(s // 2 for s in spans) if padding == "same" else (0, 0)
+    return Conv2d(
+        shape=(),
+        weight=_const(m.weight),
+        bias=_const(m.bias),
+        stride=m.stride,
+        padding=padding,
+        dilation=m.dilation,
+        groups=m.groups,
+    )
+
+
+def _avgpool2d(name: str, m: nn.AvgPool2d, src: Shape | None) -> Op:
+    if m.ceil_mode or not m.count_include_pad or m.divisor_override is not None:
+        raise _setting(
+            name,
+            "AvgPool2d with ceil_mode, count_include_pad=False or divisor_override",
+            "use AvgPool2d(kernel, stride, padding) with the default options",
+        )
+    return AvgPool2d(shape=(), kernel=m.kernel_size, stride=m.stride or m.kernel_size, padding=m.padding)
+
+
+def _batchnorm(name: str, m: nn.BatchNorm1d | nn.BatchNorm2d, src: Shape | None) -> Op:
+    if m.running_mean is None or m.running_var is None:
+        raise _setting(name, "batch norm without running statistics", "use track_running_stats=True (the default)")
+    if src is not None and len(src) not in ((1, 2) if isinstance(m, nn.BatchNorm1d) else (3,)):
+        raise InvalidGraph(f"{type(m).__name__} cannot take a {src} input", code="GRF004", node=name)
+    ones = torch.ones_like(m.running_mean)
+    return BatchNorm(
+        shape=(),
+        mean=_const(m.running_mean),
+        var=_const(m.running_var),
+        weight=_const(m.weight if m.weight is not None else ones),
+        bias=_const(m.bias if m.bias is not None else ones * 0),
+        eps=float(m.eps),
+    )
+
+
+def _flatten(name: str, m: nn.Flatten, src: Shape | None) -> Op:
+    if m.start_dim != 1 or m.end_dim != -1:
+        raise _setting(name, f"Flatten(start_dim={m.start_dim}, end_dim={m.end_dim})", "use nn.Flatten() (start_dim=1)")
+    return Flatten(shape=())
+
+
+def _lif(name: str, m: snn.LIF, src: Shape | None) -> Op:
+    # H = (1 - 1/tau)·V + gain·X + Vr0/tau with gain 1/tau (decay_input) or 1: SPEC lif with alpha 0
+    v_rest = 0.0 if m.v_reset is None else m.v_reset
+    return _spiking(m, beta=1.0 - 1.0 / m.tau, gain=1.0 / m.tau if m.decay_input else 1.0, bias=v_rest / m.tau)
+
+
+def _if(name: str, m: snn.IF, src: Shape | None) -> Op:
+    return _spiking(m, beta=1.0, gain=1.0, bias=0.0)
+
+
+def _spiking(m: snn.LIF | snn.IF, *, beta: float, gain: float, bias: float) -> LIF:
+    hard = m.v_reset is not None
+    return LIF(
+        shape=(),
+        beta=beta,
+        gain=gain,
+        bias=Const(bias) if bias != 0.0 else None,
+        threshold=m.threshold,
+        fire=">=",
+        reset="zero" if hard else "subtract",
+        v_reset=m.v_reset if hard else 0.0,
+        v_init=Const(m.v_reset) if hard and m.v_reset != 0.0 else None,
+    )
+
+
+def _integrator(name: str, m: snn.Integrator, src: Shape | None) -> Op:
+    return LIF(shape=(), beta=1.0, spiking=False)
+
+
+_CONVERTERS: dict[type[nn.Module], Callable[[str, Any, Shape | None], Op]] = {
+    nn.Linear: _linear,
+    nn.Conv2d: _conv2d,
+    nn.AvgPool2d: _avgpool2d,
+    nn.BatchNorm1d: _batchnorm,
+    nn.BatchNorm2d: _batchnorm,
+    nn.Flatten: _flatten,
+    snn.LIF: _lif,
+    snn.IF: _if,
+    snn.Integrator: _integrator,
+}
+
+
+# --- 3. readout ---------------------------------------------------------------------------------
+
+
+def add_readout(builder: GraphBuilder, chain: list[tuple[str, Op]], readout: str, steps: int) -> Output:
+    """Append the output node (and a non-spiking readout neuron where needed) for the SNN's readout.
+
+    chain: the (name, op) nodes after the input, in order.  Returns the Output op added.
+    """
+    neurons = [i for i, (_, op) in enumerate(chain) if isinstance(op, LIF)]
+    last_name, last_op = chain[-1]
+    trailing = chain[neurons[-1] + 1 :] if neurons else chain
+    weighted = [op for _, op in trailing if not isinstance(op, Flatten)]
+    if neurons and not weighted:
+        # the body ends in a neuron (a trailing flatten keeps the values in C order)
+        name, op = chain[neurons[-1]]
+        out = _neuron_readout(builder, name, op, readout, steps)
+    else:
+        # per-step values of a synapse chain: integrate them (beta 1) or keep the last (beta 0)
+        readout_name = builder.add(
+            f"{last_name}.readout",
+            LIF(shape=last_op.shape, beta=0.0 if readout == "last" else 1.0, spiking=False),
+            [last_name],
+        )
+        out = Output(shape=last_op.shape, readout="v_last", scale=1.0 / steps if readout == "mean" else 1.0)
+        builder.add("output", out, [readout_name])
+    return out
+
+
+def _neuron_readout(builder: GraphBuilder, name: str, op: LIF, readout: str, steps: int) -> Output:
+    if not op.spiking:  # Integrator: its output is v
+        out = {
+            "mean": Output(shape=op.shape, readout="v_mean", scale=1.0),
+            "sum": Output(shape=op.shape, readout="v_mean", scale=float(steps)),
+            "last": Output(shape=op.shape, readout="v_last", scale=1.0),
+        }[readout]
+        builder.add("output", out, [name])
+        return out
+    if readout == "last":  # s_T: a non-spiking neuron that holds only this step's input
+        held = builder.add(f"{name}.readout", LIF(shape=op.shape, beta=0.0, spiking=False), [name])
+        out = Output(shape=op.shape, readout="v_last", scale=1.0)
+        builder.add("output", out, [held])
+        return out
+    out = Output(shape=op.shape, readout="spike_count", scale=1.0 / steps if readout == "mean" else 1.0)
+    builder.add("output", out, [name])
+    return out
+
+
+# --- entry point --------------------------------------------------------------------------------
+
+
+def import_torch(
+    model: nn.Module,
+    input_shape: tuple[int, ...],
+    *,
+    steps: int | None = None,
+    readout: str | None = None,
+    source: str = "",
+) -> Graph:
+    """A FLOAT-stage graph computing what ``model`` computes on inputs of ``input_shape`` (one sample).
+
+    ``model`` is an snncc.nn.SNN (steps and readout from it; the arguments override them)
+    or a bare single-step body (then steps and readout are required).
+    """
+    if not isinstance(model, nn.Module):
+        raise ImportFailed(f"expected a torch.nn.Module, got {type(model).__name__}", code="IMT008")
+    shape = _input_shape(input_shape)
+    body, prefix, steps, readout, notes = _unwrap(model, steps, readout)
+    walk = walk_body(body, prefix, shape)
+    builder = GraphBuilder()
+    builder.add("input", Input(shape=shape))
+    chain = build_chain(builder, walk, shape)
+    add_readout(builder, chain, readout, steps)
+    notes["import_order"] = walk.order_note
+    if any(m.training and isinstance(m, (nn.modules.batchnorm._BatchNorm, *BYPASSED)) for m in model.modules()):
+        notes["mode"] = "the model was in train mode; imported with eval semantics (batch-norm running statistics)"
+    meta = GraphMeta(
+        stage=Stage.FLOAT,
+        steps=steps,
+        dt=None,
+        source=source or f"torch:{type(model).__qualname__}",
+        notes=tuple(sorted(notes.items())),
+    )
+    return verify(builder.build(meta))
+
+
+def build_chain(builder: GraphBuilder, walk: Walk, input_shape: Shape) -> list[tuple[str, Op]]:
+    """Add one node per non-bypassed layer after "input"; returns the (name, op) chain.
+
+    Every unsupported layer is collected before raising (ImportFailed); a shape mismatch
+    raises InvalidGraph only when nothing is unsupported, since callers retry other shapes on it.
+    """
+    problems = list(walk.problems)
+    chain: list[tuple[str, Op]] = []
+    source_name, src = "input", input_shape
+    shape_error: InvalidGraph | None = None
+    kept = [i for i, c in enumerate(walk.calls) if c.module is None or type(c.module) not in BYPASSED]
+    for i, call in enumerate(walk.calls):
+        try:
+            op = convert(call, src)
+        except _Unsupported as exc:
+            problems.append(exc.diagnostic)
+            src = None  # shapes downstream are unknown; keep checking the layers themselves
+            continue
+        except InvalidGraph as exc:
+            shape_error = shape_error or exc
+            src = None
+            continue
+        if op is None:
+            continue
+        if isinstance(op, LIF) and not op.spiking and i != kept[-1]:
+            problems.append(
+                Diagnostic(
+                    "error",
+                    "IMT007",
+                    "an Integrator must be the last layer (it outputs a potential, not spikes)",
+                    node=call.name,
+                    hint="move the Integrator to the end of the model",
+                )
+            )
+        if src is not None:
+            source_name = builder.add(call.name, op, [source_name])
+            chain.append((source_name, op))
+            src = op.shape
+    if problems:
+        raise ImportFailed(diagnostics=problems)
+    if shape_error is not None:
+        raise shape_error
+    if not chain:
+        raise ImportFailed("the model has no layers to import", code="IMT007", hint=f"snncc imports {SUPPORTED_NAMES}")
+    return chain
+
+
+def _input_shape(input_shape: Any) -> Shape:
+    try:
+        shape = tuple(int(s) for s in input_shape)
+    except (TypeError, ValueError):
+        shape = ()
+    if not shape or any(s < 1 for s in shape):
+        raise ImportFailed(
+            f"input_shape must be the positive sizes of one sample, e.g. (1, 8, 8); got {input_shape!r}",
+            code="IMT008",
+        )
+    return shape
+
+
+def _unwrap(model: nn.Module, steps: int | None, readout: str | None) -> tuple[nn.Module, str, int, str, dict[str, str]]:
+    notes: dict[str, str] = {"importer": "torch"}
+    if isinstance(model, snn.SNN):
+        body, prefix = model.body, "body."
+        for key, given, own in (("steps", steps, model.steps), ("readout", readout, model.readout)):
+            if given is not None and given != own:
+                notes[key] = f"{given} given, overriding the model's {own}"
+        steps = model.steps if steps is None else steps
+        readout = model.readout if readout is None else readout
+    else:
+        body, prefix = model, ""
+        missing = [flag for flag, value in (("--steps", steps), ("--readout", readout)) if value is None]
+        if missing:
+            raise ImportFailed(
+                "the model is not an snncc.nn.SNN, so its number of time steps and readout are unknown",
+                code="IMT005",
+                hint=f"pass {' and '.join(missing)} (readout: mean, sum or last of the per-step outputs), "
+                "or wrap the body in snncc.nn.SNN(body, steps, readout)",
+            )
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
+        raise ImportFailed(f"steps must be a positive integer, got {steps!r}", code="IMT005")
+    if readout not in snn.READOUTS:
+        raise ImportFailed(f"readout must be one of {', '.join(snn.READOUTS)}, got {readout!r}", code="IMT005")
+    return body, prefix, steps, readout, notes
+
