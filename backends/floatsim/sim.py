@@ -10,9 +10,7 @@ import time
 from typing import ClassVar
 
 import numpy as np
-
 from snncc.backends.base import LayerStats, Record, Trace
-from snncc.errors import BackendError, Diagnostic
 from snncc.ir import (
     LIF,
     AvgPool2d,
@@ -27,6 +25,8 @@ from snncc.ir import (
     Stage,
     SumPool2d,
 )
+
+from snncc.errors import BackendError, Diagnostic
 
 from . import steps as step
 
@@ -55,14 +55,16 @@ class FloatSim:
             elif isinstance(op, Output):
                 preds = graph.predecessors(name)
                 if len(preds) != 1 or not isinstance(graph[preds[0]], LIF):
-                    diags.append(Diagnostic("error", "BKD022", "an output must read one neuron layer", node=name))
+                    diags.append(
+                        Diagnostic("error", "BKD022", "an output must read one neuron layer", node=name)
+                    )
             elif not isinstance(op, Input) and not graph.predecessors(name):
                 diags.append(Diagnostic("error", "BKD022", f"{op.OP} has no input", node=name))
             elif not isinstance(op, (Input, LIF)) and len(graph.predecessors(name)) != 1:
                 diags.append(Diagnostic("error", "BKD022", f"{op.OP} must have exactly one input", node=name))
         return diags
 
-    def run(self, graph: Graph, inputs: dict[str, np.ndarray], *, record: Record = Record()) -> Trace:
+    def run(self, graph: Graph, inputs: dict[str, np.ndarray], *, record: Record = Record()) -> Trace:  # noqa: B008 (the Backend protocol's signature)
         diags = self.check(graph)
         if diags:
             raise BackendError(diagnostics=diags)
@@ -80,13 +82,17 @@ class FloatSim:
         return Trace(**{**trace, "wall_seconds": time.perf_counter() - began})
 
 
-def _read_inputs(graph: Graph, inputs: dict[str, np.ndarray]) -> tuple[int, dict[str, bool], dict[str, np.ndarray]]:
+def _read_inputs(
+    graph: Graph, inputs: dict[str, np.ndarray]
+) -> tuple[int, dict[str, bool], dict[str, np.ndarray]]:
     """Check every input array: (B, *shape) for direct input or (B, T, *shape) per step."""
     steps = graph.meta.steps
     values, per_step, batches = {}, {}, set()
     for name, op in graph.of_type(Input):
         if name not in inputs:
-            raise BackendError(f"no data for input {name!r}", code="BKD023", node=name, hint=f"pass inputs={{{name!r}: x}}")
+            raise BackendError(
+                f"no data for input {name!r}", code="BKD023", node=name, hint=f"pass inputs={{{name!r}: x}}"
+            )
         x = np.asarray(inputs[name], dtype=np.float64)
         shape = tuple(op.shape)
         if x.shape[1:] == shape:
@@ -105,7 +111,9 @@ def _read_inputs(graph: Graph, inputs: dict[str, np.ndarray]) -> tuple[int, dict
     if extra:
         raise BackendError(f"inputs {extra} are not input nodes of the graph", code="BKD023")
     if len(batches) != 1 or 0 in batches:
-        raise BackendError(f"inputs disagree on the batch size or are empty: {sorted(batches)}", code="BKD024")
+        raise BackendError(
+            f"inputs disagree on the batch size or are empty: {sorted(batches)}", code="BKD024"
+        )
     return batches.pop(), per_step, values
 
 
@@ -121,7 +129,10 @@ def _simulate(
     active = dict.fromkeys(neurons, 0)
     wanted = [n for n in neurons if record.wants(n)]
     rec = {
-        var: {n: np.zeros((batch, steps, *neurons[n].shape), np.uint8 if var == "spikes" else np.float64) for n in wanted}
+        var: {
+            n: np.zeros((batch, steps, *neurons[n].shape), np.uint8 if var == "spikes" else np.float64)
+            for n in wanted
+        }
         for var in ("spikes", "v", "u")
         if getattr(record, var)
     }
@@ -145,11 +156,13 @@ def _simulate(
                     if var in rec and name in rec[var]:
                         rec[var][name][:, t] = value
             else:
-                values[name] = _apply(op, values[preds[0]])
+                values[name] = step.apply(op, values[preds[0]])
     outputs = {}
     for name, op in graph.of_type(Output):
         layer = graph.predecessors(name)[0]
-        readout = {"spike_count": counts[layer], "v_last": state[layer].v, "v_mean": v_sums[layer] / steps}[op.readout]
+        readout = {"spike_count": counts[layer], "v_last": state[layer].v, "v_mean": v_sums[layer] / steps}[
+            op.readout
+        ]
         outputs[name] = readout.astype(np.float64) * op.scale
     return {
         "batch": batch,
@@ -169,20 +182,3 @@ def _input_events(x: np.ndarray, per_step: bool, steps: int) -> np.ndarray:
     if per_step:
         return np.count_nonzero(x, axis=(0, 1)).astype(np.int64)
     return np.count_nonzero(x, axis=0).astype(np.int64) * steps
-
-
-def _apply(op: Op, x: np.ndarray) -> np.ndarray:
-    if isinstance(op, Dense):
-        return step.dense(x, op.weight.array, None if op.bias is None else op.bias.array)
-    if isinstance(op, Conv2d):
-        bias = None if op.bias is None else op.bias.array
-        return step.conv2d(x, op.weight.array, bias, op.stride, op.padding, op.dilation, op.groups)
-    if isinstance(op, AvgPool2d):
-        return step.avgpool2d(x, op.kernel, op.stride, op.padding)
-    if isinstance(op, SumPool2d):
-        return step.sumpool2d(x, op.kernel, op.stride, op.padding)
-    if isinstance(op, Flatten):
-        return step.flatten(x)
-    if isinstance(op, BatchNorm):
-        return step.batchnorm(x, op.mean.array, op.var.array, op.weight.array, op.bias.array, op.eps)
-    raise TypeError(f"not a value op: {op.OP}")  # internal: check() admits only RUNNABLE ops

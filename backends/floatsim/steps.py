@@ -10,8 +10,7 @@ from typing import NamedTuple
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
-
-from snncc.ir import LIF
+from snncc.ir import LIF, AvgPool2d, BatchNorm, Conv2d, Dense, Flatten, Op, SumPool2d
 
 
 def dense(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
@@ -56,12 +55,16 @@ def conv2d(
     return y if bias is None else y + bias[:, None, None]
 
 
-def sumpool2d(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int]) -> np.ndarray:
+def sumpool2d(
+    x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int]
+) -> np.ndarray:
     """Sum over each window (zero padding)."""
     return _windows(x, kernel, stride, padding).sum(axis=(4, 5))
 
 
-def avgpool2d(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int]) -> np.ndarray:
+def avgpool2d(
+    x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int]
+) -> np.ndarray:
     """Mean over each window, padded zeros counted (torch count_include_pad=True)."""
     return sumpool2d(x, kernel, stride, padding) / (kernel[0] * kernel[1])
 
@@ -73,7 +76,7 @@ def flatten(x: np.ndarray) -> np.ndarray:
 def batchnorm(
     x: np.ndarray, mean: np.ndarray, var: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float
 ) -> np.ndarray:
-    """(x − mean)/√(var + eps)·weight + bias, per channel (axis 0 of a sample)."""
+    """(x - mean)/√(var + eps)·weight + bias, per channel (axis 0 of a sample)."""
     per_channel = (-1,) + (1,) * (x.ndim - 2)
 
     def channel(a: np.ndarray) -> np.ndarray:
@@ -106,8 +109,23 @@ def lif_step(op: LIF, state: LIFState, x: np.ndarray) -> tuple[np.ndarray, LIFSt
         s = h >= op.threshold if op.fire == ">=" else h > op.threshold
     else:
         s = np.zeros(h.shape, dtype=bool)
-    if op.reset == "zero":
-        v = np.where(s, op.v_reset, h)
-    else:
-        v = np.where(s, h - op.threshold, h)
+    v = np.where(s, op.v_reset if op.reset == "zero" else h - op.threshold, h)
     return s, LIFState(i, v)
+
+
+def apply(op: Op, x: np.ndarray) -> np.ndarray:
+    """The output of one stateless op (dense, conv2d, pooling, flatten, batchnorm) on a batch x."""
+    if isinstance(op, Dense):
+        return dense(x, op.weight.array, None if op.bias is None else op.bias.array)
+    if isinstance(op, Conv2d):
+        bias = None if op.bias is None else op.bias.array
+        return conv2d(x, op.weight.array, bias, op.stride, op.padding, op.dilation, op.groups)
+    if isinstance(op, AvgPool2d):
+        return avgpool2d(x, op.kernel, op.stride, op.padding)
+    if isinstance(op, SumPool2d):
+        return sumpool2d(x, op.kernel, op.stride, op.padding)
+    if isinstance(op, Flatten):
+        return flatten(x)
+    if isinstance(op, BatchNorm):
+        return batchnorm(x, op.mean.array, op.var.array, op.weight.array, op.bias.array, op.eps)
+    raise TypeError(f"not a stateless float op: {op.OP}")

@@ -76,10 +76,7 @@ def load_torch_model(path: str | Path, *, allow_pickle: bool = False) -> nn.Modu
             source=where,
             hint="check the path; save the model with torch.save(model, path)",
         )
-    if allow_pickle:
-        obj = _load_trusted(path)
-    else:
-        obj = _load_weights_only(path)
+    obj = _load_trusted(path) if allow_pickle else _load_weights_only(path)
     return _require_module(obj, where)
 
 
@@ -105,7 +102,9 @@ def _load_trusted(path: Path) -> Any:
             f"the file needs a class that cannot be imported here ({exc})",
             code="LOD005" if main else "LOD008",
             source=str(path),
-            hint=_MAIN_HINT if main else "install or put on PYTHONPATH the package that defines the model's classes",
+            hint=_MAIN_HINT
+            if main
+            else "install or put on PYTHONPATH the package that defines the model's classes",
         ) from exc
     except Exception as exc:  # damaged file, or a class whose unpickling fails
         raise _corrupt(path, exc) from exc
@@ -167,15 +166,18 @@ def _require_module(obj: Any, where: str) -> nn.Module:
             code="LOD006",
             source=where,
             hint="build the model in Python, model.load_state_dict(torch.load(path)), then save the whole "
-            "module with torch.save(model, path), or call snncc.importers.torch.import_torch(model, input_shape)",
+            "module with torch.save(model, path), or call "
+            "snncc.importers.torch.import_torch(model, input_shape)",
         )
     if isinstance(obj, dict) and any(isinstance(v, dict) for v in obj.values()):
         nested = [k for k, v in obj.items() if isinstance(v, dict)]
         raise ModelLoadError(
-            f"the file holds a dict (keys {sorted(map(str, obj))[:6]}), e.g. a training checkpoint, not a module",
+            f"the file holds a dict (keys {sorted(map(str, obj))[:6]}), e.g. a training checkpoint, "
+            "not a module",
             code="LOD006",
             source=where,
-            hint=f"a state dict (under {nested[0]!r}?) has no architecture: load it into your model in Python "
+            hint=f"a state dict (under {nested[0]!r}?) has no architecture: load it into your model "
+            "in Python "
             "and save the module with torch.save(model, path), or call import_torch(model, input_shape)",
         )
     raise ModelLoadError(
@@ -184,4 +186,3 @@ def _require_module(obj: Any, where: str) -> nn.Module:
         source=where,
         hint="save the whole model with torch.save(model, path)",
     )
-

@@ -86,7 +86,9 @@ class LIF(Neuron):
 class IF(Neuron):
     """Integrate-and-fire neuron: H = V + X, then fire and reset as ``LIF``."""
 
-    def __init__(self, threshold: float = 1.0, v_reset: float | None = 0.0, surrogate_alpha: float = 2.0) -> None:
+    def __init__(
+        self, threshold: float = 1.0, v_reset: float | None = 0.0, surrogate_alpha: float = 2.0
+    ) -> None:
         super().__init__()
         self.threshold = float(threshold)
         self.v_reset = None if v_reset is None else float(v_reset)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from snncc.backends.floatsim import FloatSim
 
 import snncc.nn as snn
-from snncc.backends.floatsim import FloatSim
 from snncc.importers.torch import import_torch, load_torch_model
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "digits"
@@ -19,7 +19,7 @@ def test_bundled_model_is_accurate_and_imports_exactly():
     data = np.load(EXAMPLE / "test_data.npz", allow_pickle=False)
     x, y = data["x"], data["y"]
     assert x.dtype == np.float32 and x.shape == (450, 1, 8, 8) and y.dtype == np.int64 and y.shape == (450,)
-    assert 0.0 <= x.min() and x.max() <= 1.0 and set(np.unique(y)) == set(range(10))
+    assert x.min() >= 0.0 and x.max() <= 1.0 and set(np.unique(y)) == set(range(10))
     assert isinstance(model, snn.SNN) and not model.training
     with torch.no_grad():
         predicted = model(torch.from_numpy(x)).argmax(dim=1).numpy()

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from snncc.backends import Record
+from snncc.backends.floatsim import FloatSim
+from snncc.ir import LIF, Output, Stage
 from torch import nn
 
 import snncc.nn as snn
-from snncc.backends import Record
-from snncc.backends.floatsim import FloatSim
 from snncc.errors import ImportFailed, InvalidGraph
 from snncc.importers.torch import import_torch
-from snncc.ir import LIF, Output, Stage
 
 STEPS = 6
 
@@ -22,7 +22,9 @@ def scaled(module: nn.Module, factor: float, seed: int) -> nn.Module:
     torch.manual_seed(seed)
     for m in module.modules():
         if isinstance(m, (nn.Linear, nn.Conv2d)):
-            nn.init.uniform_(m.weight, -factor / m.weight[0].numel() ** 0.5, factor / m.weight[0].numel() ** 0.5)
+            nn.init.uniform_(
+                m.weight, -factor / m.weight[0].numel() ** 0.5, factor / m.weight[0].numel() ** 0.5
+            )
             if m.bias is not None:
                 nn.init.uniform_(m.bias, -0.3, 0.5)
         if isinstance(m, nn.modules.batchnorm._BatchNorm):
@@ -51,7 +53,14 @@ def conv_net() -> nn.Module:
 
 
 def mlp_if() -> nn.Module:
-    return nn.Sequential(nn.Flatten(), nn.Linear(12, 16), snn.IF(v_reset=None), nn.Identity(), nn.Linear(16, 8), snn.IF(threshold=0.8))
+    return nn.Sequential(
+        nn.Flatten(),
+        nn.Linear(12, 16),
+        snn.IF(v_reset=None),
+        nn.Identity(),
+        nn.Linear(16, 8),
+        snn.IF(threshold=0.8),
+    )
 
 
 def lif_variants() -> nn.Module:
@@ -94,7 +103,7 @@ class CustomNet(nn.Module):
 
 
 class Untraceable(nn.Module):
-    """torch.fx cannot trace a Python branch on a tensor's size: the importer falls back to registration order."""
+    """torch.fx cannot trace a branch on a tensor's size: the importer falls back to registration order."""
 
     def __init__(self, swap: bool = False) -> None:
         super().__init__()
@@ -115,7 +124,10 @@ def reference(model: snn.SNN, x: np.ndarray) -> tuple[np.ndarray, dict[str, np.n
     """The torch model's output and every spiking layer's spikes (batch, steps, *shape)."""
     spiking = {m: name for name, m in model.named_modules() if isinstance(m, (snn.LIF, snn.IF))}
     seen: dict[str, list[torch.Tensor]] = {name: [] for name in spiking.values()}
-    hooks = [m.register_forward_hook(lambda _m, _a, out, n=n: seen[n].append(out.clone())) for m, n in spiking.items()]
+    hooks = [
+        m.register_forward_hook(lambda _m, _a, out, n=n: seen[n].append(out.clone()))
+        for m, n in spiking.items()
+    ]
     try:
         with torch.no_grad():
             out = model(torch.from_numpy(x))
@@ -130,7 +142,9 @@ def check_equivalent(model: snn.SNN, input_shape: tuple[int, ...], seed: int = 0
     graph = import_torch(model, input_shape, **kw)
     trace = FloatSim().run(graph, {"input": x}, record=Record(spikes=True))
     expected_out, expected_spikes = reference(model, x)
-    np.testing.assert_allclose(trace.outputs["output"].reshape(expected_out.shape), expected_out, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(
+        trace.outputs["output"].reshape(expected_out.shape), expected_out, rtol=0, atol=1e-9
+    )
     assert expected_spikes, "the model has spiking layers"
     for name, spikes in expected_spikes.items():
         rate = spikes.mean()
@@ -198,7 +212,13 @@ def test_neuron_parameters_map_exactly():
     assert (hard.reset, hard.v_reset, float(hard.v_init.array), hard.fire) == ("zero", -0.5, -0.5, ">=")
     # H = V - V/2 + X
     assert (soft.beta, soft.gain, soft.bias, soft.reset, soft.v_init) == (0.5, 1.0, None, "subtract", None)
-    assert (plain.beta, plain.gain, plain.threshold, plain.reset, plain.alpha) == (1.0, 1.0, 0.5, "subtract", 0.0)
+    assert (plain.beta, plain.gain, plain.threshold, plain.reset, plain.alpha) == (
+        1.0,
+        1.0,
+        0.5,
+        "subtract",
+        0.0,
+    )
 
 
 @pytest.mark.parametrize(
@@ -219,7 +239,7 @@ def test_readout_structure(last, readout, expect):
     tail = {"linear": [nn.Linear(3, 3)], "spiking": [], "integrator": [snn.Integrator()]}[last]
     model = snn.SNN(nn.Sequential(nn.Linear(2, 3), snn.LIF(), *tail), steps=4, readout=readout)
     graph = import_torch(model, (2,))
-    (out_name, out), = graph.of_type(Output)
+    ((out_name, out),) = graph.of_type(Output)
     source = graph.predecessors(out_name)[0]
     name, beta, kind, scale = expect
     assert out_name == "output" and source == name and (out.readout, out.scale) == (kind, scale)
@@ -229,7 +249,9 @@ def test_readout_structure(last, readout, expect):
 
 
 def test_every_unsupported_layer_is_reported_at_once():
-    body = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(2, 2), nn.GELU(), snn.LIF())
+    body = nn.Sequential(
+        nn.Conv2d(1, 2, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(2, 2), nn.GELU(), snn.LIF()
+    )
     with pytest.raises(ImportFailed) as err:
         import_torch(snn.SNN(body, steps=2), (1, 6, 6))
     found = {(d.code, d.node) for d in err.value.diagnostics}
@@ -246,7 +268,11 @@ def test_unsupported_settings_and_operations():
     )
     with pytest.raises(ImportFailed) as err:
         import_torch(snn.SNN(body, steps=2), (1, 6, 6))
-    assert {(d.code, d.node) for d in err.value.diagnostics} == {("IMT003", "body.0"), ("IMT003", "body.2"), ("IMT003", "body.3")}
+    assert {(d.code, d.node) for d in err.value.diagnostics} == {
+        ("IMT003", "body.0"),
+        ("IMT003", "body.2"),
+        ("IMT003", "body.3"),
+    }
 
     class Functional(nn.Module):
         def __init__(self) -> None:
@@ -302,5 +328,7 @@ def test_missing_steps_readout_and_misplaced_integrator():
         import_torch(body, (3,))
     assert "--steps" in err.value.diagnostics[0].hint
     with pytest.raises(ImportFailed) as err:
-        import_torch(nn.Sequential(nn.Linear(3, 3), snn.Integrator(), nn.Linear(3, 3)), (3,), steps=2, readout="mean")
+        import_torch(
+            nn.Sequential(nn.Linear(3, 3), snn.Integrator(), nn.Linear(3, 3)), (3,), steps=2, readout="mean"
+        )
     assert err.value.code == "IMT007" and err.value.diagnostics[0].node == "1"

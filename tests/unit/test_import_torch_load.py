@@ -43,15 +43,30 @@ def load_error(path, **kw) -> ModelLoadError:
 
 
 def test_snn_saved_whole_loads_without_pickle(tmp_path):
-    model = snn.SNN(nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), snn.LIF(), nn.AvgPool2d(2), nn.Flatten(),
-                                  nn.Dropout(), nn.Linear(2, 3), snn.IF(v_reset=None), nn.Linear(3, 2), snn.Integrator()), steps=3)
+    model = snn.SNN(
+        nn.Sequential(
+            nn.Conv2d(1, 2, 3),
+            nn.BatchNorm2d(2),
+            snn.LIF(),
+            nn.AvgPool2d(2),
+            nn.Flatten(),
+            nn.Dropout(),
+            nn.Linear(2, 3),
+            snn.IF(v_reset=None),
+            nn.Linear(3, 2),
+            snn.Integrator(),
+        ),
+        steps=3,
+    )
     model.eval()
     torch.save(model, tmp_path / "model.pt")
     loaded = load_torch_model(tmp_path / "model.pt")
     x = torch.rand(4, 1, 4, 4)
     assert isinstance(loaded, snn.SNN) and torch.equal(loaded(x), model(x))
     globally_safe = torch.serialization.get_safe_globals()
-    assert snn.SNN not in globally_safe and nn.Linear not in globally_safe  # the allowlist was for this load only
+    assert (
+        snn.SNN not in globally_safe and nn.Linear not in globally_safe
+    )  # the allowlist was for this load only
 
 
 def test_malicious_pickle_is_refused_and_runs_nothing(tmp_path):
