@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from hypothesis import given
+from hypothesis import strategies as st
 from snncc.backends import Record, get_backend
 from snncc.backends.floatsim import FloatSim
 from snncc.backends.floatsim import steps as step
@@ -222,3 +224,43 @@ def test_errors_name_the_problem():
     assert {d.code for d in sim.check(int_graph)} == {"BKD020"}
     with pytest.raises(BackendError):
         sim.run(int_graph, {"input": np.zeros((1, 2), np.int64)})
+
+
+@st.composite
+def neurons_and_inputs(draw):
+    reset = draw(st.sampled_from(["zero", "subtract"]))
+    threshold = draw(st.floats(0.1, 2.0))
+    lif = LIF(
+        shape=(1,),
+        beta=draw(st.floats(0.0, 1.0)),
+        alpha=draw(st.floats(0.0, 1.0)),
+        gain=draw(st.floats(0.1, 2.0)),
+        bias=Const(draw(st.floats(-0.5, 0.5))),
+        threshold=threshold,
+        fire=draw(st.sampled_from([">=", ">"])),
+        reset=reset,
+        v_reset=draw(st.floats(-1.0, threshold - 0.05)) if reset == "zero" else 0.0,
+        v_init=Const(draw(st.floats(-1.0, 1.0))),
+        v_floor=draw(st.none() | st.floats(-2.0, -0.5)),
+        spiking=draw(st.booleans()),
+    )
+    return lif, draw(st.lists(st.floats(-2.0, 2.0), min_size=1, max_size=12))
+
+
+@given(neurons_and_inputs())
+def test_lif_matches_a_scalar_transcription_of_the_spec(case):
+    lif, xs = case
+    i, v = 0.0, float(lif.v_init.array)
+    expected_s, expected_v = [], []
+    for x in xs:  # SPEC.md §lif, one neuron, plain Python floats
+        i = lif.alpha * i + lif.gain * x
+        h = lif.beta * v + i + float(lif.bias.array)
+        if lif.v_floor is not None:
+            h = max(h, lif.v_floor)
+        s = lif.spiking and (h >= lif.threshold if lif.fire == ">=" else h > lif.threshold)
+        v = (lif.v_reset if lif.reset == "zero" else h - lif.threshold) if s else h
+        expected_s.append(int(s))
+        expected_v.append(v)
+    tr = run_neuron(lif, xs, readout="v_last")
+    assert tr.spikes["lif"][0, :, 0].tolist() == expected_s
+    assert tr.v["lif"][0, :, 0].tolist() == expected_v
