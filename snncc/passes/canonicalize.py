@@ -18,7 +18,7 @@ from typing import ClassVar
 import numpy as np
 
 from snncc.errors import ImportFailed
-from snncc.ir import LIF, Const, Conv2d, Dense, Graph, GraphBuilder, Input, Op, Output, Stage
+from snncc.ir import LIF, Const, Conv2d, Dense, Flatten, Graph, GraphBuilder, Input, Op, Output, Stage
 
 from .linear_chain import FusedSynapse, fuse_chain
 
@@ -90,7 +90,7 @@ def _add_neuron(builder: GraphBuilder, graph: Graph, name: str, op: LIF, inputs:
 
 
 def _synapse_for(src: _Pending, source_op: Op, neuron: str, shape: tuple[int, ...]) -> FusedSynapse:
-    if src.chain:
+    if any(not isinstance(op, Flatten) for _, op in src.chain):  # a flatten alone moves no value
         return fuse_chain(list(src.chain), source_op.shape)
     # A neuron reading a neuron (or the input) directly: an identity synapse, named after the reader.
     n = int(np.prod(source_op.shape))

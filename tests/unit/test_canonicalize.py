@@ -92,3 +92,15 @@ def test_bias_into_a_decaying_current_is_refused():
     with pytest.raises(ImportFailed) as err:
         canonicalize(float_graph(alpha=0.5))
     assert err.value.code == "IMT013" and err.value.diagnostics[0].node == "lif1"
+
+
+def test_a_flatten_between_neurons_becomes_an_identity_synapse():
+    b = GraphBuilder()
+    b.add("input", Input(shape=(2, 2, 2)))
+    b.add("conv", Conv2d(shape=(2, 2, 2), weight=Const(np.ones((2, 2, 1, 1)))), ["input"])
+    b.add("a", LIF(shape=(2, 2, 2)), ["conv"])
+    b.add("flat", Flatten(shape=(8,)), ["a"])
+    b.add("b", LIF(shape=(8,)), ["flat"])
+    b.add("output", Output(shape=(8,)), ["b"])
+    g = verify(canonicalize(verify(b.build(GraphMeta(stage=Stage.FLOAT, steps=2)))))
+    np.testing.assert_array_equal(g["b.identity"].weight.array, np.eye(8))
