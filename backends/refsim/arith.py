@@ -1,0 +1,66 @@
+"""Integer helpers of the fixed-point spec (ir/SPEC.md §3), exactly as Lava computes them.
+
+All functions take and return int64 arrays; where Lava holds a value in an int32 (ports,
+u and v storage, the int32 sums) the result is wrapped to int32 explicitly so that
+overflow behaves as it does in Lava.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from snncc.ir import Numerics
+
+INT32_MOD = 1 << 32
+
+
+def wrap_int32(x: np.ndarray) -> np.ndarray:
+    """Two's complement wrap to int32, as numpy's int64 -> int32 cast and int32 arithmetic do."""
+    return ((x + (1 << 31)) % INT32_MOD) - (1 << 31)
+
+
+def t12(p: np.ndarray, bits: int = 12) -> np.ndarray:
+    """sign(p)·⌊|p| / 2^bits⌋: truncation toward zero (Lava's decay rounding)."""
+    return np.sign(p) * (np.abs(p) >> bits)
+
+
+def shift(acc: np.ndarray, exp: int) -> np.ndarray:
+    """acc·2^exp for exp > 0, else the arithmetic (flooring) right shift by −exp."""
+    return acc << exp if exp > 0 else acc >> -exp
+
+
+def wrap_u(u: np.ndarray, n: Numerics) -> tuple[np.ndarray, np.ndarray]:
+    """Lava's single conditional ±2^24 correction of u (range (−2^23, 2^23]); returns (u, wrapped mask)."""
+    half = 1 << (n.state_bits - 1)
+    high = u > half
+    low = u <= -half
+    return np.where(high, u - 2 * half, np.where(low, u + 2 * half, u)), high | low
+
+
+def saturate_v(v: np.ndarray, n: Numerics) -> tuple[np.ndarray, np.ndarray]:
+    """Clip v to ±(2^23 − 1); returns (v, clipped mask)."""
+    clipped = np.clip(v, -n.v_max, n.v_max)
+    return clipped, clipped != v
+
+
+def effective_weights(w: np.ndarray, n: Numerics) -> np.ndarray:
+    """Lava's weight pipeline (lava/utils/weightutils.py): sign mode, clip to 8 bits, truncate LSBs.
+
+    Mixed-sign matrices keep even values only (3 -> 2, -3 -> -4) at 8 weight bits.
+    """
+    w = np.asarray(w, dtype=np.int64)
+    if w.size == 0:
+        return w
+    if w.min() >= 0:  # excitatory (all-zero counts as excitatory)
+        mode = "excitatory"
+        w = np.clip(w, 0, 255)
+    elif w.max() <= 0:
+        mode = "inhibitory"
+        w = -np.clip(-w, 0, 255)
+    else:
+        mode = "mixed"
+        w = np.clip(w, -256, 255)
+    k = 8 - n.weight_bits + (1 if mode == "mixed" else 0)
+    if mode == "inhibitory":
+        return -((-w >> k) << k)
+    return (w >> k) << k

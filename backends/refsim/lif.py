@@ -1,0 +1,67 @@
+"""The int_lif step of ir/SPEC.md §3, with Lava's int32 storage and wraps (lava/proc/lif/models.py)."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from snncc.ir import IntLIF, Numerics
+
+from .arith import saturate_v, t12, wrap_int32, wrap_u
+
+
+class LIFState(NamedTuple):
+    u: np.ndarray  # int64 holding int32 values, (B, *shape)
+    v: np.ndarray
+
+
+class StepEvents(NamedTuple):
+    """Per neuron-step flags of what happened (for the overflow counters)."""
+
+    u_wrapped: np.ndarray
+    v_saturated: np.ndarray
+    int32_wrapped: np.ndarray
+    active: np.ndarray  # nonzero input, u or v before the update
+
+
+def initial_state(op: IntLIF, batch: int) -> LIFState:
+    shape = (batch, *op.shape)
+    return LIFState(np.zeros(shape, dtype=np.int64), np.broadcast_to(op.v_init.array.astype(np.int64), shape).copy())
+
+
+def effective_bias(op: IntLIF) -> np.ndarray:
+    """bias_mant·2^bias_exp; arithmetic shift for negative exponents, int32 like Lava."""
+    mant = op.bias_mant.array.astype(np.int64)
+    exp = op.bias_exp.array.astype(np.int64)
+    return wrap_int32(np.where(exp >= 0, mant << np.maximum(exp, 0), mant >> np.maximum(-exp, 0)))
+
+
+def lif_step(
+    a: np.ndarray, state: LIFState, op: IntLIF, bias: np.ndarray, n: Numerics
+) -> tuple[np.ndarray, LIFState, StepEvents]:
+    """One step.  ``a`` is the int32 sum of this step's synaptic inputs.  Returns (spikes bool, state, events)."""
+    unity = n.decay_unity
+    act = a << n.act_shift
+    act_wrapped = wrap_int32(act)
+    u_sum = t12(state.u * (unity - (op.du + n.du_offset)), n.decay_bits) + act_wrapped
+    u_sum_wrapped = wrap_int32(u_sum)
+    u, u_wrapped = wrap_u(u_sum_wrapped, n)
+    v_sum = t12(state.v * (unity - op.dv), n.decay_bits) + u + bias
+    v_sum_wrapped = wrap_int32(v_sum)
+    v, v_saturated = saturate_v(v_sum_wrapped, n)
+    if op.v_floor is not None:
+        v = np.maximum(v, op.v_floor)
+    threshold = op.vth << n.vth_shift
+    spikes = v > threshold if op.spiking else np.zeros(v.shape, dtype=bool)
+    if op.reset == "zero":
+        v = np.where(spikes, 0, v)
+    else:
+        v = np.where(spikes, v - threshold, v)
+    events = StepEvents(
+        u_wrapped=u_wrapped,
+        v_saturated=v_saturated,
+        int32_wrapped=(act != act_wrapped) | (u_sum != u_sum_wrapped) | (v_sum != v_sum_wrapped),
+        active=(a != 0) | (state.u != 0) | (state.v != 0),
+    )
+    return spikes, LIFState(u, v), events

@@ -1,0 +1,188 @@
+"""RefSim: the integer reference simulator, the executable form of ir/SPEC.md §1 and §3.
+
+Aligned time (SPEC.md §1.1): at step t every layer processes step t of the sample, so a
+synapse op reads its source's output of the same step.  All samples of a batch run at once.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import ClassVar
+
+import numpy as np
+
+from snncc.backends.base import LayerStats, Record, Trace
+from snncc.errors import DataError, Diagnostic, InvalidGraph
+from snncc.ir import Graph, IntConv2d, IntDense, IntInput, IntLIF, Numerics, Output, Stage, verify
+
+from . import kernels
+from .arith import effective_weights, shift, wrap_int32
+from .lif import LIFState, effective_bias, initial_state, lif_step
+
+
+class RefSim:
+    name: ClassVar[str] = "refsim"
+
+    def check(self, graph: Graph) -> list[Diagnostic]:
+        try:
+            verify(graph, Stage.INTEGER)
+        except InvalidGraph as err:
+            return list(err.diagnostics)
+        return []
+
+    def run(self, graph: Graph, inputs: dict[str, np.ndarray], *, record: Record = Record()) -> Trace:
+        verify(graph, Stage.INTEGER)
+        start = time.perf_counter()
+        steps = graph.meta.steps
+        values = _checked_inputs(graph, inputs, steps)
+        batch = len(next(iter(values.values())))
+        run = _Run(graph, batch, record)
+        for t in range(steps):
+            run.step({k: (v[:, t] if v.ndim == len(graph[k].shape) + 2 else v) for k, v in values.items()})
+        return run.trace(time.perf_counter() - start)
+
+
+def _checked_inputs(graph: Graph, inputs: dict[str, np.ndarray], steps: int) -> dict[str, np.ndarray]:
+    out = {}
+    batch = None
+    for name, op in graph.of_type(IntInput):
+        if name not in inputs:
+            raise DataError(f"no values given for input '{name}'", code="DAT020", node=name)
+        x = np.asarray(inputs[name])
+        if not np.issubdtype(x.dtype, np.integer):
+            raise DataError(f"input '{name}' must hold integers, got {x.dtype}", code="DAT021", node=name)
+        if tuple(x.shape[1:]) != op.shape and tuple(x.shape[2:]) != op.shape:
+            raise DataError(
+                f"input '{name}' has shape {x.shape}; expected (batch, *{op.shape}) or (batch, {steps}, *{op.shape})",
+                code="DAT022",
+                node=name,
+            )
+        if x.ndim == len(op.shape) + 2 and x.shape[1] != steps:
+            raise DataError(f"input '{name}' has {x.shape[1]} steps, the graph runs {steps}", code="DAT022", node=name)
+        lo, hi = (-(1 << (op.bits - 1)), (1 << (op.bits - 1)) - 1) if op.signed else (0, (1 << op.bits) - 1)
+        if x.size and (x.min() < lo or x.max() > hi):
+            raise DataError(
+                f"input '{name}' spans [{x.min()}, {x.max()}], outside its {op.bits}-bit range [{lo}, {hi}]",
+                code="DAT023",
+                node=name,
+            )
+        if batch is not None and len(x) != batch:
+            raise DataError("inputs have different batch sizes", code="DAT022", node=name)
+        batch = len(x)
+        out[name] = x.astype(np.int64)
+    return out
+
+
+class _Run:
+    """Mutable state of one batched run: neuron states, recordings and counters."""
+
+    def __init__(self, graph: Graph, batch: int, record: Record) -> None:
+        self.graph, self.batch, self.record = graph, batch, record
+        self.numerics: Numerics = graph.meta.numerics  # type: ignore[assignment]
+        self.order = graph.topo_order()
+        self.lifs = {n: op for n, op in graph.of_type(IntLIF)}
+        self.state: dict[str, LIFState] = {n: initial_state(op, batch) for n, op in self.lifs.items()}
+        self.bias = {n: effective_bias(op) for n, op in self.lifs.items()}
+        self.weights = {
+            n: effective_weights(op.weight.array, self.numerics) for n, op in graph.of_type(IntDense, IntConv2d)
+        }
+        self.counts = {n: np.zeros((batch, *op.shape), dtype=np.int64) for n, op in self.lifs.items()}
+        self.v_sum = {n: np.zeros((batch, *op.shape), dtype=np.int64) for n, op in self.lifs.items()}
+        self.events = {n: dict.fromkeys(("u_wraps", "v_saturations", "int32_wraps", "active_updates"), 0) for n in self.lifs}
+        self.input_events = {n: np.zeros(op.shape, dtype=np.int64) for n, op in graph.of_type(IntInput)}
+        self.rec: dict[str, dict[str, list[np.ndarray]]] = {"spikes": {}, "v": {}, "u": {}}
+        for name in self.lifs:
+            if record.wants(name):
+                for var in ("spikes", "v", "u"):
+                    if getattr(record, var):
+                        self.rec[var][name] = []
+
+    def step(self, x: dict[str, np.ndarray]) -> None:
+        out: dict[str, np.ndarray] = {}
+        for name in self.order:
+            op = self.graph[name]
+            if isinstance(op, IntInput):
+                out[name] = x[name]
+                self._count_input(name, op, x[name])
+            elif isinstance(op, (IntDense, IntConv2d)):
+                src = self.graph.predecessors(name)[0]
+                out[name] = self._synapse(name, op, self.graph[src], out[src])
+            elif isinstance(op, IntLIF):
+                out[name] = self._neuron(name, op, [out[p] for p in self.graph.predecessors(name)])
+
+    def _count_input(self, name: str, op: IntInput, x: np.ndarray) -> None:
+        if op.encoding == "bitplane":
+            for b in range(op.bits):
+                self.input_events[name] += ((x >> b) & 1).sum(axis=0)
+        else:
+            self.input_events[name] += (x != 0).sum(axis=0)
+
+    def _synapse(self, name: str, op: IntDense | IntConv2d, src: object, x: np.ndarray) -> np.ndarray:
+        """This step's int32 output of one synapse op (what Lava's port carries)."""
+        w = self.weights[name]
+        if isinstance(src, IntInput) and src.encoding == "bitplane":
+            # one binary copy of the synapse per bit plane, exponent + b; the LIF sums the ports
+            total = np.zeros((x.shape[0], *op.shape), dtype=np.int64)
+            for b in range(src.bits):
+                plane = (x >> b) & 1
+                total += wrap_int32(shift(self._accumulate(op, w, plane), op.weight_exp + b))
+            return wrap_int32(total)
+        if isinstance(src, IntInput):  # graded messages: Lava's int32 dot product, then an int32 shift
+            acc = wrap_int32(self._accumulate(op, w, x))
+            return wrap_int32(shift(acc, op.weight_exp))
+        spikes = (x != 0).astype(np.int64)  # binary path: sum of the weights of the active inputs
+        return wrap_int32(shift(self._accumulate(op, w, spikes), op.weight_exp))
+
+    @staticmethod
+    def _accumulate(op: IntDense | IntConv2d, w: np.ndarray, x: np.ndarray) -> np.ndarray:
+        if isinstance(op, IntDense):
+            return kernels.dense(x, w)
+        return kernels.conv2d(x, w, op.stride, op.padding, op.dilation, op.groups)
+
+    def _neuron(self, name: str, op: IntLIF, inputs: list[np.ndarray]) -> np.ndarray:
+        a = wrap_int32(sum(inp.reshape(self.batch, *op.shape) for inp in inputs))
+        summed_wrap = a != sum(inp.reshape(self.batch, *op.shape) for inp in inputs)
+        spikes, state, ev = lif_step(a, self.state[name], op, self.bias[name], self.numerics)
+        self.state[name] = state
+        counters = self.events[name]
+        counters["u_wraps"] += int(ev.u_wrapped.sum())
+        counters["v_saturations"] += int(ev.v_saturated.sum())
+        counters["int32_wraps"] += int((ev.int32_wrapped | summed_wrap).sum())
+        counters["active_updates"] += int(ev.active.sum())
+        self.counts[name] += spikes
+        self.v_sum[name] += state.v
+        rec = self.rec
+        if name in rec["spikes"]:
+            rec["spikes"][name].append(spikes.astype(np.uint8))
+        if name in rec["v"]:
+            rec["v"][name].append(state.v.copy())
+        if name in rec["u"]:
+            rec["u"][name].append(state.u.copy())
+        return spikes
+
+    def trace(self, seconds: float) -> Trace:
+        steps = self.graph.meta.steps
+        outputs = {}
+        for name, op in self.graph.of_type(Output):
+            src = self.graph.predecessors(name)[0]
+            outputs[name] = self._readout(op.readout, src, steps)
+        stats = {
+            n: LayerStats(spikes=int(self.counts[n].sum()), **self.events[n]) for n in self.lifs
+        }
+        return Trace(
+            batch=self.batch,
+            steps=steps,
+            outputs=outputs,
+            spike_counts={n: c.sum(axis=0) for n, c in self.counts.items()},
+            input_events=self.input_events,
+            stats=stats,
+            **{var: {k: np.stack(v, axis=1) for k, v in self.rec[var].items()} for var in ("spikes", "v", "u")},
+            wall_seconds=seconds,
+        )
+
+    def _readout(self, readout: str, layer: str, steps: int) -> np.ndarray:
+        if readout == "v_last":
+            return self.state[layer].v.copy()
+        if readout == "v_mean":
+            return self.v_sum[layer] / steps
+        return self.counts[layer].copy()
