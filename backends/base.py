@@ -123,3 +123,35 @@ def first_mismatch(
                 idx = tuple(int(i) for i in diff[order[0]])
                 return (var, idx[0], idx[1], idx[2:], int(a[idx]), int(b[idx]), layer)
     return None
+
+
+def merge_traces(traces: list[Trace]) -> Trace:
+    """Concatenate the samples of several runs of the same graph (counts add, arrays concatenate)."""
+    if not traces:
+        raise ValueError("nothing to merge")
+    first = traces[0]
+
+    def cat(field_name: str) -> dict[str, np.ndarray]:
+        keys = getattr(first, field_name).keys()
+        return {k: np.concatenate([getattr(t, field_name)[k] for t in traces]) for k in keys}
+
+    def add(field_name: str) -> dict[str, np.ndarray]:
+        keys = getattr(first, field_name).keys()
+        return {k: sum(getattr(t, field_name)[k] for t in traces) for k in keys}
+
+    stats = {
+        layer: LayerStats(**{k: sum(t.stats[layer].to_dict()[k] for t in traces) for k in s.to_dict()})
+        for layer, s in first.stats.items()
+    }
+    return Trace(
+        batch=sum(t.batch for t in traces),
+        steps=first.steps,
+        outputs=cat("outputs"),
+        spike_counts=add("spike_counts"),
+        input_events=add("input_events"),
+        stats=stats,
+        spikes=cat("spikes"),
+        v=cat("v"),
+        u=cat("u"),
+        wall_seconds=sum(t.wall_seconds for t in traces),
+    )

@@ -1,0 +1,157 @@
+"""Compare the deployed integer network with the float model, layer by layer.
+
+Both run on the same samples in batches (memory stays bounded): the float graph in the
+float simulator, the integer graph in the reference simulator.  Per neuron layer we count
+how many (sample, step, neuron) spikes agree and where the first disagreement is; per
+output, class agreement, accuracies against labels and the relative error of the values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from snncc.backends import Record, Trace, get_backend
+from snncc.backends.base import merge_traces
+from snncc.ir import Graph, IntLIF, Output
+from snncc.passes.quantize import quantize_inputs
+
+
+@dataclass(frozen=True)
+class LayerAgreement:
+    layer: str
+    neurons: int
+    spike_agreement: float  # fraction of (sample, step, neuron) with the same spike
+    float_rate: float  # spikes per neuron per step
+    deployed_rate: float
+    first_mismatch: tuple[int, int, int] | None  # (sample, step, flat neuron) of the earliest difference
+
+
+@dataclass(frozen=True)
+class Verification:
+    samples: int
+    steps: int
+    output: str
+    float_accuracy: float | None
+    deployed_accuracy: float | None
+    output_agreement: float  # fraction of samples with the same predicted class
+    output_rel_error: float  # ||deployed - float|| / ||float|| of the output values
+    layers: tuple[LayerAgreement, ...]
+    tolerance: float  # a layer below this spike agreement counts as diverged
+    first_divergent_layer: str | None
+    float_predictions: np.ndarray
+    deployed_predictions: np.ndarray
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        del out["float_predictions"], out["deployed_predictions"]
+        out["layers"] = [dataclasses.asdict(layer) for layer in self.layers]
+        return out
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The verification result plus the integer run's merged trace (event counts for the energy model)."""
+
+    verification: Verification
+    deployed_trace: Trace
+    float_trace: Trace
+
+
+def compare(
+    float_graph: Graph,
+    int_graph: Graph,
+    x: dict[str, np.ndarray],
+    labels: np.ndarray | None = None,
+    *,
+    tolerance: float = 0.99,
+    batch_size: int = 64,
+    progress: Callable[[int, int], None] | None = None,
+) -> Comparison:
+    """Run both graphs on the float inputs ``x`` (input node -> (N, *shape)) and compare them."""
+    floatsim, refsim = get_backend("floatsim"), get_backend("refsim")
+    layers = [n for n, op in int_graph.of_type(IntLIF) if op.spiking]
+    (output_name, output_op), *_ = int_graph.of_type(Output)
+    n_samples = len(next(iter(x.values())))
+    equal = dict.fromkeys(layers, 0)
+    counts_f = dict.fromkeys(layers, 0)
+    first: dict[str, tuple[int, int, int] | None] = dict.fromkeys(layers)
+    f_traces, i_traces = [], []
+    record = Record(spikes=True, layers=tuple(layers))
+    for start in range(0, n_samples, batch_size):
+        batch = {k: v[start : start + batch_size] for k, v in x.items()}
+        ft = floatsim.run(float_graph, batch, record=record)
+        it = refsim.run(int_graph, quantize_inputs(int_graph, batch), record=record)
+        for layer in layers:
+            a, b = ft.spikes[layer], it.spikes[layer]
+            same = a == b
+            equal[layer] += int(same.sum())
+            counts_f[layer] += int(a.sum())
+            if not same.all():
+                first[layer] = _earliest(first[layer], ~same, start)
+        f_traces.append(dataclasses.replace(ft, spikes={}))
+        i_traces.append(dataclasses.replace(it, spikes={}))
+        if progress:
+            progress(min(start + batch_size, n_samples), n_samples)
+    ft_all, it_all = merge_traces(f_traces), merge_traces(i_traces)
+    steps = int_graph.meta.steps
+    agreements = []
+    for layer in layers:
+        size = int(np.prod(int_graph[layer].shape))
+        total = n_samples * steps * size
+        agreements.append(
+            LayerAgreement(
+                layer=layer,
+                neurons=size,
+                spike_agreement=equal[layer] / total,
+                float_rate=counts_f[layer] / total,
+                deployed_rate=int(it_all.spike_counts[layer].sum()) / total,
+                first_mismatch=first[layer],
+            )
+        )
+    f_out = ft_all.outputs[output_name]
+    i_out = it_all.outputs[output_name] * output_op.scale
+    f_pred, i_pred = _predict(f_out), _predict(i_out)
+    norm = float(np.linalg.norm(f_out))
+    diverged = [a.layer for a in agreements if a.spike_agreement < tolerance]
+    verification = Verification(
+        samples=n_samples,
+        steps=steps,
+        output=output_name,
+        float_accuracy=_accuracy(f_pred, labels),
+        deployed_accuracy=_accuracy(i_pred, labels),
+        output_agreement=float(np.mean(f_pred == i_pred)),
+        output_rel_error=float(np.linalg.norm(i_out - f_out) / norm) if norm else float(np.abs(i_out).max()),
+        layers=tuple(agreements),
+        tolerance=tolerance,
+        first_divergent_layer=diverged[0] if diverged else None,
+        float_predictions=f_pred,
+        deployed_predictions=i_pred,
+    )
+    return Comparison(verification, it_all, ft_all)
+
+
+def _earliest(
+    known: tuple[int, int, int] | None, differs: np.ndarray, offset: int
+) -> tuple[int, int, int]:
+    """Earliest (sample, step, neuron) by step, then sample, then neuron."""
+    idx = np.argwhere(differs.reshape(differs.shape[0], differs.shape[1], -1))
+    s, t, n = idx[np.lexsort((idx[:, 2], idx[:, 0], idx[:, 1]))[0]]
+    candidate = (int(s) + offset, int(t), int(n))
+    if known is None or (candidate[1], candidate[0]) < (known[1], known[0]):
+        return candidate
+    return known
+
+
+def _predict(values: np.ndarray) -> np.ndarray:
+    return values.reshape(values.shape[0], -1).argmax(axis=1)
+
+
+def _accuracy(pred: np.ndarray, labels: np.ndarray | None) -> float | None:
+    if labels is None:
+        return None
+    return float(np.mean(pred == labels))
