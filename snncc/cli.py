@@ -1,0 +1,141 @@
+"""The snncc command line.  Exit codes: 0 ok, 1 verification failed, 2 bad input, 3 internal error."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from pathlib import Path
+
+from snncc.errors import EXIT_INTERNAL_ERROR, EXIT_OK, EXIT_VERIFICATION_FAILED, SnnccError
+
+EPILOG = "exit codes: 0 success, 1 verification below tolerance, 2 bad input, 3 internal error"
+
+
+def _progress(quiet: bool):
+    def say(message: str) -> None:
+        if not quiet:
+            print(f"snncc: {message}", file=sys.stderr, flush=True)
+
+    return say
+
+
+def _add_model_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", type=Path, help="trained model (.pt saved with torch.save)")
+    p.add_argument("--target", default="loihi", help="chip to deploy to (see `snncc targets`); default loihi")
+    p.add_argument("--data", type=Path, help=".npz with x (N, *input_shape) and optional labels y; default: bundled digits")
+    p.add_argument("--steps", type=int, help="time steps per sample (taken from an snncc.nn.SNN model if omitted)")
+    p.add_argument("--readout", choices=["mean", "sum", "last"], help="output readout for models that are not snncc.nn.SNN")
+    p.add_argument("--input-encoding", choices=["graded", "bitplane"], help="how analog input reaches the chip")
+    p.add_argument(
+        "--allow-pickle",
+        action="store_true",
+        help="trust the model file: allow it to run code while loading (only for files you trust)",
+    )
+    p.add_argument("--strict", action="store_true", help="treat warnings (e.g. saturation) as errors")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="snncc", description="Deployment compiler for spiking neural networks.", epilog=EPILOG)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    c = sub.add_parser("compile", help="import, quantize, map, simulate, verify and report", epilog=EPILOG)
+    _add_model_options(c)
+    c.add_argument("--out", type=Path, required=True, help="output directory (must not exist unless --force)")
+    c.add_argument("--force", action="store_true", help="replace an existing output directory")
+    c.add_argument("--backend", choices=["refsim", "lava"], default="refsim", help="lava: also run Lava and compare bit for bit")
+    c.add_argument("--lava-samples", type=int, default=8, help="samples to run in Lava with --backend lava (default 8)")
+    c.add_argument("--samples", type=int, help="verify on the first N samples only")
+    c.add_argument("--min-agreement", type=float, default=0.95, help="minimum output agreement to pass (default 0.95)")
+
+    t = sub.add_parser("targets", help="list the available targets with their key limits")
+    t.add_argument("-q", "--quiet", action="store_true", help=argparse.SUPPRESS)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "compile":
+            return _compile(args)
+        if args.command == "targets":
+            return _targets()
+    except SnnccError as err:
+        print(err.render(), file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("snncc: interrupted; nothing was written", file=sys.stderr)
+        return 130
+    except Exception:  # an snncc bug, not a user error: show everything
+        traceback.print_exc()
+        print("snncc: internal error (a bug); please report it with the traceback above", file=sys.stderr)
+        return EXIT_INTERNAL_ERROR
+    return EXIT_OK
+
+
+def _compile(args: argparse.Namespace) -> int:
+    from snncc.compile import CompileOptions, compile_model
+    from snncc.output_dir import atomic_output_dir, check_output_dir
+    from snncc.report import write_outputs
+
+    _check_positive(args.steps, "--steps")
+    _check_positive(args.samples, "--samples")
+    check_output_dir(args.out, args.force)  # fail before any work
+    options = CompileOptions(
+        target=args.target,
+        data=args.data,
+        steps=args.steps,
+        readout=args.readout,
+        input_encoding=args.input_encoding,
+        allow_pickle=args.allow_pickle,
+        samples=args.samples,
+        lava_samples=args.lava_samples if args.backend == "lava" else 0,
+        min_output_agreement=args.min_agreement,
+        strict=args.strict,
+    )
+    say = _progress(args.quiet)
+    result = compile_model(args.model, options, progress=say)
+    with atomic_output_dir(args.out, force=args.force) as tmp:
+        report = write_outputs(result, tmp)
+    v = report["verification"]
+    print(
+        f"{args.out}/report.md: target {report['target']['name']}, {report['cores']['used']} cores, "
+        f"{report['energy']['total_pj'] / 1e6:.3f} uJ/sample, float accuracy {_fmt(v['float_accuracy'])}, "
+        f"deployed {_fmt(v['deployed_accuracy'])}, agreement {_fmt(v['output_agreement'])}"
+        + ("" if result.lava is None else f", Lava bit-exact: {result.lava['bit_exact']}")
+    )
+    if not result.verification_passed:
+        print("snncc: verification below tolerance (see report.md)", file=sys.stderr)
+        return EXIT_VERIFICATION_FAILED
+    return EXIT_OK
+
+
+def _targets() -> int:
+    from snncc.target import load_target
+    from snncc.target_loader import available_targets
+
+    print(f"{'name':<10} {'cores':>8} {'neurons/core':>13} {'fan-in/core':>12} {'synapse bits/core':>18}  title")
+    for name in available_targets():
+        t = load_target(name)
+        pc = t.per_core
+        print(
+            f"{t.name:<10} {t.total_cores:>8} {int(pc.neurons):>13} {int(pc.fan_in_axons):>12} "
+            f"{int(pc.synapse_memory_bits):>18}  {t.title}"
+        )
+    return EXIT_OK
+
+
+def _check_positive(value: int | None, flag: str) -> None:
+    if value is not None and value < 1:
+        from snncc.errors import DataError
+
+        raise DataError(f"{flag} must be at least 1, got {value}", code="DAT012")
+
+
+def _fmt(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:.2f}%"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

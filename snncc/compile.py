@@ -1,0 +1,219 @@
+"""compile_model(): trained model -> verified integer deployment, as a straight line of named steps."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from snncc.data import BUNDLED_DIGITS, Dataset, load_dataset
+from snncc.errors import DataError, Diagnostic, InvalidGraph, MappingError, StrictModeError
+from snncc.ir import Graph, Input, verify
+from snncc.passes.calibrate import calibrate
+from snncc.passes.canonicalize import canonicalize
+from snncc.passes.quantize import Quantize, QuantizationReport, quantize
+from snncc.target import Target, load_target
+from snncc.verify import Comparison, compare
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class CompileOptions:
+    target: str = "loihi"
+    data: Path | None = None  # .npz with x (and y); default: the bundled digits test split if it fits
+    steps: int | None = None  # needed when the model is not an snncc.nn.SNN
+    readout: str | None = None
+    input_encoding: str | None = None  # default: the target's first
+    allow_pickle: bool = False  # trust the model file to run code while loading
+    samples: int | None = None  # verify on the first N samples only
+    calibration_samples: int = 256
+    lava_samples: int = 0  # > 0: also run Lava on that many samples and compare with refsim bit for bit
+    tolerance: float = 0.99  # per-layer spike agreement below this marks a layer as diverged
+    min_output_agreement: float = 0.95  # below this the compile exits with "verification failed"
+    strict: bool = False  # warnings become errors
+
+
+@dataclass(frozen=True)
+class CompileResult:
+    model_path: Path
+    target: Target
+    dataset: Dataset
+    float_graph: Graph  # CANONICAL stage
+    int_graph: Graph
+    quantization: QuantizationReport
+    placement: Any  # snncc.mapping Placement
+    comparison: Comparison
+    energy: Any  # snncc.energy EnergyReport
+    lava: dict[str, Any] | None
+    diagnostics: tuple[Diagnostic, ...]
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def verification_passed(self) -> bool:
+        v = self.comparison.verification
+        return v.output_agreement >= self.min_agreement and (self.lava is None or self.lava["bit_exact"])
+
+    min_agreement: float = 0.95
+
+
+def compile_model(model_path: str | Path, options: CompileOptions, progress: Progress | None = None) -> CompileResult:
+    say = progress or (lambda _msg: None)
+    timer = _Timer()
+    model_path = Path(model_path)
+    target = load_target(options.target)
+
+    say(f"loading {model_path}")
+    with timer("import"):
+        model = _load_model(model_path, options)
+        dataset, graph = _import_with_data(model, model_path, options)
+    input_name = graph.of_type(Input)[0][0]
+
+    say("canonicalizing (fold batch norm, fuse pooling, fold gains and resets)")
+    with timer("canonicalize"):
+        canonical = verify(canonicalize(graph))
+
+    say(f"calibrating on {min(len(dataset), options.calibration_samples)} samples")
+    with timer("quantize"):
+        encoding = options.input_encoding or target.input_encodings[0]
+        _check_encoding(target, encoding)
+        calib_x = {input_name: dataset.x[: options.calibration_samples]}
+        calibration = calibrate(canonical, calib_x, max_steps=(1 << target.numerics.input_bits) - 1)
+        int_graph, qreport = quantize(canonical, Quantize(numerics=target.numerics, input_encoding=encoding), calibration)
+        verify(int_graph)
+
+    say(f"mapping onto {target.name}")
+    with timer("map"):
+        from snncc.mapping import check_design_rules, partition
+
+        placement = partition(int_graph, target)  # raises MappingError listing every violation
+        map_warnings = [d for d in check_design_rules(int_graph, target) if d.severity == "warning"]
+
+    verify_set = dataset.head(options.samples)
+    say(f"simulating {len(verify_set)} samples x {graph.meta.steps} steps (float model and reference backend)")
+    with timer("verify"):
+        comparison = compare(
+            canonical, int_graph, {input_name: verify_set.x}, verify_set.y, tolerance=options.tolerance,
+            progress=lambda done, total: say(f"  {done}/{total} samples"),
+        )
+
+    with timer("energy"):
+        from snncc.energy import estimate
+
+        energy = estimate(int_graph, placement, comparison.deployed_trace, target)
+
+    lava = None
+    if options.lava_samples > 0:
+        say(f"running Lava on {min(options.lava_samples, len(verify_set))} samples")
+        with timer("lava"):
+            lava = _lava_check(int_graph, {input_name: verify_set.x[: options.lava_samples]})
+
+    diagnostics = (*qreport.diagnostics, *map_warnings)
+    if options.strict:
+        warnings = [d for d in diagnostics if d.severity == "warning"]
+        if warnings:
+            raise StrictModeError(diagnostics=[Diagnostic("error", "STR001", "--strict: warnings are errors"), *warnings])
+    return CompileResult(
+        model_path=model_path,
+        target=target,
+        dataset=verify_set,
+        float_graph=canonical,
+        int_graph=int_graph,
+        quantization=qreport,
+        placement=placement,
+        comparison=comparison,
+        energy=energy,
+        lava=lava,
+        diagnostics=diagnostics,
+        timings=timer.seconds,
+        min_agreement=options.min_output_agreement,
+    )
+
+
+# --- steps --------------------------------------------------------------------------------------
+
+
+def _load_model(path: Path, options: CompileOptions) -> Any:
+    from snncc.importers.torch import load_torch_model  # torch is imported only for torch models
+
+    return load_torch_model(path, allow_pickle=options.allow_pickle)
+
+
+def _import_with_data(model: Any, path: Path, options: CompileOptions) -> tuple[Dataset, Graph]:
+    """Import the model with the input shape of the data; default data: the bundled digits split."""
+    from snncc.importers.torch import import_torch
+
+    def imported(shape: tuple[int, ...]) -> Graph:
+        return import_torch(model, shape, steps=options.steps, readout=options.readout, source=f"torch:{path}")
+
+    if options.data is not None:
+        dataset = load_dataset(options.data)
+        return dataset, imported(tuple(dataset.x.shape[1:]))
+    if not BUNDLED_DIGITS.is_file():
+        raise DataError("no --data given and the bundled digits data is not available", code="DAT010", hint="pass --data FILE.npz")
+    digits = load_dataset(BUNDLED_DIGITS)
+    for shape in (tuple(digits.x.shape[1:]), (int(np.prod(digits.x.shape[1:])),)):
+        try:
+            graph = imported(shape)
+        except InvalidGraph:
+            continue
+        return Dataset(digits.path, digits.x.reshape(len(digits.x), *shape), digits.y), graph
+    raise DataError(
+        "the model's input does not match the bundled 8x8 digits data, and no --data was given",
+        code="DAT011",
+        hint="pass --data FILE.npz with x of shape (N, *input_shape) and optional labels y",
+    )
+
+
+def _check_encoding(target: Target, encoding: str) -> None:
+    if encoding not in target.input_encodings:
+        raise MappingError(
+            f"target {target.name} cannot receive {encoding!r} input",
+            code="MAP020",
+            hint=f"choose one of: {', '.join(target.input_encodings)}",
+        )
+
+
+def _lava_check(int_graph: Graph, x: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Run Lava and refsim on the same integer inputs; demand equal u, v and spikes at every step."""
+    from snncc.backends import Record, first_mismatch, get_backend
+    from snncc.passes.quantize import quantize_inputs
+
+    xi = quantize_inputs(int_graph, x)
+    record = Record(spikes=True, v=True, u=True)
+    ref = get_backend("refsim").run(int_graph, xi, record=record)
+    lava = get_backend("lava").run(int_graph, xi, record=record)
+    mismatch = first_mismatch(ref, lava)
+    result: dict[str, Any] = {
+        "samples": int(lava.batch),
+        "bit_exact": mismatch is None,
+        "compared": ["u", "v", "spikes"],
+        "wall_seconds": round(lava.wall_seconds, 3),
+        "steps_per_second": round(lava.batch * lava.steps / lava.wall_seconds, 1) if lava.wall_seconds else None,
+    }
+    if mismatch is not None:
+        var, sample, step, neuron, expected, got, layer = mismatch
+        result["first_mismatch"] = {
+            "variable": var, "layer": layer, "sample": sample, "step": step,
+            "neuron": list(neuron), "refsim": expected, "lava": got,
+        }
+    return result
+
+
+class _Timer:
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    def __call__(self, name: str) -> _Timer:
+        self._name = name
+        return self
+
+    def __enter__(self) -> None:
+        self._start = time.perf_counter()
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds[self._name] = round(time.perf_counter() - self._start, 3)

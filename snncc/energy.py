@@ -1,0 +1,165 @@
+"""Energy from event counts: synaptic ops, neuron updates and spike messages x per-event energies.
+
+Definitions (per sample = totals over the simulated batch / batch size):
+- synaptic op: one nonzero input event (a spike, a nonzero graded value, or a set bit of a
+  bit-plane input) delivered through one synapse with a nonzero weight.  This is NeuroBench's
+  "effective synaptic operation" for binary spikes; for graded input NeuroBench counts a MAC,
+  here it is one op per nonzero value, as the chip processes one message per value.
+- neuron update: every neuron is updated every step; "active" when its input, u or v is nonzero
+  before the update (the rest are idle updates, which cost less on Loihi).
+- spike message: a spike sent to one destination core; within the same core it costs
+  spike_in_core_pj, to another core of the chip hop_pj per mesh hop (Manhattan distance), and
+  to another chip chip_hop_pj.  Input from the host is counted as messages entering the chip.
+- the equivalent ANN's energy: one MAC per weight per inference x 4.6 pJ (32-bit float
+  multiply 3.7 pJ + add 0.9 pJ, Horowitz ISSCC 2014, 45 nm), for comparison only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from snncc.backends import Trace
+from snncc.ir import Graph, IntConv2d, IntDense
+from snncc.mapping.connectivity import box_slices, neuron_layers, nonzero_fan_out, projections
+from snncc.mapping.placement import Placement
+from snncc.mapping.resources import destination_masks
+from snncc.target import Sourced, Target
+
+ANN_MAC_PJ = Sourced(4.6, "Horowitz ISSCC 2014 (45 nm): 32-bit float multiply 3.7 pJ + add 0.9 pJ", "secondary")
+
+
+@dataclass(frozen=True)
+class LayerEnergy:
+    synops: float
+    neuron_updates: float
+    active_updates: float
+    spikes: float
+    messages_in_core: float
+    messages_between_cores: float
+    mesh_hops: float
+    messages_between_chips: float
+    ann_macs: float
+    total_pj: float
+
+
+@dataclass(frozen=True)
+class EnergyReport:
+    samples: int
+    steps: int
+    per_layer: dict[str, LayerEnergy]
+    coefficients: dict[str, Sourced]
+    host_messages: float
+
+    def total(self, field: str) -> float:
+        return float(sum(getattr(e, field) for e in self.per_layer.values()))
+
+    def to_dict(self) -> dict[str, Any]:
+        total_pj = self.total("total_pj")
+        ann_pj = self.total("ann_macs") * ANN_MAC_PJ.value
+        return {
+            "per_sample": True,
+            "samples": self.samples,
+            "steps": self.steps,
+            "synops": self.total("synops"),
+            "neuron_updates": self.total("neuron_updates"),
+            "active_neuron_updates": self.total("active_updates"),
+            "spikes": self.total("spikes"),
+            "spike_messages": {
+                "within_core": self.total("messages_in_core"),
+                "between_cores": self.total("messages_between_cores"),
+                "mesh_hops": self.total("mesh_hops"),
+                "between_chips": self.total("messages_between_chips"),
+                "from_host": self.host_messages,
+            },
+            "total_pj": total_pj,
+            "ann_equivalent": {"macs": self.total("ann_macs"), "total_pj": ann_pj, "mac_pj": _coef(ANN_MAC_PJ)},
+            "per_layer": {name: vars(e) for name, e in self.per_layer.items()},
+            "coefficients": {name: _coef(c) for name, c in self.coefficients.items()},
+        }
+
+
+def _coef(c: Sourced) -> dict[str, Any]:
+    return {"value": c.value, "source": c.source, "confidence": c.confidence}
+
+
+def estimate(graph: Graph, placement: Placement, trace: Trace, target: Target) -> EnergyReport:
+    e = target.energy
+    batch = max(trace.batch, 1)
+    core_of = {c.index: c for c in placement.cores}
+    per_layer: dict[str, LayerEnergy] = {}
+    host_messages = 0.0
+    for layer, op in neuron_layers(graph):
+        synops = macs = 0.0
+        for p in projections(graph, layer):
+            events = trace.input_events[p.source] if p.from_host else trace.spike_counts[p.source]
+            synops += float((events.reshape(p.source_shape) * nonzero_fan_out(p)).sum())
+            macs += _macs(p.op)
+            if p.from_host:
+                host_messages += float(events.sum())
+        neurons = int(np.prod(op.shape))
+        updates = neurons * trace.steps * trace.batch
+        active = trace.stats[layer].active_updates
+        in_core, between, hops, chips = _messages(graph, placement, core_of, layer, trace.spike_counts[layer])
+        pj = (
+            synops * e.synop_pj.value
+            + active * e.neuron_update_active_pj.value
+            + (updates - active) * e.neuron_update_idle_pj.value
+            + in_core * e.spike_in_core_pj.value
+            + hops * e.hop_pj.value
+            + chips * e.chip_hop_pj.value
+        )
+        per_layer[layer] = LayerEnergy(
+            synops=synops / batch,
+            neuron_updates=updates / batch,
+            active_updates=active / batch,
+            spikes=float(trace.spike_counts[layer].sum()) / batch,
+            messages_in_core=in_core / batch,
+            messages_between_cores=between / batch,
+            mesh_hops=hops / batch,
+            messages_between_chips=chips / batch,
+            ann_macs=macs,
+            total_pj=pj / batch,
+        )
+    coefficients = {
+        "synop_pj": e.synop_pj,
+        "neuron_update_active_pj": e.neuron_update_active_pj,
+        "neuron_update_idle_pj": e.neuron_update_idle_pj,
+        "spike_in_core_pj": e.spike_in_core_pj,
+        "hop_pj": e.hop_pj,
+        "chip_hop_pj": e.chip_hop_pj,
+    }
+    return EnergyReport(trace.batch, trace.steps, per_layer, coefficients, host_messages / batch)
+
+
+def _macs(op: IntDense | IntConv2d) -> float:
+    if isinstance(op, IntDense):
+        return float(op.weight.array.size)
+    c_out, c_in_g, kh, kw = op.weight.shape
+    return float(np.prod(op.shape) * c_in_g * kh * kw)
+
+
+def _messages(
+    graph: Graph, placement: Placement, core_of: dict, layer: str, spikes: np.ndarray
+) -> tuple[float, float, float, float]:
+    """(within core, between cores of a chip, their mesh hops, between chips) spike messages of ``layer``."""
+    core_pieces = [(c.index, p) for c in placement.cores for p in c.pieces]
+    masks = destination_masks(graph, layer, core_pieces)
+    in_core = between = hops = chips = 0.0
+    for src_core, piece in placement.pieces_of(layer):
+        region = box_slices(piece.box)
+        counts = spikes.reshape(graph[layer].shape)[region]
+        here = core_of[src_core]
+        for dst_core, mask in masks:
+            sent = float(counts[mask[region]].sum())
+            there = core_of[dst_core]
+            if dst_core == src_core:
+                in_core += sent
+            elif there.chip == here.chip:
+                between += sent
+                hops += sent * (abs(there.position[0] - here.position[0]) + abs(there.position[1] - here.position[1]))
+            else:
+                chips += sent
+    return in_core, between, hops, chips

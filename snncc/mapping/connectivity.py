@@ -1,0 +1,123 @@
+"""Which source axons reach which neurons, computed per block of neurons without unrolling convs.
+
+A *box* is a product of half-open index ranges over a layer's shape, e.g. channels 0..8,
+rows 0..4, columns 0..8 of a (C, H, W) layer, or (start, stop) of a vector layer.  Mapping
+places boxes of neurons on cores; the functions here count, for one box of a neuron layer,
+how many of its synapses each source axon feeds (an array shaped like the source layer).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from snncc.ir import Graph, IntConv2d, IntDense, IntInput, IntLIF, Op
+
+Box = tuple[tuple[int, int], ...]
+
+
+def box_size(box: Box) -> int:
+    return int(np.prod([b - a for a, b in box]))
+
+
+def box_slices(box: Box) -> tuple[slice, ...]:
+    return tuple(slice(a, b) for a, b in box)
+
+
+def full_box(shape: tuple[int, ...]) -> Box:
+    return tuple((0, s) for s in shape)
+
+
+def flat_indices(box: Box, shape: tuple[int, ...]) -> np.ndarray:
+    """C-order flat indices of the neurons in ``box`` of a layer shaped ``shape``."""
+    grids = np.meshgrid(*[np.arange(a, b) for a, b in box], indexing="ij")
+    return np.ravel_multi_index(tuple(g.reshape(-1) for g in grids), shape)
+
+
+@dataclass(frozen=True)
+class Projection:
+    """One synapse op feeding a neuron layer: where it reads from and how many bit planes it has."""
+
+    synapse: str
+    op: IntDense | IntConv2d
+    source: str
+    source_shape: tuple[int, ...]
+    planes: int  # > 1 for bit-plane input: one copy of the synapses per plane
+    from_host: bool  # the source is a graph input, sent by the host
+
+
+def projections(graph: Graph, layer: str) -> list[Projection]:
+    out = []
+    for syn in graph.predecessors(layer):
+        op = graph[syn]
+        src = graph.predecessors(syn)[0]
+        src_op: Op = graph[src]
+        planes = src_op.bits if isinstance(src_op, IntInput) and src_op.encoding == "bitplane" else 1
+        out.append(Projection(syn, op, src, tuple(src_op.shape), planes, isinstance(src_op, IntInput)))
+    return out
+
+
+def neuron_layers(graph: Graph) -> list[tuple[str, IntLIF]]:
+    return [(n, graph[n]) for n in graph.topo_order() if isinstance(graph[n], IntLIF)]
+
+
+def consumers(graph: Graph, layer: str) -> list[tuple[str, Projection]]:
+    """(consumer layer, projection) pairs for every synapse op reading ``layer``."""
+    out = []
+    for syn in graph.successors(layer):
+        for dst in graph.successors(syn):
+            if isinstance(graph[dst], IntLIF):
+                out.extend((dst, p) for p in projections(graph, dst) if p.synapse == syn)
+    return out
+
+
+def synapses_per_axon(p: Projection, out_shape: tuple[int, ...], box: Box) -> np.ndarray:
+    """Synapses each source axon (one plane) has into the neurons of ``box``; shaped like the source."""
+    if isinstance(p.op, IntDense):
+        return np.full(p.source_shape, box_size(box), dtype=np.int64)
+    return _conv_counts(p.op, p.source_shape, box)
+
+
+def _conv_counts(op: IntConv2d, src_shape: tuple[int, ...], box: Box) -> np.ndarray:
+    """Separable count: channel pairs x kernel rows reaching y x kernel columns reaching x."""
+    (c0, c1), (y0, y1), (x0, x1) = box
+    c_out, c_in_g, kh, kw = op.weight.shape
+    per_group = c_out // op.groups
+    out_channels = np.arange(c0, c1)
+    in_count = np.zeros(src_shape[0], dtype=np.int64)
+    for g in np.unique(out_channels // per_group):
+        in_count[g * c_in_g : (g + 1) * c_in_g] += int(np.sum(out_channels // per_group == g))
+    rows = _reach(range(y0, y1), kh, op.stride[0], op.padding[0], op.dilation[0], src_shape[1])
+    cols = _reach(range(x0, x1), kw, op.stride[1], op.padding[1], op.dilation[1], src_shape[2])
+    return in_count[:, None, None] * rows[None, :, None] * cols[None, None, :]
+
+
+def _reach(outputs: range, k: int, stride: int, pad: int, dil: int, size: int) -> np.ndarray:
+    """For each input coordinate, how many (output in ``outputs``, kernel tap) pairs read it."""
+    pos = np.arange(outputs.start, outputs.stop)[:, None] * stride - pad + np.arange(k)[None, :] * dil
+    pos = pos[(pos >= 0) & (pos < size)]
+    return np.bincount(pos, minlength=size).astype(np.int64)
+
+
+def nonzero_fan_out(p: Projection) -> np.ndarray:
+    """Synapses with a nonzero weight leaving each source axon (one plane); shaped like the source."""
+    w = p.op.weight.array
+    if isinstance(p.op, IntDense):
+        return np.count_nonzero(w, axis=0).reshape(p.source_shape).astype(np.int64)
+    op = p.op
+    c_out, c_in_g, kh, kw = w.shape
+    _, oh, ow = op.shape
+    per_group = c_out // op.groups
+    out = np.zeros(p.source_shape, dtype=np.int64)
+    nz = w != 0
+    for ky in range(kh):
+        rows = np.arange(oh) * op.stride[0] - op.padding[0] + ky * op.dilation[0]
+        rows = rows[(rows >= 0) & (rows < p.source_shape[1])]
+        for kx in range(kw):
+            cols = np.arange(ow) * op.stride[1] - op.padding[1] + kx * op.dilation[1]
+            cols = cols[(cols >= 0) & (cols < p.source_shape[2])]
+            for g in range(op.groups):
+                taps = nz[g * per_group : (g + 1) * per_group, :, ky, kx].sum(axis=0)  # per input channel
+                out[g * c_in_g : (g + 1) * c_in_g, rows[:, None], cols[None, :]] += taps[:, None, None]
+    return out

@@ -1,0 +1,38 @@
+"""Synapse-memory cost models, selected by a target's ``memory_model``.
+
+loihi1_synapse_words (after nengo-loihi's bits-per-axon model, loihi-lava-semantics.md §8.1):
+each input axon of a core stores its synapses into that core in blocks of at most 64; a block
+of n synapses costs n·(weight bits + index bits) + 10 header bits (4 + 6), rounded up to whole
+64-bit words.  Dense connections (an axon reaching every neuron of a block in order) need no
+index bits; sparse and convolutional ones need ⌈log2(neurons in the core)⌉, at least 6.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+WORD_BITS = 64
+BLOCK = 64
+HEADER_BITS = 10
+
+
+def loihi1_synapse_bits(synapses: np.ndarray, weight_bits: int, index_bits: int) -> np.ndarray:
+    """Memory bits for axons with ``synapses`` synapses each (vectorised over axons)."""
+    k = np.asarray(synapses, dtype=np.int64)
+    per_syn = weight_bits + index_bits
+    full_block_words = math.ceil((BLOCK * per_syn + HEADER_BITS) / WORD_BITS)
+    rem = k % BLOCK
+    rem_words = np.where(rem > 0, -(-(rem * per_syn + HEADER_BITS) // WORD_BITS), 0)
+    return ((k // BLOCK) * full_block_words + rem_words) * WORD_BITS
+
+
+def index_bits(sparse: bool, neurons_in_core: int) -> int:
+    return max(6, math.ceil(math.log2(max(neurons_in_core, 2)))) if sparse else 0
+
+
+MEMORY_MODELS: dict[str, Callable[[np.ndarray, int, int], np.ndarray]] = {
+    "loihi1_synapse_words": loihi1_synapse_bits,
+}

@@ -1,0 +1,133 @@
+"""Design rules: small named checks, each with its hardware reason, all run so every violation is reported."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from snncc.errors import Diagnostic
+from snncc.ir import Graph, IntInput, IntLIF
+from snncc.target import Target
+
+from .connectivity import neuron_layers
+from .placement import Piece
+from .resources import piece_inputs, single_neuron_box
+
+Rule = Callable[[Graph, Target], list[Diagnostic]]
+
+
+def input_encoding_supported(graph: Graph, target: Target) -> list[Diagnostic]:
+    """The chip must be able to receive the input in its encoding (Loihi 1 has binary spikes only)."""
+    return [
+        Diagnostic(
+            "error",
+            "MAP001",
+            f"{target.name} cannot receive {op.encoding!r} input",
+            node=name,
+            hint=f"compile with --input-encoding {target.input_encodings[0]}",
+        )
+        for name, op in graph.of_type(IntInput)
+        if op.encoding not in target.input_encodings
+    ]
+
+
+def neuron_features_supported(graph: Graph, target: Target) -> list[Diagnostic]:
+    """The neuron circuit must implement every feature the layer uses."""
+    diags = []
+    for name, op in graph.of_type(IntLIF):
+        needs = {"reset_zero" if op.reset == "zero" else "reset_subtract"}
+        if op.v_floor is not None:
+            needs.add("v_floor")
+        if np.any(op.v_init.array != 0):
+            needs.add("v_init")
+        for feature in sorted(needs - target.neuron_features):
+            diags.append(
+                Diagnostic(
+                    "error",
+                    "MAP002",
+                    f"the layer needs the neuron feature {feature!r}, which {target.name} does not have",
+                    node=name,
+                    hint="choose a target that has it (see `snncc targets`), or retrain without it",
+                )
+            )
+    return diags
+
+
+def one_neuron_fits_a_core(graph: Graph, target: Target) -> list[Diagnostic]:
+    """A neuron's input axons and synapses cannot be split across cores (no dendritic sharing)."""
+    pc = target.per_core
+    diags = []
+    for layer, op in neuron_layers(graph):
+        axons, bits = piece_inputs(graph, target, Piece(layer, single_neuron_box(op.shape)))
+        if axons > pc.fan_in_axons.value:
+            diags.append(
+                Diagnostic(
+                    "error",
+                    "MAP003",
+                    f"one neuron needs {axons} input axons; a core on {target.name} has {int(pc.fan_in_axons.value)}",
+                    node=layer,
+                    hint="reduce the layer's fan-in (fewer input channels, a smaller kernel, or fewer input bits)",
+                )
+            )
+        if bits > pc.synapse_memory_bits.value:
+            diags.append(
+                Diagnostic(
+                    "error",
+                    "MAP004",
+                    f"one neuron's synapses need {bits} bits; a core on {target.name} has {int(pc.synapse_memory_bits.value)}",
+                    node=layer,
+                    hint="reduce the layer's fan-in",
+                )
+            )
+    return diags
+
+
+def neurons_fit_the_system(graph: Graph, target: Target) -> list[Diagnostic]:
+    """All neurons together cannot exceed the chip's (or system's) compartments."""
+    total = sum(int(np.prod(op.shape)) for _, op in neuron_layers(graph))
+    capacity = target.total_cores * int(target.per_core.neurons.value)
+    if total <= capacity:
+        return []
+    biggest = max(neuron_layers(graph), key=lambda item: int(np.prod(item[1].shape)))
+    return [
+        Diagnostic(
+            "error",
+            "MAP005",
+            f"the network has {total} neurons; {target.name} holds {capacity}",
+            node=biggest[0],
+            hint="reduce the largest layers, or choose a target with more cores or chips",
+        )
+    ]
+
+
+def limits_are_confirmed(graph: Graph, target: Target) -> list[Diagnostic]:
+    """Results that rely on uncertain hardware numbers must say so."""
+    uncertain = [
+        name
+        for name in ("neurons", "fan_in_axons", "fan_out_axons", "synapse_memory_bits")
+        if getattr(target.per_core, name).confidence == "uncertain"
+    ]
+    if not uncertain:
+        return []
+    return [
+        Diagnostic(
+            "warning",
+            "MAP030",
+            f"mapping relies on uncertain per-core limits of {target.name}: {', '.join(uncertain)}",
+            source=str(target.path),
+        )
+    ]
+
+
+RULES: tuple[Rule, ...] = (
+    input_encoding_supported,
+    neuron_features_supported,
+    one_neuron_fits_a_core,
+    neurons_fit_the_system,
+    limits_are_confirmed,
+)
+
+
+def check_design_rules(graph: Graph, target: Target) -> list[Diagnostic]:
+    return [d for rule in RULES for d in rule(graph, target)]

@@ -1,0 +1,181 @@
+"""Split neuron layers into core-sized blocks and pack the blocks onto cores.
+
+1. Each layer is cut into equal blocks, each fitting one core alone: vector layers into
+   index ranges, (C, H, W) layers into spatial tiles with as many channels as fit (a tile's
+   receptive field, and so its input axons, grows with its area, not with its channels).
+   The block shape chosen is the one that needs the fewest cores.
+2. Blocks are packed first-fit, in topological order, onto cores whose neurons, input axons
+   and synapse memory are all still within limits (summed conservatively).
+3. Output axons are counted once the destinations are known; cores are numbered onto chips.
+Deterministic: the same graph and target always give the same placement.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from snncc.errors import Diagnostic, MappingError
+from snncc.ir import Graph, IntLIF
+from snncc.target import Target
+
+from .connectivity import Box, box_size, neuron_layers
+from .drc import check_design_rules
+from .placement import Core, CoreUsage, Piece, Placement
+from .resources import fan_out, piece_inputs, total_synapses
+
+
+def partition(graph: Graph, target: Target, *, firing_rates: dict[str, np.ndarray] | None = None) -> Placement:
+    """Place every neuron of ``graph`` on ``target``'s cores or raise MappingError naming what does not fit.
+
+    ``firing_rates`` is accepted for traffic-aware placement; this version places by connectivity only.
+    """
+    errors = [d for d in check_design_rules(graph, target) if d.severity == "error"]
+    if errors:
+        raise MappingError(diagnostics=errors)
+    pieces: list[tuple[Piece, CoreUsage]] = []
+    for layer, op in neuron_layers(graph):
+        pieces += _slice_layer(graph, target, layer, op)
+    bins = _pack(pieces, target)
+    core_pieces = [(i, piece) for i, (members, _) in enumerate(bins) for piece in members]
+    outs = fan_out(graph, core_pieces)
+    cores = []
+    per_chip = int(target.cores_per_chip)
+    columns = target.mesh[0]
+    for i, (members, usage) in enumerate(bins):
+        local = i % per_chip
+        cores.append(
+            Core(
+                index=i,
+                chip=i // per_chip,
+                position=(local % columns, local // columns),
+                pieces=tuple(members),
+                usage=CoreUsage(usage.neurons, usage.synapse_bits, usage.fan_in_axons, outs[i]),
+            )
+        )
+    _check_totals(cores, target)
+    return Placement(target=target.name, cores=tuple(cores), lower_bound_cores=lower_bound(graph, target))
+
+
+def lower_bound(graph: Graph, target: Target) -> int:
+    """No placement can use fewer cores: total neurons, and total synapse bits at zero overhead."""
+    neurons = sum(int(np.prod(op.shape)) for _, op in neuron_layers(graph))
+    bits = sum(total_synapses(graph, layer) for layer, _ in neuron_layers(graph)) * target.numerics.weight_bits
+    limits = target.per_core
+    return max(1, math.ceil(neurons / limits.neurons.value), math.ceil(bits / limits.synapse_memory_bits.value))
+
+
+def _fits(usage: CoreUsage, target: Target) -> bool:
+    pc = target.per_core
+    return (
+        usage.neurons <= pc.neurons.value
+        and usage.fan_in_axons <= pc.fan_in_axons.value
+        and usage.synapse_bits <= pc.synapse_memory_bits.value
+    )
+
+
+def _usage(graph: Graph, target: Target, piece: Piece) -> CoreUsage:
+    axons, bits = piece_inputs(graph, target, piece)
+    return CoreUsage(piece.neurons, bits, axons, 0)
+
+
+def _slice_layer(graph: Graph, target: Target, layer: str, op: IntLIF) -> list[tuple[Piece, CoreUsage]]:
+    shape = op.shape
+    block = _best_block(graph, target, layer, shape)
+    if block is None:  # the design rules should have caught this; say what happened anyway
+        raise MappingError("no block of this layer fits one core", code="MAP010", node=layer)
+    ranges = [[(a, min(a + b, s)) for a in range(0, s, b)] for s, b in zip(shape, block, strict=True)]
+    boxes: list[Box] = [tuple(r) for r in _product(ranges)]
+    return [(p, _usage(graph, target, p)) for p in (Piece(layer, box) for box in boxes)]
+
+
+def _product(ranges: list[list[tuple[int, int]]]) -> list[list[tuple[int, int]]]:
+    out: list[list[tuple[int, int]]] = [[]]
+    for options in ranges:
+        out = [prefix + [r] for prefix in out for r in options]
+    return out
+
+
+def _best_block(graph: Graph, target: Target, layer: str, shape: tuple[int, ...]) -> tuple[int, ...] | None:
+    """The block shape (one extent per axis) needing the fewest cores; ties: fewer input axons."""
+
+    def fits(block: tuple[int, ...]) -> bool:
+        if int(np.prod(block)) > target.per_core.neurons.value:
+            return False
+        centre = tuple(((s - b) // 2, (s - b) // 2 + b) for s, b in zip(shape, block, strict=True))
+        return _fits(_usage(graph, target, Piece(layer, centre)), target)
+
+    if len(shape) != 3:
+        n = int(np.prod(shape))
+        k = _largest(lambda k: fits((k,) if len(shape) == 1 else (k, *shape[1:])), n)
+        return None if k == 0 else ((k,) if len(shape) == 1 else (k, *shape[1:]))
+    c, h, w = shape
+    best: tuple[tuple[int, int], tuple[int, int, int]] | None = None
+    for cc in sorted({d for d in range(1, c + 1) if c % d == 0 or d == c}, reverse=True):
+        for th in range(h, 0, -1):
+            tw = _largest(lambda tw, cc=cc, th=th: fits((cc, th, tw)), w)
+            if tw == 0:
+                continue
+            cores = math.ceil(c / cc) * math.ceil(h / th) * math.ceil(w / tw)
+            axons = piece_inputs(graph, target, Piece(layer, ((0, cc), (0, th), (0, tw))))[0]
+            key = (cores, axons * cores)
+            if best is None or key < best[0]:
+                best = (key, (cc, th, tw))
+    return None if best is None else best[1]
+
+
+def _largest(ok, upper: int) -> int:
+    """Largest k in 1..upper with ok(k), assuming ok is monotone (true, then false); 0 if none."""
+    if upper < 1 or not ok(1):
+        return 0
+    lo, hi = 1, upper
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if ok(mid):
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _pack(pieces: list[tuple[Piece, CoreUsage]], target: Target) -> list[tuple[list[Piece], CoreUsage]]:
+    bins: list[tuple[list[Piece], CoreUsage]] = []
+    for piece, usage in pieces:
+        for i, (members, used) in enumerate(bins):
+            if _fits(used + usage, target):
+                bins[i] = ([*members, piece], used + usage)
+                break
+        else:
+            bins.append(([piece], usage))
+    return bins
+
+
+def _check_totals(cores: list[Core], target: Target) -> None:
+    diags = []
+    limit = target.per_core.fan_out_axons.value
+    for core in cores:
+        if core.usage.fan_out_axons > limit:
+            diags.append(
+                Diagnostic(
+                    "error",
+                    "MAP012",
+                    f"core {core.index} needs {core.usage.fan_out_axons} output axons; a core on {target.name} has {int(limit)}",
+                    node=core.layers[0],
+                    hint="reduce the number of cores the next layer is spread over (fewer, larger layers)",
+                )
+            )
+    if len(cores) > target.total_cores:
+        diags.append(
+            Diagnostic(
+                "error",
+                "MAP013",
+                f"the network needs {len(cores)} cores; {target.name} has {target.total_cores}",
+                hint="reduce the network's size, or choose a target with more cores or chips",
+            )
+        )
+    if diags:
+        raise MappingError(diagnostics=diags)
+
+
+__all__ = ["box_size", "lower_bound", "partition"]

@@ -1,0 +1,71 @@
+"""What a block of neurons costs a core: input axons, synapse memory, and output axons.
+
+Shared by the partitioner (to choose blocks) and by check_placement (to re-derive every
+core's usage without trusting the partitioner's numbers).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from snncc.ir import Graph, IntConv2d
+from snncc.target import Target
+
+from .connectivity import Box, box_size, box_slices, consumers, projections, synapses_per_axon
+from .cost import MEMORY_MODELS, index_bits
+from .placement import Piece
+
+
+def piece_inputs(graph: Graph, target: Target, piece: Piece) -> tuple[int, int]:
+    """(input axons, synapse memory bits) of one block of neurons, summed over its projections."""
+    shape = graph[piece.layer].shape
+    bits_of = MEMORY_MODELS[target.memory_model]
+    axons = bits = 0
+    for p in projections(graph, piece.layer):
+        counts = synapses_per_axon(p, shape, piece.box)
+        used = counts[counts > 0]
+        sparse = isinstance(p.op, IntConv2d)
+        axons += p.planes * used.size
+        bits += p.planes * int(bits_of(used, target.numerics.weight_bits, index_bits(sparse, piece.neurons)).sum())
+    return axons, bits
+
+
+def destination_masks(graph: Graph, layer: str, core_pieces: list[tuple[int, Piece]]) -> list[tuple[int, np.ndarray]]:
+    """For every core holding neurons fed by ``layer``: (core, bool mask over ``layer``'s neurons reaching it)."""
+    shape = graph[layer].shape
+    masks: dict[int, np.ndarray] = {}
+    for dst, proj in consumers(graph, layer):
+        dst_shape = graph[dst].shape
+        for core, piece in core_pieces:
+            if piece.layer != dst:
+                continue
+            reach = synapses_per_axon(proj, dst_shape, piece.box).reshape(shape) > 0
+            masks[core] = masks[core] | reach if core in masks else reach
+    return sorted(masks.items())
+
+
+def fan_out(graph: Graph, core_pieces: list[tuple[int, Piece]]) -> dict[int, int]:
+    """Output axons per core: each neuron needs one per distinct destination core."""
+    out = {core: 0 for core, _ in core_pieces}
+    layers = dict.fromkeys(p.layer for _, p in core_pieces)
+    for layer in layers:
+        masks = destination_masks(graph, layer, core_pieces)
+        for core, piece in core_pieces:
+            if piece.layer == layer:
+                region = box_slices(piece.box)
+                out[core] += sum(int(mask[region].sum()) for _, mask in masks)
+    return out
+
+
+def total_synapses(graph: Graph, layer: str) -> int:
+    shape = graph[layer].shape
+    full = tuple((0, s) for s in shape)
+    return sum(p.planes * int(synapses_per_axon(p, shape, full).sum()) for p in projections(graph, layer))
+
+
+def single_neuron_box(shape: tuple[int, ...]) -> Box:
+    """The most connected single neuron: the centre of the layer (no padding at the borders)."""
+    return tuple((s // 2, s // 2 + 1) for s in shape)
+
+
+__all__ = ["box_size", "destination_masks", "fan_out", "piece_inputs", "single_neuron_box", "total_synapses"]

@@ -1,0 +1,255 @@
+"""report.json for machines, report.md (+ PNG plots) for people, and the deployable artifact.
+
+Everything but the ``timing`` section is a deterministic function of the model, data and
+target, so two compiles of the same inputs give byte-identical files apart from timing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from snncc import __version__
+from snncc.compile import CompileResult
+from snncc.ir import IntInput, print_graph, save
+
+INPUT_FORMS = {
+    "graded": "graded input spikes: every step each input element sends its integer value as one graded message",
+    "bitplane": (
+        "bit-plane spike encoding: every step bit b of each integer input value is sent as a binary spike on "
+        "its own axon, through a copy of the first synapses with weight exponent +b (exact for binary-spike "
+        "chips such as Loihi 1)"
+    ),
+}
+
+
+def build_report(result: CompileResult) -> dict[str, Any]:
+    v = result.comparison.verification
+    trace = result.comparison.deployed_trace
+    placement = result.placement.to_dict()
+    (input_name, input_op), *_ = result.int_graph.of_type(IntInput)
+    qin = result.quantization.inputs[0]
+    report: dict[str, Any] = {
+        "snncc_version": __version__,
+        "model": {"path": str(result.model_path), "sha256": _sha256(result.model_path)},
+        "data": {"path": str(result.dataset.path), "samples": len(result.dataset)},
+        "target": {
+            "name": result.target.name,
+            "title": result.target.title,
+            "file": result.target.path.name,
+        },
+        "time_steps": result.int_graph.meta.steps,
+        "input": {
+            "node": input_name,
+            "encoding": input_op.encoding,
+            "form": INPUT_FORMS[input_op.encoding],
+            "bits": input_op.bits,
+            "lsb": input_op.scale,
+            "exact": qin.exact,
+            "max_abs_error": qin.max_abs_error,
+        },
+        "cores": {
+            "used": placement["cores_used"],
+            "available": result.target.total_cores,
+            "lower_bound": placement["lower_bound_cores"],
+            "per_core": placement["cores"],
+        },
+        "energy": result.energy.to_dict(),
+        "verification": {
+            **v.to_dict(),
+            "passed": result.verification_passed,
+            "min_output_agreement": result.min_agreement,
+        },
+        "quantization": result.quantization.to_dict(),
+        "overflow": {
+            layer: {k: s.to_dict()[k] for k in ("u_wraps", "v_saturations", "int32_wraps")}
+            for layer, s in trace.stats.items()
+        },
+        "backends": {"reference": "refsim", "lava": result.lava},
+        "diagnostics": [d.render() for d in result.diagnostics],
+        "timing": result.timings,
+    }
+    return report
+
+
+def write_outputs(result: CompileResult, out: Path) -> dict[str, Any]:
+    """Write the artifact and the reports into ``out`` (an empty directory)."""
+    report = build_report(result)
+    save(result.int_graph, out, stem="graph")
+    save(result.float_graph, out, stem="float_graph")
+    (out / "graph.txt").write_text(print_graph(result.int_graph) + "\n")
+    _write_json(out / "placement.json", result.placement.to_dict())
+    _write_json(out / "report.json", report)
+    plots = _plots(result, out)
+    (out / "report.md").write_text(render_markdown(report, plots))
+    return report
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, indent=1, sort_keys=True, default=_json_default) + "\n")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (tuple, set, frozenset)):
+        return list(value)
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# --- markdown -----------------------------------------------------------------------------------
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:.2f}%"
+
+
+def render_markdown(report: dict[str, Any], plots: list[str]) -> str:
+    v, c, e, i = report["verification"], report["cores"], report["energy"], report["input"]
+    lines = [
+        f"# snncc deployment report: {Path(report['model']['path']).name} on {report['target']['title']}",
+        "",
+        f"Verdict: **{'PASS' if v['passed'] else 'FAIL'}** — deployed accuracy {_pct(v['deployed_accuracy'])} "
+        f"vs float {_pct(v['float_accuracy'])}, same prediction on {_pct(v['output_agreement'])} of "
+        f"{v['samples']} samples ({report['time_steps']} steps each).",
+        "",
+        "## Summary",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| target | {report['target']['title']} (`{report['target']['name']}`) |",
+        f"| cores used | {c['used']} of {c['available']} (lower bound {c['lower_bound']}) |",
+        f"| energy per sample | {e['total_pj'] / 1e6:.3f} µJ |",
+        f"| synaptic ops per sample | {e['synops']:,.0f} |",
+        f"| neuron updates per sample | {e['neuron_updates']:,.0f} |",
+        f"| input | {i['encoding']}, {i['bits']} bits, LSB {i['lsb']:.6g} ({'exact' if i['exact'] else 'rounded'}) |",
+        "",
+        f"Input form: {i['form']}.",
+        "",
+        "## Float vs deployed, layer by layer",
+        "",
+        f"Spike agreement = fraction of (sample, step, neuron) with the same spike. A layer below "
+        f"{_pct(v['tolerance'])} counts as diverged. First diverged layer: **{v['first_divergent_layer'] or 'none'}**.",
+        "",
+        "| layer | neurons | spike agreement | float rate | deployed rate | first mismatch (sample, step, neuron) |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    for layer in v["layers"]:
+        lines.append(
+            f"| {layer['layer']} | {layer['neurons']} | {_pct(layer['spike_agreement'])} | {layer['float_rate']:.4f} | "
+            f"{layer['deployed_rate']:.4f} | {layer['first_mismatch'] or '—'} |"
+        )
+    lines += ["", "## Quantization", "", "| layer | scale limited by | weight exp | weight bits | weight rel. RMSE | threshold rel. err | v range used |", "|---|---|---|---|---|---|---:|"]
+    for q in report["quantization"]["layers"]:
+        lines.append(
+            f"| {q['layer']} | {q['limited_by']} | {_kv(q['weight_exponents'])} | {_kv(q['weight_bits_used'])} | "
+            f"{_kv(q['weight_rel_rmse'], '{:.2e}')} | {q['threshold_rel_error']:.1e} | {q['v_range_used']:.2f} |"
+        )
+    lines += ["", "## Overflow (deployed run)", "", "| layer | u wraps | v saturations | int32 wraps |", "|---|---:|---:|---:|"]
+    for layer, o in report["overflow"].items():
+        lines.append(f"| {layer} | {o['u_wraps']} | {o['v_saturations']} | {o['int32_wraps']} |")
+    lines += ["", "## Cores", "", "| core | chip | layers | neurons | synapse bits | fan-in axons | fan-out axons |", "|---:|---:|---|---:|---:|---:|---:|"]
+    for core in c["per_core"]:
+        lines.append(
+            f"| {core.get('core')} | {core.get('chip')} | {', '.join(core.get('layers', []))} | {core.get('neurons')} | "
+            f"{core.get('synapse_bits')} | {core.get('fan_in_axons')} | {core.get('fan_out_axons')} |"
+        )
+    lines += ["", "## Energy coefficients", "", "| event | pJ | source | confidence |", "|---|---:|---|---|"]
+    for name, coef in e.get("coefficients", {}).items():
+        lines.append(f"| {name} | {coef['value']} | {coef['source']} | {coef['confidence']} |")
+    lava = report["backends"]["lava"]
+    lines += ["", "## Backends", ""]
+    if lava:
+        lines.append(
+            f"Lava (fixed_pt) on {lava['samples']} samples: {'bit-exact' if lava['bit_exact'] else 'MISMATCH'} with "
+            f"the reference backend ({', '.join(lava['compared'])} at every step), {lava['wall_seconds']} s."
+        )
+    else:
+        lines.append("Reference backend only (pass --backend lava to also run Lava and compare bit for bit).")
+    if report["diagnostics"]:
+        lines += ["", "## Warnings", "", *[f"- {d}" for d in report["diagnostics"]]]
+    if plots:
+        lines += ["", "## Plots", "", *[f"![{p}]({p})" for p in plots]]
+    return "\n".join(lines) + "\n"
+
+
+def _kv(d: dict[str, Any], fmt: str = "{}") -> str:
+    return ", ".join(fmt.format(v) for v in d.values())
+
+
+# --- plots --------------------------------------------------------------------------------------
+
+
+def _plots(result: CompileResult, out: Path) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = []
+    meta = {"Software": None}
+    cores = result.placement.to_dict()["cores"]
+    limits = result.target.per_core
+    fig, ax = plt.subplots(figsize=(8, 3.2))
+    idx = np.arange(len(cores))
+    resources = [
+        ("neurons", limits.neurons),
+        ("synapse_bits", limits.synapse_memory_bits),
+        ("fan_in_axons", limits.fan_in_axons),
+        ("fan_out_axons", limits.fan_out_axons),
+    ]
+    width = 0.8 / len(resources)
+    for k, (key, limit) in enumerate(resources):
+        offset = (k - (len(resources) - 1) / 2) * width
+        ax.bar(idx + offset, [cc[key] / limit.value for cc in cores], width=width, label=key.replace("_", " "))
+    ax.set_xticks(idx if len(cores) <= 32 else idx[:: max(1, len(cores) // 16)])
+    ax.set_xlim(-0.6, len(cores) - 0.4)
+    ax.set_xlabel("core")
+    ax.set_ylabel("fraction of the core's limit")
+    ax.set_ylim(0, 1.05)
+    ax.set_title("Per-core utilization")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "utilization.png", dpi=100, metadata=meta)
+    plt.close(fig)
+    names.append("utilization.png")
+
+    v = result.comparison.verification
+    fig, ax = plt.subplots(figsize=(8, 3))
+    ax.bar([a.layer for a in v.layers], [a.spike_agreement for a in v.layers], color="tab:green")
+    ax.axhline(v.tolerance, color="k", lw=0.8, ls="--", label="tolerance")
+    ax.set_ylim(min(0.9, *[a.spike_agreement for a in v.layers]) if v.layers else 0, 1.0)
+    ax.set_ylabel("spike agreement")
+    ax.set_title("Float vs deployed spikes per layer")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "agreement.png", dpi=100, metadata=meta)
+    plt.close(fig)
+    names.append("agreement.png")
+
+    per_layer = result.energy.to_dict().get("per_layer", {})
+    if per_layer:
+        fig, ax = plt.subplots(figsize=(8, 3))
+        layers = list(per_layer)
+        ax.bar(layers, [per_layer[layer].get("total_pj", 0.0) / 1e6 for layer in layers], color="tab:orange")
+        ax.set_ylabel("µJ per sample")
+        ax.set_title("Energy per layer")
+        fig.tight_layout()
+        fig.savefig(out / "energy.png", dpi=100, metadata=meta)
+        plt.close(fig)
+        names.append("energy.png")
+    return names

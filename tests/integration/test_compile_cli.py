@@ -1,0 +1,90 @@
+"""`snncc compile` end to end on the bundled digits model, as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+MODEL = REPO / "examples" / "digits" / "model.pt"
+
+
+def snncc(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "snncc.cli", *args], capture_output=True, text=True, cwd=cwd or REPO, timeout=600
+    )
+
+
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory) -> tuple[Path, dict, subprocess.CompletedProcess]:
+    out = tmp_path_factory.mktemp("c") / "digits"
+    proc = snncc("compile", str(MODEL), "--target", "loihi", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    return out, json.loads((out / "report.json").read_text()), proc
+
+
+def test_report_has_the_promised_fields(compiled):
+    out, report, _ = compiled
+    assert report["target"]["name"] == "loihi"
+    cores = report["cores"]
+    assert 1 <= cores["used"] <= cores["available"]
+    assert cores["used"] >= cores["lower_bound"] >= 1
+    assert len(cores["per_core"]) == cores["used"]
+    for core in cores["per_core"]:
+        for key in ("neurons", "synapse_bits", "fan_in_axons", "fan_out_axons"):
+            assert core[key] >= 0
+    energy = report["energy"]
+    assert energy["synops"] > 0 and energy["neuron_updates"] > 0 and energy["total_pj"] > 0
+    assert all(c["source"] for c in energy["coefficients"].values())
+    v = report["verification"]
+    assert {"float_accuracy", "deployed_accuracy", "output_agreement", "layers"} <= set(v)
+    assert [layer["layer"] for layer in v["layers"]]  # per-layer spike agreement
+    assert report["input"]["encoding"] == "bitplane"  # Loihi 1 has binary spikes only
+    for name in ("graph.json", "graph.npz", "placement.json", "report.md"):
+        assert (out / name).is_file()
+
+
+def test_deployment_reproduces_the_float_model(compiled):
+    _, report, _ = compiled
+    v = report["verification"]
+    assert v["float_accuracy"] > 0.9
+    assert abs(v["deployed_accuracy"] - v["float_accuracy"]) <= 0.01
+    assert v["output_agreement"] >= 0.98
+
+
+def test_neurons_placed_equal_the_model(compiled):
+    out, report, _ = compiled
+    graph = json.loads((out / "graph.json").read_text())
+    neurons = 0
+    for node in graph["nodes"]:
+        if node["op"] == "int_lif":
+            size = 1
+            for d in node["fields"]["shape"]:
+                size *= d
+            neurons += size
+    assert sum(core["neurons"] for core in report["cores"]["per_core"]) == neurons
+
+
+def test_existing_output_dir_is_refused_and_left_alone(compiled, tmp_path):
+    out = tmp_path / "exists"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    proc = snncc("compile", str(MODEL), "--out", str(out))
+    assert proc.returncode == 2
+    assert "already exists" in proc.stderr and "Traceback" not in proc.stderr
+    assert (out / "keep.txt").read_text() == "mine"
+
+
+def test_bad_model_file_gives_a_clear_error_and_no_output(tmp_path):
+    bad = tmp_path / "model.pt"
+    bad.write_bytes(b"not a torch file")
+    out = tmp_path / "out"
+    proc = snncc("compile", str(bad), "--out", str(out))
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and str(bad) in proc.stderr
+    assert not out.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]
