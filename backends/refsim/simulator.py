@@ -12,7 +12,8 @@ from typing import ClassVar
 import numpy as np
 
 from snncc.backends.base import LayerStats, Record, Trace
-from snncc.errors import DataError, Diagnostic, InvalidGraph
+from snncc.backends.int_inputs import at_step, check_int_inputs, input_events
+from snncc.errors import Diagnostic, InvalidGraph
 from snncc.ir import Graph, IntConv2d, IntDense, IntInput, IntLIF, Numerics, Output, Stage, verify
 
 from . import kernels
@@ -34,43 +35,13 @@ class RefSim:
         verify(graph, Stage.INTEGER)
         start = time.perf_counter()
         steps = graph.meta.steps
-        values = _checked_inputs(graph, inputs, steps)
+        values = check_int_inputs(graph, inputs)
         batch = len(next(iter(values.values())))
         run = _Run(graph, batch, record)
         for t in range(steps):
-            run.step({k: (v[:, t] if v.ndim == len(graph[k].shape) + 2 else v) for k, v in values.items()})
-        return run.trace(time.perf_counter() - start)
-
-
-def _checked_inputs(graph: Graph, inputs: dict[str, np.ndarray], steps: int) -> dict[str, np.ndarray]:
-    out = {}
-    batch = None
-    for name, op in graph.of_type(IntInput):
-        if name not in inputs:
-            raise DataError(f"no values given for input '{name}'", code="DAT020", node=name)
-        x = np.asarray(inputs[name])
-        if not np.issubdtype(x.dtype, np.integer):
-            raise DataError(f"input '{name}' must hold integers, got {x.dtype}", code="DAT021", node=name)
-        if tuple(x.shape[1:]) != op.shape and tuple(x.shape[2:]) != op.shape:
-            raise DataError(
-                f"input '{name}' has shape {x.shape}; expected (batch, *{op.shape}) or (batch, {steps}, *{op.shape})",
-                code="DAT022",
-                node=name,
-            )
-        if x.ndim == len(op.shape) + 2 and x.shape[1] != steps:
-            raise DataError(f"input '{name}' has {x.shape[1]} steps, the graph runs {steps}", code="DAT022", node=name)
-        lo, hi = (-(1 << (op.bits - 1)), (1 << (op.bits - 1)) - 1) if op.signed else (0, (1 << op.bits) - 1)
-        if x.size and (x.min() < lo or x.max() > hi):
-            raise DataError(
-                f"input '{name}' spans [{x.min()}, {x.max()}], outside its {op.bits}-bit range [{lo}, {hi}]",
-                code="DAT023",
-                node=name,
-            )
-        if batch is not None and len(x) != batch:
-            raise DataError("inputs have different batch sizes", code="DAT022", node=name)
-        batch = len(x)
-        out[name] = x.astype(np.int64)
-    return out
+            run.step({k: at_step(graph[k], v, t) for k, v in values.items()})
+        input_counts = {k: input_events(graph[k], v, steps) for k, v in values.items()}
+        return run.trace(time.perf_counter() - start, input_counts)
 
 
 class _Run:
@@ -89,7 +60,6 @@ class _Run:
         self.counts = {n: np.zeros((batch, *op.shape), dtype=np.int64) for n, op in self.lifs.items()}
         self.v_sum = {n: np.zeros((batch, *op.shape), dtype=np.int64) for n, op in self.lifs.items()}
         self.events = {n: dict.fromkeys(("u_wraps", "v_saturations", "int32_wraps", "active_updates"), 0) for n in self.lifs}
-        self.input_events = {n: np.zeros(op.shape, dtype=np.int64) for n, op in graph.of_type(IntInput)}
         self.rec: dict[str, dict[str, list[np.ndarray]]] = {"spikes": {}, "v": {}, "u": {}}
         for name in self.lifs:
             if record.wants(name):
@@ -103,19 +73,11 @@ class _Run:
             op = self.graph[name]
             if isinstance(op, IntInput):
                 out[name] = x[name]
-                self._count_input(name, op, x[name])
             elif isinstance(op, (IntDense, IntConv2d)):
                 src = self.graph.predecessors(name)[0]
                 out[name] = self._synapse(name, op, self.graph[src], out[src])
             elif isinstance(op, IntLIF):
                 out[name] = self._neuron(name, op, [out[p] for p in self.graph.predecessors(name)])
-
-    def _count_input(self, name: str, op: IntInput, x: np.ndarray) -> None:
-        if op.encoding == "bitplane":
-            for b in range(op.bits):
-                self.input_events[name] += ((x >> b) & 1).sum(axis=0)
-        else:
-            self.input_events[name] += (x != 0).sum(axis=0)
 
     def _synapse(self, name: str, op: IntDense | IntConv2d, src: object, x: np.ndarray) -> np.ndarray:
         """This step's int32 output of one synapse op (what Lava's port carries)."""
@@ -160,7 +122,7 @@ class _Run:
             rec["u"][name].append(state.u.copy())
         return spikes
 
-    def trace(self, seconds: float) -> Trace:
+    def trace(self, seconds: float, input_counts: dict[str, np.ndarray]) -> Trace:
         steps = self.graph.meta.steps
         outputs = {}
         for name, op in self.graph.of_type(Output):
@@ -174,7 +136,7 @@ class _Run:
             steps=steps,
             outputs=outputs,
             spike_counts={n: c.sum(axis=0) for n, c in self.counts.items()},
-            input_events=self.input_events,
+            input_events=input_counts,
             stats=stats,
             **{var: {k: np.stack(v, axis=1) for k, v in self.rec[var].items()} for var in ("spikes", "v", "u")},
             wall_seconds=seconds,

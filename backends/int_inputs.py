@@ -1,0 +1,60 @@
+"""Input handling shared by the integer backends: validation and input event counts."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from snncc.errors import DataError
+from snncc.ir import Graph, IntInput
+
+
+def check_int_inputs(graph: Graph, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Validate integer inputs: (batch, *shape) for every step or (batch, steps, *shape); returns int64 arrays."""
+    steps = graph.meta.steps
+    out = {}
+    batch = None
+    for name, op in graph.of_type(IntInput):
+        if name not in inputs:
+            raise DataError(f"no values given for input '{name}'", code="DAT020", node=name)
+        x = np.asarray(inputs[name])
+        if not np.issubdtype(x.dtype, np.integer):
+            raise DataError(f"input '{name}' must hold integers, got {x.dtype}", code="DAT021", node=name)
+        if tuple(x.shape[1:]) != op.shape and tuple(x.shape[2:]) != op.shape:
+            raise DataError(
+                f"input '{name}' has shape {x.shape}; expected (batch, *{op.shape}) or (batch, {steps}, *{op.shape})",
+                code="DAT022",
+                node=name,
+            )
+        if is_per_step(op, x) and x.shape[1] != steps:
+            raise DataError(f"input '{name}' has {x.shape[1]} steps, the graph runs {steps}", code="DAT022", node=name)
+        lo, hi = (-(1 << (op.bits - 1)), (1 << (op.bits - 1)) - 1) if op.signed else (0, (1 << op.bits) - 1)
+        if x.size and (x.min() < lo or x.max() > hi):
+            raise DataError(
+                f"input '{name}' spans [{x.min()}, {x.max()}], outside its {op.bits}-bit range [{lo}, {hi}]",
+                code="DAT023",
+                node=name,
+            )
+        if batch is not None and len(x) != batch:
+            raise DataError("inputs have different batch sizes", code="DAT022", node=name)
+        batch = len(x)
+        out[name] = x.astype(np.int64)
+    return out
+
+
+def is_per_step(op: IntInput, x: np.ndarray) -> bool:
+    return x.ndim == len(op.shape) + 2
+
+
+def at_step(op: IntInput, x: np.ndarray, t: int) -> np.ndarray:
+    return x[:, t] if is_per_step(op, x) else x
+
+
+def input_events(op: IntInput, x: np.ndarray, steps: int) -> np.ndarray:
+    """Per input element, summed over samples and steps: nonzero values, or set bits for bit planes."""
+    if op.encoding == "bitplane":
+        per_value = sum(((x >> b) & 1) for b in range(op.bits))
+    else:
+        per_value = (x != 0).astype(np.int64)
+    per_value = per_value.reshape(len(x), -1, *op.shape)  # (batch, steps or 1, *shape)
+    total = per_value.sum(axis=(0, 1))
+    return total if is_per_step(op, x) else total * steps
