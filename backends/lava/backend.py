@@ -1,0 +1,122 @@
+"""LavaBackend: run an integer graph in Lava's fixed-point process models (lava-nc 0.10.0).
+
+Samples are streamed back to back through one process graph.  Every connection costs one
+step, so neuron layer l (its depth from the input) sees step t of sample k at Lava step
+k·T + l + t (t = 1..T) and resets at its own offset (LIFReset: reset_interval = T,
+reset_offset = l + 1).  Recordings are re-indexed to aligned time (ir/SPEC.md §1.1) before
+they are returned, so a Trace from Lava compares element by element with one from refsim.
+
+Lava is imported only inside run(), after the Python 3.11 import fix (compat.py).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import ClassVar
+
+import numpy as np
+
+from snncc.backends.base import LayerStats, Record, Trace
+from snncc.backends.int_inputs import check_int_inputs, input_events
+from snncc.errors import BackendError, Diagnostic, InvalidGraph
+from snncc.ir import Graph, IntInput, IntLIF, Output, Stage, verify
+
+from .lowering import build_network, layer_depths, stream_length
+
+
+class LavaBackend:
+    name: ClassVar[str] = "lava"
+
+    def check(self, graph: Graph) -> list[Diagnostic]:
+        try:
+            verify(graph, Stage.INTEGER)
+        except InvalidGraph as err:
+            return list(err.diagnostics)
+        diags = []
+        depths = layer_depths(graph)
+        for name, (shortest, longest) in depths.items():
+            if shortest != longest:
+                diags.append(
+                    Diagnostic(
+                        "error",
+                        "BKD010",
+                        f"paths from the input reach this layer after {shortest} and after {longest} connections",
+                        node=name,
+                        hint="Lava adds one step per connection; unequal paths need delays, which this version lacks",
+                    )
+                )
+        return diags
+
+    def run(self, graph: Graph, inputs: dict[str, np.ndarray], *, record: Record = Record()) -> Trace:
+        problems = self.check(graph)
+        if problems:
+            raise BackendError(diagnostics=problems)
+        values = check_int_inputs(graph, inputs)
+        batch = len(next(iter(values.values())))
+        steps = graph.meta.steps
+        raw, seconds = _run_lava(graph, values, want_u=record.u)
+        depths = {name: d for name, (d, _) in layer_depths(graph).items()}
+        aligned = {
+            var: {name: _aligned(arr, depths[name], batch, steps, graph[name].shape) for name, arr in per_layer.items()}
+            for var, per_layer in raw.items()
+        }
+        spikes, v = aligned["spikes"], aligned["v"]
+        outputs = {}
+        for name, op in graph.of_type(Output):
+            src = graph.predecessors(name)[0]
+            outputs[name] = _readout(op.readout, spikes[src], v[src])
+        stats = {name: LayerStats(spikes=int(spikes[name].sum())) for name, _ in graph.of_type(IntLIF)}
+        wanted = {name for name, _ in graph.of_type(IntLIF) if record.wants(name)}
+        return Trace(
+            batch=batch,
+            steps=steps,
+            outputs=outputs,
+            spike_counts={name: s.sum(axis=(0, 1)) for name, s in spikes.items()},
+            input_events={name: input_events(graph[name], x, steps) for name, x in values.items()},
+            stats=stats,
+            spikes={n: s.astype(np.uint8) for n, s in spikes.items() if n in wanted} if record.spikes else {},
+            v={n: a for n, a in v.items() if n in wanted} if record.v else {},
+            u={n: a for n, a in aligned.get("u", {}).items() if n in wanted} if record.u else {},
+            wall_seconds=seconds,
+        )
+
+
+def _run_lava(graph: Graph, values: dict[str, np.ndarray], *, want_u: bool) -> tuple[dict, float]:
+    from .compat import import_lava
+
+    import_lava()
+    from lava.magma.core.run_conditions import RunSteps
+    from lava.magma.core.run_configs import Loihi2SimCfg
+
+    network = build_network(graph, values, want_u=want_u)
+    total = stream_length(graph, len(next(iter(values.values()))))
+    anchor = next(iter(network.neurons.values()))
+    start = time.perf_counter()
+    try:
+        anchor.run(condition=RunSteps(num_steps=total), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
+        raw = network.read()
+    except Exception as exc:  # Lava raises many kinds; all mean the same to the user
+        raise BackendError(f"Lava failed while running the network: {exc}", code="BKD020") from exc
+    finally:
+        try:
+            anchor.stop()
+        except Exception:  # noqa: S110 - stopping a runtime that failed to start can fail too
+            pass
+    return raw, time.perf_counter() - start
+
+
+def _aligned(arr: np.ndarray, depth: int, batch: int, steps: int, shape: tuple[int, ...]) -> np.ndarray:
+    """Lava rows (step k·T + depth + t, t = 1..T, as 0-based rows) -> (batch, steps, *shape)."""
+    rows = (np.arange(batch)[:, None] * steps + depth + np.arange(steps)[None, :]).reshape(-1)
+    return np.rint(arr[rows]).astype(np.int64).reshape(batch, steps, *shape)
+
+
+def _readout(readout: str, spikes: np.ndarray, v: np.ndarray) -> np.ndarray:
+    if readout == "spike_count":
+        return spikes.sum(axis=1)
+    if readout == "v_last":
+        return v[:, -1].copy()
+    return v.sum(axis=1) / v.shape[1]
+
+
+__all__ = ["IntInput", "LavaBackend"]

@@ -1,0 +1,156 @@
+"""Lower an integer graph to Lava processes (RingBuffer, Dense/Sparse, LIFReset or SnnccLIF, Monitors).
+
+All processes use flat (C-order) shapes.  Weights are passed unmodified: Lava applies its own
+weight pipeline, which is exactly what the bit-exact comparison with refsim checks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from snncc.ir import Graph, IntConv2d, IntDense, IntInput, IntLIF
+from snncc.ir.op import conv_out_hw
+
+
+def layer_depths(graph: Graph) -> dict[str, tuple[int, int]]:
+    """Per neuron layer: (shortest, longest) number of connections from any input."""
+    depth: dict[str, tuple[int, int]] = {}
+    for name in graph.topo_order():
+        op = graph[name]
+        if isinstance(op, IntInput):
+            depth[name] = (0, 0)
+        elif isinstance(op, IntLIF):
+            sources = [depth[graph.predecessors(syn)[0]] for syn in graph.predecessors(name)]
+            depth[name] = (1 + min(s for s, _ in sources), 1 + max(longest for _, longest in sources))
+    return {name: d for name, d in depth.items() if isinstance(graph[name], IntLIF)}
+
+
+def stream_length(graph: Graph, batch: int) -> int:
+    """Lava steps for ``batch`` samples: every sample's T steps plus the pipeline depth."""
+    return batch * graph.meta.steps + max(longest for _, longest in layer_depths(graph).values())
+
+
+def conv_matrix(op: IntConv2d, in_shape: tuple[int, ...]) -> sp.csr_matrix:
+    """The (out, in) matrix of a torch-convention conv2d over C-order flattened maps."""
+    c_in, h, w = in_shape
+    c_out, c_in_g, kh, kw = op.weight.shape
+    oh, ow = conv_out_hw((h, w), (kh, kw), op.stride, op.padding, op.dilation)
+    o, y, x, c, i, j = np.meshgrid(
+        np.arange(c_out), np.arange(oh), np.arange(ow), np.arange(c_in_g), np.arange(kh), np.arange(kw), indexing="ij"
+    )
+    yy = y * op.stride[0] - op.padding[0] + i * op.dilation[0]
+    xx = x * op.stride[1] - op.padding[1] + j * op.dilation[1]
+    cin = (o // (c_out // op.groups)) * c_in_g + c
+    weights = op.weight.array[o, c, i, j]
+    keep = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w) & (weights != 0)
+    rows = ((o * oh + y) * ow + x)[keep]
+    cols = ((cin * h + yy) * w + xx)[keep]
+    return sp.csr_matrix((weights[keep].astype(np.int32), (rows, cols)), shape=(c_out * oh * ow, c_in * h * w))
+
+
+@dataclass
+class Network:
+    """The built Lava processes and the monitors to read back."""
+
+    neurons: dict[str, Any] = field(default_factory=dict)
+    monitors: dict[tuple[str, str], tuple[Any, Any, str]] = field(default_factory=dict)  # (var, layer) -> (mon, proc, name)
+
+    def read(self) -> dict[str, dict[str, np.ndarray]]:
+        out: dict[str, dict[str, np.ndarray]] = {}
+        for (var, layer), (monitor, proc, lava_var) in self.monitors.items():
+            out.setdefault(var, {})[layer] = monitor.get_data()[proc.name][lava_var]
+        return out
+
+
+def build_network(graph: Graph, values: dict[str, np.ndarray], *, want_u: bool) -> Network:
+    from lava.proc.dense.process import Dense
+    from lava.proc.io.source import RingBuffer
+    from lava.proc.lif.process import LIFReset
+    from lava.proc.monitor.process import Monitor
+    from lava.proc.sparse.process import Sparse
+
+    from .models.lif import SnnccLIF
+
+    batch = len(next(iter(values.values())))
+    steps = graph.meta.steps
+    total = stream_length(graph, batch)
+    depths = {name: d for name, (d, _) in layer_depths(graph).items()}
+    numerics = graph.meta.numerics
+    sources: dict[str, list[tuple[Any, int]]] = {}  # node -> [(process with s_out, extra exponent)]
+    net = Network()
+    for name in graph.topo_order():
+        op = graph[name]
+        if isinstance(op, IntInput):
+            stream = _input_stream(op, values[name], steps, total)
+            if op.encoding == "bitplane":
+                sources[name] = [(RingBuffer(data=((stream >> b) & 1).astype(np.int32)), b) for b in range(op.bits)]
+            else:
+                sources[name] = [(RingBuffer(data=stream.astype(np.int32)), 0)]
+        elif isinstance(op, IntLIF):
+            neuron = _neuron(op, name, steps, depths[name], LIFReset, SnnccLIF)
+            for syn_name in graph.predecessors(name):
+                syn = graph[syn_name]
+                src_name = graph.predecessors(syn_name)[0]
+                src = graph[src_name]
+                graded = isinstance(src, IntInput) and src.encoding == "graded"
+                for proc, extra_exp in sources[src_name]:
+                    conn = _connection(syn, src, numerics, extra_exp, graded, Dense, Sparse)
+                    proc.s_out.connect(conn.s_in)
+                    conn.a_out.connect(neuron.a_in)
+            sources[name] = [(neuron, 0)]
+            net.neurons[name] = neuron
+            for var, port in (("spikes", neuron.s_out), ("v", neuron.v), *((("u", neuron.u),) if want_u else ())):
+                monitor = Monitor()
+                monitor.probe(port, total)
+                net.monitors[(var, name)] = (monitor, neuron, "s_out" if var == "spikes" else var)
+    return net
+
+
+def _input_stream(op: IntInput, x: np.ndarray, steps: int, total: int) -> np.ndarray:
+    """(n, total) values: sample k occupies columns k·T .. k·T+T−1; zeros after the last sample."""
+    batch = len(x)
+    per_step = x.reshape(batch, steps if x.ndim == len(op.shape) + 2 else 1, -1)
+    per_step = np.broadcast_to(per_step, (batch, steps, per_step.shape[-1]))
+    stream = np.zeros((per_step.shape[-1], total), dtype=np.int64)
+    stream[:, : batch * steps] = per_step.reshape(batch * steps, -1).T
+    return stream
+
+
+def _connection(syn, src, numerics, extra_exp: int, graded: bool, dense_cls, sparse_cls):
+    kwargs = {
+        "weight_exp": syn.weight_exp + extra_exp,
+        "num_weight_bits": numerics.weight_bits,
+        "num_message_bits": src.bits if graded else 0,
+    }
+    if isinstance(syn, IntDense):
+        return dense_cls(weights=syn.weight.array.astype(np.int32), **kwargs)
+    return sparse_cls(weights=conv_matrix(syn, tuple(src.shape)), **kwargs)
+
+
+def _neuron(op: IntLIF, name: str, steps: int, depth: int, stock_cls, own_cls):
+    n = int(np.prod(op.shape))
+    common = {
+        "shape": (n,),
+        "du": op.du,
+        "dv": op.dv,
+        "vth": op.vth,
+        "bias_mant": op.bias_mant.array.reshape(-1).astype(np.int16),
+        "bias_exp": op.bias_exp.array.reshape(-1).astype(np.int16),
+        "reset_interval": steps,
+        "reset_offset": depth + 1,
+        "name": f"snncc:{name}",
+    }
+    stock = op.reset == "zero" and op.spiking and op.v_floor is None and not op.v_init.array.any()
+    if stock:  # Intel's own model: the independent reference
+        return stock_cls(**common)
+    return own_cls(
+        **common,
+        v_init=op.v_init.array.reshape(-1),
+        subtract_reset=op.reset == "subtract",
+        v_floor=op.v_floor,
+        spiking=op.spiking,
+    )

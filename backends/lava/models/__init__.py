@@ -1,0 +1,1 @@
+"""Lava process models written by snncc (imported only after the Lava import fix)."""
