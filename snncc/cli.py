@@ -23,9 +23,13 @@ def _progress(quiet: bool):
 def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", type=Path, help="trained model (.pt saved with torch.save)")
     p.add_argument("--target", default="loihi", help="chip to deploy to (see `snncc targets`); default loihi")
-    p.add_argument("--data", type=Path, help=".npz with x (N, *input_shape) and optional labels y; default: bundled digits")
+    p.add_argument(
+        "--data", type=Path, help=".npz with x (N, *input_shape) and optional labels y; default: bundled digits"
+    )
     p.add_argument("--steps", type=int, help="time steps per sample (taken from an snncc.nn.SNN model if omitted)")
-    p.add_argument("--readout", choices=["mean", "sum", "last"], help="output readout for models that are not snncc.nn.SNN")
+    p.add_argument(
+        "--readout", choices=["mean", "sum", "last"], help="output readout for models that are not snncc.nn.SNN"
+    )
     p.add_argument("--input-encoding", choices=["graded", "bitplane"], help="how analog input reaches the chip")
     p.add_argument(
         "--allow-pickle",
@@ -37,17 +41,33 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="snncc", description="Deployment compiler for spiking neural networks.", epilog=EPILOG)
+    parser = argparse.ArgumentParser(
+        prog="snncc", description="Deployment compiler for spiking neural networks.", epilog=EPILOG
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     c = sub.add_parser("compile", help="import, quantize, map, simulate, verify and report", epilog=EPILOG)
     _add_model_options(c)
     c.add_argument("--out", type=Path, required=True, help="output directory (must not exist unless --force)")
     c.add_argument("--force", action="store_true", help="replace an existing output directory")
-    c.add_argument("--backend", choices=["refsim", "lava"], default="refsim", help="lava: also run Lava and compare bit for bit")
+    c.add_argument(
+        "--backend", choices=["refsim", "lava"], default="refsim", help="lava: also run Lava and compare bit for bit"
+    )
     c.add_argument("--lava-samples", type=int, default=8, help="samples to run in Lava with --backend lava (default 8)")
     c.add_argument("--samples", type=int, help="verify on the first N samples only")
     c.add_argument("--min-agreement", type=float, default=0.95, help="minimum output agreement to pass (default 0.95)")
+
+    k = sub.add_parser(
+        "check", help="preflight: import, quantize and check the design rules, without simulating", epilog=EPILOG
+    )
+    _add_model_options(k)
+
+    s = sub.add_parser("simulate", help="run a compiled artifact (an --out directory) on a backend", epilog=EPILOG)
+    s.add_argument("artifact", type=Path, help="directory written by `snncc compile`")
+    s.add_argument("--data", type=Path, help=".npz with x (and y); default: bundled digits when the shapes match")
+    s.add_argument("--backend", choices=["refsim", "lava"], default="refsim")
+    s.add_argument("--samples", type=int, help="run the first N samples only")
+    s.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
 
     t = sub.add_parser("targets", help="list the available targets with their key limits")
     t.add_argument("-q", "--quiet", action="store_true", help=argparse.SUPPRESS)
@@ -61,6 +81,10 @@ def main(argv: list[str] | None = None) -> int:
             return _compile(args)
         if args.command == "targets":
             return _targets()
+        if args.command == "check":
+            return _check(args)
+        if args.command == "simulate":
+            return _simulate(args)
     except SnnccError as err:
         print(err.render(), file=sys.stderr)
         return err.exit_code
@@ -108,6 +132,41 @@ def _compile(args: argparse.Namespace) -> int:
     if not result.verification_passed:
         print("snncc: verification below tolerance (see report.md)", file=sys.stderr)
         return EXIT_VERIFICATION_FAILED
+    return EXIT_OK
+
+
+def _check(args: argparse.Namespace) -> int:
+    from snncc.compile import CompileOptions, preflight
+
+    _check_positive(args.steps, "--steps")
+    options = CompileOptions(
+        target=args.target,
+        data=args.data,
+        steps=args.steps,
+        readout=args.readout,
+        input_encoding=args.input_encoding,
+        allow_pickle=args.allow_pickle,
+        strict=args.strict,
+    )
+    result = preflight(args.model, options, progress=_progress(args.quiet))
+    for d in result.diagnostics:
+        print(d.render(), file=sys.stderr)
+    p = result.placement.to_dict()
+    print(
+        f"{args.model}: fits {result.target.name}: {p['cores_used']} of {result.target.total_cores} cores "
+        f"(lower bound {p['lower_bound_cores']}), {sum(c['neurons'] for c in p['cores'])} neurons"
+    )
+    return EXIT_OK
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    import json
+
+    from snncc.simulate import simulate_artifact
+
+    _check_positive(args.samples, "--samples")
+    summary = simulate_artifact(args.artifact, data=args.data, backend=args.backend, samples=args.samples)
+    print(json.dumps(summary, indent=1))
     return EXIT_OK
 
 

@@ -12,10 +12,10 @@ import numpy as np
 
 from snncc.data import BUNDLED_DIGITS, Dataset, load_dataset
 from snncc.errors import DataError, Diagnostic, InvalidGraph, MappingError, StrictModeError
-from snncc.ir import Graph, Input, verify
+from snncc.ir import Graph, Input, Output, verify
 from snncc.passes.calibrate import calibrate
 from snncc.passes.canonicalize import canonicalize
-from snncc.passes.quantize import Quantize, QuantizationReport, quantize
+from snncc.passes.quantize import QuantizationReport, Quantize, quantize
 from snncc.target import Target, load_target
 from snncc.verify import Comparison, compare
 
@@ -61,12 +61,26 @@ class CompileResult:
     min_agreement: float = 0.95
 
 
-def compile_model(model_path: str | Path, options: CompileOptions, progress: Progress | None = None) -> CompileResult:
-    say = progress or (lambda _msg: None)
-    timer = _Timer()
-    model_path = Path(model_path)
-    target = load_target(options.target)
+@dataclass(frozen=True)
+class Deployment:
+    """What the front half of the pipeline produces: the integer network placed on the target."""
 
+    model_path: Path
+    target: Target
+    dataset: Dataset
+    input_name: str
+    float_graph: Graph  # CANONICAL stage
+    int_graph: Graph
+    quantization: QuantizationReport
+    placement: Any  # snncc.mapping Placement
+    diagnostics: tuple[Diagnostic, ...]
+
+
+def deploy(
+    model_path: Path, options: CompileOptions, say: Progress, timer: _Timer, *, calibrate_v: bool = True
+) -> Deployment:
+    """Import, canonicalize, quantize and map; ``calibrate_v=False`` skips the float simulation."""
+    target = load_target(options.target)
     say(f"loading {model_path}")
     with timer("import"):
         model = _load_model(model_path, options)
@@ -77,13 +91,18 @@ def compile_model(model_path: str | Path, options: CompileOptions, progress: Pro
     with timer("canonicalize"):
         canonical = verify(canonicalize(graph))
 
-    say(f"calibrating on {min(len(dataset), options.calibration_samples)} samples")
+    say(
+        f"quantizing{f' (calibrating on {min(len(dataset), options.calibration_samples)} samples)' if calibrate_v else ''}"
+    )
     with timer("quantize"):
         encoding = options.input_encoding or target.input_encodings[0]
         _check_encoding(target, encoding)
         calib_x = {input_name: dataset.x[: options.calibration_samples]}
-        calibration = calibrate(canonical, calib_x, max_steps=(1 << target.numerics.input_bits) - 1)
-        int_graph, qreport = quantize(canonical, Quantize(numerics=target.numerics, input_encoding=encoding), calibration)
+        max_steps = (1 << target.numerics.input_bits) - 1
+        calibration = calibrate(canonical, calib_x, max_steps=max_steps, simulate=calibrate_v)
+        int_graph, qreport = quantize(
+            canonical, Quantize(numerics=target.numerics, input_encoding=encoding), calibration
+        )
         verify(int_graph)
 
     say(f"mapping onto {target.name}")
@@ -92,43 +111,66 @@ def compile_model(model_path: str | Path, options: CompileOptions, progress: Pro
 
         placement = partition(int_graph, target)  # raises MappingError listing every violation
         map_warnings = [d for d in check_design_rules(int_graph, target) if d.severity == "warning"]
+    diagnostics = (*qreport.diagnostics, *map_warnings)
+    if options.strict:
+        warnings = [d for d in diagnostics if d.severity == "warning"]
+        if warnings:
+            raise StrictModeError(
+                diagnostics=[Diagnostic("error", "STR001", "--strict: warnings are errors"), *warnings]
+            )
+    return Deployment(model_path, target, dataset, input_name, canonical, int_graph, qreport, placement, diagnostics)
 
-    verify_set = dataset.head(options.samples)
-    say(f"simulating {len(verify_set)} samples x {graph.meta.steps} steps (float model and reference backend)")
+
+def preflight(model_path: str | Path, options: CompileOptions, progress: Progress | None = None) -> Deployment:
+    """`snncc check`: everything up to and including mapping, without simulating."""
+    return deploy(Path(model_path), options, progress or (lambda _msg: None), _Timer(), calibrate_v=False)
+
+
+def compile_model(model_path: str | Path, options: CompileOptions, progress: Progress | None = None) -> CompileResult:
+    say = progress or (lambda _msg: None)
+    timer = _Timer()
+    d = deploy(Path(model_path), options, say, timer)
+
+    verify_set = d.dataset.head(options.samples)
+    say(f"simulating {len(verify_set)} samples x {d.int_graph.meta.steps} steps (float model and reference backend)")
     with timer("verify"):
         comparison = compare(
-            canonical, int_graph, {input_name: verify_set.x}, verify_set.y, tolerance=options.tolerance,
+            d.float_graph,
+            d.int_graph,
+            {d.input_name: verify_set.x},
+            verify_set.y,
+            tolerance=options.tolerance,
             progress=lambda done, total: say(f"  {done}/{total} samples"),
         )
 
     with timer("energy"):
         from snncc.energy import estimate
 
-        energy = estimate(int_graph, placement, comparison.deployed_trace, target)
+        energy = estimate(d.int_graph, d.placement, comparison.deployed_trace, d.target)
 
     lava = None
     if options.lava_samples > 0:
-        say(f"running Lava on {min(options.lava_samples, len(verify_set))} samples")
+        n = min(options.lava_samples, len(verify_set))
+        say(f"running Lava on {n} samples")
         with timer("lava"):
-            lava = _lava_check(int_graph, {input_name: verify_set.x[: options.lava_samples]})
-
-    diagnostics = (*qreport.diagnostics, *map_warnings)
-    if options.strict:
-        warnings = [d for d in diagnostics if d.severity == "warning"]
-        if warnings:
-            raise StrictModeError(diagnostics=[Diagnostic("error", "STR001", "--strict: warnings are errors"), *warnings])
+            lava = lava_check(
+                d.int_graph,
+                {d.input_name: verify_set.x[:n]},
+                float_predictions=comparison.verification.float_predictions[:n],
+                labels=None if verify_set.y is None else verify_set.y[:n],
+            )
     return CompileResult(
-        model_path=model_path,
-        target=target,
+        model_path=d.model_path,
+        target=d.target,
         dataset=verify_set,
-        float_graph=canonical,
-        int_graph=int_graph,
-        quantization=qreport,
-        placement=placement,
+        float_graph=d.float_graph,
+        int_graph=d.int_graph,
+        quantization=d.quantization,
+        placement=d.placement,
         comparison=comparison,
         energy=energy,
         lava=lava,
-        diagnostics=diagnostics,
+        diagnostics=d.diagnostics,
         timings=timer.seconds,
         min_agreement=options.min_output_agreement,
     )
@@ -154,7 +196,9 @@ def _import_with_data(model: Any, path: Path, options: CompileOptions) -> tuple[
         dataset = load_dataset(options.data)
         return dataset, imported(tuple(dataset.x.shape[1:]))
     if not BUNDLED_DIGITS.is_file():
-        raise DataError("no --data given and the bundled digits data is not available", code="DAT010", hint="pass --data FILE.npz")
+        raise DataError(
+            "no --data given and the bundled digits data is not available", code="DAT010", hint="pass --data FILE.npz"
+        )
     digits = load_dataset(BUNDLED_DIGITS)
     for shape in (tuple(digits.x.shape[1:]), (int(np.prod(digits.x.shape[1:])),)):
         try:
@@ -178,8 +222,17 @@ def _check_encoding(target: Target, encoding: str) -> None:
         )
 
 
-def _lava_check(int_graph: Graph, x: dict[str, np.ndarray]) -> dict[str, Any]:
-    """Run Lava and refsim on the same integer inputs; demand equal u, v and spikes at every step."""
+def lava_check(
+    int_graph: Graph,
+    x: dict[str, np.ndarray],
+    *,
+    float_predictions: np.ndarray | None = None,
+    labels: np.ndarray | None = None,
+) -> dict[str, Any]:
+    """Run Lava and refsim on the same inputs; demand equal u, v and spikes at every step.
+
+    Also scores Lava's own outputs (accuracy, agreement with the float model's predictions).
+    """
     from snncc.backends import Record, first_mismatch, get_backend
     from snncc.passes.quantize import quantize_inputs
 
@@ -188,8 +241,12 @@ def _lava_check(int_graph: Graph, x: dict[str, np.ndarray]) -> dict[str, Any]:
     ref = get_backend("refsim").run(int_graph, xi, record=record)
     lava = get_backend("lava").run(int_graph, xi, record=record)
     mismatch = first_mismatch(ref, lava)
+    (output_name, _), *_ = int_graph.of_type(Output)
+    predictions = lava.outputs[output_name].reshape(lava.batch, -1).argmax(axis=1)
     result: dict[str, Any] = {
         "samples": int(lava.batch),
+        "deployed_accuracy": None if labels is None else float(np.mean(predictions == labels)),
+        "output_agreement": None if float_predictions is None else float(np.mean(predictions == float_predictions)),
         "bit_exact": mismatch is None,
         "compared": ["u", "v", "spikes"],
         "wall_seconds": round(lava.wall_seconds, 3),
@@ -198,8 +255,13 @@ def _lava_check(int_graph: Graph, x: dict[str, np.ndarray]) -> dict[str, Any]:
     if mismatch is not None:
         var, sample, step, neuron, expected, got, layer = mismatch
         result["first_mismatch"] = {
-            "variable": var, "layer": layer, "sample": sample, "step": step,
-            "neuron": list(neuron), "refsim": expected, "lava": got,
+            "variable": var,
+            "layer": layer,
+            "sample": sample,
+            "step": step,
+            "neuron": list(neuron),
+            "refsim": expected,
+            "lava": got,
         }
     return result
 

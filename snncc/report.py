@@ -153,16 +153,34 @@ def render_markdown(report: dict[str, Any], plots: list[str]) -> str:
             f"| {layer['layer']} | {layer['neurons']} | {_pct(layer['spike_agreement'])} | {layer['float_rate']:.4f} | "
             f"{layer['deployed_rate']:.4f} | {layer['first_mismatch'] or '—'} |"
         )
-    lines += ["", "## Quantization", "", "| layer | scale limited by | weight exp | weight bits | weight rel. RMSE | threshold rel. err | v range used |", "|---|---|---|---|---|---|---:|"]
+    lines += [
+        "",
+        "## Quantization",
+        "",
+        "| layer | scale limited by | weight exp | weight bits | weight rel. RMSE | threshold rel. err | v range used |",
+        "|---|---|---|---|---|---|---:|",
+    ]
     for q in report["quantization"]["layers"]:
         lines.append(
             f"| {q['layer']} | {q['limited_by']} | {_kv(q['weight_exponents'])} | {_kv(q['weight_bits_used'])} | "
             f"{_kv(q['weight_rel_rmse'], '{:.2e}')} | {q['threshold_rel_error']:.1e} | {q['v_range_used']:.2f} |"
         )
-    lines += ["", "## Overflow (deployed run)", "", "| layer | u wraps | v saturations | int32 wraps |", "|---|---:|---:|---:|"]
+    lines += [
+        "",
+        "## Overflow (deployed run)",
+        "",
+        "| layer | u wraps | v saturations | int32 wraps |",
+        "|---|---:|---:|---:|",
+    ]
     for layer, o in report["overflow"].items():
         lines.append(f"| {layer} | {o['u_wraps']} | {o['v_saturations']} | {o['int32_wraps']} |")
-    lines += ["", "## Cores", "", "| core | chip | layers | neurons | synapse bits | fan-in axons | fan-out axons |", "|---:|---:|---|---:|---:|---:|---:|"]
+    lines += [
+        "",
+        "## Cores",
+        "",
+        "| core | chip | layers | neurons | synapse bits | fan-in axons | fan-out axons |",
+        "|---:|---:|---|---:|---:|---:|---:|",
+    ]
     for core in c["per_core"]:
         lines.append(
             f"| {core.get('core')} | {core.get('chip')} | {', '.join(core.get('layers', []))} | {core.get('neurons')} | "
@@ -176,8 +194,12 @@ def render_markdown(report: dict[str, Any], plots: list[str]) -> str:
     if lava:
         lines.append(
             f"Lava (fixed_pt) on {lava['samples']} samples: {'bit-exact' if lava['bit_exact'] else 'MISMATCH'} with "
-            f"the reference backend ({', '.join(lava['compared'])} at every step), {lava['wall_seconds']} s."
+            f"the reference backend ({', '.join(lava['compared'])} at every step), {lava['wall_seconds']} s; "
+            f"Lava's own outputs: accuracy {_pct(lava['deployed_accuracy'])}, same prediction as the float model "
+            f"on {_pct(lava['output_agreement'])}."
         )
+        if not lava["bit_exact"]:
+            lines.append(f"First mismatch: {lava['first_mismatch']}.")
     else:
         lines.append("Reference backend only (pass --backend lava to also run Lava and compare bit for bit).")
     if report["diagnostics"]:

@@ -47,13 +47,18 @@ def find_grid(values: np.ndarray, max_steps: int, tol: float = 1e-6) -> int | No
 
 
 def calibrate(
-    graph: Graph, inputs: dict[str, np.ndarray], *, max_steps: int, batch_size: int = 64
+    graph: Graph, inputs: dict[str, np.ndarray], *, max_steps: int, batch_size: int = 64, simulate: bool = True
 ) -> Calibration:
-    """Run the float graph (FLOAT or CANONICAL stage) on ``inputs`` and collect the statistics."""
+    """Run the float graph (FLOAT or CANONICAL stage) on ``inputs`` and collect the statistics.
+
+    ``simulate=False`` collects the input statistics only (a preflight that must not simulate).
+    """
     stats = {}
     for name, _ in graph.of_type(Input):
         x = np.asarray(inputs[name], dtype=np.float64)
         stats[name] = InputStats(float(x.min()), float(x.max()), find_grid(x, max_steps))
+    if not simulate:
+        return Calibration(samples=0, inputs=stats)
     layers = tuple(n for n, _ in graph.of_type(LIF))
     v_max = dict.fromkeys(layers, 0.0)
     sim = get_backend("floatsim")
