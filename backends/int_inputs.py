@@ -51,10 +51,7 @@ def at_step(op: IntInput, x: np.ndarray, t: int) -> np.ndarray:
 
 def input_events(op: IntInput, x: np.ndarray, steps: int) -> np.ndarray:
     """Per input element, summed over samples and steps: nonzero values, or set bits for bit planes."""
-    if op.encoding == "bitplane":
-        per_value = sum(((x >> b) & 1) for b in range(op.bits))
-    else:
-        per_value = (x != 0).astype(np.int64)
+    per_value = sum(x >> b & 1 for b in range(op.bits)) if op.encoding == "bitplane" else (x != 0).astype(np.int64)
     per_value = per_value.reshape(len(x), -1, *op.shape)  # (batch, steps or 1, *shape)
     total = per_value.sum(axis=(0, 1))
     return total if is_per_step(op, x) else total * steps

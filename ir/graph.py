@@ -19,7 +19,7 @@ from .numerics import Numerics
 from .op import Op
 
 
-class Stage(str, enum.Enum):
+class Stage(enum.StrEnum):
     FLOAT = "float"  # importers' output: float ops incl. BatchNorm, pooling, flatten
     CANONICAL = "canonical"  # one synapse op per neuron input, biases and gains folded into neurons
     INTEGER = "integer"  # integer ops only, in the target's formats
@@ -76,9 +76,7 @@ class Graph:
         for e in self.edges:
             for end in (e.src, e.dst):
                 if end not in index:
-                    raise InvalidGraph(
-                        f"edge {e.src} -> {e.dst} refers to a missing node", code="GRF001", node=end
-                    )
+                    raise InvalidGraph(f"edge {e.src} -> {e.dst} refers to a missing node", code="GRF001", node=end)
             preds[e.dst].append(e.src)
             succs[e.src].append(e.dst)
         object.__setattr__(self, "_index", index)
@@ -148,9 +146,7 @@ class Graph:
         missing = set(changes) - set(self._index)
         if missing:
             raise InvalidGraph("cannot replace missing node", code="GRF001", node=sorted(missing)[0])
-        return dataclasses.replace(
-            self, nodes=tuple((n, changes.get(n, op)) for n, op in self.nodes)
-        )
+        return dataclasses.replace(self, nodes=tuple((n, changes.get(n, op)) for n, op in self.nodes))
 
     def with_meta(self, **changes: Any) -> Graph:
         return dataclasses.replace(self, meta=dataclasses.replace(self.meta, **changes))

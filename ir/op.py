@@ -43,11 +43,7 @@ class Op:
         return {f.name: getattr(self, f.name) for f in fields(self) if isinstance(getattr(self, f.name), Const)}
 
     def scalars(self) -> dict[str, Any]:
-        return {
-            f.name: getattr(self, f.name)
-            for f in fields(self)
-            if not isinstance(getattr(self, f.name), Const)
-        }
+        return {f.name: getattr(self, f.name) for f in fields(self) if not isinstance(getattr(self, f.name), Const)}
 
 
 def expect_inputs(name: str, op: Op, inputs: list[Shape], count: int | None = 1) -> None:

@@ -20,9 +20,7 @@ def print_graph(graph: Graph) -> str:
     lines = [f"graph stage={meta.stage.value} steps={meta.steps} dt={meta.dt} source={meta.source!r}"]
     for name in graph.topo_order():
         op = graph[name]
-        args = ", ".join(
-            f"{k}={format_value(v)}" for k, v in {**op.scalars(), **op.consts()}.items() if k != "shape"
-        )
+        args = ", ".join(f"{k}={format_value(v)}" for k, v in {**op.scalars(), **op.consts()}.items() if k != "shape")
         preds = ", ".join(graph.predecessors(name))
         lines.append(f"  %{name}: {op.OP}{list(op.shape)} ({preds}) {{{args}}}")
     return "\n".join(lines)

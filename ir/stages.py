@@ -29,12 +29,16 @@ def verify(graph: Graph, stage: Stage | None = None) -> Graph:
     stage = stage or graph.meta.stage
     diags: list[Diagnostic] = []
     if graph.meta.stage != stage:
-        diags.append(Diagnostic("error", "GRF010", f"graph is at stage {graph.meta.stage.value}, expected {stage.value}"))
+        diags.append(
+            Diagnostic("error", "GRF010", f"graph is at stage {graph.meta.stage.value}, expected {stage.value}")
+        )
     if graph.meta.steps < 1:
         diags.append(Diagnostic("error", "GRF011", f"time steps must be at least 1, got {graph.meta.steps}"))
     for name, op in graph.nodes:
         if not isinstance(op, ALLOWED[stage]):
-            diags.append(Diagnostic("error", "GRF012", f"op {op.OP!r} is not allowed at stage {stage.value}", node=name))
+            diags.append(
+                Diagnostic("error", "GRF012", f"op {op.OP!r} is not allowed at stage {stage.value}", node=name)
+            )
     if not graph.of_type(Input, IntInput):
         diags.append(Diagnostic("error", "GRF013", "the graph has no input"))
     if not graph.of_type(Output):
@@ -112,7 +116,9 @@ def _check_lif_float(name: str, op: LIF) -> list[Diagnostic]:
     if not 0.0 <= op.beta <= 1.0:
         diags.append(Diagnostic("error", "GRF024", f"voltage decay factor beta={op.beta} is outside [0, 1]", node=name))
     if not 0.0 <= op.alpha <= 1.0:
-        diags.append(Diagnostic("error", "GRF024", f"current decay factor alpha={op.alpha} is outside [0, 1]", node=name))
+        diags.append(
+            Diagnostic("error", "GRF024", f"current decay factor alpha={op.alpha} is outside [0, 1]", node=name)
+        )
     if op.fire not in (">=", ">") or op.reset not in ("zero", "subtract"):
         diags.append(Diagnostic("error", "GRF025", f"unknown fire rule {op.fire!r} or reset {op.reset!r}", node=name))
     return diags
@@ -128,9 +134,15 @@ def _check_canonical_structure(graph: Graph, stage: Stage) -> list[Diagnostic]:
         preds = [graph[p] for p in graph.predecessors(name)]
         if isinstance(op, synapses):
             if len(preds) != 1 or not isinstance(preds[0], sources):
-                diags.append(Diagnostic("error", "GRF030", "a synapse op must read exactly one input or neuron layer", node=name))
+                diags.append(
+                    Diagnostic("error", "GRF030", "a synapse op must read exactly one input or neuron layer", node=name)
+                )
             if stage is Stage.CANONICAL and op.bias is not None:
-                diags.append(Diagnostic("error", "GRF031", "canonical synapses carry no bias (it belongs to the neuron)", node=name))
+                diags.append(
+                    Diagnostic(
+                        "error", "GRF031", "canonical synapses carry no bias (it belongs to the neuron)", node=name
+                    )
+                )
             if not any(isinstance(graph[s], neurons) for s in graph.successors(name)):
                 diags.append(Diagnostic("error", "GRF032", "a synapse op must feed a neuron layer", node=name))
         if isinstance(op, neurons) and not all(isinstance(p, synapses) for p in preds):
@@ -162,7 +174,9 @@ def _check_integer(graph: Graph) -> list[Diagnostic]:
     for name, op in graph.nodes:
         for field, const in op.consts().items():
             if not np.issubdtype(const.dtype, np.integer):
-                diags.append(Diagnostic("error", "GRF051", f"{field} has dtype {const.dtype}, expected integers", node=name))
+                diags.append(
+                    Diagnostic("error", "GRF051", f"{field} has dtype {const.dtype}, expected integers", node=name)
+                )
         if isinstance(op, (IntDense, IntConv2d)):
             diags += _range(name, "weight", op.weight.array, -(n.weight_max + 1), n.weight_max)
             diags += _range(name, "weight_exp", np.array(op.weight_exp), n.weight_exp_min, n.weight_exp_max)

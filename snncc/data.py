@@ -38,12 +38,24 @@ def load_dataset(path: str | Path, input_shape: tuple[int, ...] | None = None) -
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
     except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
-        raise DataError(f"cannot read the data file as .npz ({exc})", code="DAT003", source=str(path), hint=hint) from exc
+        raise DataError(
+            f"cannot read the data file as .npz ({exc})", code="DAT003", source=str(path), hint=hint
+        ) from exc
     if "x" not in arrays:
-        raise DataError(f"no array 'x' in the data file (found {sorted(arrays) or 'nothing'})", code="DAT004", source=str(path), hint=hint)
+        raise DataError(
+            f"no array 'x' in the data file (found {sorted(arrays) or 'nothing'})",
+            code="DAT004",
+            source=str(path),
+            hint=hint,
+        )
     x = arrays["x"]
     if not np.issubdtype(x.dtype, np.number) or x.ndim < 2:
-        raise DataError(f"'x' must be a numeric array (N, *input_shape), got {x.dtype} {x.shape}", code="DAT005", source=str(path), hint=hint)
+        raise DataError(
+            f"'x' must be a numeric array (N, *input_shape), got {x.dtype} {x.shape}",
+            code="DAT005",
+            source=str(path),
+            hint=hint,
+        )
     if len(x) == 0:
         raise DataError("the data file holds no samples", code="DAT006", source=str(path), hint=hint)
     if not np.all(np.isfinite(x)):
@@ -58,6 +70,10 @@ def load_dataset(path: str | Path, input_shape: tuple[int, ...] | None = None) -
     y = arrays.get("y")
     if y is not None:
         if not np.issubdtype(y.dtype, np.integer) or y.shape != (len(x),):
-            raise DataError(f"'y' must be integer labels of shape ({len(x)},), got {y.dtype} {y.shape}", code="DAT009", source=str(path))
+            raise DataError(
+                f"'y' must be integer labels of shape ({len(x)},), got {y.dtype} {y.shape}",
+                code="DAT009",
+                source=str(path),
+            )
         y = y.astype(np.int64)
     return Dataset(path, x.astype(np.float64), y)

@@ -137,7 +137,7 @@ def estimate(graph: Graph, placement: Placement, trace: Trace, target: Target) -
 def _macs(op: IntDense | IntConv2d) -> float:
     if isinstance(op, IntDense):
         return float(op.weight.array.size)
-    c_out, c_in_g, kh, kw = op.weight.shape
+    _c_out, c_in_g, kh, kw = op.weight.shape
     return float(np.prod(op.shape) * c_in_g * kh * kw)
 
 

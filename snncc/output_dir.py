@@ -16,7 +16,9 @@ def check_output_dir(path: Path, force: bool) -> None:
     """Fail before any work if the result could not be written."""
     if path.exists() and not force:
         raise OutputError(
-            "output directory already exists", code="OUT002", source=str(path),
+            "output directory already exists",
+            code="OUT002",
+            source=str(path),
             hint="choose another --out, or pass --force to replace it",
         )
     if path.exists() and not path.is_dir():
@@ -25,7 +27,9 @@ def check_output_dir(path: Path, force: bool) -> None:
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise OutputError(f"cannot create the parent directory: {exc.strerror}", code="OUT004", source=str(parent)) from exc
+        raise OutputError(
+            f"cannot create the parent directory: {exc.strerror}", code="OUT004", source=str(parent)
+        ) from exc
     if not os.access(parent, os.W_OK | os.X_OK):
         raise OutputError("the parent directory is not writable", code="OUT004", source=str(parent))
 

@@ -72,6 +72,6 @@ class Target:
 
 def load_target(name_or_path: str | Path) -> Target:
     """Load and validate a target by name (targets/<name>.yaml) or by path."""
-    from snncc.target_loader import load  # noqa: PLC0415 - keeps yaml/jsonschema out of `import snncc`
+    from snncc.target_loader import load
 
     return load(name_or_path)

@@ -135,9 +135,7 @@ def compare(
     return Comparison(verification, it_all, ft_all)
 
 
-def _earliest(
-    known: tuple[int, int, int] | None, differs: np.ndarray, offset: int
-) -> tuple[int, int, int]:
+def _earliest(known: tuple[int, int, int] | None, differs: np.ndarray, offset: int) -> tuple[int, int, int]:
     """Earliest (sample, step, neuron) by step, then sample, then neuron."""
     idx = np.argwhere(differs.reshape(differs.shape[0], differs.shape[1], -1))
     s, t, n = idx[np.lexsort((idx[:, 2], idx[:, 0], idx[:, 1]))[0]]

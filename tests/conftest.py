@@ -18,6 +18,17 @@ settings.register_profile("dev", deadline=None, max_examples=500)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--regen-golden", action="store_true", help="rewrite tests/golden/cases from the reference simulator"
+    )
+
+
+@pytest.fixture
+def regen_golden(request) -> bool:
+    return bool(request.config.getoption("--regen-golden"))
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():

@@ -10,7 +10,9 @@ import time
 from typing import ClassVar
 
 import numpy as np
+
 from snncc.backends.base import LayerStats, Record, Trace
+from snncc.errors import BackendError, Diagnostic
 from snncc.ir import (
     LIF,
     AvgPool2d,
@@ -25,8 +27,6 @@ from snncc.ir import (
     Stage,
     SumPool2d,
 )
-
-from snncc.errors import BackendError, Diagnostic
 
 from . import steps as step
 
@@ -55,16 +55,14 @@ class FloatSim:
             elif isinstance(op, Output):
                 preds = graph.predecessors(name)
                 if len(preds) != 1 or not isinstance(graph[preds[0]], LIF):
-                    diags.append(
-                        Diagnostic("error", "BKD022", "an output must read one neuron layer", node=name)
-                    )
+                    diags.append(Diagnostic("error", "BKD022", "an output must read one neuron layer", node=name))
             elif not isinstance(op, Input) and not graph.predecessors(name):
                 diags.append(Diagnostic("error", "BKD022", f"{op.OP} has no input", node=name))
             elif not isinstance(op, (Input, LIF)) and len(graph.predecessors(name)) != 1:
                 diags.append(Diagnostic("error", "BKD022", f"{op.OP} must have exactly one input", node=name))
         return diags
 
-    def run(self, graph: Graph, inputs: dict[str, np.ndarray], *, record: Record = Record()) -> Trace:  # noqa: B008 (the Backend protocol's signature)
+    def run(self, graph: Graph, inputs: dict[str, np.ndarray], *, record: Record = Record()) -> Trace:
         diags = self.check(graph)
         if diags:
             raise BackendError(diagnostics=diags)
@@ -82,9 +80,7 @@ class FloatSim:
         return Trace(**{**trace, "wall_seconds": time.perf_counter() - began})
 
 
-def _read_inputs(
-    graph: Graph, inputs: dict[str, np.ndarray]
-) -> tuple[int, dict[str, bool], dict[str, np.ndarray]]:
+def _read_inputs(graph: Graph, inputs: dict[str, np.ndarray]) -> tuple[int, dict[str, bool], dict[str, np.ndarray]]:
     """Check every input array: (B, *shape) for direct input or (B, T, *shape) per step."""
     steps = graph.meta.steps
     values, per_step, batches = {}, {}, set()
@@ -111,9 +107,7 @@ def _read_inputs(
     if extra:
         raise BackendError(f"inputs {extra} are not input nodes of the graph", code="BKD023")
     if len(batches) != 1 or 0 in batches:
-        raise BackendError(
-            f"inputs disagree on the batch size or are empty: {sorted(batches)}", code="BKD024"
-        )
+        raise BackendError(f"inputs disagree on the batch size or are empty: {sorted(batches)}", code="BKD024")
     return batches.pop(), per_step, values
 
 
@@ -130,8 +124,7 @@ def _simulate(
     wanted = [n for n in neurons if record.wants(n)]
     rec = {
         var: {
-            n: np.zeros((batch, steps, *neurons[n].shape), np.uint8 if var == "spikes" else np.float64)
-            for n in wanted
+            n: np.zeros((batch, steps, *neurons[n].shape), np.uint8 if var == "spikes" else np.float64) for n in wanted
         }
         for var in ("spikes", "v", "u")
         if getattr(record, var)
@@ -160,9 +153,7 @@ def _simulate(
     outputs = {}
     for name, op in graph.of_type(Output):
         layer = graph.predecessors(name)[0]
-        readout = {"spike_count": counts[layer], "v_last": state[layer].v, "v_mean": v_sums[layer] / steps}[
-            op.readout
-        ]
+        readout = {"spike_count": counts[layer], "v_last": state[layer].v, "v_mean": v_sums[layer] / steps}[op.readout]
         outputs[name] = readout.astype(np.float64) * op.scale
     return {
         "batch": batch,

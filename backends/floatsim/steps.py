@@ -10,6 +10,7 @@ from typing import NamedTuple
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
+
 from snncc.ir import LIF, AvgPool2d, BatchNorm, Conv2d, Dense, Flatten, Op, SumPool2d
 
 
@@ -55,16 +56,12 @@ def conv2d(
     return y if bias is None else y + bias[:, None, None]
 
 
-def sumpool2d(
-    x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int]
-) -> np.ndarray:
+def sumpool2d(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int]) -> np.ndarray:
     """Sum over each window (zero padding)."""
     return _windows(x, kernel, stride, padding).sum(axis=(4, 5))
 
 
-def avgpool2d(
-    x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int]
-) -> np.ndarray:
+def avgpool2d(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int]) -> np.ndarray:
     """Mean over each window, padded zeros counted (torch count_include_pad=True)."""
     return sumpool2d(x, kernel, stride, padding) / (kernel[0] * kernel[1])
 
@@ -105,10 +102,7 @@ def lif_step(op: LIF, state: LIFState, x: np.ndarray) -> tuple[np.ndarray, LIFSt
         h = h + op.bias.array
     if op.v_floor is not None:
         h = np.maximum(h, op.v_floor)
-    if op.spiking:
-        s = h >= op.threshold if op.fire == ">=" else h > op.threshold
-    else:
-        s = np.zeros(h.shape, dtype=bool)
+    s = (h >= op.threshold if op.fire == ">=" else h > op.threshold) if op.spiking else np.zeros(h.shape, dtype=bool)
     v = np.where(s, op.v_reset if op.reset == "zero" else h - op.threshold, h)
     return s, LIFState(i, v)
 

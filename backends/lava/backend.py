@@ -11,6 +11,7 @@ Lava is imported only inside run(), after the Python 3.11 import fix (compat.py)
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import ClassVar
 
@@ -98,10 +99,8 @@ def _run_lava(graph: Graph, values: dict[str, np.ndarray], *, want_u: bool) -> t
     except Exception as exc:  # Lava raises many kinds; all mean the same to the user
         raise BackendError(f"Lava failed while running the network: {exc}", code="BKD020") from exc
     finally:
-        try:
+        with contextlib.suppress(Exception):
             anchor.stop()
-        except Exception:  # noqa: S110 - stopping a runtime that failed to start can fail too
-            pass
     return raw, time.perf_counter() - start
 
 

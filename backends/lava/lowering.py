@@ -57,7 +57,9 @@ class Network:
     """The built Lava processes and the monitors to read back."""
 
     neurons: dict[str, Any] = field(default_factory=dict)
-    monitors: dict[tuple[str, str], tuple[Any, Any, str]] = field(default_factory=dict)  # (var, layer) -> (mon, proc, name)
+    monitors: dict[tuple[str, str], tuple[Any, Any, str]] = field(
+        default_factory=dict
+    )  # (var, layer) -> (mon, proc, name)
 
     def read(self) -> dict[str, dict[str, np.ndarray]]:
         out: dict[str, dict[str, np.ndarray]] = {}

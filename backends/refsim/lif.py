@@ -54,10 +54,7 @@ def lif_step(
         v = np.maximum(v, op.v_floor)
     threshold = op.vth << n.vth_shift
     spikes = v > threshold if op.spiking else np.zeros(v.shape, dtype=bool)
-    if op.reset == "zero":
-        v = np.where(spikes, 0, v)
-    else:
-        v = np.where(spikes, v - threshold, v)
+    v = np.where(spikes, 0, v) if op.reset == "zero" else np.where(spikes, v - threshold, v)
     events = StepEvents(
         u_wrapped=u_wrapped,
         v_saturated=v_saturated,

@@ -59,7 +59,9 @@ class _Run:
         }
         self.counts = {n: np.zeros((batch, *op.shape), dtype=np.int64) for n, op in self.lifs.items()}
         self.v_sum = {n: np.zeros((batch, *op.shape), dtype=np.int64) for n, op in self.lifs.items()}
-        self.events = {n: dict.fromkeys(("u_wraps", "v_saturations", "int32_wraps", "active_updates"), 0) for n in self.lifs}
+        self.events = {
+            n: dict.fromkeys(("u_wraps", "v_saturations", "int32_wraps", "active_updates"), 0) for n in self.lifs
+        }
         self.rec: dict[str, dict[str, list[np.ndarray]]] = {"spikes": {}, "v": {}, "u": {}}
         for name in self.lifs:
             if record.wants(name):
@@ -128,9 +130,7 @@ class _Run:
         for name, op in self.graph.of_type(Output):
             src = self.graph.predecessors(name)[0]
             outputs[name] = self._readout(op.readout, src, steps)
-        stats = {
-            n: LayerStats(spikes=int(self.counts[n].sum()), **self.events[n]) for n in self.lifs
-        }
+        stats = {n: LayerStats(spikes=int(self.counts[n].sum()), **self.events[n]) for n in self.lifs}
         return Trace(
             batch=self.batch,
             steps=steps,

@@ -84,10 +84,7 @@ def train(epochs: int, batch_size: int = 32, lr: float = 1e-2) -> tuple[snn.SNN,
             optimizer.step()
             total += loss.item() * len(idx)
         schedule.step()
-        print(
-            f"epoch {epoch + 1:2d}  loss {total / len(xt):.4f}  "
-            f"test accuracy {accuracy(model, x_test, y_test):.4f}"
-        )
+        print(f"epoch {epoch + 1:2d}  loss {total / len(xt):.4f}  test accuracy {accuracy(model, x_test, y_test):.4f}")
     model.eval()
     return model, x_test, y_test
 
@@ -103,10 +100,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     torch.save(model, args.out / "model.pt")  # the whole module, as users save it
     np.savez(args.out / "test_data.npz", x=x_test.astype(np.float32), y=y_test.astype(np.int64))
-    print(
-        f"float test accuracy {acc:.4f} on {len(y_test)} held-out digits "
-        f"({time.perf_counter() - began:.1f} s)"
-    )
+    print(f"float test accuracy {acc:.4f} on {len(y_test)} held-out digits ({time.perf_counter() - began:.1f} s)")
 
 
 if __name__ == "__main__":

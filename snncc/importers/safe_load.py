@@ -102,9 +102,7 @@ def _load_trusted(path: Path) -> Any:
             f"the file needs a class that cannot be imported here ({exc})",
             code="LOD005" if main else "LOD008",
             source=str(path),
-            hint=_MAIN_HINT
-            if main
-            else "install or put on PYTHONPATH the package that defines the model's classes",
+            hint=_MAIN_HINT if main else "install or put on PYTHONPATH the package that defines the model's classes",
         ) from exc
     except Exception as exc:  # damaged file, or a class whose unpickling fails
         raise _corrupt(path, exc) from exc
@@ -172,8 +170,7 @@ def _require_module(obj: Any, where: str) -> nn.Module:
     if isinstance(obj, dict) and any(isinstance(v, dict) for v in obj.values()):
         nested = [k for k, v in obj.items() if isinstance(v, dict)]
         raise ModelLoadError(
-            f"the file holds a dict (keys {sorted(map(str, obj))[:6]}), e.g. a training checkpoint, "
-            "not a module",
+            f"the file holds a dict (keys {sorted(map(str, obj))[:6]}), e.g. a training checkpoint, not a module",
             code="LOD006",
             source=where,
             hint=f"a state dict (under {nested[0]!r}?) has no architecture: load it into your model "

@@ -65,9 +65,7 @@ LAYERS: tuple[type[nn.Module], ...] = (
     *BYPASSED,
     *NEURONS,
 )
-SUPPORTED_NAMES = (
-    "Linear, Conv2d, AvgPool2d, BatchNorm1d/2d, Flatten, Dropout, Identity, snncc.nn.LIF/IF/Integrator"
-)
+SUPPORTED_NAMES = "Linear, Conv2d, AvgPool2d, BatchNorm1d/2d, Flatten, Dropout, Identity, snncc.nn.LIF/IF/Integrator"
 
 
 # --- 1. walk ------------------------------------------------------------------------------------
@@ -138,9 +136,7 @@ def _fx_calls(body: nn.Module, graph: torch.fx.Graph, prefix: str) -> Walk:
         name = prefix + (str(node.target) if node.op == "call_module" else node.name)
         if node.op == "call_module":
             if node.target in seen:
-                problems.append(
-                    _op_problem(name, "the module is called more than once (shared weights or recurrence)")
-                )
+                problems.append(_op_problem(name, "the module is called more than once (shared weights or recurrence)"))
             seen.add(str(node.target))
             calls.append(LayerCall(name, body.get_submodule(str(node.target))))
         elif _is_flatten(node):
@@ -149,9 +145,7 @@ def _fx_calls(body: nn.Module, graph: torch.fx.Graph, prefix: str) -> Walk:
         else:
             problems.append(_op_problem(name, f"unsupported operation in forward: {_describe(node)}"))
         if inputs != [previous]:
-            problems.append(
-                _op_problem(name, "layers must form a chain (each reads the previous one's output)")
-            )
+            problems.append(_op_problem(name, "layers must form a chain (each reads the previous one's output)"))
         previous = node
     return Walk(tuple(calls), tuple(problems), "torch.fx trace")
 
@@ -205,11 +199,7 @@ def _is_batch_size(arg: Any, tensor: Any) -> bool:
         return arg.args[0] is tensor and (arg.args[1:] == (0,) or arg.kwargs == {"dim": 0})
     if arg.op == "call_function" and arg.target is operator.getitem and arg.args[1] == 0:
         shape = arg.args[0]
-        return (
-            isinstance(shape, torch.fx.Node)
-            and shape.op == "call_function"
-            and shape.args == (tensor, "shape")
-        )
+        return isinstance(shape, torch.fx.Node) and shape.op == "call_function" and shape.args == (tensor, "shape")
     return arg.op == "call_function" and arg.target is len and arg.args[0] is tensor
 
 
@@ -229,8 +219,7 @@ def _op_problem(name: str, message: str) -> Diagnostic:
         "IMT004",
         message,
         node=name,
-        hint="write the model as a chain of supported layers (nn.Sequential); "
-        "apply functions outside the model",
+        hint="write the model as a chain of supported layers (nn.Sequential); apply functions outside the model",
     )
 
 
@@ -246,8 +235,7 @@ def _registration_order(body: nn.Module, prefix: str, input_shape: Shape, reason
             f"and a probe run does not apply the registered layers as a chain ({problem})",
             code="IMT006",
             node=prefix.rstrip(".") or None,
-            hint="remove data-dependent Python control flow from forward, "
-            "or write the model as nn.Sequential",
+            hint="remove data-dependent Python control flow from forward, or write the model as nn.Sequential",
         )
     note = (
         f"registration order of children: torch.fx could not trace {type(body).__name__}.forward ({cause}); "
@@ -264,9 +252,7 @@ def _leaves(module: nn.Module, path: str) -> list[tuple[str, nn.Module]]:
     return found
 
 
-def _probe_chain(
-    body: nn.Module, calls: tuple[LayerCall, ...], input_shape: Shape, prefix: str
-) -> str | None:
+def _probe_chain(body: nn.Module, calls: tuple[LayerCall, ...], input_shape: Shape, prefix: str) -> str | None:
     """Run a copy of ``body`` on random data; None if it applies ``calls`` one after another, unchanged."""
     probe = copy.deepcopy(body).eval()
     snn.reset_neurons(probe)
@@ -295,9 +281,7 @@ def _probe_chain(
     return None
 
 
-def _chain_problem(
-    seen: list[tuple[str, Any, Any]], x: torch.Tensor, y: Any, expected: list[str]
-) -> str | None:
+def _chain_problem(seen: list[tuple[str, Any, Any]], x: torch.Tensor, y: Any, expected: list[str]) -> str | None:
     order = [name for name, _, _ in seen]
     if order != expected:
         return f"layers run in the order {order}, registered as {expected}"
@@ -365,8 +349,7 @@ def _shaped(op: Op, src: Shape | None, name: str) -> Op:
 def _linear(name: str, m: nn.Linear, src: Shape | None) -> Op:
     if src is not None and len(src) > 1 and src[-1] != m.in_features:
         raise InvalidGraph(
-            f"Linear(in_features={m.in_features}) cannot take a {src} input "
-            "(torch applies it to the last axis)",
+            f"Linear(in_features={m.in_features}) cannot take a {src} input (torch applies it to the last axis)",
             code="GRF004",
             node=name,
         )
@@ -415,9 +398,7 @@ def _avgpool2d(name: str, m: nn.AvgPool2d, src: Shape | None) -> Op:
 
 def _batchnorm(name: str, m: nn.BatchNorm1d | nn.BatchNorm2d, src: Shape | None) -> Op:
     if m.running_mean is None or m.running_var is None:
-        raise _setting(
-            name, "batch norm without running statistics", "use track_running_stats=True (the default)"
-        )
+        raise _setting(name, "batch norm without running statistics", "use track_running_stats=True (the default)")
     if src is not None and len(src) not in ((1, 2) if isinstance(m, nn.BatchNorm1d) else (3,)):
         raise InvalidGraph(f"{type(m).__name__} cannot take a {src} input", code="GRF004", node=name)
     ones = torch.ones_like(m.running_mean)
@@ -433,18 +414,14 @@ def _batchnorm(name: str, m: nn.BatchNorm1d | nn.BatchNorm2d, src: Shape | None)
 
 def _flatten(name: str, m: nn.Flatten, src: Shape | None) -> Op:
     if m.start_dim != 1 or m.end_dim != -1:
-        raise _setting(
-            name, f"Flatten(start_dim={m.start_dim}, end_dim={m.end_dim})", "use nn.Flatten() (start_dim=1)"
-        )
+        raise _setting(name, f"Flatten(start_dim={m.start_dim}, end_dim={m.end_dim})", "use nn.Flatten() (start_dim=1)")
     return Flatten(shape=())
 
 
 def _lif(name: str, m: snn.LIF, src: Shape | None) -> Op:
     # H = (1 - 1/tau)·V + gain·X + Vr0/tau with gain 1/tau (decay_input) or 1: SPEC lif with alpha 0
     v_rest = 0.0 if m.v_reset is None else m.v_reset
-    return _spiking(
-        m, beta=1.0 - 1.0 / m.tau, gain=1.0 / m.tau if m.decay_input else 1.0, bias=v_rest / m.tau
-    )
+    return _spiking(m, beta=1.0 - 1.0 / m.tau, gain=1.0 / m.tau if m.decay_input else 1.0, bias=v_rest / m.tau)
 
 
 def _if(name: str, m: snn.IF, src: Shape | None) -> Op:
@@ -556,12 +533,8 @@ def import_torch(
     chain = build_chain(builder, walk, shape)
     add_readout(builder, chain, readout, steps)
     notes["import_order"] = walk.order_note
-    if any(
-        m.training and isinstance(m, (nn.modules.batchnorm._BatchNorm, *BYPASSED)) for m in model.modules()
-    ):
-        notes["mode"] = (
-            "the model was in train mode; imported with eval semantics (batch-norm running statistics)"
-        )
+    if any(m.training and isinstance(m, (nn.modules.batchnorm._BatchNorm, *BYPASSED)) for m in model.modules()):
+        notes["mode"] = "the model was in train mode; imported with eval semantics (batch-norm running statistics)"
     meta = GraphMeta(
         stage=Stage.FLOAT,
         steps=steps,
@@ -615,9 +588,7 @@ def build_chain(builder: GraphBuilder, walk: Walk, input_shape: Shape) -> list[t
     if shape_error is not None:
         raise shape_error
     if not chain:
-        raise ImportFailed(
-            "the model has no layers to import", code="IMT007", hint=f"snncc imports {SUPPORTED_NAMES}"
-        )
+        raise ImportFailed("the model has no layers to import", code="IMT007", hint=f"snncc imports {SUPPORTED_NAMES}")
     return chain
 
 
@@ -658,7 +629,5 @@ def _unwrap(
     if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
         raise ImportFailed(f"steps must be a positive integer, got {steps!r}", code="IMT005")
     if readout not in snn.READOUTS:
-        raise ImportFailed(
-            f"readout must be one of {', '.join(snn.READOUTS)}, got {readout!r}", code="IMT005"
-        )
+        raise ImportFailed(f"readout must be one of {', '.join(snn.READOUTS)}, got {readout!r}", code="IMT005")
     return body, prefix, steps, readout, notes

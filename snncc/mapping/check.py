@@ -20,7 +20,9 @@ def check_placement(graph: Graph, placement: Placement, target: Target) -> list[
     for core in placement.cores:
         for piece in core.pieces:
             if piece.layer not in cover:
-                diags.append(Diagnostic("error", "MAP040", f"core {core.index} holds an unknown layer", node=piece.layer))
+                diags.append(
+                    Diagnostic("error", "MAP040", f"core {core.index} holds an unknown layer", node=piece.layer)
+                )
                 continue
             cover[piece.layer][box_slices(piece.box)] += 1
     for name, count in cover.items():
@@ -49,10 +51,17 @@ def check_placement(graph: Graph, placement: Placement, target: Target) -> list[
         for what, (used, limit) in recomputed.items():
             if used > limit:
                 diags.append(
-                    Diagnostic("error", "MAP042", f"core {core.index} uses {used} {what}; the limit is {int(limit)}", node=core.layers[0])
+                    Diagnostic(
+                        "error",
+                        "MAP042",
+                        f"core {core.index} uses {used} {what}; the limit is {int(limit)}",
+                        node=core.layers[0],
+                    )
                 )
         if core.chip != core.index // int(target.cores_per_chip):
             diags.append(Diagnostic("error", "MAP043", f"core {core.index} is on the wrong chip {core.chip}"))
     if placement.cores_used > target.total_cores:
-        diags.append(Diagnostic("error", "MAP044", f"{placement.cores_used} cores used; {target.name} has {target.total_cores}"))
+        diags.append(
+            Diagnostic("error", "MAP044", f"{placement.cores_used} cores used; {target.name} has {target.total_cores}")
+        )
     return diags

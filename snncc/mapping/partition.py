@@ -93,7 +93,7 @@ def _slice_layer(graph: Graph, target: Target, layer: str, op: IntLIF) -> list[t
 def _product(ranges: list[list[tuple[int, int]]]) -> list[list[tuple[int, int]]]:
     out: list[list[tuple[int, int]]] = [[]]
     for options in ranges:
-        out = [prefix + [r] for prefix in out for r in options]
+        out = [[*prefix, r] for prefix in out for r in options]
     return out
 
 

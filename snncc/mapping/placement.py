@@ -68,7 +68,9 @@ class Placement:
             "target": self.target,
             "cores_used": self.cores_used,
             "lower_bound_cores": self.lower_bound_cores,
-            "ratio_to_lower_bound": round(self.cores_used / self.lower_bound_cores, 4) if self.lower_bound_cores else None,
+            "ratio_to_lower_bound": round(self.cores_used / self.lower_bound_cores, 4)
+            if self.lower_bound_cores
+            else None,
             "cores": [
                 {
                     "core": c.index,

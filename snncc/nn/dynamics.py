@@ -11,9 +11,7 @@ import torch
 from .surrogate import spike
 
 
-def lif_charge(
-    v: torch.Tensor, x: torch.Tensor, tau: float, v_rest: float, decay_input: bool
-) -> torch.Tensor:
+def lif_charge(v: torch.Tensor, x: torch.Tensor, tau: float, v_rest: float, decay_input: bool) -> torch.Tensor:
     """H = V + (X - (V - Vr0))/tau  (decay_input)  or  V - (V - Vr0)/tau + X."""
     if decay_input:
         return v + (x - (v - v_rest)) / tau

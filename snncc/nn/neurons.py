@@ -77,18 +77,13 @@ class LIF(Neuron):
         return s
 
     def extra_repr(self) -> str:
-        return (
-            f"tau={self.tau}, threshold={self.threshold}, v_reset={self.v_reset}, "
-            f"decay_input={self.decay_input}"
-        )
+        return f"tau={self.tau}, threshold={self.threshold}, v_reset={self.v_reset}, decay_input={self.decay_input}"
 
 
 class IF(Neuron):
     """Integrate-and-fire neuron: H = V + X, then fire and reset as ``LIF``."""
 
-    def __init__(
-        self, threshold: float = 1.0, v_reset: float | None = 0.0, surrogate_alpha: float = 2.0
-    ) -> None:
+    def __init__(self, threshold: float = 1.0, v_reset: float | None = 0.0, surrogate_alpha: float = 2.0) -> None:
         super().__init__()
         self.threshold = float(threshold)
         self.v_reset = None if v_reset is None else float(v_reset)

@@ -33,9 +33,7 @@ class SNN(nn.Module):
     def per_step(self, x: torch.Tensor, *, sequence: bool = False) -> torch.Tensor:
         """The body's output at every step, stacked: (T, B, *out)."""
         if sequence and x.shape[0] != self.steps:
-            raise ValueError(
-                f"a sequence input needs {self.steps} steps on axis 0, got shape {tuple(x.shape)}"
-            )
+            raise ValueError(f"a sequence input needs {self.steps} steps on axis 0, got shape {tuple(x.shape)}")
         reset_neurons(self.body)
         outputs = [self.body(x[t] if sequence else x) for t in range(self.steps)]
         reset_neurons(self.body)  # drop the last state: it would hold this batch's autograd graph

@@ -57,7 +57,9 @@ def canonicalize(graph: Graph) -> Graph:
             src = pending[preds[0]]
             if src.chain or not isinstance(graph[src.source], LIF):
                 raise ImportFailed(
-                    "an output must read a neuron layer", code="IMT012", node=name,
+                    "an output must read a neuron layer",
+                    code="IMT012",
+                    node=name,
                     hint="end the model with a neuron or integrator layer",
                 )
             builder.add(name, op, [src.source])

@@ -235,26 +235,41 @@ def _quantize_layer(
 
     vth = _threshold(op, s, n)
     bias_v = bias * s * act
-    bias_exp = np.clip(np.ceil(np.log2(np.maximum(np.abs(bias_v), 1e-300) / (n.bias_mant_max + 0.5))), 0, n.bias_exp_max)
+    bias_exp = np.clip(
+        np.ceil(np.log2(np.maximum(np.abs(bias_v), 1e-300) / (n.bias_mant_max + 0.5))), 0, n.bias_exp_max
+    )
     bias_exp = bias_exp.astype(np.int32)
     bias_mant = np.clip(np.rint(bias_v / 2.0**bias_exp), -n.bias_mant_max - 1, n.bias_mant_max).astype(np.int32)
     v_lsb = 1.0 / (s * act)
     int_lif = IntLIF(
         shape=op.shape,
-        du=int(np.clip((n.decay_unity - n.du_offset) - round(op.alpha * n.decay_unity), -n.du_offset, n.decay_unity - n.du_offset)),
-        dv=int(round((1.0 - op.beta) * n.decay_unity)),
+        du=int(
+            np.clip(
+                (n.decay_unity - n.du_offset) - round(op.alpha * n.decay_unity),
+                -n.du_offset,
+                n.decay_unity - n.du_offset,
+            )
+        ),
+        dv=round((1.0 - op.beta) * n.decay_unity),
         vth=vth,
         bias_mant=Const(bias_mant),
         bias_exp=Const(bias_exp),
         v_init=Const(np.clip(np.rint(v_init * s * act), -n.v_max, n.v_max).astype(np.int32)),
         reset=op.reset,
-        v_floor=None if op.v_floor is None else int(round(op.v_floor * s * act)),
+        v_floor=None if op.v_floor is None else round(op.v_floor * s * act),
         spiking=op.spiking,
         scale=v_lsb,
     )
     v_used = v_extent * s * act / n.v_max if v_extent else 0.0
     if v_seen * s * act > n.v_max:
-        diags.append(Diagnostic("warning", "QNT020", f"calibrated |v| reaches {v_used:.2f}x the voltage range: v will saturate", node=name))
+        diags.append(
+            Diagnostic(
+                "warning",
+                "QNT020",
+                f"calibrated |v| reaches {v_used:.2f}x the voltage range: v will saturate",
+                node=name,
+            )
+        )
     for sname, b in bits_used.items():
         if 0 < b < 4:
             diags.append(
@@ -288,10 +303,8 @@ def _quantize_weights(w: np.ndarray, s: float, n: Numerics) -> tuple[np.ndarray,
     m = _weight_mantissa_max(w, n)
     e = int(np.clip(math.ceil(math.log2(wmax * s / m) - 1e-12), n.weight_exp_min, n.weight_exp_max))
     scaled = w * s / 2.0**e
-    if w.min() < 0 < w.max():  # mixed sign: only even mantissas survive Lava's pipeline
-        w_int = 2 * np.rint(scaled / 2)
-    else:
-        w_int = np.rint(scaled)
+    mixed = w.min() < 0 < w.max()  # only even mantissas survive Lava's pipeline for mixed signs
+    w_int = 2 * np.rint(scaled / 2) if mixed else np.rint(scaled)
     return np.clip(w_int, -m, m).astype(np.int32), e
 
 

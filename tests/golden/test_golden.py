@@ -15,7 +15,20 @@ import pytest
 
 from snncc.backends import Record
 from snncc.backends.refsim import RefSim
-from snncc.ir import LOIHI, Const, GraphBuilder, GraphMeta, IntConv2d, IntDense, IntInput, IntLIF, Output, Stage, load, save
+from snncc.ir import (
+    LOIHI,
+    Const,
+    GraphBuilder,
+    GraphMeta,
+    IntConv2d,
+    IntDense,
+    IntInput,
+    IntLIF,
+    Output,
+    Stage,
+    load,
+    save,
+)
 from snncc.ir.serialize import write_npz_deterministic
 
 CASES = Path(__file__).parent / "cases"
@@ -43,18 +56,31 @@ def build_cases() -> dict[str, tuple[object, dict[str, np.ndarray]]]:
     rng = np.random.default_rng(2026)
     traps = _graph(
         [
-            (IntDense(shape=(3,), weight=Const(np.array([[3, -3, 7], [-1, 5, 2], [9, 9, -9]], np.int32)), weight_exp=-1),
-             _neuron((3,), du=0, dv=123, vth=5, bias_mant=[100, -50, 0], bias_exp=[2, 3, 0])),
-            (IntDense(shape=(2,), weight=Const(np.array([[11, -4, 6], [-2, 8, 1]], np.int32)), weight_exp=2),
-             _neuron((2,), du=2000, dv=4096, vth=3)),
+            (
+                IntDense(
+                    shape=(3,), weight=Const(np.array([[3, -3, 7], [-1, 5, 2], [9, 9, -9]], np.int32)), weight_exp=-1
+                ),
+                _neuron((3,), du=0, dv=123, vth=5, bias_mant=[100, -50, 0], bias_exp=[2, 3, 0]),
+            ),
+            (
+                IntDense(shape=(2,), weight=Const(np.array([[11, -4, 6], [-2, 8, 1]], np.int32)), weight_exp=2),
+                _neuron((2,), du=2000, dv=4096, vth=3),
+            ),
         ],
         IntInput(shape=(3,), bits=8),
         steps=7,
     )
     conv = _graph(
         [
-            (IntConv2d(shape=(3, 3, 3), weight=Const(rng.integers(-60, 60, (3, 1, 3, 3)).astype(np.int32)), stride=2, padding=1),
-             _neuron((3, 3, 3), vth=40, dv=800)),
+            (
+                IntConv2d(
+                    shape=(3, 3, 3),
+                    weight=Const(rng.integers(-60, 60, (3, 1, 3, 3)).astype(np.int32)),
+                    stride=2,
+                    padding=1,
+                ),
+                _neuron((3, 3, 3), vth=40, dv=800),
+            ),
             (IntDense(shape=(2,), weight=Const(rng.integers(-20, 20, (2, 27)).astype(np.int32))), _neuron((2,), vth=6)),
         ],
         IntInput(shape=(1, 6, 6), bits=4, encoding="bitplane"),
@@ -62,8 +88,10 @@ def build_cases() -> dict[str, tuple[object, dict[str, np.ndarray]]]:
     )
     own = _graph(
         [
-            (IntDense(shape=(2,), weight=Const(np.array([[40, -20], [-30, 60]], np.int32))),
-             _neuron((2,), vth=20, reset="subtract", v_floor=-2000, v_init=[700, -400], dv=64)),
+            (
+                IntDense(shape=(2,), weight=Const(np.array([[40, -20], [-30, 60]], np.int32))),
+                _neuron((2,), vth=20, reset="subtract", v_floor=-2000, v_init=[700, -400], dv=64),
+            ),
         ],
         IntInput(shape=(2,), bits=8),
         steps=6,

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from snncc.backends.floatsim import FloatSim
 
 import snncc.nn as snn
+from snncc.backends.floatsim import FloatSim
 from snncc.importers.torch import import_torch, load_torch_model
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "digits"

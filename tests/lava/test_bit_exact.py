@@ -6,14 +6,15 @@ encoding; a hypothesis test covers random small networks.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from lava_compare import assert_bit_exact
 
 from snncc.ir import LOIHI, Const, GraphBuilder, GraphMeta, IntConv2d, IntDense, IntInput, IntLIF, Output, Stage
-
-from lava_compare import assert_bit_exact
 
 
 def neuron(n, *, du=4095, dv=0, vth=100, bias=0, bias_exp=0, v_init=0, **kw):
@@ -21,7 +22,9 @@ def neuron(n, *, du=4095, dv=0, vth=100, bias=0, bias_exp=0, v_init=0, **kw):
         return Const(np.broadcast_to(np.asarray(value, dtype=np.int32), n).copy())
 
     shape = n if isinstance(n, tuple) else (n,)
-    return IntLIF(shape=shape, du=du, dv=dv, vth=vth, bias_mant=full(bias), bias_exp=full(bias_exp), v_init=full(v_init), **kw)
+    return IntLIF(
+        shape=shape, du=du, dv=dv, vth=vth, bias_mant=full(bias), bias_exp=full(bias_exp), v_init=full(v_init), **kw
+    )
 
 
 def chain(layers, *, steps=6, in_shape=(3,), bits=8, encoding="graded", readout="spike_count"):
@@ -95,14 +98,21 @@ def test_conv_with_stride_padding_and_groups():
     conv1 = IntConv2d(shape=(4, 3, 3), weight=Const(w1), stride=2, padding=1, weight_exp=1)
     w2 = rng.integers(-40, 40, size=(4, 2, 2, 2)).astype(np.int32)
     conv2 = IntConv2d(shape=(4, 2, 2), weight=Const(w2), groups=2)
-    layers = [(conv1, neuron((4, 3, 3), vth=30)), (conv2, neuron((4, 2, 2), vth=4)), (dense(rng.integers(-9, 9, (2, 16))), neuron(2, vth=3))]
+    layers = [
+        (conv1, neuron((4, 3, 3), vth=30)),
+        (conv2, neuron((4, 2, 2), vth=4)),
+        (dense(rng.integers(-9, 9, (2, 16))), neuron(2, vth=3)),
+    ]
     g = chain(layers, in_shape=(1, 5, 5), bits=4, encoding="bitplane")
     assert_bit_exact(g, {"x": rng.integers(0, 16, size=(2, 1, 5, 5))})
 
 
 def test_own_neuron_features_soft_reset_floor_and_initial_potential():
     layers = [
-        (dense([[9, -4, 2], [-7, 3, 8]]), neuron(2, vth=20, reset="subtract", v_floor=-900, v_init=[500, -300], dv=100)),
+        (
+            dense([[9, -4, 2], [-7, 3, 8]]),
+            neuron(2, vth=20, reset="subtract", v_floor=-900, v_init=[500, -300], dv=100),
+        ),
         (dense([[5, 5]]), neuron(1, vth=2, reset="subtract")),
     ]
     assert_bit_exact(chain(layers, readout="v_mean"), x([30, 0, 10], [0, 90, 0]))
@@ -119,7 +129,7 @@ def random_case(draw):
     sizes = [int(rng.integers(1, 7)) for _ in range(int(rng.integers(2, 4)))]
     kind = str(rng.choice(["mixed", "excitatory", "inhibitory"]))
     layers = []
-    for a, b in zip(sizes, sizes[1:]):
+    for a, b in itertools.pairwise(sizes):
         lo, hi = {"mixed": (-256, 256), "excitatory": (0, 256), "inhibitory": (-255, 1)}[kind]
         w = rng.integers(lo, hi, size=(b, a))
         lif = neuron(

@@ -25,7 +25,7 @@ def networks(draw, silent: bool = False):
         w = rng.integers(-256, 256, size=(n, sizes[i])).astype(np.int32)
         prev = b.add(f"fc{i}", IntDense(shape=(n,), weight=Const(w), weight_exp=int(rng.integers(-8, 8))), [prev])
 
-        def arr(lo, hi):
+        def arr(lo, hi, n=n):
             return Const(np.zeros(n, np.int32) if silent else rng.integers(lo, hi, size=n).astype(np.int32))
 
         neuron = IntLIF(

@@ -27,15 +27,35 @@ from snncc.passes.canonicalize import canonicalize
 def float_graph(*, gain=0.5, v_reset=0.2, beta=0.5, amplitude=1.0, alpha=0.0):
     b = GraphBuilder()
     b.add("input", Input(shape=(1, 4, 4)))
-    b.add("conv", Conv2d(shape=(2, 4, 4), weight=Const(np.ones((2, 1, 3, 3))), bias=Const([0.1, -0.1]), padding=1), ["input"])
+    b.add(
+        "conv",
+        Conv2d(shape=(2, 4, 4), weight=Const(np.ones((2, 1, 3, 3))), bias=Const([0.1, -0.1]), padding=1),
+        ["input"],
+    )
     b.add(
         "bn",
-        BatchNorm(shape=(2, 4, 4), mean=Const([0.0, 1.0]), var=Const([1.0, 4.0]), weight=Const([1.0, 1.0]), bias=Const([0.0, 0.5]), eps=0.0),
+        BatchNorm(
+            shape=(2, 4, 4),
+            mean=Const([0.0, 1.0]),
+            var=Const([1.0, 4.0]),
+            weight=Const([1.0, 1.0]),
+            bias=Const([0.0, 0.5]),
+            eps=0.0,
+        ),
         ["conv"],
     )
     b.add(
         "lif1",
-        LIF(shape=(2, 4, 4), beta=beta, gain=gain, threshold=1.0, v_reset=v_reset, v_init=Const(v_reset), amplitude=amplitude, alpha=alpha),
+        LIF(
+            shape=(2, 4, 4),
+            beta=beta,
+            gain=gain,
+            threshold=1.0,
+            v_reset=v_reset,
+            v_init=Const(v_reset),
+            amplitude=amplitude,
+            alpha=alpha,
+        ),
         ["bn"],
     )
     b.add("pool", AvgPool2d(shape=(2, 2, 2), kernel=2, stride=2), ["lif1"])

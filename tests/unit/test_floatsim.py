@@ -8,9 +8,11 @@ import torch
 import torch.nn.functional as F
 from hypothesis import given
 from hypothesis import strategies as st
+
 from snncc.backends import Record, get_backend
 from snncc.backends.floatsim import FloatSim
 from snncc.backends.floatsim import steps as step
+from snncc.errors import BackendError
 from snncc.ir import (
     LIF,
     AvgPool2d,
@@ -28,8 +30,6 @@ from snncc.ir import (
     SumPool2d,
     verify,
 )
-
-from snncc.errors import BackendError
 
 
 def neuron_graph(lif: LIF, *, steps: int, readout: str = "spike_count", scale: float = 1.0, n: int = 1):
@@ -59,9 +59,7 @@ def test_hard_reset_to_v_reset_with_bias_and_init():
 
 def test_strict_fire_subtract_reset_current_and_floor():
     # i = 0.5 i + 2x; h = v + i, floor -1; fire h > 1; subtract 1
-    lif = LIF(
-        shape=(1,), beta=1.0, alpha=0.5, gain=2.0, threshold=1.0, fire=">", reset="subtract", v_floor=-1.0
-    )
+    lif = LIF(shape=(1,), beta=1.0, alpha=0.5, gain=2.0, threshold=1.0, fire=">", reset="subtract", v_floor=-1.0)
     tr = run_neuron(lif, [0.25, 0.125, -3.0, 0.0])
     # i: 0.5, 0.5, -5.75, -2.875; h: 0.5, 1.0 (not > 1), -4.75 -> -1 (floor), -3.875 -> -1
     assert tr.u["lif"][0, :, 0] == pytest.approx([0.5, 0.5, -5.75, -2.875])
@@ -110,22 +108,16 @@ def rand(*shape, seed=0):
 def test_conv2d_matches_torch(stride, padding, dilation, groups):
     x, w, b = rand(3, 4, 9, 8), rand(8, 4 // groups, 3, 2, seed=1), rand(8, seed=2)
     ours = step.conv2d(x, w, b, stride, padding, dilation, groups)
-    theirs = F.conv2d(
-        torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b), stride, padding, dilation, groups
-    )
+    theirs = F.conv2d(torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b), stride, padding, dilation, groups)
     np.testing.assert_allclose(ours, theirs.numpy(), rtol=0, atol=1e-12)
 
 
-@pytest.mark.parametrize(
-    ("kernel", "stride", "padding"), [((2, 2), (2, 2), (0, 0)), ((3, 2), (1, 2), (1, 1))]
-)
+@pytest.mark.parametrize(("kernel", "stride", "padding"), [((2, 2), (2, 2), (0, 0)), ((3, 2), (1, 2), (1, 1))])
 def test_pooling_matches_torch(kernel, stride, padding):
     x = rand(2, 3, 7, 6)
     theirs = F.avg_pool2d(torch.from_numpy(x), kernel, stride, padding, count_include_pad=True).numpy()
     np.testing.assert_allclose(step.avgpool2d(x, kernel, stride, padding), theirs, rtol=0, atol=1e-12)
-    np.testing.assert_allclose(
-        step.sumpool2d(x, kernel, stride, padding), theirs * kernel[0] * kernel[1], atol=1e-12
-    )
+    np.testing.assert_allclose(step.sumpool2d(x, kernel, stride, padding), theirs * kernel[0] * kernel[1], atol=1e-12)
 
 
 def test_dense_and_batchnorm_match_torch():
@@ -137,9 +129,7 @@ def test_dense_and_batchnorm_match_torch():
     )
     mean, var, gamma, beta = rand(2, seed=3), np.abs(rand(2, seed=4)), rand(2, seed=5), rand(2, seed=6)
     x = rand(5, 2, 3, 4)
-    theirs = F.batch_norm(
-        *(torch.from_numpy(a) for a in (x, mean, var, gamma, beta)), training=False, eps=1e-3
-    )
+    theirs = F.batch_norm(*(torch.from_numpy(a) for a in (x, mean, var, gamma, beta)), training=False, eps=1e-3)
     np.testing.assert_allclose(step.batchnorm(x, mean, var, gamma, beta, 1e-3), theirs.numpy(), atol=1e-12)
 
 
@@ -169,9 +159,7 @@ def small_graph(steps=3):
     b.add("fc", Dense(shape=(3,), weight=Const(rand(3, 8, seed=1))), ["flat"])
     b.add("lif2", LIF(shape=(3,), beta=1.0, reset="subtract"), ["fc"])
     b.add("output", Output(shape=(3,), readout="spike_count"), ["lif2"])
-    b.add(
-        "pool2", AvgPool2d(shape=(2, 2, 2), kernel=2, stride=2), ["lif1"]
-    )  # a second reader, unused by outputs
+    b.add("pool2", AvgPool2d(shape=(2, 2, 2), kernel=2, stride=2), ["lif1"])  # a second reader, unused by outputs
     return verify(b.build(GraphMeta(stage=Stage.FLOAT, steps=steps)))
 
 

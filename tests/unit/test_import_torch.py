@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from snncc.backends import Record
-from snncc.backends.floatsim import FloatSim
-from snncc.ir import LIF, Output, Stage
 from torch import nn
 
 import snncc.nn as snn
+from snncc.backends import Record
+from snncc.backends.floatsim import FloatSim
 from snncc.errors import ImportFailed, InvalidGraph
 from snncc.importers.torch import import_torch
+from snncc.ir import LIF, Output, Stage
 
 STEPS = 6
 
@@ -22,9 +22,7 @@ def scaled(module: nn.Module, factor: float, seed: int) -> nn.Module:
     torch.manual_seed(seed)
     for m in module.modules():
         if isinstance(m, (nn.Linear, nn.Conv2d)):
-            nn.init.uniform_(
-                m.weight, -factor / m.weight[0].numel() ** 0.5, factor / m.weight[0].numel() ** 0.5
-            )
+            nn.init.uniform_(m.weight, -factor / m.weight[0].numel() ** 0.5, factor / m.weight[0].numel() ** 0.5)
             if m.bias is not None:
                 nn.init.uniform_(m.bias, -0.3, 0.5)
         if isinstance(m, nn.modules.batchnorm._BatchNorm):
@@ -124,10 +122,7 @@ def reference(model: snn.SNN, x: np.ndarray) -> tuple[np.ndarray, dict[str, np.n
     """The torch model's output and every spiking layer's spikes (batch, steps, *shape)."""
     spiking = {m: name for name, m in model.named_modules() if isinstance(m, (snn.LIF, snn.IF))}
     seen: dict[str, list[torch.Tensor]] = {name: [] for name in spiking.values()}
-    hooks = [
-        m.register_forward_hook(lambda _m, _a, out, n=n: seen[n].append(out.clone()))
-        for m, n in spiking.items()
-    ]
+    hooks = [m.register_forward_hook(lambda _m, _a, out, n=n: seen[n].append(out.clone())) for m, n in spiking.items()]
     try:
         with torch.no_grad():
             out = model(torch.from_numpy(x))
@@ -142,9 +137,7 @@ def check_equivalent(model: snn.SNN, input_shape: tuple[int, ...], seed: int = 0
     graph = import_torch(model, input_shape, **kw)
     trace = FloatSim().run(graph, {"input": x}, record=Record(spikes=True))
     expected_out, expected_spikes = reference(model, x)
-    np.testing.assert_allclose(
-        trace.outputs["output"].reshape(expected_out.shape), expected_out, rtol=0, atol=1e-9
-    )
+    np.testing.assert_allclose(trace.outputs["output"].reshape(expected_out.shape), expected_out, rtol=0, atol=1e-9)
     assert expected_spikes, "the model has spiking layers"
     for name, spikes in expected_spikes.items():
         rate = spikes.mean()
@@ -328,7 +321,5 @@ def test_missing_steps_readout_and_misplaced_integrator():
         import_torch(body, (3,))
     assert "--steps" in err.value.diagnostics[0].hint
     with pytest.raises(ImportFailed) as err:
-        import_torch(
-            nn.Sequential(nn.Linear(3, 3), snn.Integrator(), nn.Linear(3, 3)), (3,), steps=2, readout="mean"
-        )
+        import_torch(nn.Sequential(nn.Linear(3, 3), snn.Integrator(), nn.Linear(3, 3)), (3,), steps=2, readout="mean")
     assert err.value.code == "IMT007" and err.value.diagnostics[0].node == "1"

@@ -64,9 +64,7 @@ def test_snn_saved_whole_loads_without_pickle(tmp_path):
     x = torch.rand(4, 1, 4, 4)
     assert isinstance(loaded, snn.SNN) and torch.equal(loaded(x), model(x))
     globally_safe = torch.serialization.get_safe_globals()
-    assert (
-        snn.SNN not in globally_safe and nn.Linear not in globally_safe
-    )  # the allowlist was for this load only
+    assert snn.SNN not in globally_safe and nn.Linear not in globally_safe  # the allowlist was for this load only
 
 
 def test_malicious_pickle_is_refused_and_runs_nothing(tmp_path):

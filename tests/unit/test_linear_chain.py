@@ -67,7 +67,11 @@ CHAINS = {
     "conv+bn": ((2, 6, 6), [("c", conv(2, 3, 3, (6, 6), padding=1)), ("bn", bn(3, (3, 6, 6)))]),
     "conv+bn+avgpool": (
         (2, 6, 6),
-        [("c", conv(2, 3, 3, (6, 6), padding=1)), ("bn", bn(3, (3, 6, 6))), ("p", AvgPool2d(shape=(3, 3, 3), kernel=2, stride=2))],
+        [
+            ("c", conv(2, 3, 3, (6, 6), padding=1)),
+            ("bn", bn(3, (3, 6, 6))),
+            ("p", AvgPool2d(shape=(3, 3, 3), kernel=2, stride=2)),
+        ],
     ),
     "avgpool+flatten+dense": (
         (3, 4, 4),
@@ -77,7 +81,10 @@ CHAINS = {
             ("d", Dense(shape=(5,), weight=Const(rng.normal(size=(5, 12))), bias=Const(rng.normal(size=5)))),
         ],
     ),
-    "avgpool+conv": ((2, 8, 8), [("p", AvgPool2d(shape=(2, 4, 4), kernel=2, stride=2)), ("c", conv(2, 3, 3, (4, 4), padding=1))]),
+    "avgpool+conv": (
+        (2, 8, 8),
+        [("p", AvgPool2d(shape=(2, 4, 4), kernel=2, stride=2)), ("c", conv(2, 3, 3, (4, 4), padding=1))],
+    ),
     "sumpool alone": ((3, 4, 4), [("p", SumPool2d(shape=(3, 2, 2), kernel=2, stride=2))]),
     "dense+dense": (
         (4,),

@@ -71,9 +71,7 @@ def test_surrogate_is_heaviside_forward_arctan_backward():
     s = spike(x, 2.0)
     assert s.tolist() == [0.0, 1.0, 1.0]
     s.sum().backward()
-    expected = [
-        1.0 / (1.0 + (math.pi * v) ** 2) for v in (-0.5, 0.0, 0.25)
-    ]  # alpha/2 / (1 + (pi/2·alpha·x)^2)
+    expected = [1.0 / (1.0 + (math.pi * v) ** 2) for v in (-0.5, 0.0, 0.25)]  # alpha/2 / (1 + (pi/2·alpha·x)^2)
     assert x.grad.tolist() == pytest.approx(expected)
 
 

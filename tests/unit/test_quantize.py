@@ -6,7 +6,21 @@ import numpy as np
 import pytest
 
 from snncc.errors import QuantizationError
-from snncc.ir import LIF, LOIHI, Const, Dense, GraphBuilder, GraphMeta, Input, IntDense, IntInput, IntLIF, Output, Stage, verify
+from snncc.ir import (
+    LIF,
+    LOIHI,
+    Const,
+    Dense,
+    GraphBuilder,
+    GraphMeta,
+    Input,
+    IntDense,
+    IntInput,
+    IntLIF,
+    Output,
+    Stage,
+    verify,
+)
 from snncc.passes.calibrate import Calibration, InputStats, find_grid
 from snncc.passes.quantize import Quantize, quantize, quantize_inputs
 
@@ -68,7 +82,9 @@ def test_bias_mantissa_and_exponent():
 
 def test_decay_and_nonspiking_layer():
     g, _ = quantize(
-        canonical_graph([[1.0, 0, 0, 0]], beta=0.5, spiking=False, readout="v_last"), Quantize(numerics=LOIHI), calib(v_max=3.0)
+        canonical_graph([[1.0, 0, 0, 0]], beta=0.5, spiking=False, readout="v_last"),
+        Quantize(numerics=LOIHI),
+        calib(v_max=3.0),
     )
     lif = g["lif"]
     assert lif.dv == 2048 and not lif.spiking and lif.vth == 2**17 - 1

@@ -21,7 +21,9 @@ def lif(shape, *, du=4095, dv=0, vth=100, bias=0, bias_exp=0, v_init=0, **kw):
     def full(value):
         return Const(np.full(shape, value, dtype=np.int32))
 
-    return IntLIF(shape=shape, du=du, dv=dv, vth=vth, bias_mant=full(bias), bias_exp=full(bias_exp), v_init=full(v_init), **kw)
+    return IntLIF(
+        shape=shape, du=du, dv=dv, vth=vth, bias_mant=full(bias), bias_exp=full(bias_exp), v_init=full(v_init), **kw
+    )
 
 
 def chain(weight, neuron, *, steps=4, bits=8, encoding="graded", weight_exp=0, readout="spike_count"):

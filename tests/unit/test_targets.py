@@ -58,14 +58,17 @@ def test_invalid_corpus_is_not_empty():
 
 def test_duplicate_key_names_the_key_and_line():
     path = next(p for p in INVALID if p.stem == "duplicate_key")
-    message = pytest.raises(TargetSpecError, load_target, path).value.render()
+    with pytest.raises(TargetSpecError) as err:
+        load_target(path)
+    message = err.value.render()
     assert "duplicate key 'neurons'" in message and "line" in message
 
 
 def test_schema_errors_name_the_yaml_path():
     path = next(p for p in INVALID if p.stem == "zero_limit")
-    message = pytest.raises(TargetSpecError, load_target, path).value.render()
-    assert "resources.per_core.neurons.value" in message
+    with pytest.raises(TargetSpecError) as err:
+        load_target(path)
+    assert "resources.per_core.neurons.value" in err.value.render()
 
 
 def test_unknown_name_lists_the_available_targets():

@@ -1,0 +1,29 @@
+"""The package layout promises: every module is imported as snncc.*, and SPEC.md covers every op."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from snncc.ir import ALL_OPS
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_no_top_level_ir_or_backends_imports():
+    # ir/ and backends/ are installed as snncc.ir and snncc.backends; a bare import would give
+    # a module two identities (or fail when installed).
+    pattern = re.compile(r"^\s*(from|import)\s+(ir|backends)(\.|\s|$)", re.MULTILINE)
+    offenders = [
+        str(path.relative_to(REPO))
+        for folder in ("snncc", "ir", "backends", "tests", "examples")
+        for path in (REPO / folder).rglob("*.py")
+        if pattern.search(path.read_text())
+    ]
+    assert offenders == []
+
+
+def test_spec_has_a_section_for_every_op():
+    spec = (REPO / "ir" / "SPEC.md").read_text()
+    headings = set(re.findall(r"^### (\w+)", spec, re.MULTILINE))
+    assert {op.OP for op in ALL_OPS} <= headings
