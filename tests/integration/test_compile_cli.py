@@ -88,3 +88,40 @@ def test_bad_model_file_gives_a_clear_error_and_no_output(tmp_path):
     assert "Traceback" not in proc.stderr and str(bad) in proc.stderr
     assert not out.exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]
+
+
+def test_compiling_twice_gives_identical_artifacts(compiled, tmp_path):
+    out, _, _ = compiled
+    again = tmp_path / "again"
+    assert snncc("compile", str(MODEL), "--out", str(again), "-q").returncode == 0
+    for path in sorted(out.iterdir()):
+        if path.name == "report.json":
+            a, b = json.loads(path.read_text()), json.loads((again / path.name).read_text())
+            a.pop("timing"), b.pop("timing")
+            assert a == b
+        else:
+            assert path.read_bytes() == (again / path.name).read_bytes(), path.name
+
+
+@pytest.mark.lava
+def test_lava_backend_from_the_command_line(tmp_path):
+    out = tmp_path / "lava"
+    proc = snncc("compile", str(MODEL), "--out", str(out), "--backend", "lava", "--lava-samples", "3", "-q")
+    assert proc.returncode == 0, proc.stderr
+    lava = json.loads((out / "report.json").read_text())["backends"]["lava"]
+    assert lava["bit_exact"] is True and lava["samples"] == 3 and lava["wall_seconds"] > 0
+    assert lava["compared"] == ["u", "v", "spikes"]
+    sim = snncc("simulate", str(out), "--backend", "lava", "--samples", "3")
+    assert sim.returncode == 0, sim.stderr
+    summary = json.loads(sim.stdout)
+    assert summary["backend"] == "lava" and summary["samples"] == 3 and summary["output_agreement"] >= 2 / 3
+
+
+def test_check_and_targets_commands():
+    ok = snncc("check", str(MODEL), "--target", "loihi", "-q")
+    assert ok.returncode == 0 and "fits loihi" in ok.stdout
+    too_small = snncc("check", str(MODEL), "--target", "toy", "-q")
+    assert too_small.returncode == 2
+    assert "MAP003" in too_small.stderr and "body.6" in too_small.stderr and "Traceback" not in too_small.stderr
+    listing = snncc("targets")
+    assert listing.returncode == 0 and all(name in listing.stdout for name in ("loihi", "loihi2", "toy"))
