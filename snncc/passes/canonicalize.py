@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import ClassVar
 
 import numpy as np
 
@@ -21,16 +20,6 @@ from snncc.errors import ImportFailed
 from snncc.ir import LIF, Const, Conv2d, Dense, Flatten, Graph, GraphBuilder, Input, Op, Output, Stage
 
 from .linear_chain import FusedSynapse, fuse_chain
-
-
-@dataclass(frozen=True)
-class Canonicalize:
-    name: ClassVar[str] = "canonicalize"
-    requires: ClassVar[Stage] = Stage.FLOAT
-    produces: ClassVar[Stage] = Stage.CANONICAL
-
-    def run(self, graph: Graph) -> Graph:
-        return canonicalize(graph)
 
 
 @dataclass(frozen=True)

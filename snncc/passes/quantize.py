@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 
@@ -89,9 +89,8 @@ class QuantizationReport:
 
 @dataclass(frozen=True)
 class Quantize:
-    name: ClassVar[str] = "quantize"
-    requires: ClassVar[Stage] = Stage.CANONICAL
-    produces: ClassVar[Stage] = Stage.INTEGER
+    """Options of the quantization pass (CANONICAL -> INTEGER)."""
+
     numerics: Numerics
     input_encoding: str = "graded"
     v_headroom: float = 0.5
