@@ -8,6 +8,7 @@ from .graph import Edge, Graph, GraphBuilder, GraphMeta, Stage
 from .numerics import LOIHI, Numerics
 from .op import Op, Shape
 from .ops_float import (
+    CLIF,
     FLOAT_OPS,
     LIF,
     READOUTS,
@@ -20,7 +21,7 @@ from .ops_float import (
     Output,
     SumPool2d,
 )
-from .ops_int import INT_OPS, IntConv2d, IntDense, IntInput, IntLIF
+from .ops_int import INT_OPS, IntCLIF, IntConv2d, IntDense, IntInput, IntLIF
 from .printer import print_graph
 from .serialize import from_json, load, save, to_json
 from .stages import verify
@@ -29,6 +30,7 @@ ALL_OPS = (*FLOAT_OPS, *INT_OPS)
 
 __all__ = [
     "ALL_OPS",
+    "CLIF",
     "FLOAT_OPS",
     "INT_OPS",
     "LIF",
@@ -45,6 +47,7 @@ __all__ = [
     "GraphBuilder",
     "GraphMeta",
     "Input",
+    "IntCLIF",
     "IntConv2d",
     "IntDense",
     "IntInput",

@@ -182,6 +182,27 @@ class LIF(Op):
 
 
 @dataclass(frozen=True, kw_only=True)
+class CLIF(LIF):
+    """Complementary LIF (SPEC.md §clif): an lif with soft reset plus a second state m.
+
+    After h and s of the lif step:  m = m·sigmoid(h/m_tau) + s ;  v = h − s·(threshold + sigmoid(m)).
+    m = 0 at the start of every sample.  Requires reset "subtract", fire ">=", alpha 0, no floor.
+    """
+
+    OP = "clif"
+    m_tau: float = 2.0
+
+    def infer_shape(self, inputs: list[Shape], name: str) -> Shape:
+        if self.reset != "subtract" or self.fire != ">=" or self.alpha != 0.0 or self.v_floor is not None:
+            raise InvalidGraph(
+                "a CLIF layer has reset 'subtract', fire '>=', alpha 0 and no floor", code="GRF026", node=name
+            )
+        if not self.m_tau > 0:
+            raise InvalidGraph(f"m_tau must be positive, got {self.m_tau}", code="GRF026", node=name)
+        return super().infer_shape(inputs, name)
+
+
+@dataclass(frozen=True, kw_only=True)
 class Output(Op):
     """A graph output: the readout of one neuron layer over the steps of a sample.
 
@@ -200,5 +221,5 @@ class Output(Op):
         return inputs[0]
 
 
-FLOAT_OPS: tuple[type[Op], ...] = (Input, Dense, Conv2d, AvgPool2d, SumPool2d, Flatten, BatchNorm, LIF, Output)
+FLOAT_OPS: tuple[type[Op], ...] = (Input, Dense, Conv2d, AvgPool2d, SumPool2d, Flatten, BatchNorm, LIF, CLIF, Output)
 SYNAPSE_OPS_FLOAT: tuple[type[Op], ...] = (Dense, Conv2d)

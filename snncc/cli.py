@@ -37,6 +37,14 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
         help="trust the model file: allow it to run code while loading (only for files you trust)",
     )
     p.add_argument("--strict", action="store_true", help="treat warnings (e.g. saturation) as errors")
+    p.add_argument(
+        "--approximate",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="accept a named approximation where the target lacks a neuron feature (repeatable): "
+        "clif-as-hard-reset, clif-as-soft-reset, soft-reset-as-hard, drop-initial-potential, drop-floor",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
 
 
@@ -117,6 +125,7 @@ def _compile(args: argparse.Namespace) -> int:
         lava_samples=args.lava_samples if args.backend == "lava" else 0,
         min_output_agreement=args.min_agreement,
         strict=args.strict,
+        approximations=tuple(args.approximate),
     )
     say = _progress(args.quiet)
     result = compile_model(args.model, options, progress=say)
@@ -147,6 +156,7 @@ def _check(args: argparse.Namespace) -> int:
         input_encoding=args.input_encoding,
         allow_pickle=args.allow_pickle,
         strict=args.strict,
+        approximations=tuple(args.approximate),
     )
     result = preflight(args.model, options, progress=_progress(args.quiet))
     for d in result.diagnostics:

@@ -13,6 +13,7 @@ import numpy as np
 from snncc.data import BUNDLED_DIGITS, Dataset, load_dataset
 from snncc.errors import DataError, Diagnostic, InvalidGraph, MappingError, StrictModeError
 from snncc.ir import Graph, Input, Output, verify
+from snncc.passes.approximate import approximate
 from snncc.passes.calibrate import calibrate
 from snncc.passes.canonicalize import canonicalize
 from snncc.passes.quantize import QuantizationReport, Quantize, quantize
@@ -33,6 +34,7 @@ class CompileOptions:
     samples: int | None = None  # verify on the first N samples only
     calibration_samples: int = 256
     lava_samples: int = 0  # > 0: also run Lava on that many samples and compare with refsim bit for bit
+    approximations: tuple[str, ...] = ()  # named approximations the user accepts (passes/approximate.py)
     tolerance: float = 0.99  # per-layer spike agreement below this marks a layer as diverged
     min_output_agreement: float = 0.95  # below this the compile exits with "verification failed"
     strict: bool = False  # warnings become errors
@@ -43,7 +45,7 @@ class CompileResult:
     model_path: Path
     target: Target
     dataset: Dataset
-    float_graph: Graph  # CANONICAL stage
+    float_graph: Graph  # the imported model (FLOAT stage) the deployment was verified against
     int_graph: Graph
     quantization: QuantizationReport
     placement: Any  # snncc.mapping Placement
@@ -51,6 +53,7 @@ class CompileResult:
     energy: Any  # snncc.energy EnergyReport
     lava: dict[str, Any] | None
     diagnostics: tuple[Diagnostic, ...]
+    approximations: dict[str, list[str]] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -69,11 +72,13 @@ class Deployment:
     target: Target
     dataset: Dataset
     input_name: str
-    float_graph: Graph  # CANONICAL stage
+    model_graph: Graph  # the imported model (FLOAT stage): what the deployment is verified against
+    float_graph: Graph  # CANONICAL stage, after any approximations
     int_graph: Graph
     quantization: QuantizationReport
     placement: Any  # snncc.mapping Placement
     diagnostics: tuple[Diagnostic, ...]
+    approximations: dict[str, list[str]]  # name -> layers it changed
 
 
 def deploy(
@@ -89,7 +94,8 @@ def deploy(
 
     say("canonicalizing (fold batch norm, fuse pooling, fold gains and resets)")
     with timer("canonicalize"):
-        canonical = verify(canonicalize(graph))
+        approximated, approximations = approximate(graph, options.approximations)
+        canonical = verify(canonicalize(verify(approximated)))
 
     say(
         f"quantizing{f' (calibrating on {min(len(dataset), options.calibration_samples)} samples)' if calibrate_v else ''}"
@@ -118,7 +124,19 @@ def deploy(
             raise StrictModeError(
                 diagnostics=[Diagnostic("error", "STR001", "--strict: warnings are errors"), *warnings]
             )
-    return Deployment(model_path, target, dataset, input_name, canonical, int_graph, qreport, placement, diagnostics)
+    return Deployment(
+        model_path,
+        target,
+        dataset,
+        input_name,
+        graph,
+        canonical,
+        int_graph,
+        qreport,
+        placement,
+        diagnostics,
+        approximations,
+    )
 
 
 def preflight(model_path: str | Path, options: CompileOptions, progress: Progress | None = None) -> Deployment:
@@ -135,7 +153,7 @@ def compile_model(model_path: str | Path, options: CompileOptions, progress: Pro
     say(f"simulating {len(verify_set)} samples x {d.int_graph.meta.steps} steps (float model and reference backend)")
     with timer("verify"):
         comparison = compare(
-            d.float_graph,
+            d.model_graph,
             d.int_graph,
             {d.input_name: verify_set.x},
             verify_set.y,
@@ -163,7 +181,7 @@ def compile_model(model_path: str | Path, options: CompileOptions, progress: Pro
         model_path=d.model_path,
         target=d.target,
         dataset=verify_set,
-        float_graph=d.float_graph,
+        float_graph=d.model_graph,
         int_graph=d.int_graph,
         quantization=d.quantization,
         placement=d.placement,
@@ -171,6 +189,7 @@ def compile_model(model_path: str | Path, options: CompileOptions, progress: Pro
         energy=energy,
         lava=lava,
         diagnostics=d.diagnostics,
+        approximations=d.approximations,
         timings=timer.seconds,
         min_agreement=options.min_output_agreement,
     )

@@ -16,6 +16,7 @@ import numpy as np
 from snncc import __version__
 from snncc.compile import CompileResult
 from snncc.ir import IntInput, print_graph, save
+from snncc.passes.approximate import APPROXIMATIONS
 
 INPUT_FORMS = {
     "graded": "graded input spikes: every step each input element sends its integer value as one graded message",
@@ -63,6 +64,10 @@ def build_report(result: CompileResult) -> dict[str, Any]:
             **v.to_dict(),
             "passed": result.verification_passed,
             "min_output_agreement": result.min_agreement,
+        },
+        "approximations": {
+            name: {"description": APPROXIMATIONS[name][0], "layers": layers}
+            for name, layers in result.approximations.items()
         },
         "quantization": result.quantization.to_dict(),
         "overflow": {
@@ -202,6 +207,10 @@ def render_markdown(report: dict[str, Any], plots: list[str]) -> str:
             lines.append(f"First mismatch: {lava['first_mismatch']}.")
     else:
         lines.append("Reference backend only (pass --backend lava to also run Lava and compare bit for bit).")
+    if report["approximations"]:
+        lines += ["", "## Approximations you asked for", ""]
+        for name, a in report["approximations"].items():
+            lines.append(f"- `{name}`: {a['description']}; layers: {', '.join(a['layers']) or 'none matched'}")
     if report["diagnostics"]:
         lines += ["", "## Warnings", "", *[f"- {d}" for d in report["diagnostics"]]]
     if plots:

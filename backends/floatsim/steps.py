@@ -11,7 +11,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from snncc.ir import LIF, AvgPool2d, BatchNorm, Conv2d, Dense, Flatten, Op, SumPool2d
+from snncc.ir import CLIF, LIF, AvgPool2d, BatchNorm, Conv2d, Dense, Flatten, Op, SumPool2d
 
 
 def dense(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
@@ -85,13 +85,15 @@ def batchnorm(
 class LIFState(NamedTuple):
     i: np.ndarray  # current, (B, *shape)
     v: np.ndarray  # potential after reset, (B, *shape)
+    m: np.ndarray | None = None  # CLIF's complementary state
 
 
 def lif_initial_state(op: LIF, batch: int) -> LIFState:
     """i = 0, v = v_init (0 when unset), at the start of every sample."""
     shape = (batch, *op.shape)
     v_init = 0.0 if op.v_init is None else op.v_init.array.astype(np.float64)
-    return LIFState(np.zeros(shape), np.broadcast_to(v_init, shape).copy())
+    m = np.zeros(shape) if isinstance(op, CLIF) else None
+    return LIFState(np.zeros(shape), np.broadcast_to(v_init, shape).copy(), m)
 
 
 def lif_step(op: LIF, state: LIFState, x: np.ndarray) -> tuple[np.ndarray, LIFState]:
@@ -103,8 +105,15 @@ def lif_step(op: LIF, state: LIFState, x: np.ndarray) -> tuple[np.ndarray, LIFSt
     if op.v_floor is not None:
         h = np.maximum(h, op.v_floor)
     s = (h >= op.threshold if op.fire == ">=" else h > op.threshold) if op.spiking else np.zeros(h.shape, dtype=bool)
+    if isinstance(op, CLIF):  # SPEC.md §clif: m from this step's h and s, then the complementary reset
+        m = state.m * _sigmoid(h / op.m_tau) + s
+        return s, LIFState(i, h - s * (op.threshold + _sigmoid(m)), m)
     v = np.where(s, op.v_reset if op.reset == "zero" else h - op.threshold, h)
     return s, LIFState(i, v)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * x))  # = 1/(1 + e^-x) without overflow warnings
 
 
 def apply(op: Op, x: np.ndarray) -> np.ndarray:

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from snncc.ir import Graph, IntConv2d, IntDense, IntInput, IntLIF
+from snncc.ir import Graph, IntCLIF, IntConv2d, IntDense, IntInput, IntLIF
 from snncc.ir.op import conv_out_hw
 
 
@@ -75,7 +75,7 @@ def build_network(graph: Graph, values: dict[str, np.ndarray], *, want_u: bool) 
     from lava.proc.monitor.process import Monitor
     from lava.proc.sparse.process import Sparse
 
-    from .models.lif import SnnccLIF
+    from .models.lif import SnnccCLIF, SnnccLIF
 
     batch = len(next(iter(values.values())))
     steps = graph.meta.steps
@@ -93,7 +93,9 @@ def build_network(graph: Graph, values: dict[str, np.ndarray], *, want_u: bool) 
             else:
                 sources[name] = [(RingBuffer(data=stream.astype(np.int32)), 0)]
         elif isinstance(op, IntLIF):
-            neuron = _neuron(op, name, steps, depths[name], LIFReset, SnnccLIF)
+            neuron = _neuron(
+                op, name, steps, depths[name], LIFReset, SnnccCLIF if isinstance(op, IntCLIF) else SnnccLIF
+            )
             for syn_name in graph.predecessors(name):
                 syn = graph[syn_name]
                 src_name = graph.predecessors(syn_name)[0]
@@ -147,10 +149,20 @@ def _neuron(op: IntLIF, name: str, steps: int, depth: int, stock_cls, own_cls):
         "name": f"snncc:{name}",
     }
     stock = op.reset == "zero" and op.spiking and op.v_floor is None and not op.v_init.array.any()
-    if stock:  # Intel's own model: the independent reference
+    if stock and not isinstance(op, IntCLIF):  # Intel's own model: the independent reference
         return stock_cls(**common)
+    extra = {}
+    if isinstance(op, IntCLIF):
+        extra = {
+            "m_frac_bits": op.m_frac_bits,
+            "h_shift": op.h_shift,
+            "lut_h": op.lut_h.array,
+            "m_shift": op.m_shift,
+            "lut_m": op.lut_m.array,
+        }
     return own_cls(
         **common,
+        **extra,
         v_init=op.v_init.array.reshape(-1),
         subtract_reset=op.reset == "subtract",
         v_floor=op.v_floor,

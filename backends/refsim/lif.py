@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from snncc.ir import IntLIF, Numerics
+from snncc.ir import IntCLIF, IntLIF, Numerics
 
 from .arith import saturate_v, t12, wrap_int32, wrap_u
 
@@ -14,6 +14,7 @@ from .arith import saturate_v, t12, wrap_int32, wrap_u
 class LIFState(NamedTuple):
     u: np.ndarray  # int64 holding int32 values, (B, *shape)
     v: np.ndarray
+    m: np.ndarray | None = None  # int_clif's complementary state (m_frac_bits fraction bits)
 
 
 class StepEvents(NamedTuple):
@@ -27,7 +28,9 @@ class StepEvents(NamedTuple):
 
 def initial_state(op: IntLIF, batch: int) -> LIFState:
     shape = (batch, *op.shape)
-    return LIFState(np.zeros(shape, dtype=np.int64), np.broadcast_to(op.v_init.array.astype(np.int64), shape).copy())
+    v = np.broadcast_to(op.v_init.array.astype(np.int64), shape).copy()
+    m = np.zeros(shape, dtype=np.int64) if isinstance(op, IntCLIF) else None
+    return LIFState(np.zeros(shape, dtype=np.int64), v, m)
 
 
 def effective_bias(op: IntLIF) -> np.ndarray:
@@ -54,11 +57,32 @@ def lif_step(
         v = np.maximum(v, op.v_floor)
     threshold = op.vth << n.vth_shift
     spikes = v > threshold if op.spiking else np.zeros(v.shape, dtype=bool)
-    v = np.where(spikes, 0, v) if op.reset == "zero" else np.where(spikes, v - threshold, v)
+    m = None
+    if isinstance(op, IntCLIF):
+        m = clif_m(state.m, v, spikes, op)
+        v = np.where(spikes, v - threshold - clif_extra_reset(m, op), v)
+    elif op.reset == "zero":
+        v = np.where(spikes, 0, v)
+    else:
+        v = np.where(spikes, v - threshold, v)
     events = StepEvents(
         u_wrapped=u_wrapped,
         v_saturated=v_saturated,
         int32_wrapped=(act != act_wrapped) | (u_sum != u_sum_wrapped) | (v_sum != v_sum_wrapped),
         active=(a != 0) | (state.u != 0) | (state.v != 0),
     )
-    return spikes, LIFState(u, v), events
+    return spikes, LIFState(u, v, m), events
+
+
+def clif_m(m: np.ndarray, v: np.ndarray, spikes: np.ndarray, op: IntCLIF) -> np.ndarray:
+    """m = (m·lut_h[idx_h(v)]) >> F + s·2^F (SPEC.md §int_clif)."""
+    lut_h = op.lut_h.array.astype(np.int64)
+    half = len(lut_h) // 2
+    idx = np.clip(v >> op.h_shift, -half, half - 1) + half
+    return ((m * lut_h[idx]) >> op.m_frac_bits) + (spikes.astype(np.int64) << op.m_frac_bits)
+
+
+def clif_extra_reset(m: np.ndarray, op: IntCLIF) -> np.ndarray:
+    """sigmoid(m) in v LSB, from lut_m."""
+    lut_m = op.lut_m.array.astype(np.int64)
+    return lut_m[np.clip(m >> op.m_shift, 0, len(lut_m) - 1)]

@@ -47,7 +47,7 @@ SAFE_LAYER_CLASSES: tuple[type, ...] = (
     nn.LayerNorm,
     nn.Dropout2d,
 )
-SAFE_SNNCC_CLASSES: tuple[type, ...] = (snn.SNN, snn.LIF, snn.IF, snn.Integrator)
+SAFE_SNNCC_CLASSES: tuple[type, ...] = (snn.SNN, *snn.NEURON_CLASSES)
 SAFE_CLASSES: tuple[type, ...] = SAFE_LAYER_CLASSES + SAFE_SNNCC_CLASSES
 
 _TRUST_HINT = (

@@ -50,11 +50,12 @@ from snncc.ir import (
 )
 
 from .safe_load import load_torch_model
+from .snncc_neurons import NEURON_CONVERTERS
 
 __all__ = ["import_torch", "load_torch_model"]
 
 BYPASSED: tuple[type[nn.Module], ...] = (nn.Identity, nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.AlphaDropout)
-NEURONS: tuple[type[nn.Module], ...] = (snn.LIF, snn.IF, snn.Integrator)
+NEURONS: tuple[type[nn.Module], ...] = tuple(NEURON_CONVERTERS)
 LAYERS: tuple[type[nn.Module], ...] = (
     nn.Linear,
     nn.Conv2d,
@@ -65,7 +66,7 @@ LAYERS: tuple[type[nn.Module], ...] = (
     *BYPASSED,
     *NEURONS,
 )
-SUPPORTED_NAMES = "Linear, Conv2d, AvgPool2d, BatchNorm1d/2d, Flatten, Dropout, Identity, snncc.nn.LIF/IF/Integrator"
+SUPPORTED_NAMES = "Linear, Conv2d, AvgPool2d, BatchNorm1d/2d, Flatten, Dropout, Identity and the snncc.nn neurons"
 
 
 # --- 1. walk ------------------------------------------------------------------------------------
@@ -418,35 +419,6 @@ def _flatten(name: str, m: nn.Flatten, src: Shape | None) -> Op:
     return Flatten(shape=())
 
 
-def _lif(name: str, m: snn.LIF, src: Shape | None) -> Op:
-    # H = (1 - 1/tau)·V + gain·X + Vr0/tau with gain 1/tau (decay_input) or 1: SPEC lif with alpha 0
-    v_rest = 0.0 if m.v_reset is None else m.v_reset
-    return _spiking(m, beta=1.0 - 1.0 / m.tau, gain=1.0 / m.tau if m.decay_input else 1.0, bias=v_rest / m.tau)
-
-
-def _if(name: str, m: snn.IF, src: Shape | None) -> Op:
-    return _spiking(m, beta=1.0, gain=1.0, bias=0.0)
-
-
-def _spiking(m: snn.LIF | snn.IF, *, beta: float, gain: float, bias: float) -> LIF:
-    hard = m.v_reset is not None
-    return LIF(
-        shape=(),
-        beta=beta,
-        gain=gain,
-        bias=Const(bias) if bias != 0.0 else None,
-        threshold=m.threshold,
-        fire=">=",
-        reset="zero" if hard else "subtract",
-        v_reset=m.v_reset if hard else 0.0,
-        v_init=Const(m.v_reset) if hard and m.v_reset != 0.0 else None,
-    )
-
-
-def _integrator(name: str, m: snn.Integrator, src: Shape | None) -> Op:
-    return LIF(shape=(), beta=1.0, spiking=False)
-
-
 _CONVERTERS: dict[type[nn.Module], Callable[[str, Any, Shape | None], Op]] = {
     nn.Linear: _linear,
     nn.Conv2d: _conv2d,
@@ -454,9 +426,7 @@ _CONVERTERS: dict[type[nn.Module], Callable[[str, Any, Shape | None], Op]] = {
     nn.BatchNorm1d: _batchnorm,
     nn.BatchNorm2d: _batchnorm,
     nn.Flatten: _flatten,
-    snn.LIF: _lif,
-    snn.IF: _if,
-    snn.Integrator: _integrator,
+    **NEURON_CONVERTERS,
 }
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import numpy as np
 
 from snncc.errors import Diagnostic
-from snncc.ir import Graph, IntInput, IntLIF
+from snncc.ir import Graph, IntCLIF, IntInput, IntLIF
 from snncc.target import Target
 
 from .connectivity import neuron_layers
@@ -15,6 +15,14 @@ from .placement import Piece
 from .resources import piece_inputs, single_neuron_box
 
 Rule = Callable[[Graph, Target], list[Diagnostic]]
+
+# snncc compile --approximate NAME (snncc/passes/approximate.py) for a missing neuron feature
+APPROXIMATIONS_FOR: dict[str, tuple[str, ...]] = {
+    "reset_subtract": ("soft-reset-as-hard",),
+    "v_init": ("drop-initial-potential",),
+    "v_floor": ("drop-floor",),
+    "clif": ("clif-as-hard-reset", "clif-as-soft-reset"),
+}
 
 
 def input_encoding_supported(graph: Graph, target: Target) -> list[Diagnostic]:
@@ -41,6 +49,8 @@ def neuron_features_supported(graph: Graph, target: Target) -> list[Diagnostic]:
             needs.add("v_floor")
         if np.any(op.v_init.array != 0):
             needs.add("v_init")
+        if isinstance(op, IntCLIF):
+            needs.add("clif")
         for feature in sorted(needs - target.neuron_features):
             diags.append(
                 Diagnostic(
@@ -48,7 +58,8 @@ def neuron_features_supported(graph: Graph, target: Target) -> list[Diagnostic]:
                     "MAP002",
                     f"the layer needs the neuron feature {feature!r}, which {target.name} does not have",
                     node=name,
-                    hint="choose a target that has it (see `snncc targets`), or retrain without it",
+                    hint=f"choose a target that has it (see `snncc targets`), retrain without it, or accept a named "
+                    f"approximation: {', '.join(APPROXIMATIONS_FOR.get(feature, ())) or 'none exists'}",
                 )
             )
     return diags

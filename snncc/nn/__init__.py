@@ -4,7 +4,26 @@ Models built from these classes and standard torch layers are what snncc imports
 ``torch.save(model)`` them whole and ``snncc compile`` loads them without unpickling code.
 """
 
+from .models import CLIF, DSRIF, DSRLIF, IMPIF, IMPLIF, KLIF, PLIF
 from .neurons import IF, LIF, Integrator, Neuron, reset_neurons
 from .snn import READOUTS, SNN
 
-__all__ = ["IF", "LIF", "READOUTS", "SNN", "Integrator", "Neuron", "reset_neurons"]
+NEURON_CLASSES = (LIF, IF, Integrator, PLIF, KLIF, CLIF, DSRIF, DSRLIF, IMPLIF, IMPIF)
+
+__all__ = [
+    "CLIF",
+    "DSRIF",
+    "DSRLIF",
+    "IF",
+    "IMPIF",
+    "IMPLIF",
+    "KLIF",
+    "LIF",
+    "NEURON_CLASSES",
+    "PLIF",
+    "READOUTS",
+    "SNN",
+    "Integrator",
+    "Neuron",
+    "reset_neurons",
+]

@@ -25,6 +25,7 @@ import numpy as np
 
 from snncc.errors import Diagnostic, QuantizationError
 from snncc.ir import (
+    CLIF,
     LIF,
     Const,
     Conv2d,
@@ -32,6 +33,7 @@ from snncc.ir import (
     Graph,
     GraphBuilder,
     Input,
+    IntCLIF,
     IntConv2d,
     IntDense,
     IntInput,
@@ -259,6 +261,8 @@ def _quantize_layer(
         spiking=op.spiking,
         scale=v_lsb,
     )
+    if isinstance(op, CLIF):
+        int_lif = clif_tables(int_lif, op, v_per_unit=s * act)
     v_used = v_extent * s * act / n.v_max if v_extent else 0.0
     if v_seen * s * act > n.v_max:
         diags.append(
@@ -313,6 +317,35 @@ def _threshold(op: LIF, s: float, n: Numerics) -> int:
     t = op.threshold * s
     vth = math.floor(t + 1e-9) if op.fire == ">" else math.ceil(t - 1e-9) - 1
     return int(np.clip(vth, 0, n.vth_max))
+
+
+CLIF_M_FRAC_BITS = 8  # measured spike mismatch 0.07-0.39 % at 8 bits (neuron-models.md §3.3)
+CLIF_H_BINS = 1024
+CLIF_M_BINS = 256
+CLIF_RANGE = 8.0  # sigmoid is within 3.4e-4 of 0 or 1 beyond ±8
+
+
+def clif_tables(base: IntLIF, op: CLIF, *, v_per_unit: float) -> IntCLIF:
+    """Look-up tables of sigmoid(h/m_tau) over v and of sigmoid(m) in v LSB (SPEC.md §int_clif)."""
+    frac = CLIF_M_FRAC_BITS
+    half = CLIF_H_BINS // 2
+    h_extent = CLIF_RANGE * op.m_tau * v_per_unit  # |v| beyond which sigmoid(h/m_tau) saturates
+    h_shift = max(0, math.ceil(math.log2(h_extent / half)))
+    h_centre = ((np.arange(CLIF_H_BINS) - half) * 2.0**h_shift + 2.0 ** (h_shift - 1)) / v_per_unit
+    m_shift = max(0, math.ceil(math.log2(CLIF_RANGE * 2**frac / CLIF_M_BINS)))
+    m_centre = (np.arange(CLIF_M_BINS) * 2.0**m_shift + 2.0 ** (m_shift - 1)) / 2**frac
+    return IntCLIF(
+        **{f.name: getattr(base, f.name) for f in dataclasses.fields(base)},
+        m_frac_bits=frac,
+        h_shift=h_shift,
+        lut_h=Const(np.rint(_sigmoid(h_centre / op.m_tau) * 2**frac).astype(np.int32)),
+        m_shift=m_shift,
+        lut_m=Const(np.rint(_sigmoid(m_centre) * v_per_unit).astype(np.int32)),
+    )
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
 
 
 def _int_synapse(op: Dense | Conv2d, w_int: np.ndarray, e: int) -> IntDense | IntConv2d:

@@ -59,10 +59,9 @@ class SnnccLIF(LIF):
         self.v_init = Var(shape=shape, init=np.asarray(v_init, dtype=np.int32))
 
 
-@implements(proc=SnnccLIF, protocol=LoihiProtocol)
-@requires(CPU)
-@tag("fixed_pt")
-class PySnnccLifModelFixed(AbstractPyLifModelFixed):
+class _SnnccLifModel(AbstractPyLifModelFixed):
+    """Shared fixed-point model; Lava lets a decorated model implement one process only."""
+
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
     vth: int = LavaPyType(int, np.int32, precision=17)
     v_init: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
@@ -93,8 +92,56 @@ class PySnnccLifModelFixed(AbstractPyLifModelFixed):
         if self.has_floor:
             self.v[:] = np.maximum(self.v, self.v_floor)
         spikes = self.v > self.effective_vth if self.spiking else np.zeros(self.v.shape, dtype=bool)
+        self.reset_spiked(spikes)
+        self.s_out.send(spikes)
+
+    def reset_spiked(self, spikes: np.ndarray) -> None:
         if self.subtract_reset:
             self.v[spikes] -= self.effective_vth
         else:
             self.v[spikes] = 0
-        self.s_out.send(spikes)
+
+
+class SnnccCLIF(SnnccLIF):
+    """Complementary LIF with look-up tables (SPEC.md §int_clif): a second state m per neuron."""
+
+    def __init__(self, *, m_frac_bits: int, h_shift: int, lut_h: np.ndarray, m_shift: int, lut_m: np.ndarray, **kwargs):
+        super().__init__(**kwargs)
+        self.proc_params.overwrite("m_frac_bits", m_frac_bits)
+        self.proc_params.overwrite("h_shift", h_shift)
+        self.proc_params.overwrite("lut_h", np.asarray(lut_h, dtype=np.int64))
+        self.proc_params.overwrite("m_shift", m_shift)
+        self.proc_params.overwrite("lut_m", np.asarray(lut_m, dtype=np.int64))
+        self.m = Var(shape=kwargs["shape"], init=0)
+
+
+@implements(proc=SnnccLIF, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PySnnccLifModelFixed(_SnnccLifModel):
+    pass
+
+
+@implements(proc=SnnccCLIF, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PySnnccClifModelFixed(_SnnccLifModel):
+    m: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+
+    def run_spk(self) -> None:
+        if self.time_step % self.reset_interval == self.reset_offset:
+            self.m[:] = 0
+        super().run_spk()
+
+    def reset_spiked(self, spikes: np.ndarray) -> None:
+        p = self.proc_params
+        lut_h, lut_m = p["lut_h"], p["lut_m"]
+        half = len(lut_h) // 2
+        v = self.v.astype(np.int64)
+        idx_h = np.minimum(np.maximum(v >> p["h_shift"], -half), half - 1) + half
+        m = ((self.m.astype(np.int64) * lut_h[idx_h]) >> p["m_frac_bits"]) + (
+            spikes.astype(np.int64) << p["m_frac_bits"]
+        )
+        idx_m = np.minimum(m >> p["m_shift"], len(lut_m) - 1)
+        self.m[:] = m
+        self.v[:] = np.where(spikes, v - int(self.effective_vth) - lut_m[idx_m], v)
