@@ -3,6 +3,8 @@
 Run from the repository root:  python examples/digits/train.py
 Writes examples/digits/model.pt (the whole module, saved with torch.save) and
 examples/digits/test_data.npz (the held-out split: x float32 (N, 1, 8, 8), y int64 (N,)).
+``--neuron NAME`` trains the same network with another neuron model of snncc.nn (the models
+in examples/neurons/ were made this way).
 Deterministic: fixed seeds, deterministic kernels, 2 threads.
 """
 
@@ -27,22 +29,38 @@ CHANNELS = 8
 HIDDEN = 64
 
 
-def build_model(channels: int = CHANNELS, hidden: int = HIDDEN, steps: int = STEPS) -> snn.SNN:
-    """Conv-BN-LIF-pool, then a spiking hidden layer and a linear readout averaged over the steps.
+# neuron model name -> (factory taking the layer's per-sample shape, readout over time)
+NEURONS = {
+    "lif": (lambda shape: snn.LIF(tau=2.0, v_reset=0.0), "mean"),
+    "lif-soft": (lambda shape: snn.LIF(tau=2.0, v_reset=None), "mean"),
+    "if": (lambda shape: snn.IF(v_reset=0.0), "mean"),
+    "if-soft": (lambda shape: snn.IF(v_reset=None), "mean"),
+    "plif": (lambda shape: snn.PLIF(init_tau=2.0, v_reset=0.0), "mean"),
+    "klif": (lambda shape: snn.KLIF(tau=2.0, k=1.0, v_reset=0.0), "mean"),
+    "clif": (lambda shape: snn.CLIF(tau=2.0), "mean"),
+    "imp": (lambda shape: snn.IMPLIF(shape, tau=2.0, v_reset=0.0), "last"),
+    "dsr-if": (lambda shape: snn.DSRIF(vth=1.0, alpha=0.5), "mean"),
+    "dsr-lif": (lambda shape: snn.DSRLIF(tau=1.0, delta_t=0.05, vth=0.3, alpha=0.3), "mean"),
+}
 
-    Hard reset to 0 everywhere: Loihi 1 has no soft reset.
+
+def build_model(channels: int = CHANNELS, hidden: int = HIDDEN, steps: int = STEPS, neuron: str = "lif") -> snn.SNN:
+    """Conv-BN-neuron-pool, then a spiking hidden layer and a linear readout over the steps.
+
+    The default LIF resets hard to 0: Loihi 1 has no soft reset.
     """
+    make, readout = NEURONS[neuron]
     body = nn.Sequential(
         nn.Conv2d(1, channels, 3, padding=1),
         nn.BatchNorm2d(channels),
-        snn.LIF(tau=2.0, v_reset=0.0),
+        make((channels, 8, 8)),
         nn.AvgPool2d(2),
         nn.Flatten(),
         nn.Linear(channels * 16, hidden),
-        snn.LIF(tau=2.0, v_reset=0.0),
+        make((hidden,)),
         nn.Linear(hidden, 10),
     )
-    return snn.SNN(body, steps=steps, readout="mean")
+    return snn.SNN(body, steps=steps, readout=readout)
 
 
 def load_split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -61,12 +79,14 @@ def accuracy(model: nn.Module, x: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(predicted == y))
 
 
-def train(epochs: int, batch_size: int = 32, lr: float = 1e-2) -> tuple[snn.SNN, np.ndarray, np.ndarray]:
+def train(
+    epochs: int, batch_size: int = 32, lr: float = 1e-2, neuron: str = "lif"
+) -> tuple[snn.SNN, np.ndarray, np.ndarray]:
     torch.manual_seed(SEED)
     torch.set_num_threads(2)
     torch.use_deterministic_algorithms(True)
     x_train, y_train, x_test, y_test = load_split()
-    model = build_model()
+    model = build_model(neuron=neuron)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
     loss_fn = nn.CrossEntropyLoss()
@@ -93,12 +113,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--out", type=Path, default=HERE, help="folder for model.pt and test_data.npz")
+    parser.add_argument("--neuron", choices=sorted(NEURONS), default="lif", help="neuron model (default lif)")
     args = parser.parse_args()
     began = time.perf_counter()
-    model, x_test, y_test = train(args.epochs)
+    model, x_test, y_test = train(args.epochs, neuron=args.neuron)
     acc = accuracy(model, x_test, y_test)
     args.out.mkdir(parents=True, exist_ok=True)
-    torch.save(model, args.out / "model.pt")  # the whole module, as users save it
+    name = "model.pt" if args.neuron == "lif" else f"{args.neuron}.pt"
+    torch.save(model, args.out / name)  # the whole module, as users save it
     np.savez(args.out / "test_data.npz", x=x_test.astype(np.float32), y=y_test.astype(np.int64))
     print(f"float test accuracy {acc:.4f} on {len(y_test)} held-out digits ({time.perf_counter() - began:.1f} s)")
 

@@ -25,8 +25,9 @@ def _clif_as(reset: str) -> Callable[[LIF], LIF | None]:
             return None
         fields = {f.name: getattr(op, f.name) for f in dataclasses.fields(LIF)}
         if reset == "zero":
+            # start at the reset potential too, so the chip needs no initial potential (Loihi 1 has none)
             v_reset = CLIF_HARD_RESET * op.threshold
-            fields.update(reset="zero", v_reset=v_reset)
+            fields.update(reset="zero", v_reset=v_reset, v_init=Const(v_reset))
         return LIF(**fields)
 
     return rewrite
