@@ -17,8 +17,9 @@ from snncc.errors import InvalidGraph
 from .const import Const
 from .op import Op, Shape, conv_out_hw, expect_inputs, pair, shape_mismatch
 
-Readout = Literal["spike_count", "v_last", "v_mean"]
-READOUTS: tuple[str, ...] = ("spike_count", "v_last", "v_mean")
+Readout = Literal["spike_count", "v_last", "v_mean", "spike_steps", "v_steps"]
+READOUTS: tuple[str, ...] = ("spike_count", "v_last", "v_mean", "spike_steps", "v_steps")
+STEP_READOUTS: tuple[str, ...] = ("spike_steps", "v_steps")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -207,7 +208,8 @@ class Output(Op):
     """A graph output: the readout of one neuron layer over the steps of a sample.
 
     spike_count: sum of spikes over steps; v_last: v after the last step;
-    v_mean: mean of v over steps.  The value is multiplied by ``scale``.
+    v_mean: mean of v over steps; spike_steps / v_steps: the spikes / v of every step,
+    (steps, *shape) per sample.  The value is multiplied by ``scale``.
     """
 
     OP = "output"

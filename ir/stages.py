@@ -159,7 +159,7 @@ def _check_outputs(graph: Graph) -> list[Diagnostic]:
         if len(preds) != 1 or not isinstance(preds[0], (LIF, IntLIF)):
             if graph.meta.stage is not Stage.FLOAT:
                 diags.append(Diagnostic("error", "GRF040", "an output must read a neuron layer", node=name))
-        elif op.readout == "spike_count" and not preds[0].spiking:
+        elif op.readout in ("spike_count", "spike_steps") and not preds[0].spiking:
             diags.append(Diagnostic("error", "GRF041", "spike_count readout of a non-spiking layer", node=name))
         if op.readout not in READOUTS:
             diags.append(Diagnostic("error", "GRF005", f"unknown readout {op.readout!r}", node=name))

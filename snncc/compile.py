@@ -18,7 +18,7 @@ from snncc.passes.calibrate import calibrate
 from snncc.passes.canonicalize import canonicalize
 from snncc.passes.quantize import QuantizationReport, Quantize, quantize
 from snncc.target import Target, load_target
-from snncc.verify import Comparison, compare
+from snncc.verify import Comparison, compare, predict
 
 Progress = Callable[[str], None]
 
@@ -260,8 +260,8 @@ def lava_check(
     ref = get_backend("refsim").run(int_graph, xi, record=record)
     lava = get_backend("lava").run(int_graph, xi, record=record)
     mismatch = first_mismatch(ref, lava)
-    (output_name, _), *_ = int_graph.of_type(Output)
-    predictions = lava.outputs[output_name].reshape(lava.batch, -1).argmax(axis=1)
+    (output_name, output_op), *_ = int_graph.of_type(Output)
+    predictions = predict(lava.outputs[output_name], output_op.readout)
     result: dict[str, Any] = {
         "samples": int(lava.batch),
         "deployed_accuracy": None if labels is None else float(np.mean(predictions == labels)),

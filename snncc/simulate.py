@@ -12,6 +12,7 @@ from snncc.data import BUNDLED_DIGITS, load_dataset
 from snncc.errors import DataError
 from snncc.ir import IntInput, Output, Stage, load, verify
 from snncc.passes.quantize import quantize_inputs
+from snncc.verify import predict
 
 
 def simulate_artifact(
@@ -35,9 +36,9 @@ def simulate_artifact(
     x, y = x[:n], None if dataset.y is None else dataset.y[:n]
     trace = get_backend(backend).run(int_graph, quantize_inputs(int_graph, {input_name: x}))
     reference = get_backend("floatsim").run(float_graph, {input_name: x})
-    (out_name, _), *_ = int_graph.of_type(Output)
-    predicted = trace.outputs[out_name].reshape(n, -1).argmax(axis=1)
-    float_predicted = reference.outputs[out_name].reshape(n, -1).argmax(axis=1)
+    (out_name, out_op), *_ = int_graph.of_type(Output)
+    predicted = predict(trace.outputs[out_name], out_op.readout)
+    float_predicted = predict(reference.outputs[out_name], out_op.readout)
     return {
         "artifact": str(artifact),
         "backend": backend,

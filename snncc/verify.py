@@ -18,6 +18,7 @@ import numpy as np
 from snncc.backends import Record, Trace, get_backend
 from snncc.backends.base import merge_traces
 from snncc.ir import Graph, IntLIF, Output
+from snncc.ir.ops_float import STEP_READOUTS
 from snncc.passes.quantize import quantize_inputs
 
 
@@ -115,7 +116,7 @@ def compare(
         )
     f_out = ft_all.outputs[output_name]
     i_out = it_all.outputs[output_name] * output_op.scale
-    f_pred, i_pred = _predict(f_out), _predict(i_out)
+    f_pred, i_pred = predict(f_out, output_op.readout), predict(i_out, output_op.readout)
     norm = float(np.linalg.norm(f_out))
     diverged = [a.layer for a in agreements if a.spike_agreement < tolerance]
     verification = Verification(
@@ -145,7 +146,10 @@ def _earliest(known: tuple[int, int, int] | None, differs: np.ndarray, offset: i
     return known
 
 
-def _predict(values: np.ndarray) -> np.ndarray:
+def predict(values: np.ndarray, readout: str) -> np.ndarray:
+    """Class per sample: argmax of the output vector, of its mean over steps for per-step readouts."""
+    if readout in STEP_READOUTS:
+        values = values.mean(axis=1)
     return values.reshape(values.shape[0], -1).argmax(axis=1)
 
 

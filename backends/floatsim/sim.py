@@ -120,6 +120,11 @@ def _simulate(
     state = {n: step.lif_initial_state(op, batch) for n, op in neurons.items()}
     counts = {n: np.zeros((batch, *op.shape), dtype=np.int64) for n, op in neurons.items()}  # per sample
     v_sums = {n: np.zeros((batch, *op.shape)) for n, op in neurons.items()}
+    step_outputs = {
+        (graph.predecessors(n)[0], op.readout): np.zeros((batch, steps, *op.shape))
+        for n, op in graph.of_type(Output)
+        if op.readout in ("spike_steps", "v_steps")
+    }
     active = dict.fromkeys(neurons, 0)
     wanted = [n for n in neurons if record.wants(n)]
     rec = {
@@ -145,6 +150,9 @@ def _simulate(
                 counts[name] += s
                 v_sums[name] += after.v
                 values[name] = op.amplitude * s
+                for (layer, readout), buffer in step_outputs.items():
+                    if layer == name:
+                        buffer[:, t] = s if readout == "spike_steps" else after.v
                 for var, value in (("spikes", s), ("v", after.v), ("u", after.i)):
                     if var in rec and name in rec[var]:
                         rec[var][name][:, t] = value
@@ -153,7 +161,12 @@ def _simulate(
     outputs = {}
     for name, op in graph.of_type(Output):
         layer = graph.predecessors(name)[0]
-        readout = {"spike_count": counts[layer], "v_last": state[layer].v, "v_mean": v_sums[layer] / steps}[op.readout]
+        if op.readout in ("spike_steps", "v_steps"):
+            readout = step_outputs[(layer, op.readout)]
+        else:
+            readout = {"spike_count": counts[layer], "v_last": state[layer].v, "v_mean": v_sums[layer] / steps}[
+                op.readout
+            ]
         outputs[name] = readout.astype(np.float64) * op.scale
     return {
         "batch": batch,

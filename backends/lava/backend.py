@@ -115,6 +115,10 @@ def _readout(readout: str, spikes: np.ndarray, v: np.ndarray) -> np.ndarray:
         return spikes.sum(axis=1)
     if readout == "v_last":
         return v[:, -1].copy()
+    if readout == "spike_steps":
+        return spikes.astype(np.int64)
+    if readout == "v_steps":
+        return v.copy()
     return v.sum(axis=1) / v.shape[1]
 
 

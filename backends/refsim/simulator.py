@@ -15,6 +15,7 @@ from snncc.backends.base import LayerStats, Record, Trace
 from snncc.backends.int_inputs import at_step, check_int_inputs, input_events
 from snncc.errors import Diagnostic, InvalidGraph
 from snncc.ir import Graph, IntConv2d, IntDense, IntInput, IntLIF, Numerics, Output, Stage, verify
+from snncc.ir.ops_float import STEP_READOUTS
 
 from . import kernels
 from .arith import effective_weights, shift, wrap_int32
@@ -59,6 +60,9 @@ class _Run:
         }
         self.counts = {n: np.zeros((batch, *op.shape), dtype=np.int64) for n, op in self.lifs.items()}
         self.v_sum = {n: np.zeros((batch, *op.shape), dtype=np.int64) for n, op in self.lifs.items()}
+        self.per_step: dict[tuple[str, str], list[np.ndarray]] = {
+            (graph.predecessors(n)[0], op.readout): [] for n, op in graph.of_type(Output) if op.readout in STEP_READOUTS
+        }
         self.events = {
             n: dict.fromkeys(("u_wraps", "v_saturations", "int32_wraps", "active_updates"), 0) for n in self.lifs
         }
@@ -115,6 +119,9 @@ class _Run:
         counters["active_updates"] += int(ev.active.sum())
         self.counts[name] += spikes
         self.v_sum[name] += state.v
+        for (layer, readout), values in self.per_step.items():
+            if layer == name:
+                values.append(spikes.astype(np.int64) if readout == "spike_steps" else state.v.copy())
         rec = self.rec
         if name in rec["spikes"]:
             rec["spikes"][name].append(spikes.astype(np.uint8))
@@ -147,4 +154,6 @@ class _Run:
             return self.state[layer].v.copy()
         if readout == "v_mean":
             return self.v_sum[layer] / steps
+        if readout in STEP_READOUTS:
+            return np.stack(self.per_step[(layer, readout)], axis=1)
         return self.counts[layer].copy()

@@ -450,10 +450,11 @@ def add_readout(builder: GraphBuilder, chain: list[tuple[str, Op]], readout: str
         # per-step values of a synapse chain: integrate them (beta 1) or keep the last (beta 0)
         readout_name = builder.add(
             f"{last_name}.readout",
-            LIF(shape=last_op.shape, beta=0.0 if readout == "last" else 1.0, spiking=False),
+            LIF(shape=last_op.shape, beta=0.0 if readout in ("last", "steps") else 1.0, spiking=False),
             [last_name],
         )
-        out = Output(shape=last_op.shape, readout="v_last", scale=1.0 / steps if readout == "mean" else 1.0)
+        kind = "v_steps" if readout == "steps" else "v_last"
+        out = Output(shape=last_op.shape, readout=kind, scale=1.0 / steps if readout == "mean" else 1.0)
         builder.add("output", out, [readout_name])
     return out
 
@@ -464,6 +465,7 @@ def _neuron_readout(builder: GraphBuilder, name: str, op: LIF, readout: str, ste
             "mean": Output(shape=op.shape, readout="v_mean", scale=1.0),
             "sum": Output(shape=op.shape, readout="v_mean", scale=float(steps)),
             "last": Output(shape=op.shape, readout="v_last", scale=1.0),
+            "steps": Output(shape=op.shape, readout="v_steps", scale=1.0),
         }[readout]
         builder.add("output", out, [name])
         return out
@@ -472,7 +474,12 @@ def _neuron_readout(builder: GraphBuilder, name: str, op: LIF, readout: str, ste
         out = Output(shape=op.shape, readout="v_last", scale=1.0)
         builder.add("output", out, [held])
         return out
-    out = Output(shape=op.shape, readout="spike_count", scale=1.0 / steps if readout == "mean" else 1.0)
+    # a spike's value is the layer's amplitude (e.g. DSR's threshold)
+    if readout == "steps":
+        out = Output(shape=op.shape, readout="spike_steps", scale=op.amplitude)
+    else:
+        scale = op.amplitude / steps if readout == "mean" else op.amplitude
+        out = Output(shape=op.shape, readout="spike_count", scale=scale)
     builder.add("output", out, [name])
     return out
 

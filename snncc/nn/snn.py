@@ -9,7 +9,7 @@ from torch import nn
 
 from .neurons import reset_neurons
 
-READOUTS = ("mean", "sum", "last")
+READOUTS = ("mean", "sum", "last", "steps")
 
 
 class SNN(nn.Module):
@@ -17,10 +17,10 @@ class SNN(nn.Module):
 
     forward(x): x is (B, *shape), presented at every step (direct input), or with
     ``sequence=True`` (T, B, *shape), one value per step.  Returns (B, *out): the mean,
-    sum or last of the T per-step outputs.
+    sum or last of the T per-step outputs, or with readout "steps" all of them, (B, T, *out).
     """
 
-    def __init__(self, body: nn.Module, steps: int, readout: Literal["mean", "sum", "last"] = "mean") -> None:
+    def __init__(self, body: nn.Module, steps: int, readout: Literal["mean", "sum", "last", "steps"] = "mean") -> None:
         super().__init__()
         if int(steps) < 1:
             raise ValueError(f"steps must be at least 1, got {steps}")
@@ -45,6 +45,8 @@ class SNN(nn.Module):
             return per_step.mean(dim=0)
         if self.readout == "sum":
             return per_step.sum(dim=0)
+        if self.readout == "steps":  # every step's output, batch first: (B, T, *out), e.g. for TET losses
+            return per_step.transpose(0, 1)
         return per_step[-1]
 
     def extra_repr(self) -> str:

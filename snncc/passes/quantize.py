@@ -127,7 +127,7 @@ def quantize(
             builder.add(name, int_lif, syn_names)
         elif isinstance(op, Output):
             src = graph.predecessors(name)[0]
-            unit = v_scale[src] if op.readout in ("v_last", "v_mean") else 1.0
+            unit = v_scale[src] if op.readout.startswith("v_") else 1.0
             builder.add(name, dataclasses.replace(op, scale=op.scale * unit), [src])
     meta = dataclasses.replace(graph.meta, stage=Stage.INTEGER, numerics=n)
     meta = meta.with_notes(input_encoding=options.input_encoding)

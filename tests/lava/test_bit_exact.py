@@ -175,3 +175,11 @@ def test_bundled_digits_model(digits, encoding):
     int_graph, _ = quantize(graph, Quantize(numerics=LOIHI, input_encoding=encoding), calibration)
     ref, _ = assert_bit_exact(int_graph, quantize_inputs(int_graph, {"input": data.x[:4]}))
     assert ref.spike_counts["body.2"].sum() > 0 and ref.spike_counts["body.6"].sum() > 0
+
+
+@pytest.mark.parametrize("readout", ["spike_steps", "spike_count"])
+def test_per_step_and_count_readouts(readout):
+    g = chain([(dense([[9, 4, -2], [1, 1, 12]]), neuron(2, vth=5, dv=900))], readout=readout)
+    ref, _ = assert_bit_exact(g, x([20, 10, 5], [0, 3, 30]))
+    expected_shape = (2, 6, 2) if readout == "spike_steps" else (2, 2)
+    assert ref.outputs["out"].shape == expected_shape and ref.outputs["out"].sum() > 0

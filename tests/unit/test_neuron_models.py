@@ -134,3 +134,22 @@ def test_threshold_over_2T_shift_equals_half_threshold_initial_potential_in_spik
     np.testing.assert_array_equal(a.outputs["out"], b.outputs["out"])
     np.testing.assert_array_equal(a.outputs["out"], np.clip(np.floor(STEPS * x / theta + 0.5), 0, STEPS))
     assert (a.spikes["lif"] != b.spikes["lif"]).any()
+
+
+@pytest.mark.parametrize("last", ["linear", "spiking", "integrator"])
+def test_per_step_readout_reproduces_torch(last):
+    torch.manual_seed(7)
+    tail = {
+        "linear": [nn.Linear(12, 5)],
+        "spiking": [nn.Linear(12, 5), snn.DSRIF(vth=0.5)],
+        "integrator": [nn.Linear(12, 5), snn.Integrator()],
+    }
+    body = nn.Sequential(nn.Linear(6, 12), snn.LIF(tau=2.0), *tail[last])
+    model = snn.SNN(body, steps=STEPS, readout="steps").double().eval()
+    x = torch.rand(9, 6, dtype=torch.float64) * 3
+    with torch.no_grad():
+        expected = model(x).numpy()
+    assert expected.shape == (9, STEPS, 5)
+    trace = FloatSim().run(import_torch(model, (6,)), {"input": x.numpy()})
+    np.testing.assert_allclose(trace.outputs["output"], expected, atol=1e-9)
+    assert np.abs(expected).sum() > 0
