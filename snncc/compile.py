@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from snncc.data import BUNDLED_DIGITS, Dataset, load_dataset
-from snncc.errors import DataError, Diagnostic, InvalidGraph, MappingError, StrictModeError
+from snncc.errors import DataError, Diagnostic, ImportFailed, InvalidGraph, MappingError, StrictModeError
 from snncc.ir import Graph, Input, Output, verify
 from snncc.passes.approximate import approximate
 from snncc.passes.calibrate import calibrate
@@ -87,13 +88,13 @@ def deploy(
     """Import, canonicalize, quantize and map; ``calibrate_v=False`` skips the float simulation."""
     target = load_target(options.target)
     say(f"loading {model_path}")
-    with timer("import"):
+    with timer("import"), _located(model_path):
         model = _load_model(model_path, options)
         dataset, graph = _import_with_data(model, model_path, options)
     input_name = graph.of_type(Input)[0][0]
 
     say("canonicalizing (fold batch norm, fuse pooling, fold gains and resets)")
-    with timer("canonicalize"):
+    with timer("canonicalize"), _located(model_path):
         approximated, approximations = approximate(graph, options.approximations)
         canonical = verify(canonicalize(verify(approximated)))
 
@@ -213,23 +214,53 @@ def _import_with_data(model: Any, path: Path, options: CompileOptions) -> tuple[
 
     if options.data is not None:
         dataset = load_dataset(options.data)
-        return dataset, imported(tuple(dataset.x.shape[1:]))
+        try:
+            return dataset, imported(tuple(dataset.x.shape[1:]))
+        except InvalidGraph as err:
+            if not _is_shape_error(err):
+                raise
+            raise DataError(
+                f"the model cannot take samples of shape {tuple(dataset.x.shape[1:])} ({err.diagnostics[0].message})",
+                code="DAT008",
+                source=str(options.data),
+                node=err.diagnostics[0].node,
+                hint="give data whose samples have the model's input shape",
+            ) from err
     if not BUNDLED_DIGITS.is_file():
         raise DataError(
             "no --data given and the bundled digits data is not available", code="DAT010", hint="pass --data FILE.npz"
         )
     digits = load_dataset(BUNDLED_DIGITS)
+    mismatch = None
     for shape in (tuple(digits.x.shape[1:]), (int(np.prod(digits.x.shape[1:])),)):
         try:
             graph = imported(shape)
-        except InvalidGraph:
+        except InvalidGraph as err:
+            if not _is_shape_error(err):
+                raise  # a real problem of the model, not of the data's shape
+            mismatch = mismatch or err
             continue
         return Dataset(digits.path, digits.x.reshape(len(digits.x), *shape), digits.y), graph
     raise DataError(
-        "the model's input does not match the bundled 8x8 digits data, and no --data was given",
+        "the model's input does not match the bundled 8x8 digits data, and no --data was given"
+        + (f" ({mismatch.diagnostics[0].message})" if mismatch else ""),
         code="DAT011",
+        node=mismatch.diagnostics[0].node if mismatch else None,
         hint="pass --data FILE.npz with x of shape (N, *input_shape) and optional labels y",
     )
+
+
+@contextlib.contextmanager
+def _located(path: Path) -> Iterator[None]:
+    """Errors about the model name the model file (which file, which layer, what, what to do)."""
+    try:
+        yield
+    except (ImportFailed, InvalidGraph) as err:
+        raise err.located(str(path)) from err.__cause__
+
+
+def _is_shape_error(err: InvalidGraph) -> bool:
+    return all(d.code == "GRF004" for d in err.diagnostics)
 
 
 def _check_encoding(target: Target, encoding: str) -> None:

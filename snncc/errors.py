@@ -8,6 +8,7 @@ or on ``Diagnostic.code``.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Literal
 
@@ -82,6 +83,13 @@ class SnnccError(Exception):
 
     def render(self) -> str:
         return "\n".join(d.render() for d in self.diagnostics)
+
+    def located(self, source: str) -> SnnccError:
+        """The same error with ``source`` (e.g. the model file) filled in where a diagnostic has none."""
+        diags = [d if d.source else dataclasses.replace(d, source=source) for d in self.diagnostics]
+        located = type(self)(diagnostics=diags)
+        located.__cause__ = self.__cause__
+        return located
 
 
 class ModelLoadError(SnnccError):

@@ -14,6 +14,8 @@ LOD008 ``allow_pickle`` load failed because a class cannot be imported
 from __future__ import annotations
 
 import pickle
+import pickletools
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +84,9 @@ def load_torch_model(path: str | Path, *, allow_pickle: bool = False) -> nn.Modu
 
 def _load_weights_only(path: Path) -> Any:
     try:
-        with torch.serialization.safe_globals(list(SAFE_CLASSES)):
+        # torch warns about plain pickles before refusing them; snncc's own error says it better
+        with torch.serialization.safe_globals(list(SAFE_CLASSES)), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
             return torch.load(path, weights_only=True, map_location="cpu")
     except pickle.UnpicklingError as exc:
         unsafe = _unsafe_globals(path) or _named_in_message(str(exc))
@@ -113,8 +117,26 @@ def _unsafe_globals(path: Path) -> list[str]:
     try:
         with torch.serialization.safe_globals(list(SAFE_CLASSES)):
             return list(torch.serialization.get_unsafe_globals_in_checkpoint(path))
-    except Exception:  # not a zip checkpoint or unreadable: fall back to torch's message
+    except Exception:  # not a zip checkpoint: maybe a plain pickle
+        return _plain_pickle_globals(path)
+
+
+def _plain_pickle_globals(path: Path) -> list[str]:
+    """Globals a plain (non-zip) pickle would import, read with pickletools (which runs nothing)."""
+    names: list[str] = []
+    strings: list[str] = []
+    try:
+        with open(path, "rb") as f:
+            for opcode, arg, _ in pickletools.genops(f):
+                if isinstance(arg, str):
+                    strings.append(arg)
+                if opcode.name == "GLOBAL":
+                    names.append(str(arg).replace(" ", "."))
+                elif opcode.name == "STACK_GLOBAL" and len(strings) >= 2:
+                    names.append(f"{strings[-2]}.{strings[-1]}")
+    except Exception:  # not a pickle either: the caller reports a damaged file
         return []
+    return sorted(set(names))
 
 
 def _named_in_message(message: str) -> list[str]:
