@@ -17,6 +17,8 @@ def check_int_inputs(graph: Graph, inputs: dict[str, np.ndarray]) -> dict[str, n
         if name not in inputs:
             raise DataError(f"no values given for input '{name}'", code="DAT020", node=name)
         x = np.asarray(inputs[name])
+        if x.ndim == 0 or len(x) == 0:
+            raise DataError(f"input '{name}' holds no samples", code="DAT024", node=name)
         if not np.issubdtype(x.dtype, np.integer):
             raise DataError(f"input '{name}' must hold integers, got {x.dtype}", code="DAT021", node=name)
         if tuple(x.shape[1:]) != op.shape and tuple(x.shape[2:]) != op.shape:

@@ -88,7 +88,8 @@ def compare(
         ft = floatsim.run(float_graph, batch, record=record)
         it = refsim.run(int_graph, quantize_inputs(int_graph, batch), record=record)
         for layer in layers:
-            a, b = ft.spikes[layer], it.spikes[layer]
+            a = ft.spikes[layer]
+            b = it.spikes[layer].reshape(a.shape)  # canonicalization may lay a layer out as its conv's (C, H, W)
             same = a == b
             equal[layer] += int(same.sum())
             counts_f[layer] += int(a.sum())
@@ -115,7 +116,7 @@ def compare(
             )
         )
     f_out = ft_all.outputs[output_name]
-    i_out = it_all.outputs[output_name] * output_op.scale
+    i_out = it_all.outputs[output_name].reshape(f_out.shape) * output_op.scale
     f_pred, i_pred = predict(f_out, output_op.readout), predict(i_out, output_op.readout)
     norm = float(np.linalg.norm(f_out))
     diverged = [a.layer for a in agreements if a.spike_agreement < tolerance]

@@ -33,6 +33,7 @@ class _Pending:
 def canonicalize(graph: Graph) -> Graph:
     builder = GraphBuilder()
     pending: dict[str, _Pending] = {}
+    shapes: dict[str, tuple[int, ...]] = {}  # neuron -> canonical shape
     for name in graph.topo_order():
         op = graph[name]
         preds = graph.predecessors(name)
@@ -40,7 +41,7 @@ def canonicalize(graph: Graph) -> Graph:
             builder.add(name, op)
             pending[name] = _Pending(name)
         elif isinstance(op, LIF):
-            _add_neuron(builder, graph, name, op, [pending[p] for p in preds])
+            shapes[name] = _add_neuron(builder, graph, name, op, [pending[p] for p in preds])
             pending[name] = _Pending(name)
         elif isinstance(op, Output):
             src = pending[preds[0]]
@@ -51,16 +52,17 @@ def canonicalize(graph: Graph) -> Graph:
                     node=name,
                     hint="end the model with a neuron or integrator layer",
                 )
-            builder.add(name, op, [src.source])
+            builder.add(name, dataclasses.replace(op, shape=shapes[src.source]), [src.source])
         else:
             src = pending[preds[0]]
             pending[name] = _Pending(src.source, (*src.chain, (name, op)))
     return builder.build(dataclasses.replace(graph.meta, stage=Stage.CANONICAL))
 
 
-def _add_neuron(builder: GraphBuilder, graph: Graph, name: str, op: LIF, inputs: list[_Pending]) -> None:
+def _add_neuron(builder: GraphBuilder, graph: Graph, name: str, op: LIF, inputs: list[_Pending]) -> tuple[int, ...]:
+    """Add the neuron and its synapses; returns the neuron's canonical shape."""
     bias = np.broadcast_to(op.bias.array if op.bias is not None else 0.0, op.shape).astype(np.float64)
-    synapse_names = []
+    synapse_names, synapses = [], []
     for src in inputs:
         source_op = graph[src.source]
         fused = _synapse_for(src, source_op, name, op.shape)
@@ -76,8 +78,25 @@ def _add_neuron(builder: GraphBuilder, graph: Graph, name: str, op: LIF, inputs:
             )
         bias = bias + op.gain * fused.bias.reshape(op.shape)
         synapse = dataclasses.replace(fused.op, weight=Const(weight))
+        synapses.append(synapse)
         synapse_names.append(builder.add(fused.name, synapse, [src.source]))
-    builder.add(name, _shift_reset(name, op, bias), synapse_names)
+    neuron = _shift_reset(name, op, bias)
+    conv_shapes = {syn.shape for syn in synapses if isinstance(syn, Conv2d)}
+    if len(conv_shapes) == 1 and conv_shapes != {tuple(op.shape)}:
+        # a conv flattened straight into a neuron layer: give the layer the conv's (C, H, W) layout
+        # (same neurons in the same C order), so every synapse op sees its own output shape
+        neuron = _reshaped(neuron, conv_shapes.pop())
+    builder.add(name, neuron, synapse_names)
+    return neuron.shape
+
+
+def _reshaped(op: LIF, shape: tuple[int, ...]) -> LIF:
+    def fit(c: Const | None) -> Const | None:
+        if c is None or c.array.ndim == 0:
+            return c
+        return Const(c.array.reshape(shape))
+
+    return dataclasses.replace(op, shape=shape, bias=fit(op.bias), v_init=fit(op.v_init))
 
 
 def _synapse_for(src: _Pending, source_op: Op, neuron: str, shape: tuple[int, ...]) -> FusedSynapse:

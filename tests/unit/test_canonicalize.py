@@ -124,3 +124,15 @@ def test_a_flatten_between_neurons_becomes_an_identity_synapse():
     b.add("output", Output(shape=(8,)), ["b"])
     g = verify(canonicalize(verify(b.build(GraphMeta(stage=Stage.FLOAT, steps=2)))))
     np.testing.assert_array_equal(g["b.identity"].weight.array, np.eye(8))
+
+
+def test_a_conv_flattened_into_a_neuron_layer_keeps_its_layout():
+    b = GraphBuilder()
+    b.add("input", Input(shape=(1, 4, 4)))
+    b.add("conv", Conv2d(shape=(2, 4, 4), weight=Const(np.ones((2, 1, 3, 3))), padding=1), ["input"])
+    b.add("flat", Flatten(shape=(32,)), ["conv"])
+    b.add("lif", LIF(shape=(32,), bias=Const(np.arange(32.0))), ["flat"])
+    b.add("output", Output(shape=(32,), readout="spike_count"), ["lif"])
+    g = verify(canonicalize(verify(b.build(GraphMeta(stage=Stage.FLOAT, steps=2)))))
+    assert g["lif"].shape == (2, 4, 4) and g["output"].shape == (2, 4, 4)
+    np.testing.assert_array_equal(g["lif"].bias.array.reshape(-1), np.arange(32.0))  # same neurons, C order
