@@ -31,6 +31,9 @@ pip install -r requirements.txt
 # lava-nc 0.10.0 declares Python <3.11; its dependencies are installed above within its
 # ranges, and snncc.backends.lava.compat fixes its one import-time failure on 3.11.
 pip install --no-deps --ignore-requires-python lava-nc==0.10.0
+# NeuroBench is a test-time oracle for synaptic-op counts; its declared dependencies (torchaudio,
+# tonic, numba) would pull a CUDA torch and are not needed by the metric snncc checks against.
+pip install --no-deps neurobench==2.3.0
 pip install --no-deps --no-build-isolation -e .
 echo "$want" > "$stamp"
 echo "snncc setup: done (.venv/bin/snncc)" >&2

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from snncc.backends import Trace
-from snncc.ir import Graph, IntConv2d, IntDense
+from snncc.ir import Dense, Graph, IntConv2d, IntDense
 from snncc.mapping.connectivity import box_slices, neuron_layers, nonzero_fan_out, projections
 from snncc.mapping.placement import Placement
 from snncc.mapping.resources import destination_masks
@@ -85,20 +85,39 @@ def _coef(c: Sourced) -> dict[str, Any]:
     return {"value": c.value, "source": c.source, "confidence": c.confidence}
 
 
+def synaptic_ops(graph: Graph, trace: Trace) -> dict[str, float]:
+    """Synaptic ops into each neuron layer, per sample: events of each source x its nonzero fan-out.
+
+    Works on integer graphs (the deployed network) and on canonical float graphs run by the float
+    simulator, where it is NeuroBench's effective-ops count for models without pooling between
+    neuron layers (canonicalization folds pooling into the next synapses, which then see every
+    spike rather than each pooled window).
+    """
+    batch = max(trace.batch, 1)
+    ops = {}
+    for layer, _ in neuron_layers(graph):
+        total = 0.0
+        for p in projections(graph, layer):
+            events = trace.input_events[p.source] if p.from_host else trace.spike_counts[p.source]
+            total += float((events.reshape(p.source_shape) * nonzero_fan_out(p)).sum())
+        ops[layer] = total / batch
+    return ops
+
+
 def estimate(graph: Graph, placement: Placement, trace: Trace, target: Target) -> EnergyReport:
     e = target.energy
     batch = max(trace.batch, 1)
     core_of = {c.index: c for c in placement.cores}
     per_layer: dict[str, LayerEnergy] = {}
     host_messages = 0.0
+    synops_per_sample = synaptic_ops(graph, trace)
     for layer, op in neuron_layers(graph):
-        synops = macs = 0.0
+        synops = synops_per_sample[layer] * batch
+        macs = 0.0
         for p in projections(graph, layer):
-            events = trace.input_events[p.source] if p.from_host else trace.spike_counts[p.source]
-            synops += float((events.reshape(p.source_shape) * nonzero_fan_out(p)).sum())
             macs += _macs(p.op)
             if p.from_host:
-                host_messages += float(events.sum())
+                host_messages += float(trace.input_events[p.source].sum())
         neurons = int(np.prod(op.shape))
         updates = neurons * trace.steps * trace.batch
         active = trace.stats[layer].active_updates
@@ -135,7 +154,7 @@ def estimate(graph: Graph, placement: Placement, trace: Trace, target: Target) -
 
 
 def _macs(op: IntDense | IntConv2d) -> float:
-    if isinstance(op, IntDense):
+    if isinstance(op, (IntDense, Dense)):
         return float(op.weight.array.size)
     _c_out, c_in_g, kh, kw = op.weight.shape
     return float(np.prod(op.shape) * c_in_g * kh * kw)

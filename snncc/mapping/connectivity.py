@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from snncc.ir import Graph, IntConv2d, IntDense, IntInput, IntLIF, Op
+from snncc.ir import LIF, Conv2d, Dense, Graph, Input, IntConv2d, IntDense, IntInput, IntLIF, Op
 
 Box = tuple[tuple[int, int], ...]
 
@@ -40,7 +40,7 @@ class Projection:
     """One synapse op feeding a neuron layer: where it reads from and how many bit planes it has."""
 
     synapse: str
-    op: IntDense | IntConv2d
+    op: IntDense | IntConv2d | Dense | Conv2d  # integer graphs; float canonical graphs for op counts
     source: str
     source_shape: tuple[int, ...]
     planes: int  # > 1 for bit-plane input: one copy of the synapses per plane
@@ -54,12 +54,12 @@ def projections(graph: Graph, layer: str) -> list[Projection]:
         src = graph.predecessors(syn)[0]
         src_op: Op = graph[src]
         planes = src_op.bits if isinstance(src_op, IntInput) and src_op.encoding == "bitplane" else 1
-        out.append(Projection(syn, op, src, tuple(src_op.shape), planes, isinstance(src_op, IntInput)))
+        out.append(Projection(syn, op, src, tuple(src_op.shape), planes, isinstance(src_op, (IntInput, Input))))
     return out
 
 
 def neuron_layers(graph: Graph) -> list[tuple[str, IntLIF]]:
-    return [(n, graph[n]) for n in graph.topo_order() if isinstance(graph[n], IntLIF)]
+    return [(n, graph[n]) for n in graph.topo_order() if isinstance(graph[n], (IntLIF, LIF))]
 
 
 def consumers(graph: Graph, layer: str) -> list[tuple[str, Projection]]:
@@ -67,14 +67,14 @@ def consumers(graph: Graph, layer: str) -> list[tuple[str, Projection]]:
     out = []
     for syn in graph.successors(layer):
         for dst in graph.successors(syn):
-            if isinstance(graph[dst], IntLIF):
+            if isinstance(graph[dst], (IntLIF, LIF)):
                 out.extend((dst, p) for p in projections(graph, dst) if p.synapse == syn)
     return out
 
 
 def synapses_per_axon(p: Projection, out_shape: tuple[int, ...], box: Box) -> np.ndarray:
     """Synapses each source axon (one plane) has into the neurons of ``box``; shaped like the source."""
-    if isinstance(p.op, IntDense):
+    if isinstance(p.op, (IntDense, Dense)):
         return np.full(p.source_shape, box_size(box), dtype=np.int64)
     return _conv_counts(p.op, p.source_shape, box)
 
@@ -103,7 +103,7 @@ def _reach(outputs: range, k: int, stride: int, pad: int, dil: int, size: int) -
 def nonzero_fan_out(p: Projection) -> np.ndarray:
     """Synapses with a nonzero weight leaving each source axon (one plane); shaped like the source."""
     w = p.op.weight.array
-    if isinstance(p.op, IntDense):
+    if isinstance(p.op, (IntDense, Dense)):
         return np.count_nonzero(w, axis=0).reshape(p.source_shape).astype(np.int64)
     op = p.op
     c_out, c_in_g, kh, kw = w.shape
