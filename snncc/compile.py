@@ -116,7 +116,8 @@ def deploy(
     with timer("map"):
         from snncc.mapping import check_design_rules, partition
 
-        placement = partition(int_graph, target)  # raises MappingError listing every violation
+        # spike traffic weighted by the float model's firing rates on the calibration data, when simulated
+        placement = partition(int_graph, target, firing_rates=calibration.firing_rates or None)
         map_warnings = [d for d in check_design_rules(int_graph, target) if d.severity == "warning"]
     diagnostics = (*qreport.diagnostics, *map_warnings)
     if options.strict:

@@ -20,6 +20,7 @@ from snncc.errors import Diagnostic, MappingError
 from snncc.ir import Graph, IntLIF
 from snncc.target import Target
 
+from .arrange import arrange, mesh_position
 from .connectivity import Box, box_size, neuron_layers
 from .drc import check_design_rules
 from .placement import Core, CoreUsage, Piece, Placement
@@ -29,7 +30,8 @@ from .resources import fan_out, piece_inputs, total_synapses
 def partition(graph: Graph, target: Target, *, firing_rates: dict[str, np.ndarray] | None = None) -> Placement:
     """Place every neuron of ``graph`` on ``target``'s cores or raise MappingError naming what does not fit.
 
-    ``firing_rates`` is accepted for traffic-aware placement; this version places by connectivity only.
+    ``firing_rates`` (spikes per neuron per step, per layer, e.g. measured on calibration data)
+    weight the spike traffic the core arrangement minimises; without them every neuron counts alike.
     """
     errors = [d for d in check_design_rules(graph, target) if d.severity == "error"]
     if errors:
@@ -38,24 +40,27 @@ def partition(graph: Graph, target: Target, *, firing_rates: dict[str, np.ndarra
     for layer, op in neuron_layers(graph):
         pieces += _slice_layer(graph, target, layer, op)
     bins = _pack(pieces, target)
+    arrangement = arrange(graph, target, [members for members, _ in bins], firing_rates)
+    bins = [bins[i] for i in arrangement.order]
     core_pieces = [(i, piece) for i, (members, _) in enumerate(bins) for piece in members]
     outs = fan_out(graph, core_pieces)
-    cores = []
-    per_chip = int(target.cores_per_chip)
-    columns = target.mesh[0]
-    for i, (members, usage) in enumerate(bins):
-        local = i % per_chip
-        cores.append(
-            Core(
-                index=i,
-                chip=i // per_chip,
-                position=(local % columns, local // columns),
-                pieces=tuple(members),
-                usage=CoreUsage(usage.neurons, usage.synapse_bits, usage.fan_in_axons, outs[i]),
-            )
+    cores = [
+        Core(
+            index=i,
+            chip=i // int(target.cores_per_chip),
+            position=mesh_position(i, target),
+            pieces=tuple(members),
+            usage=CoreUsage(usage.neurons, usage.synapse_bits, usage.fan_in_axons, outs[i]),
         )
+        for i, (members, usage) in enumerate(bins)
+    ]
     _check_totals(cores, target)
-    return Placement(target=target.name, cores=tuple(cores), lower_bound_cores=lower_bound(graph, target))
+    return Placement(
+        target=target.name,
+        cores=tuple(cores),
+        lower_bound_cores=lower_bound(graph, target),
+        traffic=arrangement.summary,
+    )
 
 
 def lower_bound(graph: Graph, target: Target) -> int:
@@ -166,12 +171,21 @@ def _check_totals(cores: list[Core], target: Target) -> None:
                 )
             )
     if len(cores) > target.total_cores:
+        per_layer: dict[str, int] = {}
+        for core in cores:
+            for layer in core.layers:
+                per_layer[layer] = per_layer.get(layer, 0) + 1
+        biggest = sorted(per_layer.items(), key=lambda item: -item[1])
+        breakdown = ", ".join(f"{layer}: {n}" for layer, n in biggest[:6])
         diags.append(
             Diagnostic(
                 "error",
                 "MAP013",
-                f"the network needs {len(cores)} cores; {target.name} has {target.total_cores}",
-                hint="reduce the network's size, or choose a target with more cores or chips",
+                f"the network needs {len(cores)} cores; {target.name} has {target.total_cores} "
+                f"(cores per layer, largest first: {breakdown})",
+                node=biggest[0][0],
+                hint="reduce the largest layers (channels, or conv maps: Loihi 1 stores every conv synapse), "
+                "or choose a target with more cores or chips (e.g. nahuku32)",
             )
         )
     if diags:

@@ -55,6 +55,7 @@ class Placement:
     target: str
     cores: tuple[Core, ...]
     lower_bound_cores: int
+    traffic: tuple[tuple[str, Any], ...] = ()  # how the cores were arranged and the spike traffic it expects
 
     @property
     def cores_used(self) -> int:
@@ -71,6 +72,7 @@ class Placement:
             "ratio_to_lower_bound": round(self.cores_used / self.lower_bound_cores, 4)
             if self.lower_bound_cores
             else None,
+            "traffic": dict(self.traffic),
             "cores": [
                 {
                     "core": c.index,
@@ -99,4 +101,5 @@ class Placement:
             )
             for c in data["cores"]
         )
-        return cls(target=data["target"], cores=cores, lower_bound_cores=data["lower_bound_cores"])
+        traffic = tuple(data.get("traffic", {}).items())
+        return cls(target=data["target"], cores=cores, lower_bound_cores=data["lower_bound_cores"], traffic=traffic)

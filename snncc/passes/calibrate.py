@@ -27,6 +27,7 @@ class Calibration:
     samples: int
     inputs: dict[str, InputStats] = field(default_factory=dict)
     v_max_abs: dict[str, float] = field(default_factory=dict)
+    firing_rates: dict[str, np.ndarray] = field(default_factory=dict)  # spikes per neuron per step
 
 
 def find_grid(values: np.ndarray, max_steps: int, tol: float = 1e-6) -> int | None:
@@ -61,6 +62,7 @@ def calibrate(
         return Calibration(samples=0, inputs=stats)
     layers = tuple(n for n, _ in graph.of_type(LIF))
     v_max = dict.fromkeys(layers, 0.0)
+    spikes = {layer: 0 for layer in layers}
     sim = get_backend("floatsim")
     count = len(next(iter(inputs.values())))
     for start in range(0, count, batch_size):
@@ -68,4 +70,6 @@ def calibrate(
         trace = sim.run(graph, batch, record=Record(v=True, layers=layers))
         for layer in layers:
             v_max[layer] = max(v_max[layer], float(np.abs(trace.v[layer]).max(initial=0.0)))
-    return Calibration(samples=count, inputs=stats, v_max_abs=v_max)
+            spikes[layer] = spikes[layer] + trace.spike_counts[layer]
+    rates = {layer: np.asarray(spikes[layer], dtype=np.float64) / (count * graph.meta.steps) for layer in layers}
+    return Calibration(samples=count, inputs=stats, v_max_abs=v_max, firing_rates=rates)
