@@ -57,6 +57,8 @@ def build_report(result: CompileResult) -> dict[str, Any]:
             "used": placement["cores_used"],
             "available": result.target.total_cores,
             "lower_bound": placement["lower_bound_cores"],
+            "layers": placement["layers"],
+            "traffic": placement["traffic"],
             "per_core": placement["cores"],
         },
         "energy": result.energy.to_dict(),
@@ -179,6 +181,30 @@ def render_markdown(report: dict[str, Any], plots: list[str]) -> str:
     ]
     for layer, o in report["overflow"].items():
         lines.append(f"| {layer} | {o['u_wraps']} | {o['v_saturations']} | {o['int32_wraps']} |")
+    lines += [
+        "",
+        "## Mapping",
+        "",
+        f"{c['used']} cores used; no placement can use fewer than {c['lower_bound']} (total neurons, and total "
+        f"synapse bits at zero overhead, over the per-core limits): {c['used'] / c['lower_bound']:.2f}x the bound. "
+        "Each layer is cut into pieces that fit one core; the pieces are then packed onto cores.",
+        "",
+        "| layer | pieces | neurons per piece | binding limit | use of it |",
+        "|---|---:|---:|---|---:|",
+    ]
+    for split in c.get("layers", []):
+        lines.append(
+            f"| {split['layer']} | {split['pieces']} | {split['neurons_per_piece']} | {split['binding']} | "
+            f"{split['binding_use']:.0%} |"
+        )
+    traffic = c.get("traffic", {})
+    if traffic:
+        lines.append(
+            f"\nCore order: {traffic['ordering']} (spike traffic weighted by {traffic['rates']} firing rates; cost "
+            f"{traffic['cost']} vs {traffic['cost_topological_order']} for the plain order); expected spike messages "
+            f"per step between cores {traffic['messages_between_cores_per_step']}, between chips "
+            f"{traffic['messages_between_chips_per_step']}."
+        )
     lines += [
         "",
         "## Cores",

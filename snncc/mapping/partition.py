@@ -23,7 +23,7 @@ from snncc.target import Target
 from .arrange import arrange, mesh_position
 from .connectivity import Box, box_size, neuron_layers
 from .drc import check_design_rules
-from .placement import Core, CoreUsage, Piece, Placement
+from .placement import Core, CoreUsage, LayerSplit, Piece, Placement
 from .resources import fan_out, piece_inputs, total_synapses
 
 
@@ -37,8 +37,11 @@ def partition(graph: Graph, target: Target, *, firing_rates: dict[str, np.ndarra
     if errors:
         raise MappingError(diagnostics=errors)
     pieces: list[tuple[Piece, CoreUsage]] = []
+    splits = []
     for layer, op in neuron_layers(graph):
-        pieces += _slice_layer(graph, target, layer, op)
+        layer_pieces = _slice_layer(graph, target, layer, op)
+        splits.append(_split_summary(layer, layer_pieces, target))
+        pieces += layer_pieces
     bins = _pack(pieces, target)
     arrangement = arrange(graph, target, [members for members, _ in bins], firing_rates)
     bins = [bins[i] for i in arrangement.order]
@@ -60,7 +63,20 @@ def partition(graph: Graph, target: Target, *, firing_rates: dict[str, np.ndarra
         cores=tuple(cores),
         lower_bound_cores=lower_bound(graph, target),
         traffic=arrangement.summary,
+        layers=tuple(splits),
     )
+
+
+def _split_summary(layer: str, pieces: list[tuple[Piece, CoreUsage]], target: Target) -> LayerSplit:
+    pc = target.per_core
+    largest = max(pieces, key=lambda item: item[0].neurons)[1]
+    use = {
+        "neurons": largest.neurons / pc.neurons.value,
+        "input axons": largest.fan_in_axons / pc.fan_in_axons.value,
+        "synapse memory": largest.synapse_bits / pc.synapse_memory_bits.value,
+    }
+    binding = max(use, key=use.__getitem__)
+    return LayerSplit(layer, len(pieces), largest.neurons, binding, round(use[binding], 4))
 
 
 def lower_bound(graph: Graph, target: Target) -> int:

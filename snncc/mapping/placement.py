@@ -5,6 +5,7 @@ A separate immutable artefact: the graph never carries core ids.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,11 +52,23 @@ class Core:
 
 
 @dataclass(frozen=True)
+class LayerSplit:
+    """How one layer was cut: pieces of at most ``neurons_per_piece`` neurons, bounded by ``binding``."""
+
+    layer: str
+    pieces: int
+    neurons_per_piece: int
+    binding: str  # the per-core limit the largest piece comes closest to
+    binding_use: float  # that piece's use of the limit (0..1)
+
+
+@dataclass(frozen=True)
 class Placement:
     target: str
     cores: tuple[Core, ...]
     lower_bound_cores: int
     traffic: tuple[tuple[str, Any], ...] = ()  # how the cores were arranged and the spike traffic it expects
+    layers: tuple[LayerSplit, ...] = ()  # why each layer needs the cores it has
 
     @property
     def cores_used(self) -> int:
@@ -73,6 +86,7 @@ class Placement:
             if self.lower_bound_cores
             else None,
             "traffic": dict(self.traffic),
+            "layers": [dataclasses.asdict(split) for split in self.layers],
             "cores": [
                 {
                     "core": c.index,
@@ -102,4 +116,11 @@ class Placement:
             for c in data["cores"]
         )
         traffic = tuple(data.get("traffic", {}).items())
-        return cls(target=data["target"], cores=cores, lower_bound_cores=data["lower_bound_cores"], traffic=traffic)
+        layers = tuple(LayerSplit(**split) for split in data.get("layers", []))
+        return cls(
+            target=data["target"],
+            cores=cores,
+            lower_bound_cores=data["lower_bound_cores"],
+            traffic=traffic,
+            layers=layers,
+        )
