@@ -35,4 +35,16 @@ def index_bits(sparse: bool, neurons_in_core: int) -> int:
 
 MEMORY_MODELS: dict[str, Callable[[np.ndarray, int, int], np.ndarray]] = {
     "loihi1_synapse_words": loihi1_synapse_bits,
+    "loihi2_shared_conv": loihi1_synapse_bits,  # dense and sparse connections as on Loihi 1
 }
+# memory models whose cores store a convolution's kernel once instead of every synapse
+SHARED_CONV_MODELS = frozenset({"loihi2_shared_conv"})
+AXON_POINTER_BITS = 32  # per input axon: where its kernel slice starts (assumed; Loihi 2's format is not public)
+
+
+def shared_conv_bits(
+    out_channels: int, in_channels_per_group: int, kernel: tuple[int, int], axons: int, weight_bits: int
+) -> int:
+    """A core holding ``out_channels`` of a conv stores their kernels once, plus a pointer per input axon."""
+    kernel_bits = out_channels * in_channels_per_group * kernel[0] * kernel[1] * weight_bits
+    return -(-(kernel_bits + axons * AXON_POINTER_BITS) // WORD_BITS) * WORD_BITS

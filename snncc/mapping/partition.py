@@ -20,11 +20,11 @@ from snncc.errors import Diagnostic, MappingError
 from snncc.ir import Graph, IntLIF
 from snncc.target import Target
 
-from .arrange import arrange, mesh_position
-from .connectivity import Box, box_size, neuron_layers
+from .arrange import Arrangement, arrange, mesh_position
+from .connectivity import Box, box_size, consumers, neuron_layers
 from .drc import check_design_rules
 from .placement import Core, CoreUsage, LayerSplit, Piece, Placement
-from .resources import fan_out, piece_inputs, total_synapses
+from .resources import fan_out, min_synapse_bits, piece_inputs
 
 
 def partition(graph: Graph, target: Target, *, firing_rates: dict[str, np.ndarray] | None = None) -> Placement:
@@ -36,10 +36,39 @@ def partition(graph: Graph, target: Target, *, firing_rates: dict[str, np.ndarra
     errors = [d for d in check_design_rules(graph, target) if d.severity == "error"]
     if errors:
         raise MappingError(diagnostics=errors)
+    # output axons depend on where the next layer lands, so they are estimated per neuron (one per
+    # destination core) and the estimate raised for layers whose cores end up over the limit
+    destinations = {layer: 1 if consumers(graph, layer) else 0 for layer, _ in neuron_layers(graph)}
+    limit = target.per_core.fan_out_axons.value
+    for _ in range(MAX_FAN_OUT_ROUNDS):
+        cores, splits, arrangement = _place(graph, target, firing_rates, destinations)
+        over = [c for c in cores if c.usage.fan_out_axons > limit]
+        if not over:
+            break
+        for core in over:
+            for layer in core.layers:
+                per_neuron = math.ceil(core.usage.fan_out_axons / core.usage.neurons)
+                destinations[layer] = max(destinations[layer] + 1, per_neuron)
+    _check_totals(cores, target)
+    return Placement(
+        target=target.name,
+        cores=tuple(cores),
+        lower_bound_cores=lower_bound(graph, target),
+        traffic=arrangement.summary,
+        layers=tuple(splits),
+    )
+
+
+MAX_FAN_OUT_ROUNDS = 8
+
+
+def _place(
+    graph: Graph, target: Target, firing_rates: dict[str, np.ndarray] | None, destinations: dict[str, int]
+) -> tuple[list[Core], list[LayerSplit], Arrangement]:
     pieces: list[tuple[Piece, CoreUsage]] = []
     splits = []
     for layer, op in neuron_layers(graph):
-        layer_pieces = _slice_layer(graph, target, layer, op)
+        layer_pieces = _slice_layer(graph, target, layer, op, destinations[layer])
         splits.append(_split_summary(layer, layer_pieces, target))
         pieces += layer_pieces
     bins = _pack(pieces, target)
@@ -57,14 +86,7 @@ def partition(graph: Graph, target: Target, *, firing_rates: dict[str, np.ndarra
         )
         for i, (members, usage) in enumerate(bins)
     ]
-    _check_totals(cores, target)
-    return Placement(
-        target=target.name,
-        cores=tuple(cores),
-        lower_bound_cores=lower_bound(graph, target),
-        traffic=arrangement.summary,
-        layers=tuple(splits),
-    )
+    return cores, splits, arrangement
 
 
 def _split_summary(layer: str, pieces: list[tuple[Piece, CoreUsage]], target: Target) -> LayerSplit:
@@ -82,7 +104,7 @@ def _split_summary(layer: str, pieces: list[tuple[Piece, CoreUsage]], target: Ta
 def lower_bound(graph: Graph, target: Target) -> int:
     """No placement can use fewer cores: total neurons, and total synapse bits at zero overhead."""
     neurons = sum(int(np.prod(op.shape)) for _, op in neuron_layers(graph))
-    bits = sum(total_synapses(graph, layer) for layer, _ in neuron_layers(graph)) * target.numerics.weight_bits
+    bits = sum(min_synapse_bits(graph, layer, target) for layer, _ in neuron_layers(graph))
     limits = target.per_core
     return max(1, math.ceil(neurons / limits.neurons.value), math.ceil(bits / limits.synapse_memory_bits.value))
 
@@ -93,22 +115,26 @@ def _fits(usage: CoreUsage, target: Target) -> bool:
         usage.neurons <= pc.neurons.value
         and usage.fan_in_axons <= pc.fan_in_axons.value
         and usage.synapse_bits <= pc.synapse_memory_bits.value
+        and usage.fan_out_axons <= pc.fan_out_axons.value
     )
 
 
-def _usage(graph: Graph, target: Target, piece: Piece) -> CoreUsage:
+def _usage(graph: Graph, target: Target, piece: Piece, destinations: int) -> CoreUsage:
+    """Input axons and synapse memory exactly; output axons as the estimate neurons x destinations."""
     axons, bits = piece_inputs(graph, target, piece)
-    return CoreUsage(piece.neurons, bits, axons, 0)
+    return CoreUsage(piece.neurons, bits, axons, piece.neurons * destinations)
 
 
-def _slice_layer(graph: Graph, target: Target, layer: str, op: IntLIF) -> list[tuple[Piece, CoreUsage]]:
+def _slice_layer(
+    graph: Graph, target: Target, layer: str, op: IntLIF, destinations: int
+) -> list[tuple[Piece, CoreUsage]]:
     shape = op.shape
-    block = _best_block(graph, target, layer, shape)
+    block = _best_block(graph, target, layer, shape, destinations)
     if block is None:  # the design rules should have caught this; say what happened anyway
         raise MappingError("no block of this layer fits one core", code="MAP010", node=layer)
     ranges = [[(a, min(a + b, s)) for a in range(0, s, b)] for s, b in zip(shape, block, strict=True)]
     boxes: list[Box] = [tuple(r) for r in _product(ranges)]
-    return [(p, _usage(graph, target, p)) for p in (Piece(layer, box) for box in boxes)]
+    return [(p, _usage(graph, target, p, destinations)) for p in (Piece(layer, box) for box in boxes)]
 
 
 def _product(ranges: list[list[tuple[int, int]]]) -> list[list[tuple[int, int]]]:
@@ -118,14 +144,16 @@ def _product(ranges: list[list[tuple[int, int]]]) -> list[list[tuple[int, int]]]
     return out
 
 
-def _best_block(graph: Graph, target: Target, layer: str, shape: tuple[int, ...]) -> tuple[int, ...] | None:
+def _best_block(
+    graph: Graph, target: Target, layer: str, shape: tuple[int, ...], destinations: int
+) -> tuple[int, ...] | None:
     """The block shape (one extent per axis) needing the fewest cores; ties: fewer input axons."""
 
     def fits(block: tuple[int, ...]) -> bool:
         if int(np.prod(block)) > target.per_core.neurons.value:
             return False
         centre = tuple(((s - b) // 2, (s - b) // 2 + b) for s, b in zip(shape, block, strict=True))
-        return _fits(_usage(graph, target, Piece(layer, centre)), target)
+        return _fits(_usage(graph, target, Piece(layer, centre), destinations), target)
 
     if len(shape) != 3:
         n = int(np.prod(shape))

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from snncc.ir import Graph, IntConv2d
+from snncc.ir import Conv2d, Graph, IntConv2d
 from snncc.target import Target
 
 from .connectivity import Box, box_size, box_slices, consumers, projections, synapses_per_axon
-from .cost import MEMORY_MODELS, index_bits
+from .cost import MEMORY_MODELS, SHARED_CONV_MODELS, index_bits, shared_conv_bits
 from .placement import Piece
 
 
@@ -24,9 +24,14 @@ def piece_inputs(graph: Graph, target: Target, piece: Piece) -> tuple[int, int]:
     for p in projections(graph, piece.layer):
         counts = synapses_per_axon(p, shape, piece.box)
         used = counts[counts > 0]
-        sparse = isinstance(p.op, IntConv2d)
+        conv = isinstance(p.op, (IntConv2d, Conv2d))
         axons += p.planes * used.size
-        bits += p.planes * int(bits_of(used, target.numerics.weight_bits, index_bits(sparse, piece.neurons)).sum())
+        if conv and target.memory_model in SHARED_CONV_MODELS:
+            _, c_in_g, kh, kw = p.op.weight.shape
+            out_channels = piece.box[0][1] - piece.box[0][0]
+            bits += p.planes * shared_conv_bits(out_channels, c_in_g, (kh, kw), used.size, target.numerics.weight_bits)
+        else:
+            bits += p.planes * int(bits_of(used, target.numerics.weight_bits, index_bits(conv, piece.neurons)).sum())
     return axons, bits
 
 
@@ -57,10 +62,18 @@ def fan_out(graph: Graph, core_pieces: list[tuple[int, Piece]]) -> dict[int, int
     return out
 
 
-def total_synapses(graph: Graph, layer: str) -> int:
+def min_synapse_bits(graph: Graph, layer: str, target: Target) -> int:
+    """Synapse memory no placement can avoid: every weight once (a shared conv kernel once), no overhead."""
     shape = graph[layer].shape
     full = tuple((0, s) for s in shape)
-    return sum(p.planes * int(synapses_per_axon(p, shape, full).sum()) for p in projections(graph, layer))
+    bits = 0
+    for p in projections(graph, layer):
+        if isinstance(p.op, (IntConv2d, Conv2d)) and target.memory_model in SHARED_CONV_MODELS:
+            synapses = int(np.prod(p.op.weight.shape))
+        else:
+            synapses = int(synapses_per_axon(p, shape, full).sum())
+        bits += p.planes * synapses * target.numerics.weight_bits
+    return bits
 
 
 def single_neuron_box(shape: tuple[int, ...]) -> Box:
@@ -68,4 +81,4 @@ def single_neuron_box(shape: tuple[int, ...]) -> Box:
     return tuple((s // 2, s // 2 + 1) for s in shape)
 
 
-__all__ = ["box_size", "destination_masks", "fan_out", "piece_inputs", "single_neuron_box", "total_synapses"]
+__all__ = ["box_size", "destination_masks", "fan_out", "min_synapse_bits", "piece_inputs", "single_neuron_box"]

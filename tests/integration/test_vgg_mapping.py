@@ -32,3 +32,12 @@ def test_a_32_chip_board_takes_it_within_a_few_times_the_lower_bound():
     assert placement.lower_bound_cores <= placement.cores_used <= 4 * placement.lower_bound_cores
     assert len({c.chip for c in placement.cores}) >= 3  # more cores than one chip has
     assert sum(c.usage.neurons for c in placement.cores) == 57482
+
+
+def test_shared_conv_kernels_need_far_fewer_cores_and_respect_output_axons():
+    board = preflight(VGG / "model.pt", options("nahuku32")).placement
+    d = preflight(VGG / "model.pt", options("loihi2"))
+    assert check_placement(d.int_graph, d.placement, d.target) == []
+    assert d.placement.cores_used < board.cores_used / 2
+    limit = d.target.per_core.fan_out_axons.value
+    assert all(c.usage.fan_out_axons <= limit for c in d.placement.cores)

@@ -207,3 +207,11 @@ def test_arrangement_never_costs_more_than_the_topological_order_and_uses_rates(
     bins = [list(c.pieces) for c in p.cores]
     flows = traffic(g, bins, rates)
     assert cost(list(range(len(bins))), flows, two_chips)[0] == pytest.approx(summary["cost"], abs=1e-3)
+
+
+def test_shared_conv_memory_by_hand():
+    from snncc.mapping.cost import shared_conv_bits
+
+    # 4 output channels x 2 input channels x 3x3 x 8 bits = 576 bits, + 10 axons x 32-bit pointers = 896 bits
+    assert shared_conv_bits(4, 2, (3, 3), 10, 8) == 896
+    assert shared_conv_bits(4, 2, (3, 3), 11, 8) == 960  # 928 bits round up to 15 words
