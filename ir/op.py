@@ -75,3 +75,16 @@ def shape_mismatch(name: str, op: Op, expected: Shape, got: Shape) -> InvalidGra
         code="GRF004",
         node=name,
     )
+
+
+def conv2d_shape(op: Any, inputs: list[Shape], name: str) -> Shape:
+    """Output shape of a conv2d-like op (weight (Cout, Cin/groups, kH, kW), stride, padding, dilation, groups)."""
+    expect_inputs(name, op, inputs)
+    src = inputs[0]
+    c_out, c_in_g, kh, kw = op.weight.shape
+    if len(src) != 3 or src[0] != c_in_g * op.groups:
+        raise shape_mismatch(name, op, (c_in_g * op.groups, -1, -1), src)
+    h, w = conv_out_hw((src[1], src[2]), (kh, kw), op.stride, op.padding, op.dilation)
+    if h < 1 or w < 1:
+        raise InvalidGraph(f"{op.OP} output would be empty for input {src}", code="GRF004", node=name)
+    return (c_out, h, w)

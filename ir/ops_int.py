@@ -15,7 +15,7 @@ import numpy as np
 from snncc.errors import InvalidGraph
 
 from .const import Const
-from .op import Op, Shape, conv_out_hw, expect_inputs, pair, shape_mismatch
+from .op import Op, Shape, conv2d_shape, expect_inputs, pair, shape_mismatch
 
 InputEncoding = Literal["graded", "bitplane"]
 ENCODINGS: tuple[str, ...] = ("graded", "bitplane")
@@ -86,15 +86,7 @@ class IntConv2d(Op):
             object.__setattr__(self, f, pair(getattr(self, f)))
 
     def infer_shape(self, inputs: list[Shape], name: str) -> Shape:
-        expect_inputs(name, self, inputs)
-        src = inputs[0]
-        c_out, c_in_g, kh, kw = self.weight.shape
-        if len(src) != 3 or src[0] != c_in_g * self.groups:
-            raise shape_mismatch(name, self, (c_in_g * self.groups, -1, -1), src)
-        h, w = conv_out_hw((src[1], src[2]), (kh, kw), self.stride, self.padding, self.dilation)
-        if h < 1 or w < 1:
-            raise InvalidGraph(f"conv output would be empty for input {src}", code="GRF004", node=name)
-        return (c_out, h, w)
+        return conv2d_shape(self, inputs, name)
 
 
 @dataclass(frozen=True, kw_only=True)
