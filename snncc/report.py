@@ -217,6 +217,26 @@ def render_markdown(report: dict[str, Any], plots: list[str]) -> str:
             f"| {core.get('core')} | {core.get('chip')} | {', '.join(core.get('layers', []))} | {core.get('neurons')} | "
             f"{core.get('synapse_bits')} | {core.get('fan_in_axons')} | {core.get('fan_out_axons')} |"
         )
+    ann = e["ann_equivalent"]
+    lines += [
+        "",
+        "## Energy per sample, by layer",
+        "",
+        "| layer | synaptic ops | spikes | neuron updates (active) | spike messages (core / between cores / chips) | µJ |",
+        "|---|---:|---:|---:|---|---:|",
+    ]
+    for layer, le in e["per_layer"].items():
+        lines.append(
+            f"| {layer} | {le['synops']:,.0f} | {le['spikes']:,.1f} | {le['neuron_updates']:,.0f} "
+            f"({le['active_updates']:,.0f}) | {le['messages_in_core']:,.0f} / {le['messages_between_cores']:,.0f} / "
+            f"{le['messages_between_chips']:,.0f} | {le['total_pj'] / 1e6:.4f} |"
+        )
+    lines += [
+        "",
+        f"Total {e['total_pj'] / 1e6:.4f} µJ per sample. The equivalent ANN (one MAC per weight per inference, "
+        f"{ann['macs']:,.0f} MACs x {ann['mac_pj']['value']} pJ, {ann['mac_pj']['source']}) would take "
+        f"{ann['total_pj'] / 1e6:.4f} µJ.",
+    ]
     lines += ["", "## Energy coefficients", "", "| event | pJ | source | confidence |", "|---|---:|---|---|"]
     for name, coef in e.get("coefficients", {}).items():
         lines.append(f"| {name} | {coef['value']} | {coef['source']} | {coef['confidence']} |")
