@@ -34,6 +34,9 @@ pip install --no-deps --ignore-requires-python lava-nc==0.10.0
 # NeuroBench is a test-time oracle for synaptic-op counts; its declared dependencies (torchaudio,
 # tonic, numba) would pull a CUDA torch and are not needed by the metric snncc checks against.
 pip install --no-deps neurobench==2.3.0
+# spikingjelly 2.0.0 declares torchvision and torchaudio (a CUDA torch); its neuron, layer and
+# functional modules need only what requirements.txt pins.
+pip install --no-deps spikingjelly==2.0.0
 pip install --no-deps --no-build-isolation -e .
 echo "$want" > "$stamp"
 echo "snncc setup: done (.venv/bin/snncc)" >&2
