@@ -21,7 +21,7 @@ def _progress(quiet: bool):
 
 
 def _add_model_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", type=Path, help="trained model (.pt saved with torch.save)")
+    p.add_argument("model", type=Path, help="trained model: .pt (torch.save of a module or a state dict) or .nir")
     p.add_argument("--target", default="loihi", help="chip to deploy to (see `snncc targets`); default loihi")
     p.add_argument(
         "--data", type=Path, help=".npz with x (N, *input_shape) and optional labels y; default: bundled digits"
@@ -36,6 +36,12 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="trust the model file: allow it to run code while loading (only for files you trust)",
     )
+    p.add_argument(
+        "--arch",
+        metavar="MODULE:CLASS",
+        help="the model's class for a state-dict checkpoint (module path or file.py, then the class name)",
+    )
+    p.add_argument("--dt", type=float, help="time step in seconds for NIR models (NIR leaves it to the backend)")
     p.add_argument("--strict", action="store_true", help="treat warnings (e.g. saturation) as errors")
     p.add_argument(
         "--approximate",
@@ -77,6 +83,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--samples", type=int, help="run the first N samples only")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
 
+    e = sub.add_parser("export", help="write a model or a compiled artifact in another format", epilog=EPILOG)
+    e.add_argument("source", type=Path, help="a compiled artifact (--out directory of `snncc compile`)")
+    fmt = e.add_mutually_exclusive_group(required=True)
+    fmt.add_argument("--nir", type=Path, metavar="FILE.nir", help="the float graph as a NIR graph")
+    fmt.add_argument("--netx", type=Path, metavar="FILE.net", help="the deployed integer network as lava-dl netx HDF5")
+    e.add_argument("--force", action="store_true", help="replace an existing output file")
+    e.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
+
     t = sub.add_parser("targets", help="list the available targets with their key limits")
     t.add_argument("-q", "--quiet", action="store_true", help=argparse.SUPPRESS)
     return parser
@@ -93,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
             return _check(args)
         if args.command == "simulate":
             return _simulate(args)
+        if args.command == "export":
+            return _export(args)
     except SnnccError as err:
         print(err.render(), file=sys.stderr)
         return err.exit_code
@@ -121,6 +137,8 @@ def _compile(args: argparse.Namespace) -> int:
         readout=args.readout,
         input_encoding=args.input_encoding,
         allow_pickle=args.allow_pickle,
+        arch=args.arch,
+        dt=args.dt,
         samples=args.samples,
         lava_samples=args.lava_samples if args.backend == "lava" else 0,
         min_output_agreement=args.min_agreement,
@@ -155,6 +173,8 @@ def _check(args: argparse.Namespace) -> int:
         readout=args.readout,
         input_encoding=args.input_encoding,
         allow_pickle=args.allow_pickle,
+        arch=args.arch,
+        dt=args.dt,
         strict=args.strict,
         approximations=tuple(args.approximate),
     )
@@ -177,6 +197,18 @@ def _simulate(args: argparse.Namespace) -> int:
     _check_positive(args.samples, "--samples")
     summary = simulate_artifact(args.artifact, data=args.data, backend=args.backend, samples=args.samples)
     print(json.dumps(summary, indent=1))
+    return EXIT_OK
+
+
+def _export(args: argparse.Namespace) -> int:
+    from snncc.export import export_netx, export_nir
+
+    written = (
+        export_nir(args.source, args.nir, force=args.force)
+        if args.nir
+        else export_netx(args.source, args.netx, force=args.force)
+    )
+    print(f"{written}")
     return EXIT_OK
 
 

@@ -32,6 +32,8 @@ class CompileOptions:
     readout: str | None = None
     input_encoding: str | None = None  # default: the target's first
     allow_pickle: bool = False  # trust the model file to run code while loading
+    arch: str | None = None  # "module:Class" (or "path/file.py:Class") for a state-dict checkpoint
+    dt: float | None = None  # NIR time step in seconds (NIR leaves discretization to the backend)
     samples: int | None = None  # verify on the first N samples only
     calibration_samples: int = 256
     lava_samples: int = 0  # > 0: also run Lava on that many samples and compare with refsim bit for bit
@@ -83,14 +85,26 @@ class Deployment:
 
 
 def deploy(
-    model_path: Path, options: CompileOptions, say: Progress, timer: _Timer, *, calibrate_v: bool = True
+    model_path: Path,
+    options: CompileOptions,
+    say: Progress,
+    timer: _Timer,
+    *,
+    calibrate_v: bool = True,
+    imported: tuple[Dataset, Graph] | None = None,
 ) -> Deployment:
-    """Import, canonicalize, quantize and map; ``calibrate_v=False`` skips the float simulation."""
+    """Import, canonicalize, quantize and map; ``calibrate_v=False`` skips the float simulation.
+
+    ``imported``: a (dataset, FLOAT graph) made elsewhere (e.g. by ANN-to-SNN conversion); then
+    ``model_path`` only names the source in reports and errors.
+    """
     target = load_target(options.target)
-    say(f"loading {model_path}")
-    with timer("import"), _located(model_path):
-        model = _load_model(model_path, options)
-        dataset, graph = _import_with_data(model, model_path, options)
+    if imported is None:
+        say(f"loading {model_path}")
+        with timer("import"), _located(model_path):
+            dataset, graph = import_model(model_path, options)
+    else:
+        dataset, graph = imported
     input_name = graph.of_type(Input)[0][0]
 
     say("canonicalizing (fold batch norm, fuse pooling, fold gains and resets)")
@@ -141,15 +155,29 @@ def deploy(
     )
 
 
-def preflight(model_path: str | Path, options: CompileOptions, progress: Progress | None = None) -> Deployment:
+def preflight(
+    model_path: str | Path,
+    options: CompileOptions,
+    progress: Progress | None = None,
+    *,
+    imported: tuple[Dataset, Graph] | None = None,
+) -> Deployment:
     """`snncc check`: everything up to and including mapping, without simulating."""
-    return deploy(Path(model_path), options, progress or (lambda _msg: None), _Timer(), calibrate_v=False)
+    return deploy(
+        Path(model_path), options, progress or (lambda _msg: None), _Timer(), calibrate_v=False, imported=imported
+    )
 
 
-def compile_model(model_path: str | Path, options: CompileOptions, progress: Progress | None = None) -> CompileResult:
+def compile_model(
+    model_path: str | Path,
+    options: CompileOptions,
+    progress: Progress | None = None,
+    *,
+    imported: tuple[Dataset, Graph] | None = None,
+) -> CompileResult:
     say = progress or (lambda _msg: None)
     timer = _Timer()
-    d = deploy(Path(model_path), options, say, timer)
+    d = deploy(Path(model_path), options, say, timer, imported=imported)
 
     verify_set = d.dataset.head(options.samples)
     say(f"simulating {len(verify_set)} samples x {d.int_graph.meta.steps} steps (float model and reference backend)")
@@ -200,10 +228,27 @@ def compile_model(model_path: str | Path, options: CompileOptions, progress: Pro
 # --- steps --------------------------------------------------------------------------------------
 
 
+def import_model(path: Path, options: CompileOptions) -> tuple[Dataset, Graph]:
+    """The model file, by its format, as a FLOAT graph, with the data it is verified on."""
+    if path.suffix.lower() == ".nir":
+        from snncc.importers.nir import import_nir_file  # nir is imported only for NIR models
+
+        return import_nir_file(path, options)
+    if path.suffix.lower() == ".onnx":
+        raise ImportFailed(
+            "an ONNX file is an ANN; snncc converts it to an SNN with `snncc convert`",
+            code="IMT009",
+            source=str(path),
+            hint=f"run: snncc convert {path} --calib DATA.npz --steps T --target ... --out DIR",
+        )
+    model = _load_model(path, options)
+    return _import_with_data(model, path, options)
+
+
 def _load_model(path: Path, options: CompileOptions) -> Any:
     from snncc.importers.torch import load_torch_model  # torch is imported only for torch models
 
-    return load_torch_model(path, allow_pickle=options.allow_pickle)
+    return load_torch_model(path, allow_pickle=options.allow_pickle, arch=options.arch)
 
 
 def _import_with_data(model: Any, path: Path, options: CompileOptions) -> tuple[Dataset, Graph]:

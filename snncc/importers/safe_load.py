@@ -63,7 +63,7 @@ _MAIN_HINT = (
 )
 
 
-def load_torch_model(path: str | Path, *, allow_pickle: bool = False) -> nn.Module:
+def load_torch_model(path: str | Path, *, allow_pickle: bool = False, arch: str | None = None) -> nn.Module:
     """Load a module saved with ``torch.save(model, path)``.
 
     By default only allowlisted classes are reconstructed (``weights_only=True``);
@@ -78,6 +78,8 @@ def load_torch_model(path: str | Path, *, allow_pickle: bool = False) -> nn.Modu
             source=where,
             hint="check the path; save the model with torch.save(model, path)",
         )
+    if arch is not None:  # TODO(issue 5): state dict + the user's model class
+        raise ModelLoadError("--arch is not implemented yet", code="LOD010", source=where)
     obj = _load_trusted(path) if allow_pickle else _load_weights_only(path)
     return _require_module(obj, where)
 
