@@ -53,7 +53,17 @@ def at_step(op: IntInput, x: np.ndarray, t: int) -> np.ndarray:
 
 def input_events(op: IntInput, x: np.ndarray, steps: int) -> np.ndarray:
     """Per input element, summed over samples and steps: nonzero values, or set bits for bit planes."""
-    per_value = sum(x >> b & 1 for b in range(op.bits)) if op.encoding == "bitplane" else (x != 0).astype(np.int64)
+    per_value = _set_bits(x, op.bits) if op.encoding == "bitplane" else (x != 0).astype(np.int64)
     per_value = per_value.reshape(len(x), -1, *op.shape)  # (batch, steps or 1, *shape)
     total = per_value.sum(axis=(0, 1))
     return total if is_per_step(op, x) else total * steps
+
+
+_POPCOUNT_8 = np.array([bin(v).count("1") for v in range(256)], dtype=np.int64)
+
+
+def _set_bits(x: np.ndarray, bits: int) -> np.ndarray:
+    """Number of set bits among the low ``bits`` bits of each value."""
+    if bits <= 8:
+        return _POPCOUNT_8[x & 0xFF & ((1 << bits) - 1)]
+    return sum(x >> b & 1 for b in range(bits))

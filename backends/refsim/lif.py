@@ -8,7 +8,7 @@ import numpy as np
 
 from snncc.ir import IntCLIF, IntLIF, Numerics
 
-from .arith import saturate_v, t12, wrap_int32, wrap_u
+from .arith import decayed, saturate_v, wrap_int32, wrap_u
 
 
 class LIFState(NamedTuple):
@@ -47,10 +47,10 @@ def lif_step(
     unity = n.decay_unity
     act = a << n.act_shift
     act_wrapped = wrap_int32(act)
-    u_sum = t12(state.u * (unity - (op.du + n.du_offset)), n.decay_bits) + act_wrapped
+    u_sum = decayed(state.u, unity - (op.du + n.du_offset), n.decay_bits) + act_wrapped
     u_sum_wrapped = wrap_int32(u_sum)
     u, u_wrapped = wrap_u(u_sum_wrapped, n)
-    v_sum = t12(state.v * (unity - op.dv), n.decay_bits) + u + bias
+    v_sum = decayed(state.v, unity - op.dv, n.decay_bits) + u + bias
     v_sum_wrapped = wrap_int32(v_sum)
     v, v_saturated = saturate_v(v_sum_wrapped, n)
     if op.v_floor is not None:

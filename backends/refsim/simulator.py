@@ -12,7 +12,7 @@ from typing import ClassVar
 import numpy as np
 
 from snncc.backends.base import LayerStats, Record, Trace
-from snncc.backends.int_inputs import at_step, check_int_inputs, input_events
+from snncc.backends.int_inputs import at_step, check_int_inputs, input_events, is_per_step
 from snncc.errors import Diagnostic, InvalidGraph
 from snncc.ir import Graph, IntConv2d, IntDense, IntInput, IntLIF, Numerics, Output, Stage, verify
 from snncc.ir.ops_float import STEP_READOUTS
@@ -38,26 +38,43 @@ class RefSim:
         steps = graph.meta.steps
         values = check_int_inputs(graph, inputs)
         batch = len(next(iter(values.values())))
-        run = _Run(graph, batch, record)
+        constant = {k for k, v in values.items() if not is_per_step(graph[k], v)}
+        run = _Run(graph, batch, record, constant_inputs=constant)
         for t in range(steps):
             run.step({k: at_step(graph[k], v, t) for k, v in values.items()})
         input_counts = {k: input_events(graph[k], v, steps) for k, v in values.items()}
         return run.trace(time.perf_counter() - start, input_counts)
 
 
+def _kernel(graph: Graph, name: str, op: IntDense | IntConv2d, numerics: Numerics):
+    """The synapse op's kernel, prepared once per run for the largest input its source can send."""
+    src = graph[graph.predecessors(name)[0]]
+    max_input = 1  # spikes and bit planes
+    if isinstance(src, IntInput) and src.encoding == "graded":
+        max_input = 1 << src.bits  # covers signed and unsigned values of that width
+    weight = effective_weights(op.weight.array, numerics)
+    if isinstance(op, IntDense):
+        return kernels.DenseKernel.prepare(weight, max_input)
+    return kernels.Conv2dKernel.prepare(weight, max_input, op)
+
+
 class _Run:
     """Mutable state of one batched run: neuron states, recordings and counters."""
 
-    def __init__(self, graph: Graph, batch: int, record: Record) -> None:
+    def __init__(self, graph: Graph, batch: int, record: Record, constant_inputs: set[str] = frozenset()) -> None:
         self.graph, self.batch, self.record = graph, batch, record
+        # a synapse fed by an input that is the same at every step (direct input) has the same
+        # output at every step: computed once per run
+        self.constant_synapses = {
+            n for n, _ in graph.of_type(IntDense, IntConv2d) if graph.predecessors(n)[0] in constant_inputs
+        }
+        self.memo: dict[str, np.ndarray] = {}
         self.numerics: Numerics = graph.meta.numerics  # type: ignore[assignment]
         self.order = graph.topo_order()
         self.lifs = {n: op for n, op in graph.of_type(IntLIF)}
         self.state: dict[str, LIFState] = {n: initial_state(op, batch) for n, op in self.lifs.items()}
         self.bias = {n: effective_bias(op) for n, op in self.lifs.items()}
-        self.weights = {
-            n: effective_weights(op.weight.array, self.numerics) for n, op in graph.of_type(IntDense, IntConv2d)
-        }
+        self.kernels = {n: _kernel(graph, n, op, self.numerics) for n, op in graph.of_type(IntDense, IntConv2d)}
         self.counts = {n: np.zeros((batch, *op.shape), dtype=np.int64) for n, op in self.lifs.items()}
         self.v_sum = {n: np.zeros((batch, *op.shape), dtype=np.int64) for n, op in self.lifs.items()}
         self.per_step: dict[tuple[str, str], list[np.ndarray]] = {
@@ -80,36 +97,40 @@ class _Run:
             if isinstance(op, IntInput):
                 out[name] = x[name]
             elif isinstance(op, (IntDense, IntConv2d)):
+                if name in self.memo:
+                    out[name] = self.memo[name]
+                    continue
                 src = self.graph.predecessors(name)[0]
                 out[name] = self._synapse(name, op, self.graph[src], out[src])
+                if name in self.constant_synapses:
+                    self.memo[name] = out[name]
             elif isinstance(op, IntLIF):
                 out[name] = self._neuron(name, op, [out[p] for p in self.graph.predecessors(name)])
 
     def _synapse(self, name: str, op: IntDense | IntConv2d, src: object, x: np.ndarray) -> np.ndarray:
         """This step's int32 output of one synapse op (what Lava's port carries)."""
-        w = self.weights[name]
+        kernel = self.kernels[name]
         if isinstance(src, IntInput) and src.encoding == "bitplane":
-            # one binary copy of the synapse per bit plane, exponent + b; the LIF sums the ports
+            # one binary copy of the synapse per bit plane, exponent + b; the LIF sums the ports.
+            # Planes without a set bit contribute nothing and are skipped.
             total = np.zeros((x.shape[0], *op.shape), dtype=np.int64)
             for b in range(src.bits):
                 plane = (x >> b) & 1
-                total += wrap_int32(shift(self._accumulate(op, w, plane), op.weight_exp + b))
+                if plane.any():
+                    total += wrap_int32(shift(kernel(plane, binary=True), op.weight_exp + b))
             return wrap_int32(total)
         if isinstance(src, IntInput):  # graded messages: Lava's int32 dot product, then an int32 shift
-            acc = wrap_int32(self._accumulate(op, w, x))
-            return wrap_int32(shift(acc, op.weight_exp))
-        spikes = (x != 0).astype(np.int64)  # binary path: sum of the weights of the active inputs
-        return wrap_int32(shift(self._accumulate(op, w, spikes), op.weight_exp))
-
-    @staticmethod
-    def _accumulate(op: IntDense | IntConv2d, w: np.ndarray, x: np.ndarray) -> np.ndarray:
-        if isinstance(op, IntDense):
-            return kernels.dense(x, w)
-        return kernels.conv2d(x, w, op.stride, op.padding, op.dilation, op.groups)
+            return wrap_int32(shift(wrap_int32(kernel(x)), op.weight_exp))
+        # binary path: sum of the weights of the active inputs
+        return wrap_int32(shift(kernel(x, binary=True), op.weight_exp))
 
     def _neuron(self, name: str, op: IntLIF, inputs: list[np.ndarray]) -> np.ndarray:
-        a = wrap_int32(sum(inp.reshape(self.batch, *op.shape) for inp in inputs))
-        summed_wrap = a != sum(inp.reshape(self.batch, *op.shape) for inp in inputs)
+        if len(inputs) == 1:  # a synapse output is already an int32 value
+            a, summed_wrap = inputs[0].reshape(self.batch, *op.shape), False
+        else:
+            total = sum(inp.reshape(self.batch, *op.shape) for inp in inputs)
+            a = wrap_int32(total)
+            summed_wrap = a != total
         spikes, state, ev = lif_step(a, self.state[name], op, self.bias[name], self.numerics)
         self.state[name] = state
         counters = self.events[name]

@@ -1,0 +1,99 @@
+"""The fast kernels of the reference simulator equal plain int64 arithmetic, whichever path they take."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from snncc.backends.refsim import kernels
+from snncc.backends.refsim.arith import t12, wrap_int32
+
+
+def _int64_dense(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    return x.reshape(len(x), -1).astype(np.int64) @ w.astype(np.int64).T
+
+
+def _int64_conv(x, w, stride, padding):
+    """Direct loops over output positions: the definition of cross-correlation with zero padding."""
+    b, c, h, wd = x.shape
+    o, _, kh, kw = w.shape
+    xp = np.pad(x.astype(np.int64), ((0, 0), (0, 0), (padding,) * 2, (padding,) * 2))
+    oh, ow = (h + 2 * padding - kh) // stride + 1, (wd + 2 * padding - kw) // stride + 1
+    out = np.zeros((b, o, oh, ow), dtype=np.int64)
+    for i in range(oh):
+        for j in range(ow):
+            patch = xp[:, :, i * stride : i * stride + kh, j * stride : j * stride + kw].reshape(b, -1)
+            out[:, :, i, j] = patch @ w.reshape(o, -1).astype(np.int64).T
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    w_max=st.sampled_from([1, 255, 2**20, 2**40]),  # float32-, float64- and int64-exact bounds
+    density=st.sampled_from([0.0, 0.005, 0.3, 1.0]),  # event-driven and dense products
+    binary=st.booleans(),
+)
+def test_dense_kernel_is_exact_on_every_path(seed, w_max, density, binary):
+    rng = np.random.default_rng(seed)
+    w = rng.integers(-w_max, w_max + 1, size=(37, 300))
+    x = (rng.random((9, 300)) < density).astype(np.int64)
+    if not binary:
+        x *= rng.integers(-255, 256, size=x.shape)
+    kernel = kernels.DenseKernel.prepare(w, 1 if binary else 256)
+    np.testing.assert_array_equal(kernel(x, binary=binary), _int64_dense(x, w))
+
+
+def test_dense_kernel_picks_the_narrowest_exact_type():
+    assert kernels.DenseKernel.prepare(np.full((2, 3), 255), 255).dtype == np.float32
+    assert kernels.DenseKernel.prepare(np.full((2, 300), 255), 255).dtype == np.float64
+    assert kernels.DenseKernel.prepare(np.full((2, 3), 2**52), 255).dtype is None
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    w_max=st.sampled_from([3, 255, 2**40]),
+    stride=st.sampled_from([1, 2]),
+    padding=st.sampled_from([0, 1]),
+)
+def test_conv_kernel_is_exact_on_every_path(seed, w_max, stride, padding):
+    rng = np.random.default_rng(seed)
+    w = rng.integers(-w_max, w_max + 1, size=(4, 3, 3, 3))
+    x = rng.integers(0, 256, size=(2, 3, 7, 6))
+
+    class Op:
+        pass
+
+    op = Op()
+    op.stride, op.padding, op.dilation, op.groups = (stride, stride), (padding, padding), (1, 1), 1
+    kernel = kernels.Conv2dKernel.prepare(w, 256, op)
+    np.testing.assert_array_equal(kernel(x), _int64_conv(x, w, stride, padding))
+
+
+@given(st.lists(st.integers(-(2**62), 2**62), min_size=1, max_size=50))
+def test_wrap_int32_is_twos_complement(values):
+    x = np.array(values, dtype=np.int64)
+    np.testing.assert_array_equal(wrap_int32(x), ((x + 2**31) % 2**32) - 2**31)
+
+
+@given(st.lists(st.integers(-(2**50), 2**50), min_size=1, max_size=50), st.integers(0, 20))
+def test_t12_truncates_toward_zero(values, bits):
+    x = np.array(values, dtype=np.int64)
+    np.testing.assert_array_equal(t12(x, bits), np.sign(x) * (np.abs(x) // 2**bits))
+
+
+def test_conv_kernel_is_exact_at_vgg_sizes():
+    """Large 3x3 convolutions (where a library could pick Winograd or FFT, which round) stay exact."""
+    rng = np.random.default_rng(0)
+    w = rng.integers(-256, 256, size=(64, 64, 3, 3))
+    x = (rng.random((4, 64, 16, 16)) < 0.3).astype(np.int64)
+
+    class Op:
+        stride, padding, dilation, groups = (1, 1), (1, 1), (1, 1), 1
+
+    fast = kernels.Conv2dKernel.prepare(w, 1, Op())
+    assert fast.weight_t is not None  # the float path is the one under test
+    exact = kernels.Conv2dKernel(w, None, (1, 1), (1, 1), (1, 1), 1)
+    np.testing.assert_array_equal(fast(x), exact(x))
