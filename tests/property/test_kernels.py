@@ -16,7 +16,7 @@ def _int64_dense(x: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 def _int64_conv(x, w, stride, padding):
     """Direct loops over output positions: the definition of cross-correlation with zero padding."""
-    b, c, h, wd = x.shape
+    b, _, h, wd = x.shape
     o, _, kh, kw = w.shape
     xp = np.pad(x.astype(np.int64), ((0, 0), (0, 0), (padding,) * 2, (padding,) * 2))
     oh, ow = (h + 2 * padding - kh) // stride + 1, (wd + 2 * padding - kw) // stride + 1
