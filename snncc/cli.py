@@ -69,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.add_argument("--lava-samples", type=int, default=8, help="samples to run in Lava with --backend lava (default 8)")
     c.add_argument("--samples", type=int, help="verify on the first N samples only")
+    c.add_argument("--workers", type=int, default=1, help="verify in N local processes (default 1)")
+    c.add_argument("--dask-scheduler", metavar="ADDRESS", help="verify on a Dask cluster (tcp://host:8786)")
     c.add_argument("--min-agreement", type=float, default=0.95, help="minimum output agreement to pass (default 0.95)")
 
     k = sub.add_parser(
@@ -129,6 +131,7 @@ def _compile(args: argparse.Namespace) -> int:
 
     _check_positive(args.steps, "--steps")
     _check_positive(args.samples, "--samples")
+    _check_positive(args.workers, "--workers")
     check_output_dir(args.out, args.force)  # fail before any work
     options = CompileOptions(
         target=args.target,
@@ -141,6 +144,8 @@ def _compile(args: argparse.Namespace) -> int:
         dt=args.dt,
         samples=args.samples,
         lava_samples=args.lava_samples if args.backend == "lava" else 0,
+        workers=args.workers,
+        dask_scheduler=args.dask_scheduler,
         min_output_agreement=args.min_agreement,
         strict=args.strict,
         approximations=tuple(args.approximate),

@@ -14,6 +14,7 @@ import numpy as np
 from snncc.data import BUNDLED_DIGITS, Dataset, load_dataset
 from snncc.errors import DataError, Diagnostic, ImportFailed, InvalidGraph, MappingError, StrictModeError
 from snncc.ir import Graph, Input, Output, verify
+from snncc.parallel import executor_for, in_flight_for
 from snncc.passes.approximate import approximate
 from snncc.passes.calibrate import calibrate
 from snncc.passes.canonicalize import canonicalize
@@ -41,6 +42,8 @@ class CompileOptions:
     tolerance: float = 0.99  # per-layer spike agreement below this marks a layer as diverged
     min_output_agreement: float = 0.95  # below this the compile exits with "verification failed"
     strict: bool = False  # warnings become errors
+    workers: int = 1  # verification batches over this many local processes
+    dask_scheduler: str | None = None  # or over a Dask cluster (its scheduler's address)
 
 
 @dataclass(frozen=True)
@@ -181,7 +184,7 @@ def compile_model(
 
     verify_set = d.dataset.head(options.samples)
     say(f"simulating {len(verify_set)} samples x {d.int_graph.meta.steps} steps (float model and reference backend)")
-    with timer("verify"):
+    with timer("verify"), executor_for(options.workers, options.dask_scheduler) as executor:
         comparison = compare(
             d.model_graph,
             d.int_graph,
@@ -189,6 +192,8 @@ def compile_model(
             verify_set.y,
             tolerance=options.tolerance,
             progress=lambda done, total: say(f"  {done}/{total} samples"),
+            executor=executor,
+            in_flight=in_flight_for(executor, options.workers),
         )
 
     with timer("energy"):

@@ -1,4 +1,6 @@
-"""Input data files: ``.npz`` with ``x`` (N, *input_shape) and optional integer labels ``y`` (N,)."""
+"""Input data: an ``.npz`` with ``x`` (N, *input_shape) and optional integer labels ``y`` (N,), or,
+for data sets larger than memory, a directory holding ``x.npy`` (and ``y.npy``), which is
+memory-mapped: verification then reads it batch by batch."""
 
 from __future__ import annotations
 
@@ -32,6 +34,8 @@ def load_dataset(path: str | Path, input_shape: tuple[int, ...] | None = None) -
     """Read and check a data file; ``input_shape`` (one sample) is checked when given."""
     path = Path(path)
     hint = "save it with numpy.savez(path, x=inputs, y=labels); x has shape (N, *input_shape)"
+    if path.is_dir():
+        return _load_npy_dir(path, input_shape)
     if not path.is_file():
         raise DataError("data file not found", code="DAT002", source=str(path), hint=hint)
     try:
@@ -41,6 +45,10 @@ def load_dataset(path: str | Path, input_shape: tuple[int, ...] | None = None) -
         raise DataError(
             f"cannot read the data file as .npz ({exc})", code="DAT003", source=str(path), hint=hint
         ) from exc
+    return _checked(path, arrays, input_shape, hint)
+
+
+def _checked(path: Path, arrays: dict[str, np.ndarray], input_shape: tuple[int, ...] | None, hint: str) -> Dataset:
     if "x" not in arrays:
         raise DataError(
             f"no array 'x' in the data file (found {sorted(arrays) or 'nothing'})",
@@ -58,7 +66,7 @@ def load_dataset(path: str | Path, input_shape: tuple[int, ...] | None = None) -
         )
     if len(x) == 0:
         raise DataError("the data file holds no samples", code="DAT006", source=str(path), hint=hint)
-    if not np.all(np.isfinite(x)):
+    if not _all_finite(x):
         raise DataError("'x' holds NaN or infinite values", code="DAT007", source=str(path))
     if input_shape is not None and tuple(x.shape[1:]) != tuple(input_shape):
         raise DataError(
@@ -76,4 +84,25 @@ def load_dataset(path: str | Path, input_shape: tuple[int, ...] | None = None) -
                 source=str(path),
             )
         y = y.astype(np.int64)
-    return Dataset(path, x.astype(np.float64), y)
+    return Dataset(path, x if isinstance(x, np.memmap) else x.astype(np.float64), y)
+
+
+def _load_npy_dir(path: Path, input_shape: tuple[int, ...] | None) -> Dataset:
+    """x.npy memory-mapped (never read whole), y.npy loaded; same checks as for .npz files."""
+    hint = "save the arrays with numpy.save(DIR/'x.npy', inputs) and numpy.save(DIR/'y.npy', labels)"
+    if not (path / "x.npy").is_file():
+        raise DataError("the data directory has no x.npy", code="DAT004", source=str(path), hint=hint)
+    arrays: dict[str, np.ndarray] = {}
+    for name in ("x", "y"):
+        file = path / f"{name}.npy"
+        if file.is_file():
+            try:
+                arrays[name] = np.load(file, mmap_mode="r" if name == "x" else None, allow_pickle=False)
+            except (ValueError, OSError, EOFError) as exc:
+                raise DataError(f"cannot read {file.name} ({exc})", code="DAT003", source=str(file), hint=hint) from exc
+    return _checked(path, arrays, input_shape, hint)
+
+
+def _all_finite(x: np.ndarray, chunk: int = 4096) -> bool:
+    """np.isfinite over x in chunks of samples, so that a memory-mapped x is never read whole."""
+    return all(np.isfinite(x[i : i + chunk]).all() for i in range(0, len(x), chunk))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ from snncc.backends import Record, Trace, get_backend
 from snncc.backends.base import merge_traces
 from snncc.ir import Graph, IntLIF, Output
 from snncc.ir.ops_float import STEP_READOUTS
+from snncc.parallel import ordered_map
 from snncc.passes.quantize import quantize_inputs
 
 
@@ -72,9 +74,14 @@ def compare(
     tolerance: float = 0.99,
     batch_size: int = 64,
     progress: Callable[[int, int], None] | None = None,
+    executor: Executor | None = None,
+    in_flight: int = 4,
 ) -> Comparison:
-    """Run both graphs on the float inputs ``x`` (input node -> (N, *shape)) and compare them."""
-    floatsim, refsim = get_backend("floatsim"), get_backend("refsim")
+    """Run both graphs on the float inputs ``x`` (input node -> (N, *shape)) and compare them.
+
+    Batches are independent: with an ``executor`` (snncc.parallel.executor_for) they run in other
+    processes or machines; ``x`` may be memory-mapped, as only ``in_flight`` batches are read at once.
+    """
     layers = [n for n, op in int_graph.of_type(IntLIF) if op.spiking]
     (output_name, output_op), *_ = int_graph.of_type(Output)
     n_samples = len(next(iter(x.values())))
@@ -82,23 +89,20 @@ def compare(
     counts_f = dict.fromkeys(layers, 0)
     first: dict[str, tuple[int, int, int] | None] = dict.fromkeys(layers)
     f_traces, i_traces = [], []
-    record = Record(spikes=True, layers=tuple(layers))
-    for start in range(0, n_samples, batch_size):
-        batch = {k: v[start : start + batch_size] for k, v in x.items()}
-        ft = floatsim.run(float_graph, batch, record=record)
-        it = refsim.run(int_graph, quantize_inputs(int_graph, batch), record=record)
+    batches = (
+        _BatchJob(float_graph, int_graph, tuple(layers), {k: np.asarray(v[s : s + batch_size]) for k, v in x.items()}, s)
+        for s in range(0, n_samples, batch_size)
+    )
+    for done in ordered_map(_compare_batch, batches, executor, in_flight):
         for layer in layers:
-            a = ft.spikes[layer]
-            b = it.spikes[layer].reshape(a.shape)  # canonicalization may lay a layer out as its conv's (C, H, W)
-            same = a == b
-            equal[layer] += int(same.sum())
-            counts_f[layer] += int(a.sum())
-            if not same.all():
-                first[layer] = _earliest(first[layer], ~same, start)
-        f_traces.append(dataclasses.replace(ft, spikes={}))
-        i_traces.append(dataclasses.replace(it, spikes={}))
+            equal[layer] += done.equal[layer]
+            counts_f[layer] += done.float_spikes[layer]
+            if done.first[layer] is not None:
+                first[layer] = _earlier(first[layer], done.first[layer])
+        f_traces.append(done.float_trace)
+        i_traces.append(done.int_trace)
         if progress:
-            progress(min(start + batch_size, n_samples), n_samples)
+            progress(min(done.start + batch_size, n_samples), n_samples)
     ft_all, it_all = merge_traces(f_traces), merge_traces(i_traces)
     steps = int_graph.meta.steps
     agreements = []
@@ -137,12 +141,52 @@ def compare(
     return Comparison(verification, it_all, ft_all)
 
 
-def _earliest(known: tuple[int, int, int] | None, differs: np.ndarray, offset: int) -> tuple[int, int, int]:
+@dataclass(frozen=True)
+class _BatchJob:
+    float_graph: Graph
+    int_graph: Graph
+    layers: tuple[str, ...]
+    x: dict[str, np.ndarray]
+    start: int
+
+
+@dataclass(frozen=True)
+class _BatchResult:
+    start: int
+    equal: dict[str, int]
+    float_spikes: dict[str, int]
+    first: dict[str, tuple[int, int, int] | None]
+    float_trace: Trace
+    int_trace: Trace
+
+
+def _compare_batch(job: _BatchJob) -> _BatchResult:
+    """One batch on both simulators; a top-level function so that other processes can run it."""
+    record = Record(spikes=True, layers=job.layers)
+    ft = get_backend("floatsim").run(job.float_graph, job.x, record=record)
+    it = get_backend("refsim").run(job.int_graph, quantize_inputs(job.int_graph, job.x), record=record)
+    equal, float_spikes, first = {}, {}, {}
+    for layer in job.layers:
+        a = ft.spikes[layer]
+        b = it.spikes[layer].reshape(a.shape)  # canonicalization may lay a layer out as its conv's (C, H, W)
+        same = a == b
+        equal[layer] = int(same.sum())
+        float_spikes[layer] = int(a.sum())
+        first[layer] = None if same.all() else _earliest(~same, job.start)
+    return _BatchResult(
+        job.start, equal, float_spikes, first, dataclasses.replace(ft, spikes={}), dataclasses.replace(it, spikes={})
+    )
+
+
+def _earliest(differs: np.ndarray, offset: int) -> tuple[int, int, int]:
     """Earliest (sample, step, neuron) by step, then sample, then neuron."""
     idx = np.argwhere(differs.reshape(differs.shape[0], differs.shape[1], -1))
     s, t, n = idx[np.lexsort((idx[:, 2], idx[:, 0], idx[:, 1]))[0]]
-    candidate = (int(s) + offset, int(t), int(n))
-    if known is None or (candidate[1], candidate[0]) < (known[1], known[0]):
+    return (int(s) + offset, int(t), int(n))
+
+
+def _earlier(known: tuple[int, int, int] | None, candidate: tuple[int, int, int]) -> tuple[int, int, int]:
+    if known is None or (candidate[1], candidate[0], candidate[2]) < (known[1], known[0], known[2]):
         return candidate
     return known
 

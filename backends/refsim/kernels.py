@@ -26,7 +26,7 @@ from snncc.ir.op import conv_out_hw
 FLOAT32_EXACT = 1 << 24
 FLOAT64_EXACT = 1 << 53
 # Below this fraction of active inputs the event-driven product beats BLAS (benchmarks/kernels.py measures it).
-EVENT_DRIVEN_DENSITY = 0.02
+EVENT_DRIVEN_DENSITY = 0.05
 
 
 def exact_dtype(bound: float) -> np.dtype | None:

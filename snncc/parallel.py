@@ -1,0 +1,60 @@
+"""Spread independent batches of work over processes or machines, with bounded memory.
+
+snncc does not schedule work itself: it takes any ``concurrent.futures.Executor``.  Locally
+that is a ``ProcessPoolExecutor``; across machines, a Dask cluster's executor
+(``distributed.Client(address).get_executor()``).  Results come back in submission order and
+at most ``in_flight`` batches are pending at a time, so a data set larger than memory (for
+example a memory-mapped .npy) is streamed through rather than loaded.
+"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures as cf
+import contextlib
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def ordered_map(fn: Callable[[T], R], items: Iterable[T], executor: cf.Executor | None, in_flight: int) -> Iterator[R]:
+    """fn over items, in order; serial when ``executor`` is None."""
+    if executor is None:
+        yield from map(fn, items)
+        return
+    pending: collections.deque[cf.Future] = collections.deque()
+    for item in items:
+        pending.append(executor.submit(fn, item))
+        if len(pending) >= in_flight:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
+@contextlib.contextmanager
+def executor_for(workers: int = 1, dask_scheduler: str | None = None) -> Iterator[cf.Executor | None]:
+    """None (serial) for one worker; a process pool for several; a Dask cluster's executor by address."""
+    if dask_scheduler:
+        try:
+            from distributed import Client
+        except ImportError as exc:  # pragma: no cover - distributed is in requirements.txt
+            from snncc.errors import DataError
+
+            raise DataError("--dask-scheduler needs the 'distributed' package", code="DAT030") from exc
+        with Client(dask_scheduler) as client:
+            yield client.get_executor()
+        return
+    if workers <= 1:
+        yield None
+        return
+    import multiprocessing
+
+    # spawn, not fork: the parent may hold threads (BLAS, torch) that fork would copy mid-state
+    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        yield pool
+
+
+def in_flight_for(executor: Any, workers: int) -> int:
+    return 1 if executor is None else 2 * max(workers, 1)
