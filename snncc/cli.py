@@ -71,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--samples", type=int, help="verify on the first N samples only")
     c.add_argument("--workers", type=int, default=1, help="verify in N local processes (default 1)")
     c.add_argument("--dask-scheduler", metavar="ADDRESS", help="verify on a Dask cluster (tcp://host:8786)")
+    c.add_argument("--device", help="run the reference backend with torch on this device (cuda, cpu); default numpy")
     c.add_argument("--min-agreement", type=float, default=0.95, help="minimum output agreement to pass (default 0.95)")
 
     k = sub.add_parser(
@@ -83,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--data", type=Path, help=".npz with x (and y); default: bundled digits when the shapes match")
     s.add_argument("--backend", choices=["refsim", "lava"], default="refsim")
     s.add_argument("--samples", type=int, help="run the first N samples only")
+    s.add_argument("--device", help="refsim with torch on this device (cuda, cpu); default numpy")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
 
     e = sub.add_parser("export", help="write a model or a compiled artifact in another format", epilog=EPILOG)
@@ -92,6 +94,50 @@ def build_parser() -> argparse.ArgumentParser:
     fmt.add_argument("--netx", type=Path, metavar="FILE.net", help="the deployed integer network as lava-dl netx HDF5")
     e.add_argument("--force", action="store_true", help="replace an existing output file")
     e.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
+
+    v = sub.add_parser(
+        "convert", help="convert a trained ANN (.onnx) to an SNN, then compile it like `compile`", epilog=EPILOG
+    )
+    v.add_argument("model", type=Path, help="the trained ANN as an .onnx file (ReLU network, average pooling)")
+    v.add_argument("--calib", type=Path, required=True, help=".npz with x (N, *input_shape): calibration inputs")
+    v.add_argument("--steps", type=int, required=True, help="time steps per sample")
+    v.add_argument("--target", default="loihi", help="chip to deploy to (see `snncc targets`); default loihi")
+    v.add_argument("--out", type=Path, required=True, help="output directory (must not exist unless --force)")
+    v.add_argument("--data", type=Path, help=".npz with x and labels y to test on; default: the calibration data")
+    v.add_argument(
+        "--percentile",
+        type=float,
+        default=99.9,
+        help="threshold = this percentile of each layer's positive ANN activations (100: the maximum); default 99.9",
+    )
+    v.add_argument(
+        "--shift",
+        choices=["threshold-half", "initial-potential", "none"],
+        default="threshold-half",
+        help="round-to-nearest: a bias of threshold/(2T) per step, or an initial potential threshold/2 (targets "
+        "with initial potentials); default threshold-half",
+    )
+    v.add_argument(
+        "--reset",
+        choices=["subtract", "zero"],
+        help="neuron reset; default: subtract (soft) if the target has it, else zero (Loihi 1)",
+    )
+    v.add_argument(
+        "--calibrate-bias",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="layer-wise bias correction on the calibration data (default on)",
+    )
+    v.add_argument(
+        "--calibrate-potential",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="layer-wise initial-potential correction (targets with initial potentials; default off)",
+    )
+    v.add_argument("--samples", type=int, help="test on the first N samples only")
+    v.add_argument("--min-agreement", type=float, default=0.95, help="minimum output agreement to pass (default 0.95)")
+    v.add_argument("--force", action="store_true", help="replace an existing output directory")
+    v.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
 
     t = sub.add_parser("targets", help="list the available targets with their key limits")
     t.add_argument("-q", "--quiet", action="store_true", help=argparse.SUPPRESS)
@@ -111,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
             return _simulate(args)
         if args.command == "export":
             return _export(args)
+        if args.command == "convert":
+            return _convert(args)
     except SnnccError as err:
         print(err.render(), file=sys.stderr)
         return err.exit_code
@@ -146,6 +194,7 @@ def _compile(args: argparse.Namespace) -> int:
         lava_samples=args.lava_samples if args.backend == "lava" else 0,
         workers=args.workers,
         dask_scheduler=args.dask_scheduler,
+        device=args.device,
         min_output_agreement=args.min_agreement,
         strict=args.strict,
         approximations=tuple(args.approximate),
@@ -200,7 +249,9 @@ def _simulate(args: argparse.Namespace) -> int:
     from snncc.simulate import simulate_artifact
 
     _check_positive(args.samples, "--samples")
-    summary = simulate_artifact(args.artifact, data=args.data, backend=args.backend, samples=args.samples)
+    summary = simulate_artifact(
+        args.artifact, data=args.data, backend=args.backend, samples=args.samples, device=args.device
+    )
     print(json.dumps(summary, indent=1))
     return EXIT_OK
 
@@ -214,6 +265,42 @@ def _export(args: argparse.Namespace) -> int:
         else export_netx(args.source, args.netx, force=args.force)
     )
     print(f"{written}")
+    return EXIT_OK
+
+
+def _convert(args: argparse.Namespace) -> int:
+    from snncc.convert.run import ConvertRequest, run_convert
+    from snncc.output_dir import atomic_output_dir, check_output_dir
+    from snncc.report import write_outputs
+
+    _check_positive(args.steps, "--steps")
+    _check_positive(args.samples, "--samples")
+    check_output_dir(args.out, args.force)  # fail before any work
+    request = ConvertRequest(
+        model=args.model,
+        calib=args.calib,
+        steps=args.steps,
+        target=args.target,
+        data=args.data,
+        percentile=args.percentile,
+        shift=args.shift,
+        reset=args.reset,
+        calibrate_bias=args.calibrate_bias,
+        calibrate_potential=args.calibrate_potential,
+        samples=args.samples,
+        min_agreement=args.min_agreement,
+    )
+    result, _, section = run_convert(request, _progress(args.quiet))
+    with atomic_output_dir(args.out, force=args.force) as tmp:
+        report = write_outputs(result, tmp, [section])
+    a = report["conversion"]["accuracy"]
+    print(
+        f"{args.out}/report.md: target {report['target']['name']}, {report['cores']['used']} cores, "
+        f"accuracy ANN {_fmt(a['ann'])}, SNN float {_fmt(a['snn_float'])}, deployed {_fmt(a['deployed'])}"
+    )
+    if not result.verification_passed:
+        print("snncc: verification below tolerance (see report.md)", file=sys.stderr)
+        return EXIT_VERIFICATION_FAILED
     return EXIT_OK
 
 

@@ -44,6 +44,7 @@ class CompileOptions:
     strict: bool = False  # warnings become errors
     workers: int = 1  # verification batches over this many local processes
     dask_scheduler: str | None = None  # or over a Dask cluster (its scheduler's address)
+    device: str | None = None  # reference backend on torch tensors on this device ("cuda"); None: numpy
 
 
 @dataclass(frozen=True)
@@ -194,6 +195,7 @@ def compile_model(
             progress=lambda done, total: say(f"  {done}/{total} samples"),
             executor=executor,
             in_flight=in_flight_for(executor, options.workers),
+            device=options.device,
         )
 
     with timer("energy"):

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from snncc.backends import get_backend
+from snncc.backends.refsim import RefSim
 from snncc.data import BUNDLED_DIGITS, load_dataset
 from snncc.errors import DataError
 from snncc.ir import IntInput, Output, Stage, load, verify
@@ -16,7 +17,12 @@ from snncc.verify import predict
 
 
 def simulate_artifact(
-    artifact: Path, *, data: Path | None = None, backend: str = "refsim", samples: int | None = None
+    artifact: Path,
+    *,
+    data: Path | None = None,
+    backend: str = "refsim",
+    samples: int | None = None,
+    device: str | None = None,
 ) -> dict[str, Any]:
     int_graph = verify(load(artifact, stem="graph"), Stage.INTEGER)
     float_graph = load(artifact, stem="float_graph")
@@ -34,7 +40,8 @@ def simulate_artifact(
         x = x.reshape(len(x), *input_op.shape)
     n = len(x) if samples is None else min(samples, len(x))
     x, y = x[:n], None if dataset.y is None else dataset.y[:n]
-    trace = get_backend(backend).run(int_graph, quantize_inputs(int_graph, {input_name: x}))
+    runner = RefSim(device=device) if backend == "refsim" else get_backend(backend)
+    trace = runner.run(int_graph, quantize_inputs(int_graph, {input_name: x}))
     reference = get_backend("floatsim").run(float_graph, {input_name: x})
     (out_name, out_op), *_ = int_graph.of_type(Output)
     predicted = predict(trace.outputs[out_name], out_op.readout)

@@ -18,6 +18,7 @@ import numpy as np
 
 from snncc.backends import Record, Trace, get_backend
 from snncc.backends.base import merge_traces
+from snncc.backends.refsim import RefSim
 from snncc.ir import Graph, IntLIF, Output
 from snncc.ir.ops_float import STEP_READOUTS
 from snncc.parallel import ordered_map
@@ -76,11 +77,13 @@ def compare(
     progress: Callable[[int, int], None] | None = None,
     executor: Executor | None = None,
     in_flight: int = 4,
+    device: str | None = None,
 ) -> Comparison:
     """Run both graphs on the float inputs ``x`` (input node -> (N, *shape)) and compare them.
 
     Batches are independent: with an ``executor`` (snncc.parallel.executor_for) they run in other
     processes or machines; ``x`` may be memory-mapped, as only ``in_flight`` batches are read at once.
+    ``device``: run the reference backend on torch tensors there ("cuda"; None: numpy).
     """
     layers = [n for n, op in int_graph.of_type(IntLIF) if op.spiking]
     (output_name, output_op), *_ = int_graph.of_type(Output)
@@ -90,7 +93,14 @@ def compare(
     first: dict[str, tuple[int, int, int] | None] = dict.fromkeys(layers)
     f_traces, i_traces = [], []
     batches = (
-        _BatchJob(float_graph, int_graph, tuple(layers), {k: np.asarray(v[s : s + batch_size]) for k, v in x.items()}, s)
+        _BatchJob(
+            float_graph,
+            int_graph,
+            tuple(layers),
+            {k: np.asarray(v[s : s + batch_size]) for k, v in x.items()},
+            s,
+            device,
+        )
         for s in range(0, n_samples, batch_size)
     )
     for done in ordered_map(_compare_batch, batches, executor, in_flight):
@@ -148,6 +158,7 @@ class _BatchJob:
     layers: tuple[str, ...]
     x: dict[str, np.ndarray]
     start: int
+    device: str | None = None
 
 
 @dataclass(frozen=True)
@@ -164,7 +175,7 @@ def _compare_batch(job: _BatchJob) -> _BatchResult:
     """One batch on both simulators; a top-level function so that other processes can run it."""
     record = Record(spikes=True, layers=job.layers)
     ft = get_backend("floatsim").run(job.float_graph, job.x, record=record)
-    it = get_backend("refsim").run(job.int_graph, quantize_inputs(job.int_graph, job.x), record=record)
+    it = RefSim(device=job.device).run(job.int_graph, quantize_inputs(job.int_graph, job.x), record=record)
     equal, float_spikes, first = {}, {}, {}
     for layer in job.layers:
         a = ft.spikes[layer]

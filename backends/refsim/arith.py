@@ -2,12 +2,15 @@
 
 All functions take and return int64 arrays; where Lava holds a value in an int32 (ports,
 u and v storage, the int32 sums) the result is wrapped to int32 explicitly so that
-overflow behaves as it does in Lava.
+overflow behaves as it does in Lava.  The arrays are numpy's or torch's (on any device):
+functions use operators and the array-API namespace of their argument (array_api_compat),
+so one code path runs on both.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from array_api_compat import array_namespace
 
 from snncc.ir import Numerics
 
@@ -20,7 +23,10 @@ def wrap_int32(x: np.ndarray) -> np.ndarray:
     numpy's int64 -> int32 cast keeps the low 32 bits; it is 30x faster than the modulo form
     ((x + 2^31) mod 2^32) - 2^31, to which tests/property compare it.
     """
-    return np.asarray(x, dtype=np.int64).astype(np.int32).astype(np.int64)
+    if isinstance(x, (int, np.integer)):
+        x = np.asarray(x, dtype=np.int64)
+    xp = array_namespace(x)
+    return xp.astype(xp.astype(x, xp.int32), xp.int64)
 
 
 def t12(p: np.ndarray, bits: int = 12) -> np.ndarray:
@@ -35,7 +41,7 @@ def t12(p: np.ndarray, bits: int = 12) -> np.ndarray:
 def decayed(x: np.ndarray, keep: int, bits: int = 12) -> np.ndarray:
     """t12(x·keep): the decay step, skipping the product where keep is 0 or 2^bits."""
     if keep == 0:
-        return np.zeros_like(x)
+        return array_namespace(x).zeros_like(x)
     if keep == 1 << bits:
         return x
     return t12(x * keep, bits)
@@ -48,15 +54,16 @@ def shift(acc: np.ndarray, exp: int) -> np.ndarray:
 
 def wrap_u(u: np.ndarray, n: Numerics) -> tuple[np.ndarray, np.ndarray]:
     """Lava's single conditional ±2^24 correction of u (range (−2^23, 2^23]); returns (u, wrapped mask)."""
+    xp = array_namespace(u)
     half = 1 << (n.state_bits - 1)
     high = u > half
     low = u <= -half
-    return np.where(high, u - 2 * half, np.where(low, u + 2 * half, u)), high | low
+    return xp.where(high, u - 2 * half, xp.where(low, u + 2 * half, u)), high | low
 
 
 def saturate_v(v: np.ndarray, n: Numerics) -> tuple[np.ndarray, np.ndarray]:
     """Clip v to ±(2^23 − 1); returns (v, clipped mask)."""
-    clipped = np.clip(v, -n.v_max, n.v_max)
+    clipped = array_namespace(v).clip(v, -n.v_max, n.v_max)
     return clipped, clipped != v
 
 

@@ -67,6 +67,59 @@ class DenseKernel:
 
 
 @dataclass(frozen=True)
+class TorchDenseKernel:
+    """DenseKernel for torch tensors on any device (the accelerator path)."""
+
+    weight_t: torch.Tensor  # (in, out), exact float dtype or int64
+
+    @classmethod
+    def prepare(cls, weight: np.ndarray, max_input: int, device: torch.device) -> TorchDenseKernel:
+        bound = float(max_input) * float(np.abs(weight).sum(axis=1).max(initial=0))
+        dtype = _device_dtype(bound, device)
+        return cls(torch.as_tensor(np.ascontiguousarray(weight.T), device=device).to(dtype))
+
+    def __call__(self, x: torch.Tensor, *, binary: bool = False) -> torch.Tensor:
+        x = x.reshape(x.shape[0], -1)
+        if self.weight_t.dtype == torch.int64:  # no float type is exact: int64 on the CPU (GPUs lack int GEMM)
+            return (x.cpu() @ self.weight_t.cpu()).to(x.device)
+        return (x.to(self.weight_t.dtype) @ self.weight_t).to(torch.int64)
+
+
+@dataclass(frozen=True)
+class TorchConv2dKernel:
+    """Conv2dKernel for torch tensors on any device; int64 sums go through the CPU's im2col."""
+
+    weight_t: torch.Tensor
+    cpu_fallback: Conv2dKernel
+
+    @classmethod
+    def prepare(cls, weight: np.ndarray, max_input: int, op, device: torch.device) -> TorchConv2dKernel:
+        bound = float(max_input) * float(np.abs(weight).reshape(len(weight), -1).sum(axis=1).max(initial=0))
+        dtype = _device_dtype(bound, device)
+        return cls(torch.as_tensor(weight, device=device).to(dtype), Conv2dKernel.prepare(weight, max_input, op))
+
+    def __call__(self, x: torch.Tensor, *, binary: bool = False) -> torch.Tensor:
+        if self.weight_t.dtype == torch.int64:
+            return torch.as_tensor(self.cpu_fallback(x.cpu().numpy()), device=x.device)
+        k = self.cpu_fallback
+        with torch.no_grad():
+            y = torch.nn.functional.conv2d(
+                x.to(self.weight_t.dtype), self.weight_t, None, k.stride, k.padding, k.dilation, k.groups
+            )
+        return y.to(torch.int64)
+
+
+def _device_dtype(bound: float, device: torch.device) -> torch.dtype:
+    """float64 off the CPU: GPU libraries may compute float32 in TF32 (10-bit mantissa), never exact."""
+    dtype = exact_dtype(bound)
+    if dtype is None:
+        return torch.int64
+    if device.type != "cpu":
+        return torch.float64
+    return torch.float32 if dtype == np.float32 else torch.float64
+
+
+@dataclass(frozen=True)
 class Conv2dKernel:
     """torch-convention conv2d (cross-correlation, zero padding) of integer x (B, C, H, W), exactly."""
 
@@ -89,7 +142,9 @@ class Conv2dKernel:
             return self._int64(x)
         xt = torch.from_numpy(np.ascontiguousarray(x, dtype=self.weight_t.numpy().dtype))
         with torch.no_grad():
-            y = torch.nn.functional.conv2d(xt, self.weight_t, None, self.stride, self.padding, self.dilation, self.groups)
+            y = torch.nn.functional.conv2d(
+                xt, self.weight_t, None, self.stride, self.padding, self.dilation, self.groups
+            )
         return y.numpy().astype(np.int64)
 
     def _int64(self, x: np.ndarray) -> np.ndarray:

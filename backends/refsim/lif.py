@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+from array_api_compat import array_namespace
 
 from snncc.ir import IntCLIF, IntLIF, Numerics
 
@@ -43,7 +44,11 @@ def effective_bias(op: IntLIF) -> np.ndarray:
 def lif_step(
     a: np.ndarray, state: LIFState, op: IntLIF, bias: np.ndarray, n: Numerics
 ) -> tuple[np.ndarray, LIFState, StepEvents]:
-    """One step.  ``a`` is the int32 sum of this step's synaptic inputs.  Returns (spikes bool, state, events)."""
+    """One step.  ``a`` is the int32 sum of this step's synaptic inputs.  Returns (spikes bool, state, events).
+
+    numpy or torch arrays (SPEC.md's equations in array-API form; see arith.py).
+    """
+    xp = array_namespace(a)
     unity = n.decay_unity
     act = a << n.act_shift
     act_wrapped = wrap_int32(act)
@@ -54,17 +59,17 @@ def lif_step(
     v_sum_wrapped = wrap_int32(v_sum)
     v, v_saturated = saturate_v(v_sum_wrapped, n)
     if op.v_floor is not None:
-        v = np.maximum(v, op.v_floor)
+        v = xp.clip(v, op.v_floor, None)
     threshold = op.vth << n.vth_shift
-    spikes = v > threshold if op.spiking else np.zeros(v.shape, dtype=bool)
+    spikes = v > threshold if op.spiking else xp.zeros_like(v, dtype=xp.bool)
     m = None
     if isinstance(op, IntCLIF):
         m = clif_m(state.m, v, spikes, op)
-        v = np.where(spikes, v - threshold - clif_extra_reset(m, op), v)
+        v = xp.where(spikes, v - threshold - clif_extra_reset(m, op), v)
     elif op.reset == "zero":
-        v = np.where(spikes, 0, v)
+        v = xp.where(spikes, 0, v)
     else:
-        v = np.where(spikes, v - threshold, v)
+        v = xp.where(spikes, v - threshold, v)
     events = StepEvents(
         u_wrapped=u_wrapped,
         v_saturated=v_saturated,
@@ -76,13 +81,21 @@ def lif_step(
 
 def clif_m(m: np.ndarray, v: np.ndarray, spikes: np.ndarray, op: IntCLIF) -> np.ndarray:
     """m = (m·lut_h[idx_h(v)]) >> F + s·2^F (SPEC.md §int_clif)."""
-    lut_h = op.lut_h.array.astype(np.int64)
-    half = len(lut_h) // 2
-    idx = np.clip(v >> op.h_shift, -half, half - 1) + half
-    return ((m * lut_h[idx]) >> op.m_frac_bits) + (spikes.astype(np.int64) << op.m_frac_bits)
+    xp = array_namespace(v)
+    lut_h = _on(op.lut_h.array, v)
+    half = lut_h.shape[0] // 2
+    idx = xp.clip(v >> op.h_shift, -half, half - 1) + half
+    return ((m * lut_h[idx]) >> op.m_frac_bits) + (xp.astype(spikes, xp.int64) << op.m_frac_bits)
 
 
 def clif_extra_reset(m: np.ndarray, op: IntCLIF) -> np.ndarray:
     """sigmoid(m) in v LSB, from lut_m."""
-    lut_m = op.lut_m.array.astype(np.int64)
-    return lut_m[np.clip(m >> op.m_shift, 0, len(lut_m) - 1)]
+    xp = array_namespace(m)
+    lut_m = _on(op.lut_m.array, m)
+    return lut_m[xp.clip(m >> op.m_shift, 0, lut_m.shape[0] - 1)]
+
+
+def _on(table: np.ndarray, like) -> np.ndarray:
+    """A look-up table as int64 in the array library (and on the device) of ``like``."""
+    xp = array_namespace(like)
+    return xp.asarray(table.astype(np.int64), device=getattr(like, "device", None))

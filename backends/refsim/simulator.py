@@ -2,6 +2,9 @@
 
 Aligned time (SPEC.md §1.1): at step t every layer processes step t of the sample, so a
 synapse op reads its source's output of the same step.  All samples of a batch run at once.
+
+``RefSim(device=...)`` runs the same code on torch tensors (a GPU where torch sees one, or
+"cpu"); the default runs on numpy arrays.  Both are bit-identical (tests/property).
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ from .lif import LIFState, effective_bias, initial_state, lif_step
 class RefSim:
     name: ClassVar[str] = "refsim"
 
+    def __init__(self, device: str | None = None) -> None:
+        self.device = device  # None: numpy; else a torch device name ("cuda", "cuda:1", "cpu")
+
     def check(self, graph: Graph) -> list[Diagnostic]:
         try:
             verify(graph, Stage.INTEGER)
@@ -39,20 +45,63 @@ class RefSim:
         values = check_int_inputs(graph, inputs)
         batch = len(next(iter(values.values())))
         constant = {k for k, v in values.items() if not is_per_step(graph[k], v)}
-        run = _Run(graph, batch, record, constant_inputs=constant)
+        run = _Run(graph, batch, record, constant_inputs=constant, device=_device(self.device))
         for t in range(steps):
-            run.step({k: at_step(graph[k], v, t) for k, v in values.items()})
+            run.step({k: run.arrays.put(at_step(graph[k], v, t)) for k, v in values.items()})
         input_counts = {k: input_events(graph[k], v, steps) for k, v in values.items()}
         return run.trace(time.perf_counter() - start, input_counts)
 
 
-def _kernel(graph: Graph, name: str, op: IntDense | IntConv2d, numerics: Numerics):
+def _device(name: str | None):
+    if name is None:
+        return None
+    import torch
+
+    from snncc.errors import BackendError
+
+    try:
+        device = torch.device(name)
+    except RuntimeError as exc:
+        raise BackendError(f"unknown torch device {name!r}", code="BKD030", hint="e.g. cuda, cuda:0, cpu") from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise BackendError(
+            f"torch sees no GPU for device {name!r}", code="BKD031", hint="leave --device out to run on the CPU"
+        )
+    return device
+
+
+class _Arrays:
+    """Moves arrays between numpy (the Trace's type) and where the run computes."""
+
+    def __init__(self, device) -> None:
+        self.device = device
+
+    def put(self, x: np.ndarray):
+        if self.device is None:
+            return x
+        import torch
+
+        return torch.as_tensor(np.ascontiguousarray(x), device=self.device)
+
+    def get(self, x) -> np.ndarray:
+        """A numpy copy (never a view of state that later steps update in place)."""
+        return np.array(x) if self.device is None else x.detach().cpu().numpy().copy()
+
+    def zeros(self, shape: tuple[int, ...]):
+        return self.put(np.zeros(shape, dtype=np.int64))
+
+
+def _kernel(graph: Graph, name: str, op: IntDense | IntConv2d, numerics: Numerics, device=None):
     """The synapse op's kernel, prepared once per run for the largest input its source can send."""
     src = graph[graph.predecessors(name)[0]]
     max_input = 1  # spikes and bit planes
     if isinstance(src, IntInput) and src.encoding == "graded":
         max_input = 1 << src.bits  # covers signed and unsigned values of that width
     weight = effective_weights(op.weight.array, numerics)
+    if device is not None:
+        if isinstance(op, IntDense):
+            return kernels.TorchDenseKernel.prepare(weight, max_input, device)
+        return kernels.TorchConv2dKernel.prepare(weight, max_input, op, device)
     if isinstance(op, IntDense):
         return kernels.DenseKernel.prepare(weight, max_input)
     return kernels.Conv2dKernel.prepare(weight, max_input, op)
@@ -61,8 +110,11 @@ def _kernel(graph: Graph, name: str, op: IntDense | IntConv2d, numerics: Numeric
 class _Run:
     """Mutable state of one batched run: neuron states, recordings and counters."""
 
-    def __init__(self, graph: Graph, batch: int, record: Record, constant_inputs: set[str] = frozenset()) -> None:
+    def __init__(
+        self, graph: Graph, batch: int, record: Record, constant_inputs: set[str] = frozenset(), device=None
+    ) -> None:
         self.graph, self.batch, self.record = graph, batch, record
+        self.arrays = arrays = _Arrays(device)
         # a synapse fed by an input that is the same at every step (direct input) has the same
         # output at every step: computed once per run
         self.constant_synapses = {
@@ -72,11 +124,14 @@ class _Run:
         self.numerics: Numerics = graph.meta.numerics  # type: ignore[assignment]
         self.order = graph.topo_order()
         self.lifs = {n: op for n, op in graph.of_type(IntLIF)}
-        self.state: dict[str, LIFState] = {n: initial_state(op, batch) for n, op in self.lifs.items()}
-        self.bias = {n: effective_bias(op) for n, op in self.lifs.items()}
-        self.kernels = {n: _kernel(graph, n, op, self.numerics) for n, op in graph.of_type(IntDense, IntConv2d)}
-        self.counts = {n: np.zeros((batch, *op.shape), dtype=np.int64) for n, op in self.lifs.items()}
-        self.v_sum = {n: np.zeros((batch, *op.shape), dtype=np.int64) for n, op in self.lifs.items()}
+        self.state: dict[str, LIFState] = {
+            n: LIFState(*(None if a is None else arrays.put(a) for a in initial_state(op, batch)))
+            for n, op in self.lifs.items()
+        }
+        self.bias = {n: arrays.put(effective_bias(op)) for n, op in self.lifs.items()}
+        self.kernels = {n: _kernel(graph, n, op, self.numerics, device) for n, op in graph.of_type(IntDense, IntConv2d)}
+        self.counts = {n: arrays.zeros((batch, *op.shape)) for n, op in self.lifs.items()}
+        self.v_sum = {n: arrays.zeros((batch, *op.shape)) for n, op in self.lifs.items()}
         self.per_step: dict[tuple[str, str], list[np.ndarray]] = {
             (graph.predecessors(n)[0], op.readout): [] for n, op in graph.of_type(Output) if op.readout in STEP_READOUTS
         }
@@ -113,7 +168,7 @@ class _Run:
         if isinstance(src, IntInput) and src.encoding == "bitplane":
             # one binary copy of the synapse per bit plane, exponent + b; the LIF sums the ports.
             # Planes without a set bit contribute nothing and are skipped.
-            total = np.zeros((x.shape[0], *op.shape), dtype=np.int64)
+            total = self.arrays.zeros((x.shape[0], *op.shape))
             for b in range(src.bits):
                 plane = (x >> b) & 1
                 if plane.any():
@@ -140,16 +195,17 @@ class _Run:
         counters["active_updates"] += int(ev.active.sum())
         self.counts[name] += spikes
         self.v_sum[name] += state.v
+        get = self.arrays.get
         for (layer, readout), values in self.per_step.items():
             if layer == name:
-                values.append(spikes.astype(np.int64) if readout == "spike_steps" else state.v.copy())
+                values.append(get(spikes).astype(np.int64) if readout == "spike_steps" else get(state.v))
         rec = self.rec
         if name in rec["spikes"]:
-            rec["spikes"][name].append(spikes.astype(np.uint8))
+            rec["spikes"][name].append(get(spikes).astype(np.uint8))
         if name in rec["v"]:
-            rec["v"][name].append(state.v.copy())
+            rec["v"][name].append(get(state.v))
         if name in rec["u"]:
-            rec["u"][name].append(state.u.copy())
+            rec["u"][name].append(get(state.u))
         return spikes
 
     def trace(self, seconds: float, input_counts: dict[str, np.ndarray]) -> Trace:
@@ -163,7 +219,7 @@ class _Run:
             batch=self.batch,
             steps=steps,
             outputs=outputs,
-            spike_counts={n: c.sum(axis=0) for n, c in self.counts.items()},
+            spike_counts={n: self.arrays.get(c).sum(axis=0) for n, c in self.counts.items()},
             input_events=input_counts,
             stats=stats,
             **{var: {k: np.stack(v, axis=1) for k, v in self.rec[var].items()} for var in ("spikes", "v", "u")},
@@ -171,10 +227,11 @@ class _Run:
         )
 
     def _readout(self, readout: str, layer: str, steps: int) -> np.ndarray:
+        get = self.arrays.get
         if readout == "v_last":
-            return self.state[layer].v.copy()
+            return get(self.state[layer].v)
         if readout == "v_mean":
-            return self.v_sum[layer] / steps
+            return get(self.v_sum[layer]) / steps
         if readout in STEP_READOUTS:
             return np.stack(self.per_step[(layer, readout)], axis=1)
-        return self.counts[layer].copy()
+        return get(self.counts[layer])
