@@ -134,6 +134,13 @@ def _simulate(
         for var in ("spikes", "v", "u")
         if getattr(record, var)
     }
+    # stateless ops fed only by inputs that are the same at every step: computed once per run
+    constant = {n for n, op in graph.nodes if isinstance(op, Input) and not per_step[n]}
+    for n in order:
+        op = graph[n]
+        if not isinstance(op, (Input, LIF)) and all(p in constant for p in graph.predecessors(n)):
+            constant.add(n)
+    memo: dict[str, np.ndarray] = {}
     for t in range(steps):
         values: dict[str, np.ndarray] = {}
         for name in order:
@@ -156,8 +163,12 @@ def _simulate(
                 for var, value in (("spikes", s), ("v", after.v), ("u", after.i)):
                     if var in rec and name in rec[var]:
                         rec[var][name][:, t] = value
+            elif name in memo:
+                values[name] = memo[name]
             else:
                 values[name] = step.apply(op, values[preds[0]])
+                if name in constant:
+                    memo[name] = values[name]
     outputs = {}
     for name, op in graph.of_type(Output):
         layer = graph.predecessors(name)[0]

@@ -43,17 +43,24 @@ def conv2d(
     dilation: tuple[int, int],
     groups: int,
 ) -> np.ndarray:
-    """torch conv2d (cross-correlation, zero padding, groups) + bias per output channel."""
-    c_out, c_in_group, kh, kw = weight.shape
-    windows = _windows(x, (kh, kw), stride, padding, dilation)
-    out_group = c_out // groups
-    parts = []
-    for g in range(groups):
-        xg = windows[:, g * c_in_group : (g + 1) * c_in_group]
-        wg = weight[g * out_group : (g + 1) * out_group]
-        parts.append(np.tensordot(xg, wg, axes=([1, 4, 5], [1, 2, 3])))  # (B, H, W, out_group)
-    y = np.concatenate(parts, axis=3).transpose(0, 3, 1, 2)
-    return y if bias is None else y + bias[:, None, None]
+    """torch conv2d (cross-correlation, zero padding, groups) + bias per output channel, in float64.
+
+    torch's kernel, not an im2col copy of the input: the float model's convolutions dominate
+    calibration time on conv nets.
+    """
+    import torch
+
+    with torch.no_grad():
+        y = torch.nn.functional.conv2d(
+            torch.from_numpy(np.ascontiguousarray(x, dtype=np.float64)),
+            torch.from_numpy(np.array(weight, dtype=np.float64)),  # a writable copy: Const arrays are frozen
+            None if bias is None else torch.from_numpy(np.array(bias, dtype=np.float64)),
+            stride,
+            padding,
+            dilation,
+            groups,
+        )
+    return y.numpy()
 
 
 def sumpool2d(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int]) -> np.ndarray:

@@ -1,0 +1,100 @@
+"""The integer networks the benchmarks run, built through snncc's own pipeline (import, quantize).
+
+Each builder returns a Bench: the deployed integer graph and integer inputs of real images
+(scikit-learn's 8x8 digits, resized to the network's input), so firing rates are those of a
+network at work rather than of random noise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.datasets import load_digits
+from torch import nn
+
+import snncc.nn as snn
+from snncc.compile import CompileOptions, preflight
+from snncc.data import Dataset
+from snncc.importers.torch import import_torch, load_torch_model
+from snncc.ir import Graph
+from snncc.passes.quantize import quantize_inputs
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Bench:
+    name: str
+    graph: Graph  # INTEGER stage
+    inputs: dict[str, np.ndarray]  # integer inputs, (samples, *shape)
+
+    def head(self, n: int) -> dict[str, np.ndarray]:
+        return {k: v[:n] for k, v in self.inputs.items()}
+
+
+def digits_images(side: int, samples: int) -> np.ndarray:
+    """(samples, side, side) float32 in [0, 1]: the digits, nearest-neighbour upscaled and zero-padded."""
+    images = load_digits().images / 16.0
+    factor = side // 8
+    up = np.kron(images, np.ones((factor, factor)))
+    pad = (side - up.shape[-1]) // 2
+    up = np.pad(up, ((0, 0), (pad, side - up.shape[-1] - pad), (pad, side - up.shape[-1] - pad)))
+    reps = -(-samples // len(up))
+    return np.concatenate([up] * reps)[:samples].astype(np.float32)
+
+
+def _deployed(name: str, model: nn.Module, x: np.ndarray, target: str) -> Bench:
+    graph = import_torch(model, tuple(x.shape[1:]), source=f"benchmark:{name}")
+    dataset = Dataset(Path(name), x, None)
+    options = CompileOptions(target=target, calibration_samples=64)
+    deployment = preflight(Path(name), options, imported=(dataset, graph))
+    inputs = quantize_inputs(deployment.int_graph, {deployment.input_name: x})
+    return Bench(name, deployment.int_graph, inputs)
+
+
+def dense_784_500_500_10(samples: int, steps: int = 16, seed: int = 0) -> Bench:
+    """The 784-500-500-10 LIF network of the issue."""
+    return dense_network(samples, steps=steps, hidden=500, seed=seed)
+
+
+def dense_network(samples: int, *, steps: int = 16, hidden: int = 500, seed: int = 0) -> Bench:
+    """784-H-H-10 LIF network, seeded weights scaled for sparse activity, rate-coded digits input."""
+    torch.manual_seed(seed)
+    body = nn.Sequential(
+        nn.Linear(784, hidden), snn.LIF(tau=2.0, v_reset=0.0),
+        nn.Linear(hidden, hidden), snn.LIF(tau=2.0, v_reset=0.0),
+        nn.Linear(hidden, 10), snn.LIF(tau=2.0, v_reset=0.0),
+    )  # fmt: skip
+    with torch.no_grad():
+        for layer, gain in ((body[0], 4.0), (body[2], 6.0), (body[4], 6.0)):
+            layer.weight.mul_(gain)
+    model = snn.SNN(body, steps=steps, readout="sum").eval()
+    x = digits_images(28, samples).reshape(samples, 784)
+    bench = _deployed(f"dense-784-{hidden}-{hidden}-10", model, x, "loihi")
+    # rate-coded input: at each step a pixel of intensity p sends a full-scale value with probability p
+    (name, full_scale), *_ = bench.inputs.items()
+    fires = np.random.default_rng(seed).random((samples, steps, 784)) < x[:, None, :]
+    per_step = np.where(fires, full_scale.max(), 0).astype(np.int64)
+    return Bench(bench.name, bench.graph, {name: per_step})
+
+
+def digits_conv(samples: int) -> Bench:
+    """The bundled example (examples/digits/model.pt) on its own test images."""
+    model = load_torch_model(ROOT / "examples/digits/model.pt")
+    x = np.load(ROOT / "examples/digits/test_data.npz")["x"]
+    x = np.concatenate([x] * -(-samples // len(x)))[:samples]
+    return _deployed("digits-conv", model, x, "loihi")
+
+
+def vgg_32x32(samples: int) -> Bench:
+    """The VGG-style example (examples/vgg/model.pt, 3x32x32 input) deployed on Loihi 2."""
+    model = load_torch_model(ROOT / "examples/vgg/model.pt")
+    x = np.load(ROOT / "examples/vgg/test_data.npz")["x"]
+    x = np.concatenate([x] * -(-samples // len(x)))[:samples]
+    return _deployed("vgg-32x32", model, x, "loihi2")
+
+
+BUILDERS = {"dense": dense_784_500_500_10, "digits-conv": digits_conv, "vgg": vgg_32x32}
