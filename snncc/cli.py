@@ -269,13 +269,15 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _convert(args: argparse.Namespace) -> int:
-    from snncc.convert.run import ConvertRequest, run_convert
     from snncc.output_dir import atomic_output_dir, check_output_dir
-    from snncc.report import write_outputs
 
     _check_positive(args.steps, "--steps")
     _check_positive(args.samples, "--samples")
     check_output_dir(args.out, args.force)  # fail before any work
+
+    from snncc.convert.run import ConvertRequest, run_convert
+    from snncc.report import write_outputs
+
     request = ConvertRequest(
         model=args.model,
         calib=args.calib,

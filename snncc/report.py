@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -83,16 +85,26 @@ def build_report(result: CompileResult) -> dict[str, Any]:
     return report
 
 
-def write_outputs(result: CompileResult, out: Path) -> dict[str, Any]:
+@dataclass(frozen=True)
+class ReportSection:
+    """A section a front end adds to both reports (e.g. `snncc convert`'s "conversion")."""
+
+    key: str  # its key in report.json
+    data: dict[str, Any]
+    markdown: str  # its report.md text, starting with a "## " heading
+
+
+def write_outputs(result: CompileResult, out: Path, sections: Sequence[ReportSection] = ()) -> dict[str, Any]:
     """Write the artifact and the reports into ``out`` (an empty directory)."""
     report = build_report(result)
+    report.update({s.key: s.data for s in sections})
     save(result.int_graph, out, stem="graph")
     save(result.float_graph, out, stem="float_graph")
     (out / "graph.txt").write_text(print_graph(result.int_graph) + "\n")
     _write_json(out / "placement.json", result.placement.to_dict())
     _write_json(out / "report.json", report)
     plots = _plots(result, out)
-    (out / "report.md").write_text(render_markdown(report, plots))
+    (out / "report.md").write_text(render_markdown(report, plots, [s.markdown for s in sections]))
     return report
 
 
@@ -125,7 +137,7 @@ def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{100 * x:.2f}%"
 
 
-def render_markdown(report: dict[str, Any], plots: list[str]) -> str:
+def render_markdown(report: dict[str, Any], plots: list[str], extra: Sequence[str] = ()) -> str:
     v, c, e, i = report["verification"], report["cores"], report["energy"], report["input"]
     lines = [
         f"# snncc deployment report: {Path(report['model']['path']).name} on {report['target']['title']}",
@@ -147,6 +159,7 @@ def render_markdown(report: dict[str, Any], plots: list[str]) -> str:
         "",
         f"Input form: {i['form']}.",
         "",
+        *[line for text in extra for line in (text.rstrip("\n"), "")],
         "## Float vs deployed, layer by layer",
         "",
         f"Spike agreement = fraction of (sample, step, neuron) with the same spike. A layer below "

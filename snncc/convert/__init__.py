@@ -1,0 +1,1 @@
+"""ANN-to-SNN conversion: an ONNX ANN -> a FLOAT-stage snncc graph of IF neurons (`snncc convert`)."""

@@ -1,0 +1,486 @@
+"""Read an ONNX ANN into a float ANN description (ann.Ann): a chain of linear IR ops and ReLUs.
+
+Supported nodes: Conv (2-D, symmetric padding), Gemm, MatMul (+ Add of a constant bias),
+BatchNormalization (folded into the Conv/Gemm/MatMul before it, exactly), Relu, AveragePool,
+GlobalAveragePool, Flatten and Reshape to one vector per sample, Dropout and Identity (bypassed:
+inference semantics).  Weights come from initializers (or Constant nodes); shapes from the model's
+input.  Everything else (MaxPool, residual Add, Softmax, ...) is reported with its ONNX node name,
+all problems at once.
+
+Codes: LOD003 no such file, LOD101 not a readable ONNX model, IMT101 unsupported node,
+IMT102 unsupported setting of a supported node, IMT103 not a chain (branches, residual Add),
+IMT104 inputs/outputs of the model, IMT105 a weight is computed at run time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from snncc.errors import Diagnostic, ImportFailed, InvalidGraph, ModelLoadError
+from snncc.ir import AvgPool2d, Const, Conv2d, Dense, Flatten, Op, Shape
+
+from .ann import Ann, Layer, Relu
+
+SUPPORTED = (
+    "Conv, Gemm, MatMul (+ Add bias), BatchNormalization after Conv/Gemm/MatMul, Relu, AveragePool, "
+    "GlobalAveragePool, Flatten, Reshape to one vector per sample, Dropout, Identity"
+)
+BYPASSED = ("Dropout", "Identity")
+PROBE_BATCH = 3  # batch size used to evaluate shape computations (a prime, to tell batch from sample axes)
+WHY_NOT = {
+    "MaxPool": (
+        "MaxPool cannot be converted exactly: the max of spike trains is not the max of their rates",
+        "train the ANN with average pooling (nn.AvgPool2d) instead of MaxPool, as conversion methods do",
+    ),
+    "GlobalMaxPool": (
+        "GlobalMaxPool cannot be converted exactly: the max of spike trains is not the max of their rates",
+        "train the ANN with global average pooling instead",
+    ),
+    "Softmax": (
+        "Softmax has no spiking form",
+        "export the logits: remove the final Softmax (it does not change the predicted class)",
+    ),
+    "LogSoftmax": (
+        "LogSoftmax has no spiking form",
+        "export the logits: remove the final LogSoftmax (it does not change the predicted class)",
+    ),
+}
+RESIDUAL_HINT = (
+    "snncc's IR needs the same number of hops from the input to every neuron layer and has no delays "
+    "(ir/SPEC.md §1.1), so skip connections cannot be expressed yet; convert a plain chain of layers"
+)
+
+
+class _Unsupported(Exception):
+    def __init__(self, code: str, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.code, self.message, self.hint = code, message, hint
+
+
+def load_onnx(path: Path) -> Any:
+    """The onnx ModelProto of ``path``, checked; a clear error for a missing or unreadable file."""
+    import onnx  # imported only when converting
+
+    if not path.is_file():
+        raise ModelLoadError("model file not found", code="LOD003", source=str(path))
+    try:
+        model = onnx.load(str(path))
+        onnx.checker.check_model(model)
+    except Exception as exc:  # protobuf decode errors, checker failures: all mean "not a usable ONNX file"
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelLoadError(
+            f"not a readable ONNX model ({first})",
+            code="LOD101",
+            source=str(path),
+            hint="export the ANN with torch.onnx.export (or another ONNX exporter) and pass the .onnx file",
+        ) from exc
+    return model
+
+
+def import_onnx(path: str | Path) -> Ann:
+    """The ANN in ``path`` as a chain of float IR ops and ReLUs; every unsupported node reported at once."""
+    path = Path(path)
+    model = load_onnx(path)
+    try:
+        return _Walker(model, str(path)).run()
+    except (ImportFailed, InvalidGraph) as err:
+        raise err.located(str(path)) from err.__cause__
+
+
+@dataclass
+class _Walker:
+    model: Any
+    source: str
+
+    def __post_init__(self) -> None:
+        from onnx import numpy_helper
+
+        self.graph = self.model.graph
+        self.consts: dict[str, np.ndarray] = {
+            t.name: numpy_helper.to_array(t).astype(np.float64) for t in self.graph.initializer
+        }
+        self.layers: list[tuple[str, Layer]] = []
+        self.problems: list[Diagnostic] = []
+        self.notes: list[str] = []
+        self.acts: set[str] = set()  # tensors carrying data derived from the model's input
+        self._inferred: dict[str, list[int | None]] | None = None
+
+    # --- walk ---------------------------------------------------------------------------------
+    def run(self) -> Ann:
+        input_name, input_shape = self._input()
+        shape: Shape | None = input_shape
+        current: str | None = input_name
+        self.acts.add(input_name)
+        for index, node in enumerate(self.graph.node):
+            name = node.name or f"{node.op_type}_{index}"
+            data = [t for t in node.input if t in self.acts]
+            if not data:
+                self._constant_node(node)
+                continue
+            if node.op_type == "Shape":  # reads only the shape: feeds Reshape's target shape
+                continue
+            self.acts.update(node.output)
+            if len(data) > 1:
+                residual = node.op_type in ("Add", "Sum")
+                self._problem(
+                    "IMT103",
+                    name,
+                    f"{node.op_type} of two branches"
+                    + (" (a residual connection)" if residual else "")
+                    + f": it joins {', '.join(repr(t) for t in data)}",
+                    RESIDUAL_HINT,
+                )
+                current, shape = node.output[0], shape
+                continue
+            if data[0] != current:
+                self._problem(
+                    "IMT103",
+                    name,
+                    f"the graph branches here: this node reads {data[0]!r}, which is not the previous layer's output",
+                    RESIDUAL_HINT,
+                )
+                continue
+            try:
+                shape = self._node(node, name, shape)
+            except _Unsupported as exc:
+                self._problem(exc.code, name, exc.message, exc.hint)
+                shape = None  # unknown downstream; keep checking the nodes themselves
+            except InvalidGraph as exc:
+                self.problems.extend(exc.diagnostics)
+                shape = None
+            current = node.output[0]
+        self._check_output(current)
+        if self.problems:
+            raise ImportFailed(diagnostics=self.problems)
+        if not any(isinstance(layer, (Dense, Conv2d)) for _, layer in self.layers):
+            raise ImportFailed("the model has no Conv, Gemm or MatMul layer to convert", code="IMT101")
+        return Ann(self.source, input_name, input_shape, tuple(self.layers), tuple(self.notes))
+
+    def _input(self) -> tuple[str, Shape]:
+        inputs = [i for i in self.graph.input if i.name not in self.consts]
+        if len(inputs) != 1:
+            raise ImportFailed(
+                f"the model has {len(inputs)} inputs ({', '.join(i.name for i in inputs) or 'none'}); conversion "
+                "needs exactly one",
+                code="IMT104",
+                hint="export a model with one input tensor (batch, *sample_shape)",
+            )
+        dims = inputs[0].type.tensor_type.shape.dim
+        sizes = [d.dim_value if d.HasField("dim_value") else None for d in dims]
+        self.batch = sizes[0] if sizes else None  # a fixed batch size (e.g. 1), or None when dynamic
+        if len(sizes) < 2 or any(s is None or s < 1 for s in sizes[1:]):
+            raise ImportFailed(
+                f"input {inputs[0].name!r} has shape {[s if s else '?' for s in sizes]}; the sizes of one sample "
+                "must be fixed",
+                code="IMT104",
+                hint="export with a fixed sample shape (only the batch axis may be dynamic)",
+            )
+        return inputs[0].name, tuple(int(s) for s in sizes[1:])
+
+    def _constant_node(self, node: Any) -> None:
+        """Nodes that do not touch the data: Constant (and Identity of a constant) give weights."""
+        from onnx import numpy_helper
+
+        if node.op_type == "Constant":
+            attr = {a.name: a for a in node.attribute}
+            if "value" in attr:
+                self.consts[node.output[0]] = numpy_helper.to_array(attr["value"].t).astype(np.float64)
+        elif node.op_type == "Identity" and node.input[0] in self.consts:
+            self.consts[node.output[0]] = self.consts[node.input[0]]
+        # anything else computes shapes (Shape -> Gather -> Concat): only Reshape may use it
+
+    def _check_output(self, current: str | None) -> None:
+        outputs = [o.name for o in self.graph.output]
+        if len(outputs) != 1:
+            self._problem("IMT104", None, f"the model has {len(outputs)} outputs; conversion needs exactly one")
+        elif outputs[0] != current and not self.problems:
+            self._problem(
+                "IMT104",
+                None,
+                f"the model's output {outputs[0]!r} is not the last layer's output {current!r}",
+                "export a model whose output is its last layer",
+            )
+
+    def _problem(self, code: str, node: str | None, message: str, hint: str | None = None) -> None:
+        self.problems.append(Diagnostic("error", code, message, node=node, hint=hint))
+
+    # --- nodes --------------------------------------------------------------------------------
+    def _node(self, node: Any, name: str, shape: Shape | None) -> Shape | None:
+        if node.domain not in ("", "ai.onnx"):
+            raise _Unsupported("IMT101", f"operator {node.domain}.{node.op_type} of a custom domain")
+        kind = node.op_type
+        if kind in BYPASSED:
+            if kind == "Dropout" and len(node.output) > 1 and node.output[1]:
+                self.acts.discard(node.output[1])
+            self.notes.append(f"{kind} {name!r} bypassed (inference)")
+            return shape
+        handler = {
+            "Conv": self._conv,
+            "Gemm": self._gemm,
+            "MatMul": self._matmul,
+            "Add": self._add,
+            "BatchNormalization": self._batchnorm,
+            "Relu": self._relu,
+            "AveragePool": self._avgpool,
+            "GlobalAveragePool": self._global_avgpool,
+            "Flatten": self._flatten,
+            "Reshape": self._reshape,
+        }.get(kind)
+        if handler is None:
+            message, hint = WHY_NOT.get(kind, (f"unsupported ONNX operator {kind}", f"snncc converts {SUPPORTED}"))
+            raise _Unsupported("IMT101", message, hint)
+        layer = handler(node, name, shape)
+        if layer is None:
+            return shape
+        if shape is None:
+            self.layers.append((name, layer))
+            return None
+        layer = Relu(shape) if isinstance(layer, Relu) else replace(layer, shape=layer.infer_shape([shape], name))
+        self.layers.append((name, layer))
+        return layer.shape
+
+    def _const(self, node: Any, index: int, what: str) -> np.ndarray | None:
+        if len(node.input) <= index or not node.input[index]:
+            return None
+        tensor = node.input[index]
+        if tensor not in self.consts:
+            raise _Unsupported(
+                "IMT105",
+                f"the {what} {tensor!r} is computed at run time, not stored in the model",
+                "export with constant folding (torch.onnx.export do_constant_folding=True)",
+            )
+        return self.consts[tensor]
+
+    def _conv(self, node: Any, name: str, shape: Shape | None) -> Op:
+        a = _attrs(node)
+        weight = self._const(node, 1, "weight")
+        bias = self._const(node, 2, "bias")
+        if weight is None or weight.ndim != 4:
+            raise _Unsupported("IMT102", "only 2-D convolutions (4-D weights) are supported")
+        kernel = tuple(weight.shape[2:])
+        strides = tuple(a.get("strides", (1, 1)))
+        dilations = tuple(a.get("dilations", (1, 1)))
+        padding = _padding(a, kernel, strides, dilations, "Conv")
+        return Conv2d(
+            shape=(),
+            weight=Const(weight),
+            bias=None if bias is None else Const(bias.reshape(-1)),
+            stride=strides,
+            padding=padding,
+            dilation=dilations,
+            groups=int(a.get("group", 1)),
+        )
+
+    def _gemm(self, node: Any, name: str, shape: Shape | None) -> Op:
+        a = _attrs(node)
+        if a.get("transA", 0):
+            raise _Unsupported("IMT102", "Gemm with transA=1 (the data must be the first operand, untransposed)")
+        if node.input[0] not in self.acts:
+            raise _Unsupported("IMT102", "Gemm whose first operand is a constant (the data must come first)")
+        b = self._const(node, 1, "weight")
+        if b is None or b.ndim != 2:
+            raise _Unsupported("IMT102", "Gemm needs a 2-D constant weight")
+        weight = float(a.get("alpha", 1.0)) * (b if a.get("transB", 0) else b.T)
+        c = self._const(node, 2, "bias")
+        bias = None if c is None else _vector(c * float(a.get("beta", 1.0)), weight.shape[0], "Gemm bias C")
+        _check_flat(shape, "Gemm")
+        return Dense(shape=(), weight=Const(weight), bias=None if bias is None else Const(bias))
+
+    def _matmul(self, node: Any, name: str, shape: Shape | None) -> Op:
+        if node.input[0] not in self.acts:
+            raise _Unsupported("IMT102", "MatMul with a constant first operand (the data must come first)")
+        b = self._const(node, 1, "weight")
+        if b is None or b.ndim != 2:
+            raise _Unsupported("IMT102", "MatMul needs a 2-D constant weight (K, N)")
+        _check_flat(shape, "MatMul")
+        return Dense(shape=(), weight=Const(b.T))
+
+    def _add(self, node: Any, name: str, shape: Shape | None) -> None:
+        """x + constant right after a Conv/Gemm/MatMul: that layer's bias (e.g. MatMul + Add)."""
+        other = next(t for t in node.input if t not in self.acts)
+        if other not in self.consts:
+            raise _Unsupported("IMT105", f"Add of {other!r}, which is computed at run time")
+        prev = self.layers[-1] if self.layers else None
+        if prev is None or not isinstance(prev[1], (Dense, Conv2d)):
+            raise _Unsupported(
+                "IMT102",
+                "Add of a constant that does not directly follow a Conv, Gemm or MatMul",
+                "only a bias added right after a linear layer is supported",
+            )
+        op = prev[1]
+        channels = op.weight.shape[0]
+        value = self.consts[other]
+        if isinstance(op, Conv2d):
+            if value.size not in (1, channels) or (value.ndim >= 2 and value.shape[-2:] != (1, 1)):
+                raise _Unsupported(
+                    "IMT102", f"Add of a {value.shape} constant to a conv output is not a per-channel bias"
+                )
+            value = np.broadcast_to(value.reshape(-1), (channels,))
+        else:
+            value = _vector(value, channels, "Add constant")
+        old = op.bias.array if op.bias is not None else 0.0
+        self.layers[-1] = (prev[0], replace(op, bias=Const(old + value)))
+        self.notes.append(f"Add {name!r} folded into the bias of {prev[0]!r}")
+        return None
+
+    def _batchnorm(self, node: Any, name: str, shape: Shape | None) -> None:
+        """Fold into the layer before: w' = w·γ/σ per output channel, b' = (b − mean)·γ/σ + β (exact)."""
+        a = _attrs(node)
+        if a.get("training_mode", 0) or a.get("spatial", 1) != 1:
+            raise _Unsupported("IMT102", "BatchNormalization in training mode or with spatial=0")
+        gamma, beta, mean, var = (self._const(node, i, what) for i, what in enumerate(("scale", "B", "mean", "var"), 1))
+        prev = self.layers[-1] if self.layers else None
+        if prev is None or not isinstance(prev[1], (Dense, Conv2d)):
+            raise _Unsupported(
+                "IMT102",
+                "BatchNormalization that does not directly follow a Conv, Gemm or MatMul cannot be folded",
+                "place batch norm right after a convolution or linear layer",
+            )
+        op = prev[1]
+        scale = gamma / np.sqrt(var + float(a.get("epsilon", 1e-5)))
+        weight = op.weight.array * scale.reshape((-1,) + (1,) * (op.weight.array.ndim - 1))
+        bias = ((op.bias.array if op.bias is not None else 0.0) - mean) * scale + beta
+        self.layers[-1] = (prev[0], replace(op, weight=Const(weight), bias=Const(bias)))
+        self.notes.append(f"BatchNormalization {name!r} folded into {prev[0]!r}")
+        return None
+
+    def _relu(self, node: Any, name: str, shape: Shape | None) -> Layer:
+        return Relu(shape or ())
+
+    def _avgpool(self, node: Any, name: str, shape: Shape | None) -> Op:
+        a = _attrs(node)
+        kernel = tuple(a.get("kernel_shape", ()))
+        if len(kernel) != 2:
+            raise _Unsupported("IMT102", "only 2-D average pooling is supported")
+        strides = tuple(a.get("strides", (1, 1)))
+        if tuple(a.get("dilations", (1, 1))) != (1, 1):
+            raise _Unsupported("IMT102", "AveragePool with dilations")
+        padding = _padding(a, kernel, strides, (1, 1), "AveragePool")
+        if any(padding) and not a.get("count_include_pad", 0):
+            raise _Unsupported(
+                "IMT102",
+                "AveragePool with padding and count_include_pad=0 (the IR averages padded zeros too)",
+                "use AvgPool2d(count_include_pad=True) or no padding",
+            )
+        if a.get("ceil_mode", 0) and shape is not None and _ceil_changes(shape, kernel, strides, padding):
+            raise _Unsupported("IMT102", "AveragePool with ceil_mode=1 that adds partial windows", "use ceil_mode=0")
+        return AvgPool2d(shape=(), kernel=kernel, stride=strides, padding=padding)
+
+    def _global_avgpool(self, node: Any, name: str, shape: Shape | None) -> Op | None:
+        if shape is None:
+            return None
+        if len(shape) != 3:
+            raise _Unsupported("IMT102", f"GlobalAveragePool of a {shape} input (expected channels, height, width)")
+        return AvgPool2d(shape=(), kernel=shape[1:], stride=shape[1:])
+
+    def _flatten(self, node: Any, name: str, shape: Shape | None) -> Op | None:
+        axis = int(_attrs(node).get("axis", 1))
+        rank = None if shape is None else len(shape) + 1
+        if axis != 1 and (rank is None or axis != 1 - rank):
+            raise _Unsupported("IMT102", f"Flatten(axis={axis}) mixes the batch axis with the sample", "use axis=1")
+        return None if shape is not None and len(shape) == 1 else Flatten(shape=())
+
+    def _reshape(self, node: Any, name: str, shape: Shape | None) -> Op | None:
+        target = self._reshape_target(node)
+        if shape is None:
+            return None
+        size = int(np.prod(shape))
+        if target is not None and len(target) == len(shape) + 1 and tuple(target[1:]) == tuple(shape):
+            return None  # reshape to the same sample shape
+        # (batch, size): the batch kept as 0 (copy), inferred (-1, None) or the model's fixed batch size
+        flat = target is not None and len(target) == 2 and target[0] in (0, -1, None, self.batch)
+        if flat and (target[1] == size or (target[1] == -1 and target[0] != -1)):
+            return None if len(shape) == 1 else Flatten(shape=())
+        raise _Unsupported(
+            "IMT102",
+            f"Reshape of a {shape} sample to {target}: only flattening each sample is supported",
+            "flatten with nn.Flatten() / torch.flatten(x, 1)",
+        )
+
+    def _reshape_target(self, node: Any) -> list[int | None] | None:
+        """The target shape: a constant, or else what ONNX shape inference derives for the output."""
+        if node.input[1] in self.consts:
+            return [int(v) for v in self.consts[node.input[1]].reshape(-1)]
+        inferred = self._inferred_shapes().get(node.output[0])
+        if inferred and inferred[0] == PROBE_BATCH:
+            return [0, *inferred[1:]]  # the batch axis kept
+        return inferred
+
+    def _inferred_shapes(self) -> dict[str, list[int | None]]:
+        """Shapes ONNX shape inference finds with the batch size set to PROBE_BATCH, so that shape
+        computations (Shape -> Gather -> Concat -> Reshape) evaluate to numbers."""
+        if self._inferred is None:
+            import onnx
+
+            probe = onnx.ModelProto()
+            probe.CopyFrom(self.model)
+            for tensor in probe.graph.input:
+                dims = tensor.type.tensor_type.shape.dim
+                if tensor.name not in self.consts and dims and not dims[0].HasField("dim_value"):
+                    dims[0].dim_value = PROBE_BATCH
+            try:
+                graph = onnx.shape_inference.infer_shapes(probe, data_prop=True).graph
+            except Exception:  # inference is best effort; without it a computed Reshape is refused
+                graph = self.graph
+            self._inferred = {
+                v.name: [d.dim_value if d.HasField("dim_value") else None for d in v.type.tensor_type.shape.dim]
+                for v in (*graph.value_info, *graph.output)
+            }
+        return self._inferred
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def _attrs(node: Any) -> dict[str, Any]:
+    from onnx import helper
+
+    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
+
+
+def _padding(
+    a: dict[str, Any], kernel: tuple[int, ...], strides: tuple[int, ...], dilations: tuple[int, ...], kind: str
+) -> tuple[int, int]:
+    """Symmetric (pad_h, pad_w) from ONNX pads / auto_pad; asymmetric padding is refused."""
+    auto = a.get("auto_pad", b"NOTSET")
+    auto = auto.decode() if isinstance(auto, bytes) else str(auto)
+    if auto == "VALID":
+        return (0, 0)
+    if auto in ("SAME_UPPER", "SAME_LOWER"):
+        spans = [d * (k - 1) for d, k in zip(dilations, kernel, strict=True)]
+        if any(s != 1 for s in strides) or any(span % 2 for span in spans):
+            raise _Unsupported("IMT102", f"{kind} auto_pad={auto} pads asymmetrically here", "use explicit pads")
+        return (spans[0] // 2, spans[1] // 2)
+    pads = tuple(int(p) for p in a.get("pads", (0, 0, 0, 0)))
+    if len(pads) != 4 or pads[:2] != pads[2:]:
+        raise _Unsupported("IMT102", f"{kind} with asymmetric pads {list(pads)}", "use symmetric padding")
+    return (pads[0], pads[1])
+
+
+def _ceil_changes(shape: Shape, kernel: tuple[int, ...], strides: tuple[int, ...], padding: tuple[int, int]) -> bool:
+    for size, k, s, p in zip(shape[1:], kernel, strides, padding, strict=False):
+        span = size + 2 * p - k
+        if span % s:
+            return True
+    return False
+
+
+def _vector(value: np.ndarray, n: int, what: str) -> np.ndarray:
+    if value.size == 1:
+        return np.full(n, float(value.reshape(-1)[0]))
+    if value.size != n or (value.ndim == 2 and value.shape[0] != 1) or value.ndim > 2:
+        raise _Unsupported("IMT102", f"{what} of shape {value.shape} is not one value per output ({n})")
+    return value.reshape(n)
+
+
+def _check_flat(shape: Shape | None, kind: str) -> None:
+    if shape is not None and len(shape) != 1:
+        raise _Unsupported(
+            "IMT102",
+            f"{kind} applied to a {shape} sample acts on its last axis; snncc's dense layer needs a flat input",
+            "flatten before the linear layer",
+        )
