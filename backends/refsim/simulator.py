@@ -15,7 +15,7 @@ from typing import ClassVar
 import numpy as np
 
 from snncc.backends.base import LayerStats, Record, Trace
-from snncc.backends.int_inputs import at_step, check_int_inputs, input_events, is_per_step
+from snncc.backends.int_inputs import check_int_inputs, input_events, is_per_step
 from snncc.errors import Diagnostic, InvalidGraph
 from snncc.ir import Graph, IntConv2d, IntDense, IntInput, IntLIF, Numerics, Output, Stage, verify
 from snncc.ir.ops_float import STEP_READOUTS
@@ -46,10 +46,19 @@ class RefSim:
         batch = len(next(iter(values.values())))
         constant = {k for k, v in values.items() if not is_per_step(graph[k], v)}
         run = _Run(graph, batch, record, constant_inputs=constant, device=_device(self.device))
+        per_step = {k: _time_major(graph[k], v) for k, v in values.items()}
         for t in range(steps):
-            run.step({k: run.arrays.put(at_step(graph[k], v, t)) for k, v in values.items()})
+            run.step({k: run.arrays.put(v[t] if k not in constant else v) for k, v in per_step.items()})
         input_counts = {k: input_events(graph[k], v, steps) for k, v in values.items()}
         return run.trace(time.perf_counter() - start, input_counts)
+
+
+def _time_major(op: IntInput, x: np.ndarray) -> np.ndarray:
+    """Per-step inputs as contiguous (steps, batch, ...) so that each step reads one block; bit-plane
+    values of up to 8 bits as uint8 (their planes are extracted every step)."""
+    if op.encoding == "bitplane" and op.bits <= 8 and not op.signed:
+        x = x.astype(np.uint8)
+    return np.ascontiguousarray(np.moveaxis(x, 1, 0)) if is_per_step(op, x) else x
 
 
 def _device(name: str | None):
