@@ -11,7 +11,7 @@ from pathlib import Path
 
 from snncc.compile import CompileOptions, CompileResult, Progress, compile_model
 from snncc.data import Dataset, load_dataset
-from snncc.errors import MappingError
+from snncc.errors import DataError, MappingError
 from snncc.report import ReportSection
 from snncc.target import Target, load_target
 
@@ -39,6 +39,12 @@ class ConvertRequest:
 
 def neuron_options(request: ConvertRequest, target: Target) -> ConvertOptions:
     """The conversion settings, checked against what the target's neurons can do."""
+    if request.percentile is not None and not 0 < request.percentile <= 100:
+        raise DataError(
+            f"--percentile must be in (0, 100], got {request.percentile:g}",
+            code="DAT101",
+            hint="99.9 (the default) is robust to outliers; 100 takes each layer's maximum activation",
+        )
     features = target.neuron_features
     reset = request.reset or ("subtract" if "reset_subtract" in features else "zero")
     wanted = {
@@ -62,7 +68,7 @@ def neuron_options(request: ConvertRequest, target: Target) -> ConvertOptions:
             source=str(target.path),
             hint=f"use {instead}, or a target that has it (see `snncc targets`)",
         )
-    percentile = None if request.percentile is None or request.percentile >= 100 else request.percentile
+    percentile = None if request.percentile is None or request.percentile == 100 else request.percentile
     return ConvertOptions(
         steps=request.steps,
         percentile=percentile,
