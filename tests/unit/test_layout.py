@@ -27,3 +27,17 @@ def test_spec_has_a_section_for_every_op():
     spec = (REPO / "ir" / "SPEC.md").read_text()
     headings = set(re.findall(r"^### (\w+)", spec, re.MULTILINE))
     assert {op.OP for op in ALL_OPS} <= headings
+
+
+def test_every_subpackage_is_listed_in_pyproject():
+    """A package missing from pyproject's list works in the editable install but not in a wheel."""
+    import tomllib
+
+    config = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed = set(config["packages"])
+    found = set()
+    for package, directory in config["package-dir"].items():
+        for init in (REPO / directory).rglob("__init__.py"):
+            relative = init.parent.relative_to(REPO / directory).parts
+            found.add(".".join((package, *relative)))
+    assert found <= listed, f"add to pyproject.toml [tool.setuptools] packages: {sorted(found - listed)}"
