@@ -71,6 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--samples", type=int, help="verify on the first N samples only")
     c.add_argument("--workers", type=int, default=1, help="verify in N local processes (default 1)")
     c.add_argument("--dask-scheduler", metavar="ADDRESS", help="verify on a Dask cluster (tcp://host:8786)")
+    c.add_argument(
+        "--netx-compatible",
+        action="store_true",
+        help="quantize within what lava-dl's netx format holds (no weight exponents, bias exponent 6), "
+        "so that `snncc export --netx` can write the deployment",
+    )
     c.add_argument("--device", help="run the reference backend with torch on this device (cuda, cpu); default numpy")
     c.add_argument("--min-agreement", type=float, default=0.95, help="minimum output agreement to pass (default 0.95)")
 
@@ -195,6 +201,7 @@ def _compile(args: argparse.Namespace) -> int:
         workers=args.workers,
         dask_scheduler=args.dask_scheduler,
         device=args.device,
+        netx_compatible=args.netx_compatible,
         min_output_agreement=args.min_agreement,
         strict=args.strict,
         approximations=tuple(args.approximate),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -13,7 +14,7 @@ import numpy as np
 
 from snncc.data import BUNDLED_DIGITS, Dataset, load_dataset
 from snncc.errors import DataError, Diagnostic, ImportFailed, InvalidGraph, MappingError, StrictModeError
-from snncc.ir import Graph, Input, Output, verify
+from snncc.ir import Graph, Input, Numerics, Output, verify
 from snncc.parallel import executor_for, in_flight_for
 from snncc.passes.approximate import approximate
 from snncc.passes.calibrate import calibrate
@@ -45,6 +46,7 @@ class CompileOptions:
     workers: int = 1  # verification batches over this many local processes
     dask_scheduler: str | None = None  # or over a Dask cluster (its scheduler's address)
     device: str | None = None  # reference backend on torch tensors on this device ("cuda"); None: numpy
+    netx_compatible: bool = False  # quantize within what lava-dl's netx format holds (exporters/netx.py)
 
 
 @dataclass(frozen=True)
@@ -125,9 +127,8 @@ def deploy(
         calib_x = {input_name: dataset.x[: options.calibration_samples]}
         max_steps = (1 << target.numerics.input_bits) - 1
         calibration = calibrate(canonical, calib_x, max_steps=max_steps, simulate=calibrate_v)
-        int_graph, qreport = quantize(
-            canonical, Quantize(numerics=target.numerics, input_encoding=encoding), calibration
-        )
+        numerics = netx_numerics(target.numerics) if options.netx_compatible else target.numerics
+        int_graph, qreport = quantize(canonical, Quantize(numerics=numerics, input_encoding=encoding), calibration)
         verify(int_graph)
 
     say(f"mapping onto {target.name}")
@@ -233,6 +234,16 @@ def compile_model(
 
 
 # --- steps --------------------------------------------------------------------------------------
+
+
+def netx_numerics(numerics: Numerics) -> Numerics:
+    """The target's numerics narrowed to what a netx file holds: lava-dl's reader applies no weight
+    exponent and a fixed bias exponent of 6 (snncc/netx_format.py)."""
+    from snncc.netx_format import BIAS_EXP
+
+    return dataclasses.replace(
+        numerics, weight_exp_min=0, weight_exp_max=0, bias_exp_min=BIAS_EXP, bias_exp_max=BIAS_EXP
+    )
 
 
 def import_model(path: Path, options: CompileOptions) -> tuple[Dataset, Graph]:

@@ -237,7 +237,9 @@ def _quantize_layer(
     vth = _threshold(op, s, n)
     bias_v = bias * s * act
     bias_exp = np.clip(
-        np.ceil(np.log2(np.maximum(np.abs(bias_v), 1e-300) / (n.bias_mant_max + 0.5))), 0, n.bias_exp_max
+        np.ceil(np.log2(np.maximum(np.abs(bias_v), 1e-300) / (n.bias_mant_max + 0.5))),
+        n.bias_exp_min,
+        n.bias_exp_max,
     )
     bias_exp = bias_exp.astype(np.int32)
     bias_mant = np.clip(np.rint(bias_v / 2.0**bias_exp), -n.bias_mant_max - 1, n.bias_mant_max).astype(np.int32)
