@@ -12,7 +12,7 @@ import numpy as np
 from snncc.backends import Record, get_backend
 from snncc.cli import main
 from snncc.importers.netx import read_netx
-from snncc.ir import IntDense, IntConv2d, IntLIF, load
+from snncc.ir import IntConv2d, IntDense, IntLIF, load
 from snncc.passes.quantize import quantize_inputs
 
 REPO = Path(__file__).resolve().parents[2]
