@@ -10,6 +10,14 @@ Three steps, each a function below:
 Node names are the modules' dotted paths in the user's model ("body.0"), so every
 diagnostic points at user code.  Every unsupported layer is reported in one ImportFailed.
 
+Models of other frameworks (spikingjelly, snntorch) go through the same three steps: their
+importer modules (FRAMEWORKS below, loaded only when a model uses that framework) add leaf
+layers and converters, and may rewrite how the model is walked (``adapt``: spikingjelly's
+multi-step containers and T-repeated input, snntorch's explicit-membrane time loop).
+
+Python API: ``import_torch(model, input_shape, steps=..., readout=...)`` takes a module built
+and loaded in Python (no file, no unpickling), e.g. ``model.load_state_dict(torch.load(p))``.
+
 Codes: IMT002 unsupported module, IMT003 unsupported setting of a supported module,
 IMT004 unsupported operation in forward, IMT005 steps/readout missing or invalid,
 IMT006 forward order cannot be determined, IMT007 readout structure, IMT008 bad arguments.
@@ -19,6 +27,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import importlib
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -68,6 +77,17 @@ LAYERS: tuple[type[nn.Module], ...] = (
 )
 SUPPORTED_NAMES = "Linear, Conv2d, AvgPool2d, BatchNorm1d/2d, Flatten, Dropout, Identity and the snncc.nn neurons"
 
+# package of a model's classes -> snncc importer module for it.  Each provides CONVERTERS
+# (class -> converter), BYPASSED, SUPPORTED_NAMES, is_leaf(module) and
+# adapt(model, input_shape) -> Adapted | None.
+FRAMEWORKS: dict[str, str] = {"spikingjelly": "snncc.importers.spikingjelly", "snntorch": "snncc.importers.snntorch"}
+
+
+def framework_of(kind: type) -> Any | None:
+    """The snncc importer module for a class of another framework, or None."""
+    name = FRAMEWORKS.get(str(getattr(kind, "__module__", "")).partition(".")[0])
+    return importlib.import_module(name) if name else None
+
 
 # --- 1. walk ------------------------------------------------------------------------------------
 
@@ -87,6 +107,16 @@ class Walk:
     order_note: str
 
 
+@dataclass(frozen=True)
+class Adapted:
+    """A model as a framework importer reads it: the per-step layers and what the model fixes about time."""
+
+    walk: Walk
+    steps: int | None = None  # the model's own number of steps (e.g. spikingjelly's T-repeated input)
+    readout: str | None = None  # the model's own reduction of the per-step outputs over time
+    notes: tuple[tuple[str, str], ...] = ()
+
+
 class _LeafTracer(torch.fx.Tracer):
     """torch.fx tracer that stops at layers (torch.nn's, snncc neurons, subclasses of either)."""
 
@@ -99,14 +129,27 @@ def walk_body(body: nn.Module, prefix: str, input_shape: Shape) -> Walk:
     if _is_leaf(body):
         return Walk((LayerCall(prefix.rstrip(".") or type(body).__name__, body),), (), "single layer")
     try:
-        graph = _LeafTracer().trace(body)
+        graph = trace(body)
     except Exception as exc:  # data-dependent control flow and the like: try the straight chain
         return _registration_order(body, prefix, input_shape, exc)
+    return walk_trace(body, graph, prefix)
+
+
+def trace(body: nn.Module) -> torch.fx.Graph:
+    """The torch.fx graph of ``body.forward`` with layers and neurons as leaves (raises what fx raises)."""
+    return _LeafTracer().trace(body)
+
+
+def walk_trace(body: nn.Module, graph: torch.fx.Graph, prefix: str) -> Walk:
+    """The chain of layers a (possibly edited) trace of ``body`` applies, with every problem found."""
     return _fx_calls(body, graph, prefix)
 
 
 def _is_leaf(m: nn.Module) -> bool:
     """A layer, not a container; subclasses of supported layers stay leaves, to be reported, not traced."""
+    framework = framework_of(type(m))
+    if framework is not None:
+        return bool(framework.is_leaf(m))
     if isinstance(m, (nn.Sequential, nn.ModuleList, nn.ModuleDict)):
         return False
     return isinstance(m, (snn.Neuron, *LAYERS)) or type(m).__module__.startswith(("torch.nn", "torch.ao.nn"))
@@ -307,15 +350,35 @@ class _Unsupported(Exception):
 
 def _unsupported_module(name: str, module: nn.Module) -> Diagnostic:
     kind = type(module)
-    subclass = next((base.__name__ for base in LAYERS if isinstance(module, base)), None)
+    framework = framework_of(kind)
+    subclass = None if framework else next((base.__name__ for base in LAYERS if isinstance(module, base)), None)
     message = f"unsupported layer {kind.__module__}.{kind.__qualname__}"
     if subclass:
         message += f" (a subclass of {subclass}; its forward may differ)"
-    return Diagnostic("error", "IMT002", message, node=name, hint=f"snncc imports {SUPPORTED_NAMES}")
+    supported = framework.SUPPORTED_NAMES if framework else SUPPORTED_NAMES
+    return Diagnostic("error", "IMT002", message, node=name, hint=f"snncc imports {supported}")
 
 
 def _setting(name: str, message: str, hint: str) -> _Unsupported:
     return _Unsupported(Diagnostic("error", "IMT003", message, node=name, hint=hint))
+
+
+def unsupported_setting(name: str, message: str, hint: str) -> Exception:
+    """For converters: an unsupported setting of a supported layer (IMT003), collected with the others."""
+    return _setting(name, message, hint)
+
+
+def layer_converter(kind: type[nn.Module]) -> Callable[[str, Any, Shape | None], Op]:
+    """The converter of a torch layer class (framework wrappers of torch layers reuse it)."""
+    return _CONVERTERS[kind]
+
+
+def _bypassed(module: nn.Module | None) -> bool:
+    if module is None:
+        return False
+    kind = type(module)
+    framework = framework_of(kind)
+    return kind in BYPASSED or (framework is not None and kind in framework.BYPASSED)
 
 
 def _const(t: torch.Tensor | None) -> Const | None:
@@ -331,9 +394,10 @@ def convert(call: LayerCall, src: Shape | None) -> Op | None:
     if module is None:
         return _shaped(Flatten(shape=()), src, name)
     kind = type(module)
-    if kind in BYPASSED:
+    if _bypassed(module):
         return None
-    converter = _CONVERTERS.get(kind)
+    framework = framework_of(kind)
+    converter = framework.CONVERTERS.get(kind) if framework else _CONVERTERS.get(kind)
     if converter is None:
         raise _Unsupported(_unsupported_module(name, module))
     return _shaped(converter(name, module, src), src, name)
@@ -497,14 +561,21 @@ def import_torch(
 ) -> Graph:
     """A FLOAT-stage graph computing what ``model`` computes on inputs of ``input_shape`` (one sample).
 
-    ``model`` is an snncc.nn.SNN (steps and readout from it; the arguments override them)
-    or a bare single-step body (then steps and readout are required).
+    ``model`` is an snncc.nn.SNN (steps and readout from it; the arguments override them),
+    a bare single-step body (then steps and readout are required), or a spikingjelly/snntorch
+    model (steps and readout from the model where its forward fixes them: spikingjelly's
+    T-repeated input and mean/sum over time, snntorch's time loop; otherwise required).
     """
     if not isinstance(model, nn.Module):
         raise ImportFailed(f"expected a torch.nn.Module, got {type(model).__name__}", code="IMT008")
     shape = _input_shape(input_shape)
-    body, prefix, steps, readout, notes = _unwrap(model, steps, readout)
-    walk = walk_body(body, prefix, shape)
+    adapted = None if isinstance(model, snn.SNN) else _adapt(model, shape)
+    if adapted is None:
+        body, prefix, steps, readout, notes = _unwrap(model, steps, readout)
+        walk = walk_body(body, prefix, shape)
+    else:
+        steps, readout, notes = _adapted_time(adapted, steps, readout)
+        walk = adapted.walk
     builder = GraphBuilder()
     builder.add("input", Input(shape=shape))
     chain = build_chain(builder, walk, shape)
@@ -532,7 +603,7 @@ def build_chain(builder: GraphBuilder, walk: Walk, input_shape: Shape) -> list[t
     chain: list[tuple[str, Op]] = []
     source_name, src = "input", input_shape
     shape_error: InvalidGraph | None = None
-    kept = [i for i, c in enumerate(walk.calls) if c.module is None or type(c.module) not in BYPASSED]
+    kept = [i for i, c in enumerate(walk.calls) if not _bypassed(c.module)]
     for i, call in enumerate(walk.calls):
         try:
             op = convert(call, src)
@@ -582,15 +653,57 @@ def _input_shape(input_shape: Any) -> Shape:
     return shape
 
 
+def _adapt(model: nn.Module, shape: Shape) -> Adapted | None:
+    """The first framework importer that claims the model (one per framework its classes come from)."""
+    frameworks = {framework_of(type(m)) for m in model.modules()} - {None}
+    for framework in sorted(frameworks, key=lambda f: f.__name__):
+        adapted = framework.adapt(model, shape)
+        if adapted is not None:
+            return adapted
+    return None
+
+
+def _adapted_time(adapted: Adapted, steps: int | None, readout: str | None) -> tuple[int, str, dict[str, str]]:
+    notes = {"importer": "torch", **dict(adapted.notes)}
+    _override(notes, steps, readout, adapted.steps, adapted.readout)
+    missing = [
+        flag
+        for flag, given, own in (("--steps", steps, adapted.steps), ("--readout", readout, adapted.readout))
+        if given is None and own is None
+    ]
+    if missing:
+        unknown = " and ".join({"--steps": "number of time steps", "--readout": "readout"}[m] for m in missing)
+        raise ImportFailed(
+            f"the model's forward does not fix its {unknown} (it computes one step, or takes a sequence)",
+            code="IMT005",
+            hint=f"pass {' and '.join(missing)} (readout: mean, sum or last of the per-step outputs)",
+        )
+    steps = adapted.steps if steps is None else steps
+    readout = adapted.readout if readout is None else readout
+    _check_time(steps, readout)
+    return steps, readout, notes
+
+
+def _override(notes: dict[str, str], steps: Any, readout: Any, own_steps: Any, own_readout: Any) -> None:
+    for key, given, own in (("steps", steps, own_steps), ("readout", readout, own_readout)):
+        if given is not None and own is not None and given != own:
+            notes[key] = f"{given} given, overriding the model's {own}"
+
+
+def _check_time(steps: Any, readout: Any) -> None:
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
+        raise ImportFailed(f"steps must be a positive integer, got {steps!r}", code="IMT005")
+    if readout not in snn.READOUTS:
+        raise ImportFailed(f"readout must be one of {', '.join(snn.READOUTS)}, got {readout!r}", code="IMT005")
+
+
 def _unwrap(
     model: nn.Module, steps: int | None, readout: str | None
 ) -> tuple[nn.Module, str, int, str, dict[str, str]]:
     notes: dict[str, str] = {"importer": "torch"}
     if isinstance(model, snn.SNN):
         body, prefix = model.body, "body."
-        for key, given, own in (("steps", steps, model.steps), ("readout", readout, model.readout)):
-            if given is not None and given != own:
-                notes[key] = f"{given} given, overriding the model's {own}"
+        _override(notes, steps, readout, model.steps, model.readout)
         steps = model.steps if steps is None else steps
         readout = model.readout if readout is None else readout
     else:
@@ -603,8 +716,5 @@ def _unwrap(
                 hint=f"pass {' and '.join(missing)} (readout: mean, sum or last of the per-step outputs), "
                 "or wrap the body in snncc.nn.SNN(body, steps, readout)",
             )
-    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
-        raise ImportFailed(f"steps must be a positive integer, got {steps!r}", code="IMT005")
-    if readout not in snn.READOUTS:
-        raise ImportFailed(f"readout must be one of {', '.join(snn.READOUTS)}, got {readout!r}", code="IMT005")
+    _check_time(steps, readout)
     return body, prefix, steps, readout, notes

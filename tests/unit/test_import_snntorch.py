@@ -1,0 +1,215 @@
+"""snntorch importer: Leaky, run by snntorch itself, equals the float simulator on the imported graph.
+
+The oracle is snntorch 1.0.0: each layer runs T steps on random per-step input; its spikes must
+equal FloatSim's, and its membrane record U_t (before the delayed reset) must equal the IR
+potential through the relation the mapping states (snncc/importers/snntorch.py): zero reset
+v = U·(1 − S); subtract v = U + c − (θ/β)·S with c = θ(1/β − 1).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import snntorch
+import torch
+from snntorch import surrogate
+from torch import nn
+
+from snncc.backends import Record
+from snncc.backends.floatsim import FloatSim
+from snncc.errors import ImportFailed
+from snncc.importers.torch import import_torch
+
+STEPS = 10
+
+
+def learned_beta() -> snntorch.Leaky:
+    return snntorch.Leaky(beta=torch.full((12,), 0.8), learn_beta=True, threshold=0.9)
+
+
+LEAKY = {
+    "subtract": lambda: snntorch.Leaky(beta=0.9),
+    "subtract-beta-1": lambda: snntorch.Leaky(beta=1.0, threshold=1.2),
+    "subtract-graded": lambda: snntorch.Leaky(beta=0.6, threshold=0.7, graded_spikes_factor=0.5),
+    "subtract-learned-per-neuron-beta": learned_beta,
+    "zero": lambda: snntorch.Leaky(beta=0.85, reset_mechanism="zero"),
+    "zero-no-delay": lambda: snntorch.Leaky(beta=0.7, reset_mechanism="zero", reset_delay=False),
+    "zero-fast-sigmoid": lambda: snntorch.Leaky(beta=0.95, reset_mechanism="zero", spike_grad=surrogate.fast_sigmoid()),
+    "beta-clamped": lambda: snntorch.Leaky(beta=1.3),  # snntorch clamps β to 1 in the forward
+}
+
+
+def run_snntorch(leaky: snntorch.Leaky, x_seq: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    mem = leaky.init_leaky()
+    spikes, membranes = [], []
+    with torch.no_grad():
+        for x in x_seq:
+            spk, mem = leaky(x, mem)
+            spikes.append(spk)
+            membranes.append(mem)
+    return torch.stack(spikes).numpy(), torch.stack(membranes).numpy()
+
+
+@pytest.mark.parametrize("name", sorted(LEAKY))
+def test_leaky_equals_snntorch(name):
+    torch.manual_seed(2)
+    leaky = LEAKY[name]()
+    x_seq = torch.randn(STEPS, 16, 12) * 0.6 + 0.35
+    out, mem = run_snntorch(leaky, x_seq)
+
+    leaky.init_hidden = True  # the same layer, one step per call (nn.Sequential form)
+    graph = import_torch(nn.Sequential(leaky), (12,), steps=STEPS, readout="steps")
+    trace = FloatSim().run(
+        graph, {"input": x_seq.double().numpy().transpose(1, 0, 2)}, record=Record(spikes=True, v=True)
+    )
+    spikes = trace.spikes["0"].transpose(1, 0, 2)
+    assert 0.05 < spikes.mean() < 0.95, f"the input must make the layer fire and not fire ({spikes.mean()})"
+    np.testing.assert_array_equal(spikes, out != 0)
+    np.testing.assert_allclose(trace.outputs["output"].transpose(1, 0, 2), out, rtol=1e-6)  # graded spikes
+
+    beta = float(torch.as_tensor(leaky.beta).detach().flatten()[0].clamp(0, 1))
+    theta = float(leaky.threshold)
+    expected_v = mem * (1 - spikes) if "zero" in name else mem + theta * (1 / beta - 1) - theta / beta * spikes
+    np.testing.assert_allclose(trace.v["0"].transpose(1, 0, 2), expected_v, atol=1e-5)
+
+
+def test_fires_only_above_the_threshold():
+    """snntorch's spike is [U − θ > 0]: 0.5 per step reaches exactly 1.0 at step 2 and does not fire."""
+    leaky = snntorch.Leaky(beta=1.0, init_hidden=True)
+    x_seq = torch.full((STEPS, 1, 1), 0.5)
+    with torch.no_grad():
+        out = torch.stack([leaky(x) for x in x_seq])[:, 0, 0]
+    assert out[:3].tolist() == [0.0, 0.0, 1.0]
+    graph = import_torch(nn.Sequential(snntorch.Leaky(beta=1.0, init_hidden=True)), (1,), steps=STEPS, readout="steps")
+    trace = FloatSim().run(graph, {"input": x_seq.double().numpy().transpose(1, 0, 2)}, record=Record(spikes=True))
+    np.testing.assert_array_equal(trace.spikes["0"][0, :, 0], out.numpy())
+
+
+def test_unsupported_settings_are_all_named():
+    body = nn.Sequential(
+        nn.Linear(4, 8),
+        snntorch.Leaky(beta=0.9, reset_mechanism="none", init_hidden=True),
+        nn.Linear(8, 8),
+        snntorch.Leaky(beta=0.9, reset_delay=False, init_hidden=True),
+        nn.Linear(8, 8),
+        snntorch.Leaky(beta=torch.linspace(0.5, 0.9, 8), init_hidden=True),
+        nn.Linear(8, 8),
+        snntorch.Leaky(beta=0.0, init_hidden=True),
+        nn.Linear(8, 3),
+        snntorch.Synaptic(alpha=0.9, beta=0.8, init_hidden=True),
+    )
+    with pytest.raises(ImportFailed) as err:
+        import_torch(body, (4,), steps=4, readout="sum")
+    found = {d.node: d for d in err.value.diagnostics}
+    assert set(found) == {"1", "3", "5", "7", "9"}
+    assert found["1"].code == "IMT003" and "reset_mechanism='none'" in found["1"].message
+    assert found["3"].code == "IMT003" and "reset_delay=False" in found["3"].message
+    assert found["5"].code == "IMT003" and "beta differs between neurons" in found["5"].message
+    assert found["7"].code == "IMT003" and "beta 0" in found["7"].message
+    assert found["9"].code == "IMT002" and "Synaptic" in found["9"].message and "Leaky" in found["9"].hint
+
+
+NUM_STEPS = 6
+
+
+class TutorialNet(nn.Module):
+    """snntorch's tutorial network: Leaky layers called with explicit membranes in a time loop."""
+
+    def __init__(self, output: str = "stack", hoisted: bool = False) -> None:
+        super().__init__()
+        self.output, self.hoisted = output, hoisted
+        self.fc1 = nn.Linear(10, 16)
+        self.lif1 = snntorch.Leaky(beta=0.8)
+        self.fc2 = nn.Linear(16, 5)
+        self.lif2 = snntorch.Leaky(beta=0.9, reset_mechanism="zero", threshold=0.8)
+
+    def forward(self, x: torch.Tensor):
+        mem1 = self.lif1.init_leaky()
+        mem2 = self.lif2.init_leaky()
+        spk2_rec, mem2_rec = [], []
+        cur = self.fc1(x) if self.hoisted else None  # the same input at every step: computed once
+        for _ in range(NUM_STEPS):
+            spk1, mem1 = self.lif1(cur if self.hoisted else self.fc1(x), mem1)
+            spk2, mem2 = self.lif2(self.fc2(spk1), mem2)
+            spk2_rec.append(spk2)
+            mem2_rec.append(mem2)
+        if self.output == "sum":
+            return torch.stack(spk2_rec).sum(0)
+        return torch.stack(spk2_rec, dim=0), torch.stack(mem2_rec, dim=0)
+
+
+def scaled(model: nn.Module) -> nn.Module:
+    torch.manual_seed(0)
+    for m in model.modules():
+        if isinstance(m, nn.Linear):
+            nn.init.uniform_(m.weight, -1.2, 1.2)
+            nn.init.uniform_(m.bias, -0.2, 0.4)
+    return model.eval()
+
+
+@pytest.mark.parametrize(("output", "hoisted"), [("stack", False), ("stack", True), ("sum", False)])
+def test_time_loop_with_explicit_membranes(output, hoisted):
+    model = scaled(TutorialNet(output, hoisted))
+    x = torch.rand(32, 10)
+    with torch.no_grad():
+        result = model(x)
+    graph = import_torch(model, (10,))
+    assert graph.meta.steps == NUM_STEPS
+    assert [n for n, _ in graph.nodes] == ["input", "fc1", "lif1", "fc2", "lif2", "output"]
+    trace = FloatSim().run(graph, {"input": x.double().numpy()}, record=Record(spikes=True))
+    assert 0.05 < trace.spikes["lif1"].mean() < 0.95 and 0.05 < trace.spikes["lif2"].mean() < 0.95
+    if output == "sum":
+        np.testing.assert_array_equal(trace.outputs["output"], result.numpy())
+    else:
+        np.testing.assert_array_equal(trace.outputs["output"], result[0].numpy().transpose(1, 0, 2))
+
+
+class BadLoop(nn.Module):
+    def __init__(self, fault: str) -> None:
+        super().__init__()
+        self.fault = fault
+        self.fc = nn.Linear(4, 3)
+        self.lif = snntorch.Leaky(beta=0.9)
+
+    def forward(self, x: torch.Tensor):
+        mem = self.lif.init_leaky()
+        first = mem
+        spikes, membranes = [], []
+        for step in range(3):
+            inp = x[:, step] if self.fault == "indexed-input" else x
+            spk, new_mem = self.lif(self.fc(inp), first if self.fault == "no-state" else mem)
+            mem = new_mem
+            spikes.append(spk)
+            membranes.append(mem)
+        return torch.stack(membranes) if self.fault == "membranes" else torch.stack(spikes)
+
+
+@pytest.mark.parametrize(
+    ("fault", "code", "words"),
+    [
+        ("no-state", "IMT004", "not the one the layer returned at step 1"),
+        ("indexed-input", "IMT004", "same input"),
+        ("membranes", "IMT007", "membrane record"),
+    ],
+)
+def test_time_loops_snncc_cannot_fold(fault, code, words):
+    with pytest.raises(ImportFailed) as err:
+        import_torch(BadLoop(fault), (4,))
+    assert err.value.code == code and words in err.value.render()
+
+
+def test_sequential_with_init_hidden_and_output_layer():
+    body = scaled(
+        nn.Sequential(
+            nn.Linear(10, 16),
+            snntorch.Leaky(beta=0.9, init_hidden=True, reset_mechanism="zero"),
+            nn.Linear(16, 5),
+            snntorch.Leaky(beta=0.9, init_hidden=True, output=True, reset_mechanism="zero"),
+        )
+    )
+    x = torch.rand(20, 10)
+    with torch.no_grad():
+        expected = torch.stack([body(x)[0] for _ in range(5)]).sum(0)
+    graph = import_torch(body, (10,), steps=5, readout="sum")
+    np.testing.assert_array_equal(FloatSim().run(graph, {"input": x.double().numpy()}).outputs["output"], expected)
+    assert expected.sum() > 0
