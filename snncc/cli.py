@@ -39,7 +39,8 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--arch",
         metavar="MODULE:CLASS",
-        help="the model's class for a state-dict checkpoint (module path or file.py, then the class name)",
+        help="the model's class for a state-dict checkpoint (module or path/to/file.py, then the class name), "
+        "built with no arguments; imports that module, running its code: passing --arch is the opt-in",
     )
     p.add_argument("--dt", type=float, help="time step in seconds for NIR models (NIR leaves it to the backend)")
     p.add_argument("--strict", action="store_true", help="treat warnings (e.g. saturation) as errors")

@@ -1,21 +1,33 @@
-"""Load a whole torch module from a file without running code from the file.
+"""Load a torch model from a file without running code from the file.
 
-``torch.load(weights_only=True)`` refuses every class that is not allowlisted.  The
-allowlist below is passed for this call only (``torch.serialization.safe_globals``), never
-added globally.  Every failure becomes a ModelLoadError with its own code:
+A whole saved module (``torch.save(model)``): ``torch.load(weights_only=True)`` refuses every
+class that is not allowlisted.  The allowlist below (plus spikingjelly's layers, neurons and
+surrogates when the file uses them: snncc/importers/spikingjelly.py) is passed for this call only
+(``torch.serialization.safe_globals``), never added globally.  snntorch modules cannot be
+allowlisted: a pickled Leaky holds a bound method (unpickled through ``getattr``) and usually
+cannot even be saved whole (its surrogate is a closure); save its state dict and pass --arch.
 
+A state dict (``torch.save(model.state_dict())``, or ``{"state_dict": ...}``): with ``arch``
+("module:Class" or "path/file.py:Class", snncc/importers/arch.py) the user's class is built and
+the tensors loaded into it; importing that module runs the user's code, which --arch opts into.
+
+Every failure becomes a ModelLoadError with its own code:
 LOD002 a class outside the allowlist (the file could execute code)
 LOD003 no such file            LOD004 not a readable torch file (truncated, corrupt)
 LOD005 a class defined in the training script's ``__main__`` (not importable)
-LOD006 a state dict, not a module        LOD007 some other object, not a module
-LOD008 ``allow_pickle`` load failed because a class cannot be imported
+LOD006 a state dict, not a module (and no --arch)        LOD007 some other object, not a module
+LOD008 a class whose module cannot be imported here
+LOD010-LOD013, LOD015 --arch problems (arch.py)     LOD014 --arch given, but the file holds no state dict
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import pickle
 import pickletools
 import warnings
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -54,20 +66,29 @@ SAFE_CLASSES: tuple[type, ...] = SAFE_LAYER_CLASSES + SAFE_SNNCC_CLASSES
 
 _TRUST_HINT = (
     "pass --allow-pickle (allow_pickle=True) only if you trust the file; otherwise save "
-    "model.state_dict(), rebuild the model from its architecture in Python and call "
-    "snncc.importers.torch.import_torch(model, input_shape)"
+    "model.state_dict() and pass --arch mynet.py:Net (the model's class), or build the model in "
+    "Python and call snncc.importers.torch.import_torch(model, input_shape)"
 )
 _MAIN_HINT = (
-    "move the class into an importable module (e.g. mynet.py), import it in the training script, "
-    "train and torch.save(model) again; or save model.state_dict() and rebuild the model in Python"
+    "save model.state_dict() and pass --arch path/to/mynet.py:Net naming the class; or move the class "
+    "into an importable module (e.g. mynet.py), import it in the training script, train and "
+    "torch.save(model) again, and load it with --allow-pickle"
 )
+_IMPORT_HINT = (
+    "save model.state_dict() and pass --arch path/to/file.py:Class naming the class; or make its module "
+    "importable (run snncc from the folder that holds it, or add that folder to PYTHONPATH) and pass "
+    "--allow-pickle if you trust the file"
+)
+STATE_DICT_KEYS = ("state_dict", "model_state_dict", "model", "net", "state")  # where checkpoints keep it
 
 
 def load_torch_model(path: str | Path, *, allow_pickle: bool = False, arch: str | None = None) -> nn.Module:
-    """Load a module saved with ``torch.save(model, path)``.
+    """Load a module saved with ``torch.save(model, path)``, or a state dict into ``arch``'s class.
 
     By default only allowlisted classes are reconstructed (``weights_only=True``);
     ``allow_pickle=True`` unpickles anything and must be used for trusted files only.
+    ``arch`` ("module:Class" or "path/file.py:Class") imports the user's module (running its
+    code), builds the class with no arguments and loads the file's state dict strictly.
     """
     path = Path(path)
     where = str(path)
@@ -78,8 +99,10 @@ def load_torch_model(path: str | Path, *, allow_pickle: bool = False, arch: str 
             source=where,
             hint="check the path; save the model with torch.save(model, path)",
         )
-    if arch is not None:  # TODO(issue 5): state dict + the user's model class
-        raise ModelLoadError("--arch is not implemented yet", code="LOD010", source=where)
+    if arch is not None:
+        from .arch import build_from_arch  # imports the user's module: only on request
+
+        return build_from_arch(arch, _load_state_dict(path), where)
     obj = _load_trusted(path) if allow_pickle else _load_weights_only(path)
     return _require_module(obj, where)
 
@@ -87,7 +110,7 @@ def load_torch_model(path: str | Path, *, allow_pickle: bool = False, arch: str 
 def _load_weights_only(path: Path) -> Any:
     try:
         # torch warns about plain pickles before refusing them; snncc's own error says it better
-        with torch.serialization.safe_globals(list(SAFE_CLASSES)), warnings.catch_warnings():
+        with torch.serialization.safe_globals(_safe_classes(path)), warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
             return torch.load(path, weights_only=True, map_location="cpu")
     except pickle.UnpicklingError as exc:
@@ -99,28 +122,71 @@ def _load_weights_only(path: Path) -> Any:
         raise _corrupt(path, exc) from exc
 
 
+def _safe_classes(path: Path) -> list[type]:
+    """The allowlist, with spikingjelly's supported classes when the file uses spikingjelly."""
+    classes = list(SAFE_CLASSES)
+    if any(name.startswith("spikingjelly.") for name in _unsafe_globals(path, classes)):
+        try:
+            from .spikingjelly import safe_classes
+        except ImportError:  # spikingjelly not installed: the classes are refused as unknown
+            return classes
+        classes += safe_classes()
+    return classes
+
+
 def _load_trusted(path: Path) -> Any:
     try:
         return torch.load(path, weights_only=False, map_location="cpu")
     except (AttributeError, ModuleNotFoundError, ImportError) as exc:
-        main = "__main__" in str(exc)
+        unresolved = _unresolved(_unsafe_globals(path), trusted=True) if zipfile.is_zipfile(path) else []
+        main = "__main__" in str(exc) or any(n.startswith("__main__.") for n in unresolved)
+        named = ", ".join(_describe_global(n) for n in unresolved) if unresolved else f"a class ({exc})"
         raise ModelLoadError(
-            f"the file needs a class that cannot be imported here ({exc})",
+            f"the file needs {named}, which cannot be imported here",
             code="LOD005" if main else "LOD008",
             source=str(path),
-            hint=_MAIN_HINT if main else "install or put on PYTHONPATH the package that defines the model's classes",
+            hint=_MAIN_HINT if main else _IMPORT_HINT,
         ) from exc
     except Exception as exc:  # damaged file, or a class whose unpickling fails
         raise _corrupt(path, exc) from exc
 
 
-def _unsafe_globals(path: Path) -> list[str]:
+def _unsafe_globals(path: Path, allowed: list[type] | None = None) -> list[str]:
     """Classes/functions the file references outside the allowlist, by a static scan (runs nothing)."""
     try:
-        with torch.serialization.safe_globals(list(SAFE_CLASSES)):
+        with torch.serialization.safe_globals(list(SAFE_CLASSES) if allowed is None else allowed):
             return list(torch.serialization.get_unsafe_globals_in_checkpoint(path))
     except Exception:  # not a zip checkpoint: maybe a plain pickle
         return _plain_pickle_globals(path)
+
+
+def _unresolved(names: list[str], *, trusted: bool) -> list[str]:
+    """The globals whose module cannot be imported here (``trusted``: also import it and look the name up).
+
+    Untrusted files only get the top-level package looked up, which runs no code.
+    """
+    missing = []
+    for name in names:
+        module, _, attr = name.rpartition(".")
+        top = module.split(".")[0]
+        if not module or module == "__main__":
+            missing.append(name)
+            continue
+        try:
+            if importlib.util.find_spec(top) is None:
+                missing.append(name)
+            elif trusted:
+                value: Any = importlib.import_module(module)
+                for part in attr.split("."):
+                    value = getattr(value, part)
+        except Exception:
+            missing.append(name)
+    return missing
+
+
+def _describe_global(name: str) -> str:
+    module, _, attr = name.rpartition(".")
+    return f"class {attr} from module {module}" if module else f"class {name}"
 
 
 def _plain_pickle_globals(path: Path) -> list[str]:
@@ -159,6 +225,16 @@ def _refused(path: Path, unsafe: list[str]) -> ModelLoadError:
             source=str(path),
             hint=_MAIN_HINT,
         )
+    # only a zip checkpoint names its globals exactly (a plain pickle's are read heuristically)
+    unimportable = _unresolved(unsafe, trusted=False) if zipfile.is_zipfile(path) else []
+    if unimportable:
+        return ModelLoadError(
+            f"the model uses {', '.join(_describe_global(n) for n in unimportable)}, whose module cannot be "
+            "imported here, so the file cannot be read even with --allow-pickle",
+            code="LOD008",
+            source=str(path),
+            hint=_IMPORT_HINT,
+        )
     return ModelLoadError(
         f"the file needs {', '.join(sorted(unsafe))}, which snncc does not load by default: "
         "unpickling it could execute arbitrary code",
@@ -179,6 +255,55 @@ def _corrupt(path: Path, exc: BaseException) -> ModelLoadError:
     )
 
 
+def _load_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """The state dict in the file (tensors only: read with weights_only=True, no allowlist)."""
+    where = str(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
+            obj = torch.load(path, weights_only=True, map_location="cpu")
+    except pickle.UnpicklingError as exc:
+        unsafe = _unsafe_globals(path, []) or _named_in_message(str(exc))
+        if not unsafe:
+            raise _corrupt(path, exc) from exc
+        raise ModelLoadError(
+            f"--arch needs a state dict, but the file holds pickled objects ({', '.join(sorted(unsafe)[:4])}), "
+            "e.g. a whole model saved with torch.save(model)",
+            code="LOD014",
+            source=where,
+            hint="for a whole saved model drop --arch; or save model.state_dict() and pass --arch",
+        ) from None
+    except Exception as exc:
+        raise _corrupt(path, exc) from exc
+    state = _state_dict_in(obj)
+    if state is None:
+        keys = f" (keys {sorted(map(str, obj))[:6]})" if isinstance(obj, dict) else ""
+        raise ModelLoadError(
+            f"--arch needs a state dict (parameter name -> tensor), but the file holds a {type(obj).__name__}{keys}",
+            code="LOD014",
+            source=where,
+            hint="save model.state_dict(), or a dict with it under 'state_dict'",
+        )
+    return state
+
+
+def _is_state_dict(obj: Any) -> bool:
+    return isinstance(obj, dict) and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items())
+
+
+def _state_dict_in(obj: Any) -> dict[str, torch.Tensor] | None:
+    """A state dict, or the one a checkpoint dict keeps under a usual key (or as its only dict of tensors)."""
+    if _is_state_dict(obj) and obj:
+        return dict(obj)
+    if not isinstance(obj, dict):
+        return None
+    for key in STATE_DICT_KEYS:
+        if _is_state_dict(obj.get(key)):
+            return dict(obj[key])
+    nested = [v for v in obj.values() if _is_state_dict(v) and v]
+    return dict(nested[0]) if len(nested) == 1 else None
+
+
 def _require_module(obj: Any, where: str) -> nn.Module:
     if isinstance(obj, nn.Module):
         return obj
@@ -187,8 +312,8 @@ def _require_module(obj: Any, where: str) -> nn.Module:
             "the file holds a state dict (parameter name -> tensor), which has no architecture",
             code="LOD006",
             source=where,
-            hint="build the model in Python, model.load_state_dict(torch.load(path)), then save the whole "
-            "module with torch.save(model, path), or call "
+            hint="pass --arch mynet:Net (or --arch path/to/mynet.py:Net) naming the model's class: snncc "
+            "builds it with no arguments and loads the state dict; or build the model in Python and call "
             "snncc.importers.torch.import_torch(model, input_shape)",
         )
     if isinstance(obj, dict) and any(isinstance(v, dict) for v in obj.values()):
@@ -197,9 +322,8 @@ def _require_module(obj: Any, where: str) -> nn.Module:
             f"the file holds a dict (keys {sorted(map(str, obj))[:6]}), e.g. a training checkpoint, not a module",
             code="LOD006",
             source=where,
-            hint=f"a state dict (under {nested[0]!r}?) has no architecture: load it into your model "
-            "in Python "
-            "and save the module with torch.save(model, path), or call import_torch(model, input_shape)",
+            hint=f"a state dict (under {nested[0]!r}?) has no architecture: pass --arch mynet:Net naming the "
+            "model's class, or load it into your model in Python and call import_torch(model, input_shape)",
         )
     raise ModelLoadError(
         f"the file holds a {type(obj).__name__}, not a torch.nn.Module",
