@@ -1,0 +1,311 @@
+"""Import a NIR graph (nir 1.0.x, tested with 1.0.8) into a FLOAT-stage snncc graph.
+
+NIR carries no time step: the user gives it (``--dt``, seconds) together with the steps per
+sample and the readout, and the neurons are discretized by forward Euler (nir_nodes.py); the
+graph's meta records dt and the rule.  A file written by snncc's own exporter records dt, steps
+and readout in its metadata, which then serve as defaults.  Node names are NIR's.
+
+Structure: one Input, one Output, no recurrence; a node with several inputs sums them, which the
+IR does in neuron layers only; all paths from the input to a neuron layer must pass the same
+number of neuron layers (SPEC.md §1.1: the IR has no delays).  Every unsupported node is reported
+at once.  Codes: LOD003 no file, LOD210 unreadable file, IMT005 dt/steps/readout, IMT210
+unsupported node, IMT211 unsupported setting, IMT212 graph structure.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import networkx as nx
+import numpy as np
+
+from snncc import nn as snn
+from snncc.data import BUNDLED_DIGITS, Dataset, load_dataset
+from snncc.errors import DataError, Diagnostic, ImportFailed, InvalidGraph, ModelLoadError
+from snncc.ir import LIF, Graph, GraphBuilder, GraphMeta, Input, Op, Output, Shape, Stage, verify
+
+from .nir_nodes import DISCRETIZATION, Unsupported, convert, snncc_metadata
+from .torch import add_readout
+
+if TYPE_CHECKING:
+    from snncc.compile import CompileOptions
+
+SUPPORTED_NIR = "1.0.x (tested with nir 1.0.8)"
+
+
+def read_nir(path: Path) -> Any:
+    """The NIRGraph in ``path``; a clear error for files this version of nir cannot read."""
+    import nir
+
+    if not path.is_file():
+        raise ModelLoadError("model file not found", code="LOD003", source=str(path))
+    try:
+        return nir.read(str(path))
+    except Exception as exc:  # h5py and nir raise many kinds; all mean "not a NIR file nir reads"
+        raise ModelLoadError(
+            f"cannot read the file as a NIR graph{_written_by(path)} with nir {nir.__version__}"
+            f" ({type(exc).__name__}: {exc})",
+            code="LOD210",
+            source=str(path),
+            hint=f"snncc reads NIR {SUPPORTED_NIR}; re-export the model with that version of nir",
+        ) from exc
+
+
+def _written_by(path: Path) -> str:
+    """' written by nir X' from the file's version field, where it has one."""
+    from nir.serialization import read_version
+
+    try:
+        return f" written by nir {read_version(str(path))}"
+    except Exception:  # no HDF5 file or no version field: say nothing
+        return ""
+
+
+def import_nir_file(path: Path, options: CompileOptions) -> tuple[Dataset, Graph]:
+    """`snncc compile model.nir`: the graph, and the data it is verified on: ``options.data``, else
+    the bundled digits when the graph takes (1, 8, 8) or (64,) samples."""
+    graph = import_nir(
+        read_nir(path), dt=options.dt, steps=options.steps, readout=options.readout, source=f"nir:{path}"
+    )
+    shape = graph.of_type(Input)[0][1].shape
+    if options.data is not None:
+        return load_dataset(options.data, input_shape=shape), graph
+    if not BUNDLED_DIGITS.is_file():
+        raise DataError("no --data given and the bundled digits data is not available", code="DAT010")
+    digits = load_dataset(BUNDLED_DIGITS)
+    if shape not in (digits.x.shape[1:], (int(np.prod(digits.x.shape[1:])),)):
+        raise DataError(
+            f"the model takes samples of shape {shape}, not the bundled 8x8 digits, and no --data was given",
+            code="DAT011",
+            hint="pass --data FILE.npz with x of shape (N, *input_shape) and optional labels y",
+        )
+    return Dataset(digits.path, digits.x.reshape(len(digits.x), *shape), digits.y), graph
+
+
+def import_nir(
+    graph: Any,
+    *,
+    dt: float | None,
+    steps: int | None,
+    readout: str | None,
+    input_shape: tuple[int, ...] | None = None,
+    source: str = "nir",
+) -> Graph:
+    """A FLOAT graph computing what the NIR ``graph`` computes, discretized with time step ``dt`` (s).
+
+    dt, steps and the readout default to what snncc's exporter stored in the file's metadata.
+    ``input_shape``: the sample shape the caller has data for (InvalidGraph GRF004 if it differs).
+    """
+    saved = snncc_metadata(graph)
+    nodes: dict[str, Any] = dict(graph.nodes)
+    kinds = {name: type(node).__name__ for name, node in nodes.items()}
+    inputs = [n for n in nodes if kinds[n] == "Input"]
+    outputs = [n for n in nodes if kinds[n] == "Output"]
+    saved_readout = snncc_metadata(nodes[outputs[0]]) if len(outputs) == 1 else {}
+    dt = saved.get("dt") if dt is None else dt
+    steps = saved.get("steps") if steps is None else steps
+    readout = readout or ("saved" if "readout" in saved_readout else None)
+    _check_run_settings(dt, steps, readout)
+    order = _order(nodes, graph.edges)
+    if len(inputs) != 1 or len(outputs) != 1:
+        raise ImportFailed(
+            f"snncc imports graphs with one Input and one Output node; this one has {len(inputs)} and {len(outputs)}",
+            code="IMT212",
+            hint="split the graph into single-input, single-output graphs",
+        )
+    preds = {n: [a for a, b in graph.edges if b == n] for n in nodes}
+    shape = _input_shape(nodes[inputs[0]], inputs[0])
+    if input_shape is not None and tuple(input_shape) != shape:
+        raise InvalidGraph(
+            f"the NIR graph's input takes samples of shape {shape}, not {tuple(input_shape)}",
+            code="GRF004",
+            node=inputs[0],
+        )
+    _check_connected(order, graph.edges, inputs[0], outputs[0])
+
+    builder = GraphBuilder()
+    builder.add(inputs[0], Input(shape=shape))
+    ops: dict[str, Op | None] = {inputs[0]: Input(shape=shape)}  # None: not converted (reported)
+    shapes: dict[str, Shape | None] = {inputs[0]: shape}  # None: unknown after an earlier problem
+    problems: list[Diagnostic] = []
+    for name in order:
+        if name in (inputs[0], outputs[0]):
+            continue
+        src_shapes = [shapes[p] for p in preds[name]]
+        known = None if any(s is None for s in src_shapes) else src_shapes
+        ops[name], shapes[name] = None, None
+        try:
+            op = convert(name, nodes[name], known[0] if known else None, float(dt))
+        except Unsupported as exc:
+            problems.append(exc.diagnostic)
+            continue
+        if len(src_shapes) > 1 and not isinstance(op, LIF):
+            problems.append(
+                Diagnostic(
+                    "error",
+                    "IMT212",
+                    f"{kinds[name]} node sums {len(src_shapes)} inputs; snncc's IR sums inputs only into neuron layers",
+                    node=name,
+                    hint="sum the branches in a neuron node, or merge the synapses into one",
+                )
+            )
+            continue
+        ops[name] = op
+        if known:
+            ops[name] = _shaped(op, known, name)
+            shapes[name] = ops[name].shape
+            builder.add(name, ops[name], preds[name])
+    problems += _unequal_hops(order, preds, ops, inputs[0])
+    if problems:
+        raise ImportFailed(diagnostics=problems)
+    _add_output(builder, nodes, preds, ops, outputs[0], readout, steps, saved_readout)
+    meta = GraphMeta(
+        stage=Stage.FLOAT,
+        steps=int(steps),
+        dt=float(dt),
+        discretization="euler",
+        source=source,
+        notes=(("discretization", DISCRETIZATION), ("importer", "nir")),
+    )
+    return verify(builder.build(meta))
+
+
+def _check_run_settings(dt: Any, steps: Any, readout: str | None) -> None:
+    missing = []
+    if dt is None:
+        missing.append("--dt SECONDS (NIR's neurons are continuous-time; snncc steps them by forward Euler)")
+    if steps is None:
+        missing.append("--steps N")
+    if readout is None:
+        missing.append(f"--readout ({', '.join(r for r in snn.READOUTS if r != 'steps')})")
+    if missing:
+        raise ImportFailed(
+            "a NIR graph does not say how it is run", code="IMT005", hint="pass " + " and ".join(missing)
+        )
+    if isinstance(dt, bool) or not isinstance(dt, (int, float)) or not np.isfinite(dt) or dt <= 0:
+        raise ImportFailed(f"--dt must be a positive time in seconds, got {dt!r}", code="IMT005")
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ImportFailed(f"--steps must be a positive integer, got {steps!r}", code="IMT005")
+    if readout not in (*snn.READOUTS, "saved"):
+        raise ImportFailed(f"--readout must be one of {', '.join(snn.READOUTS)}, got {readout!r}", code="IMT005")
+
+
+def _order(nodes: dict[str, Any], edges: list[tuple[str, str]]) -> list[str]:
+    """Nodes in topological order (ties: the file's order); recurrence is an error."""
+    g = nx.DiGraph()
+    g.add_nodes_from(nodes)
+    unknown = sorted({n for e in edges for n in e} - set(nodes))
+    if unknown:
+        raise ImportFailed(f"edges name nodes the graph does not have: {unknown}", code="IMT212")
+    g.add_edges_from(edges)
+    index = {n: i for i, n in enumerate(nodes)}
+    cycle = next(iter(nx.simple_cycles(g)), None)
+    if cycle:
+        first = min(range(len(cycle)), key=lambda i: index[cycle[i]])  # start at the file's first node
+        cycle = cycle[first:] + cycle[:first]
+        raise ImportFailed(
+            f"recurrent connection {' -> '.join([*cycle, cycle[0]])}: snncc's IR has no recurrence in this version",
+            code="IMT212",
+            node=cycle[0],
+            hint="export the model without recurrent connections",
+        )
+    nested = [n for n, node in nodes.items() if type(node).__name__ == "NIRGraph" and _has_cycle(node)]
+    if nested:
+        raise ImportFailed(
+            diagnostics=[
+                Diagnostic(
+                    "error",
+                    "IMT212",
+                    "recurrent subgraph (e.g. snntorch's RLeaky/RSynaptic): snncc's IR has no recurrence",
+                    node=n,
+                    hint="use feed-forward neurons",
+                )
+                for n in nested
+            ]
+        )
+    return list(nx.lexicographical_topological_sort(g, key=index.__getitem__))
+
+
+def _has_cycle(graph: Any) -> bool:
+    g = nx.DiGraph(list(graph.edges))
+    return next(iter(nx.simple_cycles(g)), None) is not None
+
+
+def _check_connected(order: list[str], edges: list[tuple[str, str]], first: str, last: str) -> None:
+    """Every node lies on a path from the Input to the Output (the IR has no dangling layers)."""
+    g = nx.DiGraph(list(edges))
+    g.add_nodes_from(order)
+    stray = [n for n in order if n not in (first, last) and not (nx.has_path(g, first, n) and nx.has_path(g, n, last))]
+    if stray:
+        raise ImportFailed(
+            diagnostics=[
+                Diagnostic("error", "IMT212", "node is not on a path from the Input to the Output", node=n)
+                for n in stray
+            ]
+        )
+
+
+def _input_shape(node: Any, name: str) -> tuple[int, ...]:
+    shape = np.asarray(next(iter(node.input_type.values())), dtype=np.int64).reshape(-1)
+    if shape.size == 0 or (shape < 1).any():
+        raise ImportFailed(f"the Input node has no usable shape ({shape.tolist()})", code="IMT212", node=name)
+    return tuple(int(s) for s in shape)
+
+
+def _shaped(op: Op, srcs: list[Shape], name: str) -> Op:
+    if isinstance(op, LIF):  # a neuron layer has its (first) input's shape
+        op = dataclasses.replace(op, shape=srcs[0])
+    return dataclasses.replace(op, shape=op.infer_shape(srcs, name))
+
+
+def _unequal_hops(order: list[str], preds: dict[str, list[str]], ops: dict[str, Op | None], first: str) -> list:
+    """Neuron layers reached over paths through different numbers of neuron layers (SPEC.md §1.1)."""
+    depth: dict[str, int] = {first: 0}
+    problems = []
+    for name in order:
+        if name == first or ops.get(name) is None:
+            continue
+        depths = sorted({depth[p] for p in preds[name] if p in depth})
+        if len(depths) > 1:
+            problems.append(
+                Diagnostic(
+                    "error",
+                    "IMT212",
+                    f"its inputs come over paths through {depths[0]} and {depths[-1]} neuron layers; "
+                    "the IR needs equal path lengths (a residual connection would need a delay)",
+                    node=name,
+                    hint="give every branch the same number of neuron layers",
+                )
+            )
+        if depths:
+            depth[name] = depths[-1] + isinstance(ops[name], LIF)
+    return problems
+
+
+def _add_output(
+    builder: GraphBuilder,
+    nodes: dict[str, Any],
+    preds: dict[str, list[str]],
+    ops: dict[str, Op | None],
+    output: str,
+    readout: str,
+    steps: int,
+    saved: dict[str, Any],
+) -> None:
+    if len(preds[output]) != 1:
+        raise ImportFailed(
+            f"the Output node reads {len(preds[output])} nodes; snncc reads one", code="IMT212", node=output
+        )
+    last = preds[output][0]
+    if isinstance(ops[last], Input):
+        raise ImportFailed("the graph has no layers between its Input and Output", code="IMT212", node=output)
+    if readout == "saved":  # snncc's own export: its readout neurons are in the graph already
+        op = ops[last]
+        builder.add(output, Output(shape=op.shape, readout=saved["readout"], scale=float(saved["scale"])), [last])
+        return
+    path = [last]  # the path from the input to the output, through first inputs where it branches
+    while preds[path[-1]]:
+        path.append(preds[path[-1]][0])
+    add_readout(builder, [(n, ops[n]) for n in reversed(path[:-1])], readout, steps)
