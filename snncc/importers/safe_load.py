@@ -22,12 +22,16 @@ LOD010-LOD013, LOD015 --arch problems (arch.py)     LOD014 --arch given, but the
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
+import os
 import pickle
 import pickletools
+import sys
 import warnings
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -134,9 +138,25 @@ def _safe_classes(path: Path) -> list[type]:
     return classes
 
 
+@contextlib.contextmanager
+def _cwd_importable() -> Iterator[None]:
+    """Modules in the working directory importable, as under ``python -m``: the console script's
+    sys.path lacks it, but a user runs snncc next to the mynet.py their model file needs."""
+    cwd = os.getcwd()
+    added = cwd not in sys.path and "" not in sys.path
+    if added:
+        sys.path.insert(0, cwd)
+    try:
+        yield
+    finally:
+        if added and cwd in sys.path:
+            sys.path.remove(cwd)
+
+
 def _load_trusted(path: Path) -> Any:
     try:
-        return torch.load(path, weights_only=False, map_location="cpu")
+        with _cwd_importable():
+            return torch.load(path, weights_only=False, map_location="cpu")
     except (AttributeError, ModuleNotFoundError, ImportError) as exc:
         unresolved = _unresolved(_unsafe_globals(path), trusted=True) if zipfile.is_zipfile(path) else []
         main = "__main__" in str(exc) or any(n.startswith("__main__.") for n in unresolved)
@@ -165,23 +185,25 @@ def _unresolved(names: list[str], *, trusted: bool) -> list[str]:
 
     Untrusted files only get the top-level package looked up, which runs no code.
     """
-    missing = []
-    for name in names:
-        module, _, attr = name.rpartition(".")
-        top = module.split(".")[0]
-        if not module or module == "__main__":
-            missing.append(name)
-            continue
-        try:
-            if importlib.util.find_spec(top) is None:
-                missing.append(name)
-            elif trusted:
-                value: Any = importlib.import_module(module)
-                for part in attr.split("."):
-                    value = getattr(value, part)
-        except Exception:
-            missing.append(name)
-    return missing
+    with _cwd_importable():
+        return [name for name in names if not _importable(name, trusted=trusted)]
+
+
+def _importable(name: str, *, trusted: bool) -> bool:
+    module, _, attr = name.rpartition(".")
+    top = module.split(".")[0]
+    if not module or module == "__main__":
+        return False
+    try:
+        if importlib.util.find_spec(top) is None:
+            return False
+        if trusted:
+            value: Any = importlib.import_module(module)
+            for part in attr.split("."):
+                value = getattr(value, part)
+    except Exception:
+        return False
+    return True
 
 
 def _describe_global(name: str) -> str:

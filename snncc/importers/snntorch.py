@@ -46,6 +46,7 @@ from snncc.ir import LIF, Const, Op, Shape
 
 from . import torch as importer
 from .fx_match import dim_arg, is_call
+from .time_loop import same_step
 
 BYPASSED: tuple[type[nn.Module], ...] = ()
 SUPPORTED_NAMES = "snntorch Leaky (reset_mechanism 'subtract' or 'zero') and the torch layers snncc imports"
@@ -201,7 +202,7 @@ def _fold_loop(model: nn.Module, graph: torch.fx.Graph, looped: set[str]) -> imp
     problems = _state_problems(model, calls, steps)
     step_of = {c: i for cs in calls.values() for i, c in enumerate(cs)}
     for t in range(1, steps):
-        if not _same_step(record[t], record[0], t, 0, step_of, {}):
+        if not same_step(record[t], record[0], t, 0, step_of, {}):
             problems.append(
                 _problem(
                     None,
@@ -312,37 +313,6 @@ def _zero_state(model: nn.Module, mem: Any) -> bool:
             value = getattr(value, part, None)
         return isinstance(value, torch.Tensor) and not bool(torch.any(value != 0))
     return False
-
-
-def _same_step(a: Any, b: Any, ta: int, tb: int, step_of: dict, seen: dict) -> bool:
-    """Whether a (step ta) computes what b (step tb) computes, with step ta's Leaky calls; membranes aside."""
-    if isinstance(a, torch.fx.Node) != isinstance(b, torch.fx.Node):
-        return False
-    if isinstance(a, (list, tuple)):
-        return (
-            isinstance(b, (list, tuple))
-            and len(a) == len(b)
-            and all(_same_step(x, y, ta, tb, step_of, seen) for x, y in zip(a, b, strict=True))
-        )
-    if not isinstance(a, torch.fx.Node):
-        return type(a) is type(b) and a == b
-    if (a, b) in seen:
-        return seen[(a, b)]
-    if a in step_of or b in step_of:  # a Leaky call: this step's, on the same input
-        same = step_of.get(a) == ta and step_of.get(b) == tb and a.target == b.target
-        same = same and _same_step(a.args[0], b.args[0], ta, tb, step_of, seen)
-    elif a is b:  # computed once, before the loop
-        same = True
-    else:
-        same = (
-            a.op == b.op
-            and a.target == b.target
-            and _same_step(list(a.args), list(b.args), ta, tb, step_of, seen)
-            and a.kwargs.keys() == b.kwargs.keys()
-            and all(_same_step(a.kwargs[k], b.kwargs[k], ta, tb, step_of, seen) for k in a.kwargs)
-        )
-    seen[(a, b)] = same
-    return same
 
 
 def _one_step(graph: torch.fx.Graph, spikes: torch.fx.Node, looped: set[str]) -> torch.fx.Graph:

@@ -58,6 +58,7 @@ from snncc.ir import (
     verify,
 )
 
+from . import time_loop
 from .safe_load import load_torch_model
 from .snncc_neurons import NEURON_CONVERTERS
 
@@ -569,7 +570,7 @@ def import_torch(
     if not isinstance(model, nn.Module):
         raise ImportFailed(f"expected a torch.nn.Module, got {type(model).__name__}", code="IMT008")
     shape = _input_shape(input_shape)
-    adapted = None if isinstance(model, snn.SNN) else _adapt(model, shape)
+    adapted = None if isinstance(model, snn.SNN) else (_adapt(model, shape) or _hand_written_loop(model))
     if adapted is None:
         body, prefix, steps, readout, notes = _unwrap(model, steps, readout)
         walk = walk_body(body, prefix, shape)
@@ -661,6 +662,22 @@ def _adapt(model: nn.Module, shape: Shape) -> Adapted | None:
         if adapted is not None:
             return adapted
     return None
+
+
+def _hand_written_loop(model: nn.Module) -> Adapted | None:
+    """A forward that loops snncc.nn neurons over time itself (time_loop.py), folded to one step."""
+    if not any(isinstance(m, snn.Neuron) for m in model.modules()):
+        return None
+    try:
+        graph = trace(model)
+    except Exception:  # the standard walk reports why it cannot be read
+        return None
+    folded = time_loop.fold(model, graph, lambda m: isinstance(m, snn.Neuron))
+    if folded is None:
+        return None
+    step, steps, readout = folded
+    note = f"time loop of forward over {steps} steps folded into one step; neurons keep their state between steps"
+    return Adapted(walk_trace(model, step, ""), steps, readout, (("time_loop", note),))
 
 
 def _adapted_time(adapted: Adapted, steps: int | None, readout: str | None) -> tuple[int, str, dict[str, str]]:
