@@ -10,7 +10,7 @@ from snncc.errors import Diagnostic
 from snncc.ir import Graph, IntCLIF, IntInput, IntLIF
 from snncc.target import Target
 
-from .connectivity import neuron_layers
+from .connectivity import neuron_layers, projections
 from .placement import Piece
 from .resources import piece_inputs, single_neuron_box
 
@@ -76,9 +76,15 @@ def one_neuron_fits_a_core(graph: Graph, target: Target) -> list[Diagnostic]:
                 Diagnostic(
                     "error",
                     "MAP003",
-                    f"one neuron needs {axons} input axons; a core on {target.name} has {int(pc.fan_in_axons.value)}",
+                    f"one neuron needs {axons} input axons{_bit_plane_share(graph, layer)}; a core on {target.name} "
+                    f"has {int(pc.fan_in_axons.value)}",
                     node=layer,
-                    hint="reduce the layer's fan-in (fewer input channels, a smaller kernel, or fewer input bits)",
+                    hint="reduce the layer's fan-in (fewer input channels, a smaller kernel, or fewer input bits)"
+                    + (
+                        "; a chip with graded spikes (e.g. loihi2) needs one axon per input value"
+                        if _bit_plane_share(graph, layer)
+                        else ""
+                    ),
                 )
             )
         if bits > pc.synapse_memory_bits.value:
@@ -92,6 +98,14 @@ def one_neuron_fits_a_core(graph: Graph, target: Target) -> list[Diagnostic]:
                 )
             )
     return diags
+
+
+def _bit_plane_share(graph: Graph, layer: str) -> str:
+    """' (x bit planes of the input each)' where bit-plane input multiplies a layer's axons."""
+    planes = {p.planes for p in projections(graph, layer) if p.planes > 1}
+    if not planes:
+        return ""
+    return f" (the analog input arrives as {max(planes)} bit planes, one axon each per input value)"
 
 
 def neurons_fit_the_system(graph: Graph, target: Target) -> list[Diagnostic]:

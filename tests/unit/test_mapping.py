@@ -148,6 +148,16 @@ def test_each_design_rule_fails_its_graph(graph, target, code, layer):
     assert diags[0].hint
 
 
+def test_fan_in_of_bit_plane_input_says_why_it_is_large():
+    # 40 values x 8 bit planes = 320 axons > the toy core's 256; graded input would need only 40
+    diags = check_design_rules(mlp([40, 10], encoding="bitplane", bits=8), load_target("toy"))
+    (fan_in,) = [d for d in diags if d.code == "MAP003"]
+    assert "320 input axons" in fan_in.message and "8 bit planes" in fan_in.message
+    assert "graded spikes" in fan_in.hint
+    graded = check_design_rules(mlp([300, 10], encoding="graded"), load_target("toy"))
+    assert "bit planes" not in next(d for d in graded if d.code == "MAP003").message
+
+
 def test_all_violations_are_reported_at_once():
     g = mlp([5000, 300, 10], reset="subtract", encoding="graded")
     with pytest.raises(MappingError) as err:
