@@ -96,6 +96,8 @@ def _split_summary(layer: str, pieces: list[tuple[Piece, CoreUsage]], target: Ta
         "neurons": largest.neurons / pc.neurons.value,
         "input axons": largest.fan_in_axons / pc.fan_in_axons.value,
         "synapse memory": largest.synapse_bits / pc.synapse_memory_bits.value,
+        # estimated as neurons x destination cores while slicing (the exact count comes after packing)
+        "output axons": largest.fan_out_axons / pc.fan_out_axons.value,
     }
     binding = max(use, key=use.__getitem__)
     return LayerSplit(layer, len(pieces), largest.neurons, binding, round(use[binding], 4))

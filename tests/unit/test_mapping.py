@@ -158,6 +158,21 @@ def test_fan_in_of_bit_plane_input_says_why_it_is_large():
     assert "bit planes" not in next(d for d in graded if d.code == "MAP003").message
 
 
+def test_a_layer_cut_by_its_output_axons_says_so():
+    toy = load_target("toy")
+    narrow = dataclasses.replace(
+        toy,
+        per_core=dataclasses.replace(
+            toy.per_core, fan_out_axons=dataclasses.replace(toy.per_core.fan_out_axons, value=16)
+        ),
+    )
+    p = partition(mlp([4, 40, 4], encoding="graded"), narrow)
+    split = next(s for s in p.layers if s.layer == "lif0")
+    # 40 neurons, one destination core each, 16 output axons per core: pieces of at most 16 neurons
+    assert split.neurons_per_piece <= 16 and split.pieces >= 3
+    assert split.binding == "output axons" and split.binding_use == 1.0
+
+
 def test_all_violations_are_reported_at_once():
     g = mlp([5000, 300, 10], reset="subtract", encoding="graded")
     with pytest.raises(MappingError) as err:
