@@ -83,7 +83,8 @@ def per_step_if_warning(nodes: dict[str, Any], dt: float) -> Diagnostic | None:
     return Diagnostic(
         "warning",
         "IMT213",
-        f"IF node{'s' if len(names) > 1 else ''} {', '.join(names)} {'have' if len(names) > 1 else 'has'} r = 1: "
+        f"IF node{'s' if len(names) > 1 else ''} {', '.join(repr(n) for n in names)} "
+        f"{'have' if len(names) > 1 else 'has'} r = 1: "
         f"at --dt {dt:g} each step adds {dt:g}·x to v",
         hint="sinabs and norse's IAFCell write r = 1 for v += x per step: for a sinabs graph pass --dt 1 "
         "(sinabs counts time in steps), for a norse graph --nir-from norse",
