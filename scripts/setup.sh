@@ -37,6 +37,13 @@ pip install --no-deps neurobench==2.3.0
 # spikingjelly 2.0.0 declares torchvision and torchaudio (a CUDA torch); its neuron, layer and
 # functional modules need only what requirements.txt pins.
 pip install --no-deps spikingjelly==2.0.0
+# NIR exporters the tests use as oracles (tests/integration/test_nir_peers.py).  norse 1.1.0 is an
+# sdist declaring torchvision (a CUDA torch); its torch modules and to_nir need only torch, nir and
+# nirtorch, pinned above, and its build needs setuptools_scm (pinned above) for its version.
+pip install --no-deps --no-build-isolation norse==1.1.0
+# sinabs 3.1.3 declares nir<=1.0.4 and samna (closed-source, for Speck chips); its layers, to_nir and
+# from_nir run on nir 1.0.8 and need only pbr besides what is pinned above.
+pip install --no-deps sinabs==3.1.3
 pip install --no-deps --no-build-isolation -e .
 echo "$want" > "$stamp"
 echo "snncc setup: done (.venv/bin/snncc)" >&2

@@ -43,6 +43,13 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
         "built with no arguments; imports that module, running its code: passing --arch is the opt-in",
     )
     p.add_argument("--dt", type=float, help="time step in seconds for NIR models (NIR leaves it to the backend)")
+    p.add_argument(
+        "--nir-from",
+        choices=["norse"],
+        help="the tool that wrote a NIR file whose fields depart from NIR's equations: norse "
+        "(norse 1.1.0's to_nir: tau written as dt*tau, LIFCell's current jump, IAFCell's per-step sum); "
+        "give --dt as norse's dt",
+    )
     p.add_argument("--strict", action="store_true", help="treat warnings (e.g. saturation) as errors")
     p.add_argument(
         "--approximate",
@@ -197,6 +204,7 @@ def _compile(args: argparse.Namespace) -> int:
         allow_pickle=args.allow_pickle,
         arch=args.arch,
         dt=args.dt,
+        nir_from=args.nir_from,
         samples=args.samples,
         lava_samples=args.lava_samples if args.backend == "lava" else 0,
         workers=args.workers,
@@ -211,6 +219,8 @@ def _compile(args: argparse.Namespace) -> int:
     result = compile_model(args.model, options, progress=say)
     with atomic_output_dir(args.out, force=args.force) as tmp:
         report = write_outputs(result, tmp)
+    for d in result.diagnostics:  # also in report.md: warnings the user should see at once
+        print(d.render(), file=sys.stderr)
     v = report["verification"]
     print(
         f"{args.out}/report.md: target {report['target']['name']}, {report['cores']['used']} cores, "
@@ -237,6 +247,7 @@ def _check(args: argparse.Namespace) -> int:
         allow_pickle=args.allow_pickle,
         arch=args.arch,
         dt=args.dt,
+        nir_from=args.nir_from,
         strict=args.strict,
         approximations=tuple(args.approximate),
     )

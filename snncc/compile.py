@@ -36,6 +36,7 @@ class CompileOptions:
     allow_pickle: bool = False  # trust the model file to run code while loading
     arch: str | None = None  # "module:Class" (or "path/file.py:Class") for a state-dict checkpoint
     dt: float | None = None  # NIR time step in seconds (NIR leaves discretization to the backend)
+    nir_from: str | None = None  # the tool that wrote a NIR file, where it departs from NIR's equations
     samples: int | None = None  # verify on the first N samples only
     calibration_samples: int = 256
     lava_samples: int = 0  # > 0: also run Lava on that many samples and compare with refsim bit for bit
@@ -105,10 +106,11 @@ def deploy(
     ``model_path`` only names the source in reports and errors.
     """
     target = load_target(options.target)
+    import_warnings: list[Diagnostic] = []
     if imported is None:
         say(f"loading {model_path}")
         with timer("import"), _located(model_path):
-            dataset, graph = import_model(model_path, options)
+            dataset, graph = import_model(model_path, options, warn=import_warnings.append)
     else:
         dataset, graph = imported
     input_name = graph.of_type(Input)[0][0]
@@ -138,7 +140,8 @@ def deploy(
         # spike traffic weighted by the float model's firing rates on the calibration data, when simulated
         placement = partition(int_graph, target, firing_rates=calibration.firing_rates or None)
         map_warnings = [d for d in check_design_rules(int_graph, target) if d.severity == "warning"]
-    diagnostics = (*qreport.diagnostics, *map_warnings)
+    located = [d if d.source else dataclasses.replace(d, source=str(model_path)) for d in import_warnings]
+    diagnostics = (*located, *qreport.diagnostics, *map_warnings)
     if options.strict:
         warnings = [d for d in diagnostics if d.severity == "warning"]
         if warnings:
@@ -246,12 +249,15 @@ def netx_numerics(numerics: Numerics) -> Numerics:
     )
 
 
-def import_model(path: Path, options: CompileOptions) -> tuple[Dataset, Graph]:
-    """The model file, by its format, as a FLOAT graph, with the data it is verified on."""
+def import_model(
+    path: Path, options: CompileOptions, warn: Callable[[Diagnostic], None] | None = None
+) -> tuple[Dataset, Graph]:
+    """The model file, by its format, as a FLOAT graph, with the data it is verified on; ``warn``
+    gets the importer's warnings."""
     if path.suffix.lower() == ".nir":
         from snncc.importers.nir import import_nir_file  # nir is imported only for NIR models
 
-        return import_nir_file(path, options)
+        return import_nir_file(path, options, warn)
     if path.suffix.lower() == ".onnx":
         raise ImportFailed(
             "an ONNX file is an ANN; snncc converts it to an SNN with `snncc convert`",

@@ -3,18 +3,22 @@
 NIR carries no time step: the user gives it (``--dt``, seconds) together with the steps per
 sample and the readout, and the neurons are discretized by forward Euler (nir_nodes.py); the
 graph's meta records dt and the rule.  A file written by snncc's own exporter records dt, steps
-and readout in its metadata, which then serve as defaults.  Node names are NIR's.
+and readout in its metadata, which then serve as defaults.  Files whose exporter departs from
+NIR's equations (norse 1.1.0) are read in that exporter's meaning (``exporter``, --nir-from;
+nir_conventions.py).  Node names are NIR's.
 
 Structure: one Input, one Output, no recurrence; a node with several inputs sums them, which the
 IR does in neuron layers only; all paths from the input to a neuron layer must pass the same
 number of neuron layers (SPEC.md §1.1: the IR has no delays).  Every unsupported node is reported
 at once.  Codes: LOD003 no file, LOD210 unreadable file, IMT005 dt/steps/readout, IMT210
-unsupported node, IMT211 unsupported setting, IMT212 graph structure.
+unsupported node, IMT211 unsupported setting, IMT212 graph structure; warning IMT213: IF neurons
+with r = 1 at dt != 1 (how per-step tools write v += x).
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +30,8 @@ from snncc.data import BUNDLED_DIGITS, Dataset, load_dataset
 from snncc.errors import DataError, Diagnostic, ImportFailed, InvalidGraph, ModelLoadError
 from snncc.ir import LIF, Graph, GraphBuilder, GraphMeta, Input, Op, Output, Shape, Stage, verify
 
-from .nir_nodes import DISCRETIZATION, Unsupported, convert, snncc_metadata
+from .nir_conventions import EXPORTERS, NOTES, as_nir, per_step_if_warning
+from .nir_nodes import DISCRETIZATION, Unsupported, convert, ir_input_shape, snncc_metadata
 from .torch import add_readout
 
 if TYPE_CHECKING:
@@ -63,15 +68,28 @@ def _written_by(path: Path) -> str:
         return ""
 
 
-def import_nir_file(path: Path, options: CompileOptions) -> tuple[Dataset, Graph]:
+def import_nir_file(
+    path: Path, options: CompileOptions, warn: Callable[[Diagnostic], None] | None = None
+) -> tuple[Dataset, Graph]:
     """`snncc compile model.nir`: the graph, and the data it is verified on: ``options.data``, else
-    the bundled digits when the graph takes (1, 8, 8) or (64,) samples."""
+    the bundled digits when the graph takes (1, 8, 8) or (64,) samples.  ``warn`` gets the import's
+    warnings."""
+    file = read_nir(path)
     graph = import_nir(
-        read_nir(path), dt=options.dt, steps=options.steps, readout=options.readout, source=f"nir:{path}"
+        file,
+        dt=options.dt,
+        steps=options.steps,
+        readout=options.readout,
+        source=f"nir:{path}",
+        exporter=options.nir_from or "nir",
+        warn=warn,
     )
     shape = graph.of_type(Input)[0][1].shape
     if options.data is not None:
-        return load_dataset(options.data, input_shape=shape), graph
+        given = load_dataset(options.data, input_shape=_input_shape(_the_input(file), "input"))
+        if given.x.shape[1:] != shape:  # a Conv1d graph's (C, L) samples, held as (C, 1, L)
+            given = Dataset(given.path, given.x.reshape(len(given.x), *shape), given.y)
+        return given, graph
     if not BUNDLED_DIGITS.is_file():
         raise DataError("no --data given and the bundled digits data is not available", code="DAT010")
     digits = load_dataset(BUNDLED_DIGITS)
@@ -84,6 +102,10 @@ def import_nir_file(path: Path, options: CompileOptions) -> tuple[Dataset, Graph
     return Dataset(digits.path, digits.x.reshape(len(digits.x), *shape), digits.y), graph
 
 
+def _the_input(graph: Any) -> Any:
+    return next(node for node in graph.nodes.values() if type(node).__name__ == "Input")
+
+
 def import_nir(
     graph: Any,
     *,
@@ -92,11 +114,15 @@ def import_nir(
     readout: str | None,
     input_shape: tuple[int, ...] | None = None,
     source: str = "nir",
+    exporter: str = "nir",
+    warn: Callable[[Diagnostic], None] | None = None,
 ) -> Graph:
     """A FLOAT graph computing what the NIR ``graph`` computes, discretized with time step ``dt`` (s).
 
     dt, steps and the readout default to what snncc's exporter stored in the file's metadata.
     ``input_shape``: the sample shape the caller has data for (InvalidGraph GRF004 if it differs).
+    ``exporter``: the tool that wrote the file where it departs from NIR's equations (nir_conventions.py).
+    ``warn`` gets warnings (IF neurons that look written for per-step integration).
     """
     saved = snncc_metadata(graph)
     nodes: dict[str, Any] = dict(graph.nodes)
@@ -108,6 +134,13 @@ def import_nir(
     steps = saved.get("steps") if steps is None else steps
     readout = readout or ("saved" if "readout" in saved_readout else None)
     _check_run_settings(dt, steps, readout)
+    if exporter not in EXPORTERS:
+        raise ImportFailed(f"--nir-from must be one of {', '.join(EXPORTERS)}, got {exporter!r}", code="IMT005")
+    nodes = {name: as_nir(node, float(dt), exporter) for name, node in nodes.items()}
+    if warn is not None and "dt" not in saved and exporter == "nir":
+        found = per_step_if_warning(nodes, float(dt))
+        if found:
+            warn(found)
     order = _order(nodes, graph.edges)
     if len(inputs) != 1 or len(outputs) != 1:
         raise ImportFailed(
@@ -123,6 +156,7 @@ def import_nir(
             code="GRF004",
             node=inputs[0],
         )
+    shape = ir_input_shape(shape, kinds.values())
     _check_connected(order, graph.edges, inputs[0], outputs[0])
 
     builder = GraphBuilder()
@@ -167,7 +201,8 @@ def import_nir(
         dt=float(dt),
         discretization="euler",
         source=source,
-        notes=(("discretization", DISCRETIZATION), ("importer", "nir")),
+        notes=(("discretization", DISCRETIZATION), ("importer", "nir"))
+        + ((("nir_from", NOTES[exporter]),) if exporter in NOTES else ()),
     )
     return verify(builder.build(meta))
 

@@ -14,12 +14,14 @@ gain = (dt/tau) r (dt/tau_syn) w_in (without the synapse: (dt/tau) r), bias = (d
 threshold = v_threshold, fire ">", reset "zero" to v_reset.  Threshold is a spiking lif with
 beta 0.  v starts at 0 in every sample.  Values snncc's exporter writes that NIR cannot express
 (soft reset, fire on ">=", floor, initial potential, spike amplitude) ride in node metadata
-under "snncc" and are honoured here.
+under "snncc" and are honoured here.  Other exporters' departures from these equations are
+undone before (nir_conventions.py).  Conv1d on (C, L) is a 2-D convolution with kernel (1, k) on
+the same samples held as (C, 1, L).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -28,7 +30,7 @@ from snncc.errors import Diagnostic
 from snncc.ir import LIF, AvgPool2d, Const, Conv2d, Dense, Flatten, Op, Shape, SumPool2d
 
 SUPPORTED_NODES = (
-    "Input, Output, Affine, Linear, Scale (on vectors), Conv2d, SumPool2d, AvgPool2d, Flatten, "
+    "Input, Output, Affine, Linear, Scale (on vectors), Conv1d, Conv2d, SumPool2d, AvgPool2d, Flatten, "
     "IF, LIF, CubaLIF, LI, CubaLI, I (integrator), Threshold"
 )
 DISCRETIZATION = "forward Euler, synaptic current before potential (NIR exporters' convention)"
@@ -67,7 +69,6 @@ def convert(name: str, node: Any, src: Shape | None, dt: float) -> Op:
 
 
 _HINTS = {
-    "Conv1d": "snncc's IR has 2-D convolutions only; export the model with Conv2d (kernel 1 x k) on (C, 1, L) input",
     "Delay": "snncc's IR has no synaptic delays in this version",
     "NIRGraph": "flatten the nested subgraph into the main graph before importing",
 }
@@ -122,7 +123,8 @@ def _rate(name: str, node: Any, field: str, src: Shape | None, dt: float) -> flo
         raise Unsupported(
             name,
             f"dt = {dt:g} s exceeds {field} = {tau:g} s: forward Euler would overshoot",
-            f"pass --dt at most {tau:g}",
+            f"pass --dt at most {tau:g}; if norse 1.1.0 wrote the file (its to_nir writes dt·tau as tau, "
+            "norse issue #411), pass --nir-from norse with norse's dt",
         )
     return k
 
@@ -217,6 +219,52 @@ def _conv2d(name: str, node: Any, src: Shape | None, dt: float) -> Op:
     )
 
 
+def _conv1d(name: str, node: Any, src: Shape | None, dt: float) -> Op:
+    """Conv1d on (C, L) as a 2-D convolution with kernel (1, k) on (C, 1, L) (see ir_input_shape)."""
+    if src is not None and (len(src) != 3 or src[1] != 1):
+        raise Unsupported(name, f"Conv1d on a {src} input", "give Conv1d a (channels, length) input")
+    weight = np.asarray(node.weight, dtype=np.float64)
+    if weight.ndim != 3:
+        raise Unsupported(name, f"weight must be (out, in / groups, k), got {weight.shape}", "export a 3-D kernel")
+    stride, dilation = _single(name, node, "stride"), _single(name, node, "dilation")
+    padding = node.padding
+    if isinstance(padding, str):
+        if padding == "valid":
+            padding = 0
+        elif padding == "same" and stride == 1 and weight.shape[2] % 2:
+            padding = dilation * (weight.shape[2] - 1) // 2
+        else:
+            raise Unsupported(name, f"padding {padding!r} with stride {stride}", "give explicit padding")
+    else:
+        padding = _single(name, node, "padding")
+    bias = np.asarray(node.bias, dtype=np.float64) if node.bias is not None else None
+    return Conv2d(
+        shape=(),
+        weight=Const(weight[:, :, None, :]),
+        bias=Const(bias) if bias is not None and bias.any() else None,
+        stride=(1, stride),
+        padding=(0, padding),
+        dilation=(1, dilation),
+        groups=int(node.groups),
+    )
+
+
+def ir_input_shape(shape: Shape, kinds: Iterable[str]) -> Shape:
+    """The input's shape in snncc: a Conv1d graph's (C, L) samples are held as (C, 1, L), so that
+    its convolutions are 2-D ones and everything after them (neurons, Flatten) keeps NIR's order."""
+    if len(shape) == 2 and "Conv1d" in kinds:
+        return (shape[0], 1, shape[1])
+    return shape
+
+
+def _single(name: str, node: Any, field: str) -> int:
+    """A Conv1d field: an int, or a 1-element array as tools write (stride,) tuples."""
+    arr = np.asarray(getattr(node, field)).reshape(-1)
+    if arr.size != 1:
+        raise Unsupported(name, f"Conv1d {field} must be one value, got {arr.tolist()}", "export a 1-D convolution")
+    return int(arr[0])
+
+
 def _pool(kind: type[Op]) -> Callable[[str, Any, Shape | None, float], Op]:
     def convert(name: str, node: Any, src: Shape | None, dt: float) -> Op:
         return kind(shape=(), kernel=_pair(node.kernel_size), stride=_pair(node.stride), padding=_pair(node.padding))
@@ -246,6 +294,7 @@ _CONVERTERS: dict[str, Callable[[str, Any, Shape | None, float], Op]] = {
     "Affine": _affine,
     "Linear": _affine,
     "Scale": _scale,
+    "Conv1d": _conv1d,
     "Conv2d": _conv2d,
     "SumPool2d": _pool(SumPool2d),
     "AvgPool2d": _pool(AvgPool2d),

@@ -32,3 +32,30 @@ def test_without_the_fix_lava_fails_to_import_on_this_python():
     )
     assert proc.returncode != 0 and "mutable default" in proc.stderr
     assert dataclasses.dataclass.__module__ == "dataclasses"
+
+
+def test_lava_imports_after_something_fixed_the_start_method():
+    """tqdm (as torch.fx's shape propagation uses it) makes a multiprocessing lock, which fixes the
+    start method; Lava's import-time set_start_method('fork') then raised RuntimeError."""
+    code = (
+        "import multiprocessing; multiprocessing.RLock()\n"
+        "from snncc.backends.lava.compat import import_lava\n"
+        "import_lava()\n"
+        "import lava.magma.runtime.message_infrastructure.multiprocessing\n"
+        "assert multiprocessing.get_start_method() == 'fork'\n"
+        "assert multiprocessing.set_start_method.__module__ == 'multiprocessing.context'  # restored\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_a_start_method_lava_cannot_use_is_a_clear_error():
+    code = (
+        "import multiprocessing; multiprocessing.set_start_method('spawn')\n"
+        "from snncc.backends.lava.compat import import_lava\n"
+        "from snncc.errors import BackendError\n"
+        "try:\n    import_lava()\nexcept BackendError as e:\n    print(e.diagnostics[0].code, e.diagnostics[0].message)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "BKD004" in proc.stdout and "already uses 'spawn'" in proc.stdout

@@ -294,15 +294,21 @@ def test_every_unsupported_node_is_reported_at_once():
     nodes = {
         **g.nodes,
         "delay": nir.Delay(np.ones(2)),
-        "conv1d": nir.Conv1d(
-            input_shape=None, weight=np.ones((2, 2, 1)), stride=1, padding=0, dilation=1, groups=1, bias=np.zeros(2)
+        "sub": nir.NIRGraph(
+            nodes={
+                "i": nir.Input({"input": np.array([2])}),
+                "l": nir.Linear(np.eye(2)),
+                "o": nir.Output({"output": np.array([2])}),
+            },
+            edges=[("i", "l"), ("l", "o")],
+            type_check=False,
         ),
     }
-    edges = [("in", "delay"), ("delay", "conv1d"), ("conv1d", "w"), ("w", "lif"), ("lif", "out")]
+    edges = [("in", "delay"), ("delay", "sub"), ("sub", "w"), ("w", "lif"), ("lif", "out")]
     with pytest.raises(ImportFailed) as err:
         import_nir(nir.NIRGraph(nodes=nodes, edges=edges, type_check=False), dt=DT, steps=4, readout="sum")
     found = {(d.node, d.code) for d in err.value.diagnostics}
-    assert found == {("delay", "IMT210"), ("conv1d", "IMT210"), ("lif", "IMT211")}  # per-neuron tau
+    assert found == {("delay", "IMT210"), ("sub", "IMT210"), ("lif", "IMT211")}  # per-neuron tau
 
 
 def test_branches_must_meet_in_a_neuron_over_equal_paths():
