@@ -138,7 +138,9 @@ class _Walker:
         self.nodes: dict[str, Node] = {}  # the ANN so far, in ONNX (topological) order
         self.producer: dict[str, str] = {}  # data tensor -> the ANN node (or the input) that computes it
         self.shapes: dict[str, Shape | None] = {}  # ANN node -> sample shape; None: unknown after a problem
-        self.readers = Counter(t for n in self.graph.node if n.op_type != "Shape" for t in n.input)
+        # who reads each tensor (a fold into a layer needs it to be the only reader); Shape reads no values,
+        # and a bypassed node's output stands for its input (its readers count there)
+        self.readers = Counter(t for n in self.graph.node if n.op_type not in ("Shape", *BYPASSED) for t in n.input)
         self.readers.update(o.name for o in self.graph.output)
         self.problems: list[Diagnostic] = []
         self.notes: list[str] = []

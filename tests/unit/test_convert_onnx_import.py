@@ -232,6 +232,24 @@ def test_joins_snncc_cannot_sum_are_refused_naming_the_node(tmp_path):
     assert by_node["/Concat"].code == "IMT103" and "only Add/Sum" in by_node["/Concat"].message
 
 
+def test_batchnorm_of_a_tensor_another_branch_reads_is_not_folded(tmp_path):
+    class Shared(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(1, 4, 3, padding=1)
+            self.bn = nn.BatchNorm2d(4)
+            self.fc = nn.Linear(256, 3)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            h = self.conv(x)  # read by the batch norm and, unnormalized, by the skip
+            return self.fc(torch.relu(torch.relu(self.bn(h)) + torch.relu(h)).flatten(1))
+
+    with pytest.raises(ImportFailed) as info:
+        import_onnx(export(Shared(), tmp_path / "shared.onnx", do_constant_folding=False))
+    (d,) = info.value.diagnostics
+    assert d.node == "/bn/BatchNormalization" and "other nodes read too" in d.message
+
+
 def test_maxpool_is_refused_unless_approximated_as_average_pooling(tmp_path):
     torch.manual_seed(5)
     model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(64, 3))
