@@ -89,13 +89,13 @@ def test_resnet_on_loihi2_soft_reset_and_bit_exact_in_lava(data, tmp_path):
 @pytest.mark.slow
 def test_resnet_on_loihi_hard_reset(data, tmp_path):
     out = tmp_path / "l1"
-    # float vs deployed agree on 95.8 % of these samples (the hard reset amplifies quantization differences),
-    # just above the default 95 %: the test is about the conversion, so it asks for 90 %
-    report = convert(data, out, "loihi", 32, "--min-agreement", "0.9")
+    # float vs deployed agree on 94.8 % of these samples (the hard reset amplifies quantization differences),
+    # about the default 95 %: the test is about the conversion, so it asks for 90 %
+    report = convert(data, out, "loihi", 24, "--min-agreement", "0.9")
     a, ann = report["conversion"]["accuracy"], data[2]
     assert "reset 'zero'" in report["conversion"]["methods"]["neuron"]
     assert report["input"]["encoding"] == "bitplane"
-    # measured on these 96 digits (T = 32): ANN 100 %, SNN float 95.83 %, deployed 97.92 %; the hard reset
+    # measured on these 96 digits (T = 24): ANN 100 %, SNN float 95.83 %, deployed 97.92 %; the hard reset
     # loses the charge above threshold at every spike, which five layers compound (450 digits: 94.0 %)
     assert a["snn_float"] >= ann - 0.08 and a["deployed"] >= ann - 0.08
     check_relays(report, out)
