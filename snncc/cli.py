@@ -148,7 +148,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=False,
         help="layer-wise initial-potential correction (targets with initial potentials; default off)",
     )
+    v.add_argument(
+        "--approximate",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="accept a named approximation of an ANN layer that has no exact spiking form (repeatable): "
+        "maxpool-as-avgpool (each MaxPool becomes average pooling over the same window; the report compares "
+        "with the real ANN)",
+    )
     v.add_argument("--samples", type=int, help="test on the first N samples only")
+    v.add_argument(
+        "--backend", choices=["refsim", "lava"], default="refsim", help="lava: also run Lava and compare bit for bit"
+    )
+    v.add_argument("--lava-samples", type=int, default=8, help="samples to run in Lava with --backend lava (default 8)")
     v.add_argument("--min-agreement", type=float, default=0.95, help="minimum output agreement to pass (default 0.95)")
     v.add_argument("--force", action="store_true", help="replace an existing output directory")
     v.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
@@ -292,6 +305,7 @@ def _convert(args: argparse.Namespace) -> int:
 
     _check_positive(args.steps, "--steps")
     _check_positive(args.samples, "--samples")
+    _check_positive(args.lava_samples, "--lava-samples")
     check_output_dir(args.out, args.force)  # fail before any work
 
     from snncc.convert.run import ConvertRequest, run_convert
@@ -310,6 +324,8 @@ def _convert(args: argparse.Namespace) -> int:
         calibrate_potential=args.calibrate_potential,
         samples=args.samples,
         min_agreement=args.min_agreement,
+        approximations=tuple(args.approximate),
+        lava_samples=args.lava_samples if args.backend == "lava" else 0,
     )
     result, _, section = run_convert(request, _progress(args.quiet))
     with atomic_output_dir(args.out, force=args.force) as tmp:
@@ -318,6 +334,7 @@ def _convert(args: argparse.Namespace) -> int:
     print(
         f"{args.out}/report.md: target {report['target']['name']}, {report['cores']['used']} cores, "
         f"accuracy ANN {_fmt(a['ann'])}, SNN float {_fmt(a['snn_float'])}, deployed {_fmt(a['deployed'])}"
+        + ("" if result.lava is None else f", Lava bit-exact: {result.lava['bit_exact']}")
     )
     if not result.verification_passed:
         print("snncc: verification below tolerance (see report.md)", file=sys.stderr)

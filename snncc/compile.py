@@ -16,6 +16,7 @@ from snncc.data import BUNDLED_DIGITS, Dataset, load_dataset
 from snncc.errors import DataError, Diagnostic, ImportFailed, InvalidGraph, MappingError, StrictModeError
 from snncc.ir import Graph, Input, Numerics, Output, verify
 from snncc.parallel import executor_for, in_flight_for
+from snncc.passes.align_depths import align_depths
 from snncc.passes.approximate import approximate
 from snncc.passes.calibrate import calibrate
 from snncc.passes.canonicalize import canonicalize
@@ -115,10 +116,11 @@ def deploy(
         dataset, graph = imported
     input_name = graph.of_type(Input)[0][0]
 
-    say("canonicalizing (fold batch norm, fuse pooling, fold gains and resets)")
+    say("canonicalizing (fold batch norm, fuse pooling, fold gains and resets; relays where branches meet)")
     with timer("canonicalize"), _located(model_path):
         approximated, approximations = approximate(graph, options.approximations)
         canonical = verify(canonicalize(verify(approximated)))
+        canonical = verify(align_depths(canonical))  # relays: branches of unequal depth meet in step on chip
 
     say(
         f"quantizing{f' (calibrating on {min(len(dataset), options.calibration_samples)} samples)' if calibrate_v else ''}"

@@ -26,6 +26,7 @@ from snncc.ir import Dense, Graph, IntConv2d, IntDense
 from snncc.mapping.connectivity import box_slices, neuron_layers, nonzero_fan_out, projections
 from snncc.mapping.placement import Placement
 from snncc.mapping.resources import destination_masks
+from snncc.passes.align_depths import relays_of
 from snncc.target import Sourced, Target
 
 ANN_MAC_PJ = Sourced(4.6, "Horowitz ISSCC 2014 (45 nm): 32-bit float multiply 3.7 pJ + add 0.9 pJ", "secondary")
@@ -111,11 +112,12 @@ def estimate(graph: Graph, placement: Placement, trace: Trace, target: Target) -
     per_layer: dict[str, LayerEnergy] = {}
     host_messages = 0.0
     synops_per_sample = synaptic_ops(graph, trace)
+    relays = relays_of(graph)  # the ANN has no such layers: they cost the chip, not the ANN
     for layer, op in neuron_layers(graph):
         synops = synops_per_sample[layer] * batch
         macs = 0.0
         for p in projections(graph, layer):
-            macs += _macs(p.op)
+            macs += 0.0 if layer in relays else _macs(p.op)
             if p.from_host:
                 host_messages += float(trace.input_events[p.source].sum())
         neurons = int(np.prod(op.shape))

@@ -17,7 +17,8 @@ import numpy as np
 
 from snncc import __version__
 from snncc.compile import CompileResult
-from snncc.ir import IntInput, print_graph, save
+from snncc.ir import IntInput, IntLIF, print_graph, save
+from snncc.passes.align_depths import relays_of
 from snncc.passes.approximate import APPROXIMATIONS
 
 INPUT_FORMS = {
@@ -69,6 +70,7 @@ def build_report(result: CompileResult) -> dict[str, Any]:
             "passed": result.verification_passed,
             "min_output_agreement": result.min_agreement,
         },
+        "relays": _relays(result),
         "approximations": {
             name: {"description": APPROXIMATIONS[name][0], "layers": layers}
             for name, layers in result.approximations.items()
@@ -156,10 +158,12 @@ def render_markdown(report: dict[str, Any], plots: list[str], extra: Sequence[st
         f"| synaptic ops per sample | {e['synops']:,.0f} |",
         f"| neuron updates per sample | {e['neuron_updates']:,.0f} |",
         f"| input | {i['encoding']}, {i['bits']} bits, LSB {i['lsb']:.6g} ({'exact' if i['exact'] else 'rounded'}) |",
+        *_relay_summary(report["relays"]),
         "",
         f"Input form: {i['form']}.",
         "",
         *[line for text in extra for line in (text.rstrip("\n"), "")],
+        *_relay_section(report["relays"]),
         "## Float vs deployed, layer by layer",
         "",
         f"Spike agreement = fraction of (sample, step, neuron) with the same spike. A layer below "
@@ -170,7 +174,7 @@ def render_markdown(report: dict[str, Any], plots: list[str], extra: Sequence[st
     ]
     for layer in v["layers"]:
         lines.append(
-            f"| {layer['layer']} | {layer['neurons']} | {_pct(layer['spike_agreement'])} | {layer['float_rate']:.4f} | "
+            f"| {_layer_name(layer)} | {layer['neurons']} | {_pct(layer['spike_agreement'])} | {layer['float_rate']:.4f} | "
             f"{layer['deployed_rate']:.4f} | {layer['first_mismatch'] or '—'} |"
         )
     lines += [
@@ -275,6 +279,75 @@ def render_markdown(report: dict[str, Any], plots: list[str], extra: Sequence[st
     if plots:
         lines += ["", "## Plots", "", *[f"![{p}]({p})" for p in plots]]
     return "\n".join(lines) + "\n"
+
+
+def _layer_name(layer: dict[str, Any]) -> str:
+    return layer["layer"] + (f" (relay of {layer['relay_of']})" if layer.get("relay_of") else "")
+
+
+def _relays(result: CompileResult) -> dict[str, Any]:
+    """What the relay layers (passes/align_depths.py) cost: neurons, cores, synaptic ops, energy."""
+    relays = relays_of(result.int_graph)
+    if not relays:
+        return {}
+    graph = result.int_graph
+    energy = result.energy.to_dict()
+    pieces = {split["layer"]: split["pieces"] for split in result.placement.to_dict()["layers"]}
+    neurons = {name: int(np.prod(op.shape)) for name, op in graph.of_type(IntLIF)}
+    layers = {}
+    for relay, source in relays.items():
+        e = energy["per_layer"][relay]
+        feeds = sorted({n for syn in graph.successors(relay) for n in graph.successors(syn)})
+        layers[relay] = {
+            "copies": source,
+            "feeds": feeds,
+            "neurons": neurons[relay],
+            "pieces": pieces.get(relay),
+            "synops": e["synops"],
+            "energy_pj": e["total_pj"],
+        }
+    relay_neurons = sum(r["neurons"] for r in layers.values())
+    relay_pj = sum(r["energy_pj"] for r in layers.values())
+    return {
+        "why": "branches of unequal depth meet in a neuron layer: each relay copies its source's spikes one "
+        "connection later, so that on the chip every input of that layer carries the same sample step "
+        "(ir/SPEC.md §1.1); in the float model's time a relay's spikes are its source's",
+        "layers": layers,
+        "neurons": relay_neurons,
+        "neurons_fraction": relay_neurons / sum(neurons.values()),
+        "energy_pj": relay_pj,
+        "energy_fraction": relay_pj / energy["total_pj"] if energy["total_pj"] else 0.0,
+    }
+
+
+def _relay_summary(relays: dict[str, Any]) -> list[str]:
+    if not relays:
+        return []
+    return [
+        f"| relay layers | {len(relays['layers'])}: {relays['neurons']:,} neurons "
+        f"({_pct(relays['neurons_fraction'])}), {relays['energy_pj'] / 1e6:.3f} µJ ({_pct(relays['energy_fraction'])}) |"
+    ]
+
+
+def _relay_section(relays: dict[str, Any]) -> list[str]:
+    if not relays:
+        return []
+    lines = [
+        "## Relay layers",
+        "",
+        f"{relays['why'][0].upper()}{relays['why'][1:]}. They are counted in every table of this report (neurons, "
+        "cores, synaptic ops, energy; none in the equivalent ANN's MACs); in the layer-by-layer comparison each is "
+        "compared with the float spikes of the layer it copies.",
+        "",
+        "| relay | copies | feeds | neurons | pieces | synaptic ops | µJ |",
+        "|---|---|---|---:|---:|---:|---:|",
+    ]
+    for name, r in relays["layers"].items():
+        lines.append(
+            f"| {name} | {r['copies']} | {', '.join(r['feeds'])} | {r['neurons']} | {r['pieces']} | "
+            f"{r['synops']:,.0f} | {r['energy_pj'] / 1e6:.4f} |"
+        )
+    return [*lines, ""]
 
 
 def _kv(d: dict[str, Any], fmt: str = "{}") -> str:

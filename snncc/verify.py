@@ -22,6 +22,7 @@ from snncc.backends.refsim import RefSim
 from snncc.ir import Graph, IntLIF, Output
 from snncc.ir.ops_float import STEP_READOUTS
 from snncc.parallel import ordered_map
+from snncc.passes.align_depths import relays_of
 from snncc.passes.quantize import quantize_inputs
 
 
@@ -33,6 +34,7 @@ class LayerAgreement:
     float_rate: float  # spikes per neuron per step
     deployed_rate: float
     first_mismatch: tuple[int, int, int] | None  # (sample, step, flat neuron) of the earliest difference
+    relay_of: str | None = None  # a relay layer (passes/align_depths.py): compared with this float layer's spikes
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,7 @@ def compare(
     ``device``: run the reference backend on torch tensors there ("cuda"; None: numpy).
     """
     layers = [n for n, op in int_graph.of_type(IntLIF) if op.spiking]
+    relays = relays_of(int_graph)  # the float model has no relays: each copies a layer, so compare with that
     (output_name, output_op), *_ = int_graph.of_type(Output)
     n_samples = len(next(iter(x.values())))
     equal = dict.fromkeys(layers, 0)
@@ -97,6 +100,7 @@ def compare(
             float_graph,
             int_graph,
             tuple(layers),
+            tuple(relays.get(layer, layer) for layer in layers),
             {k: np.asarray(v[s : s + batch_size]) for k, v in x.items()},
             s,
             device,
@@ -127,6 +131,7 @@ def compare(
                 float_rate=counts_f[layer] / total,
                 deployed_rate=int(it_all.spike_counts[layer].sum()) / total,
                 first_mismatch=first[layer],
+                relay_of=relays.get(layer),
             )
         )
     f_out = ft_all.outputs[output_name]
@@ -156,6 +161,7 @@ class _BatchJob:
     float_graph: Graph
     int_graph: Graph
     layers: tuple[str, ...]
+    float_layers: tuple[str, ...]  # the float model's layer to compare each one with (itself, or what a relay copies)
     x: dict[str, np.ndarray]
     start: int
     device: str | None = None
@@ -173,12 +179,13 @@ class _BatchResult:
 
 def _compare_batch(job: _BatchJob) -> _BatchResult:
     """One batch on both simulators; a top-level function so that other processes can run it."""
-    record = Record(spikes=True, layers=job.layers)
-    ft = get_backend("floatsim").run(job.float_graph, job.x, record=record)
-    it = RefSim(device=job.device).run(job.int_graph, quantize_inputs(job.int_graph, job.x), record=record)
+    ft = get_backend("floatsim").run(job.float_graph, job.x, record=Record(spikes=True, layers=job.float_layers))
+    it = RefSim(device=job.device).run(
+        job.int_graph, quantize_inputs(job.int_graph, job.x), record=Record(spikes=True, layers=job.layers)
+    )
     equal, float_spikes, first = {}, {}, {}
-    for layer in job.layers:
-        a = ft.spikes[layer]
+    for layer, float_layer in zip(job.layers, job.float_layers, strict=True):
+        a = ft.spikes[float_layer]
         b = it.spikes[layer].reshape(a.shape)  # canonicalization may lay a layer out as its conv's (C, H, W)
         same = a == b
         equal[layer] = int(same.sum())

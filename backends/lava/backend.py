@@ -43,7 +43,8 @@ class LavaBackend:
                         "BKD010",
                         f"paths from the input reach this layer after {shortest} and after {longest} connections",
                         node=name,
-                        hint="Lava adds one step per connection; unequal paths need delays, which this version lacks",
+                        hint="Lava adds one step per connection: delay the shorter paths with relay layers "
+                        "(snncc.passes.align_depths, which every compile runs)",
                     )
                 )
         return diags

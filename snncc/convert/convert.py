@@ -27,7 +27,7 @@ from snncc.backends import get_backend
 from snncc.errors import DataError
 from snncc.ir import LIF, Const, Graph, GraphBuilder, GraphMeta, Input, Output, Stage, verify
 
-from .ann import Ann, Relu, forward
+from .ann import Add, Ann, Relu, forward
 from .balance import Balance, balance
 
 Shift = Literal["threshold-half", "initial-potential", "none"]
@@ -77,6 +77,7 @@ class Conversion:
     layers: tuple[LayerConversion, ...]
     calibration_samples: int
     notes: tuple[str, ...] = field(default_factory=tuple)
+    approximated: tuple[tuple[str, str], ...] = ()  # (approximation, ONNX node) the user accepted
 
     def methods(self) -> dict[str, str]:
         o = self.options
@@ -125,7 +126,7 @@ def convert(ann: Ann, calib_x: np.ndarray, options: ConvertOptions) -> Conversio
         for name in ann.relus
     )
     notes = (*ann.notes, *(f"ReLU {name!r} never active on the calibration data" for name in bal.dead))
-    return Conversion(snn.graph(), options, bal, layers, len(calib_x), notes)
+    return Conversion(snn.graph(), options, bal, layers, len(calib_x), notes, ann.approximated)
 
 
 def _check(ann: Ann, x: np.ndarray, options: ConvertOptions) -> None:
@@ -144,15 +145,20 @@ def _check(ann: Ann, x: np.ndarray, options: ConvertOptions) -> None:
 
 
 def _synapses(ann: Ann) -> dict[str, str | None]:
-    """The weighted layer (Conv/Gemm/MatMul) that feeds each ReLU."""
-    found: dict[str, str | None] = {}
-    last: str | None = None
-    for name, layer in ann.layers:
-        if isinstance(layer, Relu):
-            found[name], last = last, None
-        elif hasattr(layer, "weight"):
-            last = name
-    return found
+    """What feeds each ReLU: its weighted layers (Conv/Gemm/MatMul), joined by " + " over the branches
+    of a residual sum; "skip from X" for a branch without weights (an identity skip)."""
+
+    def feeder(name: str) -> str:
+        node = None if name == ann.input_name else ann.node(name)
+        if node is None or isinstance(node.layer, Relu):
+            return f"skip from {name}"
+        if hasattr(node.layer, "weight"):
+            return name
+        return feeder(node.inputs[0])  # pooling, flatten: look further back
+
+    return {
+        n.name: " + ".join(feeder(i) for i in ann.summands(n.inputs)) for n in ann.nodes if isinstance(n.layer, Relu)
+    }
 
 
 def _rms(diff: np.ndarray, theta: float) -> float:
@@ -164,7 +170,7 @@ class _Snn:
 
     def __init__(self, ann: Ann, thresholds: dict[str, float], options: ConvertOptions) -> None:
         self.ann, self.thresholds, self.options = ann, thresholds, options
-        shapes = {name: layer.shape for name, layer in ann.layers if isinstance(layer, Relu)}
+        shapes = {n.name: n.layer.shape for n in ann.nodes if isinstance(n.layer, Relu)}
         t = options.steps
         shift_bias = {"threshold-half": 0.5 / t, "initial-potential": 0.0, "none": 0.0}[options.shift]
         shift_v = 0.5 if options.shift == "initial-potential" else 0.0
@@ -175,31 +181,18 @@ class _Snn:
         """The FLOAT graph; ``probes``: one rate·θ output per spiking layer instead of the readout."""
         steps = self.options.steps
         builder = GraphBuilder()
-        src = builder.add(self.ann.input_name or "input", Input(shape=self.ann.input_shape))
+        builder.add(self.ann.input_name or "input", Input(shape=self.ann.input_shape))
+        needed = self.ann.ancestors(upto or self.ann.output)
         spiking: list[tuple[str, LIF]] = []
-        last_op = None
-        for name, layer in self.ann.layers:
-            if isinstance(layer, Relu):
-                theta = self.thresholds[name]
-                v_init = self.v_init[name]
-                op = LIF(
-                    shape=layer.shape,
-                    beta=1.0,
-                    threshold=theta,
-                    fire=">=",
-                    reset=self.options.reset,
-                    bias=Const(self.bias[name]),
-                    v_init=Const(v_init) if v_init.any() else None,
-                    amplitude=theta,
-                )
-                src = builder.add(name, op, [src])
-                spiking.append((src, op))
-            else:
-                op = layer
-                src = builder.add(name, op, [src])
-            last_op = op
-            if name == upto:
-                break
+        last = None
+        for node in self.ann.nodes:
+            if node.name not in needed or isinstance(node.layer, Add):
+                continue  # a residual sum is done by the neuron layer reading it
+            op = self._lif(node.name) if isinstance(node.layer, Relu) else node.layer
+            last = (builder.add(node.name, op, self.ann.summands(node.inputs)), op)
+            if isinstance(op, LIF):
+                spiking.append(last)
+        src, last_op = last
         if probes:
             for name, op in spiking:
                 builder.add(
@@ -219,6 +212,20 @@ class _Snn:
             notes=(("converter", "ann-to-snn"), ("importer", "onnx")),
         )
         return verify(builder.build(meta))
+
+    def _lif(self, name: str) -> LIF:
+        """The IF layer of ReLU ``name``: threshold θ, a spike worth θ, the shift and corrections."""
+        theta, v_init = self.thresholds[name], self.v_init[name]
+        return LIF(
+            shape=self.ann.node(name).layer.shape,
+            beta=1.0,
+            threshold=theta,
+            fire=">=",
+            reset=self.options.reset,
+            bias=Const(self.bias[name]),
+            v_init=Const(v_init) if v_init.any() else None,
+            amplitude=theta,
+        )
 
     def rates(self, x: np.ndarray, *, upto: str | None = None) -> dict[str, np.ndarray]:
         """rate·θ per sample and neuron of every spiking layer (up to ``upto``), by the float simulator."""

@@ -1,19 +1,23 @@
-"""Read an ONNX ANN into a float ANN description (ann.Ann): a chain of linear IR ops and ReLUs.
+"""Read an ONNX ANN into a float ANN description (ann.Ann): a DAG of linear IR ops, ReLUs and sums.
 
 Supported nodes: Conv (2-D, symmetric padding), Gemm, MatMul (+ Add of a constant bias),
 BatchNormalization (folded into the Conv/Gemm/MatMul before it, exactly), Relu, AveragePool,
 GlobalAveragePool, Flatten and Reshape to one vector per sample, Dropout and Identity (bypassed:
-inference semantics).  Weights come from initializers (or Constant nodes); shapes from the model's
-input.  Everything else (MaxPool, residual Add, Softmax, ...) is reported with its ONNX node name,
-all problems at once.
+inference semantics), and Add/Sum of branches (residual connections, with or without a
+Conv+BatchNormalization projection on the skip path) followed by a Relu.  MaxPool/GlobalMaxPool
+only as the named approximation ``maxpool-as-avgpool``.  Weights come from initializers (or
+Constant nodes); shapes from the model's input.  Everything else (MaxPool by default, Softmax, ...)
+is reported with its ONNX node name, all problems at once.
 
 Codes: LOD003 no such file, LOD101 not a readable ONNX model, IMT101 unsupported node,
-IMT102 unsupported setting of a supported node, IMT103 not a chain (branches, residual Add),
-IMT104 inputs/outputs of the model, IMT105 a weight is computed at run time.
+IMT102 unsupported setting of a supported node, IMT103 a join snncc cannot sum (not Add, or a sum
+not followed by a Relu), IMT104 inputs/outputs of the model, IMT105 a weight is computed at run
+time, IMT030 an unknown approximation.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -23,22 +27,30 @@ import numpy as np
 from snncc.errors import Diagnostic, ImportFailed, InvalidGraph, ModelLoadError
 from snncc.ir import AvgPool2d, Const, Conv2d, Dense, Flatten, Op, Shape
 
-from .ann import Ann, Layer, Relu
+from .ann import Add, Ann, Layer, Node, Relu
 
 SUPPORTED = (
     "Conv, Gemm, MatMul (+ Add bias), BatchNormalization after Conv/Gemm/MatMul, Relu, AveragePool, "
-    "GlobalAveragePool, Flatten, Reshape to one vector per sample, Dropout, Identity"
+    "GlobalAveragePool, Flatten, Reshape to one vector per sample, Dropout, Identity, Add/Sum of branches "
+    "followed by Relu"
 )
 BYPASSED = ("Dropout", "Identity")
 PROBE_BATCH = 3  # batch size used to evaluate shape computations (a prime, to tell batch from sample axes)
+MAXPOOL_AS_AVGPOOL = "maxpool-as-avgpool"
+APPROXIMATIONS = {
+    MAXPOOL_AS_AVGPOOL: "each MaxPool/GlobalMaxPool replaced by average pooling over the same window "
+    "(zero padding counted); the ANN accuracy is still that of the real MaxPool (onnxruntime)",
+}
 WHY_NOT = {
     "MaxPool": (
         "MaxPool cannot be converted exactly: the max of spike trains is not the max of their rates",
-        "train the ANN with average pooling (nn.AvgPool2d) instead of MaxPool, as conversion methods do",
+        "train the ANN with average pooling (nn.AvgPool2d) instead of MaxPool, as conversion methods do, or "
+        f"accept average pooling of the same window with --approximate {MAXPOOL_AS_AVGPOOL} (the report "
+        "compares it with the real ANN)",
     ),
     "GlobalMaxPool": (
         "GlobalMaxPool cannot be converted exactly: the max of spike trains is not the max of their rates",
-        "train the ANN with global average pooling instead",
+        f"train the ANN with global average pooling instead, or accept it with --approximate {MAXPOOL_AS_AVGPOOL}",
     ),
     "Softmax": (
         "Softmax has no spiking form",
@@ -50,9 +62,14 @@ WHY_NOT = {
     ),
 }
 RESIDUAL_HINT = (
-    "snncc's IR needs the same number of hops from the input to every neuron layer and has no delays "
-    "(ir/SPEC.md §1.1), so skip connections cannot be expressed yet; convert a plain chain of layers"
+    "snncc sums branches in the neuron layer after them: join branches with Add (or Sum) followed by a ReLU, "
+    "as residual blocks do; concatenation and products of branches have no spiking form here"
 )
+ADD_NOT_BEFORE_RELU = (
+    "a sum of branches feeds {what}; snncc sums branches only in a neuron layer, so a residual Add must be "
+    "followed by a Relu"
+)
+ADD_HINT = "apply the ReLU right after the residual Add (out = relu(main + skip)), as ResNet blocks do"
 
 
 class _Unsupported(Exception):
@@ -81,12 +98,26 @@ def load_onnx(path: Path) -> Any:
     return model
 
 
-def import_onnx(path: str | Path) -> Ann:
-    """The ANN in ``path`` as a chain of float IR ops and ReLUs; every unsupported node reported at once."""
+def check_approximations(names: tuple[str, ...]) -> None:
+    unknown = sorted(set(names) - set(APPROXIMATIONS))
+    if unknown:
+        raise ImportFailed(
+            f"unknown approximation(s) for conversion: {', '.join(unknown)}",
+            code="IMT030",
+            hint=f"available: {', '.join(APPROXIMATIONS)}",
+        )
+
+
+def import_onnx(path: str | Path, approximations: tuple[str, ...] = ()) -> Ann:
+    """The ANN in ``path`` as a DAG of float IR ops, ReLUs and sums; every unsupported node reported at once.
+
+    ``approximations``: names from APPROXIMATIONS the user accepts (e.g. maxpool-as-avgpool).
+    """
+    check_approximations(approximations)
     path = Path(path)
     model = load_onnx(path)
     try:
-        return _Walker(model, str(path)).run()
+        return _Walker(model, str(path), tuple(approximations)).run()
     except (ImportFailed, InvalidGraph) as err:
         raise err.located(str(path)) from err.__cause__
 
@@ -95,6 +126,7 @@ def import_onnx(path: str | Path) -> Ann:
 class _Walker:
     model: Any
     source: str
+    approximations: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         from onnx import numpy_helper
@@ -103,62 +135,53 @@ class _Walker:
         self.consts: dict[str, np.ndarray] = {
             t.name: numpy_helper.to_array(t).astype(np.float64) for t in self.graph.initializer
         }
-        self.layers: list[tuple[str, Layer]] = []
+        self.nodes: dict[str, Node] = {}  # the ANN so far, in ONNX (topological) order
+        self.producer: dict[str, str] = {}  # data tensor -> the ANN node (or the input) that computes it
+        self.shapes: dict[str, Shape | None] = {}  # ANN node -> sample shape; None: unknown after a problem
+        # who reads each tensor (a fold into a layer needs it to be the only reader); Shape reads no values,
+        # and a bypassed node's output stands for its input (its readers count there)
+        self.readers = Counter(t for n in self.graph.node if n.op_type not in ("Shape", *BYPASSED) for t in n.input)
+        self.readers.update(o.name for o in self.graph.output)
         self.problems: list[Diagnostic] = []
         self.notes: list[str] = []
-        self.acts: set[str] = set()  # tensors carrying data derived from the model's input
+        self.approximated: list[tuple[str, str]] = []
         self._inferred: dict[str, list[int | None]] | None = None
 
     # --- walk ---------------------------------------------------------------------------------
     def run(self) -> Ann:
         input_name, input_shape = self._input()
-        shape: Shape | None = input_shape
-        current: str | None = input_name
-        self.acts.add(input_name)
+        self.producer[input_name] = input_name
+        self.shapes[input_name] = input_shape
         for index, node in enumerate(self.graph.node):
             name = node.name or f"{node.op_type}_{index}"
-            data = [t for t in node.input if t in self.acts]
+            data = [t for t in node.input if t in self.producer]
             if not data:
                 self._constant_node(node)
                 continue
             if node.op_type == "Shape":  # reads only the shape: feeds Reshape's target shape
                 continue
-            self.acts.update(node.output)
-            if len(data) > 1:
-                residual = node.op_type in ("Add", "Sum")
-                self._problem(
-                    "IMT103",
-                    name,
-                    f"{node.op_type} of two branches"
-                    + (" (a residual connection)" if residual else "")
-                    + f": it joins {', '.join(repr(t) for t in data)}",
-                    RESIDUAL_HINT,
-                )
-                current, shape = node.output[0], shape
-                continue
-            if data[0] != current:
-                self._problem(
-                    "IMT103",
-                    name,
-                    f"the graph branches here: this node reads {data[0]!r}, which is not the previous layer's output",
-                    RESIDUAL_HINT,
-                )
-                continue
+            srcs = [self.producer[t] for t in data]
             try:
-                shape = self._node(node, name, shape)
+                self.producer[node.output[0]] = self._add_node(node, name, srcs)
             except _Unsupported as exc:
                 self._problem(exc.code, name, exc.message, exc.hint)
-                shape = None  # unknown downstream; keep checking the nodes themselves
+                self.producer[node.output[0]], self.shapes[name] = name, None  # unknown downstream
             except InvalidGraph as exc:
                 self.problems.extend(exc.diagnostics)
-                shape = None
-            current = node.output[0]
-        self._check_output(current)
+                self.producer[node.output[0]], self.shapes[name] = name, None
+        self._check_output()
         if self.problems:
             raise ImportFailed(diagnostics=self.problems)
-        if not any(isinstance(layer, (Dense, Conv2d)) for _, layer in self.layers):
+        if not any(isinstance(n.layer, (Dense, Conv2d)) for n in self.nodes.values()):
             raise ImportFailed("the model has no Conv, Gemm or MatMul layer to convert", code="IMT101")
-        return Ann(self.source, input_name, input_shape, tuple(self.layers), tuple(self.notes))
+        return Ann(
+            self.source,
+            input_name,
+            input_shape,
+            tuple(self.nodes.values()),
+            tuple(self.notes),
+            tuple(self.approximated),
+        )
 
     def _input(self) -> tuple[str, Shape]:
         inputs = [i for i in self.graph.input if i.name not in self.consts]
@@ -193,31 +216,46 @@ class _Walker:
             self.consts[node.output[0]] = self.consts[node.input[0]]
         # anything else computes shapes (Shape -> Gather -> Concat): only Reshape may use it
 
-    def _check_output(self, current: str | None) -> None:
+    def _check_output(self) -> None:
         outputs = [o.name for o in self.graph.output]
         if len(outputs) != 1:
             self._problem("IMT104", None, f"the model has {len(outputs)} outputs; conversion needs exactly one")
-        elif outputs[0] != current and not self.problems:
-            self._problem(
-                "IMT104",
-                None,
-                f"the model's output {outputs[0]!r} is not the last layer's output {current!r}",
-                "export a model whose output is its last layer",
-            )
+            return
+        if self.problems or outputs[0] not in self.producer:
+            return
+        last = self.producer[outputs[0]]
+        if last in self.nodes and isinstance(self.nodes[last].layer, Add):
+            self._problem("IMT103", last, ADD_NOT_BEFORE_RELU.format(what="the model's output"), ADD_HINT)
+        used = _ancestors(self.nodes, last)
+        for name in self.nodes:
+            if name not in used:
+                self._problem(
+                    "IMT104", name, f"the result of this node never reaches the model's output {outputs[0]!r}"
+                )
 
     def _problem(self, code: str, node: str | None, message: str, hint: str | None = None) -> None:
         self.problems.append(Diagnostic("error", code, message, node=node, hint=hint))
 
     # --- nodes --------------------------------------------------------------------------------
-    def _node(self, node: Any, name: str, shape: Shape | None) -> Shape | None:
+    def _add_node(self, node: Any, name: str, srcs: list[str]) -> str:
+        """Convert one ONNX node reading the ANN nodes ``srcs``; returns the ANN node computing its output."""
         if node.domain not in ("", "ai.onnx"):
             raise _Unsupported("IMT101", f"operator {node.domain}.{node.op_type} of a custom domain")
         kind = node.op_type
+        if len(srcs) > 1:
+            if kind not in ("Add", "Sum"):
+                raise _Unsupported(
+                    "IMT103",
+                    f"{kind} of several branches ({', '.join(repr(s) for s in srcs)}): only Add/Sum may join branches",
+                    RESIDUAL_HINT,
+                )
+            return self._append(name, self._join(node, srcs), srcs)
+        src, shape = srcs[0], self.shapes.get(srcs[0])
         if kind in BYPASSED:
-            if kind == "Dropout" and len(node.output) > 1 and node.output[1]:
-                self.acts.discard(node.output[1])
             self.notes.append(f"{kind} {name!r} bypassed (inference)")
-            return shape
+            return src
+        if src in self.nodes and isinstance(self.nodes[src].layer, Add) and kind != "Relu":
+            raise _Unsupported("IMT103", ADD_NOT_BEFORE_RELU.format(what=kind), ADD_HINT)
         handler = {
             "Conv": self._conv,
             "Gemm": self._gemm,
@@ -227,21 +265,65 @@ class _Walker:
             "Relu": self._relu,
             "AveragePool": self._avgpool,
             "GlobalAveragePool": self._global_avgpool,
+            "MaxPool": self._maxpool,
+            "GlobalMaxPool": self._maxpool,
             "Flatten": self._flatten,
             "Reshape": self._reshape,
         }.get(kind)
         if handler is None:
             message, hint = WHY_NOT.get(kind, (f"unsupported ONNX operator {kind}", f"snncc converts {SUPPORTED}"))
             raise _Unsupported("IMT101", message, hint)
-        layer = handler(node, name, shape)
-        if layer is None:
-            return shape
-        if shape is None:
-            self.layers.append((name, layer))
-            return None
-        layer = Relu(shape) if isinstance(layer, Relu) else replace(layer, shape=layer.infer_shape([shape], name))
-        self.layers.append((name, layer))
-        return layer.shape
+        layer = handler(node, name, src, shape)
+        return src if layer is None else self._append(name, layer, srcs)
+
+    def _append(self, name: str, layer: Layer, srcs: list[str]) -> str:
+        """Add an ANN node with its shape inferred from its first input's (None when that is unknown)."""
+        shape = self.shapes.get(srcs[0])
+        if shape is not None:
+            layer = (
+                type(layer)(shape)
+                if isinstance(layer, (Relu, Add))
+                else replace(layer, shape=layer.infer_shape([shape], name))
+            )
+        self.nodes[name] = Node(name, layer, tuple(srcs))
+        self.shapes[name] = None if shape is None else layer.shape
+        return name
+
+    def _join(self, node: Any, srcs: list[str]) -> Add:
+        """Add/Sum of branches computed at run time (a residual connection): summed by the neuron after it."""
+        constants = [t for t in node.input if t and t not in self.producer]
+        if constants:
+            raise _Unsupported("IMT102", f"{node.op_type} of branches and the constant(s) {constants}")
+        shapes = {tuple(s) for s in (self.shapes.get(src) for src in srcs) if s is not None}
+        if len(shapes) > 1:
+            raise _Unsupported(
+                "IMT102",
+                f"{node.op_type} of branches of shapes {sorted(shapes)}: snncc sums branches of equal shape only "
+                "(no broadcasting)",
+                "give the skip path a projection (1x1 conv) to the main path's shape",
+            )
+        return Add(())
+
+    def _fold_target(self, node: Any, src: str, what: str) -> Node | None:
+        """The Conv/Gemm/MatMul node ``src`` that a BatchNormalization or constant Add folds into
+        (None: unknown after an earlier problem)."""
+        if src not in self.nodes and self.shapes.get(src) is None:
+            return None  # a node that failed to convert: reported already
+        prev = self.nodes.get(src)
+        if prev is None or not isinstance(prev.layer, (Dense, Conv2d)):
+            raise _Unsupported(
+                "IMT102",
+                f"{what} that does not directly follow a Conv, Gemm or MatMul cannot be folded",
+                "place it right after a convolution or linear layer",
+            )
+        readers = sum(self.readers[t] for t, p in self.producer.items() if p == src)
+        if readers > 1:
+            raise _Unsupported(
+                "IMT102",
+                f"{what} of {src!r}, whose output other nodes read too, cannot be folded into it",
+                "apply it on one branch only, or fold it into the layer before exporting",
+            )
+        return prev
 
     def _const(self, node: Any, index: int, what: str) -> np.ndarray | None:
         if len(node.input) <= index or not node.input[index]:
@@ -255,7 +337,7 @@ class _Walker:
             )
         return self.consts[tensor]
 
-    def _conv(self, node: Any, name: str, shape: Shape | None) -> Op:
+    def _conv(self, node: Any, name: str, src: str, shape: Shape | None) -> Op:
         a = _attrs(node)
         weight = self._const(node, 1, "weight")
         bias = self._const(node, 2, "bias")
@@ -275,11 +357,11 @@ class _Walker:
             groups=int(a.get("group", 1)),
         )
 
-    def _gemm(self, node: Any, name: str, shape: Shape | None) -> Op:
+    def _gemm(self, node: Any, name: str, src: str, shape: Shape | None) -> Op:
         a = _attrs(node)
         if a.get("transA", 0):
             raise _Unsupported("IMT102", "Gemm with transA=1 (the data must be the first operand, untransposed)")
-        if node.input[0] not in self.acts:
+        if node.input[0] not in self.producer:
             raise _Unsupported("IMT102", "Gemm whose first operand is a constant (the data must come first)")
         b = self._const(node, 1, "weight")
         if b is None or b.ndim != 2:
@@ -290,8 +372,8 @@ class _Walker:
         _check_flat(shape, "Gemm")
         return Dense(shape=(), weight=Const(weight), bias=None if bias is None else Const(bias))
 
-    def _matmul(self, node: Any, name: str, shape: Shape | None) -> Op:
-        if node.input[0] not in self.acts:
+    def _matmul(self, node: Any, name: str, src: str, shape: Shape | None) -> Op:
+        if node.input[0] not in self.producer:
             raise _Unsupported("IMT102", "MatMul with a constant first operand (the data must come first)")
         b = self._const(node, 1, "weight")
         if b is None or b.ndim != 2:
@@ -299,19 +381,15 @@ class _Walker:
         _check_flat(shape, "MatMul")
         return Dense(shape=(), weight=Const(b.T))
 
-    def _add(self, node: Any, name: str, shape: Shape | None) -> None:
+    def _add(self, node: Any, name: str, src: str, shape: Shape | None) -> None:
         """x + constant right after a Conv/Gemm/MatMul: that layer's bias (e.g. MatMul + Add)."""
-        other = next(t for t in node.input if t not in self.acts)
+        other = next(t for t in node.input if t not in self.producer)
         if other not in self.consts:
             raise _Unsupported("IMT105", f"Add of {other!r}, which is computed at run time")
-        prev = self.layers[-1] if self.layers else None
-        if prev is None or not isinstance(prev[1], (Dense, Conv2d)):
-            raise _Unsupported(
-                "IMT102",
-                "Add of a constant that does not directly follow a Conv, Gemm or MatMul",
-                "only a bias added right after a linear layer is supported",
-            )
-        op = prev[1]
+        prev = self._fold_target(node, src, "Add of a constant")
+        if prev is None:
+            return None
+        op = prev.layer
         channels = op.weight.shape[0]
         value = self.consts[other]
         if isinstance(op, Conv2d):
@@ -323,68 +401,73 @@ class _Walker:
         else:
             value = _vector(value, channels, "Add constant")
         old = op.bias.array if op.bias is not None else 0.0
-        self.layers[-1] = (prev[0], replace(op, bias=Const(old + value)))
-        self.notes.append(f"Add {name!r} folded into the bias of {prev[0]!r}")
+        self.nodes[src] = replace(prev, layer=replace(op, bias=Const(old + value)))
+        self.notes.append(f"Add {name!r} folded into the bias of {src!r}")
         return None
 
-    def _batchnorm(self, node: Any, name: str, shape: Shape | None) -> None:
+    def _batchnorm(self, node: Any, name: str, src: str, shape: Shape | None) -> None:
         """Fold into the layer before: w' = w·γ/σ per output channel, b' = (b − mean)·γ/σ + β (exact)."""
         a = _attrs(node)
         if a.get("training_mode", 0) or a.get("spatial", 1) != 1:
             raise _Unsupported("IMT102", "BatchNormalization in training mode or with spatial=0")
         gamma, beta, mean, var = (self._const(node, i, what) for i, what in enumerate(("scale", "B", "mean", "var"), 1))
-        prev = self.layers[-1] if self.layers else None
-        if prev is None or not isinstance(prev[1], (Dense, Conv2d)):
-            raise _Unsupported(
-                "IMT102",
-                "BatchNormalization that does not directly follow a Conv, Gemm or MatMul cannot be folded",
-                "place batch norm right after a convolution or linear layer",
-            )
-        op = prev[1]
+        prev = self._fold_target(node, src, "BatchNormalization")
+        if prev is None:
+            return None
+        op = prev.layer
         scale = gamma / np.sqrt(var + float(a.get("epsilon", 1e-5)))
         weight = op.weight.array * scale.reshape((-1,) + (1,) * (op.weight.array.ndim - 1))
         bias = ((op.bias.array if op.bias is not None else 0.0) - mean) * scale + beta
-        self.layers[-1] = (prev[0], replace(op, weight=Const(weight), bias=Const(bias)))
-        self.notes.append(f"BatchNormalization {name!r} folded into {prev[0]!r}")
+        self.nodes[src] = replace(prev, layer=replace(op, weight=Const(weight), bias=Const(bias)))
+        self.notes.append(f"BatchNormalization {name!r} folded into {src!r}")
         return None
 
-    def _relu(self, node: Any, name: str, shape: Shape | None) -> Layer:
+    def _relu(self, node: Any, name: str, src: str, shape: Shape | None) -> Layer:
         return Relu(shape or ())
 
-    def _avgpool(self, node: Any, name: str, shape: Shape | None) -> Op:
-        a = _attrs(node)
-        kernel = tuple(a.get("kernel_shape", ()))
-        if len(kernel) != 2:
-            raise _Unsupported("IMT102", "only 2-D average pooling is supported")
-        strides = tuple(a.get("strides", (1, 1)))
-        if tuple(a.get("dilations", (1, 1))) != (1, 1):
-            raise _Unsupported("IMT102", "AveragePool with dilations")
-        padding = _padding(a, kernel, strides, (1, 1), "AveragePool")
-        if any(padding) and not a.get("count_include_pad", 0):
+    def _avgpool(self, node: Any, name: str, src: str, shape: Shape | None) -> Op:
+        pool = _pool_window(node, shape)
+        if any(pool.padding) and not _attrs(node).get("count_include_pad", 0):
             raise _Unsupported(
                 "IMT102",
                 "AveragePool with padding and count_include_pad=0 (the IR averages padded zeros too)",
                 "use AvgPool2d(count_include_pad=True) or no padding",
             )
-        if a.get("ceil_mode", 0) and shape is not None and _ceil_changes(shape, kernel, strides, padding):
-            raise _Unsupported("IMT102", "AveragePool with ceil_mode=1 that adds partial windows", "use ceil_mode=0")
-        return AvgPool2d(shape=(), kernel=kernel, stride=strides, padding=padding)
+        return pool
 
-    def _global_avgpool(self, node: Any, name: str, shape: Shape | None) -> Op | None:
+    def _global_avgpool(self, node: Any, name: str, src: str, shape: Shape | None) -> Op | None:
         if shape is None:
             return None
         if len(shape) != 3:
-            raise _Unsupported("IMT102", f"GlobalAveragePool of a {shape} input (expected channels, height, width)")
+            raise _Unsupported(
+                "IMT102", f"Global{node.op_type[6:]} of a {shape} input (expected channels, height, width)"
+            )
         return AvgPool2d(shape=(), kernel=shape[1:], stride=shape[1:])
 
-    def _flatten(self, node: Any, name: str, shape: Shape | None) -> Op | None:
+    def _maxpool(self, node: Any, name: str, src: str, shape: Shape | None) -> Op | None:
+        """Refused (WHY_NOT), or with --approximate maxpool-as-avgpool: the mean over the same window."""
+        if MAXPOOL_AS_AVGPOOL not in self.approximations:
+            raise _Unsupported("IMT101", *WHY_NOT[node.op_type])
+        if len(node.output) > 1 and node.output[1]:
+            raise _Unsupported("IMT102", "MaxPool with an Indices output")
+        if node.op_type == "GlobalMaxPool":
+            pool = self._global_avgpool(node, name, src, shape)
+        else:
+            pool = _pool_window(node, shape)
+        self.approximated.append((MAXPOOL_AS_AVGPOOL, name))
+        self.notes.append(
+            f"{node.op_type} {name!r} replaced by average pooling of the same window ({MAXPOOL_AS_AVGPOOL})"
+        )
+        return pool
+
+    def _flatten(self, node: Any, name: str, src: str, shape: Shape | None) -> Op | None:
         axis = int(_attrs(node).get("axis", 1))
         rank = None if shape is None else len(shape) + 1
         if axis != 1 and (rank is None or axis != 1 - rank):
             raise _Unsupported("IMT102", f"Flatten(axis={axis}) mixes the batch axis with the sample", "use axis=1")
         return None if shape is not None and len(shape) == 1 else Flatten(shape=())
 
-    def _reshape(self, node: Any, name: str, shape: Shape | None) -> Op | None:
+    def _reshape(self, node: Any, name: str, src: str, shape: Shape | None) -> Op | None:
         target = self._reshape_target(node)
         if shape is None:
             return None
@@ -434,6 +517,32 @@ class _Walker:
 
 
 # --- helpers ----------------------------------------------------------------------------------
+
+
+def _pool_window(node: Any, shape: Shape | None) -> AvgPool2d:
+    """Average pooling over the window of a 2-D AveragePool or MaxPool node (zero padding counted)."""
+    a = _attrs(node)
+    kind = node.op_type
+    kernel = tuple(a.get("kernel_shape", ()))
+    if len(kernel) != 2:
+        raise _Unsupported("IMT102", f"only 2-D pooling is supported ({kind} with kernel {list(kernel)})")
+    strides = tuple(a.get("strides", (1, 1)))
+    if tuple(a.get("dilations", (1, 1))) != (1, 1):
+        raise _Unsupported("IMT102", f"{kind} with dilations")
+    padding = _padding(a, kernel, strides, (1, 1), kind)
+    if a.get("ceil_mode", 0) and shape is not None and _ceil_changes(shape, kernel, strides, padding):
+        raise _Unsupported("IMT102", f"{kind} with ceil_mode=1 that adds partial windows", "use ceil_mode=0")
+    return AvgPool2d(shape=(), kernel=kernel, stride=strides, padding=padding)
+
+
+def _ancestors(nodes: dict[str, Node], name: str) -> set[str]:
+    found, todo = set(), [name]
+    while todo:
+        current = todo.pop()
+        if current in nodes and current not in found:
+            found.add(current)
+            todo += nodes[current].inputs
+    return found
 
 
 def _attrs(node: Any) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from snncc.report import ReportSection
 from snncc.target import Target, load_target
 
 from .convert import Conversion, ConvertOptions, convert
-from .onnx_import import import_onnx
+from .onnx_import import check_approximations, import_onnx
 from .oracle import onnxruntime_outputs
 from .section import conversion_section
 
@@ -35,6 +35,8 @@ class ConvertRequest:
     calibrate_potential: bool = False
     samples: int | None = None  # verify on the first N test samples only
     min_agreement: float = 0.95
+    approximations: tuple[str, ...] = ()  # named approximations of ANN layers (onnx_import.APPROXIMATIONS)
+    lava_samples: int = 0  # > 0: also run Lava on that many samples, compared with refsim bit for bit
 
 
 def neuron_options(request: ConvertRequest, target: Target) -> ConvertOptions:
@@ -82,8 +84,9 @@ def neuron_options(request: ConvertRequest, target: Target) -> ConvertOptions:
 def run_convert(request: ConvertRequest, say: Progress) -> tuple[CompileResult, Conversion, ReportSection]:
     target = load_target(request.target)
     options = neuron_options(request, target)
+    check_approximations(request.approximations)
     say(f"importing {request.model}")
-    ann = import_onnx(request.model)
+    ann = import_onnx(request.model, request.approximations)
     calib = load_dataset(request.calib, ann.input_shape)
     test = load_dataset(request.data, ann.input_shape) if request.data is not None else calib
     say(f"converting: thresholds and corrections on {len(calib)} calibration samples, {request.steps} steps")
@@ -96,6 +99,7 @@ def run_convert(request: ConvertRequest, say: Progress) -> tuple[CompileResult, 
         steps=request.steps,
         samples=request.samples,
         min_output_agreement=request.min_agreement,
+        lava_samples=request.lava_samples,
     )
     result = compile_model(request.model, compile_options, say, imported=(test, conversion.graph))
     section = conversion_section(conversion, request, result, ann_outputs, test_is_calib=request.data is None)

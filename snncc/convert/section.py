@@ -10,6 +10,7 @@ from snncc.compile import CompileResult
 from snncc.report import ReportSection
 
 from .convert import Conversion
+from .onnx_import import APPROXIMATIONS
 from .oracle import version
 
 if TYPE_CHECKING:
@@ -43,6 +44,10 @@ def conversion_section(
             "deployed_same_prediction_as_ann": float(np.mean(v.deployed_predictions == ann_pred)),
         },
         "methods": conversion.methods(),
+        "approximations": {
+            name: {"description": APPROXIMATIONS[name], "layers": [n for a, n in conversion.approximated if a == name]}
+            for name in request.approximations
+        },
         "layers": [layer.to_dict() for layer in conversion.layers],
         "notes": list(conversion.notes),
     }
@@ -51,6 +56,18 @@ def conversion_section(
 
 def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{100 * x:.2f}%"
+
+
+def _approximations(approximations: dict[str, Any]) -> list[str]:
+    if not approximations:
+        return []
+    lines = [
+        "Approximations you asked for (the ANN row above is the real model, so its accuracy shows their cost):",
+        "",
+    ]
+    for name, a in approximations.items():
+        lines.append(f"- `{name}`: {a['description']}; layers: {', '.join(a['layers']) or 'none matched'}")
+    return [*lines, ""]
 
 
 def _markdown(d: dict[str, Any]) -> str:
@@ -73,6 +90,7 @@ def _markdown(d: dict[str, Any]) -> str:
         "",
         *[f"- {key.replace('_', ' ')}: {text}" for key, text in d["methods"].items()],
         "",
+        *_approximations(d["approximations"]),
         "Rate error = SNN rate·θ − ANN activation, in units of θ, on the calibration data "
         "(RMS over samples and neurons; mean = the systematic part), before → after the corrections.",
         "",

@@ -8,11 +8,12 @@ NIR's equations (norse 1.1.0) are read in that exporter's meaning (``exporter``,
 nir_conventions.py).  Node names are NIR's.
 
 Structure: one Input, one Output, no recurrence; a node with several inputs sums them, which the
-IR does in neuron layers only; all paths from the input to a neuron layer must pass the same
-number of neuron layers (SPEC.md §1.1: the IR has no delays).  Every unsupported node is reported
-at once.  Codes: LOD003 no file, LOD210 unreadable file, IMT005 dt/steps/readout, IMT210
-unsupported node, IMT211 unsupported setting, IMT212 graph structure; warning IMT213: IF neurons
-with r = 1 at dt != 1 (how per-step tools write v += x).
+IR does in neuron layers only.  Branches may meet over paths through different numbers of neuron
+layers (skip connections): compilation delays the shorter ones with relay layers
+(passes/align_depths.py, SPEC.md §1.1), except a branch straight from the Input, which it refuses.
+Every unsupported node is reported at once.  Codes: LOD003 no file, LOD210 unreadable file,
+IMT005 dt/steps/readout, IMT210 unsupported node, IMT211 unsupported setting, IMT212 graph
+structure; warning IMT213: IF neurons with r = 1 at dt != 1 (how per-step tools write v += x).
 """
 
 from __future__ import annotations
@@ -191,7 +192,6 @@ def import_nir(
             ops[name] = _shaped(op, known, name)
             shapes[name] = ops[name].shape
             builder.add(name, ops[name], preds[name])
-    problems += _unequal_hops(order, preds, ops, inputs[0])
     if problems:
         raise ImportFailed(diagnostics=problems)
     _add_output(builder, nodes, preds, ops, outputs[0], readout, steps, saved_readout)
@@ -293,30 +293,6 @@ def _shaped(op: Op, srcs: list[Shape], name: str) -> Op:
     if isinstance(op, LIF):  # a neuron layer has its (first) input's shape
         op = dataclasses.replace(op, shape=srcs[0])
     return dataclasses.replace(op, shape=op.infer_shape(srcs, name))
-
-
-def _unequal_hops(order: list[str], preds: dict[str, list[str]], ops: dict[str, Op | None], first: str) -> list:
-    """Neuron layers reached over paths through different numbers of neuron layers (SPEC.md §1.1)."""
-    depth: dict[str, int] = {first: 0}
-    problems = []
-    for name in order:
-        if name == first or ops.get(name) is None:
-            continue
-        depths = sorted({depth[p] for p in preds[name] if p in depth})
-        if len(depths) > 1:
-            problems.append(
-                Diagnostic(
-                    "error",
-                    "IMT212",
-                    f"its inputs come over paths through {depths[0]} and {depths[-1]} neuron layers; "
-                    "the IR needs equal path lengths (a residual connection would need a delay)",
-                    node=name,
-                    hint="give every branch the same number of neuron layers",
-                )
-            )
-        if depths:
-            depth[name] = depths[-1] + isinstance(ops[name], LIF)
-    return problems
 
 
 def _add_output(

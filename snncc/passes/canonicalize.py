@@ -103,12 +103,17 @@ def _synapse_for(src: _Pending, source_op: Op, neuron: str, shape: tuple[int, ..
     if any(not isinstance(op, Flatten) for _, op in src.chain):  # a flatten alone moves no value
         return fuse_chain(list(src.chain), source_op.shape)
     # A neuron reading a neuron (or the input) directly: an identity synapse, named after the reader.
-    n = int(np.prod(source_op.shape))
-    if len(source_op.shape) == 3 and tuple(source_op.shape) == tuple(shape):
-        c = source_op.shape[0]
-        ident = Conv2d(shape=shape, weight=Const(np.ones((c, 1, 1, 1))), groups=c)
-        return FusedSynapse(f"{neuron}.identity", ident, np.zeros(shape))
-    return FusedSynapse(f"{neuron}.identity", Dense(shape=(n,), weight=Const(np.eye(n))), np.zeros(n))
+    ident = identity_synapse(source_op.shape, shape)
+    return FusedSynapse(f"{neuron}.identity", ident, np.zeros(ident.shape))
+
+
+def identity_synapse(source: tuple[int, ...], target: tuple[int, ...]) -> Dense | Conv2d:
+    """Weight-1 one-to-one synapse: a 1x1 depthwise conv between equal (C, H, W) maps, else a unit matrix."""
+    if len(source) == 3 and tuple(source) == tuple(target):
+        c = source[0]
+        return Conv2d(shape=tuple(target), weight=Const(np.ones((c, 1, 1, 1))), groups=c)
+    n = int(np.prod(source))
+    return Dense(shape=(n,), weight=Const(np.eye(n)))
 
 
 def _shift_reset(name: str, op: LIF, bias: np.ndarray) -> LIF:

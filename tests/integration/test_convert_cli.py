@@ -108,3 +108,42 @@ def test_bad_inputs_exit_2_with_a_clear_message(tmp_path, case):
     for text in expect:
         assert text in proc.stderr, (text, proc.stderr)
     assert not out.exists()
+
+
+def test_maxpool_as_avgpool_is_opt_in_and_reported(tmp_path, capsys):
+    """--approximate maxpool-as-avgpool: the report names it and the layers, and scores the real ANN."""
+    import torch
+    from torch import nn
+
+    from snncc.cli import main
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(64, 10))
+    path = tmp_path / "maxpool.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            net.eval(),
+            (torch.zeros(1, 1, 8, 8),),
+            str(path),
+            dynamo=False,
+            input_names=["image"],
+            dynamic_axes={"image": {0: "batch"}},
+        )
+    out = tmp_path / "out"
+    argv = ["convert", str(path), "--calib", str(CALIB), "--data", str(TEST), "--steps", "8", "--samples", "16"]
+    argv += ["--approximate", "maxpool-as-avgpool", "--min-agreement", "0", "--out", str(out), "-q"]
+    assert main(argv) == 0
+    conv = json.loads((out / "report.json").read_text())["conversion"]
+    assert list(conv["approximations"]) == ["maxpool-as-avgpool"]
+    assert conv["approximations"]["maxpool-as-avgpool"]["layers"] == ["/2/MaxPool"]
+    assert any("'/2/MaxPool' replaced by average pooling" in note for note in conv["notes"])
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])  # the real MaxPool
+    test = np.load(TEST)
+    logits = session.run(None, {"image": test["x"][:16]})[0]
+    assert conv["accuracy"]["ann"] == pytest.approx(float(np.mean(logits.argmax(axis=1) == test["y"][:16])))
+    md = (out / "report.md").read_text()
+    assert "Approximations you asked for" in md and "`maxpool-as-avgpool`" in md
+    capsys.readouterr()
+    assert main(["convert", str(path), "--calib", str(CALIB), "--steps", "8", "--out", str(tmp_path / "o2")]) == 2
+    assert "--approximate maxpool-as-avgpool" in capsys.readouterr().err  # the default: a clear error

@@ -117,6 +117,75 @@ def test_exported_artifact_reads_back_computing_the_same(tmp_path, capsys):
         np.testing.assert_array_equal(a[name], b[name])
 
 
+# --- a skip connection of unequal depth -------------------------------------------------------------
+
+SKIP_DT, SKIP_TAU = 1e-3, 1e-2  # beta = 1 - dt/tau = 0.9
+
+
+def _skip_graph() -> tuple[nir.NIRGraph, dict[str, np.ndarray]]:
+    """in -> w1 -> a -> w2 -> b -> w3 -> c, and a -> skip -> c (one neuron layer shorter), built with nir."""
+    rng = np.random.default_rng(0)
+    w = {"w1": rng.uniform(0, 6, (6, 4)), "w2": rng.uniform(-1, 4, (6, 6)), "w3": rng.uniform(-1, 3, (5, 6)),
+         "skip": rng.uniform(-1, 3, (5, 6))}  # fmt: skip
+    nodes = {"in": nir.Input({"input": np.array([4])}), "out": nir.Output({"output": np.array([5])})}
+    nodes |= {name: nir.Linear(weight) for name, weight in w.items()}
+    nodes |= {n: _lif(k, np.full(k, SKIP_TAU)) for n, k in (("a", 6), ("b", 6), ("c", 5))}
+    edges = [("in", "w1"), ("w1", "a"), ("a", "w2"), ("w2", "b"), ("b", "w3"), ("w3", "c"), ("a", "skip"),
+             ("skip", "c"), ("c", "out")]  # fmt: skip
+    return nir.NIRGraph(nodes=nodes, edges=edges, type_check=False), w
+
+
+def _skip_by_hand(w: dict[str, np.ndarray], x: np.ndarray, steps: int) -> np.ndarray:
+    """c's spike counts: forward Euler v += dt/tau (-v + I), fire on v > 1, reset to 0; the skip adds
+    a's spikes of the same step (NIR edges carry no delay)."""
+    k = SKIP_DT / SKIP_TAU
+    v = {n: np.zeros((len(x), size)) for n, size in (("a", 6), ("b", 6), ("c", 5))}
+    counts = np.zeros((len(x), 5))
+    s: dict[str, np.ndarray] = {}
+
+    def step(n: str, current: np.ndarray) -> None:
+        v[n] = v[n] + k * (-v[n] + current)
+        s[n] = (v[n] > 1.0).astype(float)
+        v[n] = np.where(s[n] > 0, 0.0, v[n])
+
+    for _ in range(steps):
+        step("a", x @ w["w1"].T)
+        step("b", s["a"] @ w["w2"].T)
+        step("c", s["b"] @ w["w3"].T + s["a"] @ w["skip"].T)
+        counts += s["c"]
+    return counts
+
+
+@pytest.mark.lava
+def test_a_skip_connection_of_unequal_depth_compiles_with_a_relay(tmp_path, capsys):
+    graph, w = _skip_graph()
+    path = tmp_path / "skip.nir"
+    nir.write(str(path), graph)
+    x = np.random.default_rng(1).integers(0, 16, (64, 4)) / 15.0
+    np.savez(tmp_path / "x.npz", x=x)
+    steps = 12
+    floatsim = get_backend("floatsim").run(
+        import_nir(read_nir(path), dt=SKIP_DT, steps=steps, readout="sum"), {"in": x}
+    )
+    (ours,) = floatsim.outputs.values()
+    by_hand = _skip_by_hand(w, x, steps)
+    assert 0 < by_hand.mean() < steps * 0.9  # the last layer is neither silent nor saturated
+    assert (ours == by_hand).all(axis=1).mean() >= 0.98  # float64 rounding may flip a rare spike
+
+    out = tmp_path / "out"
+    argv = ["compile", str(path), "--dt", str(SKIP_DT), "--steps", str(steps), "--readout", "sum"]
+    argv += ["--data", str(tmp_path / "x.npz"), "--target", "loihi2", "--backend", "lava", "--lava-samples", "2"]
+    assert main([*argv, "--out", str(out), "-q"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert {r: v["copies"] for r, v in report["relays"]["layers"].items()} == {"a.relay1": "a"}
+    assert report["relays"]["layers"]["a.relay1"]["feeds"] == ["c"]
+    assert report["backends"]["lava"]["bit_exact"]
+    layers = {layer["layer"]: layer for layer in report["verification"]["layers"]}
+    assert layers["a.relay1"]["relay_of"] == "a"
+    assert all(layer["spike_agreement"] > 0.97 for layer in layers.values()), layers
+    assert not any(o["u_wraps"] for o in report["overflow"].values())
+
+
 # --- bad input: exit 2, what and where, no traceback ----------------------------------------------
 
 

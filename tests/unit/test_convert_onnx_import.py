@@ -16,7 +16,7 @@ import pytest
 import torch
 from torch import nn
 
-from snncc.convert.ann import Relu, forward
+from snncc.convert.ann import Add, Relu, forward
 from snncc.convert.onnx_import import import_onnx
 from snncc.errors import ImportFailed, ModelLoadError
 from snncc.ir import AvgPool2d, Conv2d, Dense, Flatten
@@ -152,22 +152,123 @@ def test_every_unsupported_node_is_reported_at_once_with_its_name(tmp_path):
     assert all(d.source == str(path) for d in info.value.diagnostics)
 
 
-def test_a_residual_add_is_refused_naming_the_add_node(tmp_path):
-    class Res(nn.Module):
+class Block(nn.Module):
+    """torchvision's BasicBlock: relu(bn2(conv2(relu(bn1(conv1(x))))) + skip(x)), skip = identity or 1x1 conv + BN."""
+
+    def __init__(self, c_in: int, c_out: int, stride: int = 1) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(c_out)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(c_out)
+        self.downsample = None
+        if stride != 1 or c_in != c_out:
+            self.downsample = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False), nn.BatchNorm2d(c_out))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.bn2(self.conv2(torch.relu(self.bn1(self.conv1(x)))))
+        return torch.relu(out + (x if self.downsample is None else self.downsample(x)))
+
+
+class ResNet(nn.Module):
+    def __init__(self, flatten: str = "flatten") -> None:
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU())
+        self.blocks = nn.Sequential(Block(4, 4), Block(4, 6, stride=2))
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(6, 3)
+        self.flatten = flatten
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.pool(self.blocks(self.stem(x)))
+        return self.fc(torch.flatten(h, 1) if self.flatten == "flatten" else h.view(h.size(0), -1))
+
+
+@pytest.mark.parametrize(("flatten", "folding"), [("flatten", False), ("view", True)])
+def test_residual_blocks_match_onnxruntime(tmp_path, flatten, folding):
+    torch.manual_seed(3)
+    model = ResNet(flatten)
+    randomize_bn(model)
+    path = export(model, tmp_path / "res.onnx", do_constant_folding=folding)
+    ops = [n.op_type for n in onnx.load(str(path)).graph.node]
+    assert ops.count("Add") == 2 and ("Reshape" if flatten == "view" else "Flatten") in ops
+    assert ops.count("BatchNormalization") == (0 if folding else 6)  # torch folds BN into convs itself when folding
+    ann = import_onnx(path)
+    x = inputs(seed=4)
+    ours, _ = forward(ann, x)
+    np.testing.assert_allclose(ours, ort_run(path, x), rtol=1e-4, atol=1e-4)
+    if not folding:  # float64 torch, BN unfolded: snncc's folds are exact (torch's own folds round to float32)
+        with torch.no_grad():
+            expected = model.double()(torch.from_numpy(x).double()).numpy()
+        np.testing.assert_allclose(ours, expected, rtol=1e-10, atol=1e-10)
+    adds = [n for n in ann.nodes if isinstance(n.layer, Add)]
+    assert len(adds) == 2
+    identity, projection = adds
+    assert ann.node(identity.inputs[1]).layer == Relu((4, 8, 8))  # the skip reads the stem's ReLU itself
+    assert isinstance(ann.node(projection.inputs[1]).layer, Conv2d)  # the 1x1 projection conv (BN folded in)
+    assert ann.node(projection.inputs[1]).layer.bias is not None
+
+
+def test_joins_snncc_cannot_sum_are_refused_naming_the_node(tmp_path):
+    class Bad(nn.Module):
         def __init__(self) -> None:
             super().__init__()
             self.c1 = nn.Conv2d(1, 4, 3, padding=1)
             self.c2 = nn.Conv2d(4, 4, 3, padding=1)
+            self.c3 = nn.Conv2d(8, 4, 3, padding=1)
             self.fc = nn.Linear(256, 10)
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             h = torch.relu(self.c1(x))
-            return self.fc(torch.relu(h + self.c2(h)).flatten(1))
+            s = self.c2(h + self.c2(h))  # a sum fed to a conv, not to a ReLU
+            c = torch.relu(self.c3(torch.cat([h, torch.relu(s)], dim=1)))  # concatenation
+            return self.fc(c.flatten(1))
 
     with pytest.raises(ImportFailed) as info:
-        import_onnx(export(Res(), tmp_path / "res.onnx"))
+        import_onnx(export(Bad(), tmp_path / "bad.onnx"))
+    by_node = {d.node: d for d in info.value.diagnostics}
+    assert set(by_node) == {"/c2_1/Conv", "/Concat"}
+    assert by_node["/c2_1/Conv"].code == "IMT103" and "followed by a Relu" in by_node["/c2_1/Conv"].message
+    assert by_node["/Concat"].code == "IMT103" and "only Add/Sum" in by_node["/Concat"].message
+
+
+def test_batchnorm_of_a_tensor_another_branch_reads_is_not_folded(tmp_path):
+    class Shared(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(1, 4, 3, padding=1)
+            self.bn = nn.BatchNorm2d(4)
+            self.fc = nn.Linear(256, 3)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            h = self.conv(x)  # read by the batch norm and, unnormalized, by the skip
+            return self.fc(torch.relu(torch.relu(self.bn(h)) + torch.relu(h)).flatten(1))
+
+    with pytest.raises(ImportFailed) as info:
+        import_onnx(export(Shared(), tmp_path / "shared.onnx", do_constant_folding=False))
     (d,) = info.value.diagnostics
-    assert d.code == "IMT103" and d.node == "/Add" and "residual" in d.message and "SPEC" in d.hint
+    assert d.node == "/bn/BatchNormalization" and "other nodes read too" in d.message
+
+
+def test_maxpool_is_refused_unless_approximated_as_average_pooling(tmp_path):
+    torch.manual_seed(5)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(64, 3))
+    path = export(model, tmp_path / "mp.onnx")
+    with pytest.raises(ImportFailed) as info:
+        import_onnx(path)
+    (d,) = info.value.diagnostics
+    assert d.node == "/2/MaxPool" and "--approximate maxpool-as-avgpool" in d.hint
+    ann = import_onnx(path, ("maxpool-as-avgpool",))
+    assert ann.approximated == (("maxpool-as-avgpool", "/2/MaxPool"),)
+    assert any("/2/MaxPool" in note and "average pooling" in note for note in ann.notes)
+    avg = nn.Sequential(*model[:2], nn.AvgPool2d(2), *model[3:])  # the same weights, average pooling
+    x = inputs(seed=6)
+    with torch.no_grad():
+        expected = avg.double()(torch.from_numpy(x).double()).numpy()
+    np.testing.assert_allclose(forward(ann, x)[0], expected, rtol=1e-10, atol=1e-10)
+    with pytest.raises(ImportFailed) as info:
+        import_onnx(path, ("maxpool-as-sumpool",))
+    assert info.value.code == "IMT030" and "maxpool-as-avgpool" in info.value.diagnostics[0].hint
 
 
 def test_unreadable_and_missing_files_are_load_errors(tmp_path):
