@@ -38,6 +38,7 @@ class Dense(Op):
     """y = W x + b, with x flattened in C order.  weight (out, in)."""
 
     OP = "dense"
+    IS_SYNAPSE = True
     weight: Const
     bias: Const | None = None
 
@@ -55,6 +56,7 @@ class Conv2d(Op):
     """torch.nn.functional.conv2d semantics (cross-correlation). weight (Cout, Cin/groups, kH, kW)."""
 
     OP = "conv2d"
+    IS_SYNAPSE = True
     weight: Const
     bias: Const | None = None
     stride: tuple[int, int] = (1, 1)
@@ -151,6 +153,7 @@ class LIF(Op):
     """
 
     OP = "lif"
+    IS_NEURON = True
     beta: float = 1.0
     alpha: float = 0.0
     gain: float = 1.0

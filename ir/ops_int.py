@@ -56,6 +56,7 @@ class IntDense(Op):
     """
 
     OP = "int_dense"
+    IS_SYNAPSE = True
     weight: Const
     weight_exp: int = 0
 
@@ -73,6 +74,7 @@ class IntConv2d(Op):
     """IntDense whose matrix is a torch-convention conv2d (cross-correlation), weight (Cout, Cin/g, kH, kW)."""
 
     OP = "int_conv2d"
+    IS_SYNAPSE = True
     weight: Const
     weight_exp: int = 0
     stride: tuple[int, int] = (1, 1)
@@ -102,6 +104,7 @@ class IntLIF(Op):
     """
 
     OP = "int_lif"
+    IS_NEURON = True
     du: int
     dv: int
     vth: int

@@ -62,7 +62,8 @@ def _check_shapes(graph: Graph) -> None:
     shapes: dict[str, Shape] = {}
     for name in graph.topo_order():
         op = graph[name]
-        inputs = [shapes[p] for p in graph.predecessors(name)]
+        # a recurrent edge's source comes later in the order: its declared shape, checked there
+        inputs = [graph[p].shape if graph.is_recurrent(p, name) else shapes[p] for p in graph.predecessors(name)]
         inferred = op.infer_shape(inputs, name)
         if tuple(inferred) != tuple(op.shape):
             raise InvalidGraph(
