@@ -5,9 +5,11 @@ sample and the readout, and the neurons are discretized by forward Euler (nir_no
 graph's meta records dt and the rule.  A file written by snncc's own exporter records dt, steps
 and readout in its metadata, which then serve as defaults.  Node names are NIR's.
 
-Structure: one Input, one Output, no recurrence; a node with several inputs sums them, which the
-IR does in neuron layers only; all paths from the input to a neuron layer must pass the same
-number of neuron layers (SPEC.md §1.1: the IR has no delays).  Every unsupported node is reported
+Structure: one Input, one Output; a neuron layer may feed its own spikes back to itself through
+synapse nodes (NIR's recurrent ``lif -> w_rec -> lif``, as snntorch's RLeaky/RSynaptic export and
+the NIR paper's braille RNN have it: the spikes of the previous step, SPEC.md §1.1); a node
+with several inputs sums them, which the IR does in neuron layers only; all paths from the input
+to a neuron layer must pass the same number of neuron layers (SPEC.md §1.1: the IR has no delays).  Every unsupported node is reported
 at once.  Codes: LOD003 no file, LOD210 unreadable file, IMT005 dt/steps/readout, IMT210
 unsupported node, IMT211 unsupported setting, IMT212 graph structure.
 """
@@ -25,6 +27,7 @@ from snncc import nn as snn
 from snncc.data import BUNDLED_DIGITS, Dataset, load_dataset
 from snncc.errors import DataError, Diagnostic, ImportFailed, InvalidGraph, ModelLoadError
 from snncc.ir import LIF, Graph, GraphBuilder, GraphMeta, Input, Op, Output, Shape, Stage, verify
+from snncc.ir.graph import recurrent_edges_of
 
 from .nir_nodes import DISCRETIZATION, Unsupported, convert, snncc_metadata
 from .torch import add_readout
@@ -33,6 +36,9 @@ if TYPE_CHECKING:
     from snncc.compile import CompileOptions
 
 SUPPORTED_NIR = "1.0.x (tested with nir 1.0.8)"
+# node kinds for the recurrence rule (SPEC.md §1): a cycle passes one neuron layer and a synapse op
+NEURON_NODES = frozenset({"LIF", "CubaLIF", "IF", "LI", "CubaLI", "I", "Threshold"})
+SYNAPSE_NODES = frozenset({"Affine", "Linear", "Scale", "Conv1d", "Conv2d"})
 
 
 def read_nir(path: Path) -> Any:
@@ -71,7 +77,7 @@ def import_nir_file(path: Path, options: CompileOptions) -> tuple[Dataset, Graph
     )
     shape = graph.of_type(Input)[0][1].shape
     if options.data is not None:
-        return load_dataset(options.data, input_shape=shape), graph
+        return load_dataset(options.data, input_shape=shape, steps=graph.meta.steps), graph
     if not BUNDLED_DIGITS.is_file():
         raise DataError("no --data given and the bundled digits data is not available", code="DAT010")
     digits = load_dataset(BUNDLED_DIGITS)
@@ -108,14 +114,15 @@ def import_nir(
     steps = saved.get("steps") if steps is None else steps
     readout = readout or ("saved" if "readout" in saved_readout else None)
     _check_run_settings(dt, steps, readout)
-    order = _order(nodes, graph.edges)
+    order, feedback = _order(nodes, graph.edges)
     if len(inputs) != 1 or len(outputs) != 1:
         raise ImportFailed(
             f"snncc imports graphs with one Input and one Output node; this one has {len(inputs)} and {len(outputs)}",
             code="IMT212",
             hint="split the graph into single-input, single-output graphs",
         )
-    preds = {n: [a for a, b in graph.edges if b == n] for n in nodes}
+    # preds: the edges the order follows; feedback: a recurrent layer's spikes coming back to it
+    preds = {n: [a for a, b in graph.edges if b == n and a not in feedback.get(n, ())] for n in nodes}
     shape = _input_shape(nodes[inputs[0]], inputs[0])
     if input_shape is not None and tuple(input_shape) != shape:
         raise InvalidGraph(
@@ -156,7 +163,7 @@ def import_nir(
         if known:
             ops[name] = _shaped(op, known, name)
             shapes[name] = ops[name].shape
-            builder.add(name, ops[name], preds[name])
+            builder.add(name, ops[name], [*preds[name], *feedback.get(name, ())])
     problems += _unequal_hops(order, preds, ops, inputs[0])
     if problems:
         raise ImportFailed(diagnostics=problems)
@@ -192,25 +199,28 @@ def _check_run_settings(dt: Any, steps: Any, readout: str | None) -> None:
         raise ImportFailed(f"--readout must be one of {', '.join(snn.READOUTS)}, got {readout!r}", code="IMT005")
 
 
-def _order(nodes: dict[str, Any], edges: list[tuple[str, str]]) -> list[str]:
-    """Nodes in topological order (ties: the file's order); recurrence is an error."""
+def _order(nodes: dict[str, Any], edges: list[tuple[str, str]]) -> tuple[list[str], dict[str, list[str]]]:
+    """Nodes in topological order (ties: the file's order) and, per recurrent layer, the nodes that
+    feed its spikes back to it; the order ignores those edges, so a layer comes before its recurrent
+    synapse.  Recurrence the IR cannot run (SPEC.md §1) is an error naming its nodes."""
     g = nx.DiGraph()
     g.add_nodes_from(nodes)
     unknown = sorted({n for e in edges for n in e} - set(nodes))
     if unknown:
         raise ImportFailed(f"edges name nodes the graph does not have: {unknown}", code="IMT212")
     g.add_edges_from(edges)
-    index = {n: i for i, n in enumerate(nodes)}
-    cycle = next(iter(nx.simple_cycles(g)), None)
-    if cycle:
-        first = min(range(len(cycle)), key=lambda i: index[cycle[i]])  # start at the file's first node
-        cycle = cycle[first:] + cycle[:first]
-        raise ImportFailed(
-            f"recurrent connection {' -> '.join([*cycle, cycle[0]])}: snncc's IR has no recurrence in this version",
-            code="IMT212",
-            node=cycle[0],
-            hint="export the model without recurrent connections",
+    kinds = {n: type(node).__name__ for n, node in nodes.items()}
+    try:
+        back = recurrent_edges_of(
+            g, {n for n, k in kinds.items() if k in NEURON_NODES}, {n for n, k in kinds.items() if k in SYNAPSE_NODES}
         )
+    except InvalidGraph as err:
+        d = err.diagnostics[0]
+        raise ImportFailed(d.message, code="IMT212", node=d.node, hint=d.hint) from err
+    feedback: dict[str, list[str]] = {}
+    for layer in dict.fromkeys(src for src, _ in back):
+        loop = nx.descendants(g, layer) & nx.ancestors(g, layer)
+        feedback[layer] = [p for p in g.predecessors(layer) if p in loop]
     nested = [n for n, node in nodes.items() if type(node).__name__ == "NIRGraph" and _has_cycle(node)]
     if nested:
         raise ImportFailed(
@@ -218,14 +228,19 @@ def _order(nodes: dict[str, Any], edges: list[tuple[str, str]]) -> list[str]:
                 Diagnostic(
                     "error",
                     "IMT212",
-                    "recurrent subgraph (e.g. snntorch's RLeaky/RSynaptic): snncc's IR has no recurrence",
+                    "recurrent subgraph (an older snntorch export of RLeaky/RSynaptic): snncc reads recurrence "
+                    "written into the main graph",
                     node=n,
-                    hint="use feed-forward neurons",
+                    hint="re-export the model with nirtorch 2 (snntorch's export_to_nir writes a flat graph), or "
+                    "flatten the subgraph into the main graph",
                 )
                 for n in nested
             ]
         )
-    return list(nx.lexicographical_topological_sort(g, key=index.__getitem__))
+    index = {n: i for i, n in enumerate(nodes)}
+    forward = g.copy()
+    forward.remove_edges_from((p, layer) for layer, ps in feedback.items() for p in ps)
+    return list(nx.lexicographical_topological_sort(forward, key=index.__getitem__)), feedback
 
 
 def _has_cycle(graph: Any) -> bool:

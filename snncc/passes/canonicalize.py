@@ -32,17 +32,21 @@ class _Pending:
 
 def canonicalize(graph: Graph) -> Graph:
     builder = GraphBuilder()
-    pending: dict[str, _Pending] = {}
+    # what each node computes, known before any neuron is added: a recurrent synapse chain starts at
+    # its own layer, which it feeds again (SPEC.md §1)
+    pending: dict[str, _Pending] = {n: _Pending(n) for n, op in graph.nodes if isinstance(op, (Input, LIF))}
+    for name in graph.topo_order():
+        if name not in pending and not isinstance(graph[name], Output):
+            src = pending[graph.predecessors(name)[0]]
+            pending[name] = _Pending(src.source, (*src.chain, (name, graph[name])))
     shapes: dict[str, tuple[int, ...]] = {}  # neuron -> canonical shape
     for name in graph.topo_order():
         op = graph[name]
         preds = graph.predecessors(name)
         if isinstance(op, Input):
             builder.add(name, op)
-            pending[name] = _Pending(name)
         elif isinstance(op, LIF):
             shapes[name] = _add_neuron(builder, graph, name, op, [pending[p] for p in preds])
-            pending[name] = _Pending(name)
         elif isinstance(op, Output):
             src = pending[preds[0]]
             if src.chain or not isinstance(graph[src.source], LIF):
@@ -53,9 +57,6 @@ def canonicalize(graph: Graph) -> Graph:
                     hint="end the model with a neuron or integrator layer",
                 )
             builder.add(name, dataclasses.replace(op, shape=shapes[src.source]), [src.source])
-        else:
-            src = pending[preds[0]]
-            pending[name] = _Pending(src.source, (*src.chain, (name, op)))
     return builder.build(dataclasses.replace(graph.meta, stage=Stage.CANONICAL))
 
 
