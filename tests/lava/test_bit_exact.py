@@ -245,3 +245,43 @@ def test_per_step_and_count_readouts(readout):
     ref, _ = assert_bit_exact(g, x([20, 10, 5], [0, 3, 30]))
     expected_shape = (2, 6, 2) if readout == "spike_steps" else (2, 2)
     assert ref.outputs["out"].shape == expected_shape and ref.outputs["out"].sum() > 0
+
+
+def test_braille_like_recurrent_graph_from_nir():
+    """The NIR paper's braille RNN form (12 inputs -> CubaLIF with a recurrent Linear -> 7 CubaLIF),
+    random mixed-sign weights, imported from NIR, quantized for Loihi 1 and run on spike trains."""
+    import nir
+
+    from snncc.importers.nir import import_nir
+    from snncc.ir import verify
+    from snncc.passes.calibrate import calibrate
+    from snncc.passes.canonicalize import canonicalize
+    from snncc.passes.quantize import Quantize, quantize, quantize_inputs
+
+    rng = np.random.default_rng(7)
+
+    def cuba(n, tau_syn, tau_mem):
+        fields = dict(tau_syn=tau_syn, tau_mem=tau_mem, r=tau_mem / 1e-4, w_in=tau_syn / 1e-4, v_leak=0.0)
+        return nir.CubaLIF(**{k: np.full(n, v) for k, v in fields.items()}, v_threshold=np.ones(n), v_reset=np.zeros(n))
+
+    nodes = {
+        "input": nir.Input({"input": np.array([12])}),
+        "fc1": nir.Linear(rng.normal(0.0, 0.6, (16, 12))),
+        "lif1.lif": cuba(16, 4e-4, 6.667e-4),
+        "lif1.w_rec": nir.Linear(rng.normal(-0.3, 0.4, (16, 16))),
+        "fc2": nir.Linear(rng.normal(0.0, 0.5, (7, 16))),
+        "lif2": cuba(7, 1.818e-4, 3.333e-4),
+        "output": nir.Output({"output": np.array([7])}),
+    }
+    edges = [("input", "fc1"), ("fc1", "lif1.lif"), ("lif1.lif", "lif1.w_rec"), ("lif1.w_rec", "lif1.lif"),
+             ("lif1.lif", "fc2"), ("fc2", "lif2"), ("lif2", "output")]  # fmt: skip
+    steps = 24
+    graph = verify(canonicalize(import_nir(nir.NIRGraph(nodes, edges), dt=1e-4, steps=steps, readout="sum")))
+    spikes = (rng.random((6, steps, 12)) < 0.25).astype(np.float64)
+    int_graph, _ = quantize(
+        graph, Quantize(numerics=LOIHI, input_encoding="bitplane"), calibrate(graph, {"input": spikes}, max_steps=255)
+    )
+    assert int_graph.recurrent_layers() == ("lif1.lif",)
+    ref, _ = assert_bit_exact(int_graph, quantize_inputs(int_graph, {"input": spikes}))
+    assert ref.spikes["lif1.lif"].mean() > 0.02 and ref.spikes["lif2"].sum() > 0
+    assert ref.spikes["lif1.lif"][:-1, -1].any()  # a last-step spike that must not reach the next sample
