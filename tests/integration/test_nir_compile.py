@@ -254,6 +254,15 @@ def test_recurrent_braille_like_graph_compiles_for_loihi_and_verifies(tmp_path, 
     floatsim = get_backend("floatsim")
     with_loop, without = (floatsim.run(g, {"input": x}).outputs["output"] for g in (float_graph, cut))
     assert (with_loop.argmax(1) != without.argmax(1)).mean() > 0.2
+    # exported back to NIR with its back edge, it reads back computing the same; netx has no recurrence
+    back = tmp_path / "back.nir"
+    assert main(["export", str(out), "--nir", str(back), "-q"]) == 0
+    assert ("lif1.lif", "lif1.w_rec") in read_nir(back).edges
+    again = import_nir(read_nir(back), dt=None, steps=None, readout=None)
+    np.testing.assert_array_equal(floatsim.run(again, {"input": x}).outputs["output"], with_loop)
+    capsys.readouterr()
+    assert main(["export", str(out), "--netx", str(tmp_path / "m.net"), "-q"]) == 2
+    assert "the layer feeds its own spikes back to itself (lif1.w_rec)" in capsys.readouterr().err
 
 
 # --- a recurrent snntorch model, trained, exported by snntorch, deployed ---------------------------
