@@ -149,7 +149,7 @@ class LIF(Op):
         s = h >= threshold (fire ">=") or h > threshold (fire ">"), never if not spiking
         v = v_reset where s (reset "zero") | h - threshold where s ("subtract") | h elsewhere
         output = amplitude * s
-    State (i = 0, v = v_init) is restored at the start of every sample.
+    State (i = i_init, v = v_init; both 0 when unset) is restored at the start of every sample.
     """
 
     OP = "lif"
@@ -163,6 +163,7 @@ class LIF(Op):
     reset: Literal["zero", "subtract"] = "zero"
     v_reset: float = 0.0
     v_init: Const | None = None  # per neuron (shape) or scalar; None = 0
+    i_init: Const | None = None  # current at each sample start, per neuron or scalar; None = 0
     v_floor: float | None = None
     amplitude: float = 1.0
     spiking: bool = True

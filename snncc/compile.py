@@ -16,7 +16,7 @@ from snncc.data import BUNDLED_DIGITS, Dataset, load_dataset
 from snncc.errors import DataError, Diagnostic, ImportFailed, InvalidGraph, MappingError, StrictModeError
 from snncc.ir import Graph, Input, Numerics, Output, verify
 from snncc.parallel import executor_for, in_flight_for
-from snncc.passes.approximate import approximate
+from snncc.passes.approximate import AFTER_CANONICALIZE, approximate
 from snncc.passes.calibrate import calibrate
 from snncc.passes.canonicalize import canonicalize
 from snncc.passes.quantize import QuantizationReport, Quantize, quantize
@@ -117,6 +117,10 @@ def deploy(
     with timer("canonicalize"), _located(model_path):
         approximated, approximations = approximate(graph, options.approximations)
         canonical = verify(canonicalize(verify(approximated)))
+        again = tuple(n for n in options.approximations if n in AFTER_CANONICALIZE)
+        canonical, later = approximate(canonical, again)
+        for name, layers in later.items():
+            approximations[name] = list(dict.fromkeys([*approximations[name], *layers]))
 
     say(
         f"quantizing{f' (calibrating on {min(len(dataset), options.calibration_samples)} samples)' if calibrate_v else ''}"

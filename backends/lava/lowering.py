@@ -45,12 +45,14 @@ def recurrent_clears(graph: Graph, batch: int) -> list[tuple[int, list[str]]]:
     except across samples: the spikes a layer emits at the last step of a sample would reach the
     first step of the next one, which must see none.  Layer l processes the last step of sample k
     at Lava step k·T + l + T; the buffer its recurrent Dense filled then is cleared before it is sent.
+    The same holds before the first sample: during the l warm-up steps a layer with a bias (or an
+    initial state) may already fire, so its buffer is also cleared after step l (k = -1).
     """
     steps = graph.meta.steps
     depths = {name: d for name, (d, _) in layer_depths(graph).items()}
     at: dict[int, list[str]] = {}
     for edge in sorted(graph.recurrent_edges(), key=lambda e: (e.src, e.dst)):
-        for k in range(batch - 1):  # after the last sample nothing more is recorded
+        for k in range(-1, batch - 1):  # after the last sample nothing more is recorded
             at.setdefault(k * steps + depths[edge.src] + steps, []).append(edge.dst)
     return sorted(at.items())
 
@@ -177,7 +179,8 @@ def _neuron(op: IntLIF, name: str, steps: int, depth: int, stock_cls, own_cls):
         "reset_offset": depth + 1,
         "name": f"snncc:{name}",
     }
-    stock = op.reset == "zero" and op.spiking and op.v_floor is None and not op.v_init.array.any()
+    no_current = op.u_init is None or not op.u_init.array.any()
+    stock = op.reset == "zero" and op.spiking and op.v_floor is None and not op.v_init.array.any() and no_current
     if stock and not isinstance(op, IntCLIF):  # Intel's own model: the independent reference
         return stock_cls(**common)
     extra = {}
@@ -193,6 +196,7 @@ def _neuron(op: IntLIF, name: str, steps: int, depth: int, stock_cls, own_cls):
         **common,
         **extra,
         v_init=op.v_init.array.reshape(-1),
+        u_init=None if op.u_init is None else op.u_init.array.reshape(-1),
         subtract_reset=op.reset == "subtract",
         v_floor=op.v_floor,
         spiking=op.spiking,

@@ -247,6 +247,8 @@ def _neuron_problems(name: str, lif: IntLIF) -> list[Diagnostic]:
         bad.append("soft reset (netx's LIF resets to 0)")
     if lif.v_floor is not None:
         bad.append("a voltage floor")
+    if lif.u_init is not None and lif.u_init.array.any():
+        bad.append("an initial current (from a synapse bias into a decaying current)")
     if lif.v_init.array.any():
         bad.append("nonzero initial potentials")
     problems = [Diagnostic("error", "OUT202", f"netx cannot hold {b}", node=name) for b in bad]

@@ -197,7 +197,7 @@ def test_a_nir_file_from_another_nir_version_is_a_user_error(shared_data, tmp_pa
 # --- a recurrent graph of the NIR paper's braille form --------------------------------------------
 
 
-def _braille_like(path: Path, n_hidden: int = 24, seed: int = 0) -> Path:
+def _braille_like(path: Path, n_hidden: int = 24, seed: int = 0, biased: bool = False) -> Path:
     """input(12) -> fc1 -> lif1.lif (CubaLIF) <-> lif1.w_rec, lif1.lif -> fc2 -> lif2 (CubaLIF, 7) -> output,
     the node names, time constants and snntorch's export convention (r = tau_mem/dt, w_in = tau_syn/dt)
     of the NIR paper's braille_noDelay_noBias_subtract.nir, with random weights."""
@@ -208,12 +208,15 @@ def _braille_like(path: Path, n_hidden: int = 24, seed: int = 0) -> Path:
         return nir.CubaLIF(tau_syn=full(tau_syn), tau_mem=full(tau_mem), r=full(tau_mem / 1e-4), v_leak=full(0.0),
                            v_threshold=full(1.0), v_reset=full(0.0), w_in=full(tau_syn / 1e-4))  # fmt: skip
 
+    def synapse(w: np.ndarray) -> nir.NIRNode:  # biased: Affine, as in braille_noDelay_bias_zero.nir
+        return nir.Affine(w, rng.normal(0.0, 0.2, len(w))) if biased else nir.Linear(w)
+
     nodes = {
         "input": nir.Input({"input": np.array([12])}),
-        "fc1": nir.Linear(rng.normal(0.0, 0.6, (n_hidden, 12))),
+        "fc1": synapse(rng.normal(0.0, 0.6, (n_hidden, 12))),
         "lif1.lif": cuba(n_hidden, 4e-4, 6.667e-4),
-        "lif1.w_rec": nir.Linear(rng.normal(-0.3, 0.3, (n_hidden, n_hidden))),
-        "fc2": nir.Linear(rng.normal(0.0, 0.5, (7, n_hidden))),
+        "lif1.w_rec": synapse(rng.normal(-0.3, 0.3, (n_hidden, n_hidden))),
+        "fc2": synapse(rng.normal(0.0, 0.5, (7, n_hidden))),
         "lif2": cuba(7, 1.818e-4, 3.333e-4),
         "output": nir.Output({"output": np.array([7])}),
     }
@@ -263,6 +266,27 @@ def test_recurrent_braille_like_graph_compiles_for_loihi_and_verifies(tmp_path, 
     capsys.readouterr()
     assert main(["export", str(out), "--netx", str(tmp_path / "m.net"), "-q"]) == 2
     assert "the layer feeds its own spikes back to itself (lif1.w_rec)" in capsys.readouterr().err
+
+
+def test_biases_into_cubalif_need_an_initial_current(tmp_path, capsys):
+    """Affine biases into a decaying current (the bias_zero braille graph) deploy exactly where the chip
+    has an initial state per sample (Loihi 2); Loihi 1 names the layers, or drops the transient."""
+    model = _braille_like(tmp_path / "biased.nir", biased=True)
+    data = tmp_path / "spikes.npz"
+    np.savez(data, x=(np.random.default_rng(2).random((24, 40, 12)) < 0.2).astype(np.float32))
+    argv = ["compile", str(model), "--dt", "1e-4", "--steps", "40", "--readout", "sum", "--data", str(data), "-q"]
+    argv += ["--min-agreement", "0.85"]
+    assert main([*argv, "--target", "loihi2", "--out", str(tmp_path / "l2")]) == 0
+    assert load(tmp_path / "l2")["lif2"].u_init is not None
+    capsys.readouterr()
+    assert main([*argv, "--target", "loihi", "--out", str(tmp_path / "l1")]) == 2
+    err = capsys.readouterr().err
+    assert "error[MAP002] layer 'lif1.lif'" in err and "error[MAP002] layer 'lif2'" in err
+    assert "drop-initial-potential" in err
+    out = tmp_path / "l1a"
+    assert main([*argv, "--target", "loihi", "--approximate", "drop-initial-potential", "--out", str(out)]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["approximations"]["drop-initial-potential"]["layers"] == ["lif1.lif", "lif2"]
 
 
 # --- a recurrent snntorch model, trained, exported by snntorch, deployed ---------------------------

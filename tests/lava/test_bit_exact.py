@@ -118,6 +118,13 @@ def test_own_neuron_features_soft_reset_floor_and_initial_potential():
     assert_bit_exact(chain(layers, readout="v_mean"), x([30, 0, 10], [0, 90, 0]))
 
 
+def test_initial_current():
+    # u starts each sample at u_init and decays by (4096 - du - 1)/4096 = 1/2 per step: -1280, -640 + 64·a
+    lif = neuron(2, du=2047, vth=3, u_init=Const(np.array([-1280, 640], np.int32)))
+    ref, _ = assert_bit_exact(chain([(dense([[4, 0, 0], [0, 1, 0]]), lif)], steps=4), x([5, 5, 5], [0, 0, 0]))
+    assert ref.u["lif0"][1, :, 0].tolist() == [-640, -320, -160, -80]
+
+
 def test_per_step_inputs():
     g = chain([(dense([[2, 1, 0]]), neuron(1, vth=4))], steps=3)
     assert_bit_exact(g, {"x": np.array([[[1, 0, 0], [5, 5, 5], [0, 9, 0]]])})
@@ -177,6 +184,15 @@ def test_recurrent_spikes_arrive_one_step_later_and_never_cross_samples():
     )
     ref, _ = assert_bit_exact(g, x([3], [3], [0], [5]))
     assert ref.spikes["lif0"][0, -1, 0] == 1 and ref.spikes["lif0"][0, :, 1].tolist() == [0, 0, 0, 0, 1, 0]
+
+
+def test_recurrent_layer_firing_during_the_pipeline_warm_up():
+    # bias 3000 > vth·64 = 2560: the second layer also fires while Lava fills the pipeline (before
+    # its first sample step); those spikes must not reach step 1 either
+    layers = [(dense([[50]]), neuron(1, vth=10)), (dense([[20], [5]]), neuron(2, vth=40, bias=3000, dv=2000))]
+    g = recurrent_chain(layers, [recurrent(1, [[10, -4], [6, 8]])], in_shape=(1,), steps=3)
+    ref, _ = assert_bit_exact(g, x([1], [0]))
+    assert ref.spikes["lif1"][:, 0].all()  # fires at step 1 on its bias alone
 
 
 @st.composite
@@ -247,9 +263,12 @@ def test_per_step_and_count_readouts(readout):
     assert ref.outputs["out"].shape == expected_shape and ref.outputs["out"].sum() > 0
 
 
-def test_braille_like_recurrent_graph_from_nir():
-    """The NIR paper's braille RNN form (12 inputs -> CubaLIF with a recurrent Linear -> 7 CubaLIF),
-    random mixed-sign weights, imported from NIR, quantized for Loihi 1 and run on spike trains."""
+@pytest.mark.parametrize("biased", [False, True])
+def test_braille_like_recurrent_graph_from_nir(biased):
+    """The NIR paper's braille RNN forms (12 inputs -> CubaLIF with a recurrent Linear -> 7 CubaLIF;
+    biased: Affine layers as in braille_noDelay_bias_zero.nir, whose biases into the decaying current
+    become a voltage bias plus an initial current u_init), random mixed-sign weights, imported from
+    NIR, quantized and run on spike trains."""
     import nir
 
     from snncc.importers.nir import import_nir
@@ -264,12 +283,15 @@ def test_braille_like_recurrent_graph_from_nir():
         fields = dict(tau_syn=tau_syn, tau_mem=tau_mem, r=tau_mem / 1e-4, w_in=tau_syn / 1e-4, v_leak=0.0)
         return nir.CubaLIF(**{k: np.full(n, v) for k, v in fields.items()}, v_threshold=np.ones(n), v_reset=np.zeros(n))
 
+    def synapse(w):
+        return nir.Affine(w, rng.normal(0.0, 0.3, len(w))) if biased else nir.Linear(w)
+
     nodes = {
         "input": nir.Input({"input": np.array([12])}),
-        "fc1": nir.Linear(rng.normal(0.0, 0.6, (16, 12))),
+        "fc1": synapse(rng.normal(0.0, 0.6, (16, 12))),
         "lif1.lif": cuba(16, 4e-4, 6.667e-4),
-        "lif1.w_rec": nir.Linear(rng.normal(-0.3, 0.4, (16, 16))),
-        "fc2": nir.Linear(rng.normal(0.0, 0.5, (7, 16))),
+        "lif1.w_rec": synapse(rng.normal(-0.3, 0.4, (16, 16))),
+        "fc2": synapse(rng.normal(0.0, 0.5, (7, 16))),
         "lif2": cuba(7, 1.818e-4, 3.333e-4),
         "output": nir.Output({"output": np.array([7])}),
     }
@@ -282,6 +304,7 @@ def test_braille_like_recurrent_graph_from_nir():
         graph, Quantize(numerics=LOIHI, input_encoding="bitplane"), calibrate(graph, {"input": spikes}, max_steps=255)
     )
     assert int_graph.recurrent_layers() == ("lif1.lif",)
+    assert (int_graph["lif2"].u_init is not None) is biased
     ref, _ = assert_bit_exact(int_graph, quantize_inputs(int_graph, {"input": spikes}))
     assert ref.spikes["lif1.lif"].mean() > 0.02 and ref.spikes["lif2"].sum() > 0
     assert ref.spikes["lif1.lif"][:-1, -1].any()  # a last-step spike that must not reach the next sample

@@ -252,3 +252,12 @@ def test_recurrent_synapse_carries_the_previous_steps_spikes():
     assert t.u["lif"][0].T.tolist() == [[1920] * 5 + [1408], [0, 0, 2560, 0, 2560, 0]]
     assert t.v["lif"][0].T.tolist() == [[1920, 0, 1920, 0, 1920, 0], [0, 0, 2560, 2560, 0, 0]]
     np.testing.assert_array_equal(t.v["lif"][1], t.v["lif"][0])  # every sample starts with s_0 = 0
+
+
+def test_initial_current_decays_like_the_current():
+    # u_0 = -1280; du = 2047: u_t = T12(u_{t-1}·2048) + 64·a = u_{t-1}/2 + 64·a (toward zero);
+    # a = 3 per step: u = -640 + 192 = -448, -224 + 192 = -32, -16 + 192 = 176; v sums u (no leak)
+    neuron = lif((1,), du=2047, vth=1000, u_init=Const(np.array([-1280], np.int32)))
+    t = run(chain([[1]], neuron, steps=3), [[3]])
+    assert t.u["lif"][0, :, 0].tolist() == [-448, -32, 176]
+    assert t.v["lif"][0, :, 0].tolist() == [-448, -480, -304]
