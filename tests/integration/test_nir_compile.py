@@ -361,8 +361,11 @@ def test_snntorch_recurrent_model_deploys_near_its_float_accuracy(snntorch_rnn, 
     # 8-bit weights flip about 2 % of the recurrent layer's spikes and the flips feed back; with at
     # most 8 output spikes per class, near-ties then change some argmaxes (measured 92 % agreement)
     assert main([*argv, "--target", "loihi", "--out", str(out), "--min-agreement", "0.85", "-q"]) == 0
-    v = json.loads((out / "report.json").read_text())["verification"]
+    report = json.loads((out / "report.json").read_text())
+    v = report["verification"]
     print(f"snntorch {snntorch_accuracy:.4f}, float {v['float_accuracy']:.4f}, deployed {v['deployed_accuracy']:.4f}")
+    assert report["recurrent"] == {"1.lif": ["1.w_rec"]}
+    assert "| recurrent layers | 1.lif (through 1.w_rec) |" in (out / "report.md").read_text()
     assert snntorch_accuracy > 0.65
     assert v["float_accuracy"] == pytest.approx(snntorch_accuracy, abs=0.01)
     assert v["deployed_accuracy"] >= v["float_accuracy"] - 0.03
