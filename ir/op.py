@@ -30,6 +30,10 @@ class Op:
     """
 
     OP: ClassVar[str] = ""
+    # roles the graph's recurrence rules need (graph.py): a cycle must pass one neuron layer
+    # (which holds state from one step to the next) and at least one synapse op
+    IS_NEURON: ClassVar[bool] = False
+    IS_SYNAPSE: ClassVar[bool] = False
     shape: Shape
 
     def __post_init__(self) -> None:

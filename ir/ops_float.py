@@ -38,6 +38,7 @@ class Dense(Op):
     """y = W x + b, with x flattened in C order.  weight (out, in)."""
 
     OP = "dense"
+    IS_SYNAPSE = True
     weight: Const
     bias: Const | None = None
 
@@ -55,6 +56,7 @@ class Conv2d(Op):
     """torch.nn.functional.conv2d semantics (cross-correlation). weight (Cout, Cin/groups, kH, kW)."""
 
     OP = "conv2d"
+    IS_SYNAPSE = True
     weight: Const
     bias: Const | None = None
     stride: tuple[int, int] = (1, 1)
@@ -147,10 +149,11 @@ class LIF(Op):
         s = h >= threshold (fire ">=") or h > threshold (fire ">"), never if not spiking
         v = v_reset where s (reset "zero") | h - threshold where s ("subtract") | h elsewhere
         output = amplitude * s
-    State (i = 0, v = v_init) is restored at the start of every sample.
+    State (i = i_init, v = v_init; both 0 when unset) is restored at the start of every sample.
     """
 
     OP = "lif"
+    IS_NEURON = True
     beta: float = 1.0
     alpha: float = 0.0
     gain: float = 1.0
@@ -160,6 +163,7 @@ class LIF(Op):
     reset: Literal["zero", "subtract"] = "zero"
     v_reset: float = 0.0
     v_init: Const | None = None  # per neuron (shape) or scalar; None = 0
+    i_init: Const | None = None  # current at each sample start, per neuron or scalar; None = 0
     v_floor: float | None = None
     amplitude: float = 1.0
     spiking: bool = True

@@ -56,6 +56,7 @@ class IntDense(Op):
     """
 
     OP = "int_dense"
+    IS_SYNAPSE = True
     weight: Const
     weight_exp: int = 0
 
@@ -73,6 +74,7 @@ class IntConv2d(Op):
     """IntDense whose matrix is a torch-convention conv2d (cross-correlation), weight (Cout, Cin/g, kH, kW)."""
 
     OP = "int_conv2d"
+    IS_SYNAPSE = True
     weight: Const
     weight_exp: int = 0
     stride: tuple[int, int] = (1, 1)
@@ -97,17 +99,19 @@ class IntLIF(Op):
                v = sat(trunc(v*(2**12 - dv) / 2**12) + u + bias) ; v = max(v, v_floor) if set
                s = v > vth*2**6 (never if not spiking)
                v = 0 where s (reset "zero") | v - vth*2**6 where s (reset "subtract")
-    bias = bias_mant * 2**bias_exp (per neuron).  State (u = 0, v = v_init) at every sample start.
+    bias = bias_mant * 2**bias_exp (per neuron).  State (u = u_init or 0, v = v_init) at every sample start.
     ``scale`` is the float value of one LSB of v.
     """
 
     OP = "int_lif"
+    IS_NEURON = True
     du: int
     dv: int
     vth: int
     bias_mant: Const  # int32, shape == self.shape
     bias_exp: Const  # int32, shape == self.shape
     v_init: Const  # int32, shape == self.shape
+    u_init: Const | None = None  # int32, shape == self.shape; None = 0 (canonicalize.py: synapse biases)
     reset: Literal["zero", "subtract"] = "zero"
     v_floor: int | None = None
     spiking: bool = True
@@ -120,8 +124,8 @@ class IntLIF(Op):
         for src in inputs:
             if int(np.prod(src)) != int(np.prod(self.shape)):
                 raise shape_mismatch(name, self, self.shape, src)
-        for field in ("bias_mant", "bias_exp", "v_init"):
-            if getattr(self, field).shape != self.shape:
+        for field in ("bias_mant", "bias_exp", "v_init", "u_init"):
+            if getattr(self, field) is not None and getattr(self, field).shape != self.shape:
                 raise InvalidGraph(
                     f"{field} has shape {getattr(self, field).shape}, expected the layer shape {self.shape}",
                     code="GRF004",

@@ -62,7 +62,8 @@ def _check_shapes(graph: Graph) -> None:
     shapes: dict[str, Shape] = {}
     for name in graph.topo_order():
         op = graph[name]
-        inputs = [shapes[p] for p in graph.predecessors(name)]
+        # a recurrent edge's source comes later in the order: its declared shape, checked there
+        inputs = [graph[p].shape if graph.is_recurrent(p, name) else shapes[p] for p in graph.predecessors(name)]
         inferred = op.infer_shape(inputs, name)
         if tuple(inferred) != tuple(op.shape):
             raise InvalidGraph(
@@ -196,6 +197,8 @@ def _check_int_lif(name: str, op: IntLIF, n: Numerics) -> list[Diagnostic]:
     diags += _range(name, "bias_mant", op.bias_mant.array, -n.bias_mant_max - 1, n.bias_mant_max)
     diags += _range(name, "bias_exp", op.bias_exp.array, n.bias_exp_min, n.bias_exp_max)
     diags += _range(name, "v_init", op.v_init.array, -n.v_max, n.v_max)
+    if op.u_init is not None:  # u's own range, (-2^23, 2^23] (SPEC.md §int_lif)
+        diags += _range(name, "u_init", op.u_init.array, -n.v_max, n.v_max + 1)
     if op.v_floor is not None:
         diags += _range(name, "v_floor", np.array(op.v_floor), -n.v_max, n.v_max)
     if op.reset not in ("zero", "subtract"):

@@ -17,7 +17,7 @@ from snncc.errors import DataError, Diagnostic, ImportFailed, InvalidGraph, Mapp
 from snncc.ir import Graph, Input, Numerics, Output, verify
 from snncc.parallel import executor_for, in_flight_for
 from snncc.passes.align_depths import align_depths
-from snncc.passes.approximate import approximate
+from snncc.passes.approximate import AFTER_CANONICALIZE, approximate
 from snncc.passes.calibrate import calibrate
 from snncc.passes.canonicalize import canonicalize
 from snncc.passes.quantize import QuantizationReport, Quantize, quantize
@@ -120,6 +120,10 @@ def deploy(
     with timer("canonicalize"), _located(model_path):
         approximated, approximations = approximate(graph, options.approximations)
         canonical = verify(canonicalize(verify(approximated)))
+        again = tuple(n for n in options.approximations if n in AFTER_CANONICALIZE)
+        canonical, later = approximate(canonical, again)
+        for name, layers in later.items():
+            approximations[name] = list(dict.fromkeys([*approximations[name], *layers]))
         canonical = verify(align_depths(canonical))  # relays: branches of unequal depth meet in step on chip
 
     say(

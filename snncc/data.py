@@ -1,6 +1,8 @@
 """Input data: an ``.npz`` with ``x`` (N, *input_shape) and optional integer labels ``y`` (N,), or,
 for data sets larger than memory, a directory holding ``x.npy`` (and ``y.npy``), which is
-memory-mapped: verification then reads it batch by batch."""
+memory-mapped: verification then reads it batch by batch.  ``x`` of shape (N, T, *input_shape)
+gives a different input at each of the T steps (e.g. spike trains); otherwise every step sees
+the same sample (direct input)."""
 
 from __future__ import annotations
 
@@ -30,12 +32,13 @@ class Dataset:
         return Dataset(self.path, self.x[:n], None if self.y is None else self.y[:n])
 
 
-def load_dataset(path: str | Path, input_shape: tuple[int, ...] | None = None) -> Dataset:
-    """Read and check a data file; ``input_shape`` (one sample) is checked when given."""
+def load_dataset(path: str | Path, input_shape: tuple[int, ...] | None = None, steps: int | None = None) -> Dataset:
+    """Read and check a data file; ``input_shape`` (one sample) is checked when given, and with
+    ``steps`` x may also hold one input per step, (N, steps, *input_shape)."""
     path = Path(path)
     hint = "save it with numpy.savez(path, x=inputs, y=labels); x has shape (N, *input_shape)"
     if path.is_dir():
-        return _load_npy_dir(path, input_shape)
+        return _load_npy_dir(path, input_shape, steps)
     if not path.is_file():
         raise DataError("data file not found", code="DAT002", source=str(path), hint=hint)
     try:
@@ -45,10 +48,12 @@ def load_dataset(path: str | Path, input_shape: tuple[int, ...] | None = None) -
         raise DataError(
             f"cannot read the data file as .npz ({exc})", code="DAT003", source=str(path), hint=hint
         ) from exc
-    return _checked(path, arrays, input_shape, hint)
+    return _checked(path, arrays, input_shape, steps, hint)
 
 
-def _checked(path: Path, arrays: dict[str, np.ndarray], input_shape: tuple[int, ...] | None, hint: str) -> Dataset:
+def _checked(
+    path: Path, arrays: dict[str, np.ndarray], input_shape: tuple[int, ...] | None, steps: int | None, hint: str
+) -> Dataset:
     if "x" not in arrays:
         raise DataError(
             f"no array 'x' in the data file (found {sorted(arrays) or 'nothing'})",
@@ -68,9 +73,11 @@ def _checked(path: Path, arrays: dict[str, np.ndarray], input_shape: tuple[int, 
         raise DataError("the data file holds no samples", code="DAT006", source=str(path), hint=hint)
     if not _all_finite(x):
         raise DataError("'x' holds NaN or infinite values", code="DAT007", source=str(path))
-    if input_shape is not None and tuple(x.shape[1:]) != tuple(input_shape):
+    per_step = steps is not None and tuple(x.shape[1:]) == (steps, *(input_shape or ()))
+    if input_shape is not None and tuple(x.shape[1:]) != tuple(input_shape) and not per_step:
+        also = f" or, one input per step, ({steps}, {', '.join(map(str, input_shape))})" if steps else ""
         raise DataError(
-            f"samples have shape {tuple(x.shape[1:])} but the model takes {tuple(input_shape)}",
+            f"samples have shape {tuple(x.shape[1:])} but the model takes {tuple(input_shape)}{also}",
             code="DAT008",
             source=str(path),
             hint="reshape the data to the model's input shape, or pass the right --data file",
@@ -87,7 +94,7 @@ def _checked(path: Path, arrays: dict[str, np.ndarray], input_shape: tuple[int, 
     return Dataset(path, x if isinstance(x, np.memmap) else x.astype(np.float64), y)
 
 
-def _load_npy_dir(path: Path, input_shape: tuple[int, ...] | None) -> Dataset:
+def _load_npy_dir(path: Path, input_shape: tuple[int, ...] | None, steps: int | None) -> Dataset:
     """x.npy memory-mapped (never read whole), y.npy loaded; same checks as for .npz files."""
     hint = "save the arrays with numpy.save(DIR/'x.npy', inputs) and numpy.save(DIR/'y.npy', labels)"
     if not (path / "x.npy").is_file():
@@ -100,7 +107,7 @@ def _load_npy_dir(path: Path, input_shape: tuple[int, ...] | None) -> Dataset:
                 arrays[name] = np.load(file, mmap_mode="r" if name == "x" else None, allow_pickle=False)
             except (ValueError, OSError, EOFError) as exc:
                 raise DataError(f"cannot read {file.name} ({exc})", code="DAT003", source=str(file), hint=hint) from exc
-    return _checked(path, arrays, input_shape, hint)
+    return _checked(path, arrays, input_shape, steps, hint)
 
 
 def _all_finite(x: np.ndarray, chunk: int = 4096) -> bool:

@@ -47,6 +47,11 @@ def build_report(result: CompileResult) -> dict[str, Any]:
             "file": result.target.path.name,
         },
         "time_steps": result.int_graph.meta.steps,
+        # layer -> the synapse ops that carry its spikes of the previous step back to it (SPEC.md §1.1)
+        "recurrent": {
+            layer: sorted(e.dst for e in result.int_graph.recurrent_edges() if e.src == layer)
+            for layer in result.int_graph.recurrent_layers()
+        },
         "input": {
             "node": input_name,
             "encoding": input_op.encoding,
@@ -135,6 +140,10 @@ def _sha256(path: Path) -> str:
 # --- markdown -----------------------------------------------------------------------------------
 
 
+def _recurrent(layers: dict[str, list[str]]) -> str:
+    return ", ".join(f"{layer} (through {', '.join(synapses)})" for layer, synapses in layers.items())
+
+
 def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{100 * x:.2f}%"
 
@@ -159,6 +168,7 @@ def render_markdown(report: dict[str, Any], plots: list[str], extra: Sequence[st
         f"| neuron updates per sample | {e['neuron_updates']:,.0f} |",
         f"| input | {i['encoding']}, {i['bits']} bits, LSB {i['lsb']:.6g} ({'exact' if i['exact'] else 'rounded'}) |",
         *_relay_summary(report["relays"]),
+        *([f"| recurrent layers | {_recurrent(report['recurrent'])} |"] if report.get("recurrent") else []),
         "",
         f"Input form: {i['form']}.",
         "",

@@ -141,6 +141,8 @@ def _simulate(
         if not isinstance(op, (Input, LIF)) and all(p in constant for p in graph.predecessors(n)):
             constant.add(n)
     memo: dict[str, np.ndarray] = {}
+    # a recurrent edge carries its layer's output of the previous step: zeros at the first (SPEC.md §1.1)
+    previous = {n: np.zeros((batch, *graph[n].shape)) for n in graph.recurrent_layers()}
     for t in range(steps):
         values: dict[str, np.ndarray] = {}
         for name in order:
@@ -149,7 +151,7 @@ def _simulate(
             if isinstance(op, Input):
                 values[name] = inputs[name][:, t] if per_step[name] else inputs[name]
             elif isinstance(op, LIF):
-                x = sum(values[p].reshape(batch, *op.shape) for p in preds)
+                x = sum(_read(graph, values, previous, p, name).reshape(batch, *op.shape) for p in preds)
                 before = state[name]
                 s, after = step.lif_step(op, before, x)
                 state[name] = after
@@ -166,9 +168,10 @@ def _simulate(
             elif name in memo:
                 values[name] = memo[name]
             else:
-                values[name] = step.apply(op, values[preds[0]])
+                values[name] = step.apply(op, _read(graph, values, previous, preds[0], name))
                 if name in constant:
                     memo[name] = values[name]
+        previous = {n: values[n] for n in previous}
     outputs = {}
     for name, op in graph.of_type(Output):
         layer = graph.predecessors(name)[0]
@@ -190,6 +193,11 @@ def _simulate(
         "v": rec.get("v", {}),
         "u": rec.get("u", {}),
     }
+
+
+def _read(graph: Graph, values: dict, previous: dict, src: str, dst: str) -> np.ndarray:
+    """What ``dst`` receives from ``src`` this step: over a recurrent edge, the previous step's value."""
+    return previous[src] if graph.is_recurrent(src, dst) else values[src]
 
 
 def _input_events(x: np.ndarray, per_step: bool, steps: int) -> np.ndarray:

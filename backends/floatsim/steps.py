@@ -96,11 +96,12 @@ class LIFState(NamedTuple):
 
 
 def lif_initial_state(op: LIF, batch: int) -> LIFState:
-    """i = 0, v = v_init (0 when unset), at the start of every sample."""
+    """i = i_init, v = v_init (0 when unset), at the start of every sample."""
     shape = (batch, *op.shape)
     v_init = 0.0 if op.v_init is None else op.v_init.array.astype(np.float64)
+    i_init = 0.0 if op.i_init is None else op.i_init.array.astype(np.float64)
     m = np.zeros(shape) if isinstance(op, CLIF) else None
-    return LIFState(np.zeros(shape), np.broadcast_to(v_init, shape).copy(), m)
+    return LIFState(np.broadcast_to(i_init, shape).copy(), np.broadcast_to(v_init, shape).copy(), m)
 
 
 def lif_step(op: LIF, state: LIFState, x: np.ndarray) -> tuple[np.ndarray, LIFState]:

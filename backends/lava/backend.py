@@ -5,6 +5,9 @@ step, so neuron layer l (its depth from the input) sees step t of sample k at La
 k·T + l + t (t = 1..T) and resets at its own offset (LIFReset: reset_interval = T,
 reset_offset = l + 1).  Recordings are re-indexed to aligned time (ir/SPEC.md §1.1) before
 they are returned, so a Trace from Lava compares element by element with one from refsim.
+A recurrent layer's own connection needs one intervention: the run pauses after the layer's last
+step of each sample and empties that connection's buffer (otherwise its last spikes would reach
+the next sample's first step); everything else is Lava's stock processes, unchanged.
 
 Lava is imported only inside run(), after the Python 3.11 import fix (compat.py).
 """
@@ -22,7 +25,7 @@ from snncc.backends.int_inputs import check_int_inputs, input_events
 from snncc.errors import BackendError, Diagnostic, InvalidGraph
 from snncc.ir import Graph, IntInput, IntLIF, Output, Stage, verify
 
-from .lowering import build_network, layer_depths, stream_length
+from .lowering import build_network, layer_depths, recurrent_clears, stream_length
 
 
 class LavaBackend:
@@ -91,11 +94,22 @@ def _run_lava(graph: Graph, values: dict[str, np.ndarray], *, want_u: bool) -> t
     from lava.magma.core.run_configs import Loihi2SimCfg
 
     network = build_network(graph, values, want_u=want_u)
-    total = stream_length(graph, len(next(iter(values.values()))))
+    batch = len(next(iter(values.values())))
+    total = stream_length(graph, batch)
     anchor = next(iter(network.neurons.values()))
+    config = Loihi2SimCfg(select_tag="fixed_pt")
     start = time.perf_counter()
     try:
-        anchor.run(condition=RunSteps(num_steps=total), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
+        done = 0
+        # pause where a recurrent layer has finished a sample and empty its recurrent buffers, so that
+        # the next sample starts with no spikes of the last (lowering.recurrent_clears)
+        for step, synapses in recurrent_clears(graph, batch):
+            anchor.run(condition=RunSteps(num_steps=step - done), run_cfg=config)
+            for syn in synapses:
+                buffer = network.recurrent[syn].a_buff
+                buffer.set(np.zeros(buffer.shape, dtype=np.int32))
+            done = step
+        anchor.run(condition=RunSteps(num_steps=total - done), run_cfg=config)
         raw = network.read()
     except Exception as exc:  # Lava raises many kinds; all mean the same to the user
         raise BackendError(f"Lava failed while running the network: {exc}", code="BKD020") from exc

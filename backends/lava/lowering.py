@@ -1,5 +1,9 @@
 """Lower an integer graph to Lava processes (RingBuffer, Dense/Sparse, LIFReset or SnnccLIF, Monitors).
 
+A recurrent synapse is a Dense/Sparse from the layer's s_out back to its own a_in: Lava's one step
+of latency per connection is the IR's "previous step"; ``recurrent_clears`` says when its buffer
+must be emptied so that no spike crosses from one sample into the next.
+
 All processes use flat (C-order) shapes.  Weights are passed unmodified: Lava applies its own
 weight pipeline, which is exactly what the bit-exact comparison with refsim checks.
 """
@@ -17,16 +21,40 @@ from snncc.ir.op import conv_out_hw
 
 
 def layer_depths(graph: Graph) -> dict[str, tuple[int, int]]:
-    """Per neuron layer: (shortest, longest) number of connections from any input."""
+    """Per neuron layer: (shortest, longest) number of connections from any input (recurrent ones aside)."""
     depth: dict[str, tuple[int, int]] = {}
     for name in graph.topo_order():
         op = graph[name]
         if isinstance(op, IntInput):
             depth[name] = (0, 0)
         elif isinstance(op, IntLIF):
-            sources = [depth[graph.predecessors(syn)[0]] for syn in graph.predecessors(name)]
+            feeds = [syn for syn in graph.predecessors(name) if not _recurrent(graph, syn)]
+            sources = [depth[graph.predecessors(syn)[0]] for syn in feeds]
             depth[name] = (1 + min(s for s, _ in sources), 1 + max(longest for _, longest in sources))
     return {name: d for name, d in depth.items() if isinstance(graph[name], IntLIF)}
+
+
+def _recurrent(graph: Graph, synapse: str) -> bool:
+    return graph.is_recurrent(graph.predecessors(synapse)[0], synapse)
+
+
+def recurrent_clears(graph: Graph, batch: int) -> list[tuple[int, list[str]]]:
+    """(Lava step, recurrent synapses) pairs: after that step the synapses' buffers must be emptied.
+
+    A recurrent connection's one step of latency is exactly "the previous step" (SPEC.md §1.1),
+    except across samples: the spikes a layer emits at the last step of a sample would reach the
+    first step of the next one, which must see none.  Layer l processes the last step of sample k
+    at Lava step k·T + l + T; the buffer its recurrent Dense filled then is cleared before it is sent.
+    The same holds before the first sample: during the l warm-up steps a layer with a bias (or an
+    initial state) may already fire, so its buffer is also cleared after step l (k = -1).
+    """
+    steps = graph.meta.steps
+    depths = {name: d for name, (d, _) in layer_depths(graph).items()}
+    at: dict[int, list[str]] = {}
+    for edge in sorted(graph.recurrent_edges(), key=lambda e: (e.src, e.dst)):
+        for k in range(-1, batch - 1):  # after the last sample nothing more is recorded
+            at.setdefault(k * steps + depths[edge.src] + steps, []).append(edge.dst)
+    return sorted(at.items())
 
 
 def stream_length(graph: Graph, batch: int) -> int:
@@ -57,6 +85,7 @@ class Network:
     """The built Lava processes and the monitors to read back."""
 
     neurons: dict[str, Any] = field(default_factory=dict)
+    recurrent: dict[str, Any] = field(default_factory=dict)  # recurrent synapse -> its Dense/Sparse process
     monitors: dict[tuple[str, str], tuple[Any, Any, str]] = field(
         default_factory=dict
     )  # (var, layer) -> (mon, proc, name)
@@ -96,6 +125,7 @@ def build_network(graph: Graph, values: dict[str, np.ndarray], *, want_u: bool) 
             neuron = _neuron(
                 op, name, steps, depths[name], LIFReset, SnnccCLIF if isinstance(op, IntCLIF) else SnnccLIF
             )
+            sources[name] = [(neuron, 0)]  # before its synapses: a recurrent one reads the layer itself
             for syn_name in graph.predecessors(name):
                 syn = graph[syn_name]
                 src_name = graph.predecessors(syn_name)[0]
@@ -105,7 +135,8 @@ def build_network(graph: Graph, values: dict[str, np.ndarray], *, want_u: bool) 
                     conn = _connection(syn, src, numerics, extra_exp, graded, Dense, Sparse)
                     proc.s_out.connect(conn.s_in)
                     conn.a_out.connect(neuron.a_in)
-            sources[name] = [(neuron, 0)]
+                    if _recurrent(graph, syn_name):
+                        net.recurrent[syn_name] = conn
             net.neurons[name] = neuron
             for var, port in (("spikes", neuron.s_out), ("v", neuron.v), *((("u", neuron.u),) if want_u else ())):
                 monitor = Monitor()
@@ -148,7 +179,8 @@ def _neuron(op: IntLIF, name: str, steps: int, depth: int, stock_cls, own_cls):
         "reset_offset": depth + 1,
         "name": f"snncc:{name}",
     }
-    stock = op.reset == "zero" and op.spiking and op.v_floor is None and not op.v_init.array.any()
+    no_current = op.u_init is None or not op.u_init.array.any()
+    stock = op.reset == "zero" and op.spiking and op.v_floor is None and not op.v_init.array.any() and no_current
     if stock and not isinstance(op, IntCLIF):  # Intel's own model: the independent reference
         return stock_cls(**common)
     extra = {}
@@ -164,6 +196,7 @@ def _neuron(op: IntLIF, name: str, steps: int, depth: int, stock_cls, own_cls):
         **common,
         **extra,
         v_init=op.v_init.array.reshape(-1),
+        u_init=None if op.u_init is None else op.u_init.array.reshape(-1),
         subtract_reset=op.reset == "subtract",
         v_floor=op.v_floor,
         spiking=op.spiking,

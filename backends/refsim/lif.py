@@ -30,8 +30,9 @@ class StepEvents(NamedTuple):
 def initial_state(op: IntLIF, batch: int) -> LIFState:
     shape = (batch, *op.shape)
     v = np.broadcast_to(op.v_init.array.astype(np.int64), shape).copy()
+    u_init = 0 if op.u_init is None else op.u_init.array.astype(np.int64)
     m = np.zeros(shape, dtype=np.int64) if isinstance(op, IntCLIF) else None
-    return LIFState(np.zeros(shape, dtype=np.int64), v, m)
+    return LIFState(np.broadcast_to(u_init, shape).copy(), v, m)
 
 
 def effective_bias(op: IntLIF) -> np.ndarray:

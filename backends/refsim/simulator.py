@@ -1,7 +1,8 @@
 """RefSim: the integer reference simulator, the executable form of ir/SPEC.md §1 and §3.
 
 Aligned time (SPEC.md §1.1): at step t every layer processes step t of the sample, so a
-synapse op reads its source's output of the same step.  All samples of a batch run at once.
+synapse op reads its source's output of the same step, except a recurrent synapse, which reads
+its layer's spikes of step t − 1 (none at t = 1).  All samples of a batch run at once.
 
 ``RefSim(device=...)`` runs the same code on torch tensors (a GPU where torch sees one, or
 "cpu"); the default runs on numpy arrays.  Both are bit-identical (tests/property).
@@ -130,6 +131,11 @@ class _Run:
             n for n, _ in graph.of_type(IntDense, IntConv2d) if graph.predecessors(n)[0] in constant_inputs
         }
         self.memo: dict[str, np.ndarray] = {}
+        self.recurrent_synapses = {e.dst for e in graph.recurrent_edges()}
+        # each recurrent layer's spikes of the step before; none before a sample's first step
+        self.previous = {
+            n: arrays.put(np.zeros((batch, *graph[n].shape), dtype=bool)) for n in graph.recurrent_layers()
+        }
         self.numerics: Numerics = graph.meta.numerics  # type: ignore[assignment]
         self.order = graph.topo_order()
         self.lifs = {n: op for n, op in graph.of_type(IntLIF)}
@@ -165,11 +171,15 @@ class _Run:
                     out[name] = self.memo[name]
                     continue
                 src = self.graph.predecessors(name)[0]
-                out[name] = self._synapse(name, op, self.graph[src], out[src])
+                # a recurrent synapse reads its layer's spikes of the previous step (SPEC.md §1.1)
+                value = self.previous[src] if name in self.recurrent_synapses else out[src]
+                out[name] = self._synapse(name, op, self.graph[src], value)
                 if name in self.constant_synapses:
                     self.memo[name] = out[name]
             elif isinstance(op, IntLIF):
                 out[name] = self._neuron(name, op, [out[p] for p in self.graph.predecessors(name)])
+        for layer in self.previous:
+            self.previous[layer] = out[layer]
 
     def _synapse(self, name: str, op: IntDense | IntConv2d, src: object, x: np.ndarray) -> np.ndarray:
         """This step's int32 output of one synapse op (what Lava's port carries)."""

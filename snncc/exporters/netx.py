@@ -154,7 +154,19 @@ def _chain(graph: Graph, input_name: str, problems: list[Diagnostic]) -> list[tu
     chain: list[tuple[str, str]] = []
     node = input_name
     while True:
-        nexts = [s for s in graph.successors(node) if not isinstance(graph[s], Output)]
+        loops = [s for s in graph.successors(node) if graph.is_recurrent(node, s)]
+        if loops:
+            problems.append(
+                Diagnostic(
+                    "error",
+                    "OUT207",
+                    f"the layer feeds its own spikes back to itself ({', '.join(loops)}); netx blocks are feed-forward",
+                    node=node,
+                    hint="run the compiled artifact with snncc (refsim or --backend lava), or export the float "
+                    "graph with --nir, which keeps the recurrent connection",
+                )
+            )
+        nexts = [s for s in graph.successors(node) if not isinstance(graph[s], Output) and s not in loops]
         if not nexts:
             return chain
         if len(nexts) > 1:
@@ -166,7 +178,7 @@ def _chain(graph: Graph, input_name: str, problems: list[Diagnostic]) -> list[tu
             return chain
         syn = nexts[0]
         lif = graph.successors(syn)[0]
-        if len(graph.predecessors(lif)) != 1:
+        if len([p for p in graph.predecessors(lif) if not graph.is_recurrent(lif, p)]) != 1:
             problems.append(
                 Diagnostic("error", "OUT207", "the layer has several inputs; a netx block has one synapse", node=lif)
             )
@@ -235,6 +247,8 @@ def _neuron_problems(name: str, lif: IntLIF) -> list[Diagnostic]:
         bad.append("soft reset (netx's LIF resets to 0)")
     if lif.v_floor is not None:
         bad.append("a voltage floor")
+    if lif.u_init is not None and lif.u_init.array.any():
+        bad.append("an initial current (from a synapse bias into a decaying current)")
     if lif.v_init.array.any():
         bad.append("nonzero initial potentials")
     problems = [Diagnostic("error", "OUT202", f"netx cannot hold {b}", node=name) for b in bad]

@@ -7,13 +7,16 @@ and readout in its metadata, which then serve as defaults.  Files whose exporter
 NIR's equations (norse 1.1.0) are read in that exporter's meaning (``exporter``, --nir-from;
 nir_conventions.py).  Node names are NIR's.
 
-Structure: one Input, one Output, no recurrence; a node with several inputs sums them, which the
-IR does in neuron layers only.  Branches may meet over paths through different numbers of neuron
-layers (skip connections): compilation delays the shorter ones with relay layers
-(passes/align_depths.py, SPEC.md §1.1), except a branch straight from the Input, which it refuses.
-Every unsupported node is reported at once.  Codes: LOD003 no file, LOD210 unreadable file,
-IMT005 dt/steps/readout, IMT210 unsupported node, IMT211 unsupported setting, IMT212 graph
-structure; warning IMT213: IF neurons with r = 1 at dt != 1 (how per-step tools write v += x).
+Structure: one Input, one Output; a neuron layer may feed its own spikes back to itself through
+synapse nodes (NIR's recurrent ``lif -> w_rec -> lif``, as snntorch's RLeaky/RSynaptic export and
+the NIR paper's braille RNN have it: the spikes of the previous step, SPEC.md §1.1); a node with
+several inputs sums them, which the IR does in neuron layers only.  Branches may meet over paths
+through different numbers of neuron layers (skip connections): compilation delays the shorter ones
+with relay layers (passes/align_depths.py, SPEC.md §1.1), except a branch straight from the Input,
+which it refuses.  Every unsupported node is reported at once.  Codes: LOD003 no file, LOD210
+unreadable file, IMT005 dt/steps/readout, IMT210 unsupported node, IMT211 unsupported setting,
+IMT212 graph structure; warning IMT213: IF neurons with r = 1 at dt != 1 (how per-step tools
+write v += x).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from snncc import nn as snn
 from snncc.data import BUNDLED_DIGITS, Dataset, load_dataset
 from snncc.errors import DataError, Diagnostic, ImportFailed, InvalidGraph, ModelLoadError
 from snncc.ir import LIF, Graph, GraphBuilder, GraphMeta, Input, Op, Output, Shape, Stage, verify
+from snncc.ir.graph import recurrent_edges_of
 
 from .nir_conventions import EXPORTERS, NOTES, as_nir, per_step_if_warning
 from .nir_nodes import DISCRETIZATION, Unsupported, convert, ir_input_shape, snncc_metadata
@@ -39,6 +43,9 @@ if TYPE_CHECKING:
     from snncc.compile import CompileOptions
 
 SUPPORTED_NIR = "1.0.x (tested with nir 1.0.8)"
+# node kinds for the recurrence rule (SPEC.md §1): a cycle passes one neuron layer and a synapse op
+NEURON_NODES = frozenset({"LIF", "CubaLIF", "IF", "LI", "CubaLI", "I", "Threshold"})
+SYNAPSE_NODES = frozenset({"Affine", "Linear", "Scale", "Conv1d", "Conv2d"})
 
 
 def read_nir(path: Path) -> Any:
@@ -87,9 +94,11 @@ def import_nir_file(
     )
     shape = graph.of_type(Input)[0][1].shape
     if options.data is not None:
-        given = load_dataset(options.data, input_shape=_input_shape(_the_input(file), "input"))
-        if given.x.shape[1:] != shape:  # a Conv1d graph's (C, L) samples, held as (C, 1, L)
-            given = Dataset(given.path, given.x.reshape(len(given.x), *shape), given.y)
+        file_shape = _input_shape(_the_input(file), "input")
+        given = load_dataset(options.data, input_shape=file_shape, steps=graph.meta.steps)
+        if file_shape != shape:  # a Conv1d graph's (C, L) samples, held as (C, 1, L); also one per step
+            lead = given.x.shape[: given.x.ndim - len(file_shape)]
+            given = Dataset(given.path, given.x.reshape(*lead, *shape), given.y)
         return given, graph
     if not BUNDLED_DIGITS.is_file():
         raise DataError("no --data given and the bundled digits data is not available", code="DAT010")
@@ -142,14 +151,15 @@ def import_nir(
         found = per_step_if_warning(nodes, float(dt))
         if found:
             warn(found)
-    order = _order(nodes, graph.edges)
+    order, feedback = _order(nodes, graph.edges)
     if len(inputs) != 1 or len(outputs) != 1:
         raise ImportFailed(
             f"snncc imports graphs with one Input and one Output node; this one has {len(inputs)} and {len(outputs)}",
             code="IMT212",
             hint="split the graph into single-input, single-output graphs",
         )
-    preds = {n: [a for a, b in graph.edges if b == n] for n in nodes}
+    # preds: the edges the order follows; feedback: a recurrent layer's spikes coming back to it
+    preds = {n: [a for a, b in graph.edges if b == n and a not in feedback.get(n, ())] for n in nodes}
     shape = _input_shape(nodes[inputs[0]], inputs[0])
     if input_shape is not None and tuple(input_shape) != shape:
         raise InvalidGraph(
@@ -191,7 +201,7 @@ def import_nir(
         if known:
             ops[name] = _shaped(op, known, name)
             shapes[name] = ops[name].shape
-            builder.add(name, ops[name], preds[name])
+            builder.add(name, ops[name], [*preds[name], *feedback.get(name, ())])
     if problems:
         raise ImportFailed(diagnostics=problems)
     _add_output(builder, nodes, preds, ops, outputs[0], readout, steps, saved_readout)
@@ -227,25 +237,28 @@ def _check_run_settings(dt: Any, steps: Any, readout: str | None) -> None:
         raise ImportFailed(f"--readout must be one of {', '.join(snn.READOUTS)}, got {readout!r}", code="IMT005")
 
 
-def _order(nodes: dict[str, Any], edges: list[tuple[str, str]]) -> list[str]:
-    """Nodes in topological order (ties: the file's order); recurrence is an error."""
+def _order(nodes: dict[str, Any], edges: list[tuple[str, str]]) -> tuple[list[str], dict[str, list[str]]]:
+    """Nodes in topological order (ties: the file's order) and, per recurrent layer, the nodes that
+    feed its spikes back to it; the order ignores those edges, so a layer comes before its recurrent
+    synapse.  Recurrence the IR cannot run (SPEC.md §1) is an error naming its nodes."""
     g = nx.DiGraph()
     g.add_nodes_from(nodes)
     unknown = sorted({n for e in edges for n in e} - set(nodes))
     if unknown:
         raise ImportFailed(f"edges name nodes the graph does not have: {unknown}", code="IMT212")
     g.add_edges_from(edges)
-    index = {n: i for i, n in enumerate(nodes)}
-    cycle = next(iter(nx.simple_cycles(g)), None)
-    if cycle:
-        first = min(range(len(cycle)), key=lambda i: index[cycle[i]])  # start at the file's first node
-        cycle = cycle[first:] + cycle[:first]
-        raise ImportFailed(
-            f"recurrent connection {' -> '.join([*cycle, cycle[0]])}: snncc's IR has no recurrence in this version",
-            code="IMT212",
-            node=cycle[0],
-            hint="export the model without recurrent connections",
+    kinds = {n: type(node).__name__ for n, node in nodes.items()}
+    try:
+        back = recurrent_edges_of(
+            g, {n for n, k in kinds.items() if k in NEURON_NODES}, {n for n, k in kinds.items() if k in SYNAPSE_NODES}
         )
+    except InvalidGraph as err:
+        d = err.diagnostics[0]
+        raise ImportFailed(d.message, code="IMT212", node=d.node, hint=d.hint) from err
+    feedback: dict[str, list[str]] = {}
+    for layer in dict.fromkeys(src for src, _ in back):
+        loop = nx.descendants(g, layer) & nx.ancestors(g, layer)
+        feedback[layer] = [p for p in g.predecessors(layer) if p in loop]
     nested = [n for n, node in nodes.items() if type(node).__name__ == "NIRGraph" and _has_cycle(node)]
     if nested:
         raise ImportFailed(
@@ -253,14 +266,19 @@ def _order(nodes: dict[str, Any], edges: list[tuple[str, str]]) -> list[str]:
                 Diagnostic(
                     "error",
                     "IMT212",
-                    "recurrent subgraph (e.g. snntorch's RLeaky/RSynaptic): snncc's IR has no recurrence",
+                    "recurrent subgraph (an older snntorch export of RLeaky/RSynaptic): snncc reads recurrence "
+                    "written into the main graph",
                     node=n,
-                    hint="use feed-forward neurons",
+                    hint="re-export the model with nirtorch 2 (snntorch's export_to_nir writes a flat graph), or "
+                    "flatten the subgraph into the main graph",
                 )
                 for n in nested
             ]
         )
-    return list(nx.lexicographical_topological_sort(g, key=index.__getitem__))
+    index = {n: i for i, n in enumerate(nodes)}
+    forward = g.copy()
+    forward.remove_edges_from((p, layer) for layer, ps in feedback.items() for p in ps)
+    return list(nx.lexicographical_topological_sort(forward, key=index.__getitem__)), feedback
 
 
 def _has_cycle(graph: Any) -> bool:

@@ -1,4 +1,4 @@
-"""snntorch 1.0.0 models -> FLOAT IR: ``Leaky`` mapped exactly, in nn.Sequential or in a time loop.
+"""snntorch 1.0.0 models -> FLOAT IR: ``Leaky`` and ``RLeaky`` mapped exactly, in nn.Sequential or a time loop.
 
 snntorch 1.0.0 ``Leaky`` (``snntorch/_neurons/leaky.py``, ``neurons.py``), per call, with U the
 stored membrane (0 at the start: ``init_leaky()``, ``reset_hidden()``, or a new input shape):
@@ -20,10 +20,17 @@ As the IR's lif (v = the potential after reset, h before):
   after its reset (it exceeded 2θ) must exceed 2θ to fire again — not expressible: refused;
 - none (fires but never resets): the IR has no such reset: refused.
 
+``RLeaky`` (``snntorch/_neurons/rleaky.py``) adds its recurrent connection to X_t: rec(S_{t−1}), with
+rec its ``recurrent`` submodule (nn.Linear, nn.Conv2d, or one weight V per neuron) and S_0 = 0 —
+the IR's recurrent synapse (SPEC.md §1.1), a dense/conv2d from the layer back to itself named
+``<layer>.recurrent``.  Its resets follow Leaky's, except zero with the delay: RLeaky multiplies the
+whole new membrane, input included, by 1 − R_t, a refractory step after each spike: refused
+(reset_delay=False, the hard reset NIR's export means, maps exactly).
+
 ``Leaky(init_hidden=True)`` keeps its membrane: nn.Sequential applies one step per call.
 ``Leaky(init_hidden=False)`` returns (spk, mem) and is called with an explicit membrane in the
-user's forward, in a loop over a fixed number of steps; ``adapt`` reads that loop from its torch.fx
-trace: every step must apply the same layers to the same input, each Leaky getting the membrane it
+user's forward (``RLeaky``: spike state and membrane), in a loop over a fixed number of steps;
+``adapt`` reads that loop from its torch.fx trace: every step must apply the same layers to the same input, each Leaky getting the membrane it
 returned the step before (zero at the first), and forward must return the stacked spikes of a
 layer (``torch.stack(spk_rec)``, optionally with the membrane record; or its sum or mean over time).
 """
@@ -35,22 +42,32 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import torch
 import torch.fx
-from snntorch import Leaky
+from snntorch import Leaky, RLeaky
 from snntorch._neurons.neurons import SpikingNeuron
 from torch import nn
 
 from snncc.errors import Diagnostic, ImportFailed
-from snncc.ir import LIF, Const, Op, Shape
+from snncc.ir import LIF, Const, Dense, Op, Shape
 
 from . import torch as importer
 from .fx_match import dim_arg, is_call
 from .time_loop import same_step
 
 BYPASSED: tuple[type[nn.Module], ...] = ()
-SUPPORTED_NAMES = "snntorch Leaky (reset_mechanism 'subtract' or 'zero') and the torch layers snncc imports"
+SUPPORTED_NAMES = (
+    "snntorch Leaky (reset_mechanism 'subtract' or 'zero'), RLeaky (its recurrent connection included) "
+    "and the torch layers snncc imports"
+)
 MECHANISMS = {"_base_sub": "subtract", "_base_zero": "zero", "_base_int": "none"}
+NEURONS = (Leaky, RLeaky)
+# the state an explicit-membrane call takes after its input, in order: spk, mem = rleaky(cur, spk, mem)
+STATE_ARGS: dict[type[nn.Module], tuple[tuple[str, int], ...]] = {
+    Leaky: (("mem", 1),),
+    RLeaky: (("spk", 0), ("mem", 1)),
+}
 
 
 def is_leaf(m: nn.Module) -> bool:
@@ -167,7 +184,37 @@ def leaky(name: str, m: Leaky, src: Shape | None) -> Op:
     )
 
 
-CONVERTERS: dict[type[nn.Module], Callable[[str, Any, Shape | None], Op]] = {Leaky: leaky}
+def rleaky(name: str, m: RLeaky, src: Shape | None) -> Op:
+    """RLeaky as the IR's lif; its recurrent connection is ``recurrent_synapse`` (module docstring)."""
+    if _mechanism(name, m) == "zero" and getattr(m, "reset_delay", True):
+        raise importer.unsupported_setting(
+            name,
+            "RLeaky with reset_mechanism='zero' and reset_delay=True zeroes the whole next step after a spike, "
+            "input included (snntorch 1.0.0 multiplies the new membrane by 1 - reset): a refractory step no lif has",
+            "train with reset_delay=False (the hard reset NIR and snncc use) or reset_mechanism='subtract'",
+        )
+    return leaky(name, m, src)
+
+
+def recurrent_synapse(name: str, m: RLeaky, shape: Shape) -> Op:
+    """The synapse op that carries the layer's spikes of the previous step back to it (SPEC.md §1.1):
+    ``recurrent`` is an nn.Linear (linear_features), an nn.Conv2d (conv2d_channels, kernel_size,
+    padding kernel // 2) or, with all_to_all=False, one weight V per neuron (or one for all)."""
+    rec = m.recurrent
+    if isinstance(rec, (nn.Linear, nn.Conv2d)):
+        return importer.layer_converter(type(rec))(f"{name}.recurrent", rec, shape)
+    n = int(np.prod(shape))
+    v = torch.as_tensor(rec.V).detach().double().flatten()
+    if v.numel() not in (1, n):
+        raise importer.unsupported_setting(
+            name, f"V holds {v.numel()} weights for {n} neurons", "give one recurrent weight per neuron or one for all"
+        )
+    return Dense(shape=(), weight=Const(np.diag(np.broadcast_to(v.numpy(), (n,)).copy())))
+
+
+CONVERTERS: dict[type[nn.Module], Callable[[str, Any, Shape | None], Op]] = {Leaky: leaky, RLeaky: rleaky}
+# class -> the synapse op of its recurrent connection (torch.py adds it from the layer back to itself)
+RECURRENT: dict[type[nn.Module], Callable[[str, Any, Shape], Op]] = {RLeaky: recurrent_synapse}
 
 
 # --- the explicit-membrane time loop --------------------------------------------------------------
@@ -175,8 +222,8 @@ CONVERTERS: dict[type[nn.Module], Callable[[str, Any, Shape | None], Op]] = {Lea
 
 def adapt(model: nn.Module, input_shape: Shape) -> importer.Adapted | None:
     """A custom forward that loops Leaky(init_hidden=False) layers over time, folded to one step."""
-    looped = {name for name, m in model.named_modules() if isinstance(m, Leaky) and not m.init_hidden}
-    if not looped or isinstance(model, Leaky):
+    looped = {name for name, m in model.named_modules() if isinstance(m, NEURONS) and not m.init_hidden}
+    if not looped or isinstance(model, NEURONS):
         return None  # nn.Sequential of init_hidden=True layers: the standard walk
     try:
         graph = importer.trace(model)
@@ -275,24 +322,28 @@ def _state_problems(model: nn.Module, calls: dict[str, list[torch.fx.Node]], ste
                 )
             )
             continue
+        states = STATE_ARGS[type(model.get_submodule(target))]
         for t, node in enumerate(nodes):
-            mem = node.args[1] if len(node.args) > 1 else node.kwargs.get("mem")
-            if t == 0 and not _zero_state(model, mem):
-                problems.append(
-                    _problem(
-                        target,
-                        "the membrane passed at the first step is not zero",
-                        "start from mem = leaky.init_leaky() (snncc starts every sample from 0)",
+            for position, (state, returned) in enumerate(states, start=1):
+                value = node.args[position] if len(node.args) > position else node.kwargs.get(state)
+                what = "membrane" if state == "mem" else "spike state"
+                if t == 0 and not _zero_state(model, value):
+                    problems.append(
+                        _problem(
+                            target,
+                            f"the {what} passed at the first step is not zero",
+                            "start from the layer's init_leaky()/reset_mem() (snncc starts every sample from 0)",
+                        )
                     )
-                )
-            elif t > 0 and _output_of(mem, calls) != (nodes[t - 1], 1):
-                problems.append(
-                    _problem(
-                        target,
-                        f"at step {t + 1} the membrane passed is not the one the layer returned at step {t}",
-                        "pass each Leaky its own membrane: spk, mem = leaky(cur, mem)",
+                elif t > 0 and _output_of(value, calls) != (nodes[t - 1], returned):
+                    problems.append(
+                        _problem(
+                            target,
+                            f"at step {t + 1} the {what} passed is not the one the layer returned at step {t}",
+                            "pass each layer its own state: spk, mem = leaky(cur, mem) or rleaky(cur, spk, mem)",
+                        )
                     )
-                )
+            if problems and problems[-1].node == target:
                 break
     return problems
 

@@ -632,6 +632,7 @@ def build_chain(builder: GraphBuilder, walk: Walk, input_shape: Shape) -> list[t
             source_name = builder.add(call.name, op, [source_name])
             chain.append((source_name, op))
             src = op.shape
+            problems += _add_recurrent(builder, call, source_name, op)
     if problems:
         raise ImportFailed(diagnostics=problems)
     if shape_error is not None:
@@ -639,6 +640,20 @@ def build_chain(builder: GraphBuilder, walk: Walk, input_shape: Shape) -> list[t
     if not chain:
         raise ImportFailed("the model has no layers to import", code="IMT007", hint=f"snncc imports {SUPPORTED_NAMES}")
     return chain
+
+
+def _add_recurrent(builder: GraphBuilder, call: LayerCall, name: str, op: Op) -> list[Diagnostic]:
+    """A recurrent neuron's connection back to itself (snntorch's RLeaky), named after its submodule."""
+    framework = framework_of(type(call.module)) if call.module is not None else None
+    make = getattr(framework, "RECURRENT", {}).get(type(call.module))
+    if make is None:
+        return []
+    try:
+        synapse = _shaped(make(call.name, call.module, op.shape), op.shape, f"{call.name}.recurrent")
+    except _Unsupported as exc:
+        return [exc.diagnostic]
+    builder.connect(builder.add(f"{call.name}.recurrent", synapse, [name]), name)
+    return []
 
 
 def _input_shape(input_shape: Any) -> Shape:

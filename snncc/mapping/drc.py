@@ -47,8 +47,8 @@ def neuron_features_supported(graph: Graph, target: Target) -> list[Diagnostic]:
         needs = {"reset_zero" if op.reset == "zero" else "reset_subtract"}
         if op.v_floor is not None:
             needs.add("v_floor")
-        if np.any(op.v_init.array != 0):
-            needs.add("v_init")
+        if np.any(op.v_init.array != 0) or (op.u_init is not None and np.any(op.u_init.array != 0)):
+            needs.add("v_init")  # an initial state per sample: potential, or current (u_init)
         if isinstance(op, IntCLIF):
             needs.add("clif")
         for feature in sorted(needs - target.neuron_features):

@@ -73,9 +73,10 @@ def align_depths(graph: Graph) -> Graph:
         elif isinstance(op, LIF):
             synapses = graph.predecessors(name)
             sources = {syn: graph.predecessors(syn)[0] for syn in synapses}
-            deepest = max(depth[src] for src in sources.values())
+            # a recurrent synapse reads the layer itself (the previous step): it sets no depth
+            deepest = max(depth[src] for src in sources.values() if src != name)
             for syn, src in sources.items():
-                gap = deepest - depth[src]
+                gap = 0 if src == name else deepest - depth[src]
                 if gap and isinstance(graph[src], Input):
                     problems.append(_input_skip(name, syn, src, gap))
                     gap = 0

@@ -40,9 +40,12 @@ def _soft_as_hard(op: LIF) -> LIF | None:
 
 
 def _drop_initial(op: LIF) -> LIF | None:
-    if op.v_init is None or not op.v_init.array.any():
-        return None
-    return dataclasses.replace(op, v_init=Const(0.0 if op.reset == "subtract" else op.v_reset))
+    changes: dict[str, Const | None] = {}
+    if op.v_init is not None and op.v_init.array.any():
+        changes["v_init"] = Const(0.0 if op.reset == "subtract" else op.v_reset)
+    if op.i_init is not None and op.i_init.array.any():
+        changes["i_init"] = None  # a synapse bias then enters the voltage at its steady state from step 1
+    return dataclasses.replace(op, **changes) if changes else None
 
 
 def _drop_floor(op: LIF) -> LIF | None:
@@ -59,9 +62,16 @@ APPROXIMATIONS: dict[str, tuple[str, Callable[[LIF], LIF | None]]] = {
         _clif_as("subtract"),
     ),
     "soft-reset-as-hard": ("soft reset (subtract the threshold) replaced by a hard reset to 0", _soft_as_hard),
-    "drop-initial-potential": ("per-sample initial potential replaced by the resting potential", _drop_initial),
+    "drop-initial-potential": (
+        "per-sample initial potential (and initial current) replaced by the resting state",
+        _drop_initial,
+    ),
     "drop-floor": ("voltage floor (KLIF's ReLU) removed", _drop_floor),
 }
+
+
+# applied again to the canonical graph: canonicalization makes initial currents (canonicalize.py)
+AFTER_CANONICALIZE = ("drop-initial-potential",)
 
 
 def approximate(graph: Graph, names: tuple[str, ...]) -> tuple[Graph, dict[str, list[str]]]:

@@ -4,7 +4,9 @@ What it does (each step exact in real arithmetic, SPEC.md §2 lif):
 - folds batch norm and fuses every chain of linear ops between two neuron layers
   (or the input and a neuron layer) into one Dense or Conv2d (linear_chain.py);
 - inserts an identity synapse where a neuron reads another neuron or the input directly;
-- moves synapse biases and the neuron's input gain into the neuron (gain becomes 1);
+- moves synapse biases and the neuron's input gain into the neuron (gain becomes 1); a bias b into
+  a decaying current (0 < alpha < 1) becomes its steady state in the voltage, gain·b/(1 − alpha),
+  plus an initial current −gain·b/(1 − alpha) that decays as the current does (SPEC.md §lif);
 - shifts a hard reset to v_reset != 0 to a reset to 0;
 - folds a spike amplitude != 1 into the weights of every synapse reading the layer.
 """
@@ -32,17 +34,21 @@ class _Pending:
 
 def canonicalize(graph: Graph) -> Graph:
     builder = GraphBuilder()
-    pending: dict[str, _Pending] = {}
+    # what each node computes, known before any neuron is added: a recurrent synapse chain starts at
+    # its own layer, which it feeds again (SPEC.md §1)
+    pending: dict[str, _Pending] = {n: _Pending(n) for n, op in graph.nodes if isinstance(op, (Input, LIF))}
+    for name in graph.topo_order():
+        if name not in pending and not isinstance(graph[name], Output):
+            src = pending[graph.predecessors(name)[0]]
+            pending[name] = _Pending(src.source, (*src.chain, (name, graph[name])))
     shapes: dict[str, tuple[int, ...]] = {}  # neuron -> canonical shape
     for name in graph.topo_order():
         op = graph[name]
         preds = graph.predecessors(name)
         if isinstance(op, Input):
             builder.add(name, op)
-            pending[name] = _Pending(name)
         elif isinstance(op, LIF):
             shapes[name] = _add_neuron(builder, graph, name, op, [pending[p] for p in preds])
-            pending[name] = _Pending(name)
         elif isinstance(op, Output):
             src = pending[preds[0]]
             if src.chain or not isinstance(graph[src.source], LIF):
@@ -53,34 +59,38 @@ def canonicalize(graph: Graph) -> Graph:
                     hint="end the model with a neuron or integrator layer",
                 )
             builder.add(name, dataclasses.replace(op, shape=shapes[src.source]), [src.source])
-        else:
-            src = pending[preds[0]]
-            pending[name] = _Pending(src.source, (*src.chain, (name, op)))
     return builder.build(dataclasses.replace(graph.meta, stage=Stage.CANONICAL))
 
 
 def _add_neuron(builder: GraphBuilder, graph: Graph, name: str, op: LIF, inputs: list[_Pending]) -> tuple[int, ...]:
     """Add the neuron and its synapses; returns the neuron's canonical shape."""
     bias = np.broadcast_to(op.bias.array if op.bias is not None else 0.0, op.shape).astype(np.float64)
+    current = np.zeros(op.shape)  # the initial current that synapse biases into a decaying current need
     synapse_names, synapses = [], []
     for src in inputs:
         source_op = graph[src.source]
         fused = _synapse_for(src, source_op, name, op.shape)
         amplitude = source_op.amplitude if isinstance(source_op, LIF) else 1.0
         weight = fused.op.weight.array * (amplitude * op.gain)
-        if fused.bias.any() and op.alpha != 0.0:
+        if fused.bias.any() and op.alpha == 1.0:
             raise ImportFailed(
-                "a synapse bias into a neuron with a decaying current (alpha > 0) has no exact form on "
-                "chips whose bias enters the voltage",
+                "a synapse bias into a current without decay (alpha = 1) grows without bound: no neuron "
+                "bias or initial state reproduces it",
                 code="IMT013",
                 node=name,
-                hint="remove the bias of the layer feeding this neuron, or use alpha = 0",
+                hint="remove the bias of the layer feeding this neuron, or give the current a decay",
             )
-        bias = bias + op.gain * fused.bias.reshape(op.shape)
+        # i_t = alpha·i_{t-1} + gain·b is i' + gain·b/(1 - alpha) with i' decaying from -gain·b/(1 - alpha)
+        steady = op.gain * fused.bias.reshape(op.shape) / (1.0 - op.alpha)
+        bias = bias + steady
+        current = current - (steady if op.alpha else 0.0)
         synapse = dataclasses.replace(fused.op, weight=Const(weight))
         synapses.append(synapse)
         synapse_names.append(builder.add(fused.name, synapse, [src.source]))
     neuron = _shift_reset(name, op, bias)
+    if current.any():
+        start = np.broadcast_to(op.i_init.array if op.i_init is not None else 0.0, op.shape) + current
+        neuron = dataclasses.replace(neuron, i_init=Const(start))
     conv_shapes = {syn.shape for syn in synapses if isinstance(syn, Conv2d)}
     if len(conv_shapes) == 1 and conv_shapes != {tuple(op.shape)}:
         # a conv flattened straight into a neuron layer: give the layer the conv's (C, H, W) layout
@@ -96,7 +106,7 @@ def _reshaped(op: LIF, shape: tuple[int, ...]) -> LIF:
             return c
         return Const(c.array.reshape(shape))
 
-    return dataclasses.replace(op, shape=shape, bias=fit(op.bias), v_init=fit(op.v_init))
+    return dataclasses.replace(op, shape=shape, bias=fit(op.bias), v_init=fit(op.v_init), i_init=fit(op.i_init))
 
 
 def _synapse_for(src: _Pending, source_op: Op, neuron: str, shape: tuple[int, ...]) -> FusedSynapse:

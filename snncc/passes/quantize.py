@@ -6,7 +6,8 @@ scale s (weight units per float unit) maps float potentials to integers:
     W_int·2^e ≈ s·W·u_src     (u_src: float value of one unit of the source: 1 for spikes,
                                 the input's LSB for an input layer)
     vth = ⌊θ·s⌋ (fire ">")  or  ⌈θ·s⌉ − 1 (fire ">=")
-    bias_mant·2^bias_exp = round(bias·s·2^act_shift),  v_init = round(v_init·s·2^act_shift)
+    bias_mant·2^bias_exp = round(bias·s·2^act_shift),  v_init = round(v_init·s·2^act_shift),
+    u_init = round(i_init·s·2^act_shift)
 
 s is the largest value every format allows: the threshold mantissa, the weight mantissa at the
 largest exponent, the bias mantissa at the largest exponent, and v staying inside a fraction
@@ -201,12 +202,18 @@ def _quantize_layer(
         extra_planes[sname] = src.bits - 1 if src and src.encoding == "bitplane" else 0
     bias = np.broadcast_to(op.bias.array if op.bias is not None else 0.0, op.shape).astype(np.float64)
     v_init = np.broadcast_to(op.v_init.array if op.v_init is not None else 0.0, op.shape).astype(np.float64)
+    i_init = np.broadcast_to(op.i_init.array if op.i_init is not None else 0.0, op.shape).astype(np.float64)
     v_seen = calibration.v_max_abs.get(name, 0.0) if calibration else 0.0
 
     bounds: dict[str, float] = {}
     if op.spiking:
         bounds["threshold mantissa"] = n.vth_max / op.threshold
-    v_extent = max(v_seen, op.threshold if op.spiking else 0.0, float(np.abs(v_init).max(initial=0.0)))
+    v_extent = max(
+        v_seen,
+        op.threshold if op.spiking else 0.0,
+        float(np.abs(v_init).max(initial=0.0)),
+        float(np.abs(i_init).max(initial=0.0)),  # u shares v's units and 24-bit range
+    )
     if v_extent > 0:
         bounds["voltage range"] = options.v_headroom * (n.v_max / act) / v_extent
     for sname, w in effective.items():
@@ -258,6 +265,7 @@ def _quantize_layer(
         bias_mant=Const(bias_mant),
         bias_exp=Const(bias_exp),
         v_init=Const(np.clip(np.rint(v_init * s * act), -n.v_max, n.v_max).astype(np.int32)),
+        u_init=Const(np.clip(np.rint(i_init * s * act), -n.v_max, n.v_max).astype(np.int32)) if i_init.any() else None,
         reset=op.reset,
         v_floor=None if op.v_floor is None else round(op.v_floor * s * act),
         spiking=op.spiking,

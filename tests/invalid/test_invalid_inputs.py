@@ -129,7 +129,13 @@ def edit_graph(change: Callable[[dict], None]) -> Callable[[Path], None]:
 
 
 def add_cycle(doc: dict) -> None:
-    doc["edges"].append(["body.6", "body.5"])  # the hidden layer feeds its own synapse
+    doc["edges"].append(["body.6", "body.6"])  # the hidden layer feeds itself directly, without a synapse
+
+
+def add_loop_through_two_layers(doc: dict) -> None:
+    back = {"name": "back", "op": "int_dense", "fields": {"shape": [512], "weight": {"array": "body.5/weight"}}}
+    doc["nodes"].append(back)
+    doc["edges"] += [["body.6", "back"], ["back", "body.2"]]  # the hidden layer back into the first one
 
 
 def unknown_op(doc: dict) -> None:
@@ -353,7 +359,18 @@ ARTIFACT_CASES = [
         "GRF062",
         "cannot read",
     ),
-    Case("recurrent loop without a synapse", lambda t, a: artifact(a, t, edit_graph(add_cycle)), "GRF006", "cycle"),
+    Case(
+        "recurrent loop without a synapse",
+        lambda t, a: artifact(a, t, edit_graph(add_cycle)),
+        "GRF006",
+        "cycle body.6 -> body.6 does not pass through a synapse op",
+    ),
+    Case(
+        "recurrent loop through two layers",
+        lambda t, a: artifact(a, t, edit_graph(add_loop_through_two_layers)),
+        "GRF007",
+        "several neuron layers (body.2, body.6): body.2 -> body.5 -> body.6 -> back -> body.2",
+    ),
     Case("unknown op in the artifact", lambda t, a: artifact(a, t, edit_graph(unknown_op)), "GRF061", "teleport"),
     Case("weight exponent out of range", lambda t, a: artifact(a, t, edit_graph(huge_weight)), "GRF053", "weight_exp"),
 ]

@@ -118,6 +118,13 @@ def test_own_neuron_features_soft_reset_floor_and_initial_potential():
     assert_bit_exact(chain(layers, readout="v_mean"), x([30, 0, 10], [0, 90, 0]))
 
 
+def test_initial_current():
+    # u starts each sample at u_init and decays by (4096 - du - 1)/4096 = 1/2 per step: -1280, -640 + 64·a
+    lif = neuron(2, du=2047, vth=3, u_init=Const(np.array([-1280, 640], np.int32)))
+    ref, _ = assert_bit_exact(chain([(dense([[4, 0, 0], [0, 1, 0]]), lif)], steps=4), x([5, 5, 5], [0, 0, 0]))
+    assert ref.u["lif0"][1, :, 0].tolist() == [-640, -320, -160, -80]
+
+
 def test_per_step_inputs():
     g = chain([(dense([[2, 1, 0]]), neuron(1, vth=4))], steps=3)
     assert_bit_exact(g, {"x": np.array([[[1, 0, 0], [5, 5, 5], [0, 9, 0]]])})
@@ -153,6 +160,77 @@ def test_random_networks(case):
     assert_bit_exact(*case)
 
 
+def recurrent(layer_index, w, exp=0):
+    """A dense from layer ``lif{i}`` back to itself, for chain(..., recurrent=[...])."""
+    return layer_index, dense(w, exp)
+
+
+def recurrent_chain(layers, loops, **kw):
+    """chain() plus, for each (i, synapse) in ``loops``, lif{i} -> synapse -> lif{i}."""
+    g = chain(layers, **kw)
+    b = GraphBuilder()
+    for name, op in g.nodes:
+        b.add(name, op, list(g.predecessors(name)))
+    for i, syn in loops:
+        b.connect(b.add(f"rec{i}", syn, [f"lif{i}"]), f"lif{i}")
+    return b.build(g.meta)
+
+
+def test_recurrent_spikes_arrive_one_step_later_and_never_cross_samples():
+    # the hand-computed case of tests/unit/test_refsim.py; its neuron 0 fires at the last step (6),
+    # which on Lava's stream would reach step 1 of the next sample without the buffer clearing
+    g = recurrent_chain(
+        [(dense([[10], [0]]), neuron(2, vth=40))], [recurrent(0, [[0, -8], [40, 0]])], in_shape=(1,), steps=6
+    )
+    ref, _ = assert_bit_exact(g, x([3], [3], [0], [5]))
+    assert ref.spikes["lif0"][0, -1, 0] == 1 and ref.spikes["lif0"][0, :, 1].tolist() == [0, 0, 0, 0, 1, 0]
+
+
+def test_recurrent_layer_firing_during_the_pipeline_warm_up():
+    # bias 3000 > vth·64 = 2560: the second layer also fires while Lava fills the pipeline (before
+    # its first sample step); those spikes must not reach step 1 either
+    layers = [(dense([[50]]), neuron(1, vth=10)), (dense([[20], [5]]), neuron(2, vth=40, bias=3000, dv=2000))]
+    g = recurrent_chain(layers, [recurrent(1, [[10, -4], [6, 8]])], in_shape=(1,), steps=3)
+    ref, _ = assert_bit_exact(g, x([1], [0]))
+    assert ref.spikes["lif1"][:, 0].all()  # fires at step 1 on its bias alone
+
+
+@st.composite
+def random_recurrent_case(draw):
+    """Random chains in which each layer may feed its spikes back to itself (any sign mix), with
+    direct or per-step inputs and several samples streamed back to back."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**31)))
+    sizes = [int(rng.integers(1, 7)) for _ in range(int(rng.integers(2, 4)))]
+    layers, loops = [], []
+    for i, (a, b) in enumerate(itertools.pairwise(sizes)):
+        lif = neuron(
+            b,
+            du=int(rng.choice([-1, 0, 4095, int(rng.integers(0, 4096))])),
+            dv=int(rng.choice([0, 4095, int(rng.integers(0, 4096))])),
+            vth=int(rng.integers(0, 2**10)),
+            bias=rng.integers(-2048, 2048, size=b),
+            bias_exp=rng.integers(0, 4, size=b),
+        )
+        layers.append((dense(rng.integers(-256, 256, size=(b, a)), exp=int(rng.integers(-4, 4))), lif))
+        if rng.random() < 0.7:
+            lo, hi = {"mixed": (-256, 256), "excitatory": (0, 256), "inhibitory": (-255, 1)}[
+                str(rng.choice(["mixed", "excitatory", "inhibitory"]))
+            ]
+            loops.append(recurrent(i, rng.integers(lo, hi, size=(b, b)), exp=int(rng.integers(-4, 4))))
+    steps, batch = int(rng.integers(1, 7)), int(rng.integers(1, 4))
+    g = recurrent_chain(
+        layers, loops, steps=steps, in_shape=(sizes[0],), encoding=str(rng.choice(["graded", "bitplane"]))
+    )
+    shape = (batch, steps, sizes[0]) if rng.random() < 0.5 else (batch, sizes[0])
+    return g, {"x": rng.integers(0, 256, size=shape)}
+
+
+@settings(max_examples=8, deadline=None)
+@given(random_recurrent_case())
+def test_random_recurrent_networks(case):
+    assert_bit_exact(*case)
+
+
 @pytest.fixture(scope="module")
 def digits():
     from snncc.data import BUNDLED_DIGITS, load_dataset
@@ -183,3 +261,50 @@ def test_per_step_and_count_readouts(readout):
     ref, _ = assert_bit_exact(g, x([20, 10, 5], [0, 3, 30]))
     expected_shape = (2, 6, 2) if readout == "spike_steps" else (2, 2)
     assert ref.outputs["out"].shape == expected_shape and ref.outputs["out"].sum() > 0
+
+
+@pytest.mark.parametrize("biased", [False, True])
+def test_braille_like_recurrent_graph_from_nir(biased):
+    """The NIR paper's braille RNN forms (12 inputs -> CubaLIF with a recurrent Linear -> 7 CubaLIF;
+    biased: Affine layers as in braille_noDelay_bias_zero.nir, whose biases into the decaying current
+    become a voltage bias plus an initial current u_init), random mixed-sign weights, imported from
+    NIR, quantized and run on spike trains."""
+    import nir
+
+    from snncc.importers.nir import import_nir
+    from snncc.ir import verify
+    from snncc.passes.calibrate import calibrate
+    from snncc.passes.canonicalize import canonicalize
+    from snncc.passes.quantize import Quantize, quantize, quantize_inputs
+
+    rng = np.random.default_rng(7)
+
+    def cuba(n, tau_syn, tau_mem):
+        fields = dict(tau_syn=tau_syn, tau_mem=tau_mem, r=tau_mem / 1e-4, w_in=tau_syn / 1e-4, v_leak=0.0)
+        return nir.CubaLIF(**{k: np.full(n, v) for k, v in fields.items()}, v_threshold=np.ones(n), v_reset=np.zeros(n))
+
+    def synapse(w):
+        return nir.Affine(w, rng.normal(0.0, 0.3, len(w))) if biased else nir.Linear(w)
+
+    nodes = {
+        "input": nir.Input({"input": np.array([12])}),
+        "fc1": synapse(rng.normal(0.0, 0.6, (16, 12))),
+        "lif1.lif": cuba(16, 4e-4, 6.667e-4),
+        "lif1.w_rec": synapse(rng.normal(-0.3, 0.4, (16, 16))),
+        "fc2": synapse(rng.normal(0.0, 0.5, (7, 16))),
+        "lif2": cuba(7, 1.818e-4, 3.333e-4),
+        "output": nir.Output({"output": np.array([7])}),
+    }
+    edges = [("input", "fc1"), ("fc1", "lif1.lif"), ("lif1.lif", "lif1.w_rec"), ("lif1.w_rec", "lif1.lif"),
+             ("lif1.lif", "fc2"), ("fc2", "lif2"), ("lif2", "output")]  # fmt: skip
+    steps = 24
+    graph = verify(canonicalize(import_nir(nir.NIRGraph(nodes, edges), dt=1e-4, steps=steps, readout="sum")))
+    spikes = (rng.random((6, steps, 12)) < 0.25).astype(np.float64)
+    int_graph, _ = quantize(
+        graph, Quantize(numerics=LOIHI, input_encoding="bitplane"), calibrate(graph, {"input": spikes}, max_steps=255)
+    )
+    assert int_graph.recurrent_layers() == ("lif1.lif",)
+    assert (int_graph["lif2"].u_init is not None) is biased
+    ref, _ = assert_bit_exact(int_graph, quantize_inputs(int_graph, {"input": spikes}))
+    assert ref.spikes["lif1.lif"].mean() > 0.02 and ref.spikes["lif2"].sum() > 0
+    assert ref.spikes["lif1.lif"][:-1, -1].any()  # a last-step spike that must not reach the next sample

@@ -15,7 +15,8 @@ ALL = Record(spikes=True, v=True, u=True)
 
 @st.composite
 def networks(draw, silent: bool = False):
-    """A chain input -> (dense -> LIF) x 1..3 with random integer parameters and inputs."""
+    """A chain input -> (dense -> LIF) x 1..3 with random integer parameters and inputs; some layers
+    recurrent (a dense from the layer back to itself)."""
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     sizes = [draw(st.integers(1, 8)) for _ in range(draw(st.integers(2, 4)))]
     steps = draw(st.integers(1, 8))
@@ -39,6 +40,10 @@ def networks(draw, silent: bool = False):
             reset=str(rng.choice(["zero", "subtract"])),
         )
         prev = b.add(f"lif{i}", neuron, [prev])
+        if rng.random() < 0.4:  # a recurrent layer: its own spikes of the step before come back to it
+            w_rec = rng.integers(-256, 256, size=(n, n)).astype(np.int32)
+            rec = IntDense(shape=(n,), weight=Const(w_rec), weight_exp=int(rng.integers(-8, 8)))
+            b.connect(b.add(f"rec{i}", rec, [prev]), prev)
     b.add("out", Output(shape=(sizes[-1],)), [prev])
     graph = b.build(GraphMeta(stage=Stage.INTEGER, steps=steps, numerics=LOIHI))
     batch = draw(st.integers(1, 3))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from snncc.backends import Record
+from snncc.backends.floatsim import FloatSim
 from snncc.errors import ImportFailed
 from snncc.ir import (
     LIF,
@@ -108,9 +110,25 @@ def test_neuron_reading_a_neuron_gets_an_identity_synapse():
     np.testing.assert_array_equal(g["b.identity"].weight.array, np.eye(3))
 
 
-def test_bias_into_a_decaying_current_is_refused():
+def test_bias_into_a_decaying_current_becomes_a_voltage_bias_and_an_initial_current():
+    g = canonicalize(float_graph(gain=0.5, v_reset=0.0, alpha=0.5))
+    lif1 = g["lif1"]
+    # channel 0: conv bias 0.1 (BN: scale 1, shift 0) times gain 0.5 is a current bias 0.05; its
+    # steady state 0.05/(1 - 0.5) = 0.1 enters the voltage, and the current starts at -0.1 instead
+    np.testing.assert_allclose(lif1.bias.array[0], 0.1)
+    np.testing.assert_allclose(lif1.i_init.array[0], -0.1)
+    # exact: the float model and its canonical form step to the same potentials
+    x = {"input": np.random.default_rng(0).random((4, 1, 4, 4))}
+    record = Record(spikes=True, v=True)
+    a, b = (FloatSim().run(graph, x, record=record) for graph in (float_graph(v_reset=0.0, alpha=0.5), verify(g)))
+    for layer in ("lif1", "lif2"):
+        np.testing.assert_allclose(a.v[layer], b.v[layer], atol=1e-12)
+        np.testing.assert_array_equal(a.spikes[layer], b.spikes[layer])
+
+
+def test_bias_into_a_current_without_decay_is_refused():
     with pytest.raises(ImportFailed) as err:
-        canonicalize(float_graph(alpha=0.5))
+        canonicalize(float_graph(alpha=1.0))
     assert err.value.code == "IMT013" and err.value.diagnostics[0].node == "lif1"
 
 

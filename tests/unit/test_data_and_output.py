@@ -41,6 +41,14 @@ def test_shape_mismatch_names_both_shapes(tmp_path):
     assert err.value.code == "DAT008" and "(1, 4, 4)" in err.value.render() and "(1, 8, 8)" in err.value.render()
 
 
+def test_per_step_inputs_are_taken_when_the_steps_are_known(tmp_path):
+    spikes = (np.arange(5 * 4 * 3).reshape(5, 4, 3) % 2).astype(np.float32)  # (N, T, *input_shape)
+    np.savez(tmp_path / "d.npz", x=spikes)
+    assert load_dataset(tmp_path / "d.npz", input_shape=(3,), steps=4).x.shape == (5, 4, 3)
+    with pytest.raises(DataError, match=r"one input per step, \(6, 3\)"):
+        load_dataset(tmp_path / "d.npz", input_shape=(3,), steps=6)
+
+
 def test_missing_and_corrupt_files(tmp_path):
     with pytest.raises(DataError) as err:
         load_dataset(tmp_path / "nope.npz")

@@ -69,3 +69,19 @@ def test_spikes_between_cores_count_mesh_hops():
     report = estimate(g, p, trace(np.zeros(20), counts0, [0] * 5, 0, 0, batch=1), toy).to_dict()
     msgs = report["spike_messages"]
     assert (msgs["between_cores"], msgs["mesh_hops"], msgs["within_core"]) == (64, 64, 12)
+
+
+def test_a_recurrent_synapse_counts_like_any_other():
+    g = graph([[2, 0], [4, 6], [0, 0]], [[1, 1, 0], [0, 1, 1]])
+    b = GraphBuilder()
+    for name, op in g.nodes:
+        b.add(name, op, list(g.predecessors(name)))
+    b.connect(b.add("rec", IntDense(shape=(2,), weight=Const(np.array([[0, 3], [5, 7]], np.int32))), ["lif1"]), "lif1")
+    g = b.build(g.meta)
+    toy = load_target("toy")
+    report = estimate(g, partition(g, toy), trace([3, 5], [2, 4, 0], [1, 3], 10, 6), toy).to_dict()
+    # lif1 receives lif0's spikes (fan-out 1, 2, 1) and its own (rec columns: 1 and 2 nonzero weights)
+    assert report["per_layer"]["lif1"]["synops"] == pytest.approx((2 * 1 + 4 * 2 + (1 * 1 + 3 * 2)) / 2)
+    # its spikes go to its own core now: 4 spikes, one destination core, per 2 samples
+    assert report["spike_messages"]["within_core"] == pytest.approx((6 + 4) / 2)
+    assert report["ann_equivalent"]["macs"] == 3 * 2 + 2 * 3 + 2 * 2

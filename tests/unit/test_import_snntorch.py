@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import snntorch
+import snntorch.utils
 import torch
 from snntorch import surrogate
 from torch import nn
@@ -213,3 +214,101 @@ def test_sequential_with_init_hidden_and_output_layer():
     graph = import_torch(body, (10,), steps=5, readout="sum")
     np.testing.assert_array_equal(FloatSim().run(graph, {"input": x.double().numpy()}).outputs["output"], expected)
     assert expected.sum() > 0
+
+
+# --- RLeaky: the layer's own spikes of the previous step come back through its recurrent weights ----
+
+RLEAKY = {
+    "zero-no-delay": lambda: snntorch.RLeaky(beta=0.8, linear_features=5, reset_mechanism="zero", reset_delay=False),
+    "subtract": lambda: snntorch.RLeaky(beta=0.85, threshold=0.9, linear_features=5),
+    "subtract-beta-1": lambda: snntorch.RLeaky(beta=1.0, linear_features=5),
+    "one-to-one": lambda: snntorch.RLeaky(beta=0.7, all_to_all=False, V=torch.tensor([0.9, -1.2, 0.5, -0.3, 1.1])),
+}
+
+
+def _recording(net: nn.Sequential, x: torch.Tensor, steps: int) -> dict[str, np.ndarray]:
+    """snntorch's own spikes of layers 1 and 3 at every step, (batch, steps, n), the input x at every step."""
+    snntorch.utils.reset(net)
+    record = {"1": [], "3": []}
+    hooks = [net[int(k)].register_forward_hook(lambda m, a, out, k=k: record[k].append(out)) for k in record]
+    with torch.no_grad():
+        for _ in range(steps):
+            net(x)
+    for h in hooks:
+        h.remove()
+    return {k: torch.stack(v, dim=1).numpy() for k, v in record.items()}
+
+
+@pytest.mark.parametrize("name", sorted(RLEAKY))
+def test_rleaky_equals_snntorch(name):
+    torch.manual_seed(4)
+    rleaky = RLEAKY[name]()
+    rleaky.init_hidden = True
+    net = nn.Sequential(nn.Linear(6, 5), rleaky, nn.Linear(5, 3), snntorch.Leaky(beta=0.7, init_hidden=True))
+    with torch.no_grad():
+        if isinstance(rleaky.recurrent, nn.Linear):  # mixed signs, larger than the default init
+            rleaky.recurrent.weight.normal_(0.0, 0.9)
+            rleaky.recurrent.bias.normal_(0.0, 0.2)
+    x = torch.rand(24, 6) * 1.6
+    ours = import_torch(net, (6,), steps=STEPS, readout="sum")
+    assert ours.recurrent_layers() == ("1",) and ours.predecessors("1") == ("0", "1.recurrent")
+    trace = FloatSim().run(ours, {"input": x.double().numpy()}, record=Record(spikes=True))
+    theirs = _recording(net, x, STEPS)
+    assert 0.05 < theirs["1"].mean() < 0.9
+    for layer in ("1", "3"):
+        np.testing.assert_array_equal(trace.spikes[layer], theirs[layer] != 0)
+    # the recurrent weights matter: the same network without them fires differently
+    with torch.no_grad():
+        for p in rleaky.recurrent.parameters():  # nn.Linear's weight and bias, or V
+            p.zero_()
+    assert (_recording(net, x, STEPS)["1"] != theirs["1"]).any()
+
+
+class RecurrentLoop(nn.Module):
+    """snntorch's RLeaky docstring pattern: explicit spike and membrane states in a time loop."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc1, self.fc2 = nn.Linear(6, 5), nn.Linear(5, 3)
+        self.lif1 = snntorch.RLeaky(beta=0.8, linear_features=5, reset_mechanism="zero", reset_delay=False)
+        self.lif2 = snntorch.Leaky(beta=0.7, reset_mechanism="zero")
+
+    def forward(self, x):
+        spk1, mem1 = self.lif1.init_rleaky()
+        mem2 = self.lif2.init_leaky()
+        record = []
+        for _ in range(NUM_STEPS):
+            spk1, mem1 = self.lif1(self.fc1(x), spk1, mem1)
+            spk2, mem2 = self.lif2(self.fc2(spk1), mem2)
+            record.append(spk2)
+        return torch.stack(record)
+
+
+def test_rleaky_time_loop_equals_snntorch():
+    torch.manual_seed(5)
+    net = RecurrentLoop()
+    with torch.no_grad():
+        net.lif1.recurrent.weight.normal_(0.0, 0.9)
+    x = torch.rand(40, 6) * 3
+    with torch.no_grad():
+        theirs = net(x).numpy().transpose(1, 0, 2)
+    graph = import_torch(net, (6,))
+    assert graph.meta.steps == NUM_STEPS and graph.recurrent_layers() == ("lif1",)
+    ours = FloatSim().run(graph, {"input": x.double().numpy()}).outputs["output"]
+    assert theirs.mean() > 0.05
+    np.testing.assert_array_equal(ours, theirs)
+
+
+def test_rleaky_settings_without_a_lif_form_are_named():
+    body = nn.Sequential(
+        nn.Linear(4, 5),
+        snntorch.RLeaky(beta=0.9, linear_features=5, reset_mechanism="zero", init_hidden=True),  # reset_delay=True
+        nn.Linear(5, 5),
+        snntorch.RLeaky(beta=0.9, linear_features=5, reset_mechanism="none", init_hidden=True),
+    )
+    with pytest.raises(ImportFailed) as err:
+        import_torch(body, (4,), steps=4, readout="sum")
+    found = {d.node: d for d in err.value.diagnostics}
+    assert set(found) == {"1", "3"} and all(d.code == "IMT003" for d in found.values())
+    assert "refractory" in found["1"].message and "reset_delay=False" in found["1"].hint
+    assert "reset_mechanism='none'" in found["3"].message

@@ -12,6 +12,7 @@ from snncc.ir import (
     Const,
     Conv2d,
     Dense,
+    Edge,
     GraphBuilder,
     GraphMeta,
     Input,
@@ -102,12 +103,63 @@ def test_integer_graph_ranges_are_checked():
     assert any(d.code == "GRF053" and d.node == "fc" for d in err.value.diagnostics)
 
 
-def test_cycles_are_rejected():
+def recurrent_graph(*, extra=(), rec_src="lif", stage=Stage.FLOAT):
+    """x -> fc -> lif -> out, with lif -> rec -> lif; ``extra`` edges added after."""
     b = GraphBuilder()
     b.add("x", Input(shape=(2,)))
-    b.add("fc", Dense(shape=(2,), weight=Const(np.eye(2))), ["x", "lif"])
+    b.add("fc", Dense(shape=(2,), weight=Const(np.eye(2))), ["x"])
     b.add("lif", LIF(shape=(2,)), ["fc"])
+    b.add("rec", Dense(shape=(2,), weight=Const(np.array([[0.0, -1.0], [2.0, 0.0]]))), [rec_src])
+    b.connect("rec", "lif")
     b.add("out", Output(shape=(2,)), ["lif"])
+    for src, dst in extra:
+        b.connect(src, dst)
+    return b.build(GraphMeta(stage=stage, steps=3))
+
+
+def test_a_layer_feeding_itself_through_a_synapse_is_recurrent():
+    g = verify(recurrent_graph())
+    assert g.recurrent_edges() == {Edge("lif", "rec")}
+    assert g.recurrent_layers() == ("lif",)
+    assert g.topo_order() == ("x", "fc", "rec", "lif", "out")  # rec reads the previous step: before lif
+    assert g.predecessors("lif") == ("fc", "rec")
+
+
+def test_recurrent_graph_round_trips(tmp_path):
+    g = verify(recurrent_graph())
+    save(g, tmp_path)
+    back = load(tmp_path)
+    assert back == g and back.recurrent_edges() == g.recurrent_edges()
+
+
+@pytest.mark.parametrize(
+    ("edit", "code", "message"),
+    [
+        # the layer's spikes straight back into itself: nothing carries them to the next step
+        ({"extra": [("lif", "lif")]}, "GRF006", "cycle lif -> lif does not pass through a synapse op"),
+        # two synapse ops in a loop without a neuron layer
+        ({"extra": [("fc", "rec"), ("rec", "fc")], "rec_src": "x"}, "GRF006", "does not pass through a neuron layer"),
+        # the recurrent synapse also feeds forward
+        ({"extra": [("rec", "out")]}, "GRF007", "rec lies on the recurrent connection of lif but also feeds out"),
+    ],
+)
+def test_cycles_the_ir_cannot_run_are_named(edit, code, message):
+    with pytest.raises(InvalidGraph) as err:
+        verify(recurrent_graph(**edit))
+    assert err.value.code == code and message in str(err.value)
+
+
+def test_a_loop_through_two_layers_is_refused_naming_them():
+    b = GraphBuilder()
+    b.add("x", Input(shape=(2,)))
+    b.add("fc1", Dense(shape=(2,), weight=Const(np.eye(2))), ["x"])
+    b.add("l1", LIF(shape=(2,)), ["fc1"])
+    b.add("fc2", Dense(shape=(2,), weight=Const(np.eye(2))), ["l1"])
+    b.add("l2", LIF(shape=(2,)), ["fc2"])
+    b.add("back", Dense(shape=(2,), weight=Const(np.eye(2))), ["l2"])
+    b.connect("back", "l1")
+    b.add("out", Output(shape=(2,)), ["l2"])
     with pytest.raises(InvalidGraph) as err:
         verify(b.build(GraphMeta(stage=Stage.FLOAT, steps=2)))
-    assert err.value.code in {"GRF003", "GRF006"}
+    assert err.value.code == "GRF007"
+    assert "several neuron layers (l1, l2): l1 -> fc2 -> l2 -> back -> l1" in str(err.value)

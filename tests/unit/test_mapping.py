@@ -240,3 +240,24 @@ def test_shared_conv_memory_by_hand():
     # 4 output channels x 2 input channels x 3x3 x 8 bits = 576 bits, + 10 axons x 32-bit pointers = 896 bits
     assert shared_conv_bits(4, 2, (3, 3), 10, 8) == 896
     assert shared_conv_bits(4, 2, (3, 3), 11, 8) == 960  # 928 bits round up to 15 words
+
+
+def test_a_recurrent_layer_takes_its_own_neurons_as_input_axons():
+    from snncc.mapping.resources import piece_inputs
+
+    g = mlp([6, 4], encoding="graded")
+    b = GraphBuilder()
+    for name, op in g.nodes:
+        b.add(name, op, list(g.predecessors(name)))
+    w_rec = np.array([[0, 2, 0, 0], [0, 0, 0, 0], [4, 0, 0, 6], [0, 0, 0, 8]], np.int32)
+    b.connect(b.add("rec", IntDense(shape=(4,), weight=Const(w_rec)), ["lif0"]), "lif0")
+    rec = b.build(g.meta)
+    toy = load_target("toy")
+    (piece,) = [p for _, p in partition(rec, toy).pieces_of("lif0")]
+    axons, bits = piece_inputs(rec, toy, piece)
+    plain_axons, plain_bits = piece_inputs(g, toy, piece)
+    # a dense projection reaches every neuron of the piece from every source neuron: 4 more axons
+    # and their synapses
+    assert axons == plain_axons + 4
+    assert bits > plain_bits
+    assert [d for d in check_placement(rec, partition(rec, toy), toy) if d.severity == "error"] == []

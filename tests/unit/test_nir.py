@@ -281,12 +281,47 @@ def test_missing_run_settings_are_named():
         import_nir(_lif_graph(), dt=0.1, steps=4, readout="sum")  # dt > tau = 10 ms
 
 
-def test_recurrence_is_refused_naming_the_loop():
+def _recurrent_cuba_graph(n_in: int, n: int, w: np.ndarray, w_rec: np.ndarray, rec_bias=None) -> nir.NIRGraph:
+    """The braille graph's form: in -> fc -> lif.lif (CubaLIF) <-> lif.w_rec, lif.lif -> out."""
+    cuba = nir.CubaLIF(tau_syn=np.full(n, 2e-4), tau_mem=np.full(n, 5e-4), r=np.full(n, 2.0), v_leak=np.zeros(n),
+                       v_threshold=np.ones(n), v_reset=np.zeros(n), w_in=np.full(n, 1.5))  # fmt: skip
+    rec = nir.Linear(w_rec) if rec_bias is None else nir.Affine(w_rec, rec_bias)
+    nodes = {"in": nir.Input({"input": np.array([n_in])}), "fc": nir.Linear(w), "lif.lif": cuba, "lif.w_rec": rec,
+             "out": nir.Output({"output": np.array([n])})}  # fmt: skip
+    edges = [("lif.w_rec", "lif.lif"), ("in", "fc"), ("fc", "lif.lif"), ("lif.lif", "lif.w_rec"), ("lif.lif", "out")]
+    return nir.NIRGraph(nodes=nodes, edges=edges, type_check=False)
+
+
+def test_recurrent_cubalif_steps_euler_on_the_previous_steps_spikes():
+    """The NIR paper's recurrent layer by hand: the recurrent Affine (bias included, also at the first
+    step) reads the spikes of the step before, zero at the start of each sample."""
+    rng = np.random.default_rng(3)
+    n_in, n, steps = 3, 4, 40
+    w, w_rec, b_rec = rng.normal(0, 1.5, (n, n_in)), rng.normal(0, 1.0, (n, n)), rng.normal(0, 0.2, n)
+    x = (rng.random((2, steps, n_in)) < 0.4).astype(np.float64)
+    run = _run_one(_recurrent_cuba_graph(n_in, n, w, w_rec, b_rec), x, steps)
+    k_syn, k = DT / 2e-4, DT / 5e-4
+    for sample in range(2):
+        i, v, s, spikes = np.zeros(n), np.zeros(n), np.zeros(n), []
+        for t in range(steps):
+            i = i + k_syn * (-i + 1.5 * (w @ x[sample, t] + w_rec @ s + b_rec))
+            v = v + k * (0.0 - v + 2.0 * i)
+            s = (v > 1.0).astype(np.float64)
+            v = np.where(s > 0, 0.0, v)
+            spikes.append(s)
+        np.testing.assert_array_equal(run.spikes["lif.lif"][sample], np.array(spikes))
+    assert 0 < run.spikes["lif.lif"].mean() < 0.9
+
+
+def test_a_loop_through_two_layers_is_refused_naming_them():
     g = _lif_graph()
-    g = nir.NIRGraph(nodes={**g.nodes, "back": nir.Linear(np.eye(2))},
-                     edges=[*g.edges, ("lif", "back"), ("back", "lif")], type_check=False)  # fmt: skip
-    with pytest.raises(ImportFailed, match="recurrent connection lif -> back -> lif"):
-        import_nir(g, dt=DT, steps=4, readout="sum")
+    nodes = {**g.nodes, "fc2": nir.Linear(np.eye(2)), "lif2": g.nodes["lif"], "back": nir.Linear(np.eye(2))}
+    edges = [("in", "w"), ("w", "lif"), ("lif", "fc2"), ("fc2", "lif2"), ("lif2", "back"), ("back", "lif"),
+             ("lif2", "out")]  # fmt: skip
+    with pytest.raises(ImportFailed) as err:
+        import_nir(nir.NIRGraph(nodes=nodes, edges=edges, type_check=False), dt=DT, steps=4, readout="sum")
+    assert err.value.code == "IMT212"
+    assert "several neuron layers (lif, lif2): lif -> fc2 -> lif2 -> back -> lif" in err.value.render()
 
 
 def test_every_unsupported_node_is_reported_at_once():

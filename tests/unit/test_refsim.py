@@ -227,3 +227,37 @@ def test_bad_inputs(x, code):
     with pytest.raises(DataError) as err:
         RefSim().run(chain([[1]], lif((1,))), {"x": x})
     assert err.value.code == code and err.value.diagnostics[0].node == "x"
+
+
+def test_recurrent_synapse_carries_the_previous_steps_spikes():
+    # x = 3 through W = [10, 0]: a_ff = [30, 0]; du = 4095, dv = 0: u = 64·a, v accumulates u;
+    # θ = 40·64 = 2560.  W_rec = [[0, -8], [40, 0]] (mixed signs, even: kept exactly).
+    #   t  rec = W_rec·s_{t-1}   a          u             v before reset   s
+    #   1  [0, 0] (s_0 = 0)      [30, 0]    [1920, 0]     [1920, 0]        [0, 0]
+    #   2  [0, 0]                [30, 0]    [1920, 0]     [3840, 0]        [1, 0]
+    #   3  [0, 40]               [30, 40]   [1920, 2560]  [1920, 2560]     [0, 0]  (2560 is not > θ)
+    #   4  [0, 0]                [30, 0]    [1920, 0]     [3840, 2560]     [1, 0]
+    #   5  [0, 40]               [30, 40]   [1920, 2560]  [1920, 5120]     [0, 1]
+    #   6  [-8, 0]               [22, 0]    [1408, 0]     [3328, 0]        [1, 0]
+    b = GraphBuilder()
+    b.add("x", IntInput(shape=(1,), bits=8))
+    b.add("fc", IntDense(shape=(2,), weight=Const(np.array([[10], [0]], dtype=np.int32))), ["x"])
+    b.add("lif", lif((2,), vth=40), ["fc"])
+    b.add("rec", IntDense(shape=(2,), weight=Const(np.array([[0, -8], [40, 0]], dtype=np.int32))), ["lif"])
+    b.connect("rec", "lif")
+    b.add("out", Output(shape=(2,)), ["lif"])
+    graph = b.build(GraphMeta(stage=Stage.INTEGER, steps=6, numerics=LOIHI))
+    t = run(graph, [[3], [3]])
+    assert t.spikes["lif"][0].T.tolist() == [[0, 1, 0, 1, 0, 1], [0, 0, 0, 0, 1, 0]]
+    assert t.u["lif"][0].T.tolist() == [[1920] * 5 + [1408], [0, 0, 2560, 0, 2560, 0]]
+    assert t.v["lif"][0].T.tolist() == [[1920, 0, 1920, 0, 1920, 0], [0, 0, 2560, 2560, 0, 0]]
+    np.testing.assert_array_equal(t.v["lif"][1], t.v["lif"][0])  # every sample starts with s_0 = 0
+
+
+def test_initial_current_decays_like_the_current():
+    # u_0 = -1280; du = 2047: u_t = T12(u_{t-1}·2048) + 64·a = u_{t-1}/2 + 64·a (toward zero);
+    # a = 3 per step: u = -640 + 192 = -448, -224 + 192 = -32, -16 + 192 = 176; v sums u (no leak)
+    neuron = lif((1,), du=2047, vth=1000, u_init=Const(np.array([-1280], np.int32)))
+    t = run(chain([[1]], neuron, steps=3), [[3]])
+    assert t.u["lif"][0, :, 0].tolist() == [-448, -32, 176]
+    assert t.v["lif"][0, :, 0].tolist() == [-448, -480, -304]

@@ -1,7 +1,7 @@
 """snncc's own Lava neuron for int_lif features Lava's stock LIF lacks (ir/SPEC.md §3 int_lif).
 
-Soft reset (subtract vth·2^6), a voltage floor, a per-sample initial potential v_init and
-non-spiking layers.  The process model inherits Intel's fixed-point sub-threshold dynamics
+Soft reset (subtract vth·2^6), a voltage floor, a per-sample initial potential v_init (and current
+u_init) and non-spiking layers.  The process model inherits Intel's fixed-point sub-threshold dynamics
 (AbstractPyLifModelFixed: decays, int32 storage, u wrap, v clip) unchanged and adds only
 those features, so everything the stock LIF does is still Intel's arithmetic.
 
@@ -35,6 +35,7 @@ class SnnccLIF(LIF):
         bias_exp: np.ndarray,
         v_init: np.ndarray,
         subtract_reset: bool,
+        u_init: np.ndarray | None = None,
         v_floor: int | None,
         spiking: bool,
         reset_interval: int,
@@ -57,6 +58,9 @@ class SnnccLIF(LIF):
             spiking=spiking,
         )
         self.v_init = Var(shape=shape, init=np.asarray(v_init, dtype=np.int32))
+        self.u_init = Var(
+            shape=shape, init=np.zeros(shape, np.int32) if u_init is None else np.asarray(u_init, np.int32)
+        )
 
 
 class _SnnccLifModel(AbstractPyLifModelFixed):
@@ -65,6 +69,7 @@ class _SnnccLifModel(AbstractPyLifModelFixed):
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
     vth: int = LavaPyType(int, np.int32, precision=17)
     v_init: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    u_init: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
 
     def __init__(self, proc_params) -> None:
         super().__init__(proc_params)
@@ -83,7 +88,7 @@ class _SnnccLifModel(AbstractPyLifModelFixed):
     def run_spk(self) -> None:
         a_in_data = self.a_in.recv()
         if self.time_step % self.reset_interval == self.reset_offset:
-            self.u[:] = 0  # a new sample reaches this layer (SPEC.md §1.1)
+            self.u[:] = self.u_init  # a new sample reaches this layer (SPEC.md §1.1)
             self.v[:] = self.v_init
         self.scale_bias()
         if not self.isthrscaled:
