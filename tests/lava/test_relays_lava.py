@@ -18,8 +18,9 @@ from snncc.passes.canonicalize import canonicalize
 from snncc.passes.quantize import Quantize, quantize, quantize_inputs
 
 
-def skip_net():
-    """x -> a -> b -> c -> d with skips a -> c and a -> d (c one layer short, d two)."""
+def skip_net(recurrent: bool = False):
+    """x -> a -> b -> c -> d with skips a -> c and a -> d (c one layer short, d two); with
+    ``recurrent`` b also reads its own spikes of the previous step (b -> w_rec -> b)."""
     rng = np.random.default_rng(2)
 
     def dense(n_out, n_in):
@@ -31,7 +32,9 @@ def skip_net():
     b = GraphBuilder()
     b.add("x", Input(shape=(4,)))
     b.add("a", lif(6, "subtract"), [b.add("w_a", dense(6, 4), ["x"])])
-    b.add("b", lif(6), [b.add("w_b", dense(6, 6), ["a"])])
+    b.add("b", lif(6), [b.add("w_b", dense(6, 6), ["a"]), *(["w_rec"] if recurrent else [])])
+    if recurrent:
+        b.add("w_rec", Dense(shape=(6,), weight=Const(rng.uniform(-0.5, 0.4, (6, 6)))), ["b"])
     b.add("c", lif(5), [b.add("w_c", dense(5, 6), ["b"]), b.add("skip_c", dense(5, 6), ["a"])])
     b.add("d", lif(3), [b.add("w_d", dense(3, 5), ["c"]), b.add("skip_d", dense(3, 6), ["a"])])
     b.add("out", Output(shape=(3,), readout="spike_count"), ["d"])
@@ -55,3 +58,13 @@ def test_relay_chains_are_bit_exact_in_lava():
     for relay in ("a.relay1", "a.relay2"):
         np.testing.assert_array_equal(lava.spikes[relay], lava.spikes["a"])
     assert ref.spikes["d"].any()  # the skips reach the last layer
+
+
+def test_relays_around_a_recurrent_layer_are_bit_exact_in_lava():
+    """The recurrent synapse reads its own layer (the previous step): it sets no depth and gets no relay."""
+    x = {"x": np.random.default_rng(4).uniform(0, 1, (2, 4))}
+    graph = integer(align_depths(canonicalize(skip_net(recurrent=True))), x)
+    assert graph.predecessors("w_rec") == ("b",) and graph.recurrent_layers() == ("b",)
+    ref, lava = assert_bit_exact(graph, quantize_inputs(graph, x))
+    np.testing.assert_array_equal(lava.spikes["a.relay2"], lava.spikes["a"])
+    assert ref.spikes["b"].any() and ref.spikes["d"].any()
