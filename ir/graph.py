@@ -211,7 +211,7 @@ def recurrent_edges_of(g: Any, neurons: set[str], synapses: set[str]) -> list[tu
             continue
         layers = [n for n in members if n in neurons]
         if len(layers) > 1:
-            loop = _describe_cycle(g.subgraph(members), neurons)
+            loop = _describe_cycle(_ordered_subgraph(g, members), neurons)
             raise InvalidGraph(
                 f"recurrent connection through several neuron layers ({', '.join(layers)}): {loop}; only a "
                 "layer's own spikes may come back to it (hardware delivers a connection one step per layer it "
@@ -221,12 +221,14 @@ def recurrent_edges_of(g: Any, neurons: set[str], synapses: set[str]) -> list[tu
                 hint="feed each layer's spikes back to that layer only (as snntorch's RLeaky does), or unroll the loop",
             )
         layer = layers[0] if layers else None
-        path = g.subgraph([n for n in members if n != layer])
+        path = _ordered_subgraph(g, [n for n in members if n != layer])
         # without the layer, what is left must be acyclic, and every way round must cross a synapse op
-        unweighted = g.subgraph([n for n in members if n not in synapses])
+        unweighted = _ordered_subgraph(g, [n for n in members if n not in synapses])
         if layer is None or not nx.is_directed_acyclic_graph(path) or not nx.is_directed_acyclic_graph(unweighted):
             missing = "a neuron layer" if layer is None or not nx.is_directed_acyclic_graph(path) else "a synapse op"
-            culprit = g.subgraph(members) if layer is None else path if missing == "a neuron layer" else unweighted
+            culprit = (
+                _ordered_subgraph(g, members) if layer is None else path if missing == "a neuron layer" else unweighted
+            )
             raise InvalidGraph(
                 f"cycle {_describe_cycle(culprit, neurons)} does not pass through {missing}: a value cannot depend on "
                 "itself within one step",
@@ -246,6 +248,18 @@ def recurrent_edges_of(g: Any, neurons: set[str], synapses: set[str]) -> list[tu
                 )
         back += [(layer, n) for n in members if g.has_edge(layer, n)]
     return back
+
+
+def _ordered_subgraph(g: Any, members: list[str]) -> Any:
+    """g's induced subgraph with nodes and edges in g's order.  A networkx subgraph view of a few nodes
+    iterates a set, so messages built from it would change with the hash seed (issue 8: determinism)."""
+    import networkx as nx
+
+    keep = set(members)
+    sub = nx.DiGraph()
+    sub.add_nodes_from(n for n in g if n in keep)
+    sub.add_edges_from((a, b) for a, b in g.edges if a in keep and b in keep)
+    return sub
 
 
 def _describe_cycle(subgraph: Any, first: set[str] = frozenset()) -> str:

@@ -163,3 +163,48 @@ def test_a_loop_through_two_layers_is_refused_naming_them():
         verify(b.build(GraphMeta(stage=Stage.FLOAT, steps=2)))
     assert err.value.code == "GRF007"
     assert "several neuron layers (l1, l2): l1 -> fc2 -> l2 -> back -> l1" in str(err.value)
+
+
+_TWO_LAYER_LOOP_IN_A_LONG_GRAPH = """
+import numpy as np
+from snncc.errors import InvalidGraph
+from snncc.ir import LIF, Const, Dense, GraphBuilder, GraphMeta, Input, Output, Stage, verify
+b = GraphBuilder()
+b.add("x", Input(shape=(2,)))
+last = "x"
+for i in range(8):  # a long lead-in: the loop is a small part of the graph, as in a real model
+    b.add(f"pre{i}", Dense(shape=(2,), weight=Const(np.eye(2))), [last])
+    b.add(f"pre{i}.lif", LIF(shape=(2,)), [f"pre{i}"])
+    last = f"pre{i}.lif"
+b.add("fc1", Dense(shape=(2,), weight=Const(np.eye(2))), [last])
+b.add("l1", LIF(shape=(2,)), ["fc1"])
+b.add("fc2", Dense(shape=(2,), weight=Const(np.eye(2))), ["l1"])
+b.add("l2", LIF(shape=(2,)), ["fc2"])
+b.add("back", Dense(shape=(2,), weight=Const(np.eye(2))), ["l2"])
+b.connect("back", "l1")
+b.add("out", Output(shape=(2,)), ["l2"])
+try:
+    verify(b.build(GraphMeta(stage=Stage.FLOAT, steps=2)))
+except InvalidGraph as err:
+    print(err)
+"""
+
+
+def test_the_cycle_message_does_not_depend_on_the_hash_seed():
+    # networkx iterates a small subgraph view through a set, whose order follows PYTHONHASHSEED
+    import os
+    import subprocess
+    import sys
+
+    messages = {
+        subprocess.run(
+            [sys.executable, "-c", _TWO_LAYER_LOOP_IN_A_LONG_GRAPH],
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in range(6)
+    }
+    assert len(messages) == 1, messages
+    assert "several neuron layers (l1, l2): l1 -> fc2 -> l2 -> back -> l1" in messages.pop()
