@@ -149,45 +149,33 @@ def test_cycles_the_ir_cannot_run_are_named(edit, code, message):
     assert err.value.code == code and message in str(err.value)
 
 
-def test_a_loop_through_two_layers_is_refused_naming_them():
+def two_layer_loop(lead_in: int = 0):
+    """l1 -> fc2 -> l2 -> back -> l1 after ``lead_in`` dense+lif pairs (a small part of a long graph)."""
     b = GraphBuilder()
     b.add("x", Input(shape=(2,)))
-    b.add("fc1", Dense(shape=(2,), weight=Const(np.eye(2))), ["x"])
+    last = "x"
+    for i in range(lead_in):
+        b.add(f"pre{i}", Dense(shape=(2,), weight=Const(np.eye(2))), [last])
+        b.add(f"pre{i}.lif", LIF(shape=(2,)), [f"pre{i}"])
+        last = f"pre{i}.lif"
+    b.add("fc1", Dense(shape=(2,), weight=Const(np.eye(2))), [last])
     b.add("l1", LIF(shape=(2,)), ["fc1"])
     b.add("fc2", Dense(shape=(2,), weight=Const(np.eye(2))), ["l1"])
     b.add("l2", LIF(shape=(2,)), ["fc2"])
     b.add("back", Dense(shape=(2,), weight=Const(np.eye(2))), ["l2"])
     b.connect("back", "l1")
     b.add("out", Output(shape=(2,)), ["l2"])
+    return b.build(GraphMeta(stage=Stage.FLOAT, steps=2))
+
+
+TWO_LAYER_LOOP = "several neuron layers (l1, l2): l1 -> fc2 -> l2 -> back -> l1"
+
+
+def test_a_loop_through_two_layers_is_refused_naming_them():
     with pytest.raises(InvalidGraph) as err:
-        verify(b.build(GraphMeta(stage=Stage.FLOAT, steps=2)))
+        verify(two_layer_loop())
     assert err.value.code == "GRF007"
-    assert "several neuron layers (l1, l2): l1 -> fc2 -> l2 -> back -> l1" in str(err.value)
-
-
-_TWO_LAYER_LOOP_IN_A_LONG_GRAPH = """
-import numpy as np
-from snncc.errors import InvalidGraph
-from snncc.ir import LIF, Const, Dense, GraphBuilder, GraphMeta, Input, Output, Stage, verify
-b = GraphBuilder()
-b.add("x", Input(shape=(2,)))
-last = "x"
-for i in range(8):  # a long lead-in: the loop is a small part of the graph, as in a real model
-    b.add(f"pre{i}", Dense(shape=(2,), weight=Const(np.eye(2))), [last])
-    b.add(f"pre{i}.lif", LIF(shape=(2,)), [f"pre{i}"])
-    last = f"pre{i}.lif"
-b.add("fc1", Dense(shape=(2,), weight=Const(np.eye(2))), [last])
-b.add("l1", LIF(shape=(2,)), ["fc1"])
-b.add("fc2", Dense(shape=(2,), weight=Const(np.eye(2))), ["l1"])
-b.add("l2", LIF(shape=(2,)), ["fc2"])
-b.add("back", Dense(shape=(2,), weight=Const(np.eye(2))), ["l2"])
-b.connect("back", "l1")
-b.add("out", Output(shape=(2,)), ["l2"])
-try:
-    verify(b.build(GraphMeta(stage=Stage.FLOAT, steps=2)))
-except InvalidGraph as err:
-    print(err)
-"""
+    assert TWO_LAYER_LOOP in str(err.value)
 
 
 def test_the_cycle_message_does_not_depend_on_the_hash_seed():
@@ -195,10 +183,16 @@ def test_the_cycle_message_does_not_depend_on_the_hash_seed():
     import os
     import subprocess
     import sys
+    from pathlib import Path
 
+    script = (
+        f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+        "from test_ir import two_layer_loop, verify\n"
+        "try:\n    verify(two_layer_loop(lead_in=8))\nexcept Exception as err:\n    print(err)\n"
+    )
     messages = {
         subprocess.run(
-            [sys.executable, "-c", _TWO_LAYER_LOOP_IN_A_LONG_GRAPH],
+            [sys.executable, "-c", script],
             env={**os.environ, "PYTHONHASHSEED": str(seed)},
             capture_output=True,
             text=True,
@@ -207,4 +201,4 @@ def test_the_cycle_message_does_not_depend_on_the_hash_seed():
         for seed in range(6)
     }
     assert len(messages) == 1, messages
-    assert "several neuron layers (l1, l2): l1 -> fc2 -> l2 -> back -> l1" in messages.pop()
+    assert TWO_LAYER_LOOP in messages.pop()
