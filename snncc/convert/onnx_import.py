@@ -2,16 +2,17 @@
 
 Supported nodes: Conv (2-D, symmetric padding), Gemm, MatMul (+ Add of a constant bias),
 BatchNormalization (folded into the Conv/Gemm/MatMul before it, exactly), Relu, AveragePool,
-GlobalAveragePool, Flatten and Reshape to one vector per sample, Dropout and Identity (bypassed:
+GlobalAveragePool (and ReduceMean over height and width, as torch's dynamo exporter writes it),
+Flatten and Reshape to one vector per sample, Dropout and Identity (bypassed:
 inference semantics), and Add/Sum of branches (residual connections, with or without a
 Conv+BatchNormalization projection on the skip path) followed by a Relu.  MaxPool/GlobalMaxPool
 only as the named approximation ``maxpool-as-avgpool``.  Weights come from initializers (or
 Constant nodes); shapes from the model's input.  Everything else (MaxPool by default, Softmax, ...)
 is reported with its ONNX node name, all problems at once.
 
-Codes: LOD003 no such file, LOD101 not a readable ONNX model, IMT101 unsupported node,
-IMT102 unsupported setting of a supported node, IMT103 a join snncc cannot sum (not Add, or a sum
-not followed by a Relu), IMT104 inputs/outputs of the model, IMT105 a weight is computed at run
+Codes: LOD003 no such file, LOD101 not a readable ONNX model, LOD102 its external weights file is
+missing, IMT101 unsupported node, IMT102 unsupported setting of a supported node, IMT103 a join snncc
+cannot sum (not Add, or a sum not followed by a Relu), IMT104 inputs/outputs of the model, IMT105 a weight is computed at run
 time, IMT030 an unknown approximation.
 """
 
@@ -31,7 +32,7 @@ from .ann import Add, Ann, Layer, Node, Relu
 
 SUPPORTED = (
     "Conv, Gemm, MatMul (+ Add bias), BatchNormalization after Conv/Gemm/MatMul, Relu, AveragePool, "
-    "GlobalAveragePool, Flatten, Reshape to one vector per sample, Dropout, Identity, Add/Sum of branches "
+    "GlobalAveragePool, ReduceMean over height and width, Flatten, Reshape to one vector per sample, Dropout, Identity, Add/Sum of branches "
     "followed by Relu"
 )
 BYPASSED = ("Dropout", "Identity")
@@ -85,8 +86,12 @@ def load_onnx(path: Path) -> Any:
     if not path.is_file():
         raise ModelLoadError("model file not found", code="LOD003", source=str(path))
     try:
-        model = onnx.load(str(path))
+        model = onnx.load(str(path), load_external_data=False)
+        _check_external_data(model, path)
+        onnx.external_data_helper.load_external_data_for_model(model, str(path.parent))
         onnx.checker.check_model(model)
+    except ModelLoadError:
+        raise
     except Exception as exc:  # protobuf decode errors, checker failures: all mean "not a usable ONNX file"
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelLoadError(
@@ -265,6 +270,7 @@ class _Walker:
             "Relu": self._relu,
             "AveragePool": self._avgpool,
             "GlobalAveragePool": self._global_avgpool,
+            "ReduceMean": self._reduce_mean,
             "MaxPool": self._maxpool,
             "GlobalMaxPool": self._maxpool,
             "Flatten": self._flatten,
@@ -274,6 +280,8 @@ class _Walker:
             message, hint = WHY_NOT.get(kind, (f"unsupported ONNX operator {kind}", f"snncc converts {SUPPORTED}"))
             raise _Unsupported("IMT101", message, hint)
         layer = handler(node, name, src, shape)
+        if isinstance(layer, str):
+            return layer  # the handler appended its own nodes
         return src if layer is None else self._append(name, layer, srcs)
 
     def _append(self, name: str, layer: Layer, srcs: list[str]) -> str:
@@ -444,6 +452,28 @@ class _Walker:
             )
         return AvgPool2d(shape=(), kernel=shape[1:], stride=shape[1:])
 
+    def _reduce_mean(self, node: Any, name: str, src: str, shape: Shape | None) -> Op | str | None:
+        """The mean over height and width: global average pooling, as torch's dynamo exporter writes
+        nn.AdaptiveAvgPool2d(1) and x.mean((2, 3)); keepdims=0 adds the flatten it implies."""
+        a = _attrs(node)
+        axes = a.get("axes")  # an attribute before opset 18, an input from 18 on
+        if axes is None and len(node.input) > 1 and node.input[1]:
+            axes = self._const(node, 1, "axes")
+        if shape is None:
+            return None
+        if axes is None or len(shape) != 3 or sorted(int(x) % 4 for x in np.ravel(axes)) != [2, 3]:
+            over = "all axes" if axes is None else f"axes {[int(x) for x in np.ravel(axes)]}"
+            raise _Unsupported(
+                "IMT102",
+                f"ReduceMean over {over} of a {shape} sample: only the mean over height and width "
+                "(global average pooling) converts",
+                "pool with nn.AdaptiveAvgPool2d(1) or x.mean((2, 3))",
+            )
+        pool = AvgPool2d(shape=(), kernel=shape[1:], stride=shape[1:])
+        if a.get("keepdims", 1):
+            return pool
+        return self._append(name, Flatten(shape=()), [self._append(f"{name}.pool", pool, [src])])
+
     def _maxpool(self, node: Any, name: str, src: str, shape: Shape | None) -> Op | None:
         """Refused (WHY_NOT), or with --approximate maxpool-as-avgpool: the mean over the same window."""
         if MAXPOOL_AS_AVGPOOL not in self.approximations:
@@ -517,6 +547,22 @@ class _Walker:
 
 
 # --- helpers ----------------------------------------------------------------------------------
+
+
+def _check_external_data(model: Any, path: Path) -> None:
+    """Weights kept in files beside the model (torch's default exporter writes NAME.onnx.data) must be there."""
+    from onnx.external_data_helper import ExternalDataInfo, uses_external_data
+
+    places = {ExternalDataInfo(t).location for t in model.graph.initializer if uses_external_data(t)}
+    missing = sorted(p for p in places if not (path.parent / p).is_file())
+    if missing:
+        raise ModelLoadError(
+            f"the model keeps its weights in {', '.join(missing)}, which is not beside it",
+            code="LOD102",
+            source=str(path),
+            hint="copy that file next to the .onnx file (torch.onnx.export writes both), or re-export with "
+            "torch.onnx.export(..., external_data=False)",
+        )
 
 
 def _pool_window(node: Any, shape: Shape | None) -> AvgPool2d:

@@ -280,3 +280,65 @@ def test_unreadable_and_missing_files_are_load_errors(tmp_path):
     with pytest.raises(ModelLoadError) as info:
         import_onnx(tmp_path / "missing.onnx")
     assert info.value.code == "LOD003"
+
+
+class MeanPoolNet(nn.Module):
+    """Global pooling written as x.mean(axes): the dynamo exporter's ReduceMean with keepdims=0."""
+
+    def __init__(self, axes: tuple[int, ...] = (2, 3)) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(1, 5, 3, padding=1)
+        self.fc = nn.Linear(5 if axes == (2, 3) else 64, 3)
+        self.axes = axes
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.flatten(torch.relu(self.conv(x)).mean(self.axes), 1))
+
+
+def dynamo_export(model: nn.Module, path: Path) -> Path:
+    """torch.onnx.export as torch 2.13 runs it by default (dynamo, onnxscript, weights beside the file)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model.eval(), (torch.zeros(1, 1, 8, 8),), str(path), verbose=False)
+    return path
+
+
+@pytest.mark.parametrize("model", ["resnet", "mean"])
+def test_the_default_dynamo_export_converts(tmp_path, model):
+    torch.manual_seed(5)
+    net = ResNet() if model == "resnet" else MeanPoolNet()
+    randomize_bn(net)
+    path = dynamo_export(net, tmp_path / "net.onnx")
+    reduce = [n for n in onnx.load(str(path)).graph.node if n.op_type == "ReduceMean"]
+    assert len(reduce) == 1 and [a.i for a in reduce[0].attribute if a.name == "keepdims"] == [int(model == "resnet")]
+    ann = import_onnx(path)
+    assert sum(isinstance(layer, AvgPool2d) for _, layer in ann.layers) == 1
+    x = inputs(seed=6)
+    ours, _ = forward(ann, x)
+    with torch.no_grad():
+        expected = net.double()(torch.from_numpy(x).double()).numpy()
+    np.testing.assert_allclose(ours, expected, rtol=1e-5, atol=1e-5)  # the file's weights are float32
+
+
+def test_a_mean_over_other_axes_is_refused_naming_the_node(tmp_path):
+    path = dynamo_export(MeanPoolNet(axes=(1,)), tmp_path / "channel_mean.onnx")
+    with pytest.raises(ImportFailed) as err:
+        import_onnx(path)
+    (d,) = err.value.diagnostics
+    assert d.code == "IMT102" and "ReduceMean over axes [1]" in d.message and d.node
+    assert "global average pooling" in d.message
+
+
+def test_weights_kept_beside_the_model_must_be_there(tmp_path):
+    path = dynamo_export(nn.Sequential(nn.Flatten(), nn.Linear(64, 32)), tmp_path / "net.onnx")
+    weights = tmp_path / "net.onnx.data"
+    # torch's default exporter keeps weights of a kilobyte or more in a second file
+    stored = onnx.load(str(path), load_external_data=False).graph.initializer
+    assert any(onnx.external_data_helper.uses_external_data(t) for t in stored)
+    moved = weights.rename(tmp_path / "elsewhere.data")
+    with pytest.raises(ModelLoadError) as info:
+        import_onnx(path)
+    assert info.value.code == "LOD102" and "net.onnx.data" in str(info.value)
+    assert "copy that file next to the .onnx file" in info.value.diagnostics[0].hint
+    moved.rename(weights)
+    assert [type(layer) for _, layer in import_onnx(path).layers] == [Flatten, Dense]
