@@ -43,7 +43,7 @@ BYPASSED: tuple[type[nn.Module], ...] = (layer.Dropout, layer.Dropout2d)
 MULTI_STEP_ONLY: tuple[type[nn.Module], ...] = (neuron.DSRIFNode, neuron.DSRLIFNode)
 SUPPORTED_NAMES = (
     "spikingjelly IFNode, LIFNode, ParametricLIFNode, KLIFNode, ComplementaryLIFNode, DSRIFNode, DSRLIFNode; "
-    "layer.Linear, Conv2d, AvgPool2d, BatchNorm1d/2d, Flatten, Dropout/Dropout2d; "
+    "layer.Linear, Conv2d, AvgPool2d, MaxPool2d (of spikes), BatchNorm1d/2d, Flatten, Dropout/Dropout2d; "
     "SeqToANNContainer, MultiStepContainer, StepModeContainer; and the torch layers snncc imports"
 )
 
@@ -247,6 +247,7 @@ CONVERTERS: dict[type[nn.Module], Callable[[str, Any, Shape | None], Op]] = {
     layer.Linear: importer.layer_converter(nn.Linear),
     layer.Conv2d: importer.layer_converter(nn.Conv2d),
     layer.AvgPool2d: importer.layer_converter(nn.AvgPool2d),
+    layer.MaxPool2d: importer.layer_converter(nn.MaxPool2d),
     layer.BatchNorm1d: importer.layer_converter(nn.BatchNorm1d),
     layer.BatchNorm2d: importer.layer_converter(nn.BatchNorm2d),
     layer.Flatten: importer.layer_converter(nn.Flatten),
@@ -257,13 +258,12 @@ def safe_classes() -> tuple[type, ...]:
     """Classes allowlisted for weights_only loading of a whole saved module.
 
     Unpickling them runs only their constructor or nn.Module.__setstate__ (attribute updates);
-    they hold floats, strings, tensors and each other.  The unsupported MaxPool2d is listed so
-    that the importer, not the loader, reports it.
+    they hold floats, strings, tensors and each other.
     """
     surrogates = tuple(
         v for v in vars(surrogate).values() if isinstance(v, type) and issubclass(v, surrogate.SurrogateFunctionBase)
     )
-    return (*CONVERTERS, *BYPASSED, *CONTAINERS, layer.MaxPool2d, *surrogates)
+    return (*CONVERTERS, *BYPASSED, *CONTAINERS, *surrogates)
 
 
 # --- walking a spikingjelly model -----------------------------------------------------------------

@@ -55,8 +55,10 @@ from snncc.ir import (
     Output,
     Shape,
     Stage,
+    SumPool2d,
     verify,
 )
+from snncc.ir.op import pair
 
 from . import time_loop
 from .safe_load import load_torch_model
@@ -70,13 +72,14 @@ LAYERS: tuple[type[nn.Module], ...] = (
     nn.Linear,
     nn.Conv2d,
     nn.AvgPool2d,
+    nn.MaxPool2d,
     nn.BatchNorm1d,
     nn.BatchNorm2d,
     nn.Flatten,
     *BYPASSED,
     *NEURONS,
 )
-SUPPORTED_NAMES = "Linear, Conv2d, AvgPool2d, BatchNorm1d/2d, Flatten, Dropout, Identity and the snncc.nn neurons"
+SUPPORTED_NAMES = "Linear, Conv2d, AvgPool2d, MaxPool2d of spikes, BatchNorm1d/2d, Flatten, Dropout, Identity and the snncc.nn neurons"
 
 # package of a model's classes -> snncc importer module for it.  Each provides CONVERTERS
 # (class -> converter), BYPASSED, SUPPORTED_NAMES, is_leaf(module) and
@@ -462,6 +465,35 @@ def _avgpool2d(name: str, m: nn.AvgPool2d, src: Shape | None) -> Op:
     return AvgPool2d(shape=(), kernel=m.kernel_size, stride=m.stride or m.kernel_size, padding=m.padding)
 
 
+def _maxpool2d(name: str, m: nn.MaxPool2d, src: Shape | None) -> Op:
+    """The window sums of max pooling over spikes; build_chain adds the neuron that makes them an OR."""
+    if m.return_indices or m.ceil_mode or pair(m.dilation) != (1, 1):
+        raise _setting(
+            name,
+            "MaxPool2d with return_indices, ceil_mode or dilation",
+            "use MaxPool2d(kernel, stride, padding) with the default options",
+        )
+    return SumPool2d(shape=(), kernel=m.kernel_size, stride=m.stride or m.kernel_size, padding=m.padding)
+
+
+def _spike_or(name: str, pooled: Shape, source: Op | None) -> LIF | Diagnostic:
+    """The neuron after a MaxPool2d's window sums: the max of 0-or-a spikes is a times their OR,
+    which a relay-like lif computes exactly (passes/align_depths.py): it fires when the sum exceeds
+    a/2, resets to 0, and holds 0 otherwise, so in aligned time its spikes are the pooled spikes.
+    Firing on ">" (sums are multiples of a, so ">=" would fire alike) keeps it NIR's IF exactly."""
+    if not (isinstance(source, LIF) and source.spiking):
+        return Diagnostic(
+            "error",
+            "IMT003",
+            "MaxPool2d of analog values: only max pooling of a spiking layer's output has an exact chip form "
+            "(the OR of the window's spikes)",
+            node=name,
+            hint="put the MaxPool2d right after a spiking neuron layer, or use AvgPool2d",
+        )
+    a = source.amplitude
+    return LIF(shape=pooled, beta=1.0, threshold=0.5 * a, fire=">", reset="zero", amplitude=a)
+
+
 def _batchnorm(name: str, m: nn.BatchNorm1d | nn.BatchNorm2d, src: Shape | None) -> Op:
     if m.running_mean is None or m.running_var is None:
         raise _setting(name, "batch norm without running statistics", "use track_running_stats=True (the default)")
@@ -488,6 +520,7 @@ _CONVERTERS: dict[type[nn.Module], Callable[[str, Any, Shape | None], Op]] = {
     nn.Linear: _linear,
     nn.Conv2d: _conv2d,
     nn.AvgPool2d: _avgpool2d,
+    nn.MaxPool2d: _maxpool2d,
     nn.BatchNorm1d: _batchnorm,
     nn.BatchNorm2d: _batchnorm,
     nn.Flatten: _flatten,
@@ -628,11 +661,23 @@ def build_chain(builder: GraphBuilder, walk: Walk, input_shape: Shape) -> list[t
                     hint="move the Integrator to the end of the model",
                 )
             )
-        if src is not None:
-            source_name = builder.add(call.name, op, [source_name])
-            chain.append((source_name, op))
-            src = op.shape
-            problems += _add_recurrent(builder, call, source_name, op)
+        if src is None:  # after a problem upstream: the layers are checked, not built
+            continue
+        if isinstance(call.module, nn.MaxPool2d):  # window sums, then the neuron making them an OR
+            spike_or = _spike_or(call.name, op.shape, chain[-1][1] if chain else None)
+            if isinstance(spike_or, Diagnostic):
+                problems.append(spike_or)
+                src = None
+                continue
+            pooled = builder.add(call.name, op, [source_name])
+            source_name = builder.add(f"{call.name}.or", spike_or, [pooled])
+            chain += [(pooled, op), (source_name, spike_or)]
+            src = spike_or.shape
+            continue
+        source_name = builder.add(call.name, op, [source_name])
+        chain.append((source_name, op))
+        src = op.shape
+        problems += _add_recurrent(builder, call, source_name, op)
     if problems:
         raise ImportFailed(diagnostics=problems)
     if shape_error is not None:

@@ -248,7 +248,8 @@ def test_every_unsupported_layer_is_reported_at_once():
     with pytest.raises(ImportFailed) as err:
         import_torch(snn.SNN(body, steps=2), (1, 6, 6))
     found = {(d.code, d.node) for d in err.value.diagnostics}
-    assert found == {("IMT002", "body.1"), ("IMT002", "body.2"), ("IMT002", "body.5")}
+    # MaxPool2d is supported after a spiking layer; after the unsupported ReLU its input is unknown
+    assert found == {("IMT002", "body.1"), ("IMT002", "body.5")}
     assert all(d.hint and "Linear" in d.hint for d in err.value.diagnostics)
 
 

@@ -1,0 +1,151 @@
+"""MaxPool2d over spikes (spikingjelly's tutorial CSNN pools its IF spikes with MaxPool2d): the max of
+0-or-a spikes is a times their OR, imported exactly as a sum pool into a relay-like neuron layer.
+
+Oracles: spikingjelly and torch running the same modules; the deployed run against the float model."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from spikingjelly.activation_based import functional, layer, neuron, surrogate
+from torch import nn
+
+import snncc.nn as snn
+from snncc.backends import Record
+from snncc.backends.floatsim import FloatSim
+from snncc.cli import main
+from snncc.errors import ImportFailed
+from snncc.importers.torch import import_torch
+
+REPO = Path(__file__).resolve().parents[2]
+DIGITS = REPO / "examples" / "digits"
+STEPS = 4
+
+
+def csnn() -> nn.Sequential:
+    """spikingjelly's conv tutorial shape on 8x8 digits: conv-BN-IF-maxpool twice, then a linear IF layer."""
+    net = nn.Sequential(
+        layer.Conv2d(1, 8, 3, padding=1, bias=False),
+        layer.BatchNorm2d(8),
+        neuron.IFNode(surrogate_function=surrogate.ATan()),
+        layer.MaxPool2d(2, 2),
+        layer.Conv2d(8, 16, 3, padding=1, bias=False),
+        layer.BatchNorm2d(16),
+        neuron.IFNode(surrogate_function=surrogate.ATan()),
+        layer.MaxPool2d(2, 2),
+        layer.Flatten(),
+        layer.Linear(16 * 2 * 2, 10, bias=False),
+        neuron.IFNode(surrogate_function=surrogate.ATan()),
+    )
+    functional.set_step_mode(net, "m")
+    return net
+
+
+def counts(net: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
+    functional.reset_net(net)
+    return net(x.unsqueeze(0).repeat(STEPS, 1, 1, 1, 1)).sum(0)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> tuple[Path, Path, float]:
+    """(the whole saved model, the test split, spikingjelly's own test accuracy)."""
+    sys.path.insert(0, str(DIGITS))
+    try:
+        from train import load_split  # the bundled example's split
+    finally:
+        sys.path.remove(str(DIGITS))
+    x_train, y_train, x_test, y_test = load_split()
+    torch.manual_seed(0)
+    net = csnn()
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-2)
+    x, y = torch.tensor(x_train), torch.tensor(y_train)
+    for _ in range(4):
+        for start in range(0, len(x), 64):
+            optimizer.zero_grad()
+            nn.functional.cross_entropy(counts(net, x[start : start + 64]), y[start : start + 64]).backward()
+            optimizer.step()
+    net.eval()
+    with torch.no_grad():
+        accuracy = float((counts(net, torch.tensor(x_test)).argmax(1).numpy() == y_test).mean())
+    folder = tmp_path_factory.mktemp("csnn")
+    torch.save(net, folder / "csnn.pt")  # as spikingjelly users save: the whole module
+    np.savez(folder / "test.npz", x=x_test, y=y_test)
+    return folder / "csnn.pt", folder / "test.npz", accuracy
+
+
+def test_imported_model_and_its_pooled_spikes_equal_spikingjelly(trained):
+    path, data, _ = trained
+    net = torch.load(path, weights_only=False).eval()
+    x = torch.tensor(np.load(data)["x"][:64])
+    pooled = []
+    hook = net[3].register_forward_hook(lambda m, i, o: pooled.append(o.detach().numpy()))
+    with torch.no_grad():
+        expected = counts(net, x).numpy()
+    hook.remove()
+    graph = import_torch(net, (1, 8, 8), steps=STEPS, readout="sum")
+    names = [n for n, _ in graph.nodes]
+    assert names[names.index("3") + 1] == "3.or"
+    trace = FloatSim().run(graph, {"input": x.double().numpy()}, record=Record(spikes=True))
+    np.testing.assert_array_equal(trace.outputs["output"], expected)
+    sj = np.moveaxis(pooled[0], 0, 1)  # (T, N, C, H, W) -> (N, T, C, H, W)
+    np.testing.assert_array_equal(trace.spikes["3.or"].reshape(sj.shape), sj)
+    # the test means something: windows with several spikes, with one, and with none
+    ifs = trace.spikes["2"].reshape(*sj.shape[:3], 4, 2, 4, 2).sum(axis=(4, 6))
+    assert (ifs >= 2).any() and (ifs == 1).any() and (ifs == 0).any()
+
+
+def test_the_csnn_deploys_within_a_point_of_spikingjelly(trained, tmp_path):
+    path, data, sj_accuracy = trained
+    out = tmp_path / "out"
+    argv = ["compile", str(path), "--steps", str(STEPS), "--readout", "sum", "--data", str(data)]
+    assert main([*argv, "--target", "loihi", "--out", str(out), "-q"]) == 0  # no --allow-pickle needed
+    v = json.loads((out / "report.json").read_text())["verification"]
+    print(f"spikingjelly {sj_accuracy:.4f}, float {v['float_accuracy']:.4f}, deployed {v['deployed_accuracy']:.4f}")
+    assert sj_accuracy > 0.85
+    assert v["float_accuracy"] == pytest.approx(sj_accuracy, abs=1e-9)
+    assert v["deployed_accuracy"] >= v["float_accuracy"] - 0.01
+    layers = {layer["layer"]: layer for layer in v["layers"]}
+    assert {"3.or", "7.or"} <= set(layers) and layers["3.or"]["spike_agreement"] > 0.97
+
+
+def test_padded_pooling_of_scaled_spikes_equals_torch():
+    """A DSR layer's spikes are worth its threshold: the OR neuron keeps that amplitude."""
+    torch.manual_seed(1)
+    body = nn.Sequential(
+        nn.Conv2d(1, 3, 3, padding=1), snn.DSRIF(vth=0.8, alpha=0.5), nn.MaxPool2d(3, stride=2, padding=1),
+        nn.Flatten(), nn.Linear(3 * 4 * 4, 5), snn.LIF(tau=2.0),
+    )  # fmt: skip
+    nn.init.uniform_(body[4].weight, -0.2, 0.6)
+    model = snn.SNN(body, steps=STEPS, readout="sum").double().eval()
+    x = torch.rand(16, 1, 8, 8, dtype=torch.float64) * 3
+    with torch.no_grad():
+        expected = model(x).numpy()
+    graph = import_torch(model, (1, 8, 8))
+    assert graph["body.2.or"].amplitude == graph["body.1"].amplitude != 1.0
+    trace = FloatSim().run(graph, {"input": x.numpy()}, record=Record(spikes=True))
+    np.testing.assert_allclose(trace.outputs["output"], expected, atol=1e-12)
+    assert 0.05 < trace.spikes["body.2.or"].mean() < 0.95 and trace.spikes["body.5"].any()
+
+
+@pytest.mark.parametrize(
+    ("body", "pool"),
+    [
+        (
+            lambda: nn.Sequential(nn.Conv2d(1, 2, 3), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(18, 2), snn.LIF()),
+            "body.1",
+        ),
+        (lambda: nn.Sequential(nn.MaxPool2d(2), nn.Flatten(), nn.Linear(16, 2), snn.LIF()), "body.0"),
+    ],
+    ids=["after a conv", "of the input"],
+)
+def test_max_pooling_of_analog_values_is_refused_naming_the_layer(body, pool):
+    with pytest.raises(ImportFailed) as err:
+        import_torch(snn.SNN(body(), steps=2), (1, 8, 8))
+    (d,) = err.value.diagnostics
+    assert (d.code, d.node) == ("IMT003", pool) and "MaxPool2d of analog values" in d.message
+    assert "AvgPool2d" in d.hint
