@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -57,7 +58,8 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
         default=[],
         metavar="NAME",
         help="accept a named approximation where the target lacks a neuron feature (repeatable): "
-        "clif-as-hard-reset, clif-as-soft-reset, soft-reset-as-hard, drop-initial-potential, drop-floor",
+        "clif-as-hard-reset, clif-as-soft-reset, soft-reset-as-hard, drop-initial-potential, drop-floor; "
+        "maxpool-as-avgpool for max pooling of analog values",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
 
@@ -192,6 +194,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("snncc: interrupted; nothing was written", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # stdout piped into a reader that stopped (`| head`): not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit flush cannot fail again
+        return 141  # 128 + SIGPIPE, as a shell tool killed by it
     except Exception:  # an snncc bug, not a user error: show everything
         traceback.print_exc()
         print("snncc: internal error (a bug); please report it with the traceback above", file=sys.stderr)

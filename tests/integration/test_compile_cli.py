@@ -125,6 +125,18 @@ def test_lava_backend_from_the_command_line(tmp_path):
     assert summary["backend"] == "lava" and summary["samples"] == 3 and summary["output_agreement"] >= 2 / 3
 
 
+def test_a_reader_that_closes_the_pipe_gets_no_traceback():
+    read, write = os.pipe()
+    os.close(read)  # as `snncc targets | head -0`: every write to stdout fails with EPIPE
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "snncc.cli", "targets"], stdout=write, stderr=subprocess.PIPE, text=True, cwd=REPO
+        )
+    finally:
+        os.close(write)
+    assert proc.returncode == 141 and "Traceback" not in proc.stderr, proc.stderr
+
+
 def test_check_and_targets_commands():
     ok = snncc("check", str(MODEL), "--target", "loihi", "-q")
     assert ok.returncode == 0 and "fits loihi" in ok.stdout
