@@ -18,6 +18,7 @@ from .ops_float import (
     Dense,
     Flatten,
     Input,
+    MaxPool2d,
     Output,
     SumPool2d,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "IntDense",
     "IntInput",
     "IntLIF",
+    "MaxPool2d",
     "Numerics",
     "Op",
     "Output",

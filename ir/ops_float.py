@@ -112,6 +112,15 @@ class SumPool2d(Pool2d):
 
 
 @dataclass(frozen=True, kw_only=True)
+class MaxPool2d(Pool2d):
+    """Max over kernel windows (padding never wins), of analog values: the model as trained, for the
+    float simulator.  It has no chip form: canonicalize refuses it unless the user accepts the
+    approximation maxpool-as-avgpool (max pooling of spikes is imported as sumpool2d + an OR lif)."""
+
+    OP = "maxpool2d"
+
+
+@dataclass(frozen=True, kw_only=True)
 class Flatten(Op):
     """Reshape one sample to a vector in C order."""
 
@@ -219,5 +228,17 @@ class Output(Op):
         return inputs[0]
 
 
-FLOAT_OPS: tuple[type[Op], ...] = (Input, Dense, Conv2d, AvgPool2d, SumPool2d, Flatten, BatchNorm, LIF, CLIF, Output)
+FLOAT_OPS: tuple[type[Op], ...] = (
+    Input,
+    Dense,
+    Conv2d,
+    AvgPool2d,
+    SumPool2d,
+    MaxPool2d,
+    Flatten,
+    BatchNorm,
+    LIF,
+    CLIF,
+    Output,
+)
 SYNAPSE_OPS_FLOAT: tuple[type[Op], ...] = (Dense, Conv2d)

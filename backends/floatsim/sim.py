@@ -22,6 +22,7 @@ from snncc.ir import (
     Flatten,
     Graph,
     Input,
+    MaxPool2d,
     Op,
     Output,
     Stage,
@@ -30,7 +31,18 @@ from snncc.ir import (
 
 from . import steps as step
 
-RUNNABLE: tuple[type[Op], ...] = (Input, Dense, Conv2d, AvgPool2d, SumPool2d, Flatten, BatchNorm, LIF, Output)
+RUNNABLE: tuple[type[Op], ...] = (
+    Input,
+    Dense,
+    Conv2d,
+    AvgPool2d,
+    SumPool2d,
+    MaxPool2d,
+    Flatten,
+    BatchNorm,
+    LIF,
+    Output,
+)
 
 
 class FloatSim:

@@ -11,7 +11,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from snncc.ir import CLIF, LIF, AvgPool2d, BatchNorm, Conv2d, Dense, Flatten, Op, SumPool2d
+from snncc.ir import CLIF, LIF, AvgPool2d, BatchNorm, Conv2d, Dense, Flatten, MaxPool2d, Op, SumPool2d
 
 
 def dense(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
@@ -71,6 +71,13 @@ def sumpool2d(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], p
 def avgpool2d(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int]) -> np.ndarray:
     """Mean over each window, padded zeros counted (torch count_include_pad=True)."""
     return sumpool2d(x, kernel, stride, padding) / (kernel[0] * kernel[1])
+
+
+def maxpool2d(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int]) -> np.ndarray:
+    """Max over each window; padding never wins (torch pads with -inf)."""
+    (ph, pw) = padding
+    padded = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=-np.inf)
+    return _windows(padded, kernel, stride, (0, 0)).max(axis=(4, 5))
 
 
 def flatten(x: np.ndarray) -> np.ndarray:
@@ -135,6 +142,8 @@ def apply(op: Op, x: np.ndarray) -> np.ndarray:
         return avgpool2d(x, op.kernel, op.stride, op.padding)
     if isinstance(op, SumPool2d):
         return sumpool2d(x, op.kernel, op.stride, op.padding)
+    if isinstance(op, MaxPool2d):
+        return maxpool2d(x, op.kernel, op.stride, op.padding)
     if isinstance(op, Flatten):
         return flatten(x)
     if isinstance(op, BatchNorm):

@@ -51,6 +51,7 @@ from snncc.ir import (
     GraphBuilder,
     GraphMeta,
     Input,
+    MaxPool2d,
     Op,
     Output,
     Shape,
@@ -466,30 +467,22 @@ def _avgpool2d(name: str, m: nn.AvgPool2d, src: Shape | None) -> Op:
 
 
 def _maxpool2d(name: str, m: nn.MaxPool2d, src: Shape | None) -> Op:
-    """The window sums of max pooling over spikes; build_chain adds the neuron that makes them an OR."""
+    """Max pooling as trained; build_chain turns it into an exact OR where it pools spikes."""
     if m.return_indices or m.ceil_mode or pair(m.dilation) != (1, 1):
         raise _setting(
             name,
             "MaxPool2d with return_indices, ceil_mode or dilation",
             "use MaxPool2d(kernel, stride, padding) with the default options",
         )
-    return SumPool2d(shape=(), kernel=m.kernel_size, stride=m.stride or m.kernel_size, padding=m.padding)
+    return MaxPool2d(shape=(), kernel=m.kernel_size, stride=m.stride or m.kernel_size, padding=m.padding)
 
 
-def _spike_or(name: str, pooled: Shape, source: Op | None) -> LIF | Diagnostic:
+def _spike_or(pooled: Shape, source: LIF) -> LIF:
     """The neuron after a MaxPool2d's window sums: the max of 0-or-a spikes is a times their OR,
     which a relay-like lif computes exactly (passes/align_depths.py): it fires when the sum exceeds
     a/2, resets to 0, and holds 0 otherwise, so in aligned time its spikes are the pooled spikes.
-    Firing on ">" (sums are multiples of a, so ">=" would fire alike) keeps it NIR's IF exactly."""
-    if not (isinstance(source, LIF) and source.spiking):
-        return Diagnostic(
-            "error",
-            "IMT003",
-            "MaxPool2d of analog values: only max pooling of a spiking layer's output has an exact chip form "
-            "(the OR of the window's spikes)",
-            node=name,
-            hint="put the MaxPool2d right after a spiking neuron layer, or use AvgPool2d",
-        )
+    Firing on ">" (sums are multiples of a, so ">=" would fire alike) keeps it NIR's IF exactly.
+    Max pooling of analog values stays a maxpool2d op (canonicalize refuses it unless approximated)."""
     a = source.amplitude
     return LIF(shape=pooled, beta=1.0, threshold=0.5 * a, fire=">", reset="zero", amplitude=a)
 
@@ -663,12 +656,10 @@ def build_chain(builder: GraphBuilder, walk: Walk, input_shape: Shape) -> list[t
             )
         if src is None:  # after a problem upstream: the layers are checked, not built
             continue
-        if isinstance(call.module, nn.MaxPool2d):  # window sums, then the neuron making them an OR
-            spike_or = _spike_or(call.name, op.shape, chain[-1][1] if chain else None)
-            if isinstance(spike_or, Diagnostic):
-                problems.append(spike_or)
-                src = None
-                continue
+        source_op = chain[-1][1] if chain else None
+        if isinstance(op, MaxPool2d) and isinstance(source_op, LIF) and source_op.spiking:
+            spike_or = _spike_or(op.shape, source_op)  # window sums, then the neuron making them an OR
+            op = SumPool2d(shape=op.shape, kernel=op.kernel, stride=op.stride, padding=op.padding)
             pooled = builder.add(call.name, op, [source_name])
             source_name = builder.add(f"{call.name}.or", spike_or, [pooled])
             chain += [(pooled, op), (source_name, spike_or)]

@@ -1,4 +1,5 @@
-"""Named approximations a user may ask for when the target lacks a neuron feature.
+"""Named approximations a user may ask for when the target lacks a neuron feature (or, for max
+pooling of analog values, when no chip has the operation).
 
 Each one rewrites the float graph (before canonicalization), so verification, which compares
 the deployed network with the *imported* model, measures exactly what it costs.  None is
@@ -12,7 +13,7 @@ import dataclasses
 from collections.abc import Callable
 
 from snncc.errors import ImportFailed
-from snncc.ir import CLIF, LIF, Const, Graph
+from snncc.ir import CLIF, LIF, AvgPool2d, Const, Graph, MaxPool2d, Op
 
 # CLIF authors' recipe: run CLIF-trained weights as a LIF with a hard reset to a small negative
 # potential (V_r = -0.06 at threshold 1 gave 95.08 % vs 95.41 % on CIFAR-10; neuron-models.md §3.3).
@@ -52,21 +53,36 @@ def _drop_floor(op: LIF) -> LIF | None:
     return None if op.v_floor is None else dataclasses.replace(op, v_floor=None)
 
 
-APPROXIMATIONS: dict[str, tuple[str, Callable[[LIF], LIF | None]]] = {
+def _maxpool_as_avgpool(op: MaxPool2d) -> AvgPool2d:
+    return AvgPool2d(shape=op.shape, kernel=op.kernel, stride=op.stride, padding=op.padding)
+
+
+MAXPOOL_AS_AVGPOOL = "maxpool-as-avgpool"
+
+# name -> (what it does, the op type it rewrites, the rewrite: None where it changes nothing)
+APPROXIMATIONS: dict[str, tuple[str, type[Op], Callable[[Op], Op | None]]] = {
     "clif-as-hard-reset": (
         "CLIF run as a LIF with a hard reset to -0.06·threshold (the CLIF authors' recipe)",
+        LIF,
         _clif_as("zero"),
     ),
     "clif-as-soft-reset": (
         "CLIF run as a LIF with a soft reset by the threshold (drops the sigmoid(m) term)",
+        LIF,
         _clif_as("subtract"),
     ),
-    "soft-reset-as-hard": ("soft reset (subtract the threshold) replaced by a hard reset to 0", _soft_as_hard),
+    "soft-reset-as-hard": ("soft reset (subtract the threshold) replaced by a hard reset to 0", LIF, _soft_as_hard),
     "drop-initial-potential": (
         "per-sample initial potential (and initial current) replaced by the resting state",
+        LIF,
         _drop_initial,
     ),
-    "drop-floor": ("voltage floor (KLIF's ReLU) removed", _drop_floor),
+    "drop-floor": ("voltage floor (KLIF's ReLU) removed", LIF, _drop_floor),
+    MAXPOOL_AS_AVGPOOL: (
+        "max pooling of analog values replaced by average pooling of the same window (zero padding counted)",
+        MaxPool2d,
+        _maxpool_as_avgpool,
+    ),
 }
 
 
@@ -85,9 +101,9 @@ def approximate(graph: Graph, names: tuple[str, ...]) -> tuple[Graph, dict[str, 
         )
     changed: dict[str, list[str]] = {name: [] for name in names}
     for name in names:
-        rewrite = APPROXIMATIONS[name][1]
+        _, kind, rewrite = APPROXIMATIONS[name]
         updates = {}
-        for layer, op in graph.of_type(LIF):
+        for layer, op in graph.of_type(kind):
             new = rewrite(op)
             if new is not None:
                 updates[layer] = new

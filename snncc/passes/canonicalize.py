@@ -18,9 +18,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from snncc.errors import ImportFailed
-from snncc.ir import LIF, Const, Conv2d, Dense, Flatten, Graph, GraphBuilder, Input, Op, Output, Stage
+from snncc.errors import Diagnostic, ImportFailed
+from snncc.ir import LIF, Const, Conv2d, Dense, Flatten, Graph, GraphBuilder, Input, MaxPool2d, Op, Output, Stage
 
+from .approximate import MAXPOOL_AS_AVGPOOL
 from .linear_chain import FusedSynapse, fuse_chain
 
 
@@ -33,6 +34,7 @@ class _Pending:
 
 
 def canonicalize(graph: Graph) -> Graph:
+    _refuse_max_pooling(graph)
     builder = GraphBuilder()
     # what each node computes, known before any neuron is added: a recurrent synapse chain starts at
     # its own layer, which it feeds again (SPEC.md §1)
@@ -60,6 +62,25 @@ def canonicalize(graph: Graph) -> Graph:
                 )
             builder.add(name, dataclasses.replace(op, shape=shapes[src.source]), [src.source])
     return builder.build(dataclasses.replace(graph.meta, stage=Stage.CANONICAL))
+
+
+def _refuse_max_pooling(graph: Graph) -> None:
+    pools = [name for name, _ in graph.of_type(MaxPool2d)]
+    if pools:
+        raise ImportFailed(
+            diagnostics=[
+                Diagnostic(
+                    "error",
+                    "IMT003",
+                    "max pooling of analog values has no chip form (synapses sum; nothing takes a maximum)",
+                    node=name,
+                    hint="train with AvgPool2d, or pool a spiking layer's output (the max of spikes is their OR, "
+                    f"which deploys exactly), or accept --approximate {MAXPOOL_AS_AVGPOOL} (verification compares "
+                    "it with the real max pooling)",
+                )
+                for name in pools
+            ]
+        )
 
 
 def _add_neuron(builder: GraphBuilder, graph: Graph, name: str, op: LIF, inputs: list[_Pending]) -> tuple[int, ...]:

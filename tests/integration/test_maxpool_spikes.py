@@ -1,5 +1,7 @@
 """MaxPool2d over spikes (spikingjelly's tutorial CSNN pools its IF spikes with MaxPool2d): the max of
 0-or-a spikes is a times their OR, imported exactly as a sum pool into a relay-like neuron layer.
+Max pooling of analog values (snntorch's tutorial order) imports as trained and deploys only as the
+named approximation maxpool-as-avgpool.
 
 Oracles: spikingjelly and torch running the same modules; the deployed run against the float model."""
 
@@ -19,8 +21,9 @@ import snncc.nn as snn
 from snncc.backends import Record
 from snncc.backends.floatsim import FloatSim
 from snncc.cli import main
-from snncc.errors import ImportFailed
+from snncc.compile import CompileOptions, compile_model
 from snncc.importers.torch import import_torch
+from snncc.passes.approximate import approximate
 
 REPO = Path(__file__).resolve().parents[2]
 DIGITS = REPO / "examples" / "digits"
@@ -132,20 +135,56 @@ def test_padded_pooling_of_scaled_spikes_equals_torch():
     assert 0.05 < trace.spikes["body.2.or"].mean() < 0.95 and trace.spikes["body.5"].any()
 
 
-@pytest.mark.parametrize(
-    ("body", "pool"),
-    [
-        (
-            lambda: nn.Sequential(nn.Conv2d(1, 2, 3), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(18, 2), snn.LIF()),
-            "body.1",
-        ),
-        (lambda: nn.Sequential(nn.MaxPool2d(2), nn.Flatten(), nn.Linear(16, 2), snn.LIF()), "body.0"),
-    ],
-    ids=["after a conv", "of the input"],
-)
-def test_max_pooling_of_analog_values_is_refused_naming_the_layer(body, pool):
-    with pytest.raises(ImportFailed) as err:
-        import_torch(snn.SNN(body(), steps=2), (1, 8, 8))
-    (d,) = err.value.diagnostics
-    assert (d.code, d.node) == ("IMT003", pool) and "MaxPool2d of analog values" in d.message
-    assert "AvgPool2d" in d.hint
+def analog_pooling_model() -> snn.SNN:
+    """snntorch's tutorial order, conv -> MaxPool2d -> neuron: the pool takes the max of currents."""
+    torch.manual_seed(3)
+    body = nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1), nn.MaxPool2d(2), snn.LIF(tau=2.0),
+        nn.Flatten(), nn.Linear(4 * 4 * 4, 10), snn.LIF(tau=2.0),
+    )  # fmt: skip
+    nn.init.uniform_(body[0].weight, -0.3, 1.0)
+    nn.init.uniform_(body[4].weight, -0.1, 0.5)
+    return snn.SNN(body, steps=STEPS, readout="sum").double().eval()
+
+
+def test_max_pooling_of_analog_values_imports_as_trained():
+    model = analog_pooling_model()
+    x = torch.rand(16, 1, 8, 8, dtype=torch.float64) * 3
+    with torch.no_grad():
+        expected = model(x).numpy()
+    graph = import_torch(model, (1, 8, 8))
+    assert type(graph["body.1"]).__name__ == "MaxPool2d" and "body.1.or" not in graph.names
+    trace = FloatSim().run(graph, {"input": x.numpy()}, record=Record(spikes=True))
+    np.testing.assert_allclose(trace.outputs["output"], expected, atol=1e-12)
+    assert trace.spikes["body.2"].any() and trace.spikes["body.5"].any()
+
+
+def test_max_pooling_of_analog_values_deploys_only_as_a_named_approximation(tmp_path, capsys):
+    path = tmp_path / "analog.pt"
+    torch.save(analog_pooling_model().float(), path)
+    argv = ["compile", str(path), "--target", "loihi", "-q"]
+    assert main([*argv, "--out", str(tmp_path / "refused")]) == 2
+    err = capsys.readouterr().err
+    assert "error[IMT003] layer 'body.1'" in err and "max pooling of analog values" in err
+    assert "--approximate maxpool-as-avgpool" in err and not (tmp_path / "refused").exists()
+    out = tmp_path / "approximated"
+    assert main([*argv, "--out", str(out), "--approximate", "maxpool-as-avgpool", "--min-agreement", "0"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["approximations"]["maxpool-as-avgpool"]["layers"] == ["body.1"]
+    # verification compares with the model as trained, whose float run still takes the maximum
+    options = CompileOptions(target="loihi", approximations=("maxpool-as-avgpool",), min_output_agreement=0.0)
+    result = compile_model(path, options)
+    x = {"input": result.dataset.x}
+    real = FloatSim().run(result.float_graph, x).outputs["output"]
+    averaged = FloatSim().run(approximate(result.float_graph, ("maxpool-as-avgpool",))[0], x).outputs["output"]
+    np.testing.assert_array_equal(result.comparison.float_trace.outputs["output"], real)
+    assert (averaged != real).any()
+
+
+@pytest.mark.parametrize(("kernel", "stride", "padding"), [(2, 2, 0), (3, 2, 1), (3, 1, 1)])
+def test_the_float_simulators_max_pooling_equals_torch(kernel, stride, padding):
+    from snncc.backends.floatsim.steps import maxpool2d
+
+    x = np.random.default_rng(kernel + padding).normal(-1.0, 1.0, (3, 2, 7, 7))  # mostly negative: padding must lose
+    expected = nn.functional.max_pool2d(torch.from_numpy(x), kernel, stride, padding).numpy()
+    np.testing.assert_array_equal(maxpool2d(x, (kernel, kernel), (stride, stride), (padding, padding)), expected)
