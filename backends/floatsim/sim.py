@@ -14,35 +14,18 @@ import numpy as np
 from snncc.backends.base import LayerStats, Record, Trace
 from snncc.errors import BackendError, Diagnostic
 from snncc.ir import (
+    FLOAT_OPS,
     LIF,
-    AvgPool2d,
-    BatchNorm,
-    Conv2d,
-    Dense,
-    Flatten,
     Graph,
     Input,
-    MaxPool2d,
     Op,
     Output,
     Stage,
-    SumPool2d,
 )
 
 from . import steps as step
 
-RUNNABLE: tuple[type[Op], ...] = (
-    Input,
-    Dense,
-    Conv2d,
-    AvgPool2d,
-    SumPool2d,
-    MaxPool2d,
-    Flatten,
-    BatchNorm,
-    LIF,
-    Output,
-)
+RUNNABLE: tuple[type[Op], ...] = FLOAT_OPS  # every float-stage op (so every canonical one too)
 
 
 class FloatSim:
