@@ -112,13 +112,14 @@ def load_torch_model(path: str | Path, *, allow_pickle: bool = False, arch: str 
 
 
 def _load_weights_only(path: Path) -> Any:
+    allowed = _safe_classes(path)
     try:
         # torch warns about plain pickles before refusing them; snncc's own error says it better
-        with torch.serialization.safe_globals(_safe_classes(path)), warnings.catch_warnings():
+        with torch.serialization.safe_globals(allowed), warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
             return torch.load(path, weights_only=True, map_location="cpu")
     except pickle.UnpicklingError as exc:
-        unsafe = _unsafe_globals(path) or _named_in_message(str(exc))
+        unsafe = _unsafe_globals(path, allowed) or _named_in_message(str(exc))  # name only what is refused
         if not unsafe:
             raise _corrupt(path, exc) from exc
         raise _refused(path, unsafe) from None

@@ -87,6 +87,21 @@ def test_unlisted_class_needs_allow_pickle(tmp_path):
     assert isinstance(load_torch_model(tmp_path / "user.pt", allow_pickle=True), UserBlock)
 
 
+class SpikingjellyInUserClass(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        from spikingjelly.activation_based import layer, neuron
+
+        self.body = nn.Sequential(layer.Linear(4, 2), neuron.IFNode())
+
+
+def test_the_refusal_names_only_the_classes_that_are_not_allowlisted(tmp_path):
+    torch.save(SpikingjellyInUserClass(), tmp_path / "wrapped.pt")
+    message = load_error(tmp_path / "wrapped.pt").diagnostics[0].message
+    assert "SpikingjellyInUserClass" in message
+    assert "spikingjelly" not in message.replace("SpikingjellyInUserClass", "")  # its layers are allowlisted
+
+
 def test_class_defined_in_training_script(tmp_path):
     script = textwrap.dedent(
         """
