@@ -13,6 +13,9 @@ __version__ = "0.1.0"
 _LAZY = {
     "load_target": ("snncc.target", "load_target"),
     "compile_model": ("snncc.compile", "compile_model"),
+    "compile_module": ("snncc.compile", "compile_module"),
+    "write_report": ("snncc.compile", "write_report"),
+    "CompileOptions": ("snncc.compile", "CompileOptions"),
     "SnnccError": ("snncc.errors", "SnnccError"),
 }
 

@@ -205,9 +205,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _compile(args: argparse.Namespace) -> int:
-    from snncc.compile import CompileOptions, compile_model
-    from snncc.output_dir import atomic_output_dir, check_output_dir
-    from snncc.report import write_outputs
+    from snncc.compile import CompileOptions, compile_model, write_report
+    from snncc.output_dir import check_output_dir
 
     _check_positive(args.steps, "--steps")
     _check_positive(args.samples, "--samples")
@@ -235,8 +234,7 @@ def _compile(args: argparse.Namespace) -> int:
     )
     say = _progress(args.quiet)
     result = compile_model(args.model, options, progress=say)
-    with atomic_output_dir(args.out, force=args.force) as tmp:
-        report = write_outputs(result, tmp)
+    report = write_report(result, args.out, force=args.force)
     for d in result.diagnostics:  # also in report.md: warnings the user should see at once
         print(d.render(), file=sys.stderr)
     v = report["verification"]

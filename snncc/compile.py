@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from snncc.data import BUNDLED_DIGITS, Dataset, load_dataset
+from snncc.data import BUNDLED_DIGITS, Dataset, dataset_from_arrays, load_dataset
 from snncc.errors import DataError, Diagnostic, ImportFailed, InvalidGraph, MappingError, StrictModeError
 from snncc.ir import Graph, Input, Numerics, Output, verify
 from snncc.parallel import executor_for, in_flight_for
@@ -240,6 +240,36 @@ def compile_model(
         timings=timer.seconds,
         min_agreement=options.min_output_agreement,
     )
+
+
+def compile_module(
+    model: Any,
+    x: Any,
+    y: Any = None,
+    options: CompileOptions | None = None,
+    progress: Progress | None = None,
+) -> CompileResult:
+    """`snncc compile` for a torch module built and loaded in Python (no model file, so no pickle):
+    verified on the samples ``x`` (N, *input_shape) with optional integer labels ``y``.  The way in
+    for models that cannot be saved whole (snntorch's Leaky holds a closure)."""
+    from snncc.importers.torch import import_torch
+
+    options = options or CompileOptions()
+    name = Path(f"<{type(model).__qualname__}>")
+    dataset = dataset_from_arrays(x, y, source=str(name))
+    graph = import_torch(
+        model, tuple(dataset.x.shape[1:]), steps=options.steps, readout=options.readout, source=f"torch:{name}"
+    )
+    return compile_model(name, options, progress, imported=(dataset, graph))
+
+
+def write_report(result: CompileResult, out: str | Path, force: bool = False) -> dict[str, Any]:
+    """What `snncc compile --out` writes (artifact, report.json, report.md and plots), all or nothing."""
+    from snncc.output_dir import atomic_output_dir
+    from snncc.report import write_outputs
+
+    with atomic_output_dir(Path(out), force=force) as tmp:
+        return write_outputs(result, tmp)
 
 
 # --- steps --------------------------------------------------------------------------------------

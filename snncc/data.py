@@ -9,6 +9,7 @@ from __future__ import annotations
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -49,6 +50,12 @@ def load_dataset(path: str | Path, input_shape: tuple[int, ...] | None = None, s
             f"cannot read the data file as .npz ({exc})", code="DAT003", source=str(path), hint=hint
         ) from exc
     return _checked(path, arrays, input_shape, steps, hint)
+
+
+def dataset_from_arrays(x: Any, y: Any = None, source: str = "<arrays>") -> Dataset:
+    """The checks of a data file, for arrays in memory (numpy or CPU torch tensors)."""
+    arrays = {"x": np.asarray(x)} if y is None else {"x": np.asarray(x), "y": np.asarray(y)}
+    return _checked(Path(source), arrays, None, None, "pass x (N, *input_shape) and integer labels y (N,)")
 
 
 def _checked(

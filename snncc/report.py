@@ -39,7 +39,11 @@ def build_report(result: CompileResult) -> dict[str, Any]:
     qin = result.quantization.inputs[0]
     report: dict[str, Any] = {
         "snncc_version": __version__,
-        "model": {"path": str(result.model_path), "sha256": _sha256(result.model_path)},
+        # a module compiled from memory (compile_module) has no file to hash
+        "model": {
+            "path": str(result.model_path),
+            "sha256": _sha256(result.model_path) if result.model_path.is_file() else None,
+        },
         "data": {"path": str(result.dataset.path), "samples": len(result.dataset)},
         "target": {
             "name": result.target.name,
