@@ -36,6 +36,7 @@ from typing import Any
 import torch
 import torch.fx
 from torch import nn
+from torch.nn import functional as F
 
 from snncc import nn as snn
 from snncc.errors import Diagnostic, ImportFailed, InvalidGraph
@@ -191,6 +192,9 @@ def _fx_calls(body: nn.Module, graph: torch.fx.Graph, prefix: str) -> Walk:
         elif _is_flatten(node):
             inputs = inputs[:1]
             calls.append(LayerCall(name, None))
+        elif (pool := _functional_pool(node)) is not None:
+            inputs = inputs[:1]
+            calls.append(LayerCall(name, pool))
         else:
             problems.append(_op_problem(name, f"unsupported operation in forward: {_describe(node)}"))
         if inputs != [previous]:
@@ -223,6 +227,27 @@ def _batch_size_helpers(nodes: list[torch.fx.Node]) -> set[torch.fx.Node]:
                     helpers.add(n)
                     stack.extend(n.all_input_nodes)
     return helpers
+
+
+# F.max_pool2d / F.avg_pool2d: their positional parameters after the input, as the modules name them
+_FUNCTIONAL_POOLS: dict[Any, tuple[type[nn.Module], tuple[str, ...]]] = {
+    F.max_pool2d: (nn.MaxPool2d, ("kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices")),
+    F.avg_pool2d: (
+        nn.AvgPool2d,
+        ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override"),
+    ),
+}
+
+
+def _functional_pool(node: torch.fx.Node) -> nn.Module | None:
+    """The pooling module a functional call in forward amounts to (None: not one, or not constant)."""
+    if node.op != "call_function" or node.target not in _FUNCTIONAL_POOLS:
+        return None
+    kind, names = _FUNCTIONAL_POOLS[node.target]
+    settings = {**dict(zip(names, node.args[1:], strict=False)), **node.kwargs}
+    if any(isinstance(v, torch.fx.Node) for v in settings.values()):
+        return None  # a setting computed at run time
+    return kind(**settings)
 
 
 def _is_flatten(node: torch.fx.Node) -> bool:

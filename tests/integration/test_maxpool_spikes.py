@@ -188,3 +188,35 @@ def test_the_float_simulators_max_pooling_equals_torch(kernel, stride, padding):
     x = np.random.default_rng(kernel + padding).normal(-1.0, 1.0, (3, 2, 7, 7))  # mostly negative: padding must lose
     expected = nn.functional.max_pool2d(torch.from_numpy(x), kernel, stride, padding).numpy()
     np.testing.assert_array_equal(maxpool2d(x, (kernel, kernel), (stride, stride), (padding, padding)), expected)
+
+
+class FunctionalPooling(nn.Module):
+    """Pooling written as function calls in forward, as many hand-written models do."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(1, 4, 3, padding=1)
+        self.lif1 = snn.LIF(tau=2.0)
+        self.fc = nn.Linear(4 * 3 * 3, 5)
+        self.lif2 = snn.LIF(tau=2.0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.lif1(nn.functional.avg_pool2d(self.conv(x), 2))
+        x = nn.functional.max_pool2d(x, kernel_size=2, stride=1)
+        return self.lif2(self.fc(torch.flatten(x, 1)))
+
+
+def test_functional_pooling_in_forward_imports_as_the_modules_do():
+    torch.manual_seed(4)
+    body = FunctionalPooling()
+    nn.init.uniform_(body.conv.weight, -0.3, 1.2)
+    nn.init.uniform_(body.fc.weight, -0.1, 0.6)
+    model = snn.SNN(body, steps=STEPS, readout="sum").double().eval()
+    x = torch.rand(16, 1, 8, 8, dtype=torch.float64) * 3
+    with torch.no_grad():
+        expected = model(x).numpy()
+    graph = import_torch(model, (1, 8, 8))
+    assert {"body.avg_pool2d", "body.max_pool2d", "body.max_pool2d.or"} <= set(graph.names)
+    trace = FloatSim().run(graph, {"input": x.numpy()}, record=Record(spikes=True))
+    np.testing.assert_allclose(trace.outputs["output"], expected, atol=1e-12)
+    assert trace.spikes["body.max_pool2d.or"].any() and trace.spikes["body.lif2"].any()
