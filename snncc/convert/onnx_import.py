@@ -27,6 +27,7 @@ import numpy as np
 
 from snncc.errors import Diagnostic, ImportFailed, InvalidGraph, ModelLoadError
 from snncc.ir import AvgPool2d, Const, Conv2d, Dense, Flatten, Op, Shape
+from snncc.passes.approximate import MAXPOOL_AS_AVGPOOL  # one name for it, in SNN imports and conversion
 
 from .ann import Add, Ann, Layer, Node, Relu
 
@@ -37,7 +38,6 @@ SUPPORTED = (
 )
 BYPASSED = ("Dropout", "Identity")
 PROBE_BATCH = 3  # batch size used to evaluate shape computations (a prime, to tell batch from sample axes)
-MAXPOOL_AS_AVGPOOL = "maxpool-as-avgpool"
 APPROXIMATIONS = {
     MAXPOOL_AS_AVGPOOL: "each MaxPool/GlobalMaxPool replaced by average pooling over the same window "
     "(zero padding counted); the ANN accuracy is still that of the real MaxPool (onnxruntime)",
