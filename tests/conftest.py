@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
 
@@ -27,6 +29,16 @@ def pytest_addoption(parser):
 @pytest.fixture
 def regen_golden(request) -> bool:
     return bool(request.config.getoption("--regen-golden"))
+
+
+@pytest.fixture(scope="session")
+def digits_split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(x_train, y_train, x_test, y_test) of the bundled example (examples/digits/train.py), whose
+    held-out part is examples/digits/test_data.npz; loaded by path, as other examples are train.py too."""
+    spec = importlib.util.spec_from_file_location("digits_train", REPO / "examples" / "digits" / "train.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.load_split()
 
 
 @pytest.fixture(scope="session")

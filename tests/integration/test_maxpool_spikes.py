@@ -8,7 +8,6 @@ Oracles: spikingjelly and torch running the same modules; the deployed run again
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -55,14 +54,9 @@ def counts(net: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory) -> tuple[Path, Path, float]:
+def trained(tmp_path_factory, digits_split) -> tuple[Path, Path, float]:
     """(the whole saved model, the test split, spikingjelly's own test accuracy)."""
-    sys.path.insert(0, str(DIGITS))
-    try:
-        from train import load_split  # the bundled example's split
-    finally:
-        sys.path.remove(str(DIGITS))
-    x_train, y_train, x_test, y_test = load_split()
+    x_train, y_train, x_test, y_test = digits_split
     torch.manual_seed(0)
     net = csnn()
     optimizer = torch.optim.Adam(net.parameters(), lr=1e-2)

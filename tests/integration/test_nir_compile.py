@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sys
 from pathlib import Path
 
 import nir
@@ -29,15 +28,6 @@ STEPS = 8
 SNNTORCH_DT = "1e-4"  # snntorch's exporter hard-codes dt = 1e-4: tau = dt / (1 - beta), r = tau / dt
 
 
-def _load_split():
-    sys.path.insert(0, str(DIGITS))
-    try:
-        from train import load_split  # the bundled example's split: test_data.npz is its held-out part
-    finally:
-        sys.path.remove(str(DIGITS))
-    return load_split()
-
-
 def _snntorch_mlp() -> nn.Sequential:
     """snntorch's documented export pattern (init_hidden), with the hard reset NIR can express."""
 
@@ -56,10 +46,10 @@ def _counts(net: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
 
 
 @pytest.fixture(scope="module")
-def snntorch_model(tmp_path_factory) -> tuple[Path, np.ndarray, np.ndarray]:
+def snntorch_model(tmp_path_factory, digits_split) -> tuple[Path, np.ndarray, np.ndarray]:
     """(the .nir file snntorch wrote, snntorch's own spike counts on the test split, its labels)."""
     torch.manual_seed(0)
-    x_train, y_train, x_test, y_test = _load_split()
+    x_train, y_train, x_test, y_test = digits_split
     x, y = torch.tensor(x_train.reshape(len(x_train), -1)), torch.tensor(y_train)
     net = _snntorch_mlp()
     optimizer = torch.optim.Adam(net.parameters(), lr=5e-3)
@@ -389,10 +379,10 @@ def _row_counts(net: nn.Sequential, rows: torch.Tensor) -> torch.Tensor:
 
 
 @pytest.fixture(scope="module")
-def snntorch_rnn(tmp_path_factory) -> tuple[Path, Path, np.ndarray, np.ndarray]:
+def snntorch_rnn(tmp_path_factory, digits_split) -> tuple[Path, Path, np.ndarray, np.ndarray]:
     """(snntorch's .nir, the held-out rows as --data, snntorch's own counts on them, labels)."""
     torch.manual_seed(0)
-    x_train, y_train, x_test, y_test = _load_split()
+    x_train, y_train, x_test, y_test = digits_split
     rows, y = torch.tensor(x_train.reshape(-1, 8, 8)), torch.tensor(y_train)
     net = _snntorch_rnn()
     with torch.no_grad():

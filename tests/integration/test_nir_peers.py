@@ -8,7 +8,6 @@ accuracy."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import nir
@@ -27,15 +26,6 @@ from snncc.importers.nir import import_nir, read_nir
 REPO = Path(__file__).resolve().parents[2]
 DIGITS = REPO / "examples" / "digits"
 NORSE_STEPS, SJ_STEPS = 8, 4
-
-
-def _load_split():
-    sys.path.insert(0, str(DIGITS))
-    try:
-        from train import load_split  # the bundled example's split: test_data.npz is its held-out part
-    finally:
-        sys.path.remove(str(DIGITS))
-    return load_split()
 
 
 def _train(net: nn.Module, forward, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: float = 1e-2) -> None:
@@ -84,10 +74,10 @@ def _norse_counts(net: norse.SequentialState, x: torch.Tensor) -> torch.Tensor:
 
 
 @pytest.fixture(scope="module")
-def norse_model(tmp_path_factory) -> tuple[Path, np.ndarray, np.ndarray]:
+def norse_model(tmp_path_factory, digits_split) -> tuple[Path, np.ndarray, np.ndarray]:
     """(the .nir file norse wrote, norse's own spike counts on the test split, its labels)."""
     torch.manual_seed(0)
-    x_train, y_train, x_test, y_test = _load_split()
+    x_train, y_train, x_test, y_test = digits_split
     net = _norse_mlp()
     _train(net, _norse_counts, torch.tensor(x_train.reshape(-1, 64)), torch.tensor(y_train), epochs=4)
     with torch.no_grad():
@@ -160,11 +150,11 @@ def _folded(net: nn.Sequential, conv: nn.Module) -> nn.Sequential:
 
 
 @pytest.fixture(scope="module", params=["conv2d", "conv1d"])
-def sj_model(request, tmp_path_factory) -> tuple[Path, np.ndarray, np.ndarray, np.ndarray]:
+def sj_model(request, tmp_path_factory, digits_split) -> tuple[Path, np.ndarray, np.ndarray, np.ndarray]:
     """(the .nir file spikingjelly wrote, its spike counts on the test split, the test inputs, labels).
     conv1d: the 8x8 digits as 8 channels (rows) of length 8, a keyword-spotting-style Conv1d net."""
     torch.manual_seed(0)
-    x_train, y_train, x_test, y_test = _load_split()
+    x_train, y_train, x_test, y_test = digits_split
     if request.param == "conv2d":
         shape, conv = (1, 8, 8), lambda bias: layer.Conv2d(1, 6, 3, padding=1, bias=bias)
         norm, flat = layer.BatchNorm2d(6), 6 * 16

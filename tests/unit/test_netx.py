@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-import sys
 from pathlib import Path
 
 import h5py
@@ -36,13 +35,8 @@ ALL = Record(spikes=True, v=True, u=True)
 # --- a real model that netx can hold: no biases, compiled with weight exponents fixed to 0 ----------
 
 
-def _train_bias_free_snn(path: Path) -> None:
+def _train_bias_free_snn(path: Path, digits_split) -> None:
     """Conv → LIF → flatten → Linear → LIF → Linear readout, no biases, two quick epochs on digits."""
-    sys.path.insert(0, str(DIGITS))
-    try:
-        from train import load_split
-    finally:
-        sys.path.remove(str(DIGITS))
     torch.manual_seed(0)
     body = nn.Sequential(
         nn.Conv2d(1, 4, 3, padding=1, bias=False),
@@ -53,7 +47,7 @@ def _train_bias_free_snn(path: Path) -> None:
         nn.Linear(32, 10, bias=False),
     )
     model = snn.SNN(body, steps=4, readout="mean")
-    x, y, _, _ = load_split()
+    x, y, _, _ = digits_split
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
     for _ in range(2):
@@ -76,9 +70,9 @@ def _netx_target(folder: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory) -> tuple[Graph, Path]:
+def exported(tmp_path_factory, digits_split) -> tuple[Graph, Path]:
     folder = tmp_path_factory.mktemp("netx")
-    _train_bias_free_snn(folder / "model.pt")
+    _train_bias_free_snn(folder / "model.pt", digits_split)
     target = _netx_target(folder)
     rc = main(["compile", str(folder / "model.pt"), "--target", str(target), "--out", str(folder / "art"), "-q"])
     assert rc == 0
