@@ -26,6 +26,8 @@ from torch import nn
 
 from snncc.errors import Diagnostic, ModelLoadError
 
+from .safe_load import on_sys_path
+
 _FORM = "--arch MODULE:CLASS (e.g. mynet:Net, mypackage.models:Net) or --arch path/to/file.py:CLASS"
 
 
@@ -73,7 +75,7 @@ def _import_module(name: str, arch: str) -> Any:
                 cwd = os.getcwd()
                 if not _is_missing(exc, name) or cwd in sys.path or "" in sys.path:
                     raise
-                with _on_path(Path(cwd)):  # `snncc` as a console script does not search the current folder
+                with on_sys_path(Path(cwd)):  # `snncc` as a console script does not search the current folder
                     return importlib.import_module(name)
     except ModuleNotFoundError as exc:
         if not _is_missing(exc, name):
@@ -114,7 +116,7 @@ def _import_file(path: Path, arch: str) -> Any:
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # classes defined in the file (dataclasses, pickling) look themselves up here
     try:
-        with _user_code(arch, str(path)), _on_path(path.resolve().parent):
+        with _user_code(arch, str(path)), on_sys_path(path.resolve().parent):
             spec.loader.exec_module(module)
     except BaseException:
         sys.modules.pop(name, None)
@@ -147,19 +149,6 @@ def _import_failed(arch: str, what: str, exc: BaseException) -> ModelLoadError:
         hint="the module runs as Python code: fix the error, install what it imports, and keep training "
         "code under `if __name__ == '__main__':`",
     )
-
-
-@contextlib.contextmanager
-def _on_path(folder: Path) -> Iterator[None]:
-    entry = str(folder)
-    added = entry not in sys.path
-    if added:
-        sys.path.insert(0, entry)
-    try:
-        yield
-    finally:
-        if added and entry in sys.path:
-            sys.path.remove(entry)
 
 
 def _build(factory: Any, arch: str) -> nn.Module:

@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import importlib
 import importlib.util
-import os
 import pickle
 import pickletools
 import sys
@@ -140,18 +139,23 @@ def _safe_classes(path: Path) -> list[type]:
 
 
 @contextlib.contextmanager
-def _cwd_importable() -> Iterator[None]:
-    """Modules in the working directory importable, as under ``python -m``: the console script's
-    sys.path lacks it, but a user runs snncc next to the mynet.py their model file needs."""
-    cwd = os.getcwd()
-    added = cwd not in sys.path and "" not in sys.path
+def on_sys_path(folder: Path) -> Iterator[None]:
+    """Modules in ``folder`` importable for the duration (and sys.path as it was afterwards)."""
+    entry = str(folder)
+    added = entry not in sys.path
     if added:
-        sys.path.insert(0, cwd)
+        sys.path.insert(0, entry)
     try:
         yield
     finally:
-        if added and cwd in sys.path:
-            sys.path.remove(cwd)
+        if added and entry in sys.path:
+            sys.path.remove(entry)
+
+
+def _cwd_importable() -> contextlib.AbstractContextManager[None]:
+    """Modules in the working directory importable, as under ``python -m``: the console script's
+    sys.path lacks it, but a user runs snncc next to the mynet.py their model file needs."""
+    return on_sys_path(Path.cwd())
 
 
 def _load_trusted(path: Path) -> Any:
