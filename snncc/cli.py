@@ -8,6 +8,7 @@ import sys
 import traceback
 from pathlib import Path
 
+from snncc import __version__
 from snncc.errors import EXIT_INTERNAL_ERROR, EXIT_OK, EXIT_VERIFICATION_FAILED, SnnccError
 
 EPILOG = "exit codes: 0 success, 1 verification below tolerance, 2 bad input, 3 internal error"
@@ -68,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="snncc", description="Deployment compiler for spiking neural networks.", epilog=EPILOG
     )
+    parser.add_argument("--version", action="version", version=f"snncc {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     c = sub.add_parser("compile", help="import, quantize, map, simulate, verify and report", epilog=EPILOG)

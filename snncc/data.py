@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import zipfile
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,8 @@ import numpy as np
 
 from snncc.errors import DataError
 
-BUNDLED_DIGITS = Path(__file__).resolve().parent.parent / "examples" / "digits" / "test_data.npz"
+# examples/digits/test_data.npz, installed as the package data of snncc.digits (pyproject.toml)
+BUNDLED_DIGITS = Path(str(files("snncc.digits") / "test_data.npz"))
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """Load targets/*.yaml: reject duplicate keys, validate against the JSON schema, check semantics.
 
-Named targets resolve from $SNNCC_TARGETS (a directory) first, then the checkout's targets/.
+Named targets resolve from $SNNCC_TARGETS (a directory) first, then the bundled targets: the
+checkout's targets/, installed as the package data of snncc.targets (pyproject.toml).
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 from functools import cache
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,8 @@ from snncc.errors import Diagnostic, TargetSpecError
 from snncc.ir import Numerics
 from snncc.target import CoreLimits, EnergyModel, Sourced, Target
 
-TARGETS_DIR = Path(__file__).resolve().parent.parent / "targets"
+# a folder on disk: pip installs packages unzipped (and the editable install maps it to targets/)
+TARGETS_DIR = Path(str(files("snncc.targets")))
 SCHEMA_PATH = TARGETS_DIR / "schema" / "target.schema.json"
 
 
