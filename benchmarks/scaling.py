@@ -14,10 +14,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.networks import ROOT, dense_network  # noqa: E402
-from snncc.backends import get_backend  # noqa: E402
-from snncc.compile import CompileOptions, _Timer, deploy, preflight  # noqa: E402
-from snncc.energy import synaptic_ops  # noqa: E402
+from benchmarks.networks import ROOT, dense_network
+from snncc.backends import get_backend
+from snncc.compile import CompileOptions, _Timer, deploy, preflight
+from snncc.energy import synaptic_ops
 
 
 def best_seconds(bench, repeat: int = 3) -> tuple[float, float]:

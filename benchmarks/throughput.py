@@ -26,10 +26,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.networks import BUILDERS, Bench  # noqa: E402
-from snncc.backends import Record, first_mismatch, get_backend  # noqa: E402
-from snncc.energy import synaptic_ops  # noqa: E402
-from snncc.ir import Graph, IntDense, IntInput, IntLIF  # noqa: E402
+from benchmarks.networks import BUILDERS, Bench
+from snncc.backends import Record, first_mismatch, get_backend
+from snncc.energy import synaptic_ops
+from snncc.ir import Graph, IntDense, IntInput, IntLIF
 
 EVERYTHING = Record(spikes=True, v=True, u=True)
 
@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         f"\n{'network':<22} {'refsim events/s':>16} {'lava events/s':>14} {'ratio':>9} {'bandwidth':>10} {'identical':>10}"
     )
     for name, ref_eps, lava_eps, ratio, fraction, identical in rows:
-        print(f"{name:<22} {ref_eps:>16.3e} {lava_eps:>14.3e} {ratio:>8.0f}x {fraction:>9.1%} {str(identical):>10}")
+        print(f"{name:<22} {ref_eps:>16.3e} {lava_eps:>14.3e} {ratio:>8.0f}x {fraction:>9.1%} {identical!s:>10}")
     return 0 if all_identical else 1
 
 
