@@ -172,6 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("targets", help="list the available targets with their key limits")
     t.add_argument("-q", "--quiet", action="store_true", help=argparse.SUPPRESS)
+
+    sub.add_parser("errors", help="list the diagnostic codes snncc reports, with exit status and meaning")
     return parser
 
 
@@ -182,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
             return _compile(args)
         if args.command == "targets":
             return _targets()
+        if args.command == "errors":
+            return _errors()
         if args.command == "check":
             return _check(args)
         if args.command == "simulate":
@@ -359,6 +363,18 @@ def _targets() -> int:
             f"{t.name:<10} {t.total_cores:>8} {int(pc.neurons):>13} {int(pc.fan_in_axons):>12} "
             f"{int(pc.synapse_memory_bits):>18}  {t.title}"
         )
+    return EXIT_OK
+
+
+def _errors() -> int:
+    from snncc.error_codes import catalog
+
+    print(f"{'code':<7} {'exit':>4}  {'class':<19} meaning")
+    for row in catalog():
+        exit_status = f"{row.exit_status}w" if row.warning else str(row.exit_status)
+        print(f"{row.code:<7} {exit_status:>4}  {row.error_class:<19} {row.meaning}")
+    print("\nexit: the status of a compile that stops on the code; 0w: a warning, reported while the compile goes on")
+    print("(--strict turns warnings into STR001, exit 2)")
     return EXIT_OK
 
 
