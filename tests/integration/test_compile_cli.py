@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # runs the CLI in subprocesses
+
 REPO = Path(__file__).resolve().parents[2]
 MODEL = REPO / "examples" / "digits" / "model.pt"
 

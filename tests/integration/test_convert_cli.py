@@ -12,6 +12,8 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
+pytestmark = pytest.mark.slow  # runs the CLI in subprocesses
+
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "ann"
 MODEL, CALIB, TEST = EXAMPLE / "ann.onnx", EXAMPLE / "calib.npz", EXAMPLE / "test.npz"

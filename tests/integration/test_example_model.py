@@ -5,11 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 import snncc.nn as snn
 from snncc.backends.floatsim import FloatSim
 from snncc.importers.torch import import_torch, load_torch_model
+
+pytestmark = pytest.mark.slow  # runs the trained example on its test set
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "digits"
 

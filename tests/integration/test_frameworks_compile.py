@@ -26,6 +26,8 @@ from torch import nn
 
 from snncc.cli import main
 
+pytestmark = pytest.mark.slow  # trains spikingjelly and snntorch models, saves them as users do, compiles each
+
 HERE = Path(__file__).resolve().parent
 MODELS_FILE = HERE / "framework_models.py"
 

@@ -24,6 +24,8 @@ from snncc.compile import CompileOptions, compile_model
 from snncc.importers.torch import import_torch
 from snncc.passes.approximate import approximate
 
+pytestmark = pytest.mark.slow  # trains a spikingjelly CSNN and deploys it
+
 REPO = Path(__file__).resolve().parents[2]
 DIGITS = REPO / "examples" / "digits"
 STEPS = 4

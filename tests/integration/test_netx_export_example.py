@@ -8,12 +8,15 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+import pytest
 
 from snncc.backends import Record, get_backend
 from snncc.cli import main
 from snncc.importers.netx import read_netx
 from snncc.ir import IntConv2d, IntDense, IntLIF, load
 from snncc.passes.quantize import quantize_inputs
+
+pytestmark = pytest.mark.slow  # compiles the trained example end to end
 
 REPO = Path(__file__).resolve().parents[2]
 ALL = Record(spikes=True, v=True, u=True)

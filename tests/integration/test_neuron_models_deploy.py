@@ -9,6 +9,8 @@ import pytest
 from snncc.compile import CompileOptions, compile_model, preflight
 from snncc.errors import MappingError
 
+pytestmark = pytest.mark.slow  # deploys every trained example model
+
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 CASES = [
     ("neurons/if.pt", "loihi", ()),

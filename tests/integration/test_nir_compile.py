@@ -22,6 +22,8 @@ from snncc.cli import main
 from snncc.importers.nir import import_nir, read_nir
 from snncc.ir import Const, load
 
+pytestmark = pytest.mark.slow  # trains snntorch models and deploys them
+
 REPO = Path(__file__).resolve().parents[2]
 DIGITS = REPO / "examples" / "digits"
 STEPS = 8

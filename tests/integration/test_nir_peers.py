@@ -23,6 +23,8 @@ from snncc.backends import get_backend
 from snncc.cli import main
 from snncc.importers.nir import import_nir, read_nir
 
+pytestmark = pytest.mark.slow  # trains norse and spikingjelly models and deploys them
+
 REPO = Path(__file__).resolve().parents[2]
 DIGITS = REPO / "examples" / "digits"
 NORSE_STEPS, SJ_STEPS = 8, 4

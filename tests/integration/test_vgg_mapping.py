@@ -10,6 +10,8 @@ from snncc.compile import CompileOptions, preflight
 from snncc.errors import MappingError
 from snncc.mapping import check_placement
 
+pytestmark = pytest.mark.slow  # maps a 57k-neuron network several times
+
 VGG = Path(__file__).resolve().parents[2] / "examples" / "vgg"
 
 

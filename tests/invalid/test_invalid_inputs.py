@@ -39,6 +39,7 @@ class Case:
     code: str  # expected error code
     message: str  # a fragment the message must contain
     exit: int = 2
+    slow: bool = False  # the build runs Python in a subprocess
 
 
 def compile_args(model: Path | str, out: Path, *extra: str) -> list[str]:
@@ -166,7 +167,7 @@ CASES = [
     ),
     Case("truncated model", truncated, "LOD004", "half.pt"),
     Case("pickle that runs code", malicious, "LOD002", "execute"),
-    Case("class defined in __main__", main_class_pickle, "LOD005", "__main__"),
+    Case("class defined in __main__", main_class_pickle, "LOD005", "__main__", slow=True),
     Case(
         "state dict instead of a module",
         lambda t: (torch.save(mlp().state_dict(), t / "sd.pt"), compile_args(t / "sd.pt", t))[1],
@@ -398,7 +399,9 @@ def check(case: Case, code: int, err: str, tmp: Path) -> None:
     assert not [p for p in tmp.iterdir() if ".tmp-" in p.name], "no half-written output may remain"
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+@pytest.mark.parametrize(
+    "case", [pytest.param(c, id=c.name, marks=[pytest.mark.slow] if c.slow else []) for c in CASES]
+)
 def test_invalid_input(case, tmp_path, capsys):
     code, err = run_cli(case.build(tmp_path), capsys)
     check(case, code, err, tmp_path)

@@ -147,6 +147,7 @@ def _paths(tree, prefix=()):
 PATHS = list(_paths(LOIHI_YAML))
 
 
+@pytest.mark.slow  # 40 mutated target files, each written and validated
 @FUZZ
 @given(
     st.lists(

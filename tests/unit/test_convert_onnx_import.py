@@ -303,6 +303,7 @@ def dynamo_export(model: nn.Module, path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow  # torch's dynamo ONNX export of a ResNet
 @pytest.mark.parametrize("model", ["resnet", "mean"])
 def test_the_default_dynamo_export_converts(tmp_path, model):
     torch.manual_seed(5)
@@ -320,6 +321,7 @@ def test_the_default_dynamo_export_converts(tmp_path, model):
     np.testing.assert_allclose(ours, expected, rtol=1e-5, atol=1e-5)  # the file's weights are float32
 
 
+@pytest.mark.slow  # torch's dynamo ONNX export
 def test_a_mean_over_other_axes_is_refused_naming_the_node(tmp_path):
     path = dynamo_export(MeanPoolNet(axes=(1,)), tmp_path / "channel_mean.onnx")
     with pytest.raises(ImportFailed) as err:

@@ -194,6 +194,7 @@ def relu_outputs(path: Path, x: np.ndarray) -> dict[str, np.ndarray]:
     return {name: v.astype(np.float64) for name, v in zip(tensors, values, strict=True)}
 
 
+@pytest.mark.slow  # converts and simulates a residual network
 def test_residual_layers_match_the_ann_layer_by_layer():
     """Skip spikes are worth the skip source's θ: every layer after a residual sum still tracks the ANN."""
     x = np.load(EXAMPLE / "calib.npz")["x"][:32]

@@ -97,6 +97,7 @@ def test_loops_snncc_cannot_fold_are_refused_with_the_reason(cls, words):
     assert words in info.value.render()
 
 
+@pytest.mark.slow  # runs the CLI in subprocesses
 def test_cli_compiles_a_hand_looped_state_dict_and_a_whole_pickle_next_to_its_module(tmp_path):
     """What a user does: mynet.py beside the checkpoints, snncc run from that folder."""
     (tmp_path / "mynet.py").write_text(

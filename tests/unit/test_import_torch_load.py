@@ -102,6 +102,7 @@ def test_the_refusal_names_only_the_classes_that_are_not_allowlisted(tmp_path):
     assert "spikingjelly" not in message.replace("SpikingjellyInUserClass", "")  # its layers are allowlisted
 
 
+@pytest.mark.slow  # runs Python in a subprocess
 def test_class_defined_in_training_script(tmp_path):
     script = textwrap.dedent(
         """

@@ -178,6 +178,7 @@ def test_a_loop_through_two_layers_is_refused_naming_them():
     assert TWO_LAYER_LOOP in str(err.value)
 
 
+@pytest.mark.slow  # runs Python in subprocesses
 def test_the_cycle_message_does_not_depend_on_the_hash_seed():
     # networkx iterates a small subgraph view through a set, whose order follows PYTHONHASHSEED
     import os

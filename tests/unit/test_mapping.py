@@ -103,6 +103,7 @@ def test_conv_layers_are_tiled_spatially():
     assert all(box[0] == (0, 16) for box in boxes)  # every tile keeps all channels
 
 
+@pytest.mark.slow  # maps a 57k-neuron network
 def test_vgg_sized_network_maps_quickly_and_validly():
     def conv(cin, cout, hw, stride):
         out = hw // stride

@@ -12,6 +12,8 @@ from snncc.compile import CompileOptions, compile_model
 from snncc.data import load_dataset
 from snncc.parallel import executor_for, ordered_map
 
+pytestmark = pytest.mark.slow  # process pools and a Dask cluster
+
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT / "examples" / "digits" / "model.pt"
 
