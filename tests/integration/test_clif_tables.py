@@ -14,6 +14,8 @@ from snncc.compile import CompileOptions, compile_model
 from snncc.data import Dataset, load_dataset
 from snncc.ir import CLIF, LIF, Const, Dense, GraphBuilder, GraphMeta, Input, Output, Stage, verify
 
+pytestmark = pytest.mark.slow  # four compiles of a 128-neuron layer on the 450 held-out digits
+
 DIGITS = Path(__file__).resolve().parents[2] / "examples" / "digits" / "test_data.npz"
 NEURON = {"shape": (128,), "threshold": 1.0, "reset": "subtract", "fire": ">=", "beta": 0.5, "gain": 0.5}
 

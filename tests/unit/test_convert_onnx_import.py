@@ -331,6 +331,7 @@ def test_a_mean_over_other_axes_is_refused_naming_the_node(tmp_path):
     assert "global average pooling" in d.message
 
 
+@pytest.mark.slow  # torch's dynamo ONNX export (its first use costs seconds)
 def test_weights_kept_beside_the_model_must_be_there(tmp_path):
     path = dynamo_export(nn.Sequential(nn.Flatten(), nn.Linear(64, 32)), tmp_path / "net.onnx")
     weights = tmp_path / "net.onnx.data"
