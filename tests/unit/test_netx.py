@@ -87,6 +87,7 @@ def _file_weight(op: IntConv2d | IntDense) -> np.ndarray:
     return w * 2**op.weight_exp if op.weight_exp >= 0 else w / 2 ** (-op.weight_exp)
 
 
+@pytest.mark.slow  # trains an SNN on the digits (the exported fixture)
 def test_export_holds_every_field_of_the_integer_graph(exported):
     graph, path = exported
     chain = [(n, op) for n, op in graph.nodes if isinstance(op, (IntConv2d, IntDense))]
@@ -123,6 +124,7 @@ def test_export_holds_every_field_of_the_integer_graph(exported):
     assert not neurons[-1].spiking  # the readout integrator: written with a threshold it cannot reach
 
 
+@pytest.mark.slow  # trains an SNN on the digits (the exported fixture)
 def test_import_of_the_export_is_the_same_graph_and_runs_identically(exported):
     graph, path = exported
     back = read_netx(path)
@@ -168,6 +170,7 @@ def test_bundled_example_is_refused_naming_every_layer_netx_cannot_hold(tmp_path
     assert not list(tmp_path.glob(".d.net.*")), "no temporary file may be left behind"
 
 
+@pytest.mark.slow  # trains an SNN on the digits (the exported fixture)
 @pytest.mark.parametrize(
     ("change", "code"),
     [
@@ -290,6 +293,7 @@ def _copy(exported, tmp_path: Path) -> Path:
     return dst
 
 
+@pytest.mark.slow  # trains an SNN on the digits (the exported fixture)
 def test_missing_truncated_and_foreign_files(exported, tmp_path):
     with pytest.raises(ModelLoadError) as info:
         read_netx(tmp_path / "nope.net")
@@ -313,6 +317,7 @@ def test_file_without_layer_group(tmp_path):
     assert info.value.code == "LOD202" and "'layer'" in info.value.render()
 
 
+@pytest.mark.slow  # trains an SNN on the digits (the exported fixture)
 def test_missing_dataset_is_named(exported, tmp_path):
     path = _copy(exported, tmp_path)
     with h5py.File(path, "a") as f:
@@ -322,6 +327,7 @@ def test_missing_dataset_is_named(exported, tmp_path):
     assert info.value.code == "LOD202" and "layer/3" in info.value.render() and "'weight'" in info.value.render()
 
 
+@pytest.mark.slow  # trains an SNN on the digits (the exported fixture)
 def test_every_unsupported_block_and_setting_is_reported_at_once(exported, tmp_path):
     path = _copy(exported, tmp_path)
     with h5py.File(path, "a") as f:
@@ -337,6 +343,7 @@ def test_every_unsupported_block_and_setting_is_reported_at_once(exported, tmp_p
     assert "pool" in info.value.render() and "refractory" in info.value.render() and "SDNN" in info.value.render()
 
 
+@pytest.mark.slow  # trains an SNN on the digits (the exported fixture)
 def test_dense_weights_netx_would_change_are_refused(exported, tmp_path):
     path = _copy(exported, tmp_path)
     with h5py.File(path, "a") as f:
@@ -349,6 +356,7 @@ def test_dense_weights_netx_would_change_are_refused(exported, tmp_path):
     assert "clips" in info.value.render()
 
 
+@pytest.mark.slow  # trains an SNN on the digits (the exported fixture)
 def test_dense_reading_maps_needs_a_flatten_block(exported, tmp_path):
     path = _copy(exported, tmp_path)
     with h5py.File(path, "a") as f:
