@@ -300,3 +300,61 @@ def test_a_target_title_with_escapes_is_refused(tmp_path, capsys):
     target = target_with(tmp_path, "title: ", 'title: "\\e[31mred\\e[0m" #')
     err = refused(compile_args(DIGITS_MODEL, tmp_path, "--target", str(target)), capsys, tmp_path, "TGT008", "title")
     assert "\x1b" not in err
+
+
+# --- ONNX: external weights stay in the model's folder ------------------------------------------
+
+
+def onnx_with_external_weight(path: Path, location: str, dims: tuple[int, ...] = (10, 64)) -> Path:
+    import onnx
+    from onnx import TensorProto, helper
+
+    weight = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=dims, data_location=TensorProto.EXTERNAL)
+    weight.external_data.add(key="location", value=location)
+    nodes = [helper.make_node("Gemm", ["x", "w"], ["y"], transB=1)]
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 64])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 10])],
+        [weight],
+    )
+    onnx.save(helper.make_model(graph), str(path))
+    return path
+
+
+def convert_args(model: Path, tmp: Path) -> list[str]:
+    calib = tmp / "calib.npz"
+    np.savez(calib, x=np.zeros((4, 64)))
+    return ["convert", str(model), "--calib", str(calib), "--steps", "4", "--out", str(tmp / "out"), "-q"]
+
+
+@pytest.mark.parametrize("location", ["../../../../../../etc/passwd", "/etc/passwd", "link.data"])
+def test_an_onnx_model_cannot_read_weights_outside_its_folder(location, tmp_path, capsys):
+    if location == "link.data":
+        (tmp_path / "link.data").symlink_to("/etc/passwd")
+    model = onnx_with_external_weight(tmp_path / "m.onnx", location)
+    err = refused(convert_args(model, tmp_path), capsys, tmp_path, "LOD103", location)
+    assert SECRET not in err
+
+
+def test_an_onnx_initializer_declaring_terabytes_is_refused(tmp_path, capsys):
+    (tmp_path / "w.data").write_bytes(bytes(64))
+    model = onnx_with_external_weight(tmp_path / "m.onnx", "w.data", dims=(10**6, 10**6))
+    refused(convert_args(model, tmp_path), capsys, tmp_path, "LIM001", "initializer 'w'")
+
+
+def test_a_tiny_pickle_allocating_a_bytearray_is_refused(tmp_path, capsys):
+    """bytearray is on torch's own allowlist: 10 GB from one REDUCE, bounded while unpickling."""
+    call = b"cbuiltins\nbytearray\n(\x8a\x05" + (10**10).to_bytes(5, "little") + b"tR"  # bytearray(10**10)
+    torch.save([], tmp_path / "m.pt")
+    with zipfile.ZipFile(tmp_path / "m.pt") as archive:
+        members = {info.filename: archive.read(info) for info in archive.infolist()}
+    with zipfile.ZipFile(tmp_path / "m.pt", "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, b"\x80\x02](" + call + b"e." if name.endswith("/data.pkl") else data)
+    refused(compile_args(tmp_path / "m.pt", tmp_path), capsys, tmp_path, "LIM001", "--max-elements")
+
+
+def test_too_many_steps_from_the_command_line_are_refused(tmp_path, capsys):
+    refused(compile_args(DIGITS_MODEL, tmp_path, "--steps", "100000"), capsys, tmp_path, "LIM002", "--max-steps")
