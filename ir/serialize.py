@@ -78,7 +78,9 @@ def from_json(doc: dict[str, Any], arrays: dict[str, np.ndarray], source: str = 
             raise InvalidGraph(f"not a {FORMAT} document (format={doc.get('format')!r})", code="GRF060", source=source)
         m = doc["meta"]
         if not _has_type(m["steps"], int) or m["steps"] < 1:
-            raise InvalidGraph(f"meta.steps must be a positive integer, got {m['steps']!r}", code="GRF064", source=source)
+            raise InvalidGraph(
+                f"meta.steps must be a positive integer, got {m['steps']!r}", code="GRF064", source=source
+            )
         if m["numerics"]:
             numerics_types = _field_types(Numerics)
             wrong = [k for k, v in m["numerics"].items() if k in numerics_types and not _has_type(v, numerics_types[k])]

@@ -27,7 +27,7 @@ class Limits:
     max_steps: int = 10_000  # time steps per sample
 
 
-_CURRENT: ContextVar[Limits] = ContextVar("snncc_limits", default=Limits())
+_CURRENT: ContextVar[Limits] = ContextVar("snncc_limits", default=Limits())  # noqa: B039 (frozen)
 
 
 def current() -> Limits:

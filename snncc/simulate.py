@@ -11,8 +11,8 @@ from snncc.backends import get_backend
 from snncc.backends.refsim import RefSim
 from snncc.data import BUNDLED_DIGITS, load_dataset
 from snncc.errors import DataError
-from snncc.limits import check_graph
 from snncc.ir import IntInput, Output, Stage, load, verify
+from snncc.limits import check_graph
 from snncc.passes.quantize import quantize_inputs
 from snncc.verify import predict
 

@@ -167,7 +167,9 @@ def _check_ranges(data: dict[str, Any], source: str) -> None:
             for k, v in data["energy"].items()
         ),
     ]
-    problems = [f"{where}: {value!r} is outside {lo:g}..{hi:g}" for where, value, lo, hi in checks if not lo <= value <= hi]
+    problems = [
+        f"{where}: {value!r} is outside {lo:g}..{hi:g}" for where, value, lo, hi in checks if not lo <= value <= hi
+    ]
     problems += [
         f"{where}: holds control characters"
         for where, text in _strings(data)

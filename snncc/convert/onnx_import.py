@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 
 from snncc.errors import Diagnostic, ImportFailed, InvalidGraph, ModelLoadError, SnnccError
-from snncc.limits import check_elements
 from snncc.ir import AvgPool2d, Const, Conv2d, Dense, Flatten, Op, Shape
+from snncc.limits import check_elements
 from snncc.passes.approximate import MAXPOOL_AS_AVGPOOL  # one name for it, in SNN imports and conversion
 
 from .ann import Add, Ann, Layer, Node, Relu
