@@ -30,9 +30,11 @@ def escape_controls(text: str, keep: str = "") -> str:
     return "".join(ch if ch in keep or not is_unsafe(ch) else ascii(ch)[1:-1] for ch in text)
 
 
-_MARKDOWN_SPECIAL = str.maketrans({c: f"\\{c}" for c in "\\`*_[]<>|#"})
+# what could break a table cell, open a code span, a link or HTML; emphasis (_ *) is left alone,
+# as layer names like "1.w_rec" are common and their underscores cannot escape the cell
+_MARKDOWN_SPECIAL = str.maketrans({c: f"\\{c}" for c in "\\`[]<>|"})
 
 
 def markdown_cell(value: object) -> str:
-    """``value`` as literal Markdown text: no table break, code span, emphasis, link or HTML."""
+    """``value`` as literal Markdown text in a table cell: no table break, code span, link or HTML."""
     return escape_controls(str(value)).translate(_MARKDOWN_SPECIAL)
