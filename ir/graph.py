@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from snncc.errors import InvalidGraph
+from snncc.text import has_control_characters
 
 from .numerics import Numerics
 from .op import Op
@@ -76,6 +77,13 @@ class Graph:
         for name, op in self.nodes:
             if not isinstance(name, str) or not name:
                 raise InvalidGraph(f"node names must be non-empty strings, got {name!r}", code="GRF002")
+            if has_control_characters(name):
+                raise InvalidGraph(
+                    "the layer name holds control characters (terminal escapes, line breaks)",
+                    code="GRF008",
+                    node=name,
+                    hint="rename the layer in the model (printable characters only) and save it again",
+                )
             if name in index:
                 raise InvalidGraph("duplicate node name", code="GRF002", node=name)
             if not isinstance(op, Op):

@@ -73,6 +73,17 @@ def conv_out_hw(
     return (out[0], out[1])
 
 
+def check_bias(name: str, op: Any, out: int) -> None:
+    """A synapse's bias: one value per output channel (a file may give any number)."""
+    if op.bias is not None and op.bias.array.size not in (1, out):
+        raise InvalidGraph(
+            f"{op.OP} has {out} outputs but a bias of shape {tuple(op.bias.array.shape)}",
+            code="GRF009",
+            node=name,
+            hint="give one bias value per output",
+        )
+
+
 def shape_mismatch(name: str, op: Op, expected: Shape, got: Shape) -> InvalidGraph:
     return InvalidGraph(
         f"{op.OP} expects input shape {expected} but receives {got}",

@@ -15,7 +15,7 @@ import numpy as np
 from snncc.errors import InvalidGraph
 
 from .const import Const
-from .op import Op, Shape, conv2d_shape, conv_out_hw, expect_inputs, pair, shape_mismatch
+from .op import Op, Shape, check_bias, conv2d_shape, conv_out_hw, expect_inputs, pair, shape_mismatch
 
 Readout = Literal["spike_count", "v_last", "v_mean", "spike_steps", "v_steps"]
 READOUTS: tuple[str, ...] = ("spike_count", "v_last", "v_mean", "spike_steps", "v_steps")
@@ -48,6 +48,7 @@ class Dense(Op):
         out, w_in = self.weight.shape
         if w_in != n_in:
             raise shape_mismatch(name, self, (w_in,), inputs[0])
+        check_bias(name, self, out)
         return (out,)
 
 
@@ -70,6 +71,7 @@ class Conv2d(Op):
             object.__setattr__(self, f, pair(getattr(self, f)))
 
     def infer_shape(self, inputs: list[Shape], name: str) -> Shape:
+        check_bias(name, self, self.weight.shape[0])
         return conv2d_shape(self, inputs, name)
 
 

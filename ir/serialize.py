@@ -11,8 +11,12 @@ Floats are written with Python's shortest round-trip repr, arrays stay binary in
 
 from __future__ import annotations
 
+import functools
 import io
 import json
+import math
+import types
+import typing
 import zipfile
 from dataclasses import fields
 from pathlib import Path
@@ -21,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from snncc.errors import InvalidGraph
+from snncc.npz import read_npz
 
 from .const import Const
 from .graph import Edge, Graph, GraphMeta, Stage
@@ -72,9 +77,18 @@ def from_json(doc: dict[str, Any], arrays: dict[str, np.ndarray], source: str = 
         if doc.get("format") != FORMAT:
             raise InvalidGraph(f"not a {FORMAT} document (format={doc.get('format')!r})", code="GRF060", source=source)
         m = doc["meta"]
+        if not _has_type(m["steps"], int) or m["steps"] < 1:
+            raise InvalidGraph(
+                f"meta.steps must be a positive integer, got {m['steps']!r}", code="GRF064", source=source
+            )
+        if m["numerics"]:
+            numerics_types = _field_types(Numerics)
+            wrong = [k for k, v in m["numerics"].items() if k in numerics_types and not _has_type(v, numerics_types[k])]
+            if wrong:
+                raise InvalidGraph(f"meta.numerics: {wrong[0]} has the wrong type", code="GRF064", source=source)
         meta = GraphMeta(
             stage=Stage(m["stage"]),
-            steps=int(m["steps"]),
+            steps=m["steps"],
             dt=m["dt"],
             discretization=m["discretization"],
             source=m["source"],
@@ -87,11 +101,19 @@ def from_json(doc: dict[str, Any], arrays: dict[str, np.ndarray], source: str = 
             if cls is None:
                 raise InvalidGraph(f"unknown op {entry['op']!r}", code="GRF061", node=entry["name"], source=source)
             kwargs = {}
+            hints = _field_types(cls)
             for k, v in entry["fields"].items():
+                if k not in hints or not _has_type(v, hints[k]):
+                    raise InvalidGraph(
+                        f"field {k!r} of a {cls.OP} node is {json.dumps(v)[:40]}, not a {_type_name(hints.get(k))}",
+                        code="GRF064",
+                        node=str(entry["name"]),
+                        source=source,
+                    )
                 if isinstance(v, dict) and set(v) == {"array"}:
                     kwargs[k] = Const(arrays[v["array"]])
                 elif isinstance(v, list):
-                    kwargs[k] = tuple(v)
+                    kwargs[k] = _tuple(v)
                 else:
                     kwargs[k] = v
             nodes.append((entry["name"], cls(**kwargs)))
@@ -101,6 +123,53 @@ def from_json(doc: dict[str, Any], arrays: dict[str, np.ndarray], source: str = 
     except (KeyError, TypeError, ValueError) as exc:
         raise InvalidGraph(f"malformed graph document: {exc!r}", code="GRF062", source=source) from exc
     return Graph(tuple(nodes), edges, meta)
+
+
+# a graph.json is edited by hand or hostile: every field must have its declared type before any
+# arithmetic meets it (a vth of "lots" or 10**400 would fail deep inside a backend)
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+@functools.cache
+def _field_types(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _has_type(value: Any, hint: Any) -> bool:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any:
+        return True
+    if hint is type(None):
+        return value is None
+    if origin in (typing.Union, types.UnionType):
+        return any(_has_type(value, a) for a in args)
+    if origin is typing.Literal:
+        return any(value == a and type(value) is type(a) for a in args)
+    if origin is tuple:
+        if not isinstance(value, list):
+            return False
+        if len(args) == 2 and args[1] is Ellipsis:
+            return all(_has_type(v, args[0]) for v in value)
+        return len(value) == len(args) and all(_has_type(v, a) for v, a in zip(value, args, strict=True))
+    if hint is Const:
+        return isinstance(value, dict) and set(value) == {"array"} and isinstance(value["array"], str)
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool) and _INT64[0] <= value <= _INT64[1]
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if hint is str:
+        return isinstance(value, str)
+    return False
+
+
+def _type_name(hint: Any) -> str:
+    return "known field" if hint is None else str(hint).replace("typing.", "").replace("snncc.ir.const.", "")
+
+
+def _tuple(value: list[Any]) -> tuple[Any, ...]:
+    return tuple(_tuple(v) if isinstance(v, list) else v for v in value)
 
 
 def save(graph: Graph, directory: str | Path, stem: str = "graph") -> None:
@@ -116,13 +185,29 @@ def load(directory: str | Path, stem: str = "graph") -> Graph:
     json_path, npz_path = directory / f"{stem}.json", directory / f"{stem}.npz"
     try:
         doc = json.loads(json_path.read_text())
-        with np.load(npz_path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
+        if not isinstance(doc, dict):
+            raise ValueError(f"the document is a {type(doc).__name__}, not an object")
+        arrays = read_npz(npz_path, _array_keys(doc))  # only the arrays the graph uses
     except FileNotFoundError as exc:
         raise InvalidGraph(f"missing graph file {exc.filename}", code="GRF063", source=str(directory)) from exc
+    except RecursionError as exc:  # json nests deeper than Python's stack
+        raise InvalidGraph("graph.json nests too deeply", code="GRF062", source=str(json_path)) from exc
     except (ValueError, OSError, zipfile.BadZipFile) as exc:
         raise InvalidGraph(f"cannot read graph files: {exc}", code="GRF062", source=str(directory)) from exc
     return from_json(doc, arrays, source=str(json_path))
+
+
+def _array_keys(doc: dict[str, Any]) -> list[str]:
+    """The npz members the nodes refer to ({"array": key} fields); a malformed doc refers to none."""
+    nodes = doc.get("nodes")
+    entries = [n.get("fields") for n in nodes if isinstance(n, dict)] if isinstance(nodes, list) else []
+    return [
+        v["array"]
+        for fields_ in entries
+        if isinstance(fields_, dict)
+        for v in fields_.values()
+        if isinstance(v, dict) and isinstance(v.get("array"), str)
+    ]
 
 
 def write_npz_deterministic(path: Path, arrays: dict[str, np.ndarray]) -> None:

@@ -9,7 +9,8 @@ import traceback
 from pathlib import Path
 
 from snncc import __version__
-from snncc.errors import EXIT_INTERNAL_ERROR, EXIT_OK, EXIT_VERIFICATION_FAILED, SnnccError
+from snncc.errors import EXIT_INTERNAL_ERROR, EXIT_OK, EXIT_VERIFICATION_FAILED, ResourceLimitError, SnnccError
+from snncc.limits import Limits, set_limits
 
 EPILOG = "exit codes: 0 success, 1 verification below tolerance, 2 bad input, 3 internal error"
 
@@ -63,6 +64,26 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
         "maxpool-as-avgpool for max pooling of analog values",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
+    _add_limit_options(p)
+
+
+def _add_limit_options(p: argparse.ArgumentParser) -> None:
+    defaults = Limits()
+    p.add_argument(
+        "--max-elements",
+        type=int,
+        default=defaults.max_elements,
+        metavar="N",
+        help="the largest array an input file may declare, and the most weights and neurons a model may have "
+        f"(protects against crafted files; default {defaults.max_elements:,})",
+    )
+    p.add_argument(
+        "--max-steps",
+        type=int,
+        default=defaults.max_steps,
+        metavar="N",
+        help=f"the most time steps per sample (default {defaults.max_steps:,})",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -104,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--samples", type=int, help="run the first N samples only")
     s.add_argument("--device", help="refsim with torch on this device (cuda, cpu); default numpy")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
+    _add_limit_options(s)
 
     e = sub.add_parser("export", help="write a model or a compiled artifact in another format", epilog=EPILOG)
     e.add_argument("source", type=Path, help="a compiled artifact (--out directory of `snncc compile`)")
@@ -169,6 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--min-agreement", type=float, default=0.95, help="minimum output agreement to pass (default 0.95)")
     v.add_argument("--force", action="store_true", help="replace an existing output directory")
     v.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
+    _add_limit_options(v)
 
     t = sub.add_parser("targets", help="list the available targets with their key limits")
     t.add_argument("-q", "--quiet", action="store_true", help=argparse.SUPPRESS)
@@ -180,6 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        set_limits(_limits(args))  # for this command: what input files may declare
         if args.command == "compile":
             return _compile(args)
         if args.command == "targets":
@@ -208,6 +232,16 @@ def main(argv: list[str] | None = None) -> int:
         print("snncc: internal error (a bug); please report it with the traceback above", file=sys.stderr)
         return EXIT_INTERNAL_ERROR
     return EXIT_OK
+
+
+def _limits(args: argparse.Namespace) -> Limits:
+    limits = Limits(
+        max_elements=getattr(args, "max_elements", Limits.max_elements),
+        max_steps=getattr(args, "max_steps", Limits.max_steps),
+    )
+    if limits.max_elements < 1 or limits.max_steps < 1:
+        raise ResourceLimitError("--max-elements and --max-steps must be at least 1", code="LIM003")
+    return limits
 
 
 def _compile(args: argparse.Namespace) -> int:

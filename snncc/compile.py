@@ -15,6 +15,7 @@ import numpy as np
 from snncc.data import BUNDLED_DIGITS, Dataset, dataset_from_arrays, load_dataset
 from snncc.errors import DataError, Diagnostic, ImportFailed, InvalidGraph, MappingError, StrictModeError
 from snncc.ir import Graph, Input, Numerics, Output, verify
+from snncc.limits import check_graph
 from snncc.parallel import executor_for, in_flight_for
 from snncc.passes.align_depths import align_depths
 from snncc.passes.approximate import AFTER_CANONICALIZE, approximate
@@ -114,6 +115,7 @@ def deploy(
             dataset, graph = import_model(model_path, options, warn=import_warnings.append)
     else:
         dataset, graph = imported
+    check_graph(graph, str(model_path))  # steps, weights, neurons: before anything simulates the model
     input_name = graph.of_type(Input)[0][0]
 
     say("canonicalizing (fold batch norm, fuse pooling, fold gains and resets; relays where branches meet)")

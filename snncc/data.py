@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 
 from snncc.errors import DataError
+from snncc.limits import check_elements
+from snncc.npz import read_npz
 
 # examples/digits/test_data.npz, installed as the package data of snncc.digits (pyproject.toml)
 BUNDLED_DIGITS = Path(str(files("snncc.digits") / "test_data.npz"))
@@ -45,8 +47,7 @@ def load_dataset(path: str | Path, input_shape: tuple[int, ...] | None = None, s
     if not path.is_file():
         raise DataError("data file not found", code="DAT002", source=str(path), hint=hint)
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
+        arrays = read_npz(path, ("x", "y"))  # only these: other members are never decompressed
     except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
         raise DataError(
             f"cannot read the data file as .npz ({exc})", code="DAT003", source=str(path), hint=hint
@@ -113,7 +114,10 @@ def _load_npy_dir(path: Path, input_shape: tuple[int, ...] | None, steps: int | 
         file = path / f"{name}.npy"
         if file.is_file():
             try:
-                arrays[name] = np.load(file, mmap_mode="r" if name == "x" else None, allow_pickle=False)
+                arrays[name] = np.load(file, mmap_mode="r", allow_pickle=False)
+                if name == "y":  # read whole (x stays memory-mapped)
+                    check_elements(arrays[name].size, "y.npy", source=str(file))
+                    arrays[name] = np.array(arrays[name])
             except (ValueError, OSError, EOFError) as exc:
                 raise DataError(f"cannot read {file.name} ({exc})", code="DAT003", source=str(file), hint=hint) from exc
     return _checked(path, arrays, input_shape, steps, hint)

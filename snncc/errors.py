@@ -12,6 +12,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Literal
 
+from snncc.text import escape_controls
+
 Severity = Literal["error", "warning"]
 
 EXIT_OK = 0
@@ -32,14 +34,15 @@ class Diagnostic:
     hint: str | None = None  # what the user can do about it
 
     def render(self) -> str:
+        # names and messages quote input files: no terminal escape or stray line may pass through
         where = ""
         if self.node is not None:
-            where += f" layer '{self.node}'"
+            where += f" layer '{escape_controls(self.node)}'"
         if self.source is not None:
-            where += f" ({self.source})"
-        text = f"{self.severity}[{self.code}]{where}: {self.message}"
+            where += f" ({escape_controls(self.source)})"
+        text = f"{self.severity}[{self.code}]{where}: {escape_controls(self.message, keep=chr(10))}"
         if self.hint:
-            text += f"\n  hint: {self.hint}"
+            text += f"\n  hint: {escape_controls(self.hint, keep=chr(10))}"
         return text
 
 
@@ -144,6 +147,12 @@ class OutputError(SnnccError):
     """OUT: the output location cannot be written."""
 
     default_code = "OUT001"
+
+
+class ResourceLimitError(SnnccError):
+    """LIM: an input declares more than the limits allow (arrays, steps); the hint names the flag."""
+
+    default_code = "LIM001"
 
 
 class VerificationFailed(SnnccError):

@@ -20,6 +20,7 @@ from snncc.compile import CompileResult
 from snncc.ir import IntInput, IntLIF, print_graph, save
 from snncc.passes.align_depths import relays_of
 from snncc.passes.approximate import APPROXIMATIONS
+from snncc.text import markdown_cell as md
 
 INPUT_FORMS = {
     "graded": "graded input spikes: every step each input element sends its integer value as one graded message",
@@ -120,7 +121,8 @@ def write_outputs(result: CompileResult, out: Path, sections: Sequence[ReportSec
 
 
 def _write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data, indent=1, sort_keys=True, default=_json_default) + "\n")
+    # allow_nan=False: NaN and Infinity are not JSON; a value that overflowed is a bug to report, not to write
+    path.write_text(json.dumps(data, indent=1, sort_keys=True, default=_json_default, allow_nan=False) + "\n")
 
 
 def _json_default(value: Any) -> Any:
@@ -145,7 +147,7 @@ def _sha256(path: Path) -> str:
 
 
 def _recurrent(layers: dict[str, list[str]]) -> str:
-    return ", ".join(f"{layer} (through {', '.join(synapses)})" for layer, synapses in layers.items())
+    return md(", ".join(f"{layer} (through {', '.join(synapses)})" for layer, synapses in layers.items()))
 
 
 def _pct(x: float | None) -> str:
@@ -155,7 +157,7 @@ def _pct(x: float | None) -> str:
 def render_markdown(report: dict[str, Any], plots: list[str], extra: Sequence[str] = ()) -> str:
     v, c, e, i = report["verification"], report["cores"], report["energy"], report["input"]
     lines = [
-        f"# snncc deployment report: {Path(report['model']['path']).name} on {report['target']['title']}",
+        f"# snncc deployment report: {md(Path(report['model']['path']).name)} on {md(report['target']['title'])}",
         "",
         f"Verdict: **{'PASS' if v['passed'] else 'FAIL'}** — deployed accuracy {_pct(v['deployed_accuracy'])} "
         f"vs float {_pct(v['float_accuracy'])}, same prediction on {_pct(v['output_agreement'])} of "
@@ -165,7 +167,7 @@ def render_markdown(report: dict[str, Any], plots: list[str], extra: Sequence[st
         "",
         "| | |",
         "|---|---|",
-        f"| target | {report['target']['title']} (`{report['target']['name']}`) |",
+        f"| target | {md(report['target']['title'])} (`{report['target']['name']}`) |"  # name: [a-z0-9_-],
         f"| cores used | {c['used']} of {c['available']} (lower bound {c['lower_bound']}) |",
         f"| energy per sample | {e['total_pj'] / 1e6:.3f} µJ |",
         f"| synaptic ops per sample | {e['synops']:,.0f} |",
@@ -181,7 +183,7 @@ def render_markdown(report: dict[str, Any], plots: list[str], extra: Sequence[st
         "## Float vs deployed, layer by layer",
         "",
         f"Spike agreement = fraction of (sample, step, neuron) with the same spike. A layer below "
-        f"{_pct(v['tolerance'])} counts as diverged. First diverged layer: **{v['first_divergent_layer'] or 'none'}**.",
+        f"{_pct(v['tolerance'])} counts as diverged. First diverged layer: **{md(v['first_divergent_layer'] or 'none')}**.",
         "",
         "| layer | neurons | spike agreement | float rate | deployed rate | first mismatch (sample, step, neuron) |",
         "|---|---:|---:|---:|---:|---|",
@@ -200,7 +202,7 @@ def render_markdown(report: dict[str, Any], plots: list[str], extra: Sequence[st
     ]
     for q in report["quantization"]["layers"]:
         lines.append(
-            f"| {q['layer']} | {q['limited_by']} | {_kv(q['weight_exponents'])} | {_kv(q['weight_bits_used'])} | "
+            f"| {md(q['layer'])} | {q['limited_by']} | {_kv(q['weight_exponents'])} | {_kv(q['weight_bits_used'])} | "
             f"{_kv(q['weight_rel_rmse'], '{:.2e}')} | {q['threshold_rel_error']:.1e} | {q['v_range_used']:.2f} |"
         )
     lines += [
@@ -211,7 +213,7 @@ def render_markdown(report: dict[str, Any], plots: list[str], extra: Sequence[st
         "|---|---:|---:|---:|",
     ]
     for layer, o in report["overflow"].items():
-        lines.append(f"| {layer} | {o['u_wraps']} | {o['v_saturations']} | {o['int32_wraps']} |")
+        lines.append(f"| {md(layer)} | {o['u_wraps']} | {o['v_saturations']} | {o['int32_wraps']} |")
     lines += [
         "",
         "## Mapping",
@@ -225,7 +227,7 @@ def render_markdown(report: dict[str, Any], plots: list[str], extra: Sequence[st
     ]
     for split in c.get("layers", []):
         lines.append(
-            f"| {split['layer']} | {split['pieces']} | {split['neurons_per_piece']} | {split['binding']} | "
+            f"| {md(split['layer'])} | {split['pieces']} | {split['neurons_per_piece']} | {split['binding']} | "
             f"{split['binding_use']:.0%} |"
         )
     traffic = c.get("traffic", {})
@@ -245,7 +247,7 @@ def render_markdown(report: dict[str, Any], plots: list[str], extra: Sequence[st
     ]
     for core in c["per_core"]:
         lines.append(
-            f"| {core.get('core')} | {core.get('chip')} | {', '.join(core.get('layers', []))} | {core.get('neurons')} | "
+            f"| {core.get('core')} | {core.get('chip')} | {md(', '.join(core.get('layers', [])))} | {core.get('neurons')} | "
             f"{core.get('synapse_bits')} | {core.get('fan_in_axons')} | {core.get('fan_out_axons')} |"
         )
     ann = e["ann_equivalent"]
@@ -258,7 +260,7 @@ def render_markdown(report: dict[str, Any], plots: list[str], extra: Sequence[st
     ]
     for layer, le in e["per_layer"].items():
         lines.append(
-            f"| {layer} | {le['synops']:,.0f} | {le['spikes']:,.1f} | {le['neuron_updates']:,.0f} "
+            f"| {md(layer)} | {le['synops']:,.0f} | {le['spikes']:,.1f} | {le['neuron_updates']:,.0f} "
             f"({le['active_updates']:,.0f}) | {le['messages_in_core']:,.0f} / {le['messages_between_cores']:,.0f} / "
             f"{le['messages_between_chips']:,.0f} | {le['total_pj'] / 1e6:.4f} |"
         )
@@ -270,7 +272,7 @@ def render_markdown(report: dict[str, Any], plots: list[str], extra: Sequence[st
     ]
     lines += ["", "## Energy coefficients", "", "| event | pJ | source | confidence |", "|---|---:|---|---|"]
     for name, coef in e.get("coefficients", {}).items():
-        lines.append(f"| {name} | {coef['value']} | {coef['source']} | {coef['confidence']} |")
+        lines.append(f"| {md(name)} | {coef['value']} | {md(coef['source'])} | {md(coef['confidence'])} |")
     lava = report["backends"]["lava"]
     lines += ["", "## Backends", ""]
     if lava:
@@ -287,16 +289,16 @@ def render_markdown(report: dict[str, Any], plots: list[str], extra: Sequence[st
     if report["approximations"]:
         lines += ["", "## Approximations you asked for", ""]
         for name, a in report["approximations"].items():
-            lines.append(f"- `{name}`: {a['description']}; layers: {', '.join(a['layers']) or 'none matched'}")
+            lines.append(f"- `{name}`: {a['description']}; layers: {md(', '.join(a['layers']) or 'none matched')}")
     if report["diagnostics"]:
-        lines += ["", "## Warnings", "", *[f"- {d}" for d in report["diagnostics"]]]
+        lines += ["", "## Warnings", "", *[f"- {md(d)}" for d in report["diagnostics"]]]
     if plots:
         lines += ["", "## Plots", "", *[f"![{p}]({p})" for p in plots]]
     return "\n".join(lines) + "\n"
 
 
 def _layer_name(layer: dict[str, Any]) -> str:
-    return layer["layer"] + (f" (relay of {layer['relay_of']})" if layer.get("relay_of") else "")
+    return md(layer["layer"] + (f" (relay of {layer['relay_of']})" if layer.get("relay_of") else ""))
 
 
 def _relays(result: CompileResult) -> dict[str, Any]:
@@ -358,7 +360,7 @@ def _relay_section(relays: dict[str, Any]) -> list[str]:
     ]
     for name, r in relays["layers"].items():
         lines.append(
-            f"| {name} | {r['copies']} | {', '.join(r['feeds'])} | {r['neurons']} | {r['pieces']} | "
+            f"| {md(name)} | {md(r['copies'])} | {md(', '.join(r['feeds']))} | {r['neurons']} | {r['pieces']} | "
             f"{r['synops']:,.0f} | {r['energy_pj'] / 1e6:.4f} |"
         )
     return [*lines, ""]

@@ -12,6 +12,7 @@ from snncc.backends.refsim import RefSim
 from snncc.data import BUNDLED_DIGITS, load_dataset
 from snncc.errors import DataError
 from snncc.ir import IntInput, Output, Stage, load, verify
+from snncc.limits import check_graph
 from snncc.passes.quantize import quantize_inputs
 from snncc.verify import predict
 
@@ -26,6 +27,8 @@ def simulate_artifact(
 ) -> dict[str, Any]:
     int_graph = verify(load(artifact, stem="graph"), Stage.INTEGER)
     float_graph = load(artifact, stem="float_graph")
+    check_graph(int_graph, str(artifact))
+    check_graph(float_graph, str(artifact))
     (input_name, input_op), *_ = int_graph.of_type(IntInput)
     dataset = load_dataset(data if data is not None else BUNDLED_DIGITS)
     x = dataset.x

@@ -19,6 +19,7 @@ import yaml
 from snncc.errors import Diagnostic, TargetSpecError
 from snncc.ir import Numerics
 from snncc.target import CoreLimits, EnergyModel, Sourced, Target
+from snncc.text import escape_controls
 
 # a folder on disk: pip installs packages unzipped (and the editable install maps it to targets/)
 TARGETS_DIR = Path(str(files("snncc.targets")))
@@ -28,10 +29,24 @@ SCHEMA_PATH = TARGETS_DIR / "schema" / "target.schema.json"
 class _UniqueKeyLoader(yaml.SafeLoader):
     """safe_load keeps the last of two equal keys silently; a target file must not."""
 
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        # an alias repeats a subtree: nine levels of nine aliases ("billion laughs") expand to 10^9
+        # nodes; no target needs them
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed in a target file", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen = set()
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, (str, int, float, bool)) and key is not None:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"a key must be a plain value, not a {type(key).__name__}", key_node.start_mark
+                )
             if key in seen:
                 raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
             seen.add(key)
@@ -83,9 +98,15 @@ def _schema() -> dict[str, Any]:
 @cache
 def _load_file(path: Path) -> Target:
     source = str(path)
+    if path.stat().st_size > MAX_TARGET_BYTES:
+        raise TargetSpecError(
+            f"the file has {path.stat().st_size:,} bytes; a target description is a few kB (limit {MAX_TARGET_BYTES:,})",
+            code="TGT004",
+            source=source,
+        )
     try:
         data = yaml.load(path.read_text(), Loader=_UniqueKeyLoader)
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as exc:
         raise TargetSpecError(f"not valid YAML: {exc}", code="TGT004", source=source) from exc
     if not isinstance(data, dict):
         raise TargetSpecError("a target file must be a YAML mapping", code="TGT005", source=source)
@@ -103,9 +124,72 @@ def _load_file(path: Path) -> Target:
                 for e in errors
             ]
         )
+    _check_ranges(data, source)
     target = _build(data, path)
     _check_semantics(target, source)
     return target
+
+
+# What the integer simulator's int64 arithmetic and finite energy sums can hold; a target outside
+# these is a typo (weight_bits 80, energy 1e308 would give an Infinity in report.json).
+NUMERIC_RANGES: dict[str, tuple[int, int]] = {
+    "weight_bits": (1, 16),
+    "weight_exp_min": (-32, 32),
+    "weight_exp_max": (-32, 32),
+    "act_shift": (0, 32),
+    "vth_shift": (0, 32),
+    "vth_bits": (1, 31),
+    "decay_bits": (1, 24),
+    "du_offset": (-16, 16),
+    "state_bits": (2, 32),
+    "bias_mant_bits": (1, 31),
+    "bias_exp_min": (-32, 32),
+    "bias_exp_max": (-32, 32),
+    "input_bits": (1, 16),
+}
+RESOURCE_MAX = 2**40  # per-core limits, chips, cores: far above any chip, far below overflow
+MESH_MAX = 4096
+ENERGY_MAX_PJ = 1e9  # a millijoule per event
+STATIC_MAX_W = 1e6
+MAX_TARGET_BYTES = 1 << 20
+
+
+def _check_ranges(data: dict[str, Any], source: str) -> None:
+    """Every number of a schema-valid target within the range the tools can compute with; no control
+    characters in the strings that reports print."""
+    res = data["resources"]
+    checks: list[tuple[str, float, float, float]] = [
+        *((f"numerics.{k}", data["numerics"][k]["value"], lo, hi) for k, (lo, hi) in NUMERIC_RANGES.items()),
+        ("resources.chips", res["chips"]["value"], 1, RESOURCE_MAX),
+        ("resources.cores_per_chip", res["cores_per_chip"]["value"], 1, RESOURCE_MAX),
+        ("resources.mesh.columns", res["mesh"]["columns"], 1, MESH_MAX),
+        ("resources.mesh.rows", res["mesh"]["rows"], 1, MESH_MAX),
+        *((f"resources.per_core.{k}", v["value"], 1, RESOURCE_MAX) for k, v in res["per_core"].items()),
+        *(
+            (f"energy.{k}", v["value"], 0, STATIC_MAX_W if k == "static_w" else ENERGY_MAX_PJ)
+            for k, v in data["energy"].items()
+        ),
+    ]
+    problems = [
+        f"{where}: {value!r} is outside {lo:g}..{hi:g}" for where, value, lo, hi in checks if not lo <= value <= hi
+    ]
+    problems += [
+        f"{where}: holds control characters"
+        for where, text in _strings(data)
+        if escape_controls(text, keep="\n\t") != text  # line breaks in notes are fine
+    ]
+    if problems:
+        raise TargetSpecError(diagnostics=[Diagnostic("error", "TGT008", p, source=source) for p in problems])
+
+
+def _strings(value: Any, where: str = "") -> list[tuple[str, str]]:
+    if isinstance(value, str):
+        return [(where or "(top level)", value)]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in _strings(v, f"{where}.{k}".lstrip("."))]
+    if isinstance(value, list):
+        return [s for i, v in enumerate(value) for s in _strings(v, f"{where}[{i}]")]
+    return []
 
 
 def _sourced(entry: dict[str, Any]) -> Sourced:

@@ -11,13 +11,14 @@ Constant nodes); shapes from the model's input.  Everything else (MaxPool by def
 is reported with its ONNX node name, all problems at once.
 
 Codes: LOD003 no such file, LOD101 not a readable ONNX model, LOD102 its external weights file is
-missing, IMT101 unsupported node, IMT102 unsupported setting of a supported node, IMT103 a join snncc
+missing, LOD103 its external weights would be read from outside its folder, IMT101 unsupported node, IMT102 unsupported setting of a supported node, IMT103 a join snncc
 cannot sum (not Add, or a sum not followed by a Relu), IMT104 inputs/outputs of the model, IMT105 a weight is computed at run
 time, IMT030 an unknown approximation.
 """
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -25,8 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from snncc.errors import Diagnostic, ImportFailed, InvalidGraph, ModelLoadError
+from snncc.errors import Diagnostic, ImportFailed, InvalidGraph, ModelLoadError, SnnccError
 from snncc.ir import AvgPool2d, Const, Conv2d, Dense, Flatten, Op, Shape
+from snncc.limits import check_elements
 from snncc.passes.approximate import MAXPOOL_AS_AVGPOOL  # one name for it, in SNN imports and conversion
 
 from .ann import Add, Ann, Layer, Node, Relu
@@ -90,7 +92,7 @@ def load_onnx(path: Path) -> Any:
         _check_external_data(model, path)
         onnx.external_data_helper.load_external_data_for_model(model, str(path.parent))
         onnx.checker.check_model(model)
-    except ModelLoadError:
+    except SnnccError:  # our own refusals (LOD102, LOD103, LIM001)
         raise
     except Exception as exc:  # protobuf decode errors, checker failures: all mean "not a usable ONNX file"
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -553,7 +555,19 @@ def _check_external_data(model: Any, path: Path) -> None:
     """Weights kept in files beside the model (torch's default exporter writes NAME.onnx.data) must be there."""
     from onnx.external_data_helper import ExternalDataInfo, uses_external_data
 
+    for tensor in model.graph.initializer:  # declared sizes, before any data is read or converted
+        check_elements(math.prod(tensor.dims), f"initializer {tensor.name!r}", source=str(path))
     places = {ExternalDataInfo(t).location for t in model.graph.initializer if uses_external_data(t)}
+    folder = path.parent.resolve()
+    outside = sorted(p for p in places if not _plain_file_inside(folder, p))
+    if outside:  # onnx >= 1.16 refuses these too; snncc does not rely on the version
+        raise ModelLoadError(
+            f"the model's weights would be read from {', '.join(outside)}, outside the model's folder "
+            "(an absolute path, '..' or a symbolic link)",
+            code="LOD103",
+            source=str(path),
+            hint="keep the weights file (NAME.onnx.data) as a plain file beside the .onnx file",
+        )
     missing = sorted(p for p in places if not (path.parent / p).is_file())
     if missing:
         raise ModelLoadError(
@@ -563,6 +577,14 @@ def _check_external_data(model: Any, path: Path) -> None:
             hint="copy that file next to the .onnx file (torch.onnx.export writes both), or re-export with "
             "torch.onnx.export(..., external_data=False)",
         )
+
+
+def _plain_file_inside(folder: Path, location: str) -> bool:
+    """``location`` names a file in ``folder`` itself or below, reached without symbolic links."""
+    candidate = folder / location
+    if Path(location).is_absolute() or ".." in Path(location).parts or candidate.is_symlink():
+        return False
+    return candidate.resolve().is_relative_to(folder)
 
 
 def _pool_window(node: Any, shape: Shape | None) -> AvgPool2d:

@@ -12,6 +12,7 @@ from pathlib import Path
 from snncc.compile import CompileOptions, CompileResult, Progress, compile_model
 from snncc.data import Dataset, load_dataset
 from snncc.errors import DataError, MappingError
+from snncc.limits import check_steps
 from snncc.report import ReportSection
 from snncc.target import Target, load_target
 
@@ -82,6 +83,7 @@ def neuron_options(request: ConvertRequest, target: Target) -> ConvertOptions:
 
 
 def run_convert(request: ConvertRequest, say: Progress) -> tuple[CompileResult, Conversion, ReportSection]:
+    check_steps(request.steps)  # before the calibration simulates that many steps
     target = load_target(request.target)
     options = neuron_options(request, target)
     check_approximations(request.approximations)

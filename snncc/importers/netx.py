@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from snncc.errors import Diagnostic, ImportFailed, InvalidGraph, ModelLoadError
+from snncc.importers.hdf5_guard import check_hdf5
 from snncc.ir import (
     LOIHI,
     READOUTS,
@@ -100,6 +101,7 @@ def read_netx(
         raise ImportFailed(f"input_bits must be 1..31, got {input_bits}", code="IMT205")
     h5py = _h5py()
     try:
+        check_hdf5(path)  # nothing outside the file, nothing larger than the limits
         handle = h5py.File(path, "r")
     except OSError as err:
         raise ModelLoadError(

@@ -31,10 +31,11 @@ import numpy as np
 
 from snncc import nn as snn
 from snncc.data import BUNDLED_DIGITS, Dataset, load_dataset
-from snncc.errors import DataError, Diagnostic, ImportFailed, InvalidGraph, ModelLoadError
+from snncc.errors import DataError, Diagnostic, ImportFailed, InvalidGraph, ModelLoadError, SnnccError
 from snncc.ir import LIF, Graph, GraphBuilder, GraphMeta, Input, Op, Output, Shape, Stage, verify
 from snncc.ir.graph import recurrent_edges_of
 
+from .hdf5_guard import check_hdf5
 from .nir_conventions import EXPORTERS, NOTES, as_nir, per_step_if_warning
 from .nir_nodes import DISCRETIZATION, Unsupported, convert, ir_input_shape, snncc_metadata
 from .torch import add_readout
@@ -55,7 +56,10 @@ def read_nir(path: Path) -> Any:
     if not path.is_file():
         raise ModelLoadError("model file not found", code="LOD003", source=str(path))
     try:
+        check_hdf5(path)  # nothing outside the file, nothing larger than the limits, before nir reads it
         return nir.read(str(path))
+    except SnnccError:
+        raise
     except Exception as exc:  # h5py and nir raise many kinds; all mean "not a NIR file nir reads"
         raise ModelLoadError(
             f"cannot read the file as a NIR graph{_written_by(path)} with nir {nir.__version__}"

@@ -18,6 +18,9 @@ LOD005 a class defined in the training script's ``__main__`` (not importable)
 LOD006 a state dict, not a module (and no --arch)        LOD007 some other object, not a module
 LOD008 a class whose module cannot be imported here
 LOD010-LOD013, LOD015 --arch problems (arch.py)     LOD014 --arch given, but the file holds no state dict
+LOD016 the file calls a layer's constructor (a crafted file; bounded_load.py)
+LIM001 (ResourceLimitError) the file declares or allocates more than --max-elements
+LOD016 the file calls a layer constructor (a crafted file; bounded_load.py)   LIM001 it declares more than --max-elements
 """
 
 from __future__ import annotations
@@ -28,7 +31,6 @@ import importlib.util
 import pickle
 import pickletools
 import sys
-import warnings
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,7 +40,9 @@ import torch
 from torch import nn
 
 from snncc import nn as snn
-from snncc.errors import ModelLoadError
+from snncc.errors import ModelLoadError, SnnccError
+
+from .bounded_load import load_untrusted
 
 # Layers the importer handles, plus common harmless layers: the importer, not the loader,
 # should be the one to say that a layer is unsupported.
@@ -113,10 +117,10 @@ def load_torch_model(path: str | Path, *, allow_pickle: bool = False, arch: str 
 def _load_weights_only(path: Path) -> Any:
     allowed = _safe_classes(path)
     try:
-        # torch warns about plain pickles before refusing them; snncc's own error says it better
-        with torch.serialization.safe_globals(allowed), warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
-            return torch.load(path, weights_only=True, map_location="cpu")
+        with torch.serialization.safe_globals(allowed):
+            return load_untrusted(path)
+    except SnnccError:
+        raise
     except pickle.UnpicklingError as exc:
         unsafe = _unsafe_globals(path, allowed) or _named_in_message(str(exc))  # name only what is refused
         if not unsafe:
@@ -286,9 +290,9 @@ def _load_state_dict(path: Path) -> dict[str, torch.Tensor]:
     """The state dict in the file (tensors only: read with weights_only=True, no allowlist)."""
     where = str(path)
     try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
-            obj = torch.load(path, weights_only=True, map_location="cpu")
+        obj = load_untrusted(path)
+    except SnnccError:
+        raise
     except pickle.UnpicklingError as exc:
         unsafe = _unsafe_globals(path, []) or _named_in_message(str(exc))
         if not unsafe:

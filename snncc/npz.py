@@ -1,0 +1,45 @@
+"""Read chosen members of an .npz, checking each declared shape against the limits first.
+
+np.load reads a member only when asked, but a dict of every member decompresses them all: a
+9 KB file can declare an 8 TiB member nobody uses.  Here only the named members are read, and
+each .npy header (shape, dtype) is checked before its data is (snncc/limits.py).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from snncc.limits import check_elements
+
+
+def read_npz(path: Path, names: list[str] | tuple[str, ...]) -> dict[str, np.ndarray]:
+    """The members ``names`` (without .npy) that the file has; others are never read.
+
+    Raises ValueError/OSError/zipfile.BadZipFile for damaged files (as np.load does) and
+    ResourceLimitError for a member declaring more than --max-elements.
+    """
+    arrays: dict[str, np.ndarray] = {}
+    with np.load(path, allow_pickle=False) as npz:
+        for name in names:
+            if name not in npz.files:
+                continue
+            with npz.zip.open(f"{name}.npy") as member:
+                shape, dtype = _declared(member)
+            check_elements(_elements(shape, dtype), f"array {name!r}", source=str(path))
+            arrays[name] = npz[name]
+    return arrays
+
+
+def _declared(member) -> tuple[tuple[int, ...], np.dtype]:
+    version = np.lib.format.read_magic(member)
+    header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, _fortran, dtype = header(member)
+    return tuple(shape), dtype
+
+
+def _elements(shape: tuple[int, ...], dtype: np.dtype) -> int:
+    """Elements, counting a wide dtype (e.g. a 1 GB void) as its size in 8-byte words."""
+    return math.prod(shape) * max(1, dtype.itemsize // 8)
