@@ -41,6 +41,13 @@ _SIBLING = re.compile(r"\.(?P<stem>.*)\.(?:tmp|old)-(?P<pid>\d+)\.(?P<host>[0-9a
 def check_output_dir(path: Path, force: bool, inputs: Iterable[str | Path] = ()) -> None:
     """Fail before any work if the result could not be written, or writing it would cost the user
     files: ``inputs`` (model, data, ...) must not be inside the output directory."""
+    try:
+        _check(path, force, inputs)
+    except OSError as exc:  # e.g. a name too long to even look up, a loop of links
+        raise OutputError(f"cannot use the output path: {exc.strerror}", code="OUT004", source=str(path)) from exc
+
+
+def _check(path: Path, force: bool, inputs: Iterable[str | Path]) -> None:
     final = output_path(path)
     _refuse_precious(path, final, inputs)
     if final.is_symlink():
@@ -102,6 +109,51 @@ def atomic_output_dir(path: Path, force: bool = False, inputs: Iterable[str | Pa
         raise
 
 
+@contextlib.contextmanager
+def atomic_output_file(path: Path, force: bool = False, inputs: Iterable[str | Path] = ()) -> Iterator[Path]:
+    """Yield where to write a file (in a temporary sibling folder); on success it becomes ``path``
+    (never over a file that appeared meanwhile unless ``force``), on any failure nothing is left."""
+    final = output_path(path)
+    try:
+        _refuse_precious(path, final, inputs, file=True)
+        if final.is_dir():
+            raise OutputError("the output path is a directory", code="OUT003", source=str(path), hint="name a file")
+        if final.exists() and not force:
+            raise OutputError(
+                "the output file exists", code="OUT002", source=str(path), hint="choose another path or pass --force"
+            )
+        if not final.parent.is_dir():
+            raise OutputError("the output file's folder does not exist", code="OUT004", source=str(path))
+        _probe(path, final)
+    except OSError as exc:
+        raise OutputError(f"cannot use the output path: {exc.strerror}", code="OUT004", source=str(path)) from exc
+    remove_stale_siblings(final)
+    folder = _sibling(final, "tmp")
+    try:
+        yield folder / final.name
+        with _signals_held():
+            _place_file(folder / final.name, final, force, path)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _place_file(src: Path, final: Path, force: bool, path: Path) -> None:
+    if force:
+        os.replace(src, final)
+        return
+    try:
+        os.link(src, final)  # atomic, and fails if the name exists
+    except FileExistsError:
+        raise OutputError(
+            "the output file appeared while snncc was working (another run writing it?)",
+            code="OUT007",
+            source=str(path),
+            hint="choose another path or pass --force",
+        ) from None
+    except OSError:  # a file system without hard links
+        os.replace(src, final)
+
+
 def remove_stale_siblings(final: Path) -> list[Path]:
     """Remove ``final``'s temporary siblings whose writer (a process on this host) is gone."""
     stem = _stem(final.name)
@@ -120,7 +172,7 @@ def remove_stale_siblings(final: Path) -> list[Path]:
 # --- checks before any work ---------------------------------------------------------------------
 
 
-def _refuse_precious(path: Path, final: Path, inputs: Iterable[str | Path]) -> None:
+def _refuse_precious(path: Path, final: Path, inputs: Iterable[str | Path], file: bool = False) -> None:
     """Replacing the directory must never delete the inputs, the current folder or the home folder."""
     real = final.resolve()
     protected: list[tuple[Path, str]] = [(Path.cwd(), "the current folder")]
@@ -129,6 +181,13 @@ def _refuse_precious(path: Path, final: Path, inputs: Iterable[str | Path]) -> N
     protected += [(Path(p), f"the input {p}") for p in inputs if p is not None and Path(p).exists()]
     for kept, what in protected:
         kept = kept.resolve()
+        if file and kept == real:
+            raise OutputError(
+                f"the output file is {what}; writing it would destroy it",
+                code="OUT005",
+                source=str(path),
+                hint="pass a new file name",
+            )
         if kept == real or real in kept.parents:
             raise OutputError(
                 f"the output directory {'is' if kept == real else 'holds'} {what}; "
@@ -226,7 +285,9 @@ def _commit(tmp: Path, final: Path, force: bool, path: Path) -> None:
                     moved_aside.append(aside)
                     with contextlib.suppress(FileNotFoundError):  # another forced run moved it first
                         os.rename(final, aside / final.name)
-            raise OutputError("the output directory keeps being recreated by other runs", code="OUT007", source=str(path))
+            raise OutputError(
+                "the output directory keeps being recreated by other runs", code="OUT007", source=str(path)
+            )
         except OSError as exc:
             raise OutputError(
                 f"cannot move the result into place: {exc.strerror}", code="OUT004", source=str(path)

@@ -101,7 +101,9 @@ def _malformed(m: nn.Module) -> str | None:
         kernel = _pair(m.kernel_size)
         stride = _pair(m.stride or m.kernel_size)
         padding = _pair(m.padding)
-        problem = _at_least("kernel_size", kernel, 1) or _at_least("stride", stride, 1) or _at_least("padding", padding, 0)
+        problem = (
+            _at_least("kernel_size", kernel, 1) or _at_least("stride", stride, 1) or _at_least("padding", padding, 0)
+        )
         if problem is None and any(2 * p > k for p, k in zip(padding, kernel, strict=True)):
             problem = f"padding {padding} is more than half the kernel {kernel}"
         return problem
