@@ -193,6 +193,8 @@ def compile_model(
 ) -> CompileResult:
     check_agreement(options.min_output_agreement)
     check_parallel_options(options.workers, options.dask_scheduler)
+    if options.lava_samples < 0:
+        raise DataError(f"lava_samples must be 0 (no Lava run) or more, got {options.lava_samples}", code="DAT012")
     say = progress or (lambda _msg: None)
     timer = _Timer()
     d = deploy(Path(model_path), options, say, timer, imported=imported)
