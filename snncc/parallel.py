@@ -64,8 +64,23 @@ def executor_for(workers: int = 1, dask_scheduler: str | None = None) -> Iterato
     import multiprocessing
 
     # spawn, not fork: the parent may hold threads (BLAS, torch) that fork would copy mid-state
-    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    pool = cf.ProcessPoolExecutor(
+        max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=_leave_interrupts_to_parent
+    )
+    try:
         yield pool
+    except BaseException:  # Ctrl-C, SIGTERM, an error: drop the queued batches, finish the running ones
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _leave_interrupts_to_parent() -> None:
+    """Ctrl-C reaches the whole process group: the parent reports it and stops the pool, so the
+    workers ignore it (instead of each printing a KeyboardInterrupt traceback)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 CONNECT_TIMEOUT_S = 10
