@@ -310,12 +310,10 @@ def check_parallel_options(workers: int, dask_scheduler: str | None) -> None:
 
 
 def output_classes(graph: Graph) -> int:
-    """The number of classes the model's output scores (predict() takes the argmax over them)."""
-    from snncc.ir.ops_float import STEP_READOUTS
-
+    """The number of classes the model's output scores (predict() takes the argmax over them; the
+    output op's shape is one step's, per-step readouts add the steps axis only in traces)."""
     _, op = graph.of_type(Output)[0]
-    shape = op.shape[1:] if op.readout in STEP_READOUTS else op.shape
-    return int(np.prod(shape))
+    return int(np.prod(op.shape))
 
 
 # --- steps --------------------------------------------------------------------------------------
@@ -392,7 +390,9 @@ def _import_with_data(model: Any, path: Path, options: CompileOptions) -> tuple[
                 raise  # a real problem of the model, not of the data's shape
             mismatch = mismatch or err
             continue
-        return Dataset(digits.path, digits.x.reshape(len(digits.x), *shape), digits.y), graph
+        # digits labels (0-9) mean nothing to a model with fewer outputs: verify on agreement only
+        labels = digits.y if digits.y is not None and digits.y.max() < output_classes(graph) else None
+        return Dataset(digits.path, digits.x.reshape(len(digits.x), *shape), labels), graph
     raise DataError(
         "the model's input does not match the bundled 8x8 digits data, and no --data was given"
         + (f" ({mismatch.diagnostics[0].message})" if mismatch else ""),
