@@ -11,6 +11,7 @@ concurrency are the point) on the bundled digits model or a small model built he
 from __future__ import annotations
 
 import importlib.util
+import json
 import shutil
 import signal
 import subprocess
@@ -598,3 +599,15 @@ def test_the_python_api_refuses_labels_outside_the_classes():
     with pytest.raises(DataError) as err:
         snncc.compile_module(model, x, y)
     assert err.value.code == "DAT014"
+
+
+def test_bundled_digits_labels_are_not_scored_against_a_model_with_fewer_classes(tmp_path, capsys):
+    """No --data: the bundled digits' labels 0-9 mean nothing to a 3-output model, so no accuracy
+    is reported (agreement with the float model still is), instead of a meaningless one."""
+    torch.manual_seed(0)
+    model = snn.SNN(nn.Sequential(nn.Flatten(), nn.Linear(64, 3), snn.LIF()), steps=4)
+    torch.save(model, tmp_path / "three.pt")
+    code, err = run_cli(["compile", tmp_path / "three.pt", "--out", tmp_path / "out", "--samples", "20", "-q"], capsys)
+    assert code == 0, err
+    verification = json.loads((tmp_path / "out" / "report.json").read_text())["verification"]
+    assert verification["float_accuracy"] is None and verification["output_agreement"] is not None
