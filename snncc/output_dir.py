@@ -26,6 +26,7 @@ import re
 import shutil
 import signal
 import socket
+import stat
 import tempfile
 import zlib
 from collections.abc import Iterable, Iterator
@@ -50,14 +51,18 @@ def check_output_dir(path: Path, force: bool, inputs: Iterable[str | Path] = ())
 def _check(path: Path, force: bool, inputs: Iterable[str | Path]) -> None:
     final = output_path(path)
     _refuse_precious(path, final, inputs)
-    if final.is_symlink():
+    try:
+        mode: int | None = os.lstat(final).st_mode  # one look: a concurrent forced run may move it meanwhile
+    except (FileNotFoundError, NotADirectoryError):
+        mode = None
+    if mode is not None and stat.S_ISLNK(mode):
         raise OutputError(
             "the output path is a symbolic link",
             code="OUT003",
             source=str(path),
             hint="pass the directory it points to, or another --out",
         )
-    if final.exists():
+    if mode is not None:
         if not force:
             raise OutputError(
                 "output directory already exists",
@@ -65,7 +70,7 @@ def _check(path: Path, force: bool, inputs: Iterable[str | Path]) -> None:
                 source=str(path),
                 hint="choose another --out, or pass --force to replace it",
             )
-        if not final.is_dir():
+        if not stat.S_ISDIR(mode):
             raise OutputError("output path exists and is not a directory", code="OUT003", source=str(path))
         if os.path.ismount(final):
             raise OutputError(
@@ -275,7 +280,11 @@ def _commit(tmp: Path, final: Path, force: bool, path: Path) -> None:
                             source=str(path),
                             hint="give each run its own --out, or pass --force to replace",
                         ) from None
-                    if final.is_symlink() or not final.is_dir():
+                    try:
+                        mode = os.lstat(final).st_mode  # one look: other forced runs move it meanwhile
+                    except FileNotFoundError:
+                        continue  # another forced run moved it aside just now: try again
+                    if not stat.S_ISDIR(mode):
                         raise OutputError(
                             "output path was replaced by something that is not a directory",
                             code="OUT003",

@@ -91,6 +91,8 @@ def check_scheduler_address(address: str) -> None:
     """A Dask scheduler address: [PROTOCOL://]HOST:PORT (the form `dask scheduler` prints)."""
     from urllib.parse import urlsplit
 
+    if address.startswith("inproc://") and len(address) > len("inproc://"):
+        return  # a scheduler in this process (LocalCluster(processes=False))
     parts = urlsplit(address if "://" in address else f"tcp://{address}")
     try:
         port = parts.port
