@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 
 from snncc import __version__
-from snncc.errors import EXIT_INTERNAL_ERROR, EXIT_OK, EXIT_VERIFICATION_FAILED, ResourceLimitError, SnnccError
+from snncc.errors import (
+    EXIT_INTERNAL_ERROR,
+    EXIT_OK,
+    EXIT_VERIFICATION_FAILED,
+    ModelLoadError,
+    ResourceLimitError,
+    SnnccError,
+)
 from snncc.limits import Limits, set_limits
 
 EPILOG = "exit codes: 0 success, 1 verification below tolerance, 2 bad input, 3 internal error"
@@ -200,8 +210,40 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP (`timeout`, `kill`, a CI cancel, a closed terminal), handled as Ctrl-C is:
+    a KeyboardInterrupt, so that every cleanup that runs on Ctrl-C runs on these too."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _terminate(signum: int, _frame: object) -> None:
+    raise Terminated(signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    with _signals_as_interrupts():
+        return _run(args)
+
+
+@contextlib.contextmanager
+def _signals_as_interrupts() -> Iterator[None]:
+    handled = [s for s in (signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s is not None]
+    try:
+        previous = {s: signal.signal(s, _terminate) for s in handled}
+    except ValueError:  # not the main thread: signals stay as they are
+        previous = {}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         set_limits(_limits(args))  # for this command: what input files may declare
         if args.command == "compile":
@@ -221,12 +263,22 @@ def main(argv: list[str] | None = None) -> int:
     except SnnccError as err:
         print(err.render(), file=sys.stderr)
         return err.exit_code
-    except KeyboardInterrupt:
-        print("snncc: interrupted; nothing was written", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        print(f"snncc: interrupted ({signal.Signals(signum).name}); no partial output was left", file=sys.stderr)
+        return 128 + signum
     except BrokenPipeError:  # stdout piped into a reader that stopped (`| head`): not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit flush cannot fail again
         return 141  # 128 + SIGPIPE, as a shell tool killed by it
+    except SystemExit as exc:  # snncc never exits from inside: the model's own code (--arch, a pickle) did
+        err = ModelLoadError(
+            f"the model's own code exited (SystemExit {exc.code!r}) while snncc ran it; nothing was written",
+            code="LOD016",
+            hint="a model module must not call sys.exit() or parse the command line on import, construction "
+            "or in forward(); keep scripts under `if __name__ == '__main__':`",
+        )
+        print(err.render(), file=sys.stderr)
+        return err.exit_code
     except Exception:  # an snncc bug, not a user error: show everything
         traceback.print_exc()
         print("snncc: internal error (a bug); please report it with the traceback above", file=sys.stderr)
@@ -245,13 +297,15 @@ def _limits(args: argparse.Namespace) -> Limits:
 
 
 def _compile(args: argparse.Namespace) -> int:
-    from snncc.compile import CompileOptions, compile_model, write_report
+    from snncc.compile import CompileOptions, check_agreement, check_parallel_options, compile_model, write_report
     from snncc.output_dir import check_output_dir
 
     _check_positive(args.steps, "--steps")
     _check_positive(args.samples, "--samples")
-    _check_positive(args.workers, "--workers")
-    check_output_dir(args.out, args.force)  # fail before any work
+    _check_positive(args.lava_samples, "--lava-samples")
+    check_parallel_options(args.workers, args.dask_scheduler)
+    check_agreement(args.min_agreement)
+    check_output_dir(args.out, args.force, _inputs(args))  # fail before any work
     options = CompileOptions(
         target=args.target,
         data=args.data,
@@ -274,7 +328,7 @@ def _compile(args: argparse.Namespace) -> int:
     )
     say = _progress(args.quiet)
     result = compile_model(args.model, options, progress=say)
-    report = write_report(result, args.out, force=args.force)
+    report = write_report(result, args.out, force=args.force, inputs=_inputs(args))
     for d in result.diagnostics:  # also in report.md: warnings the user should see at once
         print(d.render(), file=sys.stderr)
     v = report["verification"]
@@ -344,12 +398,14 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _convert(args: argparse.Namespace) -> int:
+    from snncc.compile import check_agreement
     from snncc.output_dir import atomic_output_dir, check_output_dir
 
     _check_positive(args.steps, "--steps")
     _check_positive(args.samples, "--samples")
     _check_positive(args.lava_samples, "--lava-samples")
-    check_output_dir(args.out, args.force)  # fail before any work
+    check_agreement(args.min_agreement)
+    check_output_dir(args.out, args.force, _inputs(args))  # fail before any work
 
     from snncc.convert.run import ConvertRequest, run_convert
     from snncc.report import write_outputs
@@ -371,7 +427,7 @@ def _convert(args: argparse.Namespace) -> int:
         lava_samples=args.lava_samples if args.backend == "lava" else 0,
     )
     result, _, section = run_convert(request, _progress(args.quiet))
-    with atomic_output_dir(args.out, force=args.force) as tmp:
+    with atomic_output_dir(args.out, force=args.force, inputs=_inputs(args)) as tmp:
         report = write_outputs(result, tmp, [section])
     a = report["conversion"]["accuracy"]
     print(
@@ -417,6 +473,15 @@ def _check_positive(value: int | None, flag: str) -> None:
         from snncc.errors import DataError
 
         raise DataError(f"{flag} must be at least 1, got {value}", code="DAT012")
+
+
+def _inputs(args: argparse.Namespace) -> list[Path]:
+    """The files a command reads: its output directory must not hold them (--force would delete them)."""
+    named = [getattr(args, key, None) for key in ("model", "data", "calib", "target")]
+    arch = getattr(args, "arch", None)
+    if arch and ":" in arch:
+        named.append(arch.rpartition(":")[0])
+    return [Path(p) for p in named if p]
 
 
 def _fmt(x: float | None) -> str:

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from snncc.data import BUNDLED_DIGITS, Dataset, dataset_from_arrays, load_dataset
+from snncc.data import BUNDLED_DIGITS, Dataset, check_labels, dataset_from_arrays, load_dataset
 from snncc.errors import DataError, Diagnostic, ImportFailed, InvalidGraph, MappingError, StrictModeError
 from snncc.ir import Graph, Input, Numerics, Output, verify
 from snncc.limits import check_graph
@@ -117,6 +118,7 @@ def deploy(
         dataset, graph = imported
     check_graph(graph, str(model_path))  # steps, weights, neurons: before anything simulates the model
     input_name = graph.of_type(Input)[0][0]
+    check_labels(dataset, output_classes(graph))
 
     say("canonicalizing (fold batch norm, fuse pooling, fold gains and resets; relays where branches meet)")
     with timer("canonicalize"), _located(model_path):
@@ -191,6 +193,10 @@ def compile_model(
     *,
     imported: tuple[Dataset, Graph] | None = None,
 ) -> CompileResult:
+    check_agreement(options.min_output_agreement)
+    check_parallel_options(options.workers, options.dask_scheduler)
+    if options.lava_samples < 0:
+        raise DataError(f"lava_samples must be 0 (no Lava run) or more, got {options.lava_samples}", code="DAT012")
     say = progress or (lambda _msg: None)
     timer = _Timer()
     d = deploy(Path(model_path), options, say, timer, imported=imported)
@@ -265,13 +271,51 @@ def compile_module(
     return compile_model(name, options, progress, imported=(dataset, graph))
 
 
-def write_report(result: CompileResult, out: str | Path, force: bool = False) -> dict[str, Any]:
-    """What `snncc compile --out` writes (artifact, report.json, report.md and plots), all or nothing."""
+def write_report(
+    result: CompileResult, out: str | Path, force: bool = False, inputs: Sequence[str | Path] = ()
+) -> dict[str, Any]:
+    """What `snncc compile --out` writes (artifact, report.json, report.md and plots), all or nothing;
+    never into a folder that holds the model, the data or ``inputs`` (snncc.output_dir)."""
     from snncc.output_dir import atomic_output_dir
     from snncc.report import write_outputs
 
-    with atomic_output_dir(Path(out), force=force) as tmp:
+    read = [result.model_path, result.dataset.path, *inputs]
+    with atomic_output_dir(Path(out), force=force, inputs=read) as tmp:
         return write_outputs(result, tmp)
+
+
+# --- option checks (the command line runs them before any work) --------------------------------
+
+MAX_WORKERS = max(64, 4 * (os.cpu_count() or 1))
+
+
+def check_agreement(value: float) -> None:
+    if not 0.0 <= value <= 1.0:  # NaN fails too
+        raise DataError(
+            f"--min-agreement must be a fraction in [0, 1], got {value}",
+            code="DAT013",
+            hint="e.g. --min-agreement 0.95: at least 95% of the samples classified as the float model does",
+        )
+
+
+def check_parallel_options(workers: int, dask_scheduler: str | None) -> None:
+    if not 1 <= workers <= MAX_WORKERS:
+        raise DataError(
+            f"--workers must be between 1 and {MAX_WORKERS}, got {workers}",
+            code="DAT012",
+            hint=f"this machine has {os.cpu_count()} CPUs; for more, use a cluster with --dask-scheduler",
+        )
+    if dask_scheduler is not None:
+        from snncc.parallel import check_scheduler_address
+
+        check_scheduler_address(dask_scheduler)
+
+
+def output_classes(graph: Graph) -> int:
+    """The number of classes the model's output scores (predict() takes the argmax over them; the
+    output op's shape is one step's, per-step readouts add the steps axis only in traces)."""
+    _, op = graph.of_type(Output)[0]
+    return int(np.prod(op.shape))
 
 
 # --- steps --------------------------------------------------------------------------------------
@@ -348,7 +392,9 @@ def _import_with_data(model: Any, path: Path, options: CompileOptions) -> tuple[
                 raise  # a real problem of the model, not of the data's shape
             mismatch = mismatch or err
             continue
-        return Dataset(digits.path, digits.x.reshape(len(digits.x), *shape), digits.y), graph
+        # digits labels (0-9) mean nothing to a model with fewer outputs: verify on agreement only
+        labels = digits.y if digits.y is not None and digits.y.max() < output_classes(graph) else None
+        return Dataset(digits.path, digits.x.reshape(len(digits.x), *shape), labels), graph
     raise DataError(
         "the model's input does not match the bundled 8x8 digits data, and no --data was given"
         + (f" ({mismatch.diagnostics[0].message})" if mismatch else ""),

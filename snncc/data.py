@@ -72,6 +72,14 @@ def _checked(
             hint=hint,
         )
     x = arrays["x"]
+    for key in ("x", "y"):
+        if key in arrays and np.iscomplexobj(arrays[key]):
+            raise DataError(
+                f"'{key}' holds complex numbers ({arrays[key].dtype}); snncc would drop their imaginary part",
+                code="DAT015",
+                source=str(path),
+                hint="save real-valued inputs (e.g. the magnitude, or real and imaginary parts as channels)",
+            )
     if not np.issubdtype(x.dtype, np.number) or x.ndim < 2:
         raise DataError(
             f"'x' must be a numeric array (N, *input_shape), got {x.dtype} {x.shape}",
@@ -102,6 +110,22 @@ def _checked(
             )
         y = y.astype(np.int64)
     return Dataset(path, x if isinstance(x, np.memmap) else x.astype(np.float64), y)
+
+
+def check_labels(dataset: Dataset, classes: int) -> None:
+    """Labels must name one of the model's output classes: another is never predicted, so the
+    accuracy would be meaningless."""
+    if dataset.y is None or len(dataset.y) == 0:
+        return
+    low, high = int(dataset.y.min()), int(dataset.y.max())
+    if low < 0 or high >= classes:
+        bad = low if low < 0 else high
+        raise DataError(
+            f"label {bad} in 'y' is not one of the model's {classes} output classes (0 to {classes - 1})",
+            code="DAT014",
+            source=str(dataset.path),
+            hint="labels are class indices into the model's output; check that the data belongs to this model",
+        )
 
 
 def _load_npy_dir(path: Path, input_shape: tuple[int, ...] | None, steps: int | None) -> Dataset:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from snncc.errors import DataError
 from snncc.ir import Graph, Stage, load, verify
+from snncc.output_dir import atomic_output_file
 
 
 def export_nir(artifact: Path, out: Path, *, force: bool = False) -> Path:
@@ -13,7 +14,9 @@ def export_nir(artifact: Path, out: Path, *, force: bool = False) -> Path:
     from snncc.exporters.nir import write_nir  # nir is imported only when exporting to it
 
     graph = _artifact_graph(artifact, "float_graph", Stage.FLOAT)
-    return write_nir(graph, _writable(out, force))
+    with atomic_output_file(out, force, _artifact_files(artifact)) as tmp:
+        write_nir(graph, tmp)
+    return out
 
 
 def export_netx(artifact: Path, out: Path, *, force: bool = False) -> Path:
@@ -21,7 +24,9 @@ def export_netx(artifact: Path, out: Path, *, force: bool = False) -> Path:
     from snncc.exporters.netx import write_netx  # h5py is imported only when exporting to it
 
     graph = _artifact_graph(artifact, "graph", Stage.INTEGER)
-    return write_netx(graph, _writable(out, force))
+    with atomic_output_file(out, force, _artifact_files(artifact)) as tmp:
+        write_netx(graph, tmp)
+    return out
 
 
 def _artifact_graph(artifact: Path, stem: str, stage: Stage) -> Graph:
@@ -35,11 +40,6 @@ def _artifact_graph(artifact: Path, stem: str, stage: Stage) -> Graph:
     return verify(load(artifact, stem=stem), stage)
 
 
-def _writable(out: Path, force: bool) -> Path:
-    if out.exists() and not force:
-        raise DataError(
-            "the output file exists", code="DAT021", source=str(out), hint="choose another path or pass --force"
-        )
-    if not out.parent.is_dir():
-        raise DataError("the output file's folder does not exist", code="DAT022", source=str(out))
-    return out
+def _artifact_files(artifact: Path) -> list[Path]:
+    """What an export reads: it must never overwrite them (--force included)."""
+    return [artifact / f"{stem}.{ext}" for stem in ("graph", "float_graph") for ext in ("json", "npz")]

@@ -43,7 +43,19 @@ def executor_for(workers: int = 1, dask_scheduler: str | None = None) -> Iterato
             from snncc.errors import DataError
 
             raise DataError("--dask-scheduler needs the 'distributed' package", code="DAT030") from exc
-        with Client(dask_scheduler) as client:
+        check_scheduler_address(dask_scheduler)
+        try:
+            client = Client(dask_scheduler, timeout=CONNECT_TIMEOUT_S)
+        except (OSError, ValueError, TimeoutError) as exc:
+            from snncc.errors import DataError
+
+            raise DataError(
+                f"cannot reach the Dask scheduler within {CONNECT_TIMEOUT_S} s ({exc})",
+                code="DAT031",
+                source=dask_scheduler,
+                hint="start it with `dask scheduler` (and workers) and pass the address it prints",
+            ) from exc
+        with client:
             yield client.get_executor()
         return
     if workers <= 1:
@@ -52,8 +64,49 @@ def executor_for(workers: int = 1, dask_scheduler: str | None = None) -> Iterato
     import multiprocessing
 
     # spawn, not fork: the parent may hold threads (BLAS, torch) that fork would copy mid-state
-    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    pool = cf.ProcessPoolExecutor(
+        max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=_leave_interrupts_to_parent
+    )
+    try:
         yield pool
+    except BaseException:  # Ctrl-C, SIGTERM, an error: drop the queued batches, finish the running ones
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _leave_interrupts_to_parent() -> None:
+    """Ctrl-C reaches the whole process group: the parent reports it and stops the pool, so the
+    workers ignore it (instead of each printing a KeyboardInterrupt traceback)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+CONNECT_TIMEOUT_S = 10
+_SCHEMES = ("tcp", "tls", "ucx", "ws", "wss")
+
+
+def check_scheduler_address(address: str) -> None:
+    """A Dask scheduler address: [PROTOCOL://]HOST:PORT (the form `dask scheduler` prints)."""
+    from urllib.parse import urlsplit
+
+    if address.startswith("inproc://") and len(address) > len("inproc://"):
+        return  # a scheduler in this process (LocalCluster(processes=False))
+    parts = urlsplit(address if "://" in address else f"tcp://{address}")
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if parts.scheme not in _SCHEMES or not parts.hostname or port is None or parts.path or " " in address:
+        from snncc.errors import DataError
+
+        raise DataError(
+            f"--dask-scheduler {address!r} is not a scheduler address",
+            code="DAT031",
+            hint=f"pass PROTOCOL://HOST:PORT as `dask scheduler` prints it, e.g. tcp://10.0.0.5:8786 "
+            f"(protocols: {', '.join(_SCHEMES)})",
+        )
 
 
 def in_flight_for(executor: Any, workers: int) -> int:

@@ -9,7 +9,8 @@ import numpy as np
 
 from snncc.backends import get_backend
 from snncc.backends.refsim import RefSim
-from snncc.data import BUNDLED_DIGITS, load_dataset
+from snncc.compile import output_classes
+from snncc.data import BUNDLED_DIGITS, check_labels, load_dataset
 from snncc.errors import DataError
 from snncc.ir import IntInput, Output, Stage, load, verify
 from snncc.limits import check_graph
@@ -41,6 +42,7 @@ def simulate_artifact(
                 hint="pass --data with inputs of the model's shape",
             )
         x = x.reshape(len(x), *input_op.shape)
+    check_labels(dataset, output_classes(int_graph))
     n = len(x) if samples is None else min(samples, len(x))
     x, y = x[:n], None if dataset.y is None else dataset.y[:n]
     runner = RefSim(device=device) if backend == "refsim" else get_backend(backend)

@@ -6,7 +6,8 @@ returning a module) is called with no arguments, then ``load_state_dict(strict=T
 
 Codes: LOD010 malformed --arch; LOD011 the module cannot be found or fails to import; LOD012 no
 such class, or not a torch.nn.Module; LOD013 the class needs arguments or its constructor fails;
-LOD015 the state dict does not fit the model (missing, unexpected or differently shaped entries).
+LOD015 the state dict does not fit the model (missing, unexpected or differently shaped entries);
+LOD016 the model's code exited (SystemExit, snncc/cli.py); LOD017 complex tensors in the state dict.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from torch import nn
 from snncc.errors import Diagnostic, ModelLoadError
 
 from .safe_load import on_sys_path
+from .torch_sanity import reject_module_cycles
 
 _FORM = "--arch MODULE:CLASS (e.g. mynet:Net, mypackage.models:Net) or --arch path/to/file.py:CLASS"
 
@@ -35,6 +37,7 @@ def build_from_arch(arch: str, state: dict[str, torch.Tensor], where: str) -> nn
     """The model ``arch`` names, built without arguments, with ``state`` loaded strictly, in eval mode."""
     factory = resolve(arch)
     model = _build(factory, arch)
+    reject_module_cycles(model, where)  # before state_dict(), which would recurse forever
     _load_state(model, state, where, arch)
     return model.eval()
 
@@ -132,13 +135,26 @@ def _user_code(arch: str, what: str, *, missing_passes: bool = False) -> Iterato
     from a dependency the module imports.
     """
     try:
-        yield
-    except ModelLoadError:
+        with neutral_argv(what):
+            yield
+    except (ModelLoadError, KeyboardInterrupt):
         raise
-    except (Exception, SystemExit) as exc:
+    except BaseException as exc:  # SystemExit too: the user's module must not end snncc (exit 0, nothing done)
         if missing_passes and isinstance(exc, ModuleNotFoundError):
             raise
         raise _import_failed(arch, what, exc) from exc
+
+
+@contextlib.contextmanager
+def neutral_argv(name: str) -> Iterator[None]:
+    """While user code runs, sys.argv is just its name: a module that parses the command line
+    (argparse at import or in a constructor) sees no snncc options, not a foreign usage error."""
+    saved = sys.argv
+    sys.argv = [name]
+    try:
+        yield
+    finally:
+        sys.argv = saved
 
 
 def _import_failed(arch: str, what: str, exc: BaseException) -> ModelLoadError:
@@ -170,8 +186,11 @@ def _build(factory: Any, arch: str) -> nn.Module:
             "arguments that returns the built model and pass --arch module:function",
         )
     try:
-        model = factory()
-    except Exception as exc:
+        with neutral_argv(arch.rpartition(":")[0]):
+            model = factory()
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # SystemExit too: snncc would exit 0 having done nothing
         raise ModelLoadError(
             f"building {arch}() failed: {type(exc).__name__}: {exc}",
             code="LOD013",
@@ -197,6 +216,14 @@ def _required_arguments(factory: Any) -> list[str]:
 
 def _load_state(model: nn.Module, state: dict[str, torch.Tensor], where: str, arch: str) -> None:
     """load_state_dict(strict=True), with every missing, unexpected and misshaped entry reported at once."""
+    complex_entries = [k for k, v in state.items() if isinstance(v, torch.Tensor) and v.is_complex()]
+    if complex_entries:
+        raise ModelLoadError(
+            f"complex tensors in the state dict ({_few(complex_entries)}); loading them would drop the imaginary part",
+            code="LOD017",
+            source=where,
+            hint="chips compute with real numbers: save a real-valued model's state dict",
+        )
     own = model.state_dict()
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]

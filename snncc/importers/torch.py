@@ -65,6 +65,7 @@ from snncc.ir.op import pair
 from . import time_loop
 from .safe_load import load_torch_model
 from .snncc_neurons import NEURON_CONVERTERS
+from .torch_sanity import layer_problems, reject_module_cycles
 
 __all__ = ["import_torch", "load_torch_model"]
 
@@ -426,6 +427,9 @@ def convert(call: LayerCall, src: Shape | None) -> Op | None:
     kind = type(module)
     if _bypassed(module):
         return None
+    problems = layer_problems(name, module)
+    if problems:
+        raise _Unsupported(problems[0])
     framework = framework_of(kind)
     converter = framework.CONVERTERS.get(kind) if framework else _CONVERTERS.get(kind)
     if converter is None:
@@ -620,6 +624,7 @@ def import_torch(
     """
     if not isinstance(model, nn.Module):
         raise ImportFailed(f"expected a torch.nn.Module, got {type(model).__name__}", code="IMT008")
+    reject_module_cycles(model)
     shape = _input_shape(input_shape)
     adapted = None if isinstance(model, snn.SNN) else (_adapt(model, shape) or _hand_written_loop(model))
     if adapted is None:
