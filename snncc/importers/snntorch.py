@@ -32,7 +32,8 @@ whole new membrane, input included, by 1 − R_t, a refractory step after each s
 user's forward (``RLeaky``: spike state and membrane), in a loop over a fixed number of steps;
 ``adapt`` reads that loop from its torch.fx trace: every step must apply the same layers to the same input, each Leaky getting the membrane it
 returned the step before (zero at the first), and forward must return the stacked spikes of a
-layer (``torch.stack(spk_rec)``, optionally with the membrane record; or its sum or mean over time).
+layer (``torch.stack(spk_rec)``, optionally with the membrane record; or its sum or mean over time;
+or the running count ``cnt = cnt + spk``, optionally divided by the number of steps).
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ from snncc.ir import LIF, Const, Dense, Op, Shape
 
 from . import torch as importer
 from .fx_match import dim_arg, is_call
+from . import time_loop
 from .time_loop import same_step
 
 BYPASSED: tuple[type[nn.Module], ...] = ()
@@ -276,6 +278,9 @@ def _spike_record(graph: torch.fx.Graph, calls: dict[str, list[torch.fx.Node]]) 
     candidates = list(value) if isinstance(value, (tuple, list)) else [value]
     membrane = False
     for candidate in candidates:
+        counted = _spike_count(candidate, calls)
+        if counted is not None:
+            return counted
         stacked, readout = candidate, "steps"
         for name in ("sum", "mean"):
             if is_call(candidate, name) and dim_arg(candidate) == 0 and len(candidate.args) <= 2:
@@ -296,8 +301,23 @@ def _spike_record(graph: torch.fx.Graph, calls: dict[str, list[torch.fx.Node]]) 
         f"forward returns {what}; snncc reads out the spikes of the last layer at every step",
         code="IMT007",
         hint="return torch.stack(spk_rec) (optionally with torch.stack(mem_rec)), where spk_rec collects the last "
-        "Leaky's spikes at each step; a Leaky in nn.Sequential needs init_hidden=True",
+        "Leaky's spikes at each step, or the running count of its spikes (cnt = cnt + spk); a Leaky in "
+        "nn.Sequential needs init_hidden=True",
     )
+
+
+def _spike_count(
+    value: Any, calls: dict[str, list[torch.fx.Node]]
+) -> tuple[list[torch.fx.Node], str] | None:
+    """A running count of one Leaky's spikes over the loop (``cnt = cnt + spk``; divided by T: a rate)."""
+    total, divisor = time_loop.divided(value)
+    summands = time_loop.terms(total)
+    spikes = [_output_of(s, calls) for s in summands]
+    if len(summands) < 2 or not all(s is not None and s[1] == 0 for s in spikes):
+        return None
+    if len({s[0].target for s in spikes}) != 1 or divisor not in (None, len(summands)):
+        return None
+    return summands, "sum" if divisor is None else "mean"
 
 
 def _output_of(node: Any, calls: dict[str, list[torch.fx.Node]]) -> tuple[torch.fx.Node, int] | None:
