@@ -323,8 +323,9 @@ def _load_checkpoint(path: Path, allow_pickle: bool) -> Any:
             "not unpickle by default: unpickling could execute arbitrary code",
             code="LOD014",
             source=str(path),
-            hint="if you trust the file, add --allow-pickle (the state dict is then read from the whole model "
-            "or the checkpoint entry that holds it); or save only model.state_dict()",
+            hint="for a whole saved model drop --arch (and pass --allow-pickle if you trust the file); for a "
+            "checkpoint you trust, keep --arch and add --allow-pickle (the state dict is then read from the entry "
+            "that holds it); or save only model.state_dict()",
         ) from None
     except Exception as exc:
         raise _corrupt(path, exc) from exc
