@@ -12,8 +12,12 @@ Conventions, read in spikingjelly 2.0.0's source (``neuron/*.py``, ``_ops/*/refe
 - single-step ('s') and multi-step ('m') modes apply the same per-step equations, so a multi-step
   network imports as its per-step chain; SeqToANNContainer / MultiStepContainer / StepModeContainer
   are unwrapped to their children (the node names keep the user's paths).
-A forward that repeats its input over time (``x.unsqueeze(0).repeat(T, ...)``) and reduces the
-output over time (``.mean(0)``, ``.sum(0)``, ``[-1]``) fixes the steps and the readout.
+A forward that repeats its input over time (``x.unsqueeze(0).repeat(T, ...)``, or
+``x.view(1, -1, C, H, W).repeat(T, ...)``) and reduces the output over time (``.mean(0)``,
+``.sum(0)``, ``[-1]``) fixes the steps and the readout; so does a forward that loops single-step
+modules over time itself, as the clock_driven tutorials do (``for t in range(T): out += self.net(x)``,
+``out / T``, ``functional.reset_net``: time_loop.py folds it).  An encoder called in that loop is
+the input coding: imported without it, with warning IMT051.
 """
 
 from __future__ import annotations

@@ -13,8 +13,8 @@ torch.fx unrolls such a loop: every layer is called once per step.  This module 
 step applies the same layers to the same (direct) input, reads the number of steps from the
 neurons' calls and the readout from how forward combines the per-step outputs (mean, sum, last, or
 every step), and returns the first step as the chain to import.  The neurons carry their own state
-between calls, so folding is exact.  snntorch's explicit-membrane loop (snntorch.py) uses
-``same_step`` too.
+between calls, so folding is exact.  spikingjelly's single-step loops (spikingjelly.py) fold here
+too; snntorch's explicit-membrane loop (snntorch.py) uses ``same_step``, ``terms`` and ``divided``.
 """
 
 from __future__ import annotations

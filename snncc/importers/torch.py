@@ -20,7 +20,9 @@ and loaded in Python (no file, no unpickling), e.g. ``model.load_state_dict(torc
 
 Codes: IMT002 unsupported module, IMT003 unsupported setting of a supported module,
 IMT004 unsupported operation in forward, IMT005 steps/readout missing or invalid,
-IMT006 forward order cannot be determined, IMT007 readout structure, IMT008 bad arguments.
+IMT006 forward order cannot be determined, IMT007 readout structure, IMT008 bad arguments;
+warnings: IMT050 --steps/--readout override what the model's forward fixes, IMT051 an encoder in
+the time loop imported as the input coding (spikingjelly.py).
 """
 
 from __future__ import annotations
