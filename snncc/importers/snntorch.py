@@ -225,8 +225,10 @@ RECURRENT: dict[type[nn.Module], Callable[[str, Any, Shape], Op]] = {RLeaky: rec
 def adapt(model: nn.Module, input_shape: Shape) -> importer.Adapted | None:
     """A custom forward that loops Leaky(init_hidden=False) layers over time, folded to one step."""
     looped = {name for name, m in model.named_modules() if isinstance(m, NEURONS) and not m.init_hidden}
-    if not looped or isinstance(model, NEURONS):
-        return None  # nn.Sequential of init_hidden=True layers: the standard walk
+    if isinstance(model, NEURONS):
+        return None
+    if not looped:
+        return _hidden_state_loop(model)  # None for nn.Sequential of init_hidden=True layers: the standard walk
     try:
         graph = importer.trace(model)
     except Exception as exc:
@@ -239,6 +241,30 @@ def adapt(model: nn.Module, input_shape: Shape) -> importer.Adapted | None:
             "control flow, or use Leaky(init_hidden=True) in nn.Sequential and pass --steps and --readout",
         ) from exc
     return _fold_loop(model, graph, looped)
+
+
+def _hidden_state_loop(model: nn.Module) -> importer.Adapted | None:
+    """A forward that loops Leaky(init_hidden=True) layers (tutorial 7's ``for step in range(num_steps):
+    spk_out, mem_out = self.net(x)``, after ``utils.reset(self.net)``), folded to one step by time_loop."""
+    if isinstance(model, nn.Sequential):
+        return None
+    try:
+        graph = importer.trace(model)
+    except Exception:  # the standard walk reports why it cannot be read
+        return None
+    folded = time_loop.fold(model, graph, lambda m: isinstance(m, NEURONS) and m.init_hidden)
+    if folded is None:
+        return None
+    step, steps, readout = folded
+    for node in list(step.nodes):  # Leaky(output=True) returns (spk, mem): the spikes are its output
+        if node.op == "call_function" and node.target is operator.getitem and node.args[1] == 0:
+            source = node.args[0]
+            if isinstance(source, torch.fx.Node) and source.op == "call_module":
+                if isinstance(model.get_submodule(str(source.target)), NEURONS):
+                    node.replace_all_uses_with(source)
+                    step.erase_node(node)
+    walk = importer.walk_trace(model, step, "")
+    return importer.Adapted(walk, steps, readout, (("time_loop", time_loop.note(steps)),))
 
 
 def _fold_loop(model: nn.Module, graph: torch.fx.Graph, looped: set[str]) -> importer.Adapted:

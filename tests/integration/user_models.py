@@ -10,6 +10,7 @@ no arguments so that ``--arch`` can build them.
 from __future__ import annotations
 
 import snntorch
+from snntorch import utils
 import torch
 from spikingjelly.activation_based import encoding, functional, layer, neuron, surrogate
 from torch import nn
@@ -132,3 +133,27 @@ class STCountNet(nn.Module):
             spk2, mem2 = self.lif2(cur2, mem2)
             cnt = cnt + spk2
         return cnt
+
+
+class STHiddenNet(nn.Module):
+    """snntorch tutorial 7's form: Leaky(init_hidden=True) in nn.Sequential, the last with output=True,
+    looped over time in forward after utils.reset, the spike record stacked."""
+
+    def __init__(self, beta: float = 0.9, num_steps: int = T) -> None:
+        super().__init__()
+        self.num_steps = num_steps
+        self.net = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(64, 32),
+            snntorch.Leaky(beta=beta, init_hidden=True),
+            nn.Linear(32, 10),
+            snntorch.Leaky(beta=beta, init_hidden=True, output=True),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        utils.reset(self.net)
+        spk_rec = []
+        for _ in range(self.num_steps):
+            spk_out, mem_out = self.net(x)
+            spk_rec.append(spk_out)
+        return torch.stack(spk_rec)

@@ -146,3 +146,15 @@ def test_a_loop_whose_steps_differ_is_refused_naming_the_step():
         import_torch(DifferentSteps(), (64,))
     (d,) = info.value.diagnostics
     assert d.code == "IMT004" and "step 2 of the loop" in d.message
+
+
+def test_an_snntorch_loop_over_hidden_state_layers_imports_as_snntorch_runs_it():
+    model = spiking(um.STHiddenNet(), seed=7)
+    x = images(seed=8).float()
+    with torch.no_grad():
+        expected = model(x).numpy()  # (T, N, 10): the stacked spike record
+    graph = import_torch(model, (1, 8, 8))
+    assert graph.meta.steps == um.T and graph["output"].readout == "spike_steps"
+    out = run(graph, x.double().numpy()).outputs["output"]
+    np.testing.assert_array_equal(np.moveaxis(out, 1, 0), expected)
+    assert 0 < expected.mean() < 1
