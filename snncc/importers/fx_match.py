@@ -39,3 +39,16 @@ def is_batch_size(arg: Any, tensor: Any) -> bool:
         shape = arg.args[0]
         return isinstance(shape, torch.fx.Node) and shape.op == "call_function" and shape.args == (tensor, "shape")
     return arg.op == "call_function" and arg.target is len and arg.args[0] is tensor
+
+
+def source_line(node: torch.fx.Node) -> str | None:
+    """Where in the user's forward a traced node comes from ('net.py:12: x = x.permute(0, 2, 1)'), when
+    the tracer recorded it (its stack trace starts with the user's frame)."""
+    lines = (node.stack_trace or "").splitlines()
+    if len(lines) < 2 or not lines[0].strip().startswith('File "'):
+        return None
+    path, _, rest = lines[0].strip()[len('File "') :].partition('", line ')
+    if "/torch/" in path:  # inside a torch container's forward, not the user's line
+        return None
+    number = rest.split(",")[0]
+    return f"{path.rsplit('/', 1)[-1]}:{number}: {lines[1].strip()}"

@@ -65,7 +65,7 @@ from snncc.ir import (
 from snncc.ir.op import pair
 
 from . import input_reshape, time_loop
-from .fx_match import is_batch_size
+from .fx_match import is_batch_size, source_line
 from .safe_load import load_torch_model
 from .snncc_neurons import NEURON_CONVERTERS
 
@@ -129,7 +129,10 @@ class Adapted:
 
 
 class _LeafTracer(torch.fx.Tracer):
-    """torch.fx tracer that stops at layers (torch.nn's, snncc neurons, subclasses of either)."""
+    """torch.fx tracer that stops at layers (torch.nn's, snncc neurons, subclasses of either); it keeps
+    each node's source line, so that a problem names the line of forward to change."""
+
+    record_stack_traces = True
 
     def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
         return _is_leaf(m)
@@ -192,7 +195,8 @@ def _fx_calls(body: nn.Module, graph: torch.fx.Graph, prefix: str) -> Walk:
         name = prefix + (str(node.target) if node.op == "call_module" else node.name)
         if node.op == "call_module":
             if node.target in seen:
-                problems.append(_op_problem(name, "the module is called more than once (shared weights or recurrence)"))
+                message = "the module is called more than once (shared weights or recurrence)"
+                problems.append(_op_problem(name, _at(node, message)))
             seen.add(str(node.target))
             calls.append(LayerCall(name, body.get_submodule(str(node.target))))
         elif _is_flatten(node):
@@ -202,7 +206,7 @@ def _fx_calls(body: nn.Module, graph: torch.fx.Graph, prefix: str) -> Walk:
             inputs = inputs[:1]
             calls.append(LayerCall(name, pool))
         else:
-            problems.append(_op_problem(name, f"unsupported operation in forward: {_describe(node)}"))
+            problems.append(_op_problem(name, _at(node, f"unsupported operation in forward: {_describe(node)}")))
         if inputs != [previous]:
             problems.append(_op_problem(name, "layers must form a chain (each reads the previous one's output)"))
         previous = node
@@ -269,6 +273,11 @@ def _is_flatten(node: torch.fx.Node) -> bool:
         sizes = args[1] if len(args) == 2 and isinstance(args[1], (tuple, list)) else args[1:]
         return len(sizes) == 2 and is_batch_size(sizes[0], args[0]) and sizes[1] == -1
     return False
+
+
+def _at(node: torch.fx.Node, message: str) -> str:
+    where = source_line(node)
+    return f"{message}, at {where}" if where else message
 
 
 def _describe(node: torch.fx.Node) -> str:

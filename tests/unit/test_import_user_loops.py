@@ -158,3 +158,21 @@ def test_an_snntorch_loop_over_hidden_state_layers_imports_as_snntorch_runs_it()
     out = run(graph, x.double().numpy()).outputs["output"]
     np.testing.assert_array_equal(np.moveaxis(out, 1, 0), expected)
     assert 0 < expected.mean() < 1
+
+
+class Permutes(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = um.SJLoopMLP().net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.transpose(2, 3)  # no layer of the chip does this
+        return sum(self.net(x) for _ in range(2)) / 2
+
+
+def test_an_unsupported_operation_names_the_line_of_forward_to_change():
+    with pytest.raises(ImportFailed) as info:
+        import_torch(Permutes(), (1, 8, 8))
+    messages = [d.message for d in info.value.diagnostics]
+    assert any("tensor method .transpose()" in m and "test_import_user_loops.py:" in m for m in messages)
+    assert any("x = x.transpose(2, 3)" in m for m in messages), messages
