@@ -113,7 +113,7 @@ def deploy(
     if imported is None:
         say(f"loading {model_path}")
         with timer("import"), _located(model_path):
-            dataset, graph = import_model(model_path, options, warn=import_warnings.append)
+            dataset, graph = import_model(model_path, options, warn=import_warnings.append, say=say)
     else:
         dataset, graph = imported
     check_graph(graph, str(model_path))  # steps, weights, neurons: before anything simulates the model
@@ -332,10 +332,13 @@ def netx_numerics(numerics: Numerics) -> Numerics:
 
 
 def import_model(
-    path: Path, options: CompileOptions, warn: Callable[[Diagnostic], None] | None = None
+    path: Path,
+    options: CompileOptions,
+    warn: Callable[[Diagnostic], None] | None = None,
+    say: Progress | None = None,
 ) -> tuple[Dataset, Graph]:
     """The model file, by its format, as a FLOAT graph, with the data it is verified on; ``warn``
-    gets the importer's warnings."""
+    gets the importer's warnings, ``say`` what the loader chose (e.g. a checkpoint's entry)."""
     if path.suffix.lower() == ".nir":
         from snncc.importers.nir import import_nir_file  # nir is imported only for NIR models
 
@@ -347,27 +350,33 @@ def import_model(
             source=str(path),
             hint=f"run: snncc convert {path} --calib DATA.npz --steps T --target ... --out DIR",
         )
-    model = _load_model(path, options)
-    return _import_with_data(model, path, options)
+    model = _load_model(path, options, say)
+    return _import_with_data(model, path, options, warn)
 
 
-def _load_model(path: Path, options: CompileOptions) -> Any:
+def _load_model(path: Path, options: CompileOptions, say: Progress | None = None) -> Any:
     from snncc.importers.torch import load_torch_model  # torch is imported only for torch models
 
-    return load_torch_model(path, allow_pickle=options.allow_pickle, arch=options.arch)
+    return load_torch_model(path, allow_pickle=options.allow_pickle, arch=options.arch, note=say)
 
 
-def _import_with_data(model: Any, path: Path, options: CompileOptions) -> tuple[Dataset, Graph]:
-    """Import the model with the input shape of the data; default data: the bundled digits split."""
+def _import_with_data(
+    model: Any, path: Path, options: CompileOptions, warn: Callable[[Diagnostic], None] | None = None
+) -> tuple[Dataset, Graph]:
+    """Import the model with the input shape of the data; default data: the bundled digits split.
+
+    A model whose forward reshapes its input gets the data in that shape (same values per sample)."""
     from snncc.importers.torch import import_torch
 
-    def imported(shape: tuple[int, ...]) -> Graph:
-        return import_torch(model, shape, steps=options.steps, readout=options.readout, source=f"torch:{path}")
+    def imported(shape: tuple[int, ...]) -> Graph:  # warns only once an import succeeded
+        return import_torch(
+            model, shape, steps=options.steps, readout=options.readout, source=f"torch:{path}", warn=warn
+        )
 
     if options.data is not None:
         dataset = load_dataset(options.data)
         try:
-            return dataset, imported(tuple(dataset.x.shape[1:]))
+            graph = imported(tuple(dataset.x.shape[1:]))
         except InvalidGraph as err:
             if not _is_shape_error(err):
                 raise
@@ -378,6 +387,7 @@ def _import_with_data(model: Any, path: Path, options: CompileOptions) -> tuple[
                 node=err.diagnostics[0].node,
                 hint="give data whose samples have the model's input shape",
             ) from err
+        return _shaped_for(dataset, graph), graph
     if not BUNDLED_DIGITS.is_file():
         raise DataError(
             "no --data given and the bundled digits data is not available", code="DAT010", hint="pass --data FILE.npz"
@@ -394,7 +404,7 @@ def _import_with_data(model: Any, path: Path, options: CompileOptions) -> tuple[
             continue
         # digits labels (0-9) mean nothing to a model with fewer outputs: verify on agreement only
         labels = digits.y if digits.y is not None and digits.y.max() < output_classes(graph) else None
-        return Dataset(digits.path, digits.x.reshape(len(digits.x), *shape), labels), graph
+        return _shaped_for(Dataset(digits.path, digits.x.reshape(len(digits.x), *shape), labels), graph), graph
     raise DataError(
         "the model's input does not match the bundled 8x8 digits data, and no --data was given"
         + (f" ({mismatch.diagnostics[0].message})" if mismatch else ""),
@@ -402,6 +412,14 @@ def _import_with_data(model: Any, path: Path, options: CompileOptions) -> tuple[
         node=mismatch.diagnostics[0].node if mismatch else None,
         hint="pass --data FILE.npz with x of shape (N, *input_shape) and optional labels y",
     )
+
+
+def _shaped_for(dataset: Dataset, graph: Graph) -> Dataset:
+    """The data in the shape of the graph's input, where the model reshaped its input (same sizes)."""
+    shape = graph.of_type(Input)[0][1].shape
+    if tuple(dataset.x.shape[1:]) == tuple(shape) or int(np.prod(dataset.x.shape[1:])) != int(np.prod(shape)):
+        return dataset
+    return Dataset(dataset.path, dataset.x.reshape(len(dataset.x), *shape), dataset.y)
 
 
 @contextlib.contextmanager

@@ -51,6 +51,7 @@ class Ann:
     nodes: tuple[Node, ...]  # in topological order; the last is the output
     notes: tuple[str, ...] = ()  # what the import folded, bypassed or approximated, for the report
     approximated: tuple[tuple[str, str], ...] = ()  # (approximation, ONNX node) pairs the user accepted
+    file_input_shape: Shape | None = None  # the file's sample shape where the model reshapes its input first
 
     @property
     def layers(self) -> tuple[tuple[str, Layer], ...]:

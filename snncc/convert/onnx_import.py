@@ -3,7 +3,8 @@
 Supported nodes: Conv (2-D, symmetric padding), Gemm, MatMul (+ Add of a constant bias),
 BatchNormalization (folded into the Conv/Gemm/MatMul before it, exactly), Relu, AveragePool,
 GlobalAveragePool (and ReduceMean over height and width, as torch's dynamo exporter writes it),
-Flatten and Reshape to one vector per sample, Dropout and Identity (bypassed:
+Flatten and Reshape to one vector per sample, a Reshape of the model's input (the SNN then takes
+the reshaped samples; data of either shape is accepted), Dropout and Identity (bypassed:
 inference semantics), and Add/Sum of branches (residual connections, with or without a
 Conv+BatchNormalization projection on the skip path) followed by a Relu.  MaxPool/GlobalMaxPool
 only as the named approximation ``maxpool-as-avgpool``.  Weights come from initializers (or
@@ -35,7 +36,8 @@ from .ann import Add, Ann, Layer, Node, Relu
 
 SUPPORTED = (
     "Conv, Gemm, MatMul (+ Add bias), BatchNormalization after Conv/Gemm/MatMul, Relu, AveragePool, "
-    "GlobalAveragePool, ReduceMean over height and width, Flatten, Reshape to one vector per sample, Dropout, Identity, Add/Sum of branches "
+    "GlobalAveragePool, ReduceMean over height and width, Flatten, Reshape to one vector per sample or of the input, "
+    "Dropout, Identity, Add/Sum of branches "
     "followed by Relu"
 )
 BYPASSED = ("Dropout", "Identity")
@@ -157,6 +159,7 @@ class _Walker:
     # --- walk ---------------------------------------------------------------------------------
     def run(self) -> Ann:
         input_name, input_shape = self._input()
+        self.input_name = input_name
         self.producer[input_name] = input_name
         self.shapes[input_name] = input_shape
         for index, node in enumerate(self.graph.node):
@@ -181,13 +184,15 @@ class _Walker:
             raise ImportFailed(diagnostics=self.problems)
         if not any(isinstance(n.layer, (Dense, Conv2d)) for n in self.nodes.values()):
             raise ImportFailed("the model has no Conv, Gemm or MatMul layer to convert", code="IMT101")
+        reshaped = self.shapes[input_name]  # the model's own reshape of its input (x.view(-1, 1, 8, 8))
         return Ann(
             self.source,
             input_name,
-            input_shape,
+            reshaped or input_shape,
             tuple(self.nodes.values()),
             tuple(self.notes),
             tuple(self.approximated),
+            file_input_shape=input_shape if reshaped != input_shape else None,
         )
 
     def _input(self) -> tuple[str, Shape]:
@@ -510,11 +515,30 @@ class _Walker:
         flat = target is not None and len(target) == 2 and target[0] in (0, -1, None, self.batch)
         if flat and (target[1] == size or (target[1] == -1 and target[0] != -1)):
             return None if len(shape) == 1 else Flatten(shape=())
+        if src == self.input_name and self.readers[src] == 1 and (reshaped := self._sample_shape(target, size)):
+            self.shapes[src] = reshaped  # the SNN takes the reshaped samples; data of either shape is accepted
+            self.notes.append(f"Reshape {name!r} of the model's input {shape} to samples of shape {reshaped}")
+            return None
         raise _Unsupported(
             "IMT102",
-            f"Reshape of a {shape} sample to {target}: only flattening each sample is supported",
-            "flatten with nn.Flatten() / torch.flatten(x, 1)",
+            f"Reshape of a {shape} sample to {target}: only flattening each sample, or reshaping the model's "
+            "input before any layer, is supported",
+            "flatten with nn.Flatten() / torch.flatten(x, 1); reshape images only at the start of forward",
         )
+
+    def _sample_shape(self, target: list[int | None] | None, size: int) -> Shape | None:
+        """The sample shape a Reshape to ``target`` (batch axis first) gives a sample of ``size`` values."""
+        if not target or len(target) < 2 or target[0] not in (0, -1, None, self.batch):
+            return None
+        rest = list(target[1:])
+        if any(s is None or s == 0 or s < -1 for s in rest) or rest.count(-1) > (0 if target[0] == -1 else 1):
+            return None
+        known = int(np.prod([s for s in rest if s != -1]))
+        if -1 in rest:
+            if known == 0 or size % known:
+                return None
+            rest[rest.index(-1)] = size // known
+        return tuple(int(s) for s in rest) if int(np.prod(rest)) == size else None
 
     def _reshape_target(self, node: Any) -> list[int | None] | None:
         """The target shape: a constant, or else what ONNX shape inference derives for the output."""

@@ -16,6 +16,7 @@ from snncc.limits import check_steps
 from snncc.report import ReportSection
 from snncc.target import Target, load_target
 
+from .ann import Ann
 from .convert import Conversion, ConvertOptions, convert
 from .onnx_import import check_approximations, import_onnx
 from .oracle import onnxruntime_outputs
@@ -82,6 +83,18 @@ def neuron_options(request: ConvertRequest, target: Target) -> ConvertOptions:
     )
 
 
+def _load_for(ann: Ann, path: Path) -> Dataset:
+    """The data in the SNN's sample shape; where the model reshapes its input first, data in the
+    file's input shape is accepted too (same values per sample)."""
+    try:
+        return load_dataset(path, ann.input_shape)
+    except DataError:
+        if ann.file_input_shape is None:
+            raise
+    data = load_dataset(path, ann.file_input_shape)
+    return Dataset(data.path, data.x.reshape(len(data.x), *ann.input_shape), data.y)
+
+
 def run_convert(request: ConvertRequest, say: Progress) -> tuple[CompileResult, Conversion, ReportSection]:
     check_steps(request.steps)  # before the calibration simulates that many steps
     target = load_target(request.target)
@@ -89,13 +102,14 @@ def run_convert(request: ConvertRequest, say: Progress) -> tuple[CompileResult, 
     check_approximations(request.approximations)
     say(f"importing {request.model}")
     ann = import_onnx(request.model, request.approximations)
-    calib = load_dataset(request.calib, ann.input_shape)
-    test = load_dataset(request.data, ann.input_shape) if request.data is not None else calib
+    calib = _load_for(ann, request.calib)
+    test = _load_for(ann, request.data) if request.data is not None else calib
     say(f"converting: thresholds and corrections on {len(calib)} calibration samples, {request.steps} steps")
     conversion = convert(ann, calib.x, options)
     verify_set: Dataset = test.head(request.samples)
     say(f"running the ANN in onnxruntime on {len(verify_set)} samples")
-    ann_outputs = onnxruntime_outputs(request.model, verify_set.x)
+    file_shape = ann.file_input_shape or ann.input_shape
+    ann_outputs = onnxruntime_outputs(request.model, verify_set.x.reshape(len(verify_set), *file_shape))
     compile_options = CompileOptions(
         target=request.target,
         steps=request.steps,

@@ -1,13 +1,15 @@
 """``--arch MODULE:CLASS`` / ``--arch path/to/file.py:CLASS``: build the user's model, load a state dict into it.
 
 Importing the user's module runs their code: passing --arch is the explicit opt-in to that (the
-checkpoint itself is still read with weights_only=True, tensors only).  The class (or a function
-returning a module) is called with no arguments, then ``load_state_dict(strict=True)``.
+checkpoint itself is still read with weights_only=True: tensors and plain data).  The class (or a
+function returning a module) is called with no arguments, then ``load_state_dict(strict=True)`` with
+the checkpoint's entry whose keys are the model's (find_state_dict).
 
 Codes: LOD010 malformed --arch; LOD011 the module cannot be found or fails to import; LOD012 no
 such class, or not a torch.nn.Module; LOD013 the class needs arguments or its constructor fails;
-LOD015 the state dict does not fit the model (missing, unexpected or differently shaped entries);
-LOD016 the model's code exited (SystemExit, snncc/cli.py); LOD017 complex tensors in the state dict.
+LOD014 no state dict in the file; LOD015 the state dict does not fit the model (missing, unexpected
+or differently shaped entries); LOD016 the model's code exited (SystemExit, snncc/cli.py); LOD017
+complex tensors in the state dict.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import importlib.util
 import inspect
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,19 +29,76 @@ from torch import nn
 
 from snncc.errors import Diagnostic, ModelLoadError
 
-from .safe_load import on_sys_path
+from .safe_load import is_state_dict, on_sys_path
 from .torch_sanity import reject_module_cycles
 
 _FORM = "--arch MODULE:CLASS (e.g. mynet:Net, mypackage.models:Net) or --arch path/to/file.py:CLASS"
 
 
-def build_from_arch(arch: str, state: dict[str, torch.Tensor], where: str) -> nn.Module:
-    """The model ``arch`` names, built without arguments, with ``state`` loaded strictly, in eval mode."""
+def build_from_arch(
+    arch: str, checkpoint: Any, where: str, note: Callable[[str], None] | None = None
+) -> nn.Module:
+    """The model ``arch`` names, built without arguments, with the state dict in ``checkpoint``
+    (a state dict, or a checkpoint dict holding one) loaded strictly, in eval mode."""
     factory = resolve(arch)
     model = _build(factory, arch)
     reject_module_cycles(model, where)  # before state_dict(), which would recurse forever
+    found = find_state_dict(checkpoint, set(model.state_dict()))
+    if found is None:
+        keys = f" (keys {sorted(map(str, checkpoint))[:6]})" if isinstance(checkpoint, dict) else ""
+        raise ModelLoadError(
+            f"--arch needs a state dict (parameter name -> tensor), but the file holds a "
+            f"{type(checkpoint).__name__}{keys} with none",
+            code="LOD014",
+            source=where,
+            hint="save model.state_dict(), alone or in a checkpoint dict (e.g. {'net': model.state_dict(), ...})",
+        )
+    state, entry = found
+    if entry and note is not None:
+        note(f"loaded the state dict from {entry}")
     _load_state(model, state, where, arch)
     return model.eval()
+
+
+def find_state_dict(checkpoint: Any, expected: set[str]) -> tuple[dict[str, torch.Tensor], str] | None:
+    """(state dict, which entry it came from: '' for the file itself) for the model whose keys are
+    ``expected``: the candidate whose keys are exactly those (after dropping a common key prefix such
+    as Lightning's 'model.' or DataParallel's 'module.'), else the one sharing the most keys."""
+    candidates = list(_candidates(checkpoint, ""))
+    best: tuple[int, dict[str, torch.Tensor], str] | None = None
+    for state, entry in candidates:
+        prefix = _prefix(state, expected)
+        if prefix is not None:
+            stripped = {k[len(prefix) :]: v for k, v in state.items()}
+            return stripped, entry + (f", key prefix {prefix!r} removed" if prefix else "")
+        shared = len(expected & set(state))
+        if best is None or shared > best[0]:
+            best = (shared, state, entry)
+    return None if best is None else (best[1], best[2])
+
+
+def _candidates(obj: Any, entry: str) -> Iterator[tuple[dict[str, torch.Tensor], str]]:
+    """The state dicts in a checkpoint: itself, its dict entries (one level down too), pickled modules' states."""
+    if isinstance(obj, nn.Module):
+        yield obj.state_dict(), f"{entry or 'the file'} (a whole pickled module)"
+    elif is_state_dict(obj) and obj:
+        yield dict(obj), entry
+    elif isinstance(obj, dict) and entry.count("[") < 2:
+        for key, value in obj.items():
+            yield from _candidates(value, f"{entry or 'checkpoint entry '}[{key!r}]")
+
+
+def _prefix(state: dict[str, torch.Tensor], expected: set[str]) -> str | None:
+    """The key prefix whose removal makes ``state``'s keys exactly ``expected`` ('' if none needed)."""
+    if set(state) == expected:
+        return ""
+    first = next(iter(state), "")
+    for key in expected:
+        if first.endswith(key) and first != key:
+            prefix = first[: -len(key)]
+            if all(k.startswith(prefix) for k in state) and {k[len(prefix) :] for k in state} == expected:
+                return prefix
+    return None
 
 
 def resolve(arch: str) -> Any:

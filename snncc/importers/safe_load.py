@@ -7,9 +7,12 @@ surrogates when the file uses them: snncc/importers/spikingjelly.py) is passed f
 allowlisted: a pickled Leaky holds a bound method (unpickled through ``getattr``) and usually
 cannot even be saved whole (its surrogate is a closure); save its state dict and pass --arch.
 
-A state dict (``torch.save(model.state_dict())``, or ``{"state_dict": ...}``): with ``arch``
+A state dict (``torch.save(model.state_dict())``, or a training checkpoint that keeps it under some
+key beside the optimizer's state, the epoch, numpy scalars or argparse options): with ``arch``
 ("module:Class" or "path/file.py:Class", snncc/importers/arch.py) the user's class is built and
-the tensors loaded into it; importing that module runs the user's code, which --arch opts into.
+the entry whose keys are its parameters loaded into it; importing that module runs the user's
+code, which --arch opts into.  Checkpoints are read with weights_only=True plus DATA_CLASSES,
+plain data that unpickles without running code; anything else needs --allow-pickle.
 
 Every failure becomes a ModelLoadError with its own code:
 LOD002 a class outside the allowlist (the file could execute code)
@@ -32,7 +35,7 @@ import pickle
 import pickletools
 import sys
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -86,10 +89,28 @@ _IMPORT_HINT = (
     "importable (run snncc from the folder that holds it, or add that folder to PYTHONPATH) and pass "
     "--allow-pickle if you trust the file"
 )
-STATE_DICT_KEYS = ("state_dict", "model_state_dict", "model", "net", "state")  # where checkpoints keep it
 
 
-def load_torch_model(path: str | Path, *, allow_pickle: bool = False, arch: str | None = None) -> nn.Module:
+def data_classes() -> list[Any]:
+    """Plain data training checkpoints hold beside the tensors (numpy scalars such as a float64
+    accuracy, dtypes, argparse options): unpickling them builds values and runs no user code."""
+    import argparse
+
+    import numpy as np
+    from numpy.core.multiarray import scalar
+
+    dtypes = [v for v in vars(getattr(np, "dtypes", np)).values() if isinstance(v, type) and issubclass(v, np.dtype)]
+    # files written under numpy 2 name the scalar constructor by its new module
+    return [scalar, (scalar, "numpy._core.multiarray.scalar"), np.dtype, *dtypes, argparse.Namespace]
+
+
+def load_torch_model(
+    path: str | Path,
+    *,
+    allow_pickle: bool = False,
+    arch: str | None = None,
+    note: Callable[[str], None] | None = None,
+) -> nn.Module:
     """Load a module saved with ``torch.save(model, path)``, or a state dict into ``arch``'s class.
 
     By default only allowlisted classes are reconstructed (``weights_only=True``);
@@ -109,13 +130,13 @@ def load_torch_model(path: str | Path, *, allow_pickle: bool = False, arch: str 
     if arch is not None:
         from .arch import build_from_arch  # imports the user's module: only on request
 
-        return build_from_arch(arch, _load_state_dict(path), where)
+        return build_from_arch(arch, _load_checkpoint(path, allow_pickle), where, note)
     obj = _load_trusted(path) if allow_pickle else _load_weights_only(path)
-    return _require_module(obj, where)
+    return _require_module(obj, where, note)
 
 
 def _load_weights_only(path: Path) -> Any:
-    allowed = _safe_classes(path)
+    allowed = [*_safe_classes(path), *data_classes()]
     try:
         with torch.serialization.safe_globals(allowed):
             return load_untrusted(path)
@@ -286,58 +307,46 @@ def _corrupt(path: Path, exc: BaseException) -> ModelLoadError:
     )
 
 
-def _load_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    """The state dict in the file (tensors only: read with weights_only=True, no allowlist)."""
-    where = str(path)
+def _load_checkpoint(path: Path, allow_pickle: bool) -> Any:
+    """What --arch reads its state dict from: tensors and plain data (weights_only), or anything
+    with ``allow_pickle`` (a checkpoint that also pickles a whole module or the user's objects)."""
+    if allow_pickle:
+        return _load_trusted(path)
+    allowed = [*_safe_classes(path), *data_classes()]
     try:
-        obj = load_untrusted(path)
+        with torch.serialization.safe_globals(allowed):
+            return load_untrusted(path)
     except SnnccError:
         raise
     except pickle.UnpicklingError as exc:
-        unsafe = _unsafe_globals(path, []) or _named_in_message(str(exc))
+        unsafe = _unsafe_globals(path, allowed) or _named_in_message(str(exc))
         if not unsafe:
             raise _corrupt(path, exc) from exc
         raise ModelLoadError(
-            f"--arch needs a state dict, but the file holds pickled objects ({', '.join(sorted(unsafe)[:4])}), "
-            "e.g. a whole model saved with torch.save(model)",
+            f"--arch reads the file's tensors and plain data, but it also holds pickled objects "
+            f"({', '.join(sorted(unsafe))}), e.g. a whole model or an object of your code, which snncc does "
+            "not unpickle by default: unpickling could execute arbitrary code",
             code="LOD014",
-            source=where,
-            hint="for a whole saved model drop --arch; or save model.state_dict() and pass --arch",
+            source=str(path),
+            hint="for a whole saved model drop --arch (and pass --allow-pickle if you trust the file); for a "
+            "checkpoint you trust, keep --arch and add --allow-pickle (the state dict is then read from the entry "
+            "that holds it); or save only model.state_dict()",
         ) from None
     except Exception as exc:
         raise _corrupt(path, exc) from exc
-    state = _state_dict_in(obj)
-    if state is None:
-        keys = f" (keys {sorted(map(str, obj))[:6]})" if isinstance(obj, dict) else ""
-        raise ModelLoadError(
-            f"--arch needs a state dict (parameter name -> tensor), but the file holds a {type(obj).__name__}{keys}",
-            code="LOD014",
-            source=where,
-            hint="save model.state_dict(), or a dict with it under 'state_dict'",
-        )
-    return state
 
 
-def _is_state_dict(obj: Any) -> bool:
+def is_state_dict(obj: Any) -> bool:
     return isinstance(obj, dict) and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items())
 
 
-def _state_dict_in(obj: Any) -> dict[str, torch.Tensor] | None:
-    """A state dict, or the one a checkpoint dict keeps under a usual key (or as its only dict of tensors)."""
-    if _is_state_dict(obj) and obj:
-        return dict(obj)
-    if not isinstance(obj, dict):
-        return None
-    for key in STATE_DICT_KEYS:
-        if _is_state_dict(obj.get(key)):
-            return dict(obj[key])
-    nested = [v for v in obj.values() if _is_state_dict(v) and v]
-    return dict(nested[0]) if len(nested) == 1 else None
-
-
-def _require_module(obj: Any, where: str) -> nn.Module:
+def _require_module(obj: Any, where: str, note: Callable[[str], None] | None = None) -> nn.Module:
     if isinstance(obj, nn.Module):
         return obj
+    modules = [k for k, v in obj.items() if isinstance(v, nn.Module)] if isinstance(obj, dict) else []
+    if len(modules) == 1:  # a checkpoint that pickles the whole model under one key
+        (note or (lambda _m: None))(f"the model is the checkpoint's entry {modules[0]!r}")
+        return obj[modules[0]]
     if isinstance(obj, dict) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise ModelLoadError(
             "the file holds a state dict (parameter name -> tensor), which has no architecture",

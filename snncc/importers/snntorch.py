@@ -32,7 +32,8 @@ whole new membrane, input included, by 1 − R_t, a refractory step after each s
 user's forward (``RLeaky``: spike state and membrane), in a loop over a fixed number of steps;
 ``adapt`` reads that loop from its torch.fx trace: every step must apply the same layers to the same input, each Leaky getting the membrane it
 returned the step before (zero at the first), and forward must return the stacked spikes of a
-layer (``torch.stack(spk_rec)``, optionally with the membrane record; or its sum or mean over time).
+layer (``torch.stack(spk_rec)``, optionally with the membrane record; or its sum or mean over time;
+or the running count ``cnt = cnt + spk``, optionally divided by the number of steps).
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ from snncc.ir import LIF, Const, Dense, Op, Shape
 
 from . import torch as importer
 from .fx_match import dim_arg, is_call
+from . import time_loop
 from .time_loop import same_step
 
 BYPASSED: tuple[type[nn.Module], ...] = ()
@@ -223,8 +225,10 @@ RECURRENT: dict[type[nn.Module], Callable[[str, Any, Shape], Op]] = {RLeaky: rec
 def adapt(model: nn.Module, input_shape: Shape) -> importer.Adapted | None:
     """A custom forward that loops Leaky(init_hidden=False) layers over time, folded to one step."""
     looped = {name for name, m in model.named_modules() if isinstance(m, NEURONS) and not m.init_hidden}
-    if not looped or isinstance(model, NEURONS):
-        return None  # nn.Sequential of init_hidden=True layers: the standard walk
+    if isinstance(model, NEURONS):
+        return None
+    if not looped:
+        return _hidden_state_loop(model)  # None for nn.Sequential of init_hidden=True layers: the standard walk
     try:
         graph = importer.trace(model)
     except Exception as exc:
@@ -237,6 +241,30 @@ def adapt(model: nn.Module, input_shape: Shape) -> importer.Adapted | None:
             "control flow, or use Leaky(init_hidden=True) in nn.Sequential and pass --steps and --readout",
         ) from exc
     return _fold_loop(model, graph, looped)
+
+
+def _hidden_state_loop(model: nn.Module) -> importer.Adapted | None:
+    """A forward that loops Leaky(init_hidden=True) layers (tutorial 7's ``for step in range(num_steps):
+    spk_out, mem_out = self.net(x)``, after ``utils.reset(self.net)``), folded to one step by time_loop."""
+    if isinstance(model, nn.Sequential):
+        return None
+    try:
+        graph = importer.trace(model)
+    except Exception:  # the standard walk reports why it cannot be read
+        return None
+    folded = time_loop.fold(model, graph, lambda m: isinstance(m, NEURONS) and m.init_hidden)
+    if folded is None:
+        return None
+    step, steps, readout = folded
+    for node in list(step.nodes):  # Leaky(output=True) returns (spk, mem): the spikes are its output
+        if node.op == "call_function" and node.target is operator.getitem and node.args[1] == 0:
+            source = node.args[0]
+            if isinstance(source, torch.fx.Node) and source.op == "call_module":
+                if isinstance(model.get_submodule(str(source.target)), NEURONS):
+                    node.replace_all_uses_with(source)
+                    step.erase_node(node)
+    walk = importer.walk_trace(model, step, "")
+    return importer.Adapted(walk, steps, readout, (("time_loop", time_loop.note(steps)),))
 
 
 def _fold_loop(model: nn.Module, graph: torch.fx.Graph, looped: set[str]) -> importer.Adapted:
@@ -276,6 +304,9 @@ def _spike_record(graph: torch.fx.Graph, calls: dict[str, list[torch.fx.Node]]) 
     candidates = list(value) if isinstance(value, (tuple, list)) else [value]
     membrane = False
     for candidate in candidates:
+        counted = _spike_count(candidate, calls)
+        if counted is not None:
+            return counted
         stacked, readout = candidate, "steps"
         for name in ("sum", "mean"):
             if is_call(candidate, name) and dim_arg(candidate) == 0 and len(candidate.args) <= 2:
@@ -296,8 +327,23 @@ def _spike_record(graph: torch.fx.Graph, calls: dict[str, list[torch.fx.Node]]) 
         f"forward returns {what}; snncc reads out the spikes of the last layer at every step",
         code="IMT007",
         hint="return torch.stack(spk_rec) (optionally with torch.stack(mem_rec)), where spk_rec collects the last "
-        "Leaky's spikes at each step; a Leaky in nn.Sequential needs init_hidden=True",
+        "Leaky's spikes at each step, or the running count of its spikes (cnt = cnt + spk); a Leaky in "
+        "nn.Sequential needs init_hidden=True",
     )
+
+
+def _spike_count(
+    value: Any, calls: dict[str, list[torch.fx.Node]]
+) -> tuple[list[torch.fx.Node], str] | None:
+    """A running count of one Leaky's spikes over the loop (``cnt = cnt + spk``; divided by T: a rate)."""
+    total, divisor = time_loop.divided(value)
+    summands = time_loop.terms(total)
+    spikes = [_output_of(s, calls) for s in summands]
+    if len(summands) < 2 or not all(s is not None and s[1] == 0 for s in spikes):
+        return None
+    if len({s[0].target for s in spikes}) != 1 or divisor not in (None, len(summands)):
+        return None
+    return summands, "sum" if divisor is None else "mean"
 
 
 def _output_of(node: Any, calls: dict[str, list[torch.fx.Node]]) -> tuple[torch.fx.Node, int] | None:

@@ -12,8 +12,12 @@ Conventions, read in spikingjelly 2.0.0's source (``neuron/*.py``, ``_ops/*/refe
 - single-step ('s') and multi-step ('m') modes apply the same per-step equations, so a multi-step
   network imports as its per-step chain; SeqToANNContainer / MultiStepContainer / StepModeContainer
   are unwrapped to their children (the node names keep the user's paths).
-A forward that repeats its input over time (``x.unsqueeze(0).repeat(T, ...)``) and reduces the
-output over time (``.mean(0)``, ``.sum(0)``, ``[-1]``) fixes the steps and the readout.
+A forward that repeats its input over time (``x.unsqueeze(0).repeat(T, ...)``, or
+``x.view(1, -1, C, H, W).repeat(T, ...)``) and reduces the output over time (``.mean(0)``,
+``.sum(0)``, ``[-1]``) fixes the steps and the readout; so does a forward that loops single-step
+modules over time itself, as the clock_driven tutorials do (``for t in range(T): out += self.net(x)``,
+``out / T``, ``functional.reset_net``: time_loop.py folds it).  An encoder called in that loop is
+the input coding: imported without it, with warning IMT051.
 """
 
 from __future__ import annotations
@@ -28,18 +32,20 @@ from typing import Any
 
 import torch
 import torch.fx
-from spikingjelly.activation_based import layer, neuron, surrogate
+from spikingjelly.activation_based import encoding, layer, neuron, surrogate
 from spikingjelly.activation_based.base import MemoryModule, StepModule
 from torch import nn
 
-from snncc.errors import ImportFailed
+from snncc.errors import Diagnostic, ImportFailed
 from snncc.ir import CLIF, LIF, Const, Op, Shape
 
+from . import time_loop
 from . import torch as importer
-from .fx_match import dim_arg, is_call
+from .fx_match import dim_arg, is_call, size_args
 
 CONTAINERS: tuple[type[nn.Module], ...] = (layer.SeqToANNContainer, layer.MultiStepContainer, layer.StepModeContainer)
 BYPASSED: tuple[type[nn.Module], ...] = (layer.Dropout, layer.Dropout2d)
+ENCODERS: tuple[type[nn.Module], ...] = (encoding.PoissonEncoder,)  # stateless: one per step, x -> spikes
 MULTI_STEP_ONLY: tuple[type[nn.Module], ...] = (neuron.DSRIFNode, neuron.DSRLIFNode)
 SUPPORTED_NAMES = (
     "spikingjelly IFNode, LIFNode, ParametricLIFNode, KLIFNode, ComplementaryLIFNode, DSRIFNode, DSRLIFNode; "
@@ -293,8 +299,59 @@ def adapt(model: nn.Module, input_shape: Shape) -> importer.Adapted | None:
         graph = importer.trace(body)
     except Exception:
         return importer.Adapted(importer.walk_body(body, "", input_shape), notes=_mode_note(multi))
+    if not multi:
+        looped = _time_loop(body, graph)
+        if looped is not None:
+            return looped
     steps, readout, notes = _strip_time(graph, multi)
     return importer.Adapted(importer.walk_trace(body, graph, ""), steps, readout, (*_mode_note(multi), *notes))
+
+
+def _time_loop(body: nn.Module, graph: torch.fx.Graph) -> importer.Adapted | None:
+    """Single-step modules looped over time by forward (``for t in range(T): out += self.net(x)``,
+    ``out / T``, ``functional.reset_net``: the clock_driven tutorials' loop), folded to one step.
+
+    An encoder applied to the input inside the loop is the input coding (see _drop_encoders).
+    """
+    folded = time_loop.fold(body, graph, lambda m: isinstance(m, neuron.BaseNode))
+    if folded is None:
+        return None
+    step, steps, readout = folded
+    warnings = _drop_encoders(body, step)
+    return importer.Adapted(
+        importer.walk_trace(body, step, ""),
+        steps,
+        readout,
+        (*_mode_note(False), ("time_loop", time_loop.note(steps))),
+        warnings,
+    )
+
+
+def _drop_encoders(body: nn.Module, step: torch.fx.Graph) -> tuple[Diagnostic, ...]:
+    """Remove spikingjelly encoders from the step: the chip receives the data as given.
+
+    A Poisson encoder draws spikes with probability x at every step; imported without it, each
+    step gets x itself, the spikes' expected value (deterministic, as the float reference is).
+    To deploy the random spikes, encode the data beforehand and pass it per step.
+    """
+    warnings = []
+    for node in list(step.nodes):
+        if node.op == "call_module" and isinstance(body.get_submodule(str(node.target)), ENCODERS):
+            node.replace_all_uses_with(node.args[0])
+            step.erase_node(node)
+            kind = type(body.get_submodule(str(node.target))).__name__
+            warnings.append(
+                Diagnostic(
+                    "warning",
+                    "IMT051",
+                    f"forward applies the {kind} {str(node.target)!r} at every step: imported as the input "
+                    "coding, so every step receives the data as given (for a Poisson encoder: its spikes' "
+                    "expected value, deterministic) instead of random spikes",
+                    node=str(node.target),
+                    hint="to deploy encoded spikes, encode the data beforehand and pass x of shape (N, T, ...)",
+                )
+            )
+    return tuple(warnings)
 
 
 def _mode_note(multi: bool) -> tuple[tuple[str, str], ...]:
@@ -348,8 +405,8 @@ def _strip_time(graph: torch.fx.Graph, multi: bool) -> tuple[int | None, str | N
     steps, notes = None, []
     repeated = _repetition(inputs[0])
     if repeated is not None:
-        node, steps = repeated
-        node.replace_all_uses_with(inputs[0])
+        node, per_step, steps = repeated
+        node.replace_all_uses_with(per_step)
         notes.append(("time", f"forward repeats the input over {steps} steps"))
     value = output.args[0]
     if not isinstance(value, torch.fx.Node):
@@ -363,8 +420,9 @@ def _strip_time(graph: torch.fx.Graph, multi: bool) -> tuple[int | None, str | N
     return steps, readout, tuple(notes)
 
 
-def _repetition(x: torch.fx.Node) -> tuple[torch.fx.Node, int] | None:
-    """x.unsqueeze(0).repeat(T, 1, ...), x.unsqueeze(0).expand(T, -1, ...) or torch.stack([x] * T)."""
+def _repetition(x: torch.fx.Node) -> tuple[torch.fx.Node, torch.fx.Node, int] | None:
+    """(node, per-step input, T) for x.unsqueeze(0).repeat(T, 1, ...), x.unsqueeze(0).expand(T, -1, ...),
+    torch.stack([x] * T) or x.view(1, -1, *sizes).repeat(T, 1, ...) (the view then reshapes each sample)."""
     users = list(x.users)
     if len(users) != 1:
         return None
@@ -372,18 +430,24 @@ def _repetition(x: torch.fx.Node) -> tuple[torch.fx.Node, int] | None:
     if is_call(user, "stack") and dim_arg(user) in (0, None) and len(user.args) <= 2:
         items = user.args[0]
         if isinstance(items, (list, tuple)) and items and all(i is x for i in items):
-            return user, len(items)
+            return user, x, len(items)
         return None
-    if not (is_call(user, "unsqueeze") and dim_arg(user) == 0 and len(user.users) == 1):
+    grows = is_call(user, "unsqueeze") and dim_arg(user) == 0
+    sizes = size_args(user) if is_call(user, "view") or is_call(user, "reshape") else ()
+    reshapes = len(sizes) > 2 and sizes[0] == 1 and sizes[1] == -1 and all(isinstance(s, int) for s in sizes[2:])
+    if not (grows or reshapes) or len(user.users) != 1:
         return None
     (grown,) = user.users
     if grown.op != "call_method" or grown.target not in ("repeat", "expand") or grown.kwargs:
         return None
-    sizes = grown.args[1] if len(grown.args) == 2 and isinstance(grown.args[1], (tuple, list)) else grown.args[1:]
+    times = size_args(grown)
     rest = 1 if grown.target == "repeat" else -1
-    if sizes and isinstance(sizes[0], int) and sizes[0] >= 1 and all(s == rest for s in sizes[1:]):
-        return grown, int(sizes[0])
-    return None
+    if not (times and isinstance(times[0], int) and times[0] >= 1 and all(s == rest for s in times[1:])):
+        return None
+    if reshapes:  # x.view(1, -1, C, H, W) -> x.view(-1, C, H, W): the per-step reshape of the input
+        user.args = (x, -1, *sizes[2:])
+        return grown, user, int(times[0])
+    return grown, x, int(times[0])
 
 
 def _reduction(value: torch.fx.Node) -> tuple[torch.fx.Node, str] | None:

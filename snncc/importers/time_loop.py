@@ -13,8 +13,8 @@ torch.fx unrolls such a loop: every layer is called once per step.  This module 
 step applies the same layers to the same (direct) input, reads the number of steps from the
 neurons' calls and the readout from how forward combines the per-step outputs (mean, sum, last, or
 every step), and returns the first step as the chain to import.  The neurons carry their own state
-between calls, so folding is exact.  snntorch's explicit-membrane loop (snntorch.py) uses
-``same_step`` too.
+between calls, so folding is exact.  spikingjelly's single-step loops (spikingjelly.py) fold here
+too; snntorch's explicit-membrane loop (snntorch.py) uses ``same_step``, ``terms`` and ``divided``.
 """
 
 from __future__ import annotations
@@ -89,6 +89,10 @@ def fold(
     return _one_step(graph, per_step[0]), steps, readout
 
 
+def note(steps: int) -> str:
+    return f"time loop of forward over {steps} steps folded into one step; neurons keep their state between steps"
+
+
 def _steps_used(node: Any, step_of: dict) -> set[int]:
     """The loop steps whose neuron calls ``node`` depends on."""
     found, seen, stack = set(), set(), [node]
@@ -115,13 +119,13 @@ def _per_step_outputs(graph: torch.fx.Graph) -> tuple[list[Any], str]:
             return list(value.args[0].args[0]), name
     if _stacked(value):
         return list(value.args[0]), "steps"
-    total, divisor = _divided(value)
-    terms = _terms(total)
-    if len(terms) > 1:
+    total, divisor = divided(value)
+    summands = terms(total)
+    if len(summands) > 1:
         if divisor is None:
-            return terms, "sum"
-        if divisor == len(terms):
-            return terms, "mean"
+            return summands, "sum"
+        if divisor == len(summands):
+            return summands, "mean"
     elif divisor is None and isinstance(value, torch.fx.Node):
         return [value], "last"
     raise ImportFailed(
@@ -140,7 +144,7 @@ def _stacked(node: Any) -> bool:
     )
 
 
-def _divided(node: Any) -> tuple[Any, float | None]:
+def divided(node: Any) -> tuple[Any, float | None]:
     """(x, d) for x / d, x.div(d), x * (1/d); (node, None) otherwise."""
     if isinstance(node, torch.fx.Node) and len(node.args) == 2 and isinstance(node.args[1], (int, float)):
         x, k = node.args
@@ -151,10 +155,10 @@ def _divided(node: Any) -> tuple[Any, float | None]:
     return node, None
 
 
-def _terms(node: Any) -> list[Any]:
+def terms(node: Any) -> list[Any]:
     """The summands of a chain of additions (out = out + y), dropping a literal 0 start."""
     if isinstance(node, torch.fx.Node) and node.target in (*ADDS, "add") and len(node.args) == 2 and not node.kwargs:
-        return [t for arg in node.args for t in _terms(arg)]
+        return [t for arg in node.args for t in terms(arg)]
     if isinstance(node, (int, float)) and node == 0:
         return []
     return [node]

@@ -20,7 +20,9 @@ and loaded in Python (no file, no unpickling), e.g. ``model.load_state_dict(torc
 
 Codes: IMT002 unsupported module, IMT003 unsupported setting of a supported module,
 IMT004 unsupported operation in forward, IMT005 steps/readout missing or invalid,
-IMT006 forward order cannot be determined, IMT007 readout structure, IMT008 bad arguments.
+IMT006 forward order cannot be determined, IMT007 readout structure, IMT008 bad arguments;
+warnings: IMT050 --steps/--readout override what the model's forward fixes, IMT051 an encoder in
+the time loop imported as the input coding (spikingjelly.py).
 """
 
 from __future__ import annotations
@@ -62,7 +64,8 @@ from snncc.ir import (
 )
 from snncc.ir.op import pair
 
-from . import time_loop
+from . import input_reshape, time_loop
+from .fx_match import is_batch_size, source_line
 from .safe_load import load_torch_model
 from .snncc_neurons import NEURON_CONVERTERS
 from .torch_sanity import layer_problems, reject_module_cycles
@@ -112,6 +115,7 @@ class Walk:
     calls: tuple[LayerCall, ...]
     problems: tuple[Diagnostic, ...]
     order_note: str
+    input_sizes: tuple[int, ...] | None = None  # forward's reshape of its input, per sample (-1: inferred)
 
 
 @dataclass(frozen=True)
@@ -122,10 +126,14 @@ class Adapted:
     steps: int | None = None  # the model's own number of steps (e.g. spikingjelly's T-repeated input)
     readout: str | None = None  # the model's own reduction of the per-step outputs over time
     notes: tuple[tuple[str, str], ...] = ()
+    warnings: tuple[Diagnostic, ...] = ()  # what the user should know about how the model was read
 
 
 class _LeafTracer(torch.fx.Tracer):
-    """torch.fx tracer that stops at layers (torch.nn's, snncc neurons, subclasses of either)."""
+    """torch.fx tracer that stops at layers (torch.nn's, snncc neurons, subclasses of either); it keeps
+    each node's source line, so that a problem names the line of forward to change."""
+
+    record_stack_traces = True
 
     def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
         return _is_leaf(m)
@@ -149,7 +157,8 @@ def trace(body: nn.Module) -> torch.fx.Graph:
 
 def walk_trace(body: nn.Module, graph: torch.fx.Graph, prefix: str) -> Walk:
     """The chain of layers a (possibly edited) trace of ``body`` applies, with every problem found."""
-    return _fx_calls(body, graph, prefix)
+    sizes = input_reshape.strip(graph)
+    return dataclasses.replace(_fx_calls(body, graph, prefix), input_sizes=sizes)
 
 
 def _is_leaf(m: nn.Module) -> bool:
@@ -187,7 +196,8 @@ def _fx_calls(body: nn.Module, graph: torch.fx.Graph, prefix: str) -> Walk:
         name = prefix + (str(node.target) if node.op == "call_module" else node.name)
         if node.op == "call_module":
             if node.target in seen:
-                problems.append(_op_problem(name, "the module is called more than once (shared weights or recurrence)"))
+                message = "the module is called more than once (shared weights or recurrence)"
+                problems.append(_op_problem(name, _at(node, message)))
             seen.add(str(node.target))
             calls.append(LayerCall(name, body.get_submodule(str(node.target))))
         elif _is_flatten(node):
@@ -197,7 +207,7 @@ def _fx_calls(body: nn.Module, graph: torch.fx.Graph, prefix: str) -> Walk:
             inputs = inputs[:1]
             calls.append(LayerCall(name, pool))
         else:
-            problems.append(_op_problem(name, f"unsupported operation in forward: {_describe(node)}"))
+            problems.append(_op_problem(name, _at(node, f"unsupported operation in forward: {_describe(node)}")))
         if inputs != [previous]:
             problems.append(_op_problem(name, "layers must form a chain (each reads the previous one's output)"))
         previous = node
@@ -262,20 +272,13 @@ def _is_flatten(node: torch.fx.Node) -> bool:
         return start == 1 and end == -1
     if node.op == "call_method" and node.target in ("view", "reshape") and not kwargs:
         sizes = args[1] if len(args) == 2 and isinstance(args[1], (tuple, list)) else args[1:]
-        return len(sizes) == 2 and _is_batch_size(sizes[0], args[0]) and sizes[1] == -1
+        return len(sizes) == 2 and is_batch_size(sizes[0], args[0]) and sizes[1] == -1
     return False
 
 
-def _is_batch_size(arg: Any, tensor: Any) -> bool:
-    """x.size(0), x.shape[0] or len(x) of the same tensor: the batch dimension."""
-    if not isinstance(arg, torch.fx.Node):
-        return False
-    if arg.op == "call_method" and arg.target == "size":
-        return arg.args[0] is tensor and (arg.args[1:] == (0,) or arg.kwargs == {"dim": 0})
-    if arg.op == "call_function" and arg.target is operator.getitem and arg.args[1] == 0:
-        shape = arg.args[0]
-        return isinstance(shape, torch.fx.Node) and shape.op == "call_function" and shape.args == (tensor, "shape")
-    return arg.op == "call_function" and arg.target is len and arg.args[0] is tensor
+def _at(node: torch.fx.Node, message: str) -> str:
+    where = source_line(node)
+    return f"{message}, at {where}" if where else message
 
 
 def _describe(node: torch.fx.Node) -> str:
@@ -614,6 +617,7 @@ def import_torch(
     steps: int | None = None,
     readout: str | None = None,
     source: str = "",
+    warn: Callable[[Diagnostic], None] | None = None,
 ) -> Graph:
     """A FLOAT-stage graph computing what ``model`` computes on inputs of ``input_shape`` (one sample).
 
@@ -621,18 +625,23 @@ def import_torch(
     a bare single-step body (then steps and readout are required), or a spikingjelly/snntorch
     model (steps and readout from the model where its forward fixes them: spikingjelly's
     T-repeated input and mean/sum over time, snntorch's time loop; otherwise required).
+    ``warn`` gets the warnings (e.g. ``steps`` overriding the model's own), once the import succeeded.
     """
     if not isinstance(model, nn.Module):
         raise ImportFailed(f"expected a torch.nn.Module, got {type(model).__name__}", code="IMT008")
     reject_module_cycles(model)
     shape = _input_shape(input_shape)
     adapted = None if isinstance(model, snn.SNN) else (_adapt(model, shape) or _hand_written_loop(model))
+    warnings: list[Diagnostic] = []
     if adapted is None:
-        body, prefix, steps, readout, notes = _unwrap(model, steps, readout)
+        body, prefix, steps, readout, notes = _unwrap(model, steps, readout, warnings)
         walk = walk_body(body, prefix, shape)
     else:
-        steps, readout, notes = _adapted_time(adapted, steps, readout)
+        steps, readout, notes = _adapted_time(adapted, steps, readout, warnings)
         walk = adapted.walk
+    if walk.input_sizes is not None:
+        given, shape = shape, input_reshape.resolve(walk.input_sizes, shape, "input")
+        notes["input_reshape"] = f"forward reshapes its input: imported for samples of shape {shape}, not {given}"
     builder = GraphBuilder()
     builder.add("input", Input(shape=shape))
     chain = build_chain(builder, walk, shape)
@@ -647,7 +656,10 @@ def import_torch(
         source=source or f"torch:{type(model).__qualname__}",
         notes=tuple(sorted(notes.items())),
     )
-    return verify(builder.build(meta))
+    graph = verify(builder.build(meta))
+    for warning in warnings:
+        (warn or (lambda _d: None))(warning)
+    return graph
 
 
 def build_chain(builder: GraphBuilder, walk: Walk, input_shape: Shape) -> list[tuple[str, Op]]:
@@ -757,13 +769,15 @@ def _hand_written_loop(model: nn.Module) -> Adapted | None:
     if folded is None:
         return None
     step, steps, readout = folded
-    note = f"time loop of forward over {steps} steps folded into one step; neurons keep their state between steps"
-    return Adapted(walk_trace(model, step, ""), steps, readout, (("time_loop", note),))
+    return Adapted(walk_trace(model, step, ""), steps, readout, (("time_loop", time_loop.note(steps)),))
 
 
-def _adapted_time(adapted: Adapted, steps: int | None, readout: str | None) -> tuple[int, str, dict[str, str]]:
+def _adapted_time(
+    adapted: Adapted, steps: int | None, readout: str | None, warnings: list[Diagnostic]
+) -> tuple[int, str, dict[str, str]]:
     notes = {"importer": "torch", **dict(adapted.notes)}
-    _override(notes, steps, readout, adapted.steps, adapted.readout)
+    warnings += adapted.warnings
+    warnings += _override(notes, steps, readout, adapted.steps, adapted.readout)
     missing = [
         flag
         for flag, given, own in (("--steps", steps, adapted.steps), ("--readout", readout, adapted.readout))
@@ -782,10 +796,24 @@ def _adapted_time(adapted: Adapted, steps: int | None, readout: str | None) -> t
     return steps, readout, notes
 
 
-def _override(notes: dict[str, str], steps: Any, readout: Any, own_steps: Any, own_readout: Any) -> None:
+def _override(
+    notes: dict[str, str], steps: Any, readout: Any, own_steps: Any, own_readout: Any
+) -> list[Diagnostic]:
+    """Note and warn where --steps/--readout differ from what the model's forward fixes."""
+    warnings = []
     for key, given, own in (("steps", steps, own_steps), ("readout", readout, own_readout)):
         if given is not None and own is not None and given != own:
             notes[key] = f"{given} given, overriding the model's {own}"
+            warnings.append(
+                Diagnostic(
+                    "warning",
+                    "IMT050",
+                    f"--{key} {given} overrides the model's own {key} {own} (fixed by its forward): "
+                    f"snncc deploys {given}, not what the model was trained with",
+                    hint=f"drop --{key} to deploy the model's {own}",
+                )
+            )
+    return warnings
 
 
 def _check_time(steps: Any, readout: Any) -> None:
@@ -796,12 +824,12 @@ def _check_time(steps: Any, readout: Any) -> None:
 
 
 def _unwrap(
-    model: nn.Module, steps: int | None, readout: str | None
+    model: nn.Module, steps: int | None, readout: str | None, warnings: list[Diagnostic]
 ) -> tuple[nn.Module, str, int, str, dict[str, str]]:
     notes: dict[str, str] = {"importer": "torch"}
     if isinstance(model, snn.SNN):
         body, prefix = model.body, "body."
-        _override(notes, steps, readout, model.steps, model.readout)
+        warnings += _override(notes, steps, readout, model.steps, model.readout)
         steps = model.steps if steps is None else steps
         readout = model.readout if readout is None else readout
     else:

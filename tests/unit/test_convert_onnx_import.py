@@ -345,3 +345,56 @@ def test_weights_kept_beside_the_model_must_be_there(tmp_path):
     assert "copy that file next to the .onnx file" in info.value.diagnostics[0].hint
     moved.rename(weights)
     assert [type(layer) for _, layer in import_onnx(path).layers] == [Flatten, Dense]
+
+
+class ViewsItsInput(nn.Module):
+    """A CNN that takes flat rows: forward starts with x.view(-1, 1, 8, 8), as MNIST tutorials write it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(1, 4, 3, padding=1)
+        self.fc = nn.Linear(4 * 4 * 4, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.view(-1, 1, 8, 8)
+        x = nn.functional.avg_pool2d(torch.relu(self.conv(x)), 2)
+        return self.fc(torch.flatten(x, 1))
+
+
+@pytest.mark.parametrize("exporter", ["dynamo", "legacy"])
+def test_a_reshape_of_the_input_makes_the_reshaped_sample_the_models_input(tmp_path, exporter):
+    torch.manual_seed(7)
+    net = ViewsItsInput().eval()
+    path = tmp_path / "views.onnx"
+    if exporter == "dynamo":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(net, (torch.zeros(1, 64),), str(path), verbose=False)
+    else:
+        export(net, path, shape=(64,))
+    assert onnx.load(str(path)).graph.node[int(exporter == "legacy")].op_type == "Reshape"  # leads the graph
+    ann = import_onnx(path)
+    assert ann.input_shape == (1, 8, 8) and ann.file_input_shape == (64,)
+    assert any("Reshape" in note and "(1, 8, 8)" in note for note in ann.notes)
+    x = inputs(seed=8, shape=(64,))
+    ours, _ = forward(ann, x.reshape(-1, 1, 8, 8))
+    expected = np.concatenate([ort_run(path, row[None]) for row in x])  # the dynamo export fixes batch 1
+    np.testing.assert_allclose(ours, expected, rtol=1e-5, atol=1e-5)
+
+
+class ReshapesInside(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(1, 4, 3, padding=1)
+        self.fc = nn.Linear(4 * 8 * 8, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.relu(self.conv(x)).reshape(-1, 8, 4, 8)  # mixes channels and rows: no layer does that
+        return self.fc(torch.flatten(x, 1))
+
+
+def test_a_reshape_after_a_layer_is_still_refused_naming_it(tmp_path):
+    with pytest.raises(ImportFailed) as info:
+        import_onnx(export(ReshapesInside(), tmp_path / "inside.onnx"))
+    (d,) = info.value.diagnostics
+    assert d.code == "IMT102" and d.node == "/Reshape" and "reshaping the model's input" in d.message
