@@ -79,6 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.add_argument("--lava-samples", type=int, default=8, help="samples to run in Lava with --backend lava (default 8)")
     c.add_argument("--samples", type=int, help="verify on the first N samples only")
+    c.add_argument(
+        "--calib",
+        type=Path,
+        help=".npz (or x.npy directory) of samples to calibrate the quantization on; default: the first quarter "
+        "of --data (at most 256 samples), which is then not scored",
+    )
     c.add_argument("--workers", type=int, default=1, help="verify in N local processes (default 1)")
     c.add_argument("--dask-scheduler", metavar="ADDRESS", help="verify on a Dask cluster (tcp://host:8786)")
     c.add_argument(
@@ -215,6 +221,7 @@ def _compile(args: argparse.Namespace) -> int:
     options = CompileOptions(
         target=args.target,
         data=args.data,
+        calib=args.calib,
         steps=args.steps,
         readout=args.readout,
         input_encoding=args.input_encoding,

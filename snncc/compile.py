@@ -12,7 +12,15 @@ from typing import Any
 
 import numpy as np
 
-from snncc.data import BUNDLED_DIGITS, Dataset, dataset_from_arrays, load_dataset
+from snncc.data import (
+    BUNDLED_DIGITS,
+    BUNDLED_DIGITS_CALIB,
+    CalibrationSplit,
+    Dataset,
+    dataset_from_arrays,
+    load_dataset,
+    split_for_calibration,
+)
 from snncc.errors import DataError, Diagnostic, ImportFailed, InvalidGraph, MappingError, StrictModeError
 from snncc.ir import Graph, Input, Numerics, Output, verify
 from snncc.parallel import executor_for, in_flight_for
@@ -22,7 +30,7 @@ from snncc.passes.calibrate import calibrate
 from snncc.passes.canonicalize import canonicalize
 from snncc.passes.quantize import QuantizationReport, Quantize, quantize
 from snncc.target import Target, load_target
-from snncc.verify import Comparison, compare, predict
+from snncc.verify import Comparison, compare, predict, verdict
 
 Progress = Callable[[str], None]
 
@@ -31,6 +39,7 @@ Progress = Callable[[str], None]
 class CompileOptions:
     target: str = "loihi"
     data: Path | None = None  # .npz with x (and y); default: the bundled digits test split if it fits
+    calib: Path | None = None  # .npz with x to calibrate on; default: a part of `data` that is then not scored
     steps: int | None = None  # needed when the model is not an snncc.nn.SNN
     readout: str | None = None
     input_encoding: str | None = None  # default: the target's first
@@ -66,11 +75,16 @@ class CompileResult:
     diagnostics: tuple[Diagnostic, ...]
     approximations: dict[str, list[str]] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    calibration: CalibrationSplit | None = None  # which samples set the scales (None: not recorded)
 
     @property
     def verification_passed(self) -> bool:
-        v = self.comparison.verification
-        return v.output_agreement >= self.min_agreement and (self.lava is None or self.lava["bit_exact"])
+        return self.verdict[0]
+
+    @property
+    def verdict(self) -> tuple[bool, list[str]]:
+        """(passed, why it failed): snncc.verify.verdict on this compile's verification and Lava run."""
+        return verdict(self.comparison.verification, self.min_agreement, self.lava)
 
     min_agreement: float = 0.95
 
@@ -81,7 +95,8 @@ class Deployment:
 
     model_path: Path
     target: Target
-    dataset: Dataset
+    dataset: Dataset  # the samples to score: none of them was used for calibration unless calibration.overlaps
+    calibration: CalibrationSplit
     input_name: str
     model_graph: Graph  # the imported model (FLOAT stage): what the deployment is verified against
     float_graph: Graph  # CANONICAL stage, after any approximations
@@ -100,11 +115,13 @@ def deploy(
     *,
     calibrate_v: bool = True,
     imported: tuple[Dataset, Graph] | None = None,
+    calibration: Dataset | None = None,
 ) -> Deployment:
     """Import, canonicalize, quantize and map; ``calibrate_v=False`` skips the float simulation.
 
     ``imported``: a (dataset, FLOAT graph) made elsewhere (e.g. by ANN-to-SNN conversion); then
-    ``model_path`` only names the source in reports and errors.
+    ``model_path`` only names the source in reports and errors.  ``calibration``: the samples to
+    calibrate on (default: ``options.calib``, else a part of the data that is then not scored).
     """
     target = load_target(options.target)
     import_warnings: list[Diagnostic] = []
@@ -115,6 +132,7 @@ def deploy(
     else:
         dataset, graph = imported
     input_name = graph.of_type(Input)[0][0]
+    split = _calibration_split(dataset, graph, options, calibration)
 
     say("canonicalizing (fold batch norm, fuse pooling, fold gains and resets; relays where branches meet)")
     with timer("canonicalize"), _located(model_path):
@@ -126,13 +144,12 @@ def deploy(
             approximations[name] = list(dict.fromkeys([*approximations[name], *layers]))
         canonical = verify(align_depths(canonical))  # relays: branches of unequal depth meet in step on chip
 
-    say(
-        f"quantizing{f' (calibrating on {min(len(dataset), options.calibration_samples)} samples)' if calibrate_v else ''}"
-    )
+    calibrating = min(len(split.calibration), options.calibration_samples)
+    say(f"quantizing{f' (calibrating on {calibrating} samples: {split.how})' if calibrate_v else ''}")
     with timer("quantize"):
         encoding = options.input_encoding or target.input_encodings[0]
         _check_encoding(target, encoding)
-        calib_x = {input_name: dataset.x[: options.calibration_samples]}
+        calib_x = {input_name: split.calibration.x[: options.calibration_samples]}
         max_steps = (1 << target.numerics.input_bits) - 1
         calibration = calibrate(canonical, calib_x, max_steps=max_steps, simulate=calibrate_v)
         numerics = netx_numerics(target.numerics) if options.netx_compatible else target.numerics
@@ -157,7 +174,8 @@ def deploy(
     return Deployment(
         model_path,
         target,
-        dataset,
+        split.scored,
+        split,
         input_name,
         graph,
         canonical,
@@ -188,10 +206,11 @@ def compile_model(
     progress: Progress | None = None,
     *,
     imported: tuple[Dataset, Graph] | None = None,
+    calibration: Dataset | None = None,
 ) -> CompileResult:
     say = progress or (lambda _msg: None)
     timer = _Timer()
-    d = deploy(Path(model_path), options, say, timer, imported=imported)
+    d = deploy(Path(model_path), options, say, timer, imported=imported, calibration=calibration)
 
     verify_set = d.dataset.head(options.samples)
     say(f"simulating {len(verify_set)} samples x {d.int_graph.meta.steps} steps (float model and reference backend)")
@@ -238,6 +257,7 @@ def compile_model(
         diagnostics=d.diagnostics,
         approximations=d.approximations,
         timings=timer.seconds,
+        calibration=d.calibration,
         min_agreement=options.min_output_agreement,
     )
 
@@ -353,6 +373,40 @@ def _import_with_data(model: Any, path: Path, options: CompileOptions) -> tuple[
         code="DAT011",
         node=mismatch.diagnostics[0].node if mismatch else None,
         hint="pass --data FILE.npz with x of shape (N, *input_shape) and optional labels y",
+    )
+
+
+def _calibration_split(
+    dataset: Dataset, graph: Graph, options: CompileOptions, given: Dataset | None
+) -> CalibrationSplit:
+    """Calibrate on ``given``, on ``--calib``, on the bundled digits' training samples (for the
+    bundled test split), or else on a part of the data that is then not scored."""
+    if given is not None:
+        overlaps = given.path == dataset.path
+        return CalibrationSplit(given, dataset, f"{len(given)} samples of {given.path.name}", overlaps)
+    if options.calib is not None:
+        calib = _like(load_dataset(options.calib), dataset, graph)
+        return CalibrationSplit(calib, dataset, f"{len(calib)} samples of {options.calib.name} (--calib)")
+    if options.data is None and dataset.path == BUNDLED_DIGITS and BUNDLED_DIGITS_CALIB.is_file():
+        calib = _like(load_dataset(BUNDLED_DIGITS_CALIB), dataset, graph)
+        return CalibrationSplit(calib, dataset, f"{len(calib)} training samples of the bundled digits (calib_data.npz)")
+    return split_for_calibration(dataset, options.calibration_samples)
+
+
+def _like(calib: Dataset, data: Dataset, graph: Graph) -> Dataset:
+    """Calibration samples in the layout the data was imported with (direct or one input per step)."""
+    (_, op), *_ = graph.of_type(Input)
+    sample = tuple(calib.x.shape[1:])
+    if sample in (tuple(data.x.shape[1:]), tuple(op.shape), (graph.meta.steps, *op.shape)):
+        return calib
+    if int(np.prod(sample)) == int(np.prod(data.x.shape[1:])):  # e.g. (64,) samples for a (1, 8, 8) import
+        return Dataset(calib.path, calib.x.reshape(len(calib.x), *data.x.shape[1:]), calib.y)
+    raise DataError(
+        f"calibration samples have shape {sample} but the model takes {tuple(op.shape)}"
+        f" (or, one input per step, ({graph.meta.steps}, {', '.join(map(str, op.shape))}))",
+        code="DAT008",
+        source=str(calib.path),
+        hint="give --calib samples of the same shape as the --data samples",
     )
 
 
