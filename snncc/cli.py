@@ -295,6 +295,16 @@ def _simulate(args: argparse.Namespace) -> int:
         args.artifact, data=args.data, backend=args.backend, samples=args.samples, device=args.device
     )
     print(json.dumps(summary, indent=1))
+    if "bit_exact_with_refsim" in summary:  # --backend lava: say plainly whether Lava ran the specified network
+        exact = summary["bit_exact_with_refsim"]
+        print(
+            f"Lava {'matched' if exact else 'DID NOT match'} the reference backend bit for bit "
+            f"({', '.join(summary['compared_with_refsim'])} of every layer at every step, {summary['samples']} samples)"
+            + ("" if exact else f"; first mismatch: {summary['first_mismatch']}"),
+            file=sys.stderr,
+        )
+        if not exact:
+            return EXIT_VERIFICATION_FAILED
     return EXIT_OK
 
 

@@ -159,9 +159,13 @@ def deploy(
     say(f"mapping onto {target.name}")
     with timer("map"):
         from snncc.mapping import check_design_rules, partition
+        from snncc.mapping.fan_in import explain_fan_in
 
         # spike traffic weighted by the float model's firing rates on the calibration data, when simulated
-        placement = partition(int_graph, target, firing_rates=calibration.firing_rates or None)
+        try:
+            placement = partition(int_graph, target, firing_rates=calibration.firing_rates or None)
+        except MappingError as err:  # name the pooling fused into a layer whose fan-in is too large
+            raise MappingError(diagnostics=explain_fan_in(list(err.diagnostics), graph)) from err
         map_warnings = [d for d in check_design_rules(int_graph, target) if d.severity == "warning"]
     located = [d if d.source else dataclasses.replace(d, source=str(model_path)) for d in import_warnings]
     diagnostics = (*located, *qreport.diagnostics, *map_warnings)
@@ -270,15 +274,17 @@ def compile_module(
     progress: Progress | None = None,
 ) -> CompileResult:
     """`snncc compile` for a torch module built and loaded in Python (no model file, so no pickle):
-    verified on the samples ``x`` (N, *input_shape) with optional integer labels ``y``.  The way in
+    verified on the samples ``x`` (N, *input_shape), or (N, T, *input_shape) for one input per step,
+    with optional integer labels ``y``.  The way in
     for models that cannot be saved whole (snntorch's Leaky holds a closure)."""
     from snncc.importers.torch import import_torch
 
     options = options or CompileOptions()
     name = Path(f"<{type(model).__qualname__}>")
     dataset = dataset_from_arrays(x, y, source=str(name))
-    graph = import_torch(
-        model, tuple(dataset.x.shape[1:]), steps=options.steps, readout=options.readout, source=f"torch:{name}"
+    graph = import_for_samples(
+        lambda shape: import_torch(model, shape, steps=options.steps, readout=options.readout, source=f"torch:{name}"),
+        dataset,
     )
     return compile_model(name, options, progress, imported=(dataset, graph))
 
@@ -340,18 +346,7 @@ def _import_with_data(model: Any, path: Path, options: CompileOptions) -> tuple[
 
     if options.data is not None:
         dataset = load_dataset(options.data)
-        try:
-            return dataset, imported(tuple(dataset.x.shape[1:]))
-        except InvalidGraph as err:
-            if not _is_shape_error(err):
-                raise
-            raise DataError(
-                f"the model cannot take samples of shape {tuple(dataset.x.shape[1:])} ({err.diagnostics[0].message})",
-                code="DAT008",
-                source=str(options.data),
-                node=err.diagnostics[0].node,
-                hint="give data whose samples have the model's input shape",
-            ) from err
+        return dataset, import_for_samples(imported, dataset)
     if not BUNDLED_DIGITS.is_file():
         raise DataError(
             "no --data given and the bundled digits data is not available", code="DAT010", hint="pass --data FILE.npz"
@@ -407,6 +402,52 @@ def _like(calib: Dataset, data: Dataset, graph: Graph) -> Dataset:
         code="DAT008",
         source=str(calib.path),
         hint="give --calib samples of the same shape as the --data samples",
+    )
+
+
+def import_for_samples(imported: Callable[[tuple[int, ...]], Graph], dataset: Dataset) -> Graph:
+    """Import a model whose input shape only its data tells: samples x[i] of shape S are either one
+    input, presented at every step (input shape S), or one input per step, S = (T, *input shape).
+    The model decides: a reading is kept when the model imports with that input shape (and, per step,
+    runs T steps); when both readings fit, the data is refused as ambiguous rather than guessed."""
+    sample = tuple(dataset.x.shape[1:])
+    readings = [(sample, False), *([(sample[1:], True)] if len(sample) >= 2 else [])]
+    fits: list[tuple[tuple[int, ...], Graph]] = []
+    problems: list[tuple[InvalidGraph | None, str]] = []
+    for shape, per_step in readings:
+        try:
+            graph = imported(shape)
+        except InvalidGraph as err:
+            if not _is_shape_error(err):
+                raise
+            problems.append((err, f"as one input of shape {shape}: {err.diagnostics[0].message}"))
+            continue
+        if per_step and graph.meta.steps != sample[0]:
+            problems.append(
+                (None, f"as {sample[0]} steps of {shape}: the model runs {graph.meta.steps} steps, not {sample[0]}")
+            )
+            continue
+        fits.append((shape, graph))
+    if len(fits) == 1:
+        return fits[0][1]
+    if fits:
+        raise DataError(
+            f"samples of shape {sample} fit the model both as one input presented at every step and as "
+            f"{sample[0]} steps of one input of shape {sample[1:]}, each",
+            code="DAT030",
+            source=str(dataset.path),
+            hint="snncc cannot tell which you mean: for direct input give x of shape (N, *input_shape); for "
+            f"per-step input give x of shape (N, T, *input_shape) with T different from {sample[0]}, or run "
+            "the model with another --steps",
+        )
+    first = next((err for err, _ in problems if err is not None), None)
+    raise DataError(
+        f"the model cannot take samples of shape {sample}: " + "; ".join(why for _, why in problems),
+        code="DAT008",
+        source=str(dataset.path),
+        node=first.diagnostics[0].node if first else None,
+        hint="give x of shape (N, *input_shape) (the same input at every step) or (N, T, *input_shape) "
+        "(one input per step, T = the model's steps; pass --steps T for a model that does not fix it)",
     )
 
 
