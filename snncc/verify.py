@@ -309,9 +309,10 @@ def verdict(v: Verification, min_agreement: float, lava: dict[str, Any] | None =
         reasons.append(f"same decision on {v.output_agreement:.2%} of samples, below the required {min_agreement:.2%}")
     for who, silent in (("float model", v.float_silent), ("deployed network", v.deployed_silent)):
         if silent > MAX_SILENT * v.samples:
+            verb = "never spikes" if len(v.silence_layers) == 1 else "never spike"
             reasons.append(
-                f"the {who}'s output is silent on {silent} of {v.samples} samples ({', '.join(v.silence_layers)} never "
-                f"spike): more than {MAX_SILENT:.0%}, so agreement says nothing"
+                f"the {who}'s output is silent on {silent} of {v.samples} samples ({', '.join(v.silence_layers)} "
+                f"{verb}): more than {MAX_SILENT:.0%}, so agreement says nothing"
             )
     if lava is not None and not lava["bit_exact"]:
         reasons.append("Lava differs from the reference backend")
