@@ -196,7 +196,8 @@ def render_markdown(report: dict[str, Any], plots: list[str], extra: Sequence[st
         f"| scored samples | {v['samples']} of {Path(report['data']['path']).name} |",
         *_calibration_row(report["data"].get("calibration")),
         f"| undecided (tied top outputs) | float {v['float_ties']}, deployed {v['deployed_ties']} of {v['samples']} |",
-        f"| silent (watched layer never spikes) | float {v['float_silent']}, deployed {v['deployed_silent']} of {v['samples']}"
+        f"| silent (watched layer never spikes) | float {v['float_silent']}, deployed {v['deployed_silent']} "
+        f"of {v['samples']}"
         f"{_watched(v)} |",
         *(
             [f"| identical output spike counts | {_pct(v['same_readout'])} of samples |"]

@@ -27,12 +27,12 @@ from snncc.backends.base import merge_traces
 from snncc.backends.refsim import RefSim
 from snncc.ir import Graph, IntInput, IntLIF, Output
 from snncc.ir.ops_float import STEP_READOUTS
-
-UNDECIDED = -1  # the predicted class of a sample whose top readout values tie
-MAX_SILENT = 0.5  # verification cannot pass when more than this fraction of samples is silent
 from snncc.parallel import ordered_map
 from snncc.passes.align_depths import relays_of
 from snncc.passes.quantize import quantize_inputs
+
+UNDECIDED = -1  # the predicted class of a sample whose top readout values tie
+MAX_SILENT = 0.5  # verification cannot pass when more than this fraction of samples is silent
 
 
 @dataclass(frozen=True)
@@ -181,7 +181,7 @@ def compare(
         deployed_silent=int(i_silent.sum()),
         float_ties=int(np.sum(f_pred == UNDECIDED)),
         deployed_ties=int(np.sum(i_pred == UNDECIDED)),
-        same_readout=float(np.mean(np.all((f_out == i_out).reshape(n_samples, -1), axis=1))) if spike_readout else None,
+        same_readout=_same_readouts(f_out, i_out) if spike_readout else None,
     )
     return Comparison(verification, it_all, ft_all)
 
@@ -229,7 +229,7 @@ def _compare_batch(job: _BatchJob) -> _BatchResult:
         if layer in job.silence_layers:
             spikes_f += (a != 0).reshape(batch, -1).sum(axis=1)
             spikes_i += (b != 0).reshape(batch, -1).sum(axis=1)
-    quiet = bool(job.silence_layers)  # with no spiking layer to watch (input straight to the readout), none is silent
+    watched = bool(job.silence_layers)  # no spiking layer to watch (input straight to the readout): none is silent
     return _BatchResult(
         job.start,
         equal,
@@ -237,8 +237,8 @@ def _compare_batch(job: _BatchJob) -> _BatchResult:
         first,
         dataclasses.replace(ft, spikes={}),
         dataclasses.replace(it, spikes={}),
-        (spikes_f == 0) & quiet,
-        (spikes_i == 0) & quiet,
+        (spikes_f == 0) & watched,
+        (spikes_i == 0) & watched,
     )
 
 
@@ -271,6 +271,11 @@ def _per_class(values: np.ndarray, readout: str) -> np.ndarray:
     if readout in STEP_READOUTS:
         values = values.mean(axis=1)
     return values.reshape(values.shape[0], -1)
+
+
+def _same_readouts(a: np.ndarray, b: np.ndarray) -> float:
+    """Fraction of samples whose spike readouts are equal (counts times the same amplitude)."""
+    return float(np.mean(np.all(np.isclose(a, b, rtol=1e-9, atol=0).reshape(len(a), -1), axis=1)))
 
 
 def _same_decisions(a: np.ndarray, b: np.ndarray, readout: str) -> np.ndarray:

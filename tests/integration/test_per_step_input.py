@@ -19,6 +19,7 @@ from snncc.compile import compile_model, import_for_samples
 from snncc.data import Dataset
 from snncc.errors import DataError
 from snncc.importers.torch import import_torch, load_torch_model
+from snncc.simulate import simulate_artifact
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT / "examples" / "digits" / "model.pt"
@@ -111,3 +112,5 @@ def test_spike_trains_from_the_command_line(digits, tmp_path, capsys):
     np.savez(tmp_path / "trains.npz", x=spike_trains(x, 8), y=y)
     code = main(["compile", str(MODEL), "--data", str(tmp_path / "trains.npz"), "--out", str(tmp_path / "o"), "-q"])
     assert code == 0, capsys.readouterr().err
+    summary = simulate_artifact(tmp_path / "o", data=tmp_path / "trains.npz")  # the artifact runs them too
+    assert summary["samples"] == 64 and summary["output_agreement"] > 0.9
