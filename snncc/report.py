@@ -334,10 +334,10 @@ def render_markdown(report: dict[str, Any], plots: list[str], extra: Sequence[st
 def _criterion(v: dict[str, Any]) -> list[str]:
     lines = [
         f"Pass criterion: the deployed network makes the same decision as the float model on at least "
-        f"{_pct(v['min_output_agreement'])} of the scored samples (a tie among the top outputs is no decision, and "
-        f"a silent sample never counts as agreeing), neither model's output is silent on more than "
-        f"{v['max_silent_fraction']:.0%} of them, and Lava, when it ran, matches the reference backend bit for bit. "
-        "Accuracy counts an undecided sample as wrong."
+        f"{_pct(v['min_output_agreement'])} of the scored samples (where one model's top outputs tie, its tied "
+        f"classes must include the other's choice; a silent sample never counts as agreeing), neither model's "
+        f"output is silent on more than {v['max_silent_fraction']:.0%} of them, and Lava, when it ran, matches the "
+        "reference backend bit for bit. Accuracy is scored as torch's argmax (first class on a tie)."
     ]
     if v["failed_because"]:
         lines += ["", "Failed because:", *[f"- {reason}" for reason in v["failed_because"]]]

@@ -5,11 +5,12 @@ float simulator, the integer graph in the reference simulator.  Per neuron layer
 how many (sample, step, neuron) spikes agree and where the first disagreement is; per
 output, class agreement, accuracies against labels and the relative error of the values.
 
-A prediction is a decision only when one class is strictly on top: a sample whose top readout
-values tie (all-zero spike counts included) is *undecided* (class -1), never class 0, so it
-counts as wrong for accuracy and agrees only with the same tie.  A sample whose output layer
-(or, for a membrane readout, the spiking layers feeding it) never spikes is *silent*: it never
-counts as agreeing, as nothing about the network was compared on it.  ``verdict`` is the pass rule.
+Accuracy is scored as the frameworks score it (argmax, the first class on ties), so the float
+accuracy is the trained model's.  Agreement is stricter: a sample whose top readout values tie
+(all-zero spike counts included) is *undecided* and agrees only where the other model's top
+classes overlap its tied ones, never by both picking class 0; a sample whose output layer (or, for
+a membrane readout, the spiking layers feeding it) never spikes is *silent* and never counts as
+agreeing, as nothing about the network was compared on it.  ``verdict`` is the pass rule.
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ from snncc.parallel import ordered_map
 from snncc.passes.align_depths import relays_of
 from snncc.passes.quantize import quantize_inputs
 
-UNDECIDED = -1  # the predicted class of a sample whose top readout values tie
 MAX_SILENT = 0.5  # verification cannot pass when more than this fraction of samples is silent
 
 
@@ -179,8 +179,8 @@ def compare(
         silence_layers=silence,
         float_silent=int(f_silent.sum()),
         deployed_silent=int(i_silent.sum()),
-        float_ties=int(np.sum(f_pred == UNDECIDED)),
-        deployed_ties=int(np.sum(i_pred == UNDECIDED)),
+        float_ties=int(np.sum(undecided(f_out, output_op.readout))),
+        deployed_ties=int(np.sum(undecided(i_out, output_op.readout))),
         same_readout=_same_readouts(f_out, i_out) if spike_readout else None,
     )
     return Comparison(verification, it_all, ft_all)
@@ -256,11 +256,14 @@ def _earlier(known: tuple[int, int, int] | None, candidate: tuple[int, int, int]
 
 
 def predict(values: np.ndarray, readout: str) -> np.ndarray:
-    """Class per sample: argmax of the output vector (of its mean over steps for per-step readouts),
-    or UNDECIDED where the top value is shared by several classes (e.g. all spike counts zero)."""
-    flat = _per_class(values, readout)
-    tied = _on_top(flat).sum(axis=1) > 1
-    return np.where(tied, UNDECIDED, flat.argmax(axis=1))
+    """Class per sample: argmax of the output vector, of its mean over steps for per-step readouts
+    (the first class on ties, as torch's argmax: ``undecided`` says where that happened)."""
+    return _per_class(values, readout).argmax(axis=1)
+
+
+def undecided(values: np.ndarray, readout: str) -> np.ndarray:
+    """Per sample: is the top readout value shared by several classes (e.g. all spike counts zero)?"""
+    return _on_top(_per_class(values, readout)).sum(axis=1) > 1
 
 
 def _on_top(flat: np.ndarray) -> np.ndarray:
@@ -279,8 +282,9 @@ def _same_readouts(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _same_decisions(a: np.ndarray, b: np.ndarray, readout: str) -> np.ndarray:
-    """Per sample: the same top class, or, for a tie, the same set of tied top classes."""
-    return np.all(_on_top(_per_class(a, readout)) == _on_top(_per_class(b, readout)), axis=1)
+    """Per sample: do the two models' top classes overlap?  The same class where both decide; where
+    one ties, its tied classes include the other's choice (a one-spike difference can break a tie)."""
+    return np.any(_on_top(_per_class(a, readout)) & _on_top(_per_class(b, readout)), axis=1)
 
 
 def silence_layers(graph: Graph, output: str) -> tuple[str, ...]:
