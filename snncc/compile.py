@@ -381,7 +381,8 @@ def _calibration_split(
         return CalibrationSplit(given, dataset, f"{len(given)} samples of {given.path.name}", overlaps)
     if options.calib is not None:
         calib = _like(load_dataset(options.calib), dataset, graph)
-        return CalibrationSplit(calib, dataset, f"{len(calib)} samples of {options.calib.name} (--calib)")
+        same = options.data is not None and Path(options.calib).resolve() == Path(options.data).resolve()
+        return CalibrationSplit(calib, dataset, f"{len(calib)} samples of {options.calib.name} (--calib)", same)
     if options.data is None and dataset.path == BUNDLED_DIGITS and BUNDLED_DIGITS_CALIB.is_file():
         calib = _like(load_dataset(BUNDLED_DIGITS_CALIB), dataset, graph)
         return CalibrationSplit(calib, dataset, f"{len(calib)} training samples of the bundled digits (calib_data.npz)")

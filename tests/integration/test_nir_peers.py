@@ -184,7 +184,8 @@ def test_spikingjelly_export_compiles_and_keeps_its_outputs_and_accuracy(sj_mode
     assert (ours == counts).all(axis=1).mean() >= 0.99
     sj_accuracy = float((counts.argmax(1) == labels).mean())
     v = _compile(path, tmp_path / "o", "--dt", "1e-4", "--steps", str(SJ_STEPS), "--readout", "sum",
-                 "--data", str(path.parent / "test.npz"))  # fmt: skip  # (N, 8, 8) samples for the Conv1d net
+                 "--data", str(path.parent / "test.npz"),  # (N, 8, 8) samples for the Conv1d net
+                 "--calib", str(path.parent / "test.npz"))  # fmt: skip  # score every sample spikingjelly was
     print(f"spikingjelly {sj_accuracy:.4f}, float {v['float_accuracy']:.4f}, deployed {v['deployed_accuracy']:.4f}")
     assert sj_accuracy > 0.75
     assert v["float_accuracy"] == pytest.approx(sj_accuracy, abs=0.01)
