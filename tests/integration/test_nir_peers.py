@@ -209,9 +209,12 @@ def test_per_step_if_graph_warns_at_a_physical_dt_and_not_at_dt_1(tmp_path, caps
     graph = nir.NIRGraph(nodes=nodes, edges=[("input", "fc"), ("fc", "if"), ("if", "output")], type_check=False)
     nir.write(str(path), graph)
     run = ["--steps", "8", "--readout", "sum", "--samples", "32", "-q"]
-    assert main(["compile", str(path), "--dt", "1e-3", *run, "--out", str(tmp_path / "a")]) == 0
+    # nothing fires at --dt 1e-3: the report is written, and the silent output fails verification (exit 1)
+    assert main(["compile", str(path), "--dt", "1e-3", *run, "--out", str(tmp_path / "a")]) == 1
     err = capsys.readouterr().err
     assert f"warning[IMT213] ({path}): IF node 'if' has r = 1: at --dt 0.001 each step adds 0.001·x" in err
-    assert "pass --dt 1" in err and "IMT213" in (tmp_path / "a" / "report.md").read_text()
+    report = (tmp_path / "a" / "report.md").read_text()
+    assert "pass --dt 1" in err and "IMT213" in report
+    assert "the float model's output is silent on 32 of 32 samples" in report
     assert main(["check", str(path), "--dt", "1", "--steps", "8", "--readout", "sum", "-q"]) == 0
     assert "IMT213" not in capsys.readouterr().err
