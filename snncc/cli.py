@@ -112,6 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.add_argument("--lava-samples", type=int, default=8, help="samples to run in Lava with --backend lava (default 8)")
     c.add_argument("--samples", type=int, help="verify on the first N samples only")
+    c.add_argument(
+        "--calib",
+        type=Path,
+        help=".npz (or x.npy directory) of samples to calibrate the quantization on; default: the first quarter "
+        "of --data (at most 256 samples), which is then not scored",
+    )
     c.add_argument("--workers", type=int, default=1, help="verify in N local processes (default 1)")
     c.add_argument("--dask-scheduler", metavar="ADDRESS", help="verify on a Dask cluster (tcp://host:8786)")
     c.add_argument(
@@ -309,6 +315,7 @@ def _compile(args: argparse.Namespace) -> int:
     options = CompileOptions(
         target=args.target,
         data=args.data,
+        calib=args.calib,
         steps=args.steps,
         readout=args.readout,
         input_encoding=args.input_encoding,
@@ -382,6 +389,16 @@ def _simulate(args: argparse.Namespace) -> int:
         args.artifact, data=args.data, backend=args.backend, samples=args.samples, device=args.device
     )
     print(json.dumps(summary, indent=1))
+    if "bit_exact_with_refsim" in summary:  # --backend lava: say plainly whether Lava ran the specified network
+        exact = summary["bit_exact_with_refsim"]
+        print(
+            f"Lava {'matched' if exact else 'DID NOT match'} the reference backend bit for bit "
+            f"({', '.join(summary['compared_with_refsim'])} of every layer at every step, {summary['samples']} samples)"
+            + ("" if exact else f"; first mismatch: {summary['first_mismatch']}"),
+            file=sys.stderr,
+        )
+        if not exact:
+            return EXIT_VERIFICATION_FAILED
     return EXIT_OK
 
 

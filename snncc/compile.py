@@ -13,7 +13,16 @@ from typing import Any
 
 import numpy as np
 
-from snncc.data import BUNDLED_DIGITS, Dataset, check_labels, dataset_from_arrays, load_dataset
+from snncc.data import (
+    BUNDLED_DIGITS,
+    BUNDLED_DIGITS_CALIB,
+    CalibrationSplit,
+    Dataset,
+    check_labels,
+    dataset_from_arrays,
+    load_dataset,
+    split_for_calibration,
+)
 from snncc.errors import DataError, Diagnostic, ImportFailed, InvalidGraph, MappingError, StrictModeError
 from snncc.ir import Graph, Input, Numerics, Output, verify
 from snncc.limits import check_graph
@@ -24,7 +33,7 @@ from snncc.passes.calibrate import calibrate
 from snncc.passes.canonicalize import canonicalize
 from snncc.passes.quantize import QuantizationReport, Quantize, quantize
 from snncc.target import Target, load_target
-from snncc.verify import Comparison, compare, predict
+from snncc.verify import Comparison, compare, predict, verdict
 
 Progress = Callable[[str], None]
 
@@ -33,6 +42,7 @@ Progress = Callable[[str], None]
 class CompileOptions:
     target: str = "loihi"
     data: Path | None = None  # .npz with x (and y); default: the bundled digits test split if it fits
+    calib: Path | None = None  # .npz with x to calibrate on; default: a part of `data` that is then not scored
     steps: int | None = None  # needed when the model is not an snncc.nn.SNN
     readout: str | None = None
     input_encoding: str | None = None  # default: the target's first
@@ -68,11 +78,16 @@ class CompileResult:
     diagnostics: tuple[Diagnostic, ...]
     approximations: dict[str, list[str]] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    calibration: CalibrationSplit | None = None  # which samples set the scales (None: not recorded)
 
     @property
     def verification_passed(self) -> bool:
-        v = self.comparison.verification
-        return v.output_agreement >= self.min_agreement and (self.lava is None or self.lava["bit_exact"])
+        return self.verdict[0]
+
+    @property
+    def verdict(self) -> tuple[bool, list[str]]:
+        """(passed, why it failed): snncc.verify.verdict on this compile's verification and Lava run."""
+        return verdict(self.comparison.verification, self.min_agreement, self.lava)
 
     min_agreement: float = 0.95
 
@@ -83,7 +98,8 @@ class Deployment:
 
     model_path: Path
     target: Target
-    dataset: Dataset
+    dataset: Dataset  # the samples to score: none of them was used for calibration unless calibration.overlaps
+    calibration: CalibrationSplit
     input_name: str
     model_graph: Graph  # the imported model (FLOAT stage): what the deployment is verified against
     float_graph: Graph  # CANONICAL stage, after any approximations
@@ -102,11 +118,13 @@ def deploy(
     *,
     calibrate_v: bool = True,
     imported: tuple[Dataset, Graph] | None = None,
+    calibration: Dataset | None = None,
 ) -> Deployment:
     """Import, canonicalize, quantize and map; ``calibrate_v=False`` skips the float simulation.
 
     ``imported``: a (dataset, FLOAT graph) made elsewhere (e.g. by ANN-to-SNN conversion); then
-    ``model_path`` only names the source in reports and errors.
+    ``model_path`` only names the source in reports and errors.  ``calibration``: the samples to
+    calibrate on (default: ``options.calib``, else a part of the data that is then not scored).
     """
     target = load_target(options.target)
     import_warnings: list[Diagnostic] = []
@@ -119,6 +137,7 @@ def deploy(
     check_graph(graph, str(model_path))  # steps, weights, neurons: before anything simulates the model
     input_name = graph.of_type(Input)[0][0]
     check_labels(dataset, output_classes(graph))
+    split = _calibration_split(dataset, graph, options, calibration)
 
     say("canonicalizing (fold batch norm, fuse pooling, fold gains and resets; relays where branches meet)")
     with timer("canonicalize"), _located(model_path):
@@ -130,13 +149,12 @@ def deploy(
             approximations[name] = list(dict.fromkeys([*approximations[name], *layers]))
         canonical = verify(align_depths(canonical))  # relays: branches of unequal depth meet in step on chip
 
-    say(
-        f"quantizing{f' (calibrating on {min(len(dataset), options.calibration_samples)} samples)' if calibrate_v else ''}"
-    )
+    calibrating = min(len(split.calibration), options.calibration_samples)
+    say(f"quantizing{f' (calibrating on {calibrating} samples: {split.how})' if calibrate_v else ''}")
     with timer("quantize"):
         encoding = options.input_encoding or target.input_encodings[0]
         _check_encoding(target, encoding)
-        calib_x = {input_name: dataset.x[: options.calibration_samples]}
+        calib_x = {input_name: split.calibration.x[: options.calibration_samples]}
         max_steps = (1 << target.numerics.input_bits) - 1
         calibration = calibrate(canonical, calib_x, max_steps=max_steps, simulate=calibrate_v)
         numerics = netx_numerics(target.numerics) if options.netx_compatible else target.numerics
@@ -146,9 +164,13 @@ def deploy(
     say(f"mapping onto {target.name}")
     with timer("map"):
         from snncc.mapping import check_design_rules, partition
+        from snncc.mapping.fan_in import explain_fan_in
 
         # spike traffic weighted by the float model's firing rates on the calibration data, when simulated
-        placement = partition(int_graph, target, firing_rates=calibration.firing_rates or None)
+        try:
+            placement = partition(int_graph, target, firing_rates=calibration.firing_rates or None)
+        except MappingError as err:  # name the pooling fused into a layer whose fan-in is too large
+            raise MappingError(diagnostics=explain_fan_in(list(err.diagnostics), graph)) from err
         map_warnings = [d for d in check_design_rules(int_graph, target) if d.severity == "warning"]
     located = [d if d.source else dataclasses.replace(d, source=str(model_path)) for d in import_warnings]
     diagnostics = (*located, *qreport.diagnostics, *map_warnings)
@@ -161,7 +183,8 @@ def deploy(
     return Deployment(
         model_path,
         target,
-        dataset,
+        split.scored,
+        split,
         input_name,
         graph,
         canonical,
@@ -192,6 +215,7 @@ def compile_model(
     progress: Progress | None = None,
     *,
     imported: tuple[Dataset, Graph] | None = None,
+    calibration: Dataset | None = None,
 ) -> CompileResult:
     check_agreement(options.min_output_agreement)
     check_parallel_options(options.workers, options.dask_scheduler)
@@ -199,7 +223,7 @@ def compile_model(
         raise DataError(f"lava_samples must be 0 (no Lava run) or more, got {options.lava_samples}", code="DAT012")
     say = progress or (lambda _msg: None)
     timer = _Timer()
-    d = deploy(Path(model_path), options, say, timer, imported=imported)
+    d = deploy(Path(model_path), options, say, timer, imported=imported, calibration=calibration)
 
     verify_set = d.dataset.head(options.samples)
     say(f"simulating {len(verify_set)} samples x {d.int_graph.meta.steps} steps (float model and reference backend)")
@@ -246,6 +270,7 @@ def compile_model(
         diagnostics=d.diagnostics,
         approximations=d.approximations,
         timings=timer.seconds,
+        calibration=d.calibration,
         min_agreement=options.min_output_agreement,
     )
 
@@ -258,15 +283,17 @@ def compile_module(
     progress: Progress | None = None,
 ) -> CompileResult:
     """`snncc compile` for a torch module built and loaded in Python (no model file, so no pickle):
-    verified on the samples ``x`` (N, *input_shape) with optional integer labels ``y``.  The way in
+    verified on the samples ``x`` (N, *input_shape), or (N, T, *input_shape) for one input per step,
+    with optional integer labels ``y``.  The way in
     for models that cannot be saved whole (snntorch's Leaky holds a closure)."""
     from snncc.importers.torch import import_torch
 
     options = options or CompileOptions()
     name = Path(f"<{type(model).__qualname__}>")
     dataset = dataset_from_arrays(x, y, source=str(name))
-    graph = import_torch(
-        model, tuple(dataset.x.shape[1:]), steps=options.steps, readout=options.readout, source=f"torch:{name}"
+    graph = import_for_samples(
+        lambda shape: import_torch(model, shape, steps=options.steps, readout=options.readout, source=f"torch:{name}"),
+        dataset,
     )
     return compile_model(name, options, progress, imported=(dataset, graph))
 
@@ -375,18 +402,7 @@ def _import_with_data(
 
     if options.data is not None:
         dataset = load_dataset(options.data)
-        try:
-            graph = imported(tuple(dataset.x.shape[1:]))
-        except InvalidGraph as err:
-            if not _is_shape_error(err):
-                raise
-            raise DataError(
-                f"the model cannot take samples of shape {tuple(dataset.x.shape[1:])} ({err.diagnostics[0].message})",
-                code="DAT008",
-                source=str(options.data),
-                node=err.diagnostics[0].node,
-                hint="give data whose samples have the model's input shape",
-            ) from err
+        graph = import_for_samples(imported, dataset)
         return _shaped_for(dataset, graph), graph
     if not BUNDLED_DIGITS.is_file():
         raise DataError(
@@ -420,6 +436,87 @@ def _shaped_for(dataset: Dataset, graph: Graph) -> Dataset:
     if tuple(dataset.x.shape[1:]) == tuple(shape) or int(np.prod(dataset.x.shape[1:])) != int(np.prod(shape)):
         return dataset
     return Dataset(dataset.path, dataset.x.reshape(len(dataset.x), *shape), dataset.y)
+
+
+def _calibration_split(
+    dataset: Dataset, graph: Graph, options: CompileOptions, given: Dataset | None
+) -> CalibrationSplit:
+    """Calibrate on ``given``, on ``--calib``, on the bundled digits' training samples (for the
+    bundled test split), or else on a part of the data that is then not scored."""
+    if given is not None:
+        overlaps = given.path == dataset.path
+        return CalibrationSplit(given, dataset, f"{len(given)} samples of {given.path.name}", overlaps)
+    if options.calib is not None:
+        calib = _like(load_dataset(options.calib), dataset, graph)
+        same = options.data is not None and Path(options.calib).resolve() == Path(options.data).resolve()
+        return CalibrationSplit(calib, dataset, f"{len(calib)} samples of {options.calib.name} (--calib)", same)
+    if options.data is None and dataset.path == BUNDLED_DIGITS and BUNDLED_DIGITS_CALIB.is_file():
+        calib = _like(load_dataset(BUNDLED_DIGITS_CALIB), dataset, graph)
+        return CalibrationSplit(calib, dataset, f"{len(calib)} training samples of the bundled digits (calib_data.npz)")
+    return split_for_calibration(dataset, options.calibration_samples)
+
+
+def _like(calib: Dataset, data: Dataset, graph: Graph) -> Dataset:
+    """Calibration samples in the layout the data was imported with (direct or one input per step)."""
+    (_, op), *_ = graph.of_type(Input)
+    sample = tuple(calib.x.shape[1:])
+    if sample in (tuple(data.x.shape[1:]), tuple(op.shape), (graph.meta.steps, *op.shape)):
+        return calib
+    if int(np.prod(sample)) == int(np.prod(data.x.shape[1:])):  # e.g. (64,) samples for a (1, 8, 8) import
+        return Dataset(calib.path, calib.x.reshape(len(calib.x), *data.x.shape[1:]), calib.y)
+    raise DataError(
+        f"calibration samples have shape {sample} but the model takes {tuple(op.shape)}"
+        f" (or, one input per step, ({graph.meta.steps}, {', '.join(map(str, op.shape))}))",
+        code="DAT008",
+        source=str(calib.path),
+        hint="give --calib samples of the same shape as the --data samples",
+    )
+
+
+def import_for_samples(imported: Callable[[tuple[int, ...]], Graph], dataset: Dataset) -> Graph:
+    """Import a model whose input shape only its data tells: samples x[i] of shape S are either one
+    input, presented at every step (input shape S), or one input per step, S = (T, *input shape).
+    The model decides: a reading is kept when the model imports with that input shape (and, per step,
+    runs T steps); when both readings fit, the data is refused as ambiguous rather than guessed."""
+    sample = tuple(dataset.x.shape[1:])
+    readings = [(sample, False), *([(sample[1:], True)] if len(sample) >= 2 else [])]
+    fits: list[tuple[tuple[int, ...], Graph]] = []
+    problems: list[tuple[InvalidGraph | None, str]] = []
+    for shape, per_step in readings:
+        try:
+            graph = imported(shape)
+        except InvalidGraph as err:
+            if not _is_shape_error(err):
+                raise
+            problems.append((err, f"as one input of shape {shape}: {err.diagnostics[0].message}"))
+            continue
+        if per_step and graph.meta.steps != sample[0]:
+            problems.append(
+                (None, f"as {sample[0]} steps of {shape}: the model runs {graph.meta.steps} steps, not {sample[0]}")
+            )
+            continue
+        fits.append((shape, graph))
+    if len(fits) == 1:
+        return fits[0][1]
+    if fits:
+        raise DataError(
+            f"samples of shape {sample} fit the model both as one input presented at every step and as "
+            f"{sample[0]} steps of one input of shape {sample[1:]}, each",
+            code="DAT030",
+            source=str(dataset.path),
+            hint="snncc cannot tell which you mean: for direct input give x of shape (N, *input_shape); for "
+            f"per-step input give x of shape (N, T, *input_shape) with T different from {sample[0]}, or run "
+            "the model with another --steps",
+        )
+    first = next((err for err, _ in problems if err is not None), None)
+    raise DataError(
+        f"the model cannot take samples of shape {sample}: " + "; ".join(why for _, why in problems),
+        code="DAT008",
+        source=str(dataset.path),
+        node=first.diagnostics[0].node if first else None,
+        hint="give x of shape (N, *input_shape) (the same input at every step) or (N, T, *input_shape) "
+        "(one input per step, T = the model's steps; pass --steps T for a model that does not fix it)",
+    )
 
 
 @contextlib.contextmanager

@@ -20,6 +20,8 @@ from snncc.npz import read_npz
 
 # examples/digits/test_data.npz, installed as the package data of snncc.digits (pyproject.toml)
 BUNDLED_DIGITS = Path(str(files("snncc.digits") / "test_data.npz"))
+# training samples of the same split: what a compile on the bundled digits calibrates on
+BUNDLED_DIGITS_CALIB = BUNDLED_DIGITS.with_name("calib_data.npz")
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,35 @@ class Dataset:
     def head(self, n: int | None) -> Dataset:
         if n is None or n >= len(self):
             return self
-        return Dataset(self.path, self.x[:n], None if self.y is None else self.y[:n])
+        return self.rows(0, n)
+
+    def rows(self, start: int, stop: int | None = None) -> Dataset:
+        return Dataset(self.path, self.x[start:stop], None if self.y is None else self.y[start:stop])
+
+
+@dataclass(frozen=True)
+class CalibrationSplit:
+    """Which samples set the quantization scales, and which are scored, so that the report can say
+    whether the scored samples were seen by calibration."""
+
+    calibration: Dataset
+    scored: Dataset
+    how: str  # for the report: where the calibration samples come from
+    overlaps: bool = False  # True: the scored samples include the calibration samples
+
+
+def split_for_calibration(data: Dataset, most: int) -> CalibrationSplit:
+    """No separate calibration data: calibrate on the first min(most, N // 4) samples of ``data`` and
+    score the others, so that accuracy is measured on samples calibration did not see.  A single
+    sample cannot be split: it is both, and the split says so."""
+    count = min(most, max(1, len(data) // 4))
+    if len(data) < 2:
+        return CalibrationSplit(data, data, f"the only sample of {data.path.name}, also scored", overlaps=True)
+    return CalibrationSplit(
+        data.rows(0, count),
+        data.rows(count),
+        f"the first {count} samples of {data.path.name} (not scored; the other {len(data) - count} are)",
+    )
 
 
 def load_dataset(path: str | Path, input_shape: tuple[int, ...] | None = None, steps: int | None = None) -> Dataset:

@@ -21,6 +21,7 @@ from snncc.ir import IntInput, IntLIF, print_graph, save
 from snncc.passes.align_depths import relays_of
 from snncc.passes.approximate import APPROXIMATIONS
 from snncc.text import markdown_cell as md
+from snncc.verify import MAX_SILENT
 
 INPUT_FORMS = {
     "graded": "graded input spikes: every step each input element sends its integer value as one graded message",
@@ -45,7 +46,11 @@ def build_report(result: CompileResult) -> dict[str, Any]:
             "path": str(result.model_path),
             "sha256": _sha256(result.model_path) if result.model_path.is_file() else None,
         },
-        "data": {"path": str(result.dataset.path), "samples": len(result.dataset)},
+        "data": {
+            "path": str(result.dataset.path),
+            "samples": len(result.dataset),
+            "calibration": _calibration(result),
+        },
         "target": {
             "name": result.target.name,
             "title": result.target.title,
@@ -77,8 +82,10 @@ def build_report(result: CompileResult) -> dict[str, Any]:
         "energy": result.energy.to_dict(),
         "verification": {
             **v.to_dict(),
-            "passed": result.verification_passed,
+            "passed": result.verdict[0],
+            "failed_because": result.verdict[1],
             "min_output_agreement": result.min_agreement,
+            "max_silent_fraction": MAX_SILENT,
         },
         "relays": _relays(result),
         "approximations": {
@@ -139,6 +146,19 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
+def _calibration(result: CompileResult) -> dict[str, Any] | None:
+    """Where the quantization scales came from, and whether the scored samples were among them."""
+    split = result.calibration
+    if split is None:
+        return None
+    return {
+        "path": str(split.calibration.path),
+        "samples": len(split.calibration),
+        "source": split.how,
+        "overlaps_scored": split.overlaps,
+    }
+
+
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -160,8 +180,10 @@ def render_markdown(report: dict[str, Any], plots: list[str], extra: Sequence[st
         f"# snncc deployment report: {md(Path(report['model']['path']).name)} on {md(report['target']['title'])}",
         "",
         f"Verdict: **{'PASS' if v['passed'] else 'FAIL'}** — deployed accuracy {_pct(v['deployed_accuracy'])} "
-        f"vs float {_pct(v['float_accuracy'])}, same prediction on {_pct(v['output_agreement'])} of "
+        f"vs float {_pct(v['float_accuracy'])}, same decision on {_pct(v['output_agreement'])} of "
         f"{v['samples']} samples ({report['time_steps']} steps each).",
+        "",
+        *_criterion(v),
         "",
         "## Summary",
         "",
@@ -173,6 +195,18 @@ def render_markdown(report: dict[str, Any], plots: list[str], extra: Sequence[st
         f"| synaptic ops per sample | {e['synops']:,.0f} |",
         f"| neuron updates per sample | {e['neuron_updates']:,.0f} |",
         f"| input | {i['encoding']}, {i['bits']} bits, LSB {i['lsb']:.6g} ({'exact' if i['exact'] else 'rounded'}) |",
+        f"| scored samples | {v['samples']} of {Path(report['data']['path']).name} |",
+        *_calibration_row(report["data"].get("calibration")),
+        f"| undecided (tied top outputs) | float {v['float_ties']}, deployed {v['deployed_ties']} of {v['samples']} |",
+        f"| silent (watched layer never spikes) | float {v['float_silent']}, deployed {v['deployed_silent']} "
+        f"of {v['samples']}"
+        f"{_watched(v)} |",
+        *(
+            [f"| identical output spike counts | {_pct(v['same_readout'])} of samples |"]
+            if v.get("same_readout") is not None
+            else []
+        ),
+        f"| output relative error | {v['output_rel_error']:.3g} (‖deployed − float‖ / ‖float‖ of the readouts) |",
         *_relay_summary(report["relays"]),
         *([f"| recurrent layers | {_recurrent(report['recurrent'])} |"] if report.get("recurrent") else []),
         "",
@@ -182,15 +216,17 @@ def render_markdown(report: dict[str, Any], plots: list[str], extra: Sequence[st
         *_relay_section(report["relays"]),
         "## Float vs deployed, layer by layer",
         "",
-        f"Spike agreement = fraction of (sample, step, neuron) with the same spike. A layer below "
-        f"{_pct(v['tolerance'])} counts as diverged. First diverged layer: **{md(v['first_divergent_layer'] or 'none')}**.",
+        f"Spike agreement = fraction of (sample, step, neuron) with the same spike. This table is a diagnostic "
+        f"(it does not decide the verdict): it shows where quantization error enters. Layers below the "
+        f"{_pct(v['tolerance'])} line: {_below(v)}.",
         "",
         "| layer | neurons | spike agreement | float rate | deployed rate | first mismatch (sample, step, neuron) |",
         "|---|---:|---:|---:|---:|---|",
     ]
     for layer in v["layers"]:
         lines.append(
-            f"| {_layer_name(layer)} | {layer['neurons']} | {_pct(layer['spike_agreement'])} | {layer['float_rate']:.4f} | "
+            f"| {_layer_name(layer)} | {layer['neurons']} | {_pct(layer['spike_agreement'])}"
+            f"{' (below line)' if layer['spike_agreement'] < v['tolerance'] else ''} | {layer['float_rate']:.4f} | "
             f"{layer['deployed_rate']:.4f} | {layer['first_mismatch'] or '—'} |"
         )
     lines += [
@@ -297,6 +333,38 @@ def render_markdown(report: dict[str, Any], plots: list[str], extra: Sequence[st
     return "\n".join(lines) + "\n"
 
 
+def _criterion(v: dict[str, Any]) -> list[str]:
+    lines = [
+        f"Pass criterion: the deployed network makes the same decision as the float model on at least "
+        f"{_pct(v['min_output_agreement'])} of the scored samples (where one model's top outputs tie, its tied "
+        f"classes must include the other's choice; a silent sample never counts as agreeing), neither model's "
+        f"output is silent on more than {v['max_silent_fraction']:.0%} of them, and Lava, when it ran, matches the "
+        "reference backend bit for bit. Accuracy is scored as torch's argmax (first class on a tie)."
+    ]
+    if v["failed_because"]:
+        lines += ["", "Failed because:", *[f"- {reason}" for reason in v["failed_because"]]]
+    return lines
+
+
+def _calibration_row(calibration: dict[str, Any] | None) -> list[str]:
+    if calibration is None:
+        return []
+    note = " — **the scored samples include them**" if calibration["overlaps_scored"] else ""
+    return [f"| calibrated on | {calibration['source']}{note} |"]
+
+
+def _watched(v: dict[str, Any]) -> str:
+    layers = v.get("silence_layers") or []
+    return f" (watching {', '.join(layers)})" if layers else ""
+
+
+def _below(v: dict[str, Any]) -> str:
+    below = [md(layer["layer"]) for layer in v["layers"] if layer["spike_agreement"] < v["tolerance"]]
+    if not below:
+        return "none"
+    return f"{', '.join(below)} (the first in network order: **{md(v['first_divergent_layer'])}**)"
+
+
 def _layer_name(layer: dict[str, Any]) -> str:
     return md(layer["layer"] + (f" (relay of {layer['relay_of']})" if layer.get("relay_of") else ""))
 
@@ -378,6 +446,8 @@ def _plots(result: CompileResult, out: Path) -> list[str]:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
 
     names = []
     meta = {"Software": None}
@@ -408,13 +478,38 @@ def _plots(result: CompileResult, out: Path) -> list[str]:
     names.append("utilization.png")
 
     v = result.comparison.verification
-    fig, ax = plt.subplots(figsize=(8, 3))
-    ax.bar([a.layer for a in v.layers], [a.spike_agreement for a in v.layers], color="tab:green")
-    ax.axhline(v.tolerance, color="k", lw=0.8, ls="--", label="tolerance")
-    ax.set_ylim(min(0.9, *[a.spike_agreement for a in v.layers]) if v.layers else 0, 1.0)
+    fig, ax = plt.subplots(figsize=(8, 3.2))
+    values = [a.spike_agreement for a in v.layers]
+    below = [value < v.tolerance for value in values]
+    bars = ax.bar(
+        [a.layer for a in v.layers], values, color=["tab:red" if b else "tab:green" for b in below], width=0.6
+    )
+    for bar, value in zip(bars, values, strict=True):  # the axis starts at 0, so the numbers carry the detail
+        many = len(values) > 12
+        ax.annotate(
+            f"{value:.2%}",
+            (bar.get_x() + bar.get_width() / 2, value / 2),
+            ha="center",
+            va="center",
+            color="white",
+            fontsize=6 if many else 8,
+            fontweight="bold",
+            rotation=90 if many else 0,
+        )
+    line = ax.axhline(v.tolerance, color="k", lw=0.8, ls="--")
+    ax.set_ylim(0, 1)
+    ax.set_yticks(np.linspace(0, 1, 6))
     ax.set_ylabel("spike agreement")
-    ax.set_title("Float vs deployed spikes per layer")
-    ax.legend(fontsize=8)
+    ax.set_title("Float vs deployed spikes per layer (a diagnostic; the verdict is in report.md)", fontsize=10)
+    legend = [
+        Patch(color="tab:green", label=f"at or above {v.tolerance:.0%}"),
+        Patch(color="tab:red", label=f"below {v.tolerance:.0%}"),
+        Line2D([], [], color=line.get_color(), lw=0.8, ls="--", label=f"{v.tolerance:.0%} line"),
+    ]
+    below_axis = -0.14 if len(values) <= 6 else -0.3
+    ax.legend(handles=legend, fontsize=8, ncol=3, loc="upper center", bbox_to_anchor=(0.5, below_axis))
+    if len(v.layers) > 6:
+        ax.tick_params(axis="x", labelrotation=45, labelsize=7)
     fig.tight_layout()
     fig.savefig(out / "agreement.png", dpi=100, metadata=meta)
     plt.close(fig)

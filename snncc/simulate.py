@@ -1,4 +1,7 @@
-"""Run a compiled artifact (the integer graph and its float graph) on a backend and score it."""
+"""Run a compiled artifact (the integer graph and its float graph) on a backend and score it.
+
+On Lava the run is also compared with the reference backend bit for bit (u, v and spikes of every
+layer at every step), so the summary says whether Lava computed exactly the specified network."""
 
 from __future__ import annotations
 
@@ -33,10 +36,12 @@ def simulate_artifact(
     (input_name, input_op), *_ = int_graph.of_type(IntInput)
     dataset = load_dataset(data if data is not None else BUNDLED_DIGITS)
     x = dataset.x
-    if tuple(x.shape[1:]) != input_op.shape:
+    per_step = (int_graph.meta.steps, *input_op.shape)
+    if tuple(x.shape[1:]) not in (input_op.shape, per_step):
         if int(np.prod(x.shape[1:])) != int(np.prod(input_op.shape)) or data is not None:
             raise DataError(
-                f"samples have shape {tuple(x.shape[1:])} but the artifact takes {input_op.shape}",
+                f"samples have shape {tuple(x.shape[1:])} but the artifact takes {input_op.shape} "
+                f"(or, one input per step, {per_step})",
                 code="DAT008",
                 source=str(dataset.path),
                 hint="pass --data with inputs of the model's shape",
@@ -45,19 +50,35 @@ def simulate_artifact(
     check_labels(dataset, output_classes(int_graph))
     n = len(x) if samples is None else min(samples, len(x))
     x, y = x[:n], None if dataset.y is None else dataset.y[:n]
-    runner = RefSim(device=device) if backend == "refsim" else get_backend(backend)
-    trace = runner.run(int_graph, quantize_inputs(int_graph, {input_name: x}))
     reference = get_backend("floatsim").run(float_graph, {input_name: x})
     (out_name, out_op), *_ = int_graph.of_type(Output)
-    predicted = predict(trace.outputs[out_name], out_op.readout)
     float_predicted = predict(reference.outputs[out_name], out_op.readout)
-    return {
+    summary: dict[str, Any] = {
         "artifact": str(artifact),
         "backend": backend,
         "samples": n,
         "steps": int_graph.meta.steps,
-        "deployed_accuracy": None if y is None else float(np.mean(predicted == y)),
         "float_accuracy": None if y is None else float(np.mean(float_predicted == y)),
+    }
+    if backend == "lava":
+        from snncc.compile import lava_check
+
+        lava = lava_check(int_graph, {input_name: x}, float_predictions=float_predicted, labels=y)
+        return {
+            **summary,
+            "deployed_accuracy": lava["deployed_accuracy"],
+            "output_agreement": lava["output_agreement"],
+            "wall_seconds": lava["wall_seconds"],
+            "bit_exact_with_refsim": lava["bit_exact"],
+            "compared_with_refsim": lava["compared"],
+            **({"first_mismatch": lava["first_mismatch"]} if "first_mismatch" in lava else {}),
+        }
+    runner = RefSim(device=device) if backend == "refsim" else get_backend(backend)
+    trace = runner.run(int_graph, quantize_inputs(int_graph, {input_name: x}))
+    predicted = predict(trace.outputs[out_name], out_op.readout)
+    return {
+        **summary,
+        "deployed_accuracy": None if y is None else float(np.mean(predicted == y)),
         "output_agreement": float(np.mean(predicted == float_predicted)),
         "wall_seconds": round(trace.wall_seconds, 3),
     }

@@ -4,6 +4,13 @@ Both run on the same samples in batches (memory stays bounded): the float graph 
 float simulator, the integer graph in the reference simulator.  Per neuron layer we count
 how many (sample, step, neuron) spikes agree and where the first disagreement is; per
 output, class agreement, accuracies against labels and the relative error of the values.
+
+Accuracy is scored as the frameworks score it (argmax, the first class on ties), so the float
+accuracy is the trained model's.  Agreement is stricter: a sample whose top readout values tie
+(all-zero spike counts included) is *undecided* and agrees only where the other model's top
+classes overlap its tied ones, never by both picking class 0; a sample whose output layer (or, for
+a membrane readout, the spiking layers feeding it) never spikes is *silent* and never counts as
+agreeing, as nothing about the network was compared on it.  ``verdict`` is the pass rule.
 """
 
 from __future__ import annotations
@@ -19,11 +26,13 @@ import numpy as np
 from snncc.backends import Record, Trace, get_backend
 from snncc.backends.base import merge_traces
 from snncc.backends.refsim import RefSim
-from snncc.ir import Graph, IntLIF, Output
+from snncc.ir import Graph, IntInput, IntLIF, Output
 from snncc.ir.ops_float import STEP_READOUTS
 from snncc.parallel import ordered_map
 from snncc.passes.align_depths import relays_of
 from snncc.passes.quantize import quantize_inputs
+
+MAX_SILENT = 0.5  # verification cannot pass when more than this fraction of samples is silent
 
 
 @dataclass(frozen=True)
@@ -51,6 +60,12 @@ class Verification:
     first_divergent_layer: str | None
     float_predictions: np.ndarray
     deployed_predictions: np.ndarray
+    silence_layers: tuple[str, ...] = ()  # the layers whose silence on a sample makes that sample silent
+    float_silent: int = 0  # samples on which the float model's silence_layers never spike
+    deployed_silent: int = 0
+    float_ties: int = 0  # samples whose top readout values tie (undecided; silent spike counts included)
+    deployed_ties: int = 0
+    same_readout: float | None = None  # spike readouts: fraction of samples with identical readout vectors
 
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
@@ -90,11 +105,14 @@ def compare(
     layers = [n for n, op in int_graph.of_type(IntLIF) if op.spiking]
     relays = relays_of(int_graph)  # the float model has no relays: each copies a layer, so compare with that
     (output_name, output_op), *_ = int_graph.of_type(Output)
+    silence = silence_layers(int_graph, output_name)
     n_samples = len(next(iter(x.values())))
     equal = dict.fromkeys(layers, 0)
     counts_f = dict.fromkeys(layers, 0)
     first: dict[str, tuple[int, int, int] | None] = dict.fromkeys(layers)
     f_traces, i_traces = [], []
+    silent_f: list[np.ndarray] = []
+    silent_i: list[np.ndarray] = []
     batches = (
         _BatchJob(
             float_graph,
@@ -104,6 +122,7 @@ def compare(
             {k: np.asarray(v[s : s + batch_size]) for k, v in x.items()},
             s,
             device,
+            silence,
         )
         for s in range(0, n_samples, batch_size)
     )
@@ -115,6 +134,8 @@ def compare(
                 first[layer] = _earlier(first[layer], done.first[layer])
         f_traces.append(done.float_trace)
         i_traces.append(done.int_trace)
+        silent_f.append(done.float_silent)
+        silent_i.append(done.deployed_silent)
         if progress:
             progress(min(done.start + batch_size, n_samples), n_samples)
     ft_all, it_all = merge_traces(f_traces), merge_traces(i_traces)
@@ -137,6 +158,9 @@ def compare(
     f_out = ft_all.outputs[output_name]
     i_out = it_all.outputs[output_name].reshape(f_out.shape) * output_op.scale
     f_pred, i_pred = predict(f_out, output_op.readout), predict(i_out, output_op.readout)
+    f_silent, i_silent = np.concatenate(silent_f), np.concatenate(silent_i)
+    same_decision = _same_decisions(f_out, i_out, output_op.readout)
+    spike_readout = output_op.readout.startswith("spike")
     norm = float(np.linalg.norm(f_out))
     diverged = [a.layer for a in agreements if a.spike_agreement < tolerance]
     verification = Verification(
@@ -145,13 +169,19 @@ def compare(
         output=output_name,
         float_accuracy=_accuracy(f_pred, labels),
         deployed_accuracy=_accuracy(i_pred, labels),
-        output_agreement=float(np.mean(f_pred == i_pred)),
+        output_agreement=float(np.mean(same_decision & ~f_silent & ~i_silent)),
         output_rel_error=float(np.linalg.norm(i_out - f_out) / norm) if norm else float(np.abs(i_out).max()),
         layers=tuple(agreements),
         tolerance=tolerance,
         first_divergent_layer=diverged[0] if diverged else None,
         float_predictions=f_pred,
         deployed_predictions=i_pred,
+        silence_layers=silence,
+        float_silent=int(f_silent.sum()),
+        deployed_silent=int(i_silent.sum()),
+        float_ties=int(np.sum(undecided(f_out, output_op.readout))),
+        deployed_ties=int(np.sum(undecided(i_out, output_op.readout))),
+        same_readout=_same_readouts(f_out, i_out) if spike_readout else None,
     )
     return Comparison(verification, it_all, ft_all)
 
@@ -165,6 +195,7 @@ class _BatchJob:
     x: dict[str, np.ndarray]
     start: int
     device: str | None = None
+    silence_layers: tuple[str, ...] = ()  # a sample is silent when none of these spikes (a subset of layers)
 
 
 @dataclass(frozen=True)
@@ -175,6 +206,8 @@ class _BatchResult:
     first: dict[str, tuple[int, int, int] | None]
     float_trace: Trace
     int_trace: Trace
+    float_silent: np.ndarray  # (batch,) bool
+    deployed_silent: np.ndarray
 
 
 def _compare_batch(job: _BatchJob) -> _BatchResult:
@@ -184,6 +217,8 @@ def _compare_batch(job: _BatchJob) -> _BatchResult:
         job.int_graph, quantize_inputs(job.int_graph, job.x), record=Record(spikes=True, layers=job.layers)
     )
     equal, float_spikes, first = {}, {}, {}
+    batch = len(next(iter(job.x.values())))
+    spikes_f, spikes_i = np.zeros(batch, dtype=np.int64), np.zeros(batch, dtype=np.int64)
     for layer, float_layer in zip(job.layers, job.float_layers, strict=True):
         a = ft.spikes[float_layer]
         b = it.spikes[layer].reshape(a.shape)  # canonicalization may lay a layer out as its conv's (C, H, W)
@@ -191,8 +226,19 @@ def _compare_batch(job: _BatchJob) -> _BatchResult:
         equal[layer] = int(same.sum())
         float_spikes[layer] = int(a.sum())
         first[layer] = None if same.all() else _earliest(~same, job.start)
+        if layer in job.silence_layers:
+            spikes_f += (a != 0).reshape(batch, -1).sum(axis=1)
+            spikes_i += (b != 0).reshape(batch, -1).sum(axis=1)
+    watched = bool(job.silence_layers)  # no spiking layer to watch (input straight to the readout): none is silent
     return _BatchResult(
-        job.start, equal, float_spikes, first, dataclasses.replace(ft, spikes={}), dataclasses.replace(it, spikes={})
+        job.start,
+        equal,
+        float_spikes,
+        first,
+        dataclasses.replace(ft, spikes={}),
+        dataclasses.replace(it, spikes={}),
+        (spikes_f == 0) & watched,
+        (spikes_i == 0) & watched,
     )
 
 
@@ -210,10 +256,76 @@ def _earlier(known: tuple[int, int, int] | None, candidate: tuple[int, int, int]
 
 
 def predict(values: np.ndarray, readout: str) -> np.ndarray:
-    """Class per sample: argmax of the output vector, of its mean over steps for per-step readouts."""
+    """Class per sample: argmax of the output vector, of its mean over steps for per-step readouts
+    (the first class on ties, as torch's argmax: ``undecided`` says where that happened)."""
+    return _per_class(values, readout).argmax(axis=1)
+
+
+def undecided(values: np.ndarray, readout: str) -> np.ndarray:
+    """Per sample: is the top readout value shared by several classes (e.g. all spike counts zero)?"""
+    return _on_top(_per_class(values, readout)).sum(axis=1) > 1
+
+
+def _on_top(flat: np.ndarray) -> np.ndarray:
+    return flat == flat.max(axis=1, keepdims=True)
+
+
+def _per_class(values: np.ndarray, readout: str) -> np.ndarray:
     if readout in STEP_READOUTS:
         values = values.mean(axis=1)
-    return values.reshape(values.shape[0], -1).argmax(axis=1)
+    return values.reshape(values.shape[0], -1)
+
+
+def _same_readouts(a: np.ndarray, b: np.ndarray) -> float:
+    """Fraction of samples whose spike readouts are equal (counts times the same amplitude)."""
+    return float(np.mean(np.all(np.isclose(a, b, rtol=1e-9, atol=0).reshape(len(a), -1), axis=1)))
+
+
+def _same_decisions(a: np.ndarray, b: np.ndarray, readout: str) -> np.ndarray:
+    """Per sample: do the two models' top classes overlap?  The same class where both decide; where
+    one ties, its tied classes include the other's choice (a one-spike difference can break a tie)."""
+    return np.any(_on_top(_per_class(a, readout)) & _on_top(_per_class(b, readout)), axis=1)
+
+
+def silence_layers(graph: Graph, output: str) -> tuple[str, ...]:
+    """The spiking layers whose spikes decide a sample: the read-out layer if it spikes, else the
+    spiking layers feeding it (a membrane readout of a layer whose inputs never spike is the same
+    for every sample)."""
+    (layer,) = graph.predecessors(output)
+    if getattr(graph[layer], "spiking", False):
+        return (layer,)
+    found: list[str] = []
+    frontier, seen = list(graph.predecessors(layer)), {layer}
+    while frontier:
+        name = frontier.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        op = graph[name]
+        if isinstance(op, IntLIF) and op.spiking:
+            found.append(name)
+        elif not isinstance(op, IntInput):
+            frontier.extend(graph.predecessors(name))
+    return tuple(sorted(found))
+
+
+def verdict(v: Verification, min_agreement: float, lava: dict[str, Any] | None = None) -> tuple[bool, list[str]]:
+    """The pass rule: (passed, the reasons it failed).  Passing needs the same decision as the float
+    model on at least ``min_agreement`` of the samples (silent and tied samples never help), an output
+    that is not silent on most samples in either model, and, when Lava ran, Lava bit-exact."""
+    reasons = []
+    if v.output_agreement < min_agreement:
+        reasons.append(f"same decision on {v.output_agreement:.2%} of samples, below the required {min_agreement:.2%}")
+    for who, silent in (("float model", v.float_silent), ("deployed network", v.deployed_silent)):
+        if silent > MAX_SILENT * v.samples:
+            verb = "never spikes" if len(v.silence_layers) == 1 else "never spike"
+            reasons.append(
+                f"the {who}'s output is silent on {silent} of {v.samples} samples ({', '.join(v.silence_layers)} "
+                f"{verb}): more than {MAX_SILENT:.0%}, so agreement says nothing"
+            )
+    if lava is not None and not lava["bit_exact"]:
+        reasons.append("Lava differs from the reference backend")
+    return not reasons, reasons
 
 
 def _accuracy(pred: np.ndarray, labels: np.ndarray | None) -> float | None:

@@ -24,6 +24,7 @@ import snncc.nn as snn
 
 HERE = Path(__file__).resolve().parent
 SEED = 0
+CALIBRATION_SAMPLES = 256  # training samples in calib_data.npz
 STEPS = 8
 CHANNELS = 8
 HIDDEN = 64
@@ -107,6 +108,11 @@ def train(
         print(f"epoch {epoch + 1:2d}  loss {total / len(xt):.4f}  test accuracy {accuracy(model, x_test, y_test):.4f}")
     model.eval()
     return model, x_test, y_test
+def write_calibration_data(out: Path, samples: int = CALIBRATION_SAMPLES) -> None:
+    """calib_data.npz: the first training samples, what `snncc compile` calibrates on by default, so
+    that no scored test sample is seen by calibration."""
+    x_train, y_train, _, _ = load_split()
+    np.savez(out / "calib_data.npz", x=x_train[:samples].astype(np.float32), y=y_train[:samples].astype(np.int64))
 
 
 def main() -> None:
@@ -122,6 +128,7 @@ def main() -> None:
     name = "model.pt" if args.neuron == "lif" else f"{args.neuron}.pt"
     torch.save(model, args.out / name)  # the whole module, as users save it
     np.savez(args.out / "test_data.npz", x=x_test.astype(np.float32), y=y_test.astype(np.int64))
+    write_calibration_data(args.out)
     print(f"float test accuracy {acc:.4f} on {len(y_test)} held-out digits ({time.perf_counter() - began:.1f} s)")
 
 

@@ -31,7 +31,7 @@ MODELS = {  # file -> (description, target, approximations)
 
 def main() -> int:
     rows = [
-        "| model | target | float accuracy | deployed accuracy | Δ (pp) | same prediction | spike agreement per layer |",
+        "| model | target | float accuracy | deployed accuracy | Δ (pp) | same decision | spike agreement per layer |",
         "|---|---|---:|---:|---:|---:|---|",
     ]
     worst = 0.0

@@ -117,6 +117,6 @@ def run_convert(request: ConvertRequest, say: Progress) -> tuple[CompileResult, 
         min_output_agreement=request.min_agreement,
         lava_samples=request.lava_samples,
     )
-    result = compile_model(request.model, compile_options, say, imported=(test, conversion.graph))
+    result = compile_model(request.model, compile_options, say, imported=(test, conversion.graph), calibration=calib)
     section = conversion_section(conversion, request, result, ann_outputs, test_is_calib=request.data is None)
     return result, conversion, section

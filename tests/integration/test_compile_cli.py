@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytestmark = pytest.mark.slow  # runs the CLI in subprocesses
@@ -63,6 +64,53 @@ def test_deployment_reproduces_the_float_model(compiled):
     assert v["float_accuracy"] > 0.9
     assert abs(v["deployed_accuracy"] - v["float_accuracy"]) <= 0.01
     assert v["output_agreement"] >= 0.98
+
+
+def test_report_states_the_pass_rule_and_what_calibration_saw(compiled):
+    out, report, _ = compiled
+    calibration = report["data"]["calibration"]
+    assert calibration["path"].endswith("calib_data.npz") and not calibration["overlaps_scored"]
+    assert report["data"]["samples"] == 450  # every held-out digit is scored; none was calibrated on
+    v = report["verification"]
+    assert v["passed"] and v["failed_because"] == []
+    assert v["float_silent"] == 0 and v["deployed_ties"] <= 2
+    md = (out / "report.md").read_text()
+    assert "Pass criterion: the deployed network makes the same decision" in md and "argmax" in md
+    assert "calibrated on | 256 training samples" in md
+    below = [layer["layer"] for layer in v["layers"] if layer["spike_agreement"] < v["tolerance"]]
+    assert below  # body.6 sits under the 99 % line: the report must say so, not "PASS" beside it
+    assert f"Layers below the 99.00% line: {below[0]}" in md and "(below line)" in md
+
+
+def test_agreement_plot_starts_at_zero_and_marks_layers_below_the_line_red(compiled):
+    from matplotlib.image import imread
+
+    out, report, _ = compiled
+    pixels = imread(out / "agreement.png")[..., :3]
+    red = np.all(np.abs(pixels - np.array([0.839, 0.153, 0.157])) < 0.02, axis=-1)  # matplotlib's tab:red
+    green = np.all(np.abs(pixels - np.array([0.173, 0.627, 0.173])) < 0.02, axis=-1)  # tab:green
+    assert red.sum() > 1000 and green.sum() > 1000  # one layer below the line, one above
+    rows_red, rows_green = np.nonzero(red.any(axis=1))[0], np.nonzero(green.any(axis=1))[0]
+    # both bars reach down to the same baseline (the axis starts at 0), and the lower layer's bar is shorter
+    assert rows_red.max() == rows_green.max()
+    assert rows_red.min() > rows_green.min()
+
+
+def test_calib_option_calibrates_on_its_file_and_data_alone_is_split(tmp_path):
+    bundled = np.load(REPO / "examples" / "digits" / "test_data.npz")
+    data = tmp_path / "data.npz"
+    np.savez(data, x=bundled["x"][:80], y=bundled["y"][:80])
+    split = snncc("compile", str(MODEL), "--data", str(data), "--out", str(tmp_path / "split"), "-q")
+    assert split.returncode == 0, split.stderr
+    report = json.loads((tmp_path / "split" / "report.json").read_text())
+    assert report["data"]["samples"] == 60 and report["data"]["calibration"]["samples"] == 20
+    assert "the first 20 samples of data.npz (not scored" in (tmp_path / "split" / "report.md").read_text()
+    calib = REPO / "examples" / "digits" / "calib_data.npz"
+    given = snncc("compile", str(MODEL), "--data", str(data), "--calib", str(calib), "--out", str(tmp_path / "c"), "-q")
+    assert given.returncode == 0, given.stderr
+    report = json.loads((tmp_path / "c" / "report.json").read_text())
+    assert report["data"]["samples"] == 80 and report["data"]["calibration"]["samples"] == 256
+    assert "(--calib)" in report["data"]["calibration"]["source"]
 
 
 def test_neurons_placed_equal_the_model(compiled):
@@ -125,6 +173,8 @@ def test_lava_backend_from_the_command_line(tmp_path):
     assert sim.returncode == 0, sim.stderr
     summary = json.loads(sim.stdout)
     assert summary["backend"] == "lava" and summary["samples"] == 3 and summary["output_agreement"] >= 2 / 3
+    assert summary["bit_exact_with_refsim"] is True and summary["compared_with_refsim"] == ["u", "v", "spikes"]
+    assert "Lava matched the reference backend bit for bit" in sim.stderr
 
 
 def test_a_reader_that_closes_the_pipe_gets_no_traceback():

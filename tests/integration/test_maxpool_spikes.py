@@ -102,6 +102,7 @@ def test_the_csnn_deploys_within_a_point_of_spikingjelly(trained, tmp_path):
     path, data, sj_accuracy = trained
     out = tmp_path / "out"
     argv = ["compile", str(path), "--steps", str(STEPS), "--readout", "sum", "--data", str(data)]
+    argv += ["--calib", str(data)]  # score every sample spikingjelly was scored on
     assert main([*argv, "--target", "loihi", "--out", str(out), "-q"]) == 0  # no --allow-pickle needed
     v = json.loads((out / "report.json").read_text())["verification"]
     print(f"spikingjelly {sj_accuracy:.4f}, float {v['float_accuracy']:.4f}, deployed {v['deployed_accuracy']:.4f}")

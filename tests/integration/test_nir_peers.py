@@ -186,7 +186,8 @@ def test_spikingjelly_export_compiles_and_keeps_its_outputs_and_accuracy(sj_mode
     assert (ours == counts).all(axis=1).mean() >= 0.99
     sj_accuracy = float((counts.argmax(1) == labels).mean())
     v = _compile(path, tmp_path / "o", "--dt", "1e-4", "--steps", str(SJ_STEPS), "--readout", "sum",
-                 "--data", str(path.parent / "test.npz"))  # fmt: skip  # (N, 8, 8) samples for the Conv1d net
+                 "--data", str(path.parent / "test.npz"),  # (N, 8, 8) samples for the Conv1d net
+                 "--calib", str(path.parent / "test.npz"))  # fmt: skip  # score every sample spikingjelly was
     print(f"spikingjelly {sj_accuracy:.4f}, float {v['float_accuracy']:.4f}, deployed {v['deployed_accuracy']:.4f}")
     assert sj_accuracy > 0.75
     assert v["float_accuracy"] == pytest.approx(sj_accuracy, abs=0.01)
@@ -210,9 +211,12 @@ def test_per_step_if_graph_warns_at_a_physical_dt_and_not_at_dt_1(tmp_path, caps
     graph = nir.NIRGraph(nodes=nodes, edges=[("input", "fc"), ("fc", "if"), ("if", "output")], type_check=False)
     nir.write(str(path), graph)
     run = ["--steps", "8", "--readout", "sum", "--samples", "32", "-q"]
-    assert main(["compile", str(path), "--dt", "1e-3", *run, "--out", str(tmp_path / "a")]) == 0
+    # nothing fires at --dt 1e-3: the report is written, and the silent output fails verification (exit 1)
+    assert main(["compile", str(path), "--dt", "1e-3", *run, "--out", str(tmp_path / "a")]) == 1
     err = capsys.readouterr().err
     assert f"warning[IMT213] ({path}): IF node 'if' has r = 1: at --dt 0.001 each step adds 0.001·x" in err
-    assert "pass --dt 1" in err and "IMT213" in (tmp_path / "a" / "report.md").read_text()
+    report = (tmp_path / "a" / "report.md").read_text()
+    assert "pass --dt 1" in err and "IMT213" in report
+    assert "the float model's output is silent on 32 of 32 samples" in report
     assert main(["check", str(path), "--dt", "1", "--steps", "8", "--readout", "sum", "-q"]) == 0
     assert "IMT213" not in capsys.readouterr().err

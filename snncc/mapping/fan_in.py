@@ -1,0 +1,73 @@
+"""Why a neuron's fan-in is larger than the layer the user wrote, and why snncc does not split it.
+
+Canonicalization fuses pooling into the synapses (passes/linear_chain.py): the average of spikes
+is a fraction no chip neuron can send, so a Linear after an AvgPool2d reads the spikes of the
+layer before the pooling, through pooled weights.  Its fan-in is then that layer's size, not the
+Linear's in_features; the MAP003 error says so, naming the pooling.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from snncc.errors import Diagnostic
+from snncc.ir import LIF, Graph, Input
+from snncc.ir.ops_float import Dense, Pool2d
+
+# Why one neuron's inputs cannot be spread over several cores on any modelled target.
+NO_FAN_IN_SPLIT = (
+    "snncc does not split one neuron's inputs across cores: no modelled target adds partial sums from another "
+    "core into a neuron (Loihi 1's dendritic accumulation joins compartments within one core, and its spikes are "
+    "binary; on Loihi 2 a relay neuron could send a partial sum as a graded spike, a step later like the relay "
+    "layers, but the IR has no neuron that sends its input sum as a graded spike)"
+)
+
+
+def explain_fan_in(diagnostics: list[Diagnostic], model: Graph) -> list[Diagnostic]:
+    """MAP003 errors with the pooling that was fused into the layer's synapses named, from the
+    imported (FLOAT) graph ``model``; other diagnostics unchanged."""
+    return [_explained(d, model) if d.code == "MAP003" and d.node in model else d for d in diagnostics]
+
+
+def _explained(d: Diagnostic, model: Graph) -> Diagnostic:
+    pools, dense, source = _chain_into(model, d.node or "")
+    if not pools:
+        return dataclasses.replace(d, hint=f"{d.hint}; {NO_FAN_IN_SPLIT}" if d.hint else NO_FAN_IN_SPLIT)
+    source_size = int(np.prod(model[source].shape))
+    named = ", ".join(f"{type(model[p]).__name__} '{p}' ({model[p].kernel[0]}x{model[p].kernel[1]})" for p in pools)
+    reads = f"'{dense}' takes {int(np.prod(_input_shape(model, dense)))} pooled values, but " if dense else ""
+    why = (
+        f"{reads}{named} was fused into its synapses: the average of spikes is a fraction that no neuron can send, "
+        f"so each neuron reads the {source_size} spikes of '{source}' directly, one input axon each"
+    )
+    hint = (
+        f"reduce the fan-in: pool more before '{dense or d.node}' (a larger or another pooling after a spiking "
+        f"layer), or give '{source}' fewer channels; {NO_FAN_IN_SPLIT}"
+    )
+    return dataclasses.replace(d, message=f"{d.message}. {why}", hint=hint)
+
+
+def _chain_into(model: Graph, layer: str) -> tuple[list[str], str | None, str | None]:
+    """The pooling ops, the last Dense, and the neuron layer (or input) on the path feeding ``layer``."""
+    pools: list[str] = []
+    dense = None
+    name = layer
+    while True:
+        preds = [p for p in model.predecessors(name) if p != layer]
+        if len(preds) != 1:
+            return pools, dense, None
+        name = preds[0]
+        op = model[name]
+        if isinstance(op, (LIF, Input)):
+            return pools[::-1], dense, name
+        if isinstance(op, Pool2d) and type(op).__name__ != "MaxPool2d":
+            pools.append(name)
+        elif isinstance(op, Dense) and dense is None:
+            dense = name
+
+
+def _input_shape(model: Graph, name: str) -> tuple[int, ...]:
+    (pred,) = model.predecessors(name)
+    return tuple(model[pred].shape)

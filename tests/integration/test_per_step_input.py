@@ -1,0 +1,116 @@
+"""Per-step input (N, T, *input_shape), e.g. spike trains, for torch models (issue 15, item 5).
+
+The model's input shape decides how a data file is read: (N, T, C, H, W) for a conv net that
+takes (C, H, W) is one input per step; a shape the model could take both ways is refused.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from snncc import CompileOptions, compile_module
+from snncc.cli import main
+from snncc.compile import compile_model, import_for_samples
+from snncc.data import Dataset
+from snncc.errors import DataError
+from snncc.importers.torch import import_torch, load_torch_model
+from snncc.simulate import simulate_artifact
+
+ROOT = Path(__file__).resolve().parents[2]
+MODEL = ROOT / "examples" / "digits" / "model.pt"
+CALIB = ROOT / "examples" / "digits" / "calib_data.npz"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+@pytest.fixture(scope="module")
+def digits():
+    data = np.load(ROOT / "examples" / "digits" / "test_data.npz")
+    return data["x"][:64], data["y"][:64]
+
+
+def spike_trains(x: np.ndarray, steps: int, seed: int = 0) -> np.ndarray:
+    """Bernoulli spike trains with each pixel's intensity as its per-step firing probability."""
+    rng = np.random.default_rng(seed)
+    return (rng.random((len(x), steps, *x.shape[1:])) < x[:, None]).astype(np.float32)
+
+
+def test_the_same_image_at_every_step_deploys_exactly_as_direct_input(digits, tmp_path):
+    x, y = digits
+    np.savez(tmp_path / "direct.npz", x=x, y=y)
+    np.savez(tmp_path / "steps.npz", x=np.repeat(x[:, None], 8, axis=1), y=y)
+    direct = compile_model(MODEL, CompileOptions(data=tmp_path / "direct.npz", calib=CALIB))
+    steps = compile_model(MODEL, CompileOptions(data=tmp_path / "steps.npz", calib=CALIB))
+    assert steps.dataset.x.shape == (64, 8, 1, 8, 8)
+    a, b = direct.comparison.verification, steps.comparison.verification
+    assert np.array_equal(a.float_predictions, b.float_predictions)
+    assert np.array_equal(a.deployed_predictions, b.deployed_predictions)
+    assert [layer.spike_agreement for layer in a.layers] == [layer.spike_agreement for layer in b.layers]
+
+
+def test_spike_trains_run_in_the_float_simulator_as_the_torch_model_runs_them(digits, tmp_path):
+    x, y = digits
+    trains = spike_trains(x, 8)
+    np.savez(tmp_path / "trains.npz", x=trains, y=y)
+    result = compile_model(MODEL, CompileOptions(data=tmp_path / "trains.npz", calib=CALIB))
+    model = load_torch_model(MODEL)
+    with torch.no_grad():  # snncc.nn.SNN takes a sequence time-major: (T, N, C, H, W)
+        expected = model(torch.from_numpy(trains).transpose(0, 1), sequence=True).numpy()
+    got = result.comparison.float_trace.outputs["output"]
+    np.testing.assert_allclose(got.reshape(expected.shape), expected, rtol=1e-4, atol=1e-5)
+    v = result.comparison.verification
+    assert v.float_accuracy > 0.8 and v.output_agreement > 0.9 and v.float_silent == 0
+
+
+def test_per_step_data_for_spikingjelly_and_snntorch_models(digits):
+    from framework_models import STEPS, SJConvNet, STNet
+
+    x, _ = digits
+    for model, sample in ((SJConvNet().eval(), x.shape[1:]), (STNet().eval(), (64,))):
+        per_step = Dataset(Path("<trains>"), spike_trains(x, STEPS).reshape(len(x), STEPS, *sample), None)
+
+        def imported(shape, model=model):
+            return import_torch(model, shape, readout="mean" if isinstance(model, STNet) else None)
+
+        graph = import_for_samples(imported, per_step)
+        assert graph.meta.steps == STEPS
+        (_, op), *_ = [(n, o) for n, o in graph.nodes if type(o).__name__ == "Input"]
+        assert op.shape == tuple(sample)
+
+
+def test_per_step_data_with_the_wrong_number_of_steps_is_refused(digits, tmp_path):
+    x, y = digits
+    np.savez(tmp_path / "five.npz", x=spike_trains(x, 5), y=y)
+    with pytest.raises(DataError) as err:
+        compile_model(MODEL, CompileOptions(data=tmp_path / "five.npz"))
+    assert err.value.code == "DAT008" and "the model runs 8 steps, not 5" in err.value.render()
+
+
+def test_a_shape_the_model_takes_both_ways_is_refused_as_ambiguous():
+    # Flatten + Linear(64): (N, 1, 64) is one 64-vector, or 1 step of a 64-vector when the model runs 1 step
+    body = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10))
+    data = Dataset(Path("<x>"), np.zeros((4, 1, 64)), None)
+    with pytest.raises(DataError) as err:
+        import_for_samples(lambda shape: import_torch(body, shape, steps=1, readout="mean"), data)
+    assert err.value.code == "DAT030" and "both as one input" in err.value.render()
+
+
+def test_compile_module_takes_spike_trains(digits):
+    x, y = digits
+    model = load_torch_model(MODEL)
+    result = compile_module(model, spike_trains(x, 8), y, CompileOptions())
+    assert result.dataset.x.shape[1:] == (8, 1, 8, 8)
+    assert result.comparison.verification.output_agreement > 0.85
+
+
+def test_spike_trains_from_the_command_line(digits, tmp_path, capsys):
+    x, y = digits
+    np.savez(tmp_path / "trains.npz", x=spike_trains(x, 8), y=y)
+    code = main(["compile", str(MODEL), "--data", str(tmp_path / "trains.npz"), "--out", str(tmp_path / "o"), "-q"])
+    assert code == 0, capsys.readouterr().err
+    summary = simulate_artifact(tmp_path / "o", data=tmp_path / "trains.npz")  # the artifact runs them too
+    assert summary["samples"] == 64 and summary["output_agreement"] > 0.9
