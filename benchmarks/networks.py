@@ -125,13 +125,14 @@ def spiking_mlp(samples: int, hidden: tuple[int, ...], *, steps: int = 16, rate:
 
 
 def spiking_conv(samples: int, *, steps: int = 16, rate: float = 0.1, seed: int = 0) -> Bench:
-    """A small conv net, 28x28x1 -> 16c3 -> 32c3 stride 2 -> 10, fed binary spikes."""
+    """A small conv net, 28x28x1 -> 16c3 stride 2 -> 32c3 stride 2 -> 10, fed binary spikes (both
+    convs stride 2: a Loihi core takes at most 4096 input axons per neuron)."""
     torch.manual_seed(seed)
     model = snn.SNN(
         nn.Sequential(
-            nn.Conv2d(1, 16, 3, padding=1), snn.LIF(tau=2.0, v_reset=0.0),
+            nn.Conv2d(1, 16, 3, stride=2, padding=1), snn.LIF(tau=2.0, v_reset=0.0),
             nn.Conv2d(16, 32, 3, stride=2, padding=1), snn.LIF(tau=2.0, v_reset=0.0),
-            nn.Flatten(), nn.Linear(32 * 14 * 14, 10), snn.LIF(tau=2.0, v_reset=0.0),
+            nn.Flatten(), nn.Linear(32 * 7 * 7, 10), snn.LIF(tau=2.0, v_reset=0.0),
         ),
         steps=steps,
         readout="sum",
@@ -140,7 +141,7 @@ def spiking_conv(samples: int, *, steps: int = 16, rate: float = 0.1, seed: int 
         for layer, gain in ((model.body[0], 6.0), (model.body[2], 4.0), (model.body[5], 4.0)):
             layer.weight.mul_(gain)
     images = digits_images(28, samples).reshape(samples, 1, 28, 28)
-    return _spiking("spikes-conv-28x28-16c3-32c3s2-10", model, rate_coded_spikes(images, steps, rate, seed))
+    return _spiking("spikes-conv-28x28-16c3s2-32c3s2-10", model, rate_coded_spikes(images, steps, rate, seed))
 
 
 def _spiking(name: str, model: nn.Module, spikes: np.ndarray) -> Bench:

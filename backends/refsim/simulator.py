@@ -21,7 +21,7 @@ from snncc.errors import Diagnostic, InvalidGraph
 from snncc.ir import Graph, IntConv2d, IntDense, IntInput, IntLIF, Numerics, Output, Stage, verify
 from snncc.ir.ops_float import STEP_READOUTS
 
-from . import kernels
+from . import fused, kernels
 from .arith import effective_weights, shift, wrap_int32
 from .lif import LIFState, effective_bias, initial_state, lif_step
 
@@ -199,21 +199,27 @@ class _Run:
         return wrap_int32(shift(kernel(x, binary=True), op.weight_exp))
 
     def _neuron(self, name: str, op: IntLIF, inputs: list[np.ndarray]) -> np.ndarray:
-        if len(inputs) == 1:  # a synapse output is already an int32 value
-            a, summed_wrap = inputs[0].reshape(self.batch, *op.shape), False
-        else:
-            total = sum(inp.reshape(self.batch, *op.shape) for inp in inputs)
-            a = wrap_int32(total)
-            summed_wrap = a != total
-        spikes, state, ev = lif_step(a, self.state[name], op, self.bias[name], self.numerics)
-        self.state[name] = state
+        total = sum(inp.reshape(self.batch, *op.shape) for inp in inputs[1:]) + inputs[0].reshape(
+            self.batch, *op.shape
+        )
         counters = self.events[name]
-        counters["u_wraps"] += int(ev.u_wrapped.sum())
-        counters["v_saturations"] += int(ev.v_saturated.sum())
-        counters["int32_wraps"] += int((ev.int32_wrapped | summed_wrap).sum())
-        counters["active_updates"] += int(ev.active.sum())
-        self.counts[name] += spikes
-        self.v_sum[name] += state.v
+        if self.arrays.device is None and fused.supports(op):  # one compiled pass, same arithmetic
+            spikes, events = fused.lif_step_in_place(
+                total, self.state[name], op, self.bias[name], self.numerics, self.counts[name], self.v_sum[name]
+            )
+            for key, count in zip(("u_wraps", "v_saturations", "int32_wraps", "active_updates"), events):
+                counters[key] += count
+            state = self.state[name]
+        else:
+            a = wrap_int32(total)  # a single synapse output is already an int32 value
+            spikes, state, ev = lif_step(a, self.state[name], op, self.bias[name], self.numerics)
+            self.state[name] = state
+            counters["u_wraps"] += int(ev.u_wrapped.sum())
+            counters["v_saturations"] += int(ev.v_saturated.sum())
+            counters["int32_wraps"] += int((ev.int32_wrapped | (a != total)).sum())
+            counters["active_updates"] += int(ev.active.sum())
+            self.counts[name] += spikes
+            self.v_sum[name] += state.v
         get = self.arrays.get
         for (layer, readout), values in self.per_step.items():
             if layer == name:
