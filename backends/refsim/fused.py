@@ -42,7 +42,7 @@ def _decayed(x, keep, bits):
 @numba.njit(cache=True, nogil=True)
 def _lif_update(  # noqa: PLR0913 (one flat signature: numba compiles it once per dtype set)
     total, u, v, bias, counts, v_sum, spikes,
-    act_shift, keep_u, keep_v, decay_bits, half, v_max, threshold, has_floor, v_floor, spiking, subtract,
+    act_shift, keep_u, keep_v, decay_bits, half, v_max, threshold, has_floor, v_floor, spiking, subtract, track_v,
 ):  # fmt: skip
     """In place over (B, N) int64 arrays; ``total`` the summed (unwrapped) synaptic input.
     Returns (u wraps, v saturations, int32 wraps, active updates)."""
@@ -77,24 +77,32 @@ def _lif_update(  # noqa: PLR0913 (one flat signature: numba compiles it once pe
             active += (a != 0) | (u0 != 0) | (v0 != 0)
             u[b, i] = u1
             v[b, i] = v1
-            v_sum[b, i] += v1
+            if track_v:
+                v_sum[b, i] += v1
             spikes[b, i] = fire
     return u_wraps, v_sats, int_wraps, active
 
 
 def lif_step_in_place(
-    total: np.ndarray, state: LIFState, op: IntLIF, bias: np.ndarray, n: Numerics, counts: np.ndarray, v_sum: np.ndarray
+    total: np.ndarray,
+    state: LIFState,
+    op: IntLIF,
+    bias: np.ndarray,
+    n: Numerics,
+    counts: np.ndarray,
+    v_sum: np.ndarray | None = None,
 ) -> tuple[np.ndarray, tuple[int, int, int, int]]:
     """One step of lif.lif_step on (B, *shape) int64 arrays, updating state.u, state.v, ``counts``
-    (+= spikes) and ``v_sum`` (+= v) in place.  Returns (spikes as int8 0/1, the four counters)."""
+    (+= spikes) and ``v_sum`` (+= v, if given) in place.  Returns (spikes as int8 0/1, the four counters)."""
     batch = total.shape[0]
     flat = (batch, -1)
     spikes = np.empty(total.shape, dtype=np.int8)
     counters = _lif_update(
         total.reshape(flat), state.u.reshape(flat), state.v.reshape(flat), bias.reshape(-1),
-        counts.reshape(flat), v_sum.reshape(flat), spikes.reshape(flat),
+        counts.reshape(flat), (counts if v_sum is None else v_sum).reshape(flat), spikes.reshape(flat),
         n.act_shift, n.decay_unity - (op.du + n.du_offset), n.decay_unity - op.dv, n.decay_bits,
         1 << (n.state_bits - 1), n.v_max, op.vth << n.vth_shift,
         op.v_floor is not None, 0 if op.v_floor is None else op.v_floor, op.spiking, op.reset == "subtract",
+        v_sum is not None,
     )  # fmt: skip
     return spikes, counters

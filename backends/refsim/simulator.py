@@ -146,7 +146,12 @@ class _Run:
         self.bias = {n: arrays.put(effective_bias(op)) for n, op in self.lifs.items()}
         self.kernels = {n: _kernel(graph, n, op, self.numerics, device) for n, op in graph.of_type(IntDense, IntConv2d)}
         self.counts = {n: arrays.zeros((batch, *op.shape)) for n, op in self.lifs.items()}
-        self.v_sum = {n: arrays.zeros((batch, *op.shape)) for n, op in self.lifs.items()}
+        # the v sums only for the layers a v_mean readout reads (one array less to stream every step)
+        self.v_sum = {
+            graph.predecessors(n)[0]: arrays.zeros((batch, *graph[graph.predecessors(n)[0]].shape))
+            for n, op in graph.of_type(Output)
+            if op.readout == "v_mean"
+        }
         self.per_step: dict[tuple[str, str], list[np.ndarray]] = {
             (graph.predecessors(n)[0], op.readout): [] for n, op in graph.of_type(Output) if op.readout in STEP_READOUTS
         }
@@ -205,7 +210,7 @@ class _Run:
         counters = self.events[name]
         if self.arrays.device is None and fused.supports(op):  # one compiled pass, same arithmetic
             spikes, events = fused.lif_step_in_place(
-                total, self.state[name], op, self.bias[name], self.numerics, self.counts[name], self.v_sum[name]
+                total, self.state[name], op, self.bias[name], self.numerics, self.counts[name], self.v_sum.get(name)
             )
             for key, count in zip(("u_wraps", "v_saturations", "int32_wraps", "active_updates"), events):
                 counters[key] += count
@@ -219,7 +224,8 @@ class _Run:
             counters["int32_wraps"] += int((ev.int32_wrapped | (a != total)).sum())
             counters["active_updates"] += int(ev.active.sum())
             self.counts[name] += spikes
-            self.v_sum[name] += state.v
+            if name in self.v_sum:
+                self.v_sum[name] += state.v
         get = self.arrays.get
         for (layer, readout), values in self.per_step.items():
             if layer == name:

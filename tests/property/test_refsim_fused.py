@@ -61,6 +61,12 @@ def test_fused_step_equals_the_array_form(case):
     assert int_wraps == int((ev.int32_wrapped | (a != total)).sum())
     assert active == int(ev.active.sum())
 
+    without_sum = LIFState(u.copy(), v.copy())
+    counts_only = np.zeros_like(u)
+    fused.lif_step_in_place(total, without_sum, op, bias, LOIHI, counts_only)  # no v_mean readout to feed
+    np.testing.assert_array_equal(without_sum.v, state.v)
+    np.testing.assert_array_equal(counts_only, spikes)
+
 
 def test_the_cases_reach_every_wrap():
     """The strategy above is only worth something if wraps and saturations really occur in it."""
