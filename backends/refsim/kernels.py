@@ -61,8 +61,21 @@ class Int8Weights:
             return None
         return cls(torch.from_numpy(np.ascontiguousarray(scaled.T, dtype=np.int8)), shift)
 
+    def graded(self, x: np.ndarray, bits: int) -> np.ndarray:
+        """x @ W for unsigned x (B, in) of ``bits`` bits, as int8 products of its 7-bit chunks
+        (x = sum_c chunk_c · 2^(7c)); exact while every int32 sum of |W8|·127 stays below 2^31."""
+        acc = np.zeros((x.shape[0], self.weight_t.shape[1]), dtype=np.int64)
+        for low in range(0, bits, 7):
+            chunk = ((x >> low) & 0x7F).astype(np.int8)
+            if chunk.any():
+                acc += self(chunk) << low
+        return acc
+
+    def fits_graded(self) -> bool:
+        return float(self.weight_t.abs().sum(dim=0).max()) * 127 < INT32_EXACT if self.weight_t.numel() else True
+
     def __call__(self, spikes: np.ndarray) -> np.ndarray:
-        """spikes (B, in) of 0/1 in any integer or bool dtype -> (B, out) int64."""
+        """spikes (B, in) of 0/1 (or int8 values) in any integer or bool dtype -> (B, out) int64."""
         x = spikes.view(np.int8) if spikes.dtype in (np.bool_, np.int8, np.uint8) else spikes.astype(np.int8)
         acc = torch._int_mm(torch.from_numpy(np.ascontiguousarray(x)), self.weight_t).numpy().astype(np.int64)
         return acc << self.shift if self.shift else acc

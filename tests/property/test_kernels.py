@@ -125,3 +125,15 @@ def test_weights_beyond_int8_keep_the_float_product():
     kernel = kernels.DenseKernel.prepare(odd, 1)
     x = np.array([[1, 1], [0, 1]])
     np.testing.assert_array_equal(kernel(x, binary=True), _int64_dense(x, odd))
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), bits=st.integers(1, 16), shift=st.sampled_from([0, 1, 20]))
+def test_int8_graded_product_of_chunks_is_exact(seed, bits, shift):
+    """Unsigned values of any width go through int8 products of their 7-bit chunks, exactly."""
+    rng = np.random.default_rng(seed)
+    w = rng.integers(-128, 128, size=(21, 200)) << shift
+    x = rng.integers(0, 1 << bits, size=(5, 200))
+    weights = kernels.Int8Weights.of(w)
+    assert weights is not None and weights.fits_graded()
+    np.testing.assert_array_equal(weights.graded(x, bits), _int64_dense(x, w))
