@@ -9,8 +9,10 @@ are converted once, not every step.  Three kernels, chosen per call by the work 
   out their common power of two, fit 8 bits: every sum of at most fan-in weights of |w| <= 128
   stays below 2^31, so int32 is exact (the bound is checked, not assumed); 3-6x BLAS float32;
 - dense products (BLAS) for busy layers;
-- an event-driven product for rare binary spikes: only the weight rows of active inputs are
-  summed (scipy's sparse x dense product), so the cost follows the spike count, not the fan-in;
+- an event-driven product for rare binary spikes whose weights do not fit int8: only the weight
+  rows of active inputs are summed (scipy's sparse x dense product), so the cost follows the spike
+  count, not the fan-in (where int8 fits, the int8 product was faster at every density measured,
+  down to 0.1 %: benchmarks/kernels.py);
 - convolutions by torch's conv2d (no dense expansion of the kernel), or im2col in int64 when
   no float type is exact.
 """
