@@ -96,6 +96,9 @@ def lif_step_in_place(
     (+= spikes) and ``v_sum`` (+= v, if given) in place.  Returns (spikes as int8 0/1, the four counters)."""
     batch = total.shape[0]
     flat = (batch, -1)
+    for array in (state.u, state.v, counts, v_sum):  # a copy made by reshape would drop the update
+        if array is not None and not array.flags.c_contiguous:
+            raise ValueError("the fused LIF step updates C-contiguous state arrays in place")
     spikes = np.empty(total.shape, dtype=np.int8)
     counters = _lif_update(
         total.reshape(flat), state.u.reshape(flat), state.v.reshape(flat), bias.reshape(-1),

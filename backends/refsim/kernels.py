@@ -50,6 +50,7 @@ class Int8Weights:
 
     weight_t: torch.Tensor  # (in, out) int8
     shift: int
+    abs_row_sum: int  # the largest sum of |W8| over one output's inputs: the int32 bound
 
     @classmethod
     def of(cls, weight: np.ndarray) -> Int8Weights | None:
@@ -59,9 +60,10 @@ class Int8Weights:
         scaled = weight.astype(np.int64) >> shift
         if scaled.size and (scaled.min() < -128 or scaled.max() > 127):
             return None
-        if float(np.abs(scaled).sum(axis=1).max(initial=0)) >= INT32_EXACT:
+        abs_row_sum = int(np.abs(scaled).sum(axis=1).max(initial=0))
+        if abs_row_sum >= INT32_EXACT:
             return None
-        return cls(torch.from_numpy(np.ascontiguousarray(scaled.T, dtype=np.int8)), shift)
+        return cls(torch.from_numpy(np.ascontiguousarray(scaled.T, dtype=np.int8)), shift, abs_row_sum)
 
     def graded(self, x: np.ndarray, bits: int) -> np.ndarray:
         """x @ W for unsigned x (B, in) of ``bits`` bits, as int8 products of its 7-bit chunks
@@ -74,7 +76,8 @@ class Int8Weights:
         return acc
 
     def fits_graded(self) -> bool:
-        return float(self.weight_t.abs().sum(dim=0).max()) * 127 < INT32_EXACT if self.weight_t.numel() else True
+        """Whether graded() is exact: chunks up to 127 times every output's weights stay in int32."""
+        return self.abs_row_sum * 127 < INT32_EXACT
 
     def __call__(self, spikes: np.ndarray) -> np.ndarray:
         """spikes (B, in) of 0/1 (or int8 values) in any integer or bool dtype -> (B, out) int64."""

@@ -225,9 +225,9 @@ class _Run:
         return wrap_int32(shift(kernel(x, binary=True), op.weight_exp))
 
     def _neuron(self, name: str, op: IntLIF, inputs: list[np.ndarray]) -> np.ndarray:
-        total = sum(inp.reshape(self.batch, *op.shape) for inp in inputs[1:]) + inputs[0].reshape(
-            self.batch, *op.shape
-        )
+        total = inputs[0].reshape(self.batch, *op.shape)  # the ports' unwrapped sum
+        for inp in inputs[1:]:
+            total = total + inp.reshape(self.batch, *op.shape)
         counters = self.events[name]
         if self.arrays.device is None and fused.supports(op):  # one compiled pass, same arithmetic
             spikes, events = fused.lif_step_in_place(

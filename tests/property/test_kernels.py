@@ -137,3 +137,15 @@ def test_int8_graded_product_of_chunks_is_exact(seed, bits, shift):
     weights = kernels.Int8Weights.of(w)
     assert weights is not None and weights.fits_graded()
     np.testing.assert_array_equal(weights.graded(x, bits), _int64_dense(x, w))
+
+
+def test_graded_int8_refuses_fan_ins_that_could_overflow_int32():
+    """|-128| counts as 128 (an int8 abs would wrap it to -128 and pass a wrong bound)."""
+    def row(fan_in):
+        w = np.full((1, fan_in), -128)
+        w[0, 0] = -127  # odd: no power of two to take out
+        return w
+
+    weights = kernels.Int8Weights.of(row(140_000))  # 140000 · 128 · 127 > 2^31
+    assert weights is not None and weights.shift == 0 and not weights.fits_graded()
+    assert kernels.Int8Weights.of(row(130_000)).fits_graded()
