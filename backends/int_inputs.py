@@ -64,6 +64,8 @@ _POPCOUNT_8 = np.array([bin(v).count("1") for v in range(256)], dtype=np.int64)
 
 def _set_bits(x: np.ndarray, bits: int) -> np.ndarray:
     """Number of set bits among the low ``bits`` bits of each value."""
+    if bits == 1:  # binary spikes: the value is its own count (no table look-up over the whole input)
+        return x & 1
     if bits <= 8:
         return _POPCOUNT_8[x & 0xFF & ((1 << bits) - 1)]
     return sum(x >> b & 1 for b in range(bits))

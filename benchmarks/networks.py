@@ -19,7 +19,7 @@ import snncc.nn as snn
 from snncc.compile import CompileOptions, preflight
 from snncc.data import Dataset
 from snncc.importers.torch import import_torch, load_torch_model
-from snncc.ir import Graph
+from snncc.ir import Graph, IntInput
 from snncc.passes.quantize import quantize_inputs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -97,4 +97,68 @@ def vgg_32x32(samples: int) -> Bench:
     return _deployed("vgg-32x32", model, x, "loihi2")
 
 
-BUILDERS = {"dense": dense_784_500_500_10, "digits-conv": digits_conv, "vgg": vgg_32x32}
+def rate_coded_spikes(images: np.ndarray, steps: int, rate: float, seed: int) -> np.ndarray:
+    """(samples, steps, *shape) binary spikes: pixel p fires with probability p·rate/mean(p), so
+    that the mean input rate is ``rate`` and the pattern follows the image."""
+    x = images / images.mean()
+    probability = np.clip(x * rate, 0.0, 1.0)
+    rng = np.random.default_rng(seed)
+    return (rng.random((len(images), steps, *images.shape[1:])) < probability[:, None]).astype(np.int64)
+
+
+def spiking_mlp(samples: int, hidden: tuple[int, ...], *, steps: int = 16, rate: float = 0.1, seed: int = 0) -> Bench:
+    """784-hidden-10 LIF network fed binary spikes (one axon per pixel, ``rate`` mean firing rate):
+    the input a Lava user feeds a chip."""
+    torch.manual_seed(seed)
+    layers: list[nn.Module] = []
+    sizes = (784, *hidden, 10)
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        linear = nn.Linear(n_in, n_out)
+        with torch.no_grad():  # scaled so that every layer stays active at ~10 % input rate
+            linear.weight.mul_(8.0 if n_in == 784 else 6.0)
+        layers += [linear, snn.LIF(tau=2.0, v_reset=0.0)]
+    model = snn.SNN(nn.Sequential(*layers), steps=steps, readout="sum").eval()
+    images = digits_images(28, samples).reshape(samples, 784)
+    spikes = rate_coded_spikes(images, steps, rate, seed)
+    name = "spikes-" + "-".join(map(str, sizes))
+    return _spiking(name, model, spikes)
+
+
+def spiking_conv(samples: int, *, steps: int = 16, rate: float = 0.1, seed: int = 0) -> Bench:
+    """A small conv net, 28x28x1 -> 16c3 stride 2 -> 32c3 stride 2 -> 10, fed binary spikes (both
+    convs stride 2: a Loihi core takes at most 4096 input axons per neuron)."""
+    torch.manual_seed(seed)
+    model = snn.SNN(
+        nn.Sequential(
+            nn.Conv2d(1, 16, 3, stride=2, padding=1), snn.LIF(tau=2.0, v_reset=0.0),
+            nn.Conv2d(16, 32, 3, stride=2, padding=1), snn.LIF(tau=2.0, v_reset=0.0),
+            nn.Flatten(), nn.Linear(32 * 7 * 7, 10), snn.LIF(tau=2.0, v_reset=0.0),
+        ),
+        steps=steps,
+        readout="sum",
+    ).eval()  # fmt: skip
+    with torch.no_grad():
+        for layer, gain in ((model.body[0], 6.0), (model.body[2], 4.0), (model.body[5], 4.0)):
+            layer.weight.mul_(gain)
+    images = digits_images(28, samples).reshape(samples, 1, 28, 28)
+    return _spiking("spikes-conv-28x28-16c3s2-32c3s2-10", model, rate_coded_spikes(images, steps, rate, seed))
+
+
+def _spiking(name: str, model: nn.Module, spikes: np.ndarray) -> Bench:
+    """Deploy with binary calibration input (so the input is 1 bit: one axon, one spike) and feed
+    ``spikes`` (samples, steps, *shape) step by step."""
+    bench = _deployed(name, model, spikes[:, 0].astype(np.float32), "loihi")
+    (input_name, op), *_ = bench.graph.of_type(IntInput)
+    assert op.bits == 1, f"{name}: binary input quantized to {op.bits} bits"
+    return Bench(name, bench.graph, {input_name: spikes})
+
+
+BUILDERS = {
+    "dense": dense_784_500_500_10,
+    "digits-conv": digits_conv,
+    "vgg": vgg_32x32,
+    "spikes-784-100-10": lambda samples: spiking_mlp(samples, (100,)),
+    "spikes-784-500-500-10": lambda samples: spiking_mlp(samples, (500, 500)),
+    "spikes-784-2000-2000-10": lambda samples: spiking_mlp(samples, (2000, 2000)),
+    "spikes-conv": spiking_conv,
+}

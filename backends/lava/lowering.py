@@ -97,7 +97,9 @@ class Network:
         return out
 
 
-def build_network(graph: Graph, values: dict[str, np.ndarray], *, want_u: bool) -> Network:
+def build_network(graph: Graph, values: dict[str, np.ndarray], *, want_u: bool, monitors: bool = True) -> Network:
+    """The Lava processes of ``graph`` fed with ``values``; without ``monitors`` nothing is recorded
+    (what a Lava user runs for speed: benchmarks/stock_lava.py times it)."""
     from lava.proc.dense.process import Dense
     from lava.proc.io.source import RingBuffer
     from lava.proc.lif.process import LIFReset
@@ -138,6 +140,8 @@ def build_network(graph: Graph, values: dict[str, np.ndarray], *, want_u: bool) 
                     if _recurrent(graph, syn_name):
                         net.recurrent[syn_name] = conn
             net.neurons[name] = neuron
+            if not monitors:
+                continue
             for var, port in (("spikes", neuron.s_out), ("v", neuron.v), *((("u", neuron.u),) if want_u else ())):
                 monitor = Monitor()
                 monitor.probe(port, total)

@@ -5,9 +5,14 @@ every partial sum of |w|·|x| below 2^24 (float32) or 2^53 (float64); int64 othe
 bound is fixed per synapse op and run (the largest input the op can receive), so the weights
 are converted once, not every step.  Three kernels, chosen per call by the work at hand:
 
+- int8 products (torch._int_mm, int32 sums) for binary inputs where the weights, after taking
+  out their common power of two, fit 8 bits: every sum of at most fan-in weights of |w| <= 128
+  stays below 2^31, so int32 is exact (the bound is checked, not assumed); 3-6x BLAS float32;
 - dense products (BLAS) for busy layers;
-- an event-driven product for rare binary spikes: only the weight rows of active inputs are
-  summed (scipy's sparse x dense product), so the cost follows the spike count, not the fan-in;
+- an event-driven product for rare binary spikes whose weights do not fit int8: only the weight
+  rows of active inputs are summed (scipy's sparse x dense product), so the cost follows the spike
+  count, not the fan-in (where int8 fits, the int8 product was faster at every density measured,
+  down to 0.1 %: benchmarks/kernels.py);
 - convolutions by torch's conv2d (no dense expansion of the kernel), or im2col in int64 when
   no float type is exact.
 """
@@ -25,6 +30,7 @@ from snncc.ir.op import conv_out_hw
 
 FLOAT32_EXACT = 1 << 24
 FLOAT64_EXACT = 1 << 53
+INT32_EXACT = 1 << 31
 # Below this fraction of active inputs the event-driven product beats BLAS (benchmarks/kernels.py measures it).
 EVENT_DRIVEN_DENSITY = 0.05
 
@@ -39,21 +45,72 @@ def exact_dtype(bound: float) -> np.dtype | None:
 
 
 @dataclass(frozen=True)
+class Int8Weights:
+    """W = W8 · 2^shift with W8 in int8: binary x @ W = (x @ W8) << shift, summed exactly in int32."""
+
+    weight_t: torch.Tensor  # (in, out) int8
+    shift: int
+    abs_row_sum: int  # the largest sum of |W8| over one output's inputs: the int32 bound
+
+    @classmethod
+    def of(cls, weight: np.ndarray) -> Int8Weights | None:
+        """None where no power-of-two factor brings the weights into int8 or int32 could overflow."""
+        nonzero = weight[weight != 0].astype(np.int64)
+        shift = _trailing_zeros(int(np.bitwise_or.reduce(nonzero))) if nonzero.size else 0
+        scaled = weight.astype(np.int64) >> shift
+        if scaled.size and (scaled.min() < -128 or scaled.max() > 127):
+            return None
+        abs_row_sum = int(np.abs(scaled).sum(axis=1).max(initial=0))
+        if abs_row_sum >= INT32_EXACT:
+            return None
+        return cls(torch.from_numpy(np.ascontiguousarray(scaled.T, dtype=np.int8)), shift, abs_row_sum)
+
+    def graded(self, x: np.ndarray, bits: int) -> np.ndarray:
+        """x @ W for unsigned x (B, in) of ``bits`` bits, as int8 products of its 7-bit chunks
+        (x = sum_c chunk_c · 2^(7c)); exact while every int32 sum of |W8|·127 stays below 2^31."""
+        acc = np.zeros((x.shape[0], self.weight_t.shape[1]), dtype=np.int64)
+        for low in range(0, bits, 7):
+            chunk = ((x >> low) & 0x7F).astype(np.int8)
+            if chunk.any():
+                acc += self(chunk) << low
+        return acc
+
+    def fits_graded(self) -> bool:
+        """Whether graded() is exact: chunks up to 127 times every output's weights stay in int32."""
+        return self.abs_row_sum * 127 < INT32_EXACT
+
+    def __call__(self, spikes: np.ndarray) -> np.ndarray:
+        """spikes (B, in) of 0/1 (or int8 values) in any integer or bool dtype -> (B, out) int64."""
+        x = spikes.view(np.int8) if spikes.dtype in (np.bool_, np.int8, np.uint8) else spikes.astype(np.int8)
+        acc = torch._int_mm(torch.from_numpy(np.ascontiguousarray(x)), self.weight_t).numpy().astype(np.int64)
+        return acc << self.shift if self.shift else acc
+
+
+def _trailing_zeros(n: int) -> int:
+    return (n & -n).bit_length() - 1
+
+
+@dataclass(frozen=True)
 class DenseKernel:
     """acc = W @ flatten(x) per sample, exactly; weight (out, in) integer, inputs |x| <= max_input."""
 
     weight_t: np.ndarray  # (in, out), in the exact dtype (or int64)
     dtype: np.dtype | None
+    int8: Int8Weights | None = None  # the binary-input product in int8, where exact
 
     @classmethod
     def prepare(cls, weight: np.ndarray, max_input: int) -> DenseKernel:
         bound = float(max_input) * float(np.abs(weight).sum(axis=1).max(initial=0))
         dtype = exact_dtype(bound)
         w_t = np.ascontiguousarray(weight.T, dtype=dtype or np.int64)
-        return cls(w_t, dtype)
+        return cls(w_t, dtype, Int8Weights.of(weight))
 
     def __call__(self, x: np.ndarray, *, binary: bool = False) -> np.ndarray:
         x = x.reshape(x.shape[0], -1)
+        if binary and not x.any():  # no input event: no synaptic work (a silent layer or step)
+            return np.zeros((x.shape[0], self.weight_t.shape[1]), dtype=np.int64)
+        if binary and self.int8 is not None:
+            return self.int8(x)
         if self.dtype is None:
             return x.astype(np.int64) @ self.weight_t
         if binary and x.size and np.count_nonzero(x) < EVENT_DRIVEN_DENSITY * x.size:

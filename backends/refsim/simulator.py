@@ -21,7 +21,7 @@ from snncc.errors import Diagnostic, InvalidGraph
 from snncc.ir import Graph, IntConv2d, IntDense, IntInput, IntLIF, Numerics, Output, Stage, verify
 from snncc.ir.ops_float import STEP_READOUTS
 
-from . import kernels
+from . import fused, kernels
 from .arith import effective_weights, shift, wrap_int32
 from .lif import LIFState, effective_bias, initial_state, lif_step
 
@@ -60,6 +60,24 @@ def _time_major(op: IntInput, x: np.ndarray) -> np.ndarray:
     if op.encoding == "bitplane" and op.bits <= 8 and not op.signed:
         x = x.astype(np.uint8)
     return np.ascontiguousarray(np.moveaxis(x, 1, 0)) if is_per_step(op, x) else x
+
+
+def _bitplanes_as_graded(kernel: kernels.DenseKernel, x: np.ndarray, bits: int, weight_exp: int) -> np.ndarray:
+    """The bit-plane synapse sum_b wrap32(shift(W @ plane_b, e + b)), wrapped, in one graded product.
+
+    wrap32 is reduction mod 2^32, so the sum of wrapped terms wraps like the unwrapped sum; and for
+    e + b >= 0 the shift is a multiplication, so those planes add up to (W @ (x >> s)) · 2^(e+s) with
+    s = max(0, -e).  Only the planes b < s (floor shifts, not linear) are summed one by one.
+    """
+    s = max(0, -weight_exp)
+    total = np.zeros((x.shape[0], kernel.weight_t.shape[1]), dtype=np.int64)
+    if bits > s:
+        total += kernel.int8.graded(x >> s, bits - s) << (weight_exp + s)
+    for b in range(min(s, bits)):
+        plane = (x >> b) & 1
+        if plane.any():
+            total += shift(kernel(plane, binary=True), weight_exp + b)
+    return wrap_int32(total)
 
 
 def _device(name: str | None):
@@ -146,7 +164,12 @@ class _Run:
         self.bias = {n: arrays.put(effective_bias(op)) for n, op in self.lifs.items()}
         self.kernels = {n: _kernel(graph, n, op, self.numerics, device) for n, op in graph.of_type(IntDense, IntConv2d)}
         self.counts = {n: arrays.zeros((batch, *op.shape)) for n, op in self.lifs.items()}
-        self.v_sum = {n: arrays.zeros((batch, *op.shape)) for n, op in self.lifs.items()}
+        # the v sums only for the layers a v_mean readout reads (one array less to stream every step)
+        self.v_sum = {
+            graph.predecessors(n)[0]: arrays.zeros((batch, *graph[graph.predecessors(n)[0]].shape))
+            for n, op in graph.of_type(Output)
+            if op.readout == "v_mean"
+        }
         self.per_step: dict[tuple[str, str], list[np.ndarray]] = {
             (graph.predecessors(n)[0], op.readout): [] for n, op in graph.of_type(Output) if op.readout in STEP_READOUTS
         }
@@ -187,6 +210,9 @@ class _Run:
         if isinstance(src, IntInput) and src.encoding == "bitplane":
             # one binary copy of the synapse per bit plane, exponent + b; the LIF sums the ports.
             # Planes without a set bit contribute nothing and are skipped.
+            int8 = getattr(kernel, "int8", None)
+            if int8 is not None and int8.fits_graded():
+                return _bitplanes_as_graded(kernel, x.reshape(x.shape[0], -1), src.bits, op.weight_exp)
             total = self.arrays.zeros((x.shape[0], *op.shape))
             for b in range(src.bits):
                 plane = (x >> b) & 1
@@ -199,21 +225,28 @@ class _Run:
         return wrap_int32(shift(kernel(x, binary=True), op.weight_exp))
 
     def _neuron(self, name: str, op: IntLIF, inputs: list[np.ndarray]) -> np.ndarray:
-        if len(inputs) == 1:  # a synapse output is already an int32 value
-            a, summed_wrap = inputs[0].reshape(self.batch, *op.shape), False
-        else:
-            total = sum(inp.reshape(self.batch, *op.shape) for inp in inputs)
-            a = wrap_int32(total)
-            summed_wrap = a != total
-        spikes, state, ev = lif_step(a, self.state[name], op, self.bias[name], self.numerics)
-        self.state[name] = state
+        total = inputs[0].reshape(self.batch, *op.shape)  # the ports' unwrapped sum
+        for inp in inputs[1:]:
+            total = total + inp.reshape(self.batch, *op.shape)
         counters = self.events[name]
-        counters["u_wraps"] += int(ev.u_wrapped.sum())
-        counters["v_saturations"] += int(ev.v_saturated.sum())
-        counters["int32_wraps"] += int((ev.int32_wrapped | summed_wrap).sum())
-        counters["active_updates"] += int(ev.active.sum())
-        self.counts[name] += spikes
-        self.v_sum[name] += state.v
+        if self.arrays.device is None and fused.supports(op):  # one compiled pass, same arithmetic
+            spikes, events = fused.lif_step_in_place(
+                total, self.state[name], op, self.bias[name], self.numerics, self.counts[name], self.v_sum.get(name)
+            )
+            for key, count in zip(("u_wraps", "v_saturations", "int32_wraps", "active_updates"), events):
+                counters[key] += count
+            state = self.state[name]
+        else:
+            a = wrap_int32(total)  # a single synapse output is already an int32 value
+            spikes, state, ev = lif_step(a, self.state[name], op, self.bias[name], self.numerics)
+            self.state[name] = state
+            counters["u_wraps"] += int(ev.u_wrapped.sum())
+            counters["v_saturations"] += int(ev.v_saturated.sum())
+            counters["int32_wraps"] += int((ev.int32_wrapped | (a != total)).sum())
+            counters["active_updates"] += int(ev.active.sum())
+            self.counts[name] += spikes
+            if name in self.v_sum:
+                self.v_sum[name] += state.v
         get = self.arrays.get
         for (layer, readout), values in self.per_step.items():
             if layer == name:

@@ -97,3 +97,55 @@ def test_conv_kernel_is_exact_at_vgg_sizes():
     assert fast.weight_t is not None  # the float path is the one under test
     exact = kernels.Conv2dKernel(w, None, (1, 1), (1, 1), (1, 1), 1)
     np.testing.assert_array_equal(fast(x), exact(x))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    shift=st.sampled_from([0, 1, 5, 24]),  # 24: sums far beyond int32, restored exactly in int64
+    density=st.sampled_from([0.0, 0.01, 0.1, 1.0]),
+    dtype=st.sampled_from([np.bool_, np.int8, np.uint8, np.int64]),
+)
+def test_int8_product_of_spikes_is_exact(seed, shift, density, dtype):
+    """Weights that are int8 values times a power of two take torch._int_mm; the sums equal int64's."""
+    rng = np.random.default_rng(seed)
+    w = rng.integers(-128, 128, size=(33, 300)) << shift
+    w[0, 0] = 1 << shift  # the common factor is exactly 2^shift
+    x = (rng.random((7, 300)) < density).astype(dtype)
+    kernel = kernels.DenseKernel.prepare(w, 1)
+    assert kernel.int8 is not None and kernel.int8.shift == shift
+    np.testing.assert_array_equal(kernel(x, binary=True), _int64_dense(x, w))
+
+
+def test_weights_beyond_int8_keep_the_float_product():
+    odd = np.array([[255, -3], [1, 0]])  # 255 has no power-of-two factor that brings it into int8
+    assert kernels.Int8Weights.of(odd) is None
+    assert kernels.Int8Weights.of(np.array([[254, -256]])).shift == 1  # Loihi's mixed-sign weights
+    assert kernels.Int8Weights.of(np.zeros((2, 2), np.int64)) is not None
+    kernel = kernels.DenseKernel.prepare(odd, 1)
+    x = np.array([[1, 1], [0, 1]])
+    np.testing.assert_array_equal(kernel(x, binary=True), _int64_dense(x, odd))
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), bits=st.integers(1, 16), shift=st.sampled_from([0, 1, 20]))
+def test_int8_graded_product_of_chunks_is_exact(seed, bits, shift):
+    """Unsigned values of any width go through int8 products of their 7-bit chunks, exactly."""
+    rng = np.random.default_rng(seed)
+    w = rng.integers(-128, 128, size=(21, 200)) << shift
+    x = rng.integers(0, 1 << bits, size=(5, 200))
+    weights = kernels.Int8Weights.of(w)
+    assert weights is not None and weights.fits_graded()
+    np.testing.assert_array_equal(weights.graded(x, bits), _int64_dense(x, w))
+
+
+def test_graded_int8_refuses_fan_ins_that_could_overflow_int32():
+    """|-128| counts as 128 (an int8 abs would wrap it to -128 and pass a wrong bound)."""
+    def row(fan_in):
+        w = np.full((1, fan_in), -128)
+        w[0, 0] = -127  # odd: no power of two to take out
+        return w
+
+    weights = kernels.Int8Weights.of(row(140_000))  # 140000 · 128 · 127 > 2^31
+    assert weights is not None and weights.shift == 0 and not weights.fits_graded()
+    assert kernels.Int8Weights.of(row(130_000)).fits_graded()

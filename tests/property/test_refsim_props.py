@@ -21,7 +21,9 @@ def networks(draw, silent: bool = False):
     sizes = [draw(st.integers(1, 8)) for _ in range(draw(st.integers(2, 4)))]
     steps = draw(st.integers(1, 8))
     b = GraphBuilder()
-    prev = b.add("x", IntInput(shape=(sizes[0],), bits=8))
+    # graded 8-bit values, 8 bit planes, or binary spikes (the int8 product and event paths of kernels.py)
+    bits, encoding = draw(st.sampled_from([(8, "graded"), (8, "bitplane"), (1, "bitplane")]))
+    prev = b.add("x", IntInput(shape=(sizes[0],), bits=bits, encoding=encoding))
     for i, n in enumerate(sizes[1:]):
         w = rng.integers(-256, 256, size=(n, sizes[i])).astype(np.int32)
         prev = b.add(f"fc{i}", IntDense(shape=(n,), weight=Const(w), weight_exp=int(rng.integers(-8, 8))), [prev])
@@ -47,7 +49,7 @@ def networks(draw, silent: bool = False):
     b.add("out", Output(shape=(sizes[-1],)), [prev])
     graph = b.build(GraphMeta(stage=Stage.INTEGER, steps=steps, numerics=LOIHI))
     batch = draw(st.integers(1, 3))
-    x = np.zeros((batch, sizes[0]), np.int64) if silent else rng.integers(0, 256, size=(batch, sizes[0]))
+    x = np.zeros((batch, sizes[0]), np.int64) if silent else rng.integers(0, 1 << bits, size=(batch, sizes[0]))
     return graph, x
 
 
