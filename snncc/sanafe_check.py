@@ -1,0 +1,216 @@
+"""Cross-check snncc's energy and latency with SANA-FE 2.2.9 (its Loihi architecture, calibrated on silicon).
+
+The compiled artifact is exported as it is placed: every neuron of the integer network becomes a SANA-FE
+neuron on the core snncc placed it on (core i -> SANA-FE tile i // 4, core i % 4: Loihi's tiles hold 4
+cores), every nonzero synapse an edge, and the input bit planes become SANA-FE input neurons (spike
+trains, no soma energy) on cores of their own after snncc's.  The neurons are SANA-FE's `leaky_integrate_fire` with the
+layer's integer parameters in v LSB (weights w·2^(6+exp), threshold vth·2^6, leak (4096 − dv)/4096,
+bias, hard reset to 0), so SANA-FE computes the same activity up to its float arithmetic (snncc
+truncates each decay), and the spike counts of both are compared alongside the energies.
+
+Only `du = 4095` layers (no current memory: SANA-FE's soma has no second state) and binary (bit-plane)
+input are exported; anything else is refused naming the layer.  SANA-FE's example architecture is one
+8 × 4-tile chip (128 cores); larger placements get a wider mesh of the same tiles (no chip-to-chip links).
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+import time
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from snncc.backends.int_inputs import at_step
+from snncc.backends.lava.lowering import conv_matrix, layer_depths
+from snncc.errors import BackendError
+from snncc.ir import Graph, IntConv2d, IntDense, IntInput, IntLIF
+from snncc.mapping.connectivity import box_slices
+from snncc.mapping.placement import Placement
+
+CORES_PER_TILE = 4
+INPUTS_PER_CORE = 1024  # loihi.yaml's input somas per core
+NEVER = 1e30  # threshold of a non-spiking readout
+
+
+@dataclass(frozen=True)
+class SanafeRun:
+    samples: int
+    steps_per_sample: int
+    energy_pj: dict[str, float]  # per sample: SANA-FE's synapse, dendrite, soma, network, total
+    time_s: float  # simulated chip time per sample
+    spikes: dict[str, float]  # per sample, per neuron layer
+    spikes_by_step: dict[str, list[float]]  # per sample, per neuron layer and SANA-FE step
+    counts: dict[str, float]  # per sample, from SANA-FE's perf trace
+    wall_seconds: float
+
+
+def refuse_unsupported(graph: Graph) -> None:
+    problems = []
+    for name, op in graph:
+        if isinstance(op, IntInput) and op.encoding != "bitplane":
+            problems.append(f"{name}: only bit-plane (binary) input is exported to SANA-FE")
+        elif isinstance(op, IntLIF):
+            if op.du != 4095:
+                problems.append(f"{name}: du = {op.du}; SANA-FE's LIF has no current state (needs du = 4095)")
+            if op.reset != "zero" or op.v_floor is not None or np.any(op.v_init.array != 0):
+                problems.append(f"{name}: only hard-reset LIF from 0 is exported to SANA-FE")
+    if graph.recurrent_edges():
+        problems.append("recurrent synapses are not exported to SANA-FE")
+    if problems:
+        raise BackendError("cannot export to SANA-FE: " + "; ".join(problems), code="BKD041")
+
+
+def architecture(cores: int, input_units: int) -> Any:
+    """SANA-FE's shipped Loihi architecture with ``input_units`` input somas per core (1,024 in the file: building
+    them all takes SANA-FE ~10 s), widened (same tiles, more columns) when ``cores`` exceeds its 128."""
+    import sanafe
+
+    text = resources.files("sanafe.examples").joinpath("loihi.yaml").read_text()
+    text = text.replace("loihi_inputs[0..1023]", f"loihi_inputs[0..{max(input_units, 1) - 1}]")
+    tiles = -(-cores // CORES_PER_TILE)
+    if tiles > 32:
+        height = 4
+        width = -(-tiles // height)
+        text = text.replace("width: 8", f"width: {width}").replace("loihi_tile[0..31]", f"loihi_tile[0..{width * height - 1}]")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "loihi.yaml"
+        path.write_text(text)
+        return sanafe.load_arch(str(path))
+
+
+def run(graph: Graph, placement: Placement, inputs: dict[str, np.ndarray], samples: int) -> SanafeRun:
+    """Run ``samples`` samples of the integer network on SANA-FE's Loihi model, placed as ``placement`` says."""
+    import sanafe
+
+    refuse_unsupported(graph)
+    start = time.perf_counter()
+    n_inputs = sum(op.bits * int(np.prod(op.shape)) for _, op in graph.of_type(IntInput))
+    input_cores = -(-n_inputs // INPUTS_PER_CORE)
+    arch = architecture(placement.cores_used + input_cores, min(n_inputs, INPUTS_PER_CORE))
+    cores = arch.cores()
+    net = sanafe.Network()
+    groups = _neuron_groups(net, graph)
+    input_groups = _input_groups(net, graph)
+    _connect(graph, groups, input_groups)
+    _place(graph, placement, groups, input_groups, cores, first_input_core=placement.cores_used)
+    chip = sanafe.SpikingChip(arch)
+    chip.load(net)
+    steps = graph.meta.steps + max(d for d, _ in layer_depths(graph).values())
+    totals: dict[str, float] = {}
+    counts: dict[str, float] = {}
+    sim_time = 0.0
+    by_step = {name: np.zeros(steps) for name in groups}
+    mapped = chip.mapped_neuron_groups
+    for k in range(samples):
+        chip.reset()
+        for (name, bit), group in input_groups.items():
+            trains = _bit_trains(graph[name], inputs[name][k : k + 1], bit, graph.meta.steps, steps)
+            for neuron, train in zip(mapped[group.get_name()], trains, strict=True):
+                neuron.set_attributes(model_attributes={"spikes": train.tolist()})
+        result = chip.sim(steps, perf_trace=True, spike_trace=True)
+        for t, fired in enumerate(result["spike_trace"]):
+            for address in fired:
+                if address.group_name in by_step:
+                    by_step[address.group_name][t] += 1
+        for key, value in result["energy"].items():
+            totals[key] = totals.get(key, 0.0) + float(value)
+        sim_time += float(result["sim_time"])
+        for key, series in result.get("perf_trace", {}).items():
+            if isinstance(series, list) and series and isinstance(series[0], (int, float)):
+                counts[key] = counts.get(key, 0.0) + float(sum(series))
+    return SanafeRun(
+        samples=samples,
+        steps_per_sample=steps,
+        energy_pj={key: value * 1e12 / samples for key, value in totals.items()},
+        time_s=sim_time / samples,
+        spikes={name: float(s.sum()) / samples for name, s in by_step.items()},
+        spikes_by_step={name: (s / samples).tolist() for name, s in by_step.items()},
+        counts={key: value / samples for key, value in counts.items()},
+        wall_seconds=time.perf_counter() - start,
+    )
+
+
+def _neuron_groups(net, graph: Graph) -> dict[str, Any]:
+    groups = {}
+    for name, op in graph.of_type(IntLIF):
+        n = int(np.prod(op.shape))
+        groups[name] = net.create_neuron_group(
+            name,
+            n,
+            model_attributes={
+                "threshold": float(op.vth << 6) if op.spiking else NEVER,
+                "leak_decay": (4096 - op.dv) / 4096,
+                "reset": 0.0,
+                "reset_mode": "hard",
+                "input_decay": 0.0,
+            },
+            soma_hw_name="loihi_lif",
+            default_synapse_hw_name="loihi_dense_synapse",
+            log_spikes=True,
+        )
+        bias = (op.bias_mant.array.astype(np.int64) << op.bias_exp.array).reshape(-1)
+        if bias.any():
+            for neuron, b in zip(groups[name].neurons, bias, strict=True):
+                neuron.set_attributes(model_attributes={"bias": float(b)})
+    return groups
+
+
+def _input_groups(net, graph: Graph) -> dict[tuple[str, int], Any]:
+    groups = {}
+    for name, op in graph.of_type(IntInput):
+        for b in range(op.bits):
+            groups[(name, b)] = net.create_neuron_group(f"{name}.bit{b}", int(np.prod(op.shape)))
+    return groups
+
+
+def _connect(graph: Graph, groups: dict, input_groups: dict) -> None:
+    """One SANA-FE edge per nonzero synapse, weight in v LSB (w·2^(6 + exp), + b for bit plane b)."""
+    for syn_name, op in graph.of_type(IntDense, IntConv2d):
+        (src,) = graph.predecessors(syn_name)
+        (dst,) = graph.successors(syn_name)
+        matrix = conv_matrix(op, graph[src].shape).tocoo() if isinstance(op, IntConv2d) else _coo(op.weight.array)
+        pairs = list(zip(matrix.col.tolist(), matrix.row.tolist()))  # (source index, destination index)
+        if isinstance(graph[src], IntInput):
+            sources = [(input_groups[(src, b)], b) for b in range(graph[src].bits)]
+        else:
+            sources = [(groups[src], 0)]
+        for group, b in sources:
+            weights = (matrix.data.astype(np.float64) * 2.0 ** (6 + op.weight_exp + b)).tolist()
+            group.connect_neurons_sparse(groups[dst], {"weight": weights}, pairs)
+
+
+def _coo(w: np.ndarray):
+    import scipy.sparse as sp
+
+    return sp.coo_matrix(w)
+
+
+def _place(graph: Graph, placement: Placement, groups: dict, input_groups: dict, cores: list, first_input_core: int) -> None:
+    for core in placement.cores:
+        for piece in core.pieces:
+            layer = graph[piece.layer]
+            flat = np.arange(int(np.prod(layer.shape))).reshape(layer.shape)
+            region = box_slices(piece.box)
+            neurons = groups[piece.layer].neurons
+            for i in flat[region].reshape(-1).tolist():
+                neurons[i].map_to_core(cores[core.index])
+    slot = 0
+    for group in input_groups.values():
+        for neuron in group.neurons:
+            neuron.set_attributes(soma_hw_name=f"loihi_inputs[{slot % INPUTS_PER_CORE}]", model_attributes={"spikes": [False]})
+            neuron.map_to_core(cores[first_input_core + slot // INPUTS_PER_CORE])
+            slot += 1
+
+
+def _bit_trains(op: IntInput, x: np.ndarray, bit: int, steps: int, total: int) -> np.ndarray:
+    """(neurons, total) bool: bit ``bit`` of the input at each of the sample's steps, then silence."""
+    n = int(np.prod(op.shape))
+    trains = np.zeros((n, total), dtype=bool)
+    for t in range(steps):
+        trains[:, t] = ((at_step(op, x, t)[0].reshape(-1) >> bit) & 1).astype(bool)
+    return trains
