@@ -16,7 +16,7 @@ import yaml
 
 from snncc.errors import Diagnostic, TargetSpecError
 from snncc.ir import Numerics
-from snncc.target import CoreLimits, EnergyModel, Sourced, Target
+from snncc.target import CoreLimits, EnergyModel, Sourced, Target, TimingModel
 
 TARGETS_DIR = Path(__file__).resolve().parent.parent / "targets"
 SCHEMA_PATH = TARGETS_DIR / "schema" / "target.schema.json"
@@ -130,6 +130,7 @@ def _build(data: dict[str, Any], path: Path) -> Target:
         memory_model=res["memory_model"],
         energy=EnergyModel(**energy),
         notes=data.get("notes", ""),
+        timing=TimingModel(**{k: _sourced(v) for k, v in data["timing"].items()}) if "timing" in data else None,
     )
 
 
