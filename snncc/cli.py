@@ -89,6 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.add_argument("--device", help="run the reference backend with torch on this device (cuda, cpu); default numpy")
     c.add_argument("--min-agreement", type=float, default=0.95, help="minimum output agreement to pass (default 0.95)")
+    c.add_argument(
+        "--energy-check",
+        choices=["sanafe"],
+        help="sanafe: also run the placed network in SANA-FE 2.2.9's Loihi model and put its energy and time per "
+        "step beside snncc's in the report (Loihi 1 targets, bit-plane input, du = 4095 layers)",
+    )
+    c.add_argument("--energy-check-samples", type=int, default=8, help="samples for --energy-check (default 8)")
 
     k = sub.add_parser(
         "check", help="preflight: import, quantize and check the design rules, without simulating", epilog=EPILOG
@@ -211,6 +218,7 @@ def _compile(args: argparse.Namespace) -> int:
     _check_positive(args.steps, "--steps")
     _check_positive(args.samples, "--samples")
     _check_positive(args.workers, "--workers")
+    _check_positive(args.energy_check_samples, "--energy-check-samples")
     check_output_dir(args.out, args.force)  # fail before any work
     options = CompileOptions(
         target=args.target,
@@ -234,7 +242,15 @@ def _compile(args: argparse.Namespace) -> int:
     )
     say = _progress(args.quiet)
     result = compile_model(args.model, options, progress=say)
-    report = write_report(result, args.out, force=args.force)
+    sections = []
+    if args.energy_check == "sanafe":
+        from snncc import sanafe_check
+        from snncc.report import ReportSection
+
+        say(f"running SANA-FE on {args.energy_check_samples} samples")
+        check = sanafe_check.compare(result, args.energy_check_samples)
+        sections.append(ReportSection("sanafe", check, sanafe_check.markdown(check)))
+    report = write_report(result, args.out, force=args.force, sections=sections)
     for d in result.diagnostics:  # also in report.md: warnings the user should see at once
         print(d.render(), file=sys.stderr)
     v = report["verification"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -263,13 +263,14 @@ def compile_module(
     return compile_model(name, options, progress, imported=(dataset, graph))
 
 
-def write_report(result: CompileResult, out: str | Path, force: bool = False) -> dict[str, Any]:
-    """What `snncc compile --out` writes (artifact, report.json, report.md and plots), all or nothing."""
+def write_report(result: CompileResult, out: str | Path, force: bool = False, sections: Sequence[Any] = ()) -> dict[str, Any]:
+    """What `snncc compile --out` writes (artifact, report.json, report.md and plots), all or nothing;
+    ``sections``: extra report sections (snncc.report.ReportSection)."""
     from snncc.output_dir import atomic_output_dir
     from snncc.report import write_outputs
 
     with atomic_output_dir(Path(out), force=force) as tmp:
-        return write_outputs(result, tmp)
+        return write_outputs(result, tmp, sections)
 
 
 # --- steps --------------------------------------------------------------------------------------

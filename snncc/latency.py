@@ -104,6 +104,14 @@ def estimate(graph: Graph, placement: Placement, energy: EnergyReport, target: T
     )
 
 
+def for_result(result) -> LatencyReport | None:
+    """The estimate for a CompileResult: its integer graph, placement, energy counts and target."""
+    from snncc.backends.lava.lowering import layer_depths
+
+    depth = max((longest for _, longest in layer_depths(result.int_graph).values()), default=0)
+    return estimate(result.int_graph, result.placement, result.energy, result.target, depth)
+
+
 def _longest_route(placement: Placement) -> int:
     by_chip: dict[int, list[tuple[int, int]]] = defaultdict(list)
     for core in placement.cores:

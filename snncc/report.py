@@ -99,11 +99,9 @@ def build_report(result: CompileResult) -> dict[str, Any]:
 
 def _latency(result: CompileResult) -> dict[str, Any] | None:
     """Time per step and per sample on the target (snncc/latency.py); None if the target has no timing."""
-    from snncc.backends.lava.lowering import layer_depths
-    from snncc.latency import estimate
+    from snncc.latency import for_result
 
-    depth = max((longest for _, longest in layer_depths(result.int_graph).values()), default=0)
-    latency = estimate(result.int_graph, result.placement, result.energy, result.target, depth)
+    latency = for_result(result)
     return None if latency is None else latency.to_dict()
 
 
