@@ -105,7 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("simulate", help="run a compiled artifact (an --out directory) on a backend", epilog=EPILOG)
     s.add_argument("artifact", type=Path, help="directory written by `snncc compile`")
     s.add_argument("--data", type=Path, help=".npz with x (and y); default: bundled digits when the shapes match")
-    s.add_argument("--backend", choices=["refsim", "lava"], default="refsim")
+    s.add_argument(
+        "--backend", choices=["refsim", "lava", "nengo-loihi"], default="refsim",
+        help="nengo-loihi: nengo-loihi 1.1.0's Loihi 1 chip emulator (a second oracle; Loihi 1 artifacts)",
+    )
     s.add_argument("--samples", type=int, help="run the first N samples only")
     s.add_argument("--device", help="refsim with torch on this device (cuda, cpu); default numpy")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
