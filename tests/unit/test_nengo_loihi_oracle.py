@@ -113,17 +113,18 @@ def test_negative_weight_exponent_is_applied_per_synapse_by_the_emulator_and_to_
     assert emu.u["lif0"][0, :, 0].tolist() == [0, 0]
 
 
+@pytest.mark.slow
 def test_bundled_example_first_layer_is_bit_exact_and_the_second_overflows_the_21_bit_accumulator():
     """examples/digits on `loihi`: the conv layer (bit-plane input, 5 planes) agrees bit for bit on the emulator.
     The dense layer's per-step input reaches 64·a ≥ 2^21 (the emulator wraps it at 21 bits plus sign,
     nengo-loihi's model of Loihi 1's dendritic accumulator; Lava does not): the first difference is such a
     neuron-step, and there the emulator's u is refsim's wrapped to 22 bits."""
-    from snncc.compile import CompileOptions, preflight
+    from snncc.compile import CompileOptions, compile_model
     from snncc.passes.quantize import quantize_inputs
 
-    graph = preflight(REPO / "examples" / "digits" / "model.pt", CompileOptions(target="loihi")).int_graph
-    x = np.load(REPO / "examples" / "digits" / "test_data.npz")["x"][:24]
-    ints = quantize_inputs(graph, {"input": x})
+    result = compile_model(REPO / "examples" / "digits" / "model.pt", CompileOptions(target="loihi", samples=40))
+    graph = result.int_graph
+    ints = quantize_inputs(graph, {"input": result.dataset.x})
     ref = get_backend("refsim").run(graph, ints, record=ALL)
     emu = get_backend("nengo-loihi").run(graph, ints, record=ALL)
     assert first_mismatch(ref, emu, layers=["body.2"]) is None
