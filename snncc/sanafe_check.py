@@ -3,14 +3,15 @@
 The compiled artifact is exported as it is placed: every neuron of the integer network becomes a SANA-FE
 neuron on the core snncc placed it on (core i -> SANA-FE tile i // 4, core i % 4: Loihi's tiles hold 4
 cores), every nonzero synapse an edge, and the input bit planes become SANA-FE input neurons (spike
-trains, no soma energy) on cores of their own after snncc's.  The neurons are SANA-FE's `leaky_integrate_fire` with the
+trains, no soma energy) on input cores of their own, tiles after snncc's.  The neurons are SANA-FE's `leaky_integrate_fire` with the
 layer's integer parameters in v LSB (weights w·2^(6+exp), threshold vth·2^6, leak (4096 − dv)/4096,
 bias, hard reset to 0), so SANA-FE computes the same activity up to its float arithmetic (snncc
 truncates each decay), and the spike counts of both are compared alongside the energies.
 
 Only `du = 4095` layers (no current memory: SANA-FE's soma has no second state) and binary (bit-plane)
-input are exported; anything else is refused naming the layer.  SANA-FE's example architecture is one
-8 × 4-tile chip (128 cores); larger placements get a wider mesh of the same tiles (no chip-to-chip links).
+input are exported; anything else is refused naming the layer.  The architecture is SANA-FE's Loihi tile
+on a mesh 4 tiles high, at least 8 wide (its example chip), wider for larger placements (one mesh: no
+chip-to-chip links), with the input neurons on tiles of their own after snncc's cores.
 """
 
 from __future__ import annotations
@@ -66,22 +67,36 @@ def refuse_unsupported(graph: Graph) -> None:
         raise BackendError("cannot export to SANA-FE: " + "; ".join(problems), code="BKD041")
 
 
-def architecture(cores: int, input_units: int) -> Any:
-    """SANA-FE's shipped Loihi architecture with ``input_units`` input somas per core (1,024 in the file: building
-    them all takes SANA-FE ~10 s), widened (same tiles, more columns) when ``cores`` exceeds its 128."""
-    import sanafe
+def architecture(cores: int, input_neurons: int) -> tuple[Any, int]:
+    """SANA-FE's shipped Loihi architecture re-tiled: tiles of Loihi cores (LIF somas only) for snncc's ``cores``,
+    then tiles of input cores (1,024 input somas each, one per input neuron: SANA-FE needs a soma unit per input
+    neuron, ~14 kB each, so only these cores get them) for ``input_neurons``; 4 tiles a column.
+    Returns the architecture and the index of the first input core."""
+    import copy
 
-    text = resources.files("sanafe.examples").joinpath("loihi.yaml").read_text()
-    text = text.replace("loihi_inputs[0..1023]", f"loihi_inputs[0..{max(input_units, 1) - 1}]")
-    tiles = -(-cores // CORES_PER_TILE)
-    if tiles > 32:
-        height = 4
-        width = -(-tiles // height)
-        text = text.replace("width: 8", f"width: {width}").replace("loihi_tile[0..31]", f"loihi_tile[0..{width * height - 1}]")
+    import sanafe
+    import yaml
+
+    data = yaml.safe_load(resources.files("sanafe.examples").joinpath("loihi.yaml").read_text())
+    tile = data["architecture"]["tile"][0]
+    input_cores = max(-(-input_neurons // INPUTS_PER_CORE), 1)
+    input_tiles = -(-input_cores // CORES_PER_TILE)
+    height = 4
+    width = max(-(-(-(-cores // CORES_PER_TILE) + input_tiles) // height), 8)
+    loihi_tiles = width * height - input_tiles
+    lif = copy.deepcopy(tile)
+    lif["name"] = f"loihi_tile[0..{loihi_tiles - 1}]"
+    lif["core"][0]["soma"] = [u for u in lif["core"][0]["soma"] if not u["name"].startswith("loihi_inputs")]
+    inputs = copy.deepcopy(tile)
+    inputs["name"] = f"input_tile[0..{input_tiles - 1}]"
+    inputs["core"][0]["soma"] = [u for u in inputs["core"][0]["soma"] if u["name"].startswith("loihi_inputs")]
+    data["architecture"]["tile"] = [lif, inputs]
+    data["architecture"]["attributes"]["width"] = width
+    data["architecture"]["attributes"]["height"] = height
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "loihi.yaml"
-        path.write_text(text)
-        return sanafe.load_arch(str(path))
+        path.write_text(yaml.safe_dump(data))
+        return sanafe.load_arch(str(path)), loihi_tiles * CORES_PER_TILE
 
 
 def run(graph: Graph, placement: Placement, inputs: dict[str, np.ndarray], samples: int) -> SanafeRun:
@@ -91,14 +106,14 @@ def run(graph: Graph, placement: Placement, inputs: dict[str, np.ndarray], sampl
     refuse_unsupported(graph)
     start = time.perf_counter()
     n_inputs = sum(op.bits * int(np.prod(op.shape)) for _, op in graph.of_type(IntInput))
-    input_cores = -(-n_inputs // INPUTS_PER_CORE)
-    arch = architecture(placement.cores_used + input_cores, min(n_inputs, INPUTS_PER_CORE))
+    arch, first_input_core = architecture(placement.cores_used, n_inputs)
     cores = arch.cores()
     net = sanafe.Network()
     groups = _neuron_groups(net, graph)
     input_groups = _input_groups(net, graph)
     _connect(graph, groups, input_groups)
-    _place(graph, placement, groups, input_groups, cores, first_input_core=placement.cores_used)
+    _place(graph, placement, groups, cores)
+    _place_inputs(list(input_groups.values()), cores, first_input_core)
     chip = sanafe.SpikingChip(arch)
     chip.load(net)
     steps = graph.meta.steps + max(d for d, _ in layer_depths(graph).values())
@@ -140,8 +155,8 @@ def run(graph: Graph, placement: Placement, inputs: dict[str, np.ndarray], sampl
 def run_layerwise(graph: Graph, placement: Placement, inputs: dict[str, np.ndarray], samples: int) -> SanafeRun:
     """Layer by layer, for networks too large for SANA-FE's memory (about 0.6 GB per million synapses): each
     neuron layer runs with its own synapses, driven by its sources' spikes as snncc's reference simulator
-    computed them, replayed by input neurons on the sources' cores (no soma energy; their messages and mesh
-    hops are charged).  The energies of the layers add up: SANA-FE charges a spike's message only where the
+    computed them, replayed by input neurons on the input cores (no soma energy; their messages are charged,
+    their mesh hops are those from the input tiles).  The energies of the layers add up: SANA-FE charges a spike's message only where the
     neuron has synapses, i.e. when it is replayed into the next layer, not when it is produced."""
     import sanafe
 
@@ -153,8 +168,12 @@ def run_layerwise(graph: Graph, placement: Placement, inputs: dict[str, np.ndarr
     x = {name: v[:samples] for name, v in inputs.items()}
     spikes = RefSim().run(graph, x, record=Record(spikes=True)).spikes
     n_inputs = sum(op.bits * int(np.prod(op.shape)) for _, op in graph.of_type(IntInput))
-    input_cores = -(-n_inputs // INPUTS_PER_CORE)
-    arch = architecture(placement.cores_used + input_cores, INPUTS_PER_CORE)
+    widest = max(
+        sum(int(np.prod(graph[graph.predecessors(syn)[0]].shape)) * getattr(graph[graph.predecessors(syn)[0]], "bits", 1)
+            for syn in graph.predecessors(layer))
+        for layer, _ in graph.of_type(IntLIF)
+    )
+    arch, first_input_core = architecture(placement.cores_used, max(n_inputs, widest))
     cores = arch.cores()
     steps = graph.meta.steps + 1
     totals: dict[str, float] = {}
@@ -172,8 +191,8 @@ def run_layerwise(graph: Graph, placement: Placement, inputs: dict[str, np.ndarr
         replays = {src: net.create_neuron_group(f"{src}.replay", int(np.prod(graph[src].shape)))
                    for src in sources if isinstance(graph[src], IntLIF)}
         _connect(graph, {**groups, **replays}, input_groups, into={layer})
-        _place(graph, placement, groups, input_groups, cores, first_input_core=placement.cores_used)
-        _place_replays(graph, placement, replays, cores)
+        _place(graph, placement, groups, cores)
+        _place_inputs([*input_groups.values(), *replays.values()], cores, first_input_core)
         chip = sanafe.SpikingChip(arch)
         chip.load(net)
         mapped = chip.mapped_neuron_groups
@@ -214,23 +233,6 @@ def run_layerwise(graph: Graph, placement: Placement, inputs: dict[str, np.ndarr
         counts={key: value / samples for key, value in counts.items()},
         wall_seconds=time.perf_counter() - start,
     )
-
-
-def _place_replays(graph: Graph, placement: Placement, replays: dict, cores: list) -> None:
-    """Each replayed neuron on its layer's core, as an input soma (1,024 per core, one per neuron)."""
-    slots: dict[int, int] = {}
-    for core in placement.cores:
-        for piece in core.pieces:
-            if piece.layer not in replays:
-                continue
-            layer = graph[piece.layer]
-            flat = np.arange(int(np.prod(layer.shape))).reshape(layer.shape)
-            neurons = replays[piece.layer].neurons
-            for i in flat[box_slices(piece.box)].reshape(-1).tolist():
-                slot = slots.get(core.index, 0)
-                neurons[i].set_attributes(soma_hw_name=f"loihi_inputs[{slot}]", model_attributes={"spikes": [False]})
-                neurons[i].map_to_core(cores[core.index])
-                slots[core.index] = slot + 1
 
 
 def _neuron_groups(net, graph: Graph, only: set[str] | None = None) -> dict[str, Any]:
@@ -293,19 +295,23 @@ def _coo(w: np.ndarray):
     return sp.coo_matrix(w)
 
 
-def _place(graph: Graph, placement: Placement, groups: dict, input_groups: dict, cores: list, first_input_core: int) -> None:
+def _place(graph: Graph, placement: Placement, groups: dict, cores: list) -> None:
+    """Every neuron of the layers in ``groups`` on the core snncc placed it on."""
     for core in placement.cores:
         for piece in core.pieces:
             if piece.layer not in groups:
                 continue
             layer = graph[piece.layer]
             flat = np.arange(int(np.prod(layer.shape))).reshape(layer.shape)
-            region = box_slices(piece.box)
             neurons = groups[piece.layer].neurons
-            for i in flat[region].reshape(-1).tolist():
+            for i in flat[box_slices(piece.box)].reshape(-1).tolist():
                 neurons[i].map_to_core(cores[core.index])
+
+
+def _place_inputs(groups: list, cores: list, first_input_core: int) -> None:
+    """Input (and replay) neurons on the input cores, one input soma each."""
     slot = 0
-    for group in input_groups.values():
+    for group in groups:
         for neuron in group.neurons:
             neuron.set_attributes(soma_hw_name=f"loihi_inputs[{slot % INPUTS_PER_CORE}]", model_attributes={"spikes": [False]})
             neuron.map_to_core(cores[first_input_core + slot // INPUTS_PER_CORE])
@@ -424,7 +430,7 @@ def compare(result, samples: int, mode: str | None = None) -> dict[str, Any]:
         "mode": run_.mode,
         "samples": n,
         "sanafe_version": _version(),
-        "architecture": "sanafe/examples/loihi.yaml" + (" (widened)" if result.placement.cores_used > 127 else ""),
+        "architecture": "sanafe/examples/loihi.yaml's tiles, re-tiled (snncc's cores, then input cores)",
         "events": rows,
         "total_pj": {"snncc": ours["total_pj"], "sanafe": run_.energy_pj.get("total", 0.0)},
         "spikes": {"snncc": ours["spikes"], "sanafe": fired, "per_layer_sanafe": run_.spikes},
@@ -459,7 +465,7 @@ def markdown(c: dict[str, Any]) -> str:
         "pipeline depth) with its own LIF arithmetic (float), "
         + ("computing the whole network's activity." if c["mode"] == "network" else
            "layer by layer: each layer driven by the spikes snncc's reference simulator gave its sources "
-           "(replayed on the sources' cores), as the whole network does not fit SANA-FE's memory here.")
+           "(replayed from input cores), as the whole network does not fit SANA-FE's memory here.")
         + " Per sample:",
         "",
         "| event | snncc count | snncc pJ each | snncc µJ | SANA-FE count | SANA-FE pJ each | SANA-FE µJ | "

@@ -69,8 +69,11 @@ def test_layer_by_layer_replays_snncc_spikes_and_charges_their_messages_once():
     assert layers.mode == "layer by layer" and whole.mode == "network"
     for layer in ("lif0", "lif1"):  # exact LIF arithmetic here, so replaying snncc's spikes changes nothing
         assert layers.spikes[layer] == pytest.approx(trace.spike_counts[layer].sum() / 2)
-    for key in ("synapse", "network"):  # soma differs: each layer runs T + 1 steps, the whole network T + depth
-        assert layers.energy_pj[key] == pytest.approx(whole.energy_pj[key]), key
+    # the same synaptic events; soma differs (each layer runs T + 1 steps, the whole network T + depth) and the
+    # replayed spikes travel from the input tiles (more mesh hops than from lif0's own core)
+    assert layers.energy_pj["synapse"] == pytest.approx(whole.energy_pj["synapse"])
+    assert layers.counts["spikes"] == pytest.approx(whole.counts["spikes"])
+    assert layers.energy_pj["network"] > whole.energy_pj["network"]
     assert layers.counts["messages"] == pytest.approx(trace.spike_counts["lif0"].sum() / 2)
 
 
