@@ -35,6 +35,7 @@ from snncc.mapping.placement import Placement
 
 CORES_PER_TILE = 4
 INPUTS_PER_CORE = 1024  # loihi.yaml's input somas per core
+EDGE_CHUNK = 500_000
 NEVER = 1e30  # threshold of a non-spiking readout
 
 
@@ -222,6 +223,7 @@ def run_layerwise(graph: Graph, placement: Placement, inputs: dict[str, np.ndarr
             counts["fired"] = counts.get("fired", 0.0) - replayed
             counts["updated"] = counts.get("updated", 0.0) - replayed
             counts["messages"] = counts.get("messages", 0.0) + replayed
+        del chip, mapped, net, groups, replays, input_groups  # free this layer's synapses before the next
     return SanafeRun(
         mode="layer by layer",
         samples=samples,
@@ -279,14 +281,16 @@ def _connect(graph: Graph, groups: dict, input_groups: dict, into: set[str] | No
         if into is not None and dst not in into:
             continue
         matrix = conv_matrix(op, graph[src].shape).tocoo() if isinstance(op, IntConv2d) else _coo(op.weight.array)
-        pairs = list(zip(matrix.col.tolist(), matrix.row.tolist()))  # (source index, destination index)
         if isinstance(graph[src], IntInput):
             sources = [(input_groups[(src, b)], b) for b in range(graph[src].bits)]
         else:
             sources = [(groups[src], 0)]
         for group, b in sources:
-            weights = (matrix.data.astype(np.float64) * 2.0 ** (6 + op.weight_exp + b)).tolist()
-            group.connect_neurons_sparse(groups[dst], {"weight": weights}, pairs)
+            scale = 2.0 ** (6 + op.weight_exp + b)
+            for lo in range(0, matrix.nnz, EDGE_CHUNK):  # in chunks: Python lists of pairs cost ~100 B an edge
+                hi = min(lo + EDGE_CHUNK, matrix.nnz)
+                pairs = list(zip(matrix.col[lo:hi].tolist(), matrix.row[lo:hi].tolist()))  # (source, destination)
+                group.connect_neurons_sparse(groups[dst], {"weight": (matrix.data[lo:hi] * scale).tolist()}, pairs)
 
 
 def _coo(w: np.ndarray):
