@@ -16,7 +16,6 @@ chip-to-chip links), with the input neurons on tiles of their own after snncc's 
 
 from __future__ import annotations
 
-import re
 import tempfile
 import time
 from dataclasses import dataclass
