@@ -16,8 +16,8 @@ from snncc.ir import LOIHI, Const, GraphBuilder, GraphMeta, IntDense, IntInput, 
 from snncc.mapping import partition
 from snncc.target import load_target
 
-sanafe_check = pytest.importorskip("snncc.sanafe_check")
 pytest.importorskip("sanafe")
+from snncc import sanafe_check, sanafe_export  # noqa: E402
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -48,7 +48,7 @@ def test_exported_network_spikes_as_snncc_and_counts_its_synaptic_ops():
     placement = partition(graph, target)
     x = np.random.default_rng(0).integers(0, 8, (3, 6, 6))
     trace = get_backend("refsim").run(graph, {"x": x})
-    ran = sanafe_check.run(graph, placement, {"x": x}, samples=3)
+    ran = sanafe_export.run(graph, placement, {"x": x}, samples=3)
     for layer in ("lif0", "lif1"):
         assert ran.spikes[layer] == pytest.approx(trace.spike_counts[layer].sum() / 3)
     assert trace.spike_counts["lif1"].sum() > 0
@@ -64,8 +64,8 @@ def test_layer_by_layer_replays_snncc_spikes_and_charges_their_messages_once():
     placement = partition(graph, target)
     x = np.random.default_rng(1).integers(0, 8, (2, 6, 6))
     trace = get_backend("refsim").run(graph, {"x": x})
-    whole = sanafe_check.run(graph, placement, {"x": x}, samples=2)
-    layers = sanafe_check.run_layerwise(graph, placement, {"x": x}, samples=2)
+    whole = sanafe_export.run(graph, placement, {"x": x}, samples=2)
+    layers = sanafe_export.run_layerwise(graph, placement, {"x": x}, samples=2)
     assert layers.mode == "layer by layer" and whole.mode == "network"
     for layer in ("lif0", "lif1"):  # exact LIF arithmetic here, so replaying snncc's spikes changes nothing
         assert layers.spikes[layer] == pytest.approx(trace.spike_counts[layer].sum() / 2)
@@ -79,7 +79,7 @@ def test_layer_by_layer_replays_snncc_spikes_and_charges_their_messages_once():
 
 def test_a_layer_with_current_memory_is_refused_by_name():
     with pytest.raises(BackendError) as err:
-        sanafe_check.refuse_unsupported(two_layers(du=100))
+        sanafe_export.refuse_unsupported(two_layers(du=100))
     assert err.value.code == "BKD041" and "lif0: du = 100" in err.value.render()
 
 
