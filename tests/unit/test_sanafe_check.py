@@ -97,3 +97,17 @@ def test_compile_energy_check_puts_sanafe_beside_snncc(tmp_path):
     assert check["total_pj"]["sanafe"] > check["total_pj"]["snncc"] > 0
     assert check["time_per_step_us"]["sanafe"] > 0 and report["latency"]["step_us"] > 0
     assert "## Energy cross-check: SANA-FE" in (out / "report.md").read_text()
+
+
+@pytest.mark.slow
+def test_energy_check_of_a_network_sanafe_cannot_hold_fails_cleanly(tmp_path, capsys):
+    """Loihi 2's graded input has no SANA-FE form: exit 2, the reason named, nothing written."""
+    from snncc.cli import main
+
+    out = tmp_path / "digits2"
+    code = main(["compile", str(REPO / "examples" / "digits" / "model.pt"), "--target", "loihi2", "--samples", "8",
+                 "--out", str(out), "--energy-check", "sanafe", "-q"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "BKD041" in err and "input: only bit-plane (binary) input" in err and "Traceback" not in err
+    assert not out.exists()
