@@ -128,6 +128,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.add_argument("--device", help="run the reference backend with torch on this device (cuda, cpu); default numpy")
     c.add_argument("--min-agreement", type=float, default=0.95, help="minimum output agreement to pass (default 0.95)")
+    c.add_argument(
+        "--energy-check",
+        choices=["sanafe"],
+        help="sanafe: also run the placed network in SANA-FE 2.2.9's Loihi model and put its energy and time per "
+        "step beside snncc's in the report (Loihi 1 targets, bit-plane input, du = 4095 layers)",
+    )
+    c.add_argument("--energy-check-samples", type=int, default=8, help="samples for --energy-check (default 8)")
 
     k = sub.add_parser(
         "check", help="preflight: import, quantize and check the design rules, without simulating", epilog=EPILOG
@@ -137,7 +144,10 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("simulate", help="run a compiled artifact (an --out directory) on a backend", epilog=EPILOG)
     s.add_argument("artifact", type=Path, help="directory written by `snncc compile`")
     s.add_argument("--data", type=Path, help=".npz with x (and y); default: bundled digits when the shapes match")
-    s.add_argument("--backend", choices=["refsim", "lava"], default="refsim")
+    s.add_argument(
+        "--backend", choices=["refsim", "lava", "nengo-loihi"], default="refsim",
+        help="nengo-loihi: nengo-loihi 1.1.0's Loihi 1 chip emulator (a second oracle; Loihi 1 artifacts)",
+    )
     s.add_argument("--samples", type=int, help="run the first N samples only")
     s.add_argument("--device", help="refsim with torch on this device (cuda, cpu); default numpy")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
@@ -309,6 +319,7 @@ def _compile(args: argparse.Namespace) -> int:
     _check_positive(args.steps, "--steps")
     _check_positive(args.samples, "--samples")
     _check_positive(args.lava_samples, "--lava-samples")
+    _check_positive(args.energy_check_samples, "--energy-check-samples")
     check_parallel_options(args.workers, args.dask_scheduler)
     check_agreement(args.min_agreement)
     check_output_dir(args.out, args.force, _inputs(args))  # fail before any work
@@ -335,7 +346,15 @@ def _compile(args: argparse.Namespace) -> int:
     )
     say = _progress(args.quiet)
     result = compile_model(args.model, options, progress=say)
-    report = write_report(result, args.out, force=args.force, inputs=_inputs(args))
+    sections = []
+    if args.energy_check == "sanafe":
+        from snncc import sanafe_check
+        from snncc.report import ReportSection
+
+        say(f"running SANA-FE on {args.energy_check_samples} samples")
+        check = sanafe_check.compare(result, args.energy_check_samples)
+        sections.append(ReportSection("sanafe", check, sanafe_check.markdown(check)))
+    report = write_report(result, args.out, force=args.force, inputs=_inputs(args), sections=sections)
     for d in result.diagnostics:  # also in report.md: warnings the user should see at once
         print(d.render(), file=sys.stderr)
     v = report["verification"]

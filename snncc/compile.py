@@ -299,16 +299,21 @@ def compile_module(
 
 
 def write_report(
-    result: CompileResult, out: str | Path, force: bool = False, inputs: Sequence[str | Path] = ()
+    result: CompileResult,
+    out: str | Path,
+    force: bool = False,
+    inputs: Sequence[str | Path] = (),
+    sections: Sequence[Any] = (),
 ) -> dict[str, Any]:
     """What `snncc compile --out` writes (artifact, report.json, report.md and plots), all or nothing;
-    never into a folder that holds the model, the data or ``inputs`` (snncc.output_dir)."""
+    never into a folder that holds the model, the data or ``inputs`` (snncc.output_dir);
+    ``sections``: extra report sections (snncc.report.ReportSection)."""
     from snncc.output_dir import atomic_output_dir
     from snncc.report import write_outputs
 
     read = [result.model_path, result.dataset.path, *inputs]
     with atomic_output_dir(Path(out), force=force, inputs=read) as tmp:
-        return write_outputs(result, tmp)
+        return write_outputs(result, tmp, sections)
 
 
 # --- option checks (the command line runs them before any work) --------------------------------

@@ -80,6 +80,7 @@ def build_report(result: CompileResult) -> dict[str, Any]:
             "per_core": placement["cores"],
         },
         "energy": result.energy.to_dict(),
+        "latency": _latency(result),
         "verification": {
             **v.to_dict(),
             "passed": result.verdict[0],
@@ -102,6 +103,14 @@ def build_report(result: CompileResult) -> dict[str, Any]:
         "timing": result.timings,
     }
     return report
+
+
+def _latency(result: CompileResult) -> dict[str, Any] | None:
+    """Time per step and per sample on the target (snncc/latency.py); None if the target has no timing."""
+    from snncc.latency import for_result
+
+    latency = for_result(result)
+    return None if latency is None else latency.to_dict()
 
 
 @dataclass(frozen=True)
@@ -194,6 +203,7 @@ def render_markdown(report: dict[str, Any], plots: list[str], extra: Sequence[st
         f"| energy per sample | {e['total_pj'] / 1e6:.3f} µJ |",
         f"| synaptic ops per sample | {e['synops']:,.0f} |",
         f"| neuron updates per sample | {e['neuron_updates']:,.0f} |",
+        *_latency_summary(report.get("latency")),
         f"| input | {i['encoding']}, {i['bits']} bits, LSB {i['lsb']:.6g} ({'exact' if i['exact'] else 'rounded'}) |",
         f"| scored samples | {v['samples']} of {Path(report['data']['path']).name} |",
         *_calibration_row(report["data"].get("calibration")),
@@ -214,6 +224,7 @@ def render_markdown(report: dict[str, Any], plots: list[str], extra: Sequence[st
         "",
         *[line for text in extra for line in (text.rstrip("\n"), "")],
         *_relay_section(report["relays"]),
+        *latency_section(report.get("latency")),
         "## Float vs deployed, layer by layer",
         "",
         f"Spike agreement = fraction of (sample, step, neuron) with the same spike. This table is a diagnostic "
@@ -431,6 +442,43 @@ def _relay_section(relays: dict[str, Any]) -> list[str]:
             f"| {md(name)} | {md(r['copies'])} | {md(', '.join(r['feeds']))} | {r['neurons']} | {r['pieces']} | "
             f"{r['synops']:,.0f} | {r['energy_pj'] / 1e6:.4f} |"
         )
+    return [*lines, ""]
+
+
+def _latency_summary(lat: dict[str, Any] | None) -> list[str]:
+    if not lat:
+        return []
+    flag = " — **chip-to-chip traffic bounds the step**" if lat["chip_to_chip_bound"] else ""
+    return [
+        f"| time per step (estimate) | {lat['step_us']:.3f} µs, bound by {lat['bound']}{flag} |",
+        f"| time per sample (estimate) | {lat['sample_us']:.2f} µs streamed ({lat['samples_per_s']:,.0f} samples/s), "
+        f"{lat['sample_latency_us']:.2f} µs latency |",
+    ]
+
+
+def latency_section(lat: dict[str, Any] | None) -> list[str]:
+    """report.md's "Time per step" section: the terms of the estimate and the coefficients' sources."""
+    if not lat:
+        return []
+    p = lat["per_step_ns"]
+    lines = [
+        "## Time per step (estimate)",
+        "",
+        "step = max(busiest core, busiest chip-to-chip link) + longest mesh route + barrier (snncc/latency.py); "
+        "a core works through its synaptic ops and neuron updates serially.",
+        "",
+        "| term | ns per step |",
+        "|---|---:|",
+        f"| busiest core (core {p['busiest_core_index']}) | {p['busiest_core']:,.1f} |",
+        f"| busiest chip-to-chip link | {p['busiest_chip_link']:,.1f} |",
+        f"| longest mesh route | {p['mesh_route']:,.1f} |",
+        f"| barrier | {p['barrier']:,.1f} |",
+        "",
+        "| coefficient | ns | source | confidence |",
+        "|---|---:|---|---|",
+    ]
+    for name, c in lat["coefficients"].items():
+        lines.append(f"| {name} | {c['value']} | {c['source']} | {c['confidence']} |")
     return [*lines, ""]
 
 

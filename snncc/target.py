@@ -49,6 +49,18 @@ class EnergyModel:
 
 
 @dataclass(frozen=True)
+class TimingModel:
+    """Per-event times (ns) for the step-time estimate (snncc/latency.py); every value sourced."""
+
+    synop_ns: Sourced  # one synaptic op, serial within a core
+    neuron_update_active_ns: Sourced
+    neuron_update_idle_ns: Sourced
+    hop_ns: Sourced  # one mesh hop of a spike message
+    barrier_ns: Sourced  # the end-of-step synchronization of all cores
+    chip_message_ns: Sourced  # one spike message over a chip-to-chip link, serial per chip
+
+
+@dataclass(frozen=True)
 class Target:
     name: str  # what users type: --target loihi
     title: str
@@ -64,6 +76,7 @@ class Target:
     memory_model: str  # named synapse-memory cost model in snncc.mapping.cost
     energy: EnergyModel
     notes: str = ""
+    timing: TimingModel | None = None  # optional: the report then gives time per step and per sample
 
     @property
     def total_cores(self) -> int:

@@ -18,7 +18,7 @@ import yaml
 
 from snncc.errors import Diagnostic, TargetSpecError
 from snncc.ir import Numerics
-from snncc.target import CoreLimits, EnergyModel, Sourced, Target
+from snncc.target import CoreLimits, EnergyModel, Sourced, Target, TimingModel
 from snncc.text import escape_controls
 
 # a folder on disk: pip installs packages unzipped (and the editable install maps it to targets/)
@@ -217,6 +217,7 @@ def _build(data: dict[str, Any], path: Path) -> Target:
         memory_model=res["memory_model"],
         energy=EnergyModel(**energy),
         notes=data.get("notes", ""),
+        timing=TimingModel(**{k: _sourced(v) for k, v in data["timing"].items()}) if "timing" in data else None,
     )
 
 
