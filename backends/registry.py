@@ -13,6 +13,7 @@ BUILTIN: dict[str, str] = {
     "refsim": "snncc.backends.refsim:RefSim",
     "lava": "snncc.backends.lava:LavaBackend",
     "floatsim": "snncc.backends.floatsim:FloatSim",
+    "xylosim": "snncc.backends.xylosim:XyloSimBackend",
 }
 
 
