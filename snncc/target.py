@@ -49,6 +49,18 @@ class EnergyModel:
 
 
 @dataclass(frozen=True)
+class XyloPools:
+    """A Xylo SNN core: fixed pools of input channels, hidden and output neurons, and per-step event caps."""
+
+    input_channels: Sourced
+    hidden_neurons: Sourced
+    output_neurons: Sourced
+    max_input_events: Sourced  # events one input channel delivers per step
+    max_hidden_spikes: Sourced  # spikes a hidden neuron emits per step
+    max_output_spikes: Sourced
+
+
+@dataclass(frozen=True)
 class Target:
     name: str  # what users type: --target loihi
     title: str
@@ -64,6 +76,7 @@ class Target:
     memory_model: str  # named synapse-memory cost model in snncc.mapping.cost
     energy: EnergyModel
     notes: str = ""
+    xylo: XyloPools | None = None  # numerics family "xylo" only
 
     @property
     def total_cores(self) -> int:

@@ -27,9 +27,14 @@ from snncc.ir.ops_float import STEP_READOUTS
 
 from .rockpool_import import xylo_audio2_sim
 
-# Xylo Audio 2 core sizes (targets/xylo.yaml gives the sources)
-INPUT_CHANNELS, HIDDEN_NEURONS, OUTPUT_NEURONS = 16, 1000, 8
-HIDDEN_MAX_SPIKES, OUTPUT_MAX_SPIKES = 31, 1
+
+
+def _pools() -> tuple[int, ...]:
+    """Core sizes and spike caps, read from targets/xylo.yaml (where their sources are)."""
+    from snncc.target import load_target
+
+    p = load_target("xylo").xylo
+    return tuple(int(x) for x in (p.input_channels, p.hidden_neurons, p.output_neurons, p.max_hidden_spikes, p.max_output_spikes))
 
 
 @dataclass(frozen=True)
@@ -123,6 +128,7 @@ def _refuse(message: str, node: str | None = None) -> BackendError:
 def lower(graph: Graph) -> XyloLayout:
     """Place the layers on the core and build XyloSim's matrices; refuse what one Xylo core cannot run."""
     verify(graph, Stage.INTEGER)
+    max_channels, max_hidden, max_outputs, hidden_spikes, output_spikes = _pools()
     if graph.meta.numerics.family != "xylo":
         raise _refuse(f"the xylosim backend runs the xylo numerics family, not {graph.meta.numerics.family!r}")
     inputs = graph.of_type(IntInput)
@@ -130,8 +136,8 @@ def lower(graph: Graph) -> XyloLayout:
         raise _refuse(f"Xylo has one bank of input channels; the graph has {len(inputs)} inputs")
     in_name, in_op = inputs[0]
     channels = int(np.prod(in_op.shape))
-    if channels > INPUT_CHANNELS:
-        raise _refuse(f"{channels} input channels; Xylo has {INPUT_CHANNELS}", in_name)
+    if channels > max_channels:
+        raise _refuse(f"{channels} input channels; Xylo has {max_channels}", in_name)
     layers = dict(graph.of_type(IntXyloLIF))
     read = {graph.predecessors(n)[0] for n, _ in graph.of_type(Output)}
     recurrent = {e.dst for e in graph.recurrent_edges()}
@@ -154,18 +160,18 @@ def lower(graph: Graph) -> XyloLayout:
     out_op = layers[output]
     if depth[output] == 1 or any(s in recurrent for s in graph.predecessors(output)):
         raise _refuse("the output layer must read a hidden layer and cannot be recurrent", output)
-    if int(np.prod(out_op.shape)) > OUTPUT_NEURONS or out_op.max_spikes != OUTPUT_MAX_SPIKES:
-        raise _refuse(f"the output layer needs at most {OUTPUT_NEURONS} neurons with max_spikes 1", output)
+    if int(np.prod(out_op.shape)) > max_outputs or out_op.max_spikes != output_spikes:
+        raise _refuse(f"the output layer needs at most {max_outputs} neurons with max_spikes 1", output)
     hidden: dict[str, tuple[int, int]] = {}
     start = 0
     for name in order[:-1]:
         size = int(np.prod(layers[name].shape))
-        if layers[name].max_spikes != HIDDEN_MAX_SPIKES:
-            raise _refuse(f"a hidden layer has max_spikes {HIDDEN_MAX_SPIKES}", name)
+        if layers[name].max_spikes != hidden_spikes:
+            raise _refuse(f"a hidden layer has max_spikes {hidden_spikes}", name)
         hidden[name] = (start, start + size)
         start += size
-    if start > HIDDEN_NEURONS:
-        raise _refuse(f"{start} hidden neurons; Xylo has {HIDDEN_NEURONS}")
+    if start > max_hidden:
+        raise _refuse(f"{start} hidden neurons; Xylo has {max_hidden}")
     w_in = np.zeros((channels, start), dtype=np.int64)
     w_rec = np.zeros((start, start), dtype=np.int64)
     w_out = np.zeros((start, int(np.prod(out_op.shape))), dtype=np.int64)

@@ -36,6 +36,7 @@ def index_bits(sparse: bool, neurons_in_core: int) -> int:
 MEMORY_MODELS: dict[str, Callable[[np.ndarray, int, int], np.ndarray]] = {
     "loihi1_synapse_words": loihi1_synapse_bits,
     "loihi2_shared_conv": loihi1_synapse_bits,  # dense and sparse connections as on Loihi 1
+    "xylo_dense": lambda synapses, weight_bits, _index_bits: np.asarray(synapses, dtype=np.int64) * weight_bits,
 }
 # memory models whose cores store a convolution's kernel once instead of every synapse
 SHARED_CONV_MODELS = frozenset({"loihi2_shared_conv"})
