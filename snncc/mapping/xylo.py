@@ -108,28 +108,30 @@ def xylo_layout(graph: Graph, pools: XyloPools | None = None) -> XyloLayout:
         raise _refuse("the outputs must read one layer, the last one: Xylo's output neurons")
     output = order[-1]
     depth: dict[str, int] = {}
-    forward: dict[str, tuple[str, str]] = {}  # layer -> (synapse, source)
     for name in order:
         syns = graph.predecessors(name)
         fwd = [s for s in syns if s not in recurrent]
         if len(fwd) != 1:
             raise _refuse(f"layer has {len(fwd)} feed-forward sources; a Xylo layer reads exactly one", name)
         src = graph.predecessors(fwd[0])[0]
-        forward[name] = (fwd[0], src)
         depth[name] = 1 if src == in_name else depth[src] + 1
         if depth[name] > 1 and np.any(layers[name].bias.array):
             raise _refuse("a layer behind another one has a bias, which it would integrate while Xylo's pipeline fills", name)
     out_op = layers[output]
     if depth[output] == 1 or any(s in recurrent for s in graph.predecessors(output)):
         raise _refuse("the output layer must read a hidden layer and cannot be recurrent", output)
+    if not out_op.spiking and out_op.vth != (1 << 15) - 1:
+        raise _refuse("a non-spiking output layer runs on Xylo with threshold 2^15 - 1; set vth to it", output)
     if int(np.prod(out_op.shape)) > max_outputs or out_op.max_spikes != output_spikes:
         raise _refuse(f"the output layer needs at most {max_outputs} neurons with max_spikes 1", output)
     hidden: dict[str, tuple[int, int]] = {}
     start = 0
     for name in order[:-1]:
         size = int(np.prod(layers[name].shape))
+        if not layers[name].spiking:
+            raise _refuse("a hidden layer that never fires has no Xylo form", name)
         if layers[name].max_spikes != hidden_spikes:
-            raise _refuse(f"a hidden layer has max_spikes {hidden_spikes}", name)
+            raise _refuse(f"a hidden layer needs max_spikes {hidden_spikes}, Xylo's hidden neurons' cap", name)
         hidden[name] = (start, start + size)
         start += size
     if start > max_hidden:
