@@ -60,8 +60,7 @@ def place_xylo(graph: Graph, target: Target) -> Placement:
         )
         for n, op in layers.items()
     )
-    traffic = (("weight_bit_shift (input, hidden, readout)", list(layout.shifts)), ("depths", layout.depth))
-    return Placement(target.name, (Core(0, 0, (0, 0), pieces, usage),), 1, traffic, splits)
+    return Placement(target.name, (Core(0, 0, (0, 0), pieces, usage),), 1, (), splits)
 
 
 def core_fits(graph: Graph, target: Target) -> list[Diagnostic]:
