@@ -5,6 +5,8 @@ each input axon of a core stores its synapses into that core in blocks of at mos
 of n synapses costs n·(weight bits + index bits) + 10 header bits (4 + 6), rounded up to whole
 64-bit words.  Dense connections (an axon reaching every neuron of a block in order) need no
 index bits; sparse and convolutional ones need ⌈log2(neurons in the core)⌉, at least 6.
+
+xylo_dense: a Xylo core configures dense weight matrices; snncc counts weight bits per nonzero synapse.
 """
 
 from __future__ import annotations

@@ -63,7 +63,7 @@ def quantize_xylo(
             int_op = _int_layer(op, plan, last=name == last, n_vth_max=n.vth_max, bias_max=n.bias_mant_max)
             builder.add(name, int_op, syn_names)
             v_lsb[name] = int_op.scale
-            reports.append(_report(name, op, plan, int_op, exps, bits_used, rmse))
+            reports.append(_report(name, op, plan, int_op, exps, bits_used, rmse, n.v_max))
             diags += plan.diagnostics
         elif isinstance(op, Output):
             src = graph.predecessors(name)[0]
@@ -201,7 +201,7 @@ def _int_layer(op: LIF, plan: _LayerPlan, *, last: bool, n_vth_max: int, bias_ma
     )
 
 
-def _report(name, op, plan, int_op, exps, bits_used, rmse) -> LayerQuantization:
+def _report(name, op, plan, int_op, exps, bits_used, rmse, v_max) -> LayerQuantization:
     s = plan.scale
     bias = np.broadcast_to(op.bias.array if op.bias is not None else 0.0, op.shape)
     return LayerQuantization(
@@ -214,5 +214,5 @@ def _report(name, op, plan, int_op, exps, bits_used, rmse) -> LayerQuantization:
         threshold_rel_error=abs(int_op.vth / s - op.threshold) / op.threshold if op.spiking else 0.0,
         bias_max_abs_error=float(np.abs(int_op.bias.array / s - bias).max(initial=0.0)),
         decay_abs_error=abs(2.0**-plan.dash_mem - (1.0 - op.beta)),
-        v_range_used=plan.v_extent * s / 32767,
+        v_range_used=plan.v_extent * s / v_max,
     )
