@@ -52,8 +52,11 @@ def at_step(op: IntInput, x: np.ndarray, t: int) -> np.ndarray:
 
 
 def input_events(op: IntInput, x: np.ndarray, steps: int) -> np.ndarray:
-    """Per input element, summed over samples and steps: nonzero values, or set bits for bit planes."""
-    per_value = _set_bits(x, op.bits) if op.encoding == "bitplane" else (x != 0).astype(np.int64)
+    """Per input element, summed over samples and steps: nonzero values, set bits for bit planes, events (Xylo)."""
+    if op.encoding == "events":
+        per_value = x.astype(np.int64)
+    else:
+        per_value = _set_bits(x, op.bits) if op.encoding == "bitplane" else (x != 0).astype(np.int64)
     per_value = per_value.reshape(len(x), -1, *op.shape)  # (batch, steps or 1, *shape)
     total = per_value.sum(axis=(0, 1))
     return total if is_per_step(op, x) else total * steps

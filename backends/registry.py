@@ -14,6 +14,7 @@ BUILTIN: dict[str, str] = {
     "lava": "snncc.backends.lava:LavaBackend",
     "floatsim": "snncc.backends.floatsim:FloatSim",
     "nengo-loihi": "snncc.backends.nengo_loihi:NengoLoihiBackend",
+    "xylosim": "snncc.backends.xylosim:XyloSimBackend",
 }
 
 

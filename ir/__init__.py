@@ -5,7 +5,7 @@ The written spec of every op is ir/SPEC.md.
 
 from .const import Const
 from .graph import Edge, Graph, GraphBuilder, GraphMeta, Stage
-from .numerics import LOIHI, Numerics
+from .numerics import LOIHI, XYLO, Numerics
 from .op import Op, Shape
 from .ops_float import (
     CLIF,
@@ -22,7 +22,7 @@ from .ops_float import (
     Output,
     SumPool2d,
 )
-from .ops_int import INT_OPS, IntCLIF, IntConv2d, IntDense, IntInput, IntLIF
+from .ops_int import INT_OPS, IntCLIF, IntConv2d, IntDense, IntInput, IntLIF, IntXyloLIF
 from .printer import print_graph
 from .serialize import from_json, load, save, to_json
 from .stages import verify
@@ -36,6 +36,7 @@ __all__ = [
     "INT_OPS",
     "LIF",
     "LOIHI",
+    "XYLO",
     "READOUTS",
     "AvgPool2d",
     "BatchNorm",

@@ -47,6 +47,9 @@ class Numerics:
 
     @property
     def weight_max(self) -> int:
+        """Largest stored weight: Lava's pipeline holds 8-bit magnitudes plus sign; Xylo stores int8."""
+        if self.family == "xylo":
+            return (1 << (self.weight_bits - 1)) - 1
         return (1 << self.weight_bits) - 1
 
     def to_dict(self) -> dict[str, Any]:
@@ -62,3 +65,21 @@ class Numerics:
 
 
 LOIHI = Numerics()
+
+# SynSense Xylo (ir/SPEC.md §6): the same fields, read as Xylo's formats; sources in targets/xylo.yaml
+XYLO = Numerics(
+    family="xylo",
+    weight_bits=8,  # int8 weights
+    weight_exp_min=0,  # weight_bit_shift: weights are shifted left only
+    weight_exp_max=7,
+    act_shift=0,
+    vth_shift=0,
+    vth_bits=15,  # int16 threshold, positive
+    decay_bits=4,  # dash_mem / dash_syn are 4-bit shifts
+    du_offset=0,
+    state_bits=16,  # Isyn and Vmem saturate at int16
+    bias_mant_bits=16,  # int16 bias, added unshifted
+    bias_exp_min=0,
+    bias_exp_max=0,
+    input_bits=4,  # at most 15 input events per channel and step
+)

@@ -17,8 +17,8 @@ from snncc.errors import InvalidGraph
 from .const import Const
 from .op import Op, Shape, conv2d_shape, expect_inputs, pair, shape_mismatch
 
-InputEncoding = Literal["graded", "bitplane"]
-ENCODINGS: tuple[str, ...] = ("graded", "bitplane")
+InputEncoding = Literal["graded", "bitplane", "events"]
+ENCODINGS: tuple[str, ...] = ("graded", "bitplane", "events")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -29,6 +29,7 @@ class IntInput(Op):
     encoding "graded": one graded message per input per step (Lava num_message_bits > 0).
     encoding "bitplane": bit b of each value is sent as a binary spike on its own axon,
     through a copy of the next synapse with weight exponent weight_exp + b.
+    encoding "events" (Xylo): x events on the input channel in that step, each adding the weight.
     ``scale`` is the float value of one input unit.
     """
 
@@ -42,8 +43,8 @@ class IntInput(Op):
         expect_inputs(name, self, inputs, 0)
         if self.encoding not in ENCODINGS:
             raise InvalidGraph(f"unknown input encoding {self.encoding!r}", code="GRF005", node=name)
-        if self.encoding == "bitplane" and self.signed:
-            raise InvalidGraph("bit-plane input encodes unsigned values only", code="GRF005", node=name)
+        if self.encoding in ("bitplane", "events") and self.signed:
+            raise InvalidGraph(f"{self.encoding} input encodes unsigned values only", code="GRF005", node=name)
         return self.shape
 
 
@@ -164,5 +165,40 @@ class IntCLIF(IntLIF):
         return super().infer_shape(inputs, name)
 
 
-INT_OPS: tuple[type[Op], ...] = (IntInput, IntDense, IntConv2d, IntLIF, IntCLIF)
+@dataclass(frozen=True, kw_only=True)
+class IntXyloLIF(Op):
+    """SynSense Xylo's integer LIF with bit-shift decays (SPEC.md §6, numerics family "xylo").
+
+    Per step, after this step's synaptic events were added to i with int16 saturation:
+        i = i − decay(i, dash_syn);  v = sat16(v + sat16(sat16(−decay(v, dash_mem) + i) + bias))
+        n = min(max_spikes, ⌊v / vth⌋ if v ≥ vth else 0);  v = v − n·vth
+    decay(x, d) = x >> d, or sign(x) where that is 0.  n is the number of spikes this step.
+    ``scale`` is the float value of one LSB of v.
+    """
+
+    OP = "int_xylo_lif"
+    IS_NEURON = True
+    dash_syn: int
+    dash_mem: int
+    vth: int
+    bias: Const  # int, shape == self.shape
+    max_spikes: int = 31  # 31 for hidden neurons, 1 for output neurons
+    spiking: bool = True
+    scale: float = 1.0
+
+    def infer_shape(self, inputs: list[Shape], name: str) -> Shape:
+        expect_inputs(name, self, inputs, None)
+        if not inputs:
+            raise InvalidGraph("a neuron layer needs at least one input", code="GRF003", node=name)
+        for src in inputs:
+            if int(np.prod(src)) != int(np.prod(self.shape)):
+                raise shape_mismatch(name, self, self.shape, src)
+        if self.bias.shape != self.shape:
+            raise InvalidGraph(
+                f"bias has shape {self.bias.shape}, expected the layer shape {self.shape}", code="GRF004", node=name
+            )
+        return self.shape
+
+
+INT_OPS: tuple[type[Op], ...] = (IntInput, IntDense, IntConv2d, IntLIF, IntCLIF, IntXyloLIF)
 SYNAPSE_OPS_INT: tuple[type[Op], ...] = (IntDense, IntConv2d)

@@ -15,7 +15,9 @@ from .graph import Graph, Stage
 from .numerics import Numerics
 from .op import Op, Shape
 from .ops_float import FLOAT_OPS, LIF, READOUTS, BatchNorm, Conv2d, Dense, Input, Output, Pool2d
-from .ops_int import INT_OPS, SYNAPSE_OPS_INT, IntConv2d, IntDense, IntInput, IntLIF
+from .ops_int import INT_OPS, SYNAPSE_OPS_INT, IntConv2d, IntDense, IntInput, IntLIF, IntXyloLIF
+
+INT_NEURONS = (IntLIF, IntXyloLIF)
 
 ALLOWED: dict[Stage, tuple[type[Op], ...]] = {
     Stage.FLOAT: FLOAT_OPS,
@@ -128,8 +130,8 @@ def _check_lif_float(name: str, op: LIF) -> list[Diagnostic]:
 def _check_canonical_structure(graph: Graph, stage: Stage) -> list[Diagnostic]:
     """One synapse op between neuron layers; neurons fed by synapses only; biases folded."""
     synapses = (Dense, Conv2d) if stage is Stage.CANONICAL else SYNAPSE_OPS_INT
-    neurons = LIF if stage is Stage.CANONICAL else IntLIF
-    sources = (Input, LIF) if stage is Stage.CANONICAL else (IntInput, IntLIF)
+    neurons = LIF if stage is Stage.CANONICAL else INT_NEURONS
+    sources = (Input, LIF) if stage is Stage.CANONICAL else (IntInput, *INT_NEURONS)
     diags = []
     for name, op in graph.nodes:
         preds = [graph[p] for p in graph.predecessors(name)]
@@ -157,7 +159,7 @@ def _check_outputs(graph: Graph) -> list[Diagnostic]:
     diags = []
     for name, op in graph.of_type(Output):
         preds = [graph[p] for p in graph.predecessors(name)]
-        if len(preds) != 1 or not isinstance(preds[0], (LIF, IntLIF)):
+        if len(preds) != 1 or not isinstance(preds[0], (LIF, *INT_NEURONS)):
             if graph.meta.stage is not Stage.FLOAT:
                 diags.append(Diagnostic("error", "GRF040", "an output must read a neuron layer", node=name))
         elif op.readout in ("spike_count", "spike_steps") and not preds[0].spiking:
@@ -183,8 +185,16 @@ def _check_integer(graph: Graph) -> list[Diagnostic]:
             diags += _range(name, "weight_exp", np.array(op.weight_exp), n.weight_exp_min, n.weight_exp_max)
         elif isinstance(op, IntLIF):
             diags += _check_int_lif(name, op, n)
+        elif isinstance(op, IntXyloLIF):
+            diags += _check_int_xylo_lif(name, op, n)
         elif isinstance(op, IntInput) and not 1 <= op.bits <= 31:
             diags.append(Diagnostic("error", "GRF052", f"input width {op.bits} bits is outside 1..31", node=name))
+        if isinstance(op, IntInput) and (op.encoding == "events") != (n.family == "xylo"):
+            diags.append(
+                Diagnostic("error", "GRF054", f"{op.encoding} input does not exist in the {n.family} family", node=name)
+            )
+        if isinstance(op, (IntLIF, IntConv2d)) and n.family == "xylo":
+            diags.append(Diagnostic("error", "GRF054", f"{op.OP} does not exist in the xylo family: Xylo runs int_dense into int_xylo_lif", node=name))
     return diags
 
 
@@ -203,6 +213,19 @@ def _check_int_lif(name: str, op: IntLIF, n: Numerics) -> list[Diagnostic]:
         diags += _range(name, "v_floor", np.array(op.v_floor), -n.v_max, n.v_max)
     if op.reset not in ("zero", "subtract"):
         diags.append(Diagnostic("error", "GRF025", f"unknown reset {op.reset!r}", node=name))
+    return diags
+
+
+def _check_int_xylo_lif(name: str, op: IntXyloLIF, n: Numerics) -> list[Diagnostic]:
+    diags = []
+    if n.family != "xylo":
+        diags.append(Diagnostic("error", "GRF054", f"int_xylo_lif needs numerics family xylo, not {n.family!r}", node=name))
+    dash_max = (1 << n.decay_bits) - 1
+    diags += _range(name, "dash_syn", np.array(op.dash_syn), 0, dash_max)
+    diags += _range(name, "dash_mem", np.array(op.dash_mem), 0, dash_max)
+    diags += _range(name, "vth", np.array(op.vth), 1, n.vth_max)  # vth >= 1: the spike loop ends
+    diags += _range(name, "bias", op.bias.array, -n.bias_mant_max - 1, n.bias_mant_max)
+    diags += _range(name, "max_spikes", np.array(op.max_spikes), 1, 31)
     return diags
 
 

@@ -44,6 +44,9 @@ pip install --no-deps --no-build-isolation norse==1.1.0
 # sinabs 3.1.3 declares nir<=1.0.4 and samna (closed-source, for Speck chips); its layers, to_nir and
 # from_nir run on nir 1.0.8 and need only pbr besides what is pinned above.
 pip install --no-deps sinabs==3.1.3
+# rockpool 3.1.0 (the xylo target's oracle, backends/xylosim) declares only numpy and scipy, but its
+# torch/jax extras would pull a CUDA torch; its XyloSim needs xylosim (pinned, built from source).
+pip install --no-deps rockpool==3.1.0
 pip install --no-deps --no-build-isolation -e .
 echo "$want" > "$stamp"
 echo "snncc setup: done (.venv/bin/snncc)" >&2

@@ -108,9 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--out", type=Path, required=True, help="output directory (must not exist unless --force)")
     c.add_argument("--force", action="store_true", help="replace an existing output directory")
     c.add_argument(
-        "--backend", choices=["refsim", "lava"], default="refsim", help="lava: also run Lava and compare bit for bit"
+        "--backend",
+        choices=["refsim", "lava", "xylosim"],
+        default="refsim",
+        help="lava (Loihi targets) or xylosim (xylo): also run that simulator and compare bit for bit",
     )
-    c.add_argument("--lava-samples", type=int, default=8, help="samples to run in Lava with --backend lava (default 8)")
+    c.add_argument("--lava-samples", type=int, default=8, help="samples to run with --backend lava/xylosim (default 8)")
     c.add_argument("--samples", type=int, help="verify on the first N samples only")
     c.add_argument(
         "--calib",
@@ -145,8 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("artifact", type=Path, help="directory written by `snncc compile`")
     s.add_argument("--data", type=Path, help=".npz with x (and y); default: bundled digits when the shapes match")
     s.add_argument(
-        "--backend", choices=["refsim", "lava", "nengo-loihi"], default="refsim",
-        help="nengo-loihi: nengo-loihi 1.1.0's Loihi 1 chip emulator (a second oracle; Loihi 1 artifacts)",
+        "--backend", choices=["refsim", "lava", "nengo-loihi", "xylosim"], default="refsim",
+        help="nengo-loihi: nengo-loihi 1.1.0's Loihi 1 chip emulator (a second oracle; Loihi 1 artifacts); "
+        "xylosim: rockpool's XyloSim (xylo artifacts)",
     )
     s.add_argument("--samples", type=int, help="run the first N samples only")
     s.add_argument("--device", help="refsim with torch on this device (cuda, cpu); default numpy")
@@ -335,7 +339,8 @@ def _compile(args: argparse.Namespace) -> int:
         dt=args.dt,
         nir_from=args.nir_from,
         samples=args.samples,
-        lava_samples=args.lava_samples if args.backend == "lava" else 0,
+        lava_samples=args.lava_samples if args.backend != "refsim" else 0,
+        oracle_backend=args.backend,
         workers=args.workers,
         dask_scheduler=args.dask_scheduler,
         device=args.device,
@@ -362,7 +367,7 @@ def _compile(args: argparse.Namespace) -> int:
         f"{args.out}/report.md: target {report['target']['name']}, {report['cores']['used']} cores, "
         f"{report['energy']['total_pj'] / 1e6:.3f} uJ/sample, float accuracy {_fmt(v['float_accuracy'])}, "
         f"deployed {_fmt(v['deployed_accuracy'])}, agreement {_fmt(v['output_agreement'])}"
-        + ("" if result.lava is None else f", Lava bit-exact: {result.lava['bit_exact']}")
+        + ("" if result.lava is None else f", {result.lava['backend']} bit-exact: {result.lava['bit_exact']}")
     )
     if not result.verification_passed:
         print("snncc: verification below tolerance (see report.md)", file=sys.stderr)

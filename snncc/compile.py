@@ -23,7 +23,7 @@ from snncc.data import (
     load_dataset,
     split_for_calibration,
 )
-from snncc.errors import DataError, Diagnostic, ImportFailed, InvalidGraph, MappingError, StrictModeError
+from snncc.errors import BackendError, DataError, Diagnostic, ImportFailed, InvalidGraph, MappingError, StrictModeError
 from snncc.ir import Graph, Input, Numerics, Output, verify
 from snncc.limits import check_graph
 from snncc.parallel import executor_for, in_flight_for
@@ -53,6 +53,7 @@ class CompileOptions:
     samples: int | None = None  # verify on the first N samples only
     calibration_samples: int = 256
     lava_samples: int = 0  # > 0: also run Lava on that many samples and compare with refsim bit for bit
+    oracle_backend: str = "lava"  # what lava_samples run on: lava (Loihi targets) or xylosim (xylo)
     approximations: tuple[str, ...] = ()  # named approximations the user accepts (passes/approximate.py)
     tolerance: float = 0.99  # per-layer spike agreement below this marks a layer as diverged
     min_output_agreement: float = 0.95  # below this the compile exits with "verification failed"
@@ -223,6 +224,13 @@ def compile_model(
         raise DataError(f"lava_samples must be 0 (no Lava run) or more, got {options.lava_samples}", code="DAT012")
     say = progress or (lambda _msg: None)
     timer = _Timer()
+    target = load_target(options.target)
+    if options.lava_samples > 0 and options.oracle_backend not in target.backends:
+        raise BackendError(
+            f"{target.name} is not modelled by the {options.oracle_backend} backend",
+            code="BKD042",
+            hint=f"{target.name}'s bit-exact backends: {', '.join(target.backends)}",
+        )
     d = deploy(Path(model_path), options, say, timer, imported=imported, calibration=calibration)
 
     verify_set = d.dataset.head(options.samples)
@@ -248,13 +256,14 @@ def compile_model(
     lava = None
     if options.lava_samples > 0:
         n = min(options.lava_samples, len(verify_set))
-        say(f"running Lava on {n} samples")
+        say(f"running {options.oracle_backend} on {n} samples")
         with timer("lava"):
             lava = lava_check(
                 d.int_graph,
                 {d.input_name: verify_set.x[:n]},
                 float_predictions=comparison.verification.float_predictions[:n],
                 labels=None if verify_set.y is None else verify_set.y[:n],
+                backend=options.oracle_backend,
             )
     return CompileResult(
         model_path=d.model_path,
@@ -552,10 +561,12 @@ def lava_check(
     *,
     float_predictions: np.ndarray | None = None,
     labels: np.ndarray | None = None,
+    backend: str = "lava",
 ) -> dict[str, Any]:
-    """Run Lava and refsim on the same inputs; demand equal u, v and spikes at every step.
+    """Run Lava (or another bit-exact ``backend``: xylosim) and refsim on the same inputs; demand equal
+    u, v and spikes at every step.
 
-    Also scores Lava's own outputs (accuracy, agreement with the float model's predictions).
+    Also scores that backend's own outputs (accuracy, agreement with the float model's predictions).
     """
     from snncc.backends import Record, first_mismatch, get_backend
     from snncc.passes.quantize import quantize_inputs
@@ -563,11 +574,12 @@ def lava_check(
     xi = quantize_inputs(int_graph, x)
     record = Record(spikes=True, v=True, u=True)
     ref = get_backend("refsim").run(int_graph, xi, record=record)
-    lava = get_backend("lava").run(int_graph, xi, record=record)
+    lava = get_backend(backend).run(int_graph, xi, record=record)
     mismatch = first_mismatch(ref, lava)
     (output_name, output_op), *_ = int_graph.of_type(Output)
     predictions = predict(lava.outputs[output_name], output_op.readout)
     result: dict[str, Any] = {
+        "backend": backend,
         "samples": int(lava.batch),
         "deployed_accuracy": None if labels is None else float(np.mean(predictions == labels)),
         "output_agreement": None if float_predictions is None else float(np.mean(predictions == float_predictions)),
@@ -585,7 +597,7 @@ def lava_check(
             "step": step,
             "neuron": list(neuron),
             "refsim": expected,
-            "lava": got,
+            backend: got,
         }
     return result
 

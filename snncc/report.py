@@ -23,12 +23,17 @@ from snncc.passes.approximate import APPROXIMATIONS
 from snncc.text import markdown_cell as md
 from snncc.verify import MAX_SILENT
 
+BACKEND_NAMES = {"lava": ("Lava (fixed_pt)", "Lava"), "xylosim": ("SynSense XyloSim (rockpool 3.1.0)", "XyloSim")}
 INPUT_FORMS = {
     "graded": "graded input spikes: every step each input element sends its integer value as one graded message",
     "bitplane": (
         "bit-plane spike encoding: every step bit b of each integer input value is sent as a binary spike on "
         "its own axon, through a copy of the first synapses with weight exponent +b (exact for binary-spike "
         "chips such as Loihi 1)"
+    ),
+    "events": (
+        "input events (Xylo): every step each input channel delivers its integer value as that many events, "
+        "each adding its weights to the synaptic currents (at most 15 per channel and step)"
     ),
 }
 
@@ -323,16 +328,20 @@ def render_markdown(report: dict[str, Any], plots: list[str], extra: Sequence[st
     lava = report["backends"]["lava"]
     lines += ["", "## Backends", ""]
     if lava:
+        label, short = BACKEND_NAMES[lava.get("backend", "lava")]
         lines.append(
-            f"Lava (fixed_pt) on {lava['samples']} samples: {'bit-exact' if lava['bit_exact'] else 'MISMATCH'} with "
+            f"{label} on {lava['samples']} samples: {'bit-exact' if lava['bit_exact'] else 'MISMATCH'} with "
             f"the reference backend ({', '.join(lava['compared'])} at every step), {lava['wall_seconds']} s; "
-            f"Lava's own outputs: accuracy {_pct(lava['deployed_accuracy'])}, same prediction as the float model "
+            f"{short}'s own outputs: accuracy {_pct(lava['deployed_accuracy'])}, same prediction as the float model "
             f"on {_pct(lava['output_agreement'])}."
         )
         if not lava["bit_exact"]:
             lines.append(f"First mismatch: {lava['first_mismatch']}.")
     else:
-        lines.append("Reference backend only (pass --backend lava to also run Lava and compare bit for bit).")
+        lines.append(
+            "Reference backend only (pass --backend lava, or xylosim for xylo, to also run that simulator and "
+            "compare bit for bit)."
+        )
     if report["approximations"]:
         lines += ["", "## Approximations you asked for", ""]
         for name, a in report["approximations"].items():

@@ -61,6 +61,18 @@ class TimingModel:
 
 
 @dataclass(frozen=True)
+class XyloPools:
+    """A Xylo SNN core: fixed pools of input channels, hidden and output neurons, and per-step event caps."""
+
+    input_channels: Sourced
+    hidden_neurons: Sourced
+    output_neurons: Sourced
+    max_input_events: Sourced  # events one input channel delivers per step
+    max_hidden_spikes: Sourced  # spikes a hidden neuron emits per step
+    max_output_spikes: Sourced
+
+
+@dataclass(frozen=True)
 class Target:
     name: str  # what users type: --target loihi
     title: str
@@ -77,6 +89,7 @@ class Target:
     energy: EnergyModel
     notes: str = ""
     timing: TimingModel | None = None  # optional: the report then gives time per step and per sample
+    xylo: XyloPools | None = None  # numerics family "xylo" only
 
     @property
     def total_cores(self) -> int:

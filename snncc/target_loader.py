@@ -18,7 +18,7 @@ import yaml
 
 from snncc.errors import Diagnostic, TargetSpecError
 from snncc.ir import Numerics
-from snncc.target import CoreLimits, EnergyModel, Sourced, Target, TimingModel
+from snncc.target import CoreLimits, EnergyModel, Sourced, Target, TimingModel, XyloPools
 from snncc.text import escape_controls
 
 # a folder on disk: pip installs packages unzipped (and the editable install maps it to targets/)
@@ -218,6 +218,7 @@ def _build(data: dict[str, Any], path: Path) -> Target:
         energy=EnergyModel(**energy),
         notes=data.get("notes", ""),
         timing=TimingModel(**{k: _sourced(v) for k, v in data["timing"].items()}) if "timing" in data else None,
+        xylo=XyloPools(**{k: _sourced(v) for k, v in data["xylo"].items()}) if "xylo" in data else None,
     )
 
 
@@ -230,6 +231,8 @@ def _check_semantics(t: Target, source: str) -> None:
         problems.append("numerics: bias_exp_min exceeds bias_exp_max")
     if not n.vth_bits + n.vth_shift <= n.state_bits:
         problems.append("numerics: vth_bits + vth_shift must fit state_bits")
+    if (n.family == "xylo") != (t.xylo is not None):
+        problems.append("xylo: the neuron pools are given exactly when numerics.family is xylo")
     if t.mesh[0] * t.mesh[1] < int(t.cores_per_chip):
         problems.append("resources.mesh: columns x rows is smaller than cores_per_chip")
     if problems:

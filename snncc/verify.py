@@ -26,7 +26,7 @@ import numpy as np
 from snncc.backends import Record, Trace, get_backend
 from snncc.backends.base import merge_traces
 from snncc.backends.refsim import RefSim
-from snncc.ir import Graph, IntInput, IntLIF, Output
+from snncc.ir import Graph, IntInput, IntLIF, IntXyloLIF, Output
 from snncc.ir.ops_float import STEP_READOUTS
 from snncc.parallel import ordered_map
 from snncc.passes.align_depths import relays_of
@@ -102,7 +102,7 @@ def compare(
     processes or machines; ``x`` may be memory-mapped, as only ``in_flight`` batches are read at once.
     ``device``: run the reference backend on torch tensors there ("cuda"; None: numpy).
     """
-    layers = [n for n, op in int_graph.of_type(IntLIF) if op.spiking]
+    layers = [n for n, op in int_graph.of_type(IntLIF, IntXyloLIF) if op.spiking]
     relays = relays_of(int_graph)  # the float model has no relays: each copies a layer, so compare with that
     (output_name, output_op), *_ = int_graph.of_type(Output)
     silence = silence_layers(int_graph, output_name)

@@ -24,6 +24,7 @@ from snncc.ir.ops_float import STEP_READOUTS
 from . import fused, kernels
 from .arith import effective_weights, shift, wrap_int32
 from .lif import LIFState, effective_bias, initial_state, lif_step
+from .xylo import run_xylo
 
 
 class RefSim:
@@ -41,6 +42,8 @@ class RefSim:
 
     def run(self, graph: Graph, inputs: dict[str, np.ndarray], *, record: Record = Record()) -> Trace:
         verify(graph, Stage.INTEGER)
+        if graph.meta.numerics.family == "xylo":
+            return run_xylo(graph, inputs, record)
         start = time.perf_counter()
         steps = graph.meta.steps
         values = check_int_inputs(graph, inputs)

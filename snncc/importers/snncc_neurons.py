@@ -136,6 +136,11 @@ def integrator(name: str, m: snn.Integrator, src: Shape | None) -> Op:
     return LIF(shape=(), beta=1.0, spiking=False)
 
 
+def cuba_lif(name: str, m: snn.CubaLIF, src: Shape | None) -> Op:
+    """I = alpha·I + X; H = beta·V + I; soft reset: snncc's lif as it is."""
+    return LIF(shape=(), beta=m.beta, alpha=m.alpha, gain=1.0, threshold=m.threshold, fire=">=", reset="subtract")
+
+
 NEURON_CONVERTERS: dict[type, Callable[[str, Any, Shape | None], Op]] = {
     snn.LIF: lif,
     snn.IF: if_,
@@ -147,4 +152,5 @@ NEURON_CONVERTERS: dict[type, Callable[[str, Any, Shape | None], Op]] = {
     snn.IMPLIF: imp(lif),
     snn.IMPIF: imp(if_),
     snn.Integrator: integrator,
+    snn.CubaLIF: cuba_lif,
 }

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from snncc.ir import LIF, Conv2d, Dense, Graph, Input, IntConv2d, IntDense, IntInput, IntLIF, Op
+from snncc.ir import LIF, Conv2d, Dense, Graph, Input, IntConv2d, IntDense, IntInput, IntLIF, IntXyloLIF, Op
 
 Box = tuple[tuple[int, int], ...]
 
@@ -59,7 +59,7 @@ def projections(graph: Graph, layer: str) -> list[Projection]:
 
 
 def neuron_layers(graph: Graph) -> list[tuple[str, IntLIF]]:
-    return [(n, graph[n]) for n in graph.topo_order() if isinstance(graph[n], (IntLIF, LIF))]
+    return [(n, graph[n]) for n in graph.topo_order() if isinstance(graph[n], (IntLIF, IntXyloLIF, LIF))]
 
 
 def consumers(graph: Graph, layer: str) -> list[tuple[str, Projection]]:
@@ -67,7 +67,7 @@ def consumers(graph: Graph, layer: str) -> list[tuple[str, Projection]]:
     out = []
     for syn in graph.successors(layer):
         for dst in graph.successors(syn):
-            if isinstance(graph[dst], (IntLIF, LIF)):
+            if isinstance(graph[dst], (IntLIF, IntXyloLIF, LIF)):
                 out.extend((dst, p) for p in projections(graph, dst) if p.synapse == syn)
     return out
 

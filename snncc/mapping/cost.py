@@ -5,6 +5,8 @@ each input axon of a core stores its synapses into that core in blocks of at mos
 of n synapses costs n·(weight bits + index bits) + 10 header bits (4 + 6), rounded up to whole
 64-bit words.  Dense connections (an axon reaching every neuron of a block in order) need no
 index bits; sparse and convolutional ones need ⌈log2(neurons in the core)⌉, at least 6.
+
+xylo_dense: a Xylo core configures dense weight matrices; snncc counts weight bits per nonzero synapse.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ def index_bits(sparse: bool, neurons_in_core: int) -> int:
 MEMORY_MODELS: dict[str, Callable[[np.ndarray, int, int], np.ndarray]] = {
     "loihi1_synapse_words": loihi1_synapse_bits,
     "loihi2_shared_conv": loihi1_synapse_bits,  # dense and sparse connections as on Loihi 1
+    "xylo_dense": lambda synapses, weight_bits, _index_bits: np.asarray(synapses, dtype=np.int64) * weight_bits,
 }
 # memory models whose cores store a convolution's kernel once instead of every synapse
 SHARED_CONV_MODELS = frozenset({"loihi2_shared_conv"})

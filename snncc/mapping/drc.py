@@ -155,4 +155,10 @@ RULES: tuple[Rule, ...] = (
 
 
 def check_design_rules(graph: Graph, target: Target) -> list[Diagnostic]:
-    return [d for rule in RULES for d in rule(graph, target)]
+    if target.numerics.family == "xylo":
+        from .xylo import core_fits
+
+        rules: tuple[Rule, ...] = (input_encoding_supported, core_fits, limits_are_confirmed)
+    else:
+        rules = RULES
+    return [d for rule in rules for d in rule(graph, target)]

@@ -36,6 +36,10 @@ def partition(graph: Graph, target: Target, *, firing_rates: dict[str, np.ndarra
     errors = [d for d in check_design_rules(graph, target) if d.severity == "error"]
     if errors:
         raise MappingError(diagnostics=errors)
+    if target.numerics.family == "xylo":  # fixed neuron pools on one core, not a mesh of cores
+        from .xylo import place_xylo
+
+        return place_xylo(graph, target)
     # output axons depend on where the next layer lands, so they are estimated per neuron (one per
     # destination core) and the estimate raised for layers whose cores end up over the limit
     destinations = {layer: 1 if consumers(graph, layer) else 0 for layer, _ in neuron_layers(graph)}

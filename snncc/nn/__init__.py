@@ -5,13 +5,14 @@ Models built from these classes and standard torch layers are what snncc imports
 """
 
 from .models import CLIF, DSRIF, DSRLIF, IMPIF, IMPLIF, KLIF, PLIF
-from .neurons import IF, LIF, Integrator, Neuron, reset_neurons
+from .neurons import IF, LIF, CubaLIF, Integrator, Neuron, reset_neurons
 from .snn import READOUTS, SNN
 
-NEURON_CLASSES = (LIF, IF, Integrator, PLIF, KLIF, CLIF, DSRIF, DSRLIF, IMPLIF, IMPIF)
+NEURON_CLASSES = (LIF, IF, Integrator, PLIF, KLIF, CLIF, DSRIF, DSRLIF, IMPLIF, IMPIF, CubaLIF)
 
 __all__ = [
     "CLIF",
+    "CubaLIF",
     "DSRIF",
     "DSRLIF",
     "IF",

@@ -102,6 +102,45 @@ class IF(Neuron):
         return f"threshold={self.threshold}, v_reset={self.v_reset}"
 
 
+class CubaLIF(Neuron):
+    """Current-based LIF (snntorch ``Synaptic``, NIR ``CubaLIF`` discretised), single step.
+
+    I = alpha·I + X;  H = beta·V + I;  S = [H >= threshold];  V = H − threshold·S (soft reset).
+    The neuron of SynSense Xylo, whose decays are bit shifts: alpha and beta of the form
+    1 − 2^−k deploy exactly there (ir/SPEC.md §6.4).
+    """
+
+    i: torch.Tensor | None
+
+    def __init__(self, alpha: float = 0.5, beta: float = 0.75, threshold: float = 1.0, surrogate_alpha: float = 2.0):
+        super().__init__()
+        if not (0.0 <= alpha < 1.0 and 0.0 <= beta <= 1.0):
+            raise ValueError(f"alpha must lie in [0, 1) and beta in [0, 1] (got {alpha}, {beta})")
+        self.alpha, self.beta = float(alpha), float(beta)
+        self.threshold = float(threshold)
+        self.surrogate_alpha = float(surrogate_alpha)
+        self.i = None
+
+    def reset(self) -> None:
+        self.v = self.i = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        i_prev = self.i if self.i is not None and self.i.shape == x.shape else torch.zeros_like(x)
+        self.i = self.alpha * i_prev + x
+        h = self.beta * self._stored_v(x) + self.i
+        s = fire(h, self.threshold, self.surrogate_alpha)
+        self.v = reset(h, s, self.threshold, None)
+        return s
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        state["i"] = None
+        return state
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}, beta={self.beta}, threshold={self.threshold}"
+
+
 class Integrator(Neuron):
     """Non-spiking readout: V = V + X every step; outputs V (starts at 0)."""
 

@@ -103,6 +103,10 @@ def quantize(
     graph: Graph, options: Quantize, calibration: Calibration | None = None
 ) -> tuple[Graph, QuantizationReport]:
     """Return the integer graph and what quantization changed; raises QuantizationError if it cannot."""
+    if options.numerics.family == "xylo":
+        from .quantize_xylo import quantize_xylo
+
+        return quantize_xylo(graph, options, calibration)
     n = options.numerics
     builder = GraphBuilder()
     inputs: dict[str, InputQuantization] = {}
