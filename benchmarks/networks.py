@@ -7,6 +7,7 @@ network at work rather than of random noise.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -112,7 +113,7 @@ def spiking_mlp(samples: int, hidden: tuple[int, ...], *, steps: int = 16, rate:
     torch.manual_seed(seed)
     layers: list[nn.Module] = []
     sizes = (784, *hidden, 10)
-    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+    for n_in, n_out in itertools.pairwise(sizes):
         linear = nn.Linear(n_in, n_out)
         with torch.no_grad():  # scaled so that every layer stays active at ~10 % input rate
             linear.weight.mul_(8.0 if n_in == 784 else 6.0)

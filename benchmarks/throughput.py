@@ -34,17 +34,17 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.networks import BUILDERS, Bench  # noqa: E402
-from benchmarks.stock_lava import (  # noqa: E402
+from benchmarks.networks import BUILDERS, Bench
+from benchmarks.stock_lava import (
     lava_matches_refsim,
     stock_lava_step_cpu_seconds,
     stock_lava_step_seconds,
 )
-from snncc.backends import Record, get_backend  # noqa: E402
-from snncc.backends.refsim import kernels  # noqa: E402
-from snncc.backends.refsim.arith import effective_weights  # noqa: E402
-from snncc.energy import synaptic_ops  # noqa: E402
-from snncc.ir import Graph, IntDense, IntInput, IntLIF  # noqa: E402
+from snncc.backends import Record, get_backend
+from snncc.backends.refsim import kernels
+from snncc.backends.refsim.arith import effective_weights
+from snncc.energy import synaptic_ops
+from snncc.ir import Graph, IntDense, IntInput, IntLIF
 
 
 def best_of(fn, repeat: int, clock=time.perf_counter) -> float:
@@ -102,7 +102,9 @@ def dense_layers(bench: Bench, batch: int, repeat: int) -> tuple[int, float, boo
         else:
             spikes = trace.spikes[src_name]
         kernel = kernels.DenseKernel.prepare(effective_weights(op.weight.array, numerics), 1)
-        per_step = [np.ascontiguousarray(spikes[:, t].reshape(batch, -1), dtype=np.int8) for t in range(spikes.shape[1])]
+        per_step = [
+            np.ascontiguousarray(spikes[:, t].reshape(batch, -1), dtype=np.int8) for t in range(spikes.shape[1])
+        ]
         work.append((kernel, per_step, 2 * op.weight.array.size * batch * len(per_step)))
     if not work:
         return 0, 0.0, False
@@ -151,9 +153,9 @@ def main(argv: list[str] | None = None) -> int:
         refsim = get_backend("refsim")
         inputs = bench.head(args.batch)
         refsim.run(bench.graph, inputs)  # warm-up: numba compiles the fused step once per process
-        ref_seconds = best_of(lambda b=bench, i=inputs: refsim.run(b.graph, i), args.repeat)
+        ref_seconds = best_of(lambda b=bench, i=inputs, r=refsim: r.run(b.graph, i), args.repeat)
         ref_step = ref_seconds / (args.batch * steps)
-        ref_cpu = best_of(lambda b=bench, i=inputs: refsim.run(b.graph, i), args.repeat, time.process_time)
+        ref_cpu = best_of(lambda b=bench, i=inputs, r=refsim: r.run(b.graph, i), args.repeat, time.process_time)
         ref_cpu_step = ref_cpu / (args.batch * steps)
         lava_step = stock_lava_step_seconds(bench, args.lava_samples)
         lava_cpu_step = stock_lava_step_cpu_seconds(bench, args.lava_samples)
@@ -183,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{'dense peak':>10} {'run peak':>9} {'bandwidth':>9} {'identical':>9}")  # fmt: skip
     for name, ratio, cpu_ratio, ref_eps, lava_eps, dense_fraction, whole_fraction, traffic, identical in rows:
         print(f"{name:<26} {ratio:>10.0f}x {cpu_ratio:>8.0f}x {ref_eps:>12.3e} {lava_eps:>10.3e} {dense_fraction:>10.0%} "
-              f"{whole_fraction:>9.0%} {traffic:>9.1%} {str(identical):>9}")  # fmt: skip
+              f"{whole_fraction:>9.0%} {traffic:>9.1%} {identical!s:>9}")  # fmt: skip
     return 0 if all_identical else 1
 
 

@@ -194,7 +194,14 @@ def _check_integer(graph: Graph) -> list[Diagnostic]:
                 Diagnostic("error", "GRF054", f"{op.encoding} input does not exist in the {n.family} family", node=name)
             )
         if isinstance(op, (IntLIF, IntConv2d)) and n.family == "xylo":
-            diags.append(Diagnostic("error", "GRF054", f"{op.OP} does not exist in the xylo family: Xylo runs int_dense into int_xylo_lif", node=name))
+            diags.append(
+                Diagnostic(
+                    "error",
+                    "GRF054",
+                    f"{op.OP} does not exist in the xylo family: Xylo runs int_dense into int_xylo_lif",
+                    node=name,
+                )
+            )
     return diags
 
 
@@ -219,7 +226,9 @@ def _check_int_lif(name: str, op: IntLIF, n: Numerics) -> list[Diagnostic]:
 def _check_int_xylo_lif(name: str, op: IntXyloLIF, n: Numerics) -> list[Diagnostic]:
     diags = []
     if n.family != "xylo":
-        diags.append(Diagnostic("error", "GRF054", f"int_xylo_lif needs numerics family xylo, not {n.family!r}", node=name))
+        diags.append(
+            Diagnostic("error", "GRF054", f"int_xylo_lif needs numerics family xylo, not {n.family!r}", node=name)
+        )
     dash_max = (1 << n.decay_bits) - 1
     diags += _range(name, "dash_syn", np.array(op.dash_syn), 0, dash_max)
     diags += _range(name, "dash_mem", np.array(op.dash_mem), 0, dash_max)

@@ -148,7 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("artifact", type=Path, help="directory written by `snncc compile`")
     s.add_argument("--data", type=Path, help=".npz with x (and y); default: bundled digits when the shapes match")
     s.add_argument(
-        "--backend", choices=["refsim", "lava", "nengo-loihi", "xylosim"], default="refsim",
+        "--backend",
+        choices=["refsim", "lava", "nengo-loihi", "xylosim"],
+        default="refsim",
         help="nengo-loihi: nengo-loihi 1.1.0's Loihi 1 chip emulator (a second oracle; Loihi 1 artifacts); "
         "xylosim: rockpool's XyloSim (xylo artifacts)",
     )
@@ -293,7 +295,7 @@ def _run(args: argparse.Namespace) -> int:
     except SystemExit as exc:  # snncc never exits from inside: the model's own code (--arch, a pickle) did
         err = ModelLoadError(
             f"the model's own code exited (SystemExit {exc.code!r}) while snncc ran it; nothing was written",
-            code="LOD016",
+            code="LOD018",
             hint="a model module must not call sys.exit() or parse the command line on import, construction "
             "or in forward(); keep scripts under `if __name__ == '__main__':`",
         )

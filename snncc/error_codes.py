@@ -14,9 +14,42 @@ from dataclasses import dataclass
 from snncc.errors import EXIT_OK, SnnccError
 
 # reported and the compile goes on (exit 0); `--strict` turns them into STR001
-WARNINGS = frozenset({"IMT213", "MAP030", "QNT020", "QNT021"})
+WARNINGS = frozenset({"IMT050", "IMT051", "IMT213", "MAP030", "QNT020", "QNT021"})
 
 MEANINGS: dict[str, str] = {
+    # added with issues 14, 15 and 17
+    "BKD040": "the nengo-loihi emulator cannot run a layer (a feature Loihi 1 lacks: soft reset, floor, initial state, CLIF, graded input)",
+    "BKD041": "SANA-FE cannot hold the network (current memory, graded input or recurrent synapses)",
+    "BKD042": "the target is not modelled by the bit-exact backend asked for (--backend)",
+    "BKD043": "rockpool's XyloSim (the xylo target's oracle) is not installed or cannot be imported",
+    "DAT013": "--min-agreement is NaN or outside [0, 1]",
+    "DAT014": "labels outside the model's output classes",
+    "DAT015": "complex-valued data (the imaginary part would be dropped)",
+    "DAT031": "--dask-scheduler is not an address, or the scheduler cannot be reached",
+    "GRF008": "a layer name holds control characters (terminal or Markdown injection)",
+    "GRF009": "a bias of the wrong shape for its layer",
+    "GRF054": "an input encoding that does not exist in the graph's numerics family (events on Loihi, planes on Xylo)",
+    "GRF064": "a graph.json field of the wrong type or out of range",
+    "IMT015": "a module contains itself",
+    "IMT016": "a layer torch itself could not run (stride or kernel 0, a bias or weight of the wrong shape)",
+    "IMT017": "complex-valued weights in the model",
+    "IMT050": "--steps or --readout override what the model's forward fixes",
+    "IMT051": "an encoder called inside the model's time loop is taken as the input coding",
+    "LIM001": "an input declares more elements than --max-elements allows",
+    "LIM002": "more steps per sample than --max-steps allows",
+    "LIM003": "--max-elements or --max-steps below 1",
+    "LOD016": "a weights-only file calls a layer's constructor instead of storing its weights (a memory bomb)",
+    "LOD017": "complex tensors in the state dict",
+    "LOD018": "the model's code exited (SystemExit) while snncc ran it",
+    "LOD103": "ONNX external weights outside the model's folder (absolute path, '..' or a symbolic link)",
+    "LOD230": "an HDF5 file reaches outside itself (external storage, external or soft link, virtual dataset)",
+    "MAP050": "the network does not fit one Xylo core's fixed pools (chain of layers, one shift per matrix)",
+    "OUT005": "--out is, or holds, an input file, the current folder or the home folder",
+    "OUT007": "another run wrote the output directory meanwhile",
+    "QNT030": "a synaptic current decay with no Xylo bit-shift form",
+    "QNT031": "a neuron feature Xylo lacks (hard reset, voltage floor, initial state)",
+    "QNT032": "an op Xylo cannot run (convolutions; Xylo connects neurons by weight matrices only)",
+    "TGT008": "a target number outside what the tools compute with, or control characters in its text",
     "SNN000": "an snncc error without a more specific code",
     # BKD: backends (executors)
     "BKD001": "Lava (lava-nc) is not installed or cannot be imported",

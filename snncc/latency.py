@@ -63,7 +63,9 @@ class LatencyReport:
         }
 
 
-def estimate(graph: Graph, placement: Placement, energy: EnergyReport, target: Target, depth: int) -> LatencyReport | None:
+def estimate(
+    graph: Graph, placement: Placement, energy: EnergyReport, target: Target, depth: int
+) -> LatencyReport | None:
     """None when the target gives no timing coefficients."""
     t = target.timing
     if t is None:

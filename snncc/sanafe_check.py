@@ -127,7 +127,10 @@ def compare(result, samples: int, mode: str | None = None) -> dict[str, Any]:
         "neurons": lif_neurons,
         "input_neurons": n_inputs,
         "steps": {"snncc": graph.meta.steps, "sanafe": run_.steps_per_sample},
-        "time_per_step_us": {"sanafe": run_.time_s / run_.steps_per_sample * 1e6, "snncc": None if latency is None else latency.step_ns / 1e3},
+        "time_per_step_us": {
+            "sanafe": run_.time_s / run_.steps_per_sample * 1e6,
+            "snncc": None if latency is None else latency.step_ns / 1e3,
+        },
         "sanafe_coefficients_pj": theirs,
         "snncc_coefficients_pj": {name: c["value"] for name, c in coef.items()},
         "wall_seconds": run_.wall_seconds,
@@ -152,9 +155,12 @@ def markdown(c: dict[str, Any]) -> str:
         f"SANA-FE {c['sanafe_version']} ran the placed integer network on {c['architecture']} "
         f"({c['samples']} samples, {c['steps']['sanafe']} steps each: the sample's {c['steps']['snncc']} plus the "
         "pipeline depth) with its own LIF arithmetic (float), "
-        + ("computing the whole network's activity." if c["mode"] == "network" else
-           "layer by layer: each layer driven by the spikes snncc's reference simulator gave its sources "
-           "(replayed from input cores), as the whole network does not fit SANA-FE's memory here.")
+        + (
+            "computing the whole network's activity."
+            if c["mode"] == "network"
+            else "layer by layer: each layer driven by the spikes snncc's reference simulator gave its sources "
+            "(replayed from input cores), as the whole network does not fit SANA-FE's memory here."
+        )
         + " Per sample:",
         "",
         "| event | snncc count | snncc pJ each | snncc µJ | SANA-FE count | SANA-FE pJ each | SANA-FE µJ | "
@@ -178,7 +184,11 @@ def markdown(c: dict[str, Any]) -> str:
         "",
         f"Neuron spikes per sample: snncc {s['snncc']:,.0f}, SANA-FE {s['sanafe']:,.0f}; input spikes "
         f"{c['input_spikes']:,.0f}. Time per step: SANA-FE {step['sanafe']:.2f} µs"
-        + (" (the layers' runs added: an upper bound, the chip runs them in parallel)" if c["mode"] != "network" else "")
+        + (
+            " (the layers' runs added: an upper bound, the chip runs them in parallel)"
+            if c["mode"] != "network"
+            else ""
+        )
         + f", snncc's estimate {num(step['snncc'], '{:.2f}')} µs.",
         "",
         f"Why they differ: a synaptic op costs {ours['synop_pj']} pJ in snncc (Davies 2018 Table 2) and "

@@ -169,8 +169,11 @@ def run_layerwise(graph: Graph, placement: Placement, inputs: dict[str, np.ndarr
     spikes = RefSim().run(graph, x, record=Record(spikes=True)).spikes
     n_inputs = sum(op.bits * int(np.prod(op.shape)) for _, op in graph.of_type(IntInput))
     widest = max(
-        sum(int(np.prod(graph[graph.predecessors(syn)[0]].shape)) * getattr(graph[graph.predecessors(syn)[0]], "bits", 1)
-            for syn in graph.predecessors(layer))
+        sum(
+            int(np.prod(graph[graph.predecessors(syn)[0]].shape))
+            * getattr(graph[graph.predecessors(syn)[0]], "bits", 1)
+            for syn in graph.predecessors(layer)
+        )
         for layer, _ in graph.of_type(IntLIF)
     )
     arch, first_input_core = architecture(placement.cores_used, max(n_inputs, widest))
@@ -186,10 +189,15 @@ def run_layerwise(graph: Graph, placement: Placement, inputs: dict[str, np.ndarr
         sources = {graph.predecessors(syn)[0] for syn in graph.predecessors(layer)}
         input_groups = {
             (name, b): net.create_neuron_group(f"{name}.bit{b}", int(np.prod(op.shape)))
-            for name, op in graph.of_type(IntInput) if name in sources for b in range(op.bits)
+            for name, op in graph.of_type(IntInput)
+            if name in sources
+            for b in range(op.bits)
         }
-        replays = {src: net.create_neuron_group(f"{src}.replay", int(np.prod(graph[src].shape)))
-                   for src in sources if isinstance(graph[src], IntLIF)}
+        replays = {
+            src: net.create_neuron_group(f"{src}.replay", int(np.prod(graph[src].shape)))
+            for src in sources
+            if isinstance(graph[src], IntLIF)
+        }
         _connect(graph, {**groups, **replays}, input_groups, into={layer})
         _place(graph, placement, groups, cores)
         _place_inputs([*input_groups.values(), *replays.values()], cores, first_input_core)
@@ -288,7 +296,7 @@ def _connect(graph: Graph, groups: dict, input_groups: dict, into: set[str] | No
             scale = 2.0 ** (6 + op.weight_exp + b)
             for lo in range(0, matrix.nnz, EDGE_CHUNK):  # in chunks: Python lists of pairs cost ~100 B an edge
                 hi = min(lo + EDGE_CHUNK, matrix.nnz)
-                pairs = list(zip(matrix.col[lo:hi].tolist(), matrix.row[lo:hi].tolist()))  # (source, destination)
+                pairs = list(zip(matrix.col[lo:hi].tolist(), matrix.row[lo:hi].tolist(), strict=False))  # (source, destination)
                 group.connect_neurons_sparse(groups[dst], {"weight": (matrix.data[lo:hi] * scale).tolist()}, pairs)
 
 
@@ -316,7 +324,9 @@ def _place_inputs(groups: list, cores: list, first_input_core: int) -> None:
     slot = 0
     for group in groups:
         for neuron in group.neurons:
-            neuron.set_attributes(soma_hw_name=f"loihi_inputs[{slot % INPUTS_PER_CORE}]", model_attributes={"spikes": [False]})
+            neuron.set_attributes(
+                soma_hw_name=f"loihi_inputs[{slot % INPUTS_PER_CORE}]", model_attributes={"spikes": [False]}
+            )
             neuron.map_to_core(cores[first_input_core + slot // INPUTS_PER_CORE])
             slot += 1
 

@@ -40,7 +40,7 @@ def _decayed(x, keep, bits):
 
 
 @numba.njit(cache=True, nogil=True)
-def _lif_update(  # noqa: PLR0913 (one flat signature: numba compiles it once per dtype set)
+def _lif_update(
     total, u, v, bias, counts, v_sum, spikes,
     act_shift, keep_u, keep_v, decay_bits, half, v_max, threshold, has_floor, v_floor, spiking, subtract, track_v,
 ):  # fmt: skip

@@ -236,7 +236,7 @@ class _Run:
             spikes, events = fused.lif_step_in_place(
                 total, self.state[name], op, self.bias[name], self.numerics, self.counts[name], self.v_sum.get(name)
             )
-            for key, count in zip(("u_wraps", "v_saturations", "int32_wraps", "active_updates"), events):
+            for key, count in zip(("u_wraps", "v_saturations", "int32_wraps", "active_updates"), events, strict=False):
                 counters[key] += count
             state = self.state[name]
         else:

@@ -68,10 +68,7 @@ def xylo_lif_step(
     v_raw = v + dv_b
     v_new = sat16(v_raw)
     saturated = (dv_i != dv + i) | (dv_b != dv_i + bias) | (v_new != v_raw)
-    if op.spiking:
-        n = np.where(v_new >= op.vth, np.minimum(v_new // op.vth, op.max_spikes), 0)
-    else:
-        n = np.zeros_like(v_new)
+    n = np.where(v_new >= op.vth, np.minimum(v_new // op.vth, op.max_spikes), 0) if op.spiking else np.zeros_like(v_new)
     return n, i, v_new - n * op.vth, saturated
 
 
@@ -156,7 +153,9 @@ def run_xylo(graph: Graph, inputs: dict[str, np.ndarray], record: Record) -> Tra
         stats={n: LayerStats(spikes=int(counts[n].sum()), **events[n]) for n in layers},
         **{
             var: {
-                n: np.stack(vals, axis=1).reshape(batch, steps, *shape[n]).astype(np.uint8 if var == "spikes" else np.int64)
+                n: np.stack(vals, axis=1)
+                .reshape(batch, steps, *shape[n])
+                .astype(np.uint8 if var == "spikes" else np.int64)
                 for n, vals in rec[var].items()
             }
             for var in ("spikes", "v", "u")

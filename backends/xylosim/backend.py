@@ -17,12 +17,9 @@ from snncc.backends.base import LayerStats, Record, Trace
 from snncc.backends.int_inputs import check_int_inputs, input_events, is_per_step
 from snncc.errors import Diagnostic, InvalidGraph, MappingError
 from snncc.ir import Graph, IntXyloLIF, Output
-from snncc.ir.ops_float import STEP_READOUTS
 from snncc.mapping.xylo import XyloLayout, xylo_layout
 
 from .rockpool_import import xylo_audio2_sim
-
-
 
 
 class XyloSimBackend:
@@ -40,7 +37,7 @@ class XyloSimBackend:
         start = time.perf_counter()
         steps = graph.meta.steps
         values = check_int_inputs(graph, inputs)
-        (in_name, x), = values.items()
+        ((in_name, x),) = values.items()
         batch = len(x)
         layers = dict(graph.of_type(IntXyloLIF))
         hw_steps = steps + max(layout.depth.values()) - 1
@@ -61,7 +58,10 @@ class XyloSimBackend:
                     cols = {"spikes": rec["Spikes"][:, lo:hi], "v": rec["Vmem"][:, lo:hi], "u": rec["Isyn"][:, lo:hi]}
                 for var, arr in cols.items():
                     raw[var][name].append(np.asarray(arr, dtype=np.int64)[offset : offset + steps])
-        full = {var: {n: np.stack(a).reshape(batch, steps, *layers[n].shape) for n, a in d.items()} for var, d in raw.items()}
+        full = {
+            var: {n: np.stack(a).reshape(batch, steps, *layers[n].shape) for n, a in d.items()}
+            for var, d in raw.items()
+        }
         outputs = {}
         for name, op in graph.of_type(Output):
             layer = graph.predecessors(name)[0]
@@ -93,6 +93,7 @@ def _readout(readout: str, spikes: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 def configure(layout: XyloLayout, layers: dict[str, IntXyloLIF]):
     """A XyloSim configured like the chip: rockpool's from_config over the fields it reads."""
+
     def neuron(op: IntXyloLIF, bias: int) -> SimpleNamespace:
         return SimpleNamespace(
             alias_target=None,

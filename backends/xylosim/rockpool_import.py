@@ -42,7 +42,7 @@ def xylo_audio2_sim() -> type:
     except ImportError as exc:
         raise BackendError(
             f"the xylosim backend needs rockpool and xylosim ({exc})",
-            code="BKD040",
+            code="BKD043",
             hint="pip install xylosim==0.1.3 && pip install --no-deps rockpool==3.1.0 (scripts/setup.sh)",
         ) from exc
     package_dir = Path(rockpool.__file__).parent / "devices" / "xylo"

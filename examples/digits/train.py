@@ -108,6 +108,8 @@ def train(
         print(f"epoch {epoch + 1:2d}  loss {total / len(xt):.4f}  test accuracy {accuracy(model, x_test, y_test):.4f}")
     model.eval()
     return model, x_test, y_test
+
+
 def write_calibration_data(out: Path, samples: int = CALIBRATION_SAMPLES) -> None:
     """calib_data.npz: the first training samples, what `snncc compile` calibrates on by default, so
     that no scored test sample is seen by calibration."""

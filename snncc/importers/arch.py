@@ -8,7 +8,7 @@ the checkpoint's entry whose keys are the model's (find_state_dict).
 Codes: LOD010 malformed --arch; LOD011 the module cannot be found or fails to import; LOD012 no
 such class, or not a torch.nn.Module; LOD013 the class needs arguments or its constructor fails;
 LOD014 no state dict in the file; LOD015 the state dict does not fit the model (missing, unexpected
-or differently shaped entries); LOD016 the model's code exited (SystemExit, snncc/cli.py); LOD017
+or differently shaped entries); LOD018 the model's code exited (SystemExit, snncc/cli.py); LOD017
 complex tensors in the state dict.
 """
 
@@ -35,9 +35,7 @@ from .torch_sanity import reject_module_cycles
 _FORM = "--arch MODULE:CLASS (e.g. mynet:Net, mypackage.models:Net) or --arch path/to/file.py:CLASS"
 
 
-def build_from_arch(
-    arch: str, checkpoint: Any, where: str, note: Callable[[str], None] | None = None
-) -> nn.Module:
+def build_from_arch(arch: str, checkpoint: Any, where: str, note: Callable[[str], None] | None = None) -> nn.Module:
     """The model ``arch`` names, built without arguments, with the state dict in ``checkpoint``
     (a state dict, or a checkpoint dict holding one) loaded strictly, in eval mode."""
     factory = resolve(arch)

@@ -53,9 +53,9 @@ from torch import nn
 from snncc.errors import Diagnostic, ImportFailed
 from snncc.ir import LIF, Const, Dense, Op, Shape
 
+from . import time_loop
 from . import torch as importer
 from .fx_match import dim_arg, is_call
-from . import time_loop
 from .time_loop import same_step
 
 BYPASSED: tuple[type[nn.Module], ...] = ()
@@ -259,10 +259,13 @@ def _hidden_state_loop(model: nn.Module) -> importer.Adapted | None:
     for node in list(step.nodes):  # Leaky(output=True) returns (spk, mem): the spikes are its output
         if node.op == "call_function" and node.target is operator.getitem and node.args[1] == 0:
             source = node.args[0]
-            if isinstance(source, torch.fx.Node) and source.op == "call_module":
-                if isinstance(model.get_submodule(str(source.target)), NEURONS):
-                    node.replace_all_uses_with(source)
-                    step.erase_node(node)
+            if (
+                isinstance(source, torch.fx.Node)
+                and source.op == "call_module"
+                and isinstance(model.get_submodule(str(source.target)), NEURONS)
+            ):
+                node.replace_all_uses_with(source)
+                step.erase_node(node)
     walk = importer.walk_trace(model, step, "")
     return importer.Adapted(walk, steps, readout, (("time_loop", time_loop.note(steps)),))
 
@@ -332,9 +335,7 @@ def _spike_record(graph: torch.fx.Graph, calls: dict[str, list[torch.fx.Node]]) 
     )
 
 
-def _spike_count(
-    value: Any, calls: dict[str, list[torch.fx.Node]]
-) -> tuple[list[torch.fx.Node], str] | None:
+def _spike_count(value: Any, calls: dict[str, list[torch.fx.Node]]) -> tuple[list[torch.fx.Node], str] | None:
     """A running count of one Leaky's spikes over the loop (``cnt = cnt + spk``; divided by T: a rate)."""
     total, divisor = time_loop.divided(value)
     summands = time_loop.terms(total)

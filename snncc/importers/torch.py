@@ -30,7 +30,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import importlib
-import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -796,9 +795,7 @@ def _adapted_time(
     return steps, readout, notes
 
 
-def _override(
-    notes: dict[str, str], steps: Any, readout: Any, own_steps: Any, own_readout: Any
-) -> list[Diagnostic]:
+def _override(notes: dict[str, str], steps: Any, readout: Any, own_steps: Any, own_readout: Any) -> list[Diagnostic]:
     """Note and warn where --steps/--readout differ from what the model's forward fixes."""
     warnings = []
     for key, given, own in (("steps", steps, own_steps), ("readout", readout, own_readout)):

@@ -87,7 +87,11 @@ def xylo_layout(graph: Graph, pools: XyloPools | None = None) -> XyloLayout:
         from snncc.target import load_target
 
         pools = load_target("xylo").xylo
-    max_channels, max_hidden, max_outputs = (int(pools.input_channels), int(pools.hidden_neurons), int(pools.output_neurons))
+    max_channels, max_hidden, max_outputs = (
+        int(pools.input_channels),
+        int(pools.hidden_neurons),
+        int(pools.output_neurons),
+    )
     hidden_spikes, output_spikes = int(pools.max_hidden_spikes), int(pools.max_output_spikes)
     verify(graph, Stage.INTEGER)
     if graph.meta.numerics.family != "xylo":
@@ -115,7 +119,9 @@ def xylo_layout(graph: Graph, pools: XyloPools | None = None) -> XyloLayout:
         src = graph.predecessors(fwd[0])[0]
         depth[name] = 1 if src == in_name else depth[src] + 1
         if depth[name] > 1 and np.any(layers[name].bias.array):
-            raise _refuse("a layer behind another one has a bias, which it would integrate while Xylo's pipeline fills", name)
+            raise _refuse(
+                "a layer behind another one has a bias, which it would integrate while Xylo's pipeline fills", name
+            )
     out_op = layers[output]
     if depth[output] == 1 or any(s in recurrent for s in graph.predecessors(output)):
         raise _refuse("the output layer must read a hidden layer and cannot be recurrent", output)

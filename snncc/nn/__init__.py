@@ -12,7 +12,6 @@ NEURON_CLASSES = (LIF, IF, Integrator, PLIF, KLIF, CLIF, DSRIF, DSRLIF, IMPLIF, 
 
 __all__ = [
     "CLIF",
-    "CubaLIF",
     "DSRIF",
     "DSRLIF",
     "IF",
@@ -24,6 +23,7 @@ __all__ = [
     "PLIF",
     "READOUTS",
     "SNN",
+    "CubaLIF",
     "Integrator",
     "Neuron",
     "reset_neurons",

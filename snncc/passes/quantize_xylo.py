@@ -24,7 +24,7 @@ from snncc.errors import Diagnostic, QuantizationError
 from snncc.ir import LIF, Const, Dense, Graph, GraphBuilder, Input, IntDense, IntInput, IntXyloLIF, Output, Stage
 
 from .calibrate import Calibration
-from .quantize import InputQuantization, LayerQuantization, Quantize, QuantizationReport, _quantize_input
+from .quantize import InputQuantization, LayerQuantization, QuantizationReport, Quantize, _quantize_input
 
 HIDDEN_MAX_SPIKES, OUTPUT_MAX_SPIKES = 31, 1  # targets/xylo.yaml: max_hidden_spikes, max_output_spikes
 
@@ -136,7 +136,9 @@ def _plan_layer(
         raise QuantizationError(f"no usable scale (limited by {limited_by})", code="QNT011", node=name)
     diags = []
     if v_seen * scale > n.v_max:
-        diags.append(Diagnostic("warning", "QNT020", "calibrated |v| exceeds the int16 range: v will saturate", node=name))
+        diags.append(
+            Diagnostic("warning", "QNT020", "calibrated |v| exceeds the int16 range: v will saturate", node=name)
+        )
     return _LayerPlan(scale, limited_by, dash_syn, dash_mem, weights, v_extent, tuple(diags))
 
 

@@ -85,7 +85,7 @@ def test_report_states_the_pass_rule_and_what_calibration_saw(compiled):
 def test_agreement_plot_starts_at_zero_and_marks_layers_below_the_line_red(compiled):
     from matplotlib.image import imread
 
-    out, report, _ = compiled
+    out, _report, _ = compiled
     pixels = imread(out / "agreement.png")[..., :3]
     red = np.all(np.abs(pixels - np.array([0.839, 0.153, 0.157])) < 0.02, axis=-1)  # matplotlib's tab:red
     green = np.all(np.abs(pixels - np.array([0.173, 0.627, 0.173])) < 0.02, axis=-1)  # tab:green

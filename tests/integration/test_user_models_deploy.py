@@ -97,7 +97,9 @@ def test_a_user_model_deploys_on_loihi2_within_half_a_point_of_float(saved, whic
     assert code == 0, err
     assert "error" not in err and "IMT05" not in err  # no --steps/--readout needed, none overridden
     v = json.loads((out / "report.json").read_text())["verification"]
-    print(f"{cls}: framework {framework_accuracy:.4f}, float {v['float_accuracy']:.4f}, deployed {v['deployed_accuracy']:.4f}")
+    print(
+        f"{cls}: framework {framework_accuracy:.4f}, float {v['float_accuracy']:.4f}, deployed {v['deployed_accuracy']:.4f}"
+    )
     assert framework_accuracy > 0.85
     assert v["float_accuracy"] == pytest.approx(framework_accuracy, abs=1e-9)
     assert v["deployed_accuracy"] >= v["float_accuracy"] - 0.01

@@ -10,8 +10,8 @@ no arguments so that ``--arch`` can build them.
 from __future__ import annotations
 
 import snntorch
-from snntorch import utils
 import torch
+from snntorch import utils
 from spikingjelly.activation_based import encoding, functional, layer, neuron, surrogate
 from torch import nn
 
@@ -154,6 +154,6 @@ class STHiddenNet(nn.Module):
         utils.reset(self.net)
         spk_rec = []
         for _ in range(self.num_steps):
-            spk_out, mem_out = self.net(x)
+            spk_out, _mem_out = self.net(x)
             spk_rec.append(spk_out)
         return torch.stack(spk_rec)

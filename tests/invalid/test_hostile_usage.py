@@ -407,7 +407,7 @@ def test_a_forward_that_exits_is_an_error(user_code, tmp_path, capsys):
         ],
         capsys,
     )
-    refused(code, err, "LOD016", "SystemExit")
+    refused(code, err, "LOD018", "SystemExit")
     assert not (tmp_path / "out").exists()
 
 

@@ -141,6 +141,7 @@ def test_int8_graded_product_of_chunks_is_exact(seed, bits, shift):
 
 def test_graded_int8_refuses_fan_ins_that_could_overflow_int32():
     """|-128| counts as 128 (an int8 abs would wrap it to -128 and pass a wrong bound)."""
+
     def row(fan_in):
         w = np.full((1, fan_in), -128)
         w[0, 0] = -127  # odd: no power of two to take out

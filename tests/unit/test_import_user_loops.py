@@ -19,7 +19,7 @@ from snncc.errors import ImportFailed
 from snncc.importers.torch import import_torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
-import user_models as um  # noqa: E402
+import user_models as um
 
 
 def spiking(model: nn.Module, seed: int, gain: float = 1.0) -> nn.Module:

@@ -16,8 +16,12 @@ from snncc.target import Sourced, TimingModel, load_target
 def timing(chip_message_ns: float) -> TimingModel:
     ns = lambda v: Sourced(v, "made up for tests")  # noqa: E731
     return TimingModel(
-        synop_ns=ns(1.0), neuron_update_active_ns=ns(2.0), neuron_update_idle_ns=ns(1.0), hop_ns=ns(0.0),
-        barrier_ns=ns(10.0), chip_message_ns=ns(chip_message_ns),
+        synop_ns=ns(1.0),
+        neuron_update_active_ns=ns(2.0),
+        neuron_update_idle_ns=ns(1.0),
+        hop_ns=ns(0.0),
+        barrier_ns=ns(10.0),
+        chip_message_ns=ns(chip_message_ns),
     )
 
 

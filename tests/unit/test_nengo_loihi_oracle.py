@@ -29,8 +29,16 @@ def neuron(n, *, du=4095, dv=0, vth=100, bias=0, bias_exp=0, spiking=True):
     def full(value):
         return Const(np.broadcast_to(np.asarray(value, dtype=np.int32), (n,)).copy())
 
-    return IntLIF(shape=(n,), du=du, dv=dv, vth=vth, bias_mant=full(bias), bias_exp=full(bias_exp), v_init=full(0),
-                  spiking=spiking)
+    return IntLIF(
+        shape=(n,),
+        du=du,
+        dv=dv,
+        vth=vth,
+        bias_mant=full(bias),
+        bias_exp=full(bias_exp),
+        v_init=full(0),
+        spiking=spiking,
+    )
 
 
 def chain(layers, *, steps, n_in, bits=1):
@@ -45,7 +53,9 @@ def chain(layers, *, steps, n_in, bits=1):
 
 
 def both(graph, x):
-    return get_backend("refsim").run(graph, {"x": x}, record=ALL), get_backend("nengo-loihi").run(graph, {"x": x}, record=ALL)
+    return get_backend("refsim").run(graph, {"x": x}, record=ALL), get_backend("nengo-loihi").run(
+        graph, {"x": x}, record=ALL
+    )
 
 
 @st.composite
@@ -129,7 +139,7 @@ def test_bundled_example_first_layer_is_bit_exact_and_the_second_overflows_the_2
     emu = get_backend("nengo-loihi").run(graph, ints, record=ALL)
     assert first_mismatch(ref, emu, layers=["body.2"]) is None
     assert ref.spikes["body.2"].any()
-    var, sample, step, idx, expected, got, layer = first_mismatch(ref, emu, layers=["body.6"])
+    var, _sample, _step, _idx, expected, got, layer = first_mismatch(ref, emu, layers=["body.6"])
     assert (var, layer) == ("u", "body.6")
     assert graph["body.6"].du == 4095  # u = 64·a: no memory, so u is this step's accumulator
     assert abs(expected) >= 2**21 and got == (expected + 2**21) % 2**22 - 2**21
@@ -137,13 +147,13 @@ def test_bundled_example_first_layer_is_bit_exact_and_the_second_overflows_the_2
 
 def test_nir_paper_loihi_hardware_trace_is_reproduced(shared_data):
     """lif_lava_loihi_fixed.csv: one LIF neuron run on a Loihi chip by the NIR paper (columns: input spike,
-    v in chip LSB, output spike).  Its integer parameters read off the data: one input spike adds 640 = 10·2^6
-    to v (weight 10), v decays by 163/4096 per step (301 -> 289: 164 would give 288; 0.04·4096 = 163.84
-truncated), du = 4095 (no current memory); it fires
-    above 1600 = 25·2^6 (1589 stays, 1695 fires).  Both oracles give every spike of the chip at its step and
-    v at every other step; at the 4 spike steps the chip reads v = 128 where both give the reset 0, and
-    the next step reads 0 on the chip too (a held 128 would decay to 122): a read-out of the spike step,
-    not a state that carries on."""
+        v in chip LSB, output spike).  Its integer parameters read off the data: one input spike adds 640 = 10·2^6
+        to v (weight 10), v decays by 163/4096 per step (301 -> 289: 164 would give 288; 0.04·4096 = 163.84
+    truncated), du = 4095 (no current memory); it fires
+        above 1600 = 25·2^6 (1589 stays, 1695 fires).  Both oracles give every spike of the chip at its step and
+        v at every other step; at the 4 spike steps the chip reads v = 128 where both give the reset 0, and
+        the next step reads 0 on the chip too (a held 128 would decay to 122): a read-out of the spike step,
+        not a state that carries on."""
     paper = shared_data / "nir" / "01_lif"
     hw = np.loadtxt(paper / "lif_lava_loihi_fixed.csv", delimiter=",")
     graph = chain([(np.array([[10]]), 0, neuron(1, du=4095, dv=163, vth=25))], steps=len(hw) - 1, n_in=1)

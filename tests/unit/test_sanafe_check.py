@@ -17,14 +17,16 @@ from snncc.mapping import partition
 from snncc.target import load_target
 
 pytest.importorskip("sanafe")
-from snncc import sanafe_check, sanafe_export  # noqa: E402
+from snncc import sanafe_check, sanafe_export
+
 REPO = Path(__file__).resolve().parents[2]
 
 
 def integrate_and_fire(n, vth, bias=0, du=4095):
     z = Const(np.zeros(n, dtype=np.int32))
-    return IntLIF(shape=(n,), du=du, dv=0, vth=vth, bias_mant=Const(np.full(n, bias, dtype=np.int32)), bias_exp=z,
-                  v_init=z)
+    return IntLIF(
+        shape=(n,), du=du, dv=0, vth=vth, bias_mant=Const(np.full(n, bias, dtype=np.int32)), bias_exp=z, v_init=z
+    )
 
 
 def two_layers(du=4095):
@@ -88,8 +90,23 @@ def test_compile_energy_check_puts_sanafe_beside_snncc(tmp_path):
     from snncc.cli import main
 
     out = tmp_path / "digits"
-    code = main(["compile", str(REPO / "examples" / "digits" / "model.pt"), "--target", "loihi", "--samples", "40",
-                 "--out", str(out), "--energy-check", "sanafe", "--energy-check-samples", "4", "-q"])
+    code = main(
+        [
+            "compile",
+            str(REPO / "examples" / "digits" / "model.pt"),
+            "--target",
+            "loihi",
+            "--samples",
+            "40",
+            "--out",
+            str(out),
+            "--energy-check",
+            "sanafe",
+            "--energy-check-samples",
+            "4",
+            "-q",
+        ]
+    )
     assert code == 0
     report = json.loads((out / "report.json").read_text())
     check = report["sanafe"]
@@ -105,8 +122,21 @@ def test_energy_check_of_a_network_sanafe_cannot_hold_fails_cleanly(tmp_path, ca
     from snncc.cli import main
 
     out = tmp_path / "digits2"
-    code = main(["compile", str(REPO / "examples" / "digits" / "model.pt"), "--target", "loihi2", "--samples", "8",
-                 "--out", str(out), "--energy-check", "sanafe", "-q"])
+    code = main(
+        [
+            "compile",
+            str(REPO / "examples" / "digits" / "model.pt"),
+            "--target",
+            "loihi2",
+            "--samples",
+            "8",
+            "--out",
+            str(out),
+            "--energy-check",
+            "sanafe",
+            "-q",
+        ]
+    )
     assert code == 2
     err = capsys.readouterr().err
     assert "BKD041" in err and "input: only bit-plane (binary) input" in err and "Traceback" not in err

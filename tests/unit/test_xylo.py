@@ -13,8 +13,22 @@ import pytest
 
 from snncc.backends.refsim.xylo import decay, deliver, xylo_lif_step
 from snncc.errors import InvalidGraph, MappingError, QuantizationError
-from snncc.ir import LIF, LOIHI, XYLO, Const, Dense, GraphBuilder, GraphMeta, Input, IntDense, IntInput, IntXyloLIF
-from snncc.ir import Output, Stage, verify
+from snncc.ir import (
+    LIF,
+    LOIHI,
+    XYLO,
+    Const,
+    Dense,
+    GraphBuilder,
+    GraphMeta,
+    Input,
+    IntDense,
+    IntInput,
+    IntXyloLIF,
+    Output,
+    Stage,
+    verify,
+)
 from snncc.mapping import partition
 from snncc.passes.quantize import Quantize, quantize
 from snncc.target import load_target
@@ -53,7 +67,7 @@ def test_neuron_step_decays_the_new_current_then_integrates_and_fires_several_sp
 
 def test_neuron_step_saturates_at_int16_and_wraps_the_negated_decay():
     op = xylo_lif(dash_syn=15, dash_mem=15, vth=32767, spiking=False)
-    n, i, v, sat = xylo_lif_step(np.array([[32767]]), np.array([[32000]]), op, np.array([500]))
+    n, _i, v, sat = xylo_lif_step(np.array([[32767]]), np.array([[32000]]), op, np.array([500]))
     assert (v.item(), sat.item(), n.item()) == (32767, True, 0)
     # dash_mem 0: −decay(−32768) = 32768 wraps to −32768 in int16, so v stays at the floor
     op0 = xylo_lif(dash_syn=1, dash_mem=0, vth=1)
@@ -129,7 +143,9 @@ def test_quantization_writes_bit_shift_decays_and_divides_the_weights_by_the_cur
     s = report.layers[0].scale
     w = int_graph["fc"].weight.array * 2.0 ** int_graph["fc"].weight_exp
     unit = int_graph["x"].scale  # inputs in [0, 1] as 15 events
-    np.testing.assert_allclose(w, np.linspace(-1, 1, 20).reshape(5, 4) * unit * s / 0.5, atol=2.0 ** int_graph["fc"].weight_exp)
+    np.testing.assert_allclose(
+        w, np.linspace(-1, 1, 20).reshape(5, 4) * unit * s / 0.5, atol=2.0 ** int_graph["fc"].weight_exp
+    )
     assert h.vth == int(np.ceil(s)) and int_graph["x"].encoding == "events"
 
 

@@ -60,7 +60,7 @@ def test_deployed_network_equals_xylosim_at_every_step(compiled):
     layers = [n for n, _ in graph.of_type(IntXyloLIF)]
     assert [graph[n].max_spikes for n in layers] == [31, 1] and graph[layers[0]].dash_syn == 1
     data = np.load(EXAMPLE / "test_data.npz")
-    (input_name, _), = [(n, op) for n, op in graph.nodes if op.OP == "int_input"]
+    ((input_name, _),) = [(n, op) for n, op in graph.nodes if op.OP == "int_input"]
     x = quantize_inputs(graph, {input_name: data["x"][:100]})
     record = Record(spikes=True, v=True, u=True)
     ref = RefSim().run(graph, x, record=record)

@@ -24,7 +24,9 @@ def assert_bit_exact(graph, inputs) -> tuple:
     ref = RefSim().run(graph, inputs, record=ALL)
     xylo = XyloSimBackend().run(graph, inputs, record=ALL)
     mismatch = first_mismatch(xylo, ref)
-    assert mismatch is None, f"refsim differs from XyloSim: (var, sample, step, neuron, xylosim, refsim, layer) = {mismatch}"
+    assert mismatch is None, (
+        f"refsim differs from XyloSim: (var, sample, step, neuron, xylosim, refsim, layer) = {mismatch}"
+    )
     for name in ref.outputs:
         np.testing.assert_array_equal(ref.outputs[name], xylo.outputs[name])
     return ref, xylo
