@@ -296,7 +296,9 @@ def _connect(graph: Graph, groups: dict, input_groups: dict, into: set[str] | No
             scale = 2.0 ** (6 + op.weight_exp + b)
             for lo in range(0, matrix.nnz, EDGE_CHUNK):  # in chunks: Python lists of pairs cost ~100 B an edge
                 hi = min(lo + EDGE_CHUNK, matrix.nnz)
-                pairs = list(zip(matrix.col[lo:hi].tolist(), matrix.row[lo:hi].tolist(), strict=False))  # (source, destination)
+                pairs = list(
+                    zip(matrix.col[lo:hi].tolist(), matrix.row[lo:hi].tolist(), strict=False)
+                )  # (source, destination)
                 group.connect_neurons_sparse(groups[dst], {"weight": (matrix.data[lo:hi] * scale).tolist()}, pairs)
 
 
