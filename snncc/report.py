@@ -362,7 +362,7 @@ def _criterion(v: dict[str, Any]) -> list[str]:
         "reference backend bit for bit. Accuracy is scored as torch's argmax (first class on a tie)."
     ]
     if v["failed_because"]:
-        lines += ["", "Failed because:", *[f"- {reason}" for reason in v["failed_because"]]]
+        lines += ["", "Failed because:", *[f"- {md(reason)}" for reason in v["failed_because"]]]
     return lines
 
 
@@ -370,12 +370,12 @@ def _calibration_row(calibration: dict[str, Any] | None) -> list[str]:
     if calibration is None:
         return []
     note = " — **the scored samples include them**" if calibration["overlaps_scored"] else ""
-    return [f"| calibrated on | {calibration['source']}{note} |"]
+    return [f"| calibrated on | {md(calibration['source'])}{note} |"]
 
 
 def _watched(v: dict[str, Any]) -> str:
     layers = v.get("silence_layers") or []
-    return f" (watching {', '.join(layers)})" if layers else ""
+    return f" (watching {', '.join(map(md, layers))})" if layers else ""
 
 
 def _below(v: dict[str, Any]) -> str:

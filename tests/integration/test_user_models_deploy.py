@@ -63,6 +63,8 @@ def saved(tmp_path_factory, digits_split) -> dict:
     folder = tmp_path_factory.mktemp("user_models")
     flat = folder / "test_flat.npz"
     np.savez(flat, x=x_test.reshape(len(x_test), -1), y=y_test)  # rows, as the CSNN's x.view(-1, 1, 8, 8) allows
+    calib = folder / "train_flat.npz"
+    np.savez(calib, x=x_train[:256].reshape(256, -1))  # calibrate on training samples: every test sample is scored
 
     torch.manual_seed(1)
     sj = train(um.SJLoopCSNN(), x, y, epochs=8, lr=1e-2)
@@ -84,6 +86,7 @@ def saved(tmp_path_factory, digits_split) -> dict:
         "sj": (folder / "checkpoint_max.pth", "SJLoopCSNN", sj_accuracy),
         "st": (folder / "snntorch.pt", "STCountNet", st_accuracy),
         "data": flat,
+        "calib": calib,
     }
 
 
@@ -91,7 +94,8 @@ def saved(tmp_path_factory, digits_split) -> dict:
 def test_a_user_model_deploys_on_loihi2_within_half_a_point_of_float(saved, which, tmp_path, capsys):
     path, cls, framework_accuracy = saved[which]
     out = tmp_path / "out"
-    argv = ["compile", str(path), "--target", "loihi2", "--data", str(saved["data"]), "--out", str(out)]
+    argv = ["compile", str(path), "--target", "loihi2", "--data", str(saved["data"]), "--calib", str(saved["calib"])]
+    argv += ["--out", str(out)]
     code = main([*argv, "--arch", f"{HERE / 'user_models.py'}:{cls}"])
     err = capsys.readouterr().err
     assert code == 0, err

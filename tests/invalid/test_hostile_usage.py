@@ -608,6 +608,7 @@ def test_bundled_digits_labels_are_not_scored_against_a_model_with_fewer_classes
     model = snn.SNN(nn.Sequential(nn.Flatten(), nn.Linear(64, 3), snn.LIF()), steps=4)
     torch.save(model, tmp_path / "three.pt")
     code, err = run_cli(["compile", tmp_path / "three.pt", "--out", tmp_path / "out", "--samples", "20", "-q"], capsys)
-    assert code == 0, err
+    assert code in (0, 1), err  # an untrained net may be silent (verdict FAIL): the report is still written
+    assert "DAT014" not in err
     verification = json.loads((tmp_path / "out" / "report.json").read_text())["verification"]
     assert verification["float_accuracy"] is None and verification["output_agreement"] is not None
