@@ -203,7 +203,7 @@ def render_markdown(report: dict[str, Any], plots: list[str], extra: Sequence[st
         "",
         "| | |",
         "|---|---|",
-        f"| target | {md(report['target']['title'])} (`{report['target']['name']}`) |"  # name: [a-z0-9_-],
+        f"| target | {md(report['target']['title'])} (`{report['target']['name']}`) |",  # name: [a-z0-9_-]
         f"| cores used | {c['used']} of {c['available']} (lower bound {c['lower_bound']}) |",
         f"| energy per sample | {e['total_pj'] / 1e6:.3f} µJ |",
         f"| synaptic ops per sample | {e['synops']:,.0f} |",

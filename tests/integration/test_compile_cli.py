@@ -56,6 +56,9 @@ def test_report_has_the_promised_fields(compiled):
     assert report["input"]["encoding"] == "bitplane"  # Loihi 1 has binary spikes only
     for name in ("graph.json", "graph.npz", "placement.json", "report.md"):
         assert (out / name).is_file()
+    table_rows = [line for line in (out / "report.md").read_text().splitlines() if line.startswith("|")]
+    assert table_rows and not [row for row in table_rows if "||" in row or not row.endswith("|")]
+    assert "\n| cores used |" in (out / "report.md").read_text()  # its own row of the summary table
 
 
 def test_deployment_reproduces_the_float_model(compiled):
