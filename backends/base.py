@@ -155,3 +155,17 @@ def merge_traces(traces: list[Trace]) -> Trace:
         u=cat("u"),
         wall_seconds=sum(t.wall_seconds for t in traces),
     )
+
+
+def readout_from_traces(readout: str, spikes: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """An Output op's value from one layer's full (batch, steps, ...) spike and voltage traces: what
+    every backend that records whole traces (Lava, nengo-loihi, XyloSim) reports."""
+    if readout == "spike_count":
+        return spikes.sum(axis=1)
+    if readout == "v_last":
+        return v[:, -1].copy()
+    if readout == "spike_steps":
+        return spikes.astype(np.int64)
+    if readout == "v_steps":
+        return v.copy()
+    return v.sum(axis=1) / v.shape[1]  # v_mean

@@ -20,7 +20,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from snncc.backends.base import LayerStats, Record, Trace
+from snncc.backends.base import LayerStats, Record, Trace, readout_from_traces
 from snncc.backends.int_inputs import check_int_inputs, input_events
 from snncc.errors import BackendError, Diagnostic, InvalidGraph
 from snncc.ir import Graph, IntInput, IntLIF, Output, Stage, verify
@@ -69,7 +69,7 @@ class LavaBackend:
         outputs = {}
         for name, op in graph.of_type(Output):
             src = graph.predecessors(name)[0]
-            outputs[name] = _readout(op.readout, spikes[src], v[src])
+            outputs[name] = readout_from_traces(op.readout, spikes[src], v[src])
         stats = {name: LayerStats(spikes=int(spikes[name].sum())) for name, _ in graph.of_type(IntLIF)}
         wanted = {name for name, _ in graph.of_type(IntLIF) if record.wants(name)}
         return Trace(
@@ -123,18 +123,6 @@ def _aligned(arr: np.ndarray, depth: int, batch: int, steps: int, shape: tuple[i
     """Lava rows (step k·T + depth + t, t = 1..T, as 0-based rows) -> (batch, steps, *shape)."""
     rows = (np.arange(batch)[:, None] * steps + depth + np.arange(steps)[None, :]).reshape(-1)
     return np.rint(arr[rows]).astype(np.int64).reshape(batch, steps, *shape)
-
-
-def _readout(readout: str, spikes: np.ndarray, v: np.ndarray) -> np.ndarray:
-    if readout == "spike_count":
-        return spikes.sum(axis=1)
-    if readout == "v_last":
-        return v[:, -1].copy()
-    if readout == "spike_steps":
-        return spikes.astype(np.int64)
-    if readout == "v_steps":
-        return v.copy()
-    return v.sum(axis=1) / v.shape[1]
 
 
 __all__ = ["IntInput", "LavaBackend"]

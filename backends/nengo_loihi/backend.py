@@ -28,7 +28,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from snncc.backends.base import LayerStats, Record, Trace
+from snncc.backends.base import LayerStats, Record, Trace, readout_from_traces
 from snncc.backends.int_inputs import at_step, check_int_inputs, input_events
 from snncc.backends.lava.lowering import conv_matrix, layer_depths
 from snncc.errors import BackendError, Diagnostic, InvalidGraph
@@ -92,7 +92,7 @@ class NengoLoihiBackend:
         outputs = {}
         for name, op in graph.of_type(Output):
             src = graph.predecessors(name)[0]
-            outputs[name] = _readout(op.readout, spikes[src], v[src])
+            outputs[name] = readout_from_traces(op.readout, spikes[src], v[src])
         wanted = {n for n in lifs if record.wants(n)}
         keep = {var: {n: a for n, a in arrays[var].items() if n in wanted} for var in arrays}
         return Trace(
@@ -206,15 +206,3 @@ def _spike_input(SpikeInput, x: np.ndarray, op: IntInput, bit: int, steps: int, 
         plane = (at_step(op, x, t)[0].reshape(-1) >> bit) & 1
         spike_input.add_spikes(t + 1, np.flatnonzero(plane), permanent=True)
     return spike_input
-
-
-def _readout(readout: str, spikes: np.ndarray, v: np.ndarray) -> np.ndarray:
-    if readout == "spike_count":
-        return spikes.sum(axis=1)
-    if readout == "v_last":
-        return v[:, -1].copy()
-    if readout == "spike_steps":
-        return spikes.astype(np.int64)
-    if readout == "v_steps":
-        return v.copy()
-    return v.sum(axis=1) / v.shape[1]

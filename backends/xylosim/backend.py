@@ -13,7 +13,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from snncc.backends.base import LayerStats, Record, Trace
+from snncc.backends.base import LayerStats, Record, Trace, readout_from_traces
 from snncc.backends.int_inputs import check_int_inputs, input_events, is_per_step
 from snncc.errors import Diagnostic, InvalidGraph, MappingError
 from snncc.ir import Graph, IntXyloLIF, Output
@@ -65,7 +65,7 @@ class XyloSimBackend:
         outputs = {}
         for name, op in graph.of_type(Output):
             layer = graph.predecessors(name)[0]
-            outputs[name] = _readout(op.readout, full["spikes"][layer], full["v"][layer])
+            outputs[name] = readout_from_traces(op.readout, full["spikes"][layer], full["v"][layer])
         wanted = [n for n in layers if record.wants(n)]
         return Trace(
             batch=batch,
@@ -79,16 +79,6 @@ class XyloSimBackend:
             u={n: full["u"][n] for n in wanted} if record.u else {},
             wall_seconds=time.perf_counter() - start,
         )
-
-
-def _readout(readout: str, spikes: np.ndarray, v: np.ndarray) -> np.ndarray:
-    return {
-        "spike_count": lambda: spikes.sum(axis=1),
-        "v_last": lambda: v[:, -1],
-        "v_mean": lambda: v.mean(axis=1),
-        "spike_steps": lambda: spikes,
-        "v_steps": lambda: v,
-    }[readout]()
 
 
 def configure(layout: XyloLayout, layers: dict[str, IntXyloLIF]):
