@@ -133,14 +133,32 @@ def run(graph: Graph, placement: Placement, inputs: dict[str, np.ndarray], sampl
             for address in fired:
                 if address.group_name in by_step:
                     by_step[address.group_name][t] += 1
-        for key, value in result["energy"].items():
-            totals[key] = totals.get(key, 0.0) + float(value)
-        sim_time += float(result["sim_time"])
-        for key, series in result.get("perf_trace", {}).items():
-            if isinstance(series, list) and series and isinstance(series[0], (int, float)):
-                counts[key] = counts.get(key, 0.0) + float(sum(series))
+        sim_time += _add_run(result, totals, counts)
+    return _per_sample("network", samples, steps, totals, sim_time, by_step, counts, start)
+
+
+def _add_run(result: dict[str, Any], totals: dict[str, float], counts: dict[str, float]) -> float:
+    """Add one SANA-FE run's energy (J) and event counts; its simulated time (s)."""
+    for key, value in result["energy"].items():
+        totals[key] = totals.get(key, 0.0) + float(value)
+    for key, series in result.get("perf_trace", {}).items():
+        if isinstance(series, list) and series and isinstance(series[0], (int, float)):
+            counts[key] = counts.get(key, 0.0) + float(sum(series))
+    return float(result["sim_time"])
+
+
+def _per_sample(
+    mode: str,
+    samples: int,
+    steps: int,
+    totals: dict[str, float],
+    sim_time: float,
+    by_step: dict[str, np.ndarray],
+    counts: dict[str, float],
+    start: float,
+) -> SanafeRun:
     return SanafeRun(
-        mode="network",
+        mode=mode,
         samples=samples,
         steps_per_sample=steps,
         energy_pj={key: value * 1e12 / samples for key, value in totals.items()},
@@ -219,29 +237,14 @@ def run_layerwise(graph: Graph, placement: Placement, inputs: dict[str, np.ndarr
             result = chip.sim(steps, perf_trace=True, spike_trace=True)
             for t, fired in enumerate(result["spike_trace"]):
                 by_step[layer][t] += sum(1 for a in fired if a.group_name == layer)
-            for key, value in result["energy"].items():
-                totals[key] = totals.get(key, 0.0) + float(value)
-            sim_time += float(result["sim_time"])
-            for key, series in result.get("perf_trace", {}).items():
-                if isinstance(series, list) and series and isinstance(series[0], (int, float)):
-                    counts[key] = counts.get(key, 0.0) + float(sum(series))
+            sim_time += _add_run(result, totals, counts)
             # replay neurons are not neurons of the network: their firing is its layers' spikes, counted there
             replayed = sum(float(spikes[src][k].sum()) for src in replays)
             counts["fired"] = counts.get("fired", 0.0) - replayed
             counts["updated"] = counts.get("updated", 0.0) - replayed
             counts["messages"] = counts.get("messages", 0.0) + replayed
         del chip, mapped, net, groups, replays, input_groups  # free this layer's synapses before the next
-    return SanafeRun(
-        mode="layer by layer",
-        samples=samples,
-        steps_per_sample=steps,
-        energy_pj={key: value * 1e12 / samples for key, value in totals.items()},
-        time_s=sim_time / samples,
-        spikes={name: float(s.sum()) / samples for name, s in by_step.items()},
-        spikes_by_step={name: (s / samples).tolist() for name, s in by_step.items()},
-        counts={key: value / samples for key, value in counts.items()},
-        wall_seconds=time.perf_counter() - start,
-    )
+    return _per_sample("layer by layer", samples, steps, totals, sim_time, by_step, counts, start)
 
 
 def _neuron_groups(net, graph: Graph, only: set[str] | None = None) -> dict[str, Any]:
