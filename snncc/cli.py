@@ -73,6 +73,14 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
         "clif-as-hard-reset, clif-as-soft-reset, soft-reset-as-hard, drop-initial-potential, drop-floor; "
         "maxpool-as-avgpool for max pooling of analog values",
     )
+    p.add_argument(
+        "--dump-after",
+        action="append",
+        default=[],
+        metavar="PASS",
+        help="print the graph IR after this pass to stderr (repeatable): approximate, canonicalize, "
+        "approximate-canonical, align-depths",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
     _add_limit_options(p)
 
@@ -321,7 +329,9 @@ def _limits(args: argparse.Namespace) -> Limits:
 def _compile(args: argparse.Namespace) -> int:
     from snncc.compile import CompileOptions, check_agreement, check_parallel_options, compile_model, write_report
     from snncc.output_dir import check_output_dir
+    from snncc.pipeline import check_dump_after
 
+    check_dump_after(args.dump_after)
     _check_positive(args.steps, "--steps")
     _check_positive(args.samples, "--samples")
     _check_positive(args.lava_samples, "--lava-samples")
@@ -347,6 +357,7 @@ def _compile(args: argparse.Namespace) -> int:
         dask_scheduler=args.dask_scheduler,
         device=args.device,
         netx_compatible=args.netx_compatible,
+        dump_after=tuple(args.dump_after),
         min_output_agreement=args.min_agreement,
         strict=args.strict,
         approximations=tuple(args.approximate),
@@ -379,7 +390,9 @@ def _compile(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     from snncc.compile import CompileOptions, preflight
+    from snncc.pipeline import check_dump_after
 
+    check_dump_after(args.dump_after)
     _check_positive(args.steps, "--steps")
     options = CompileOptions(
         target=args.target,
@@ -393,6 +406,7 @@ def _check(args: argparse.Namespace) -> int:
         nir_from=args.nir_from,
         strict=args.strict,
         approximations=tuple(args.approximate),
+        dump_after=tuple(args.dump_after),
     )
     result = preflight(args.model, options, progress=_progress(args.quiet))
     for d in result.diagnostics:

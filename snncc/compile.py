@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -27,11 +28,9 @@ from snncc.errors import BackendError, DataError, Diagnostic, ImportFailed, Inva
 from snncc.ir import Graph, Input, Numerics, Output, verify
 from snncc.limits import check_graph
 from snncc.parallel import executor_for, in_flight_for
-from snncc.passes.align_depths import align_depths
-from snncc.passes.approximate import AFTER_CANONICALIZE, approximate
 from snncc.passes.calibrate import calibrate
-from snncc.passes.canonicalize import canonicalize
 from snncc.passes.quantize import QuantizationReport, Quantize, quantize
+from snncc.pipeline import Context, canonical_passes, dump_to, run_pipeline
 from snncc.target import Target, load_target
 from snncc.verify import Comparison, compare, predict, verdict
 
@@ -62,6 +61,7 @@ class CompileOptions:
     dask_scheduler: str | None = None  # or over a Dask cluster (its scheduler's address)
     device: str | None = None  # reference backend on torch tensors on this device ("cuda"); None: numpy
     netx_compatible: bool = False  # quantize within what lava-dl's netx format holds (exporters/netx.py)
+    dump_after: tuple[str, ...] = ()  # print the graph after these passes (snncc.pipeline.PASS_NAMES)
 
 
 @dataclass(frozen=True)
@@ -142,13 +142,9 @@ def deploy(
 
     say("canonicalizing (fold batch norm, fuse pooling, fold gains and resets; relays where branches meet)")
     with timer("canonicalize"), _located(model_path):
-        approximated, approximations = approximate(graph, options.approximations)
-        canonical = verify(canonicalize(verify(approximated)))
-        again = tuple(n for n in options.approximations if n in AFTER_CANONICALIZE)
-        canonical, later = approximate(canonical, again)
-        for name, layers in later.items():
-            approximations[name] = list(dict.fromkeys([*approximations[name], *layers]))
-        canonical = verify(align_depths(canonical))  # relays: branches of unequal depth meet in step on chip
+        ctx = Context(dump=dump_to(sys.stderr))
+        canonical = run_pipeline(graph, canonical_passes(options.approximations), ctx, options.dump_after)
+        approximations = ctx.approximations
 
     calibrating = min(len(split.calibration), options.calibration_samples)
     say(f"quantizing{f' (calibrating on {calibrating} samples: {split.how})' if calibrate_v else ''}")

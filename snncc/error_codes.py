@@ -25,6 +25,7 @@ MEANINGS: dict[str, str] = {
     "DAT013": "--min-agreement is NaN or outside [0, 1]",
     "DAT014": "labels outside the model's output classes",
     "DAT015": "complex-valued data (the imaginary part would be dropped)",
+    "DAT032": "--dump-after names no pass of the pipeline",
     "DAT031": "--dask-scheduler is not an address, or the scheduler cannot be reached",
     "GRF008": "a layer name holds control characters (terminal or Markdown injection)",
     "GRF009": "a bias of the wrong shape for its layer",
