@@ -12,7 +12,7 @@ Methods (neuron-models.md §4):
   (rate·θ − a) per channel, potential correction v_init += T·mean over samples of (a − rate·θ)
   per neuron;
 - the last layer stays analog: a non-spiking integrator (beta 1) read as v_T / T, the mean of
-  W·s_t + b over the steps (as importers/torch.py add_readout does for a "mean" readout).
+  W·s_t + b over the steps (importers/readout.py's "mean" readout).
 Every layer and its name come from the ANN; nothing is dropped.
 """
 
@@ -25,6 +25,7 @@ import numpy as np
 
 from snncc.backends import get_backend
 from snncc.errors import DataError
+from snncc.importers.readout import add_readout
 from snncc.ir import LIF, Const, Graph, GraphBuilder, GraphMeta, Input, Output, Stage, verify
 
 from .ann import Add, Ann, Relu, forward
@@ -192,19 +193,13 @@ class _Snn:
             last = (builder.add(node.name, op, self.ann.summands(node.inputs)), op)
             if isinstance(op, LIF):
                 spiking.append(last)
-        src, last_op = last
         if probes:
             for name, op in spiking:
                 builder.add(
                     f"{name}.rate", Output(shape=op.shape, readout="spike_count", scale=op.amplitude / steps), [name]
                 )
-        elif isinstance(last_op, LIF):  # the ANN ends in a ReLU: its rate·θ is the output
-            builder.add(
-                "output", Output(shape=last_op.shape, readout="spike_count", scale=last_op.amplitude / steps), [src]
-            )
-        else:  # analog last layer: integrate W·s_t + b and read v_T / T
-            readout = builder.add(f"{src}.readout", LIF(shape=last_op.shape, beta=1.0, spiking=False), [src])
-            builder.add("output", Output(shape=last_op.shape, readout="v_last", scale=1.0 / steps), [readout])
+        else:  # a ReLU's rate·θ; an analog last layer's W·s_t + b integrated, read as v_T / T
+            add_readout(builder, [last], "mean", steps)
         meta = GraphMeta(
             stage=Stage.FLOAT,
             steps=steps,

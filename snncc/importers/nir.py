@@ -38,7 +38,7 @@ from snncc.ir.graph import recurrent_edges_of
 from .hdf5_guard import check_hdf5
 from .nir_conventions import EXPORTERS, NOTES, as_nir, per_step_if_warning
 from .nir_nodes import DISCRETIZATION, Unsupported, convert, ir_input_shape, snncc_metadata
-from .torch import add_readout
+from .readout import add_readout
 
 if TYPE_CHECKING:
     from snncc.compile import CompileOptions
