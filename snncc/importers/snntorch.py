@@ -54,9 +54,11 @@ from snncc.errors import Diagnostic, ImportFailed
 from snncc.ir import LIF, Const, Dense, Op, Shape
 
 from . import time_loop
-from . import torch as importer
+from .frameworks import Adapted, Converter, FrameworkImporter, register
 from .fx_match import dim_arg, is_call
 from .time_loop import same_step
+from .torch_layers import layer_converter, unsupported_setting
+from .torch_walk import trace, walk_trace
 
 BYPASSED: tuple[type[nn.Module], ...] = ()
 SUPPORTED_NAMES = (
@@ -88,14 +90,14 @@ def _scalar(name: str, m: nn.Module, attr: str) -> float:
         if flat.numel() >= 1 and bool(torch.all(flat == flat[0])) and bool(torch.isfinite(flat[0])):
             return float(flat[0])
         if flat.numel() > 1:
-            raise importer.unsupported_setting(
+            raise unsupported_setting(
                 name,
                 f"{attr} differs between neurons (shape {tuple(value.shape)}); the IR's lif has one {attr} per layer",
                 f"train with one {attr} per layer (a scalar), or fold per-neuron values into the weights",
             )
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
-    raise importer.unsupported_setting(name, f"{attr}={value!r} is not a finite number", f"set {attr} to a number")
+    raise unsupported_setting(name, f"{attr}={value!r} is not a finite number", f"set {attr} to a number")
 
 
 def _fire(name: str, m: Leaky) -> str:
@@ -109,7 +111,7 @@ def _fire(name: str, m: Leaky) -> str:
         return ">"
     if probe == [0.0, 1.0, 1.0]:
         return ">="
-    raise importer.unsupported_setting(
+    raise unsupported_setting(
         name,
         f"spike_grad's forward is not a step function (gives {probe} at -1, 0, 1)",
         "use an snntorch surrogate (snntorch.surrogate.*): its forward is the step [x > 0]",
@@ -125,7 +127,7 @@ def _mechanism(name: str, m: Leaky) -> str:
         list(SpikingNeuron.reset_dict)[int(value)] if isinstance(value, torch.Tensor) and value.numel() == 1 else None
     )
     if mechanism is None or stored not in (None, mechanism):
-        raise importer.unsupported_setting(
+        raise unsupported_setting(
             name,
             f"the layer resets by {mechanism!r} but its reset_mechanism_val buffer says {stored!r} "
             "(a state dict loaded into a Leaky built with another reset_mechanism)",
@@ -137,11 +139,11 @@ def _mechanism(name: str, m: Leaky) -> str:
 def leaky(name: str, m: Leaky, src: Shape | None) -> Op:
     """Leaky as the IR's lif (module docstring)."""
     if getattr(m, "inhibition", False):
-        raise importer.unsupported_setting(
+        raise unsupported_setting(
             name, "inhibition=True lets only the strongest neuron of a sample fire", "train with inhibition=False"
         )
     if getattr(m, "state_quant", False):
-        raise importer.unsupported_setting(
+        raise unsupported_setting(
             name, "state_quant quantizes the membrane with a user function", "train with state_quant=False"
         )
     beta = min(max(_scalar(name, m, "beta"), 0.0), 1.0)  # snntorch clamps β in the forward
@@ -150,20 +152,20 @@ def leaky(name: str, m: Leaky, src: Shape | None) -> Op:
     fire = _fire(name, m)
     mechanism = _mechanism(name, m)
     if not theta > 0:
-        raise importer.unsupported_setting(
+        raise unsupported_setting(
             name, f"threshold {theta} is not positive: a resting neuron would fire", "use a positive threshold"
         )
     common = {"shape": (), "beta": beta, "fire": fire, "amplitude": amplitude}
     if mechanism == "zero":  # identical with and without reset_delay
         return LIF(threshold=theta, reset="zero", **common)
     if mechanism == "none":
-        raise importer.unsupported_setting(
+        raise unsupported_setting(
             name,
             "reset_mechanism='none' fires without resetting; the IR's lif always resets when it fires",
             "train with reset_mechanism='subtract' or 'zero'",
         )
     if not getattr(m, "reset_delay", True):
-        raise importer.unsupported_setting(
+        raise unsupported_setting(
             name,
             "reset_mechanism='subtract' with reset_delay=False: a neuron whose potential exceeded 2·threshold "
             "keeps the previous reset and must exceed 2·threshold to fire again (snntorch 1.0.0), which no "
@@ -171,7 +173,7 @@ def leaky(name: str, m: Leaky, src: Shape | None) -> Op:
             "train with reset_delay=True (the default) or reset_mechanism='zero'",
         )
     if beta == 0.0:
-        raise importer.unsupported_setting(
+        raise unsupported_setting(
             name,
             "beta 0 with reset_mechanism='subtract' carries only the reset into the next step",
             "train with beta > 0 or reset_mechanism='zero'",
@@ -189,7 +191,7 @@ def leaky(name: str, m: Leaky, src: Shape | None) -> Op:
 def rleaky(name: str, m: RLeaky, src: Shape | None) -> Op:
     """RLeaky as the IR's lif; its recurrent connection is ``recurrent_synapse`` (module docstring)."""
     if _mechanism(name, m) == "zero" and getattr(m, "reset_delay", True):
-        raise importer.unsupported_setting(
+        raise unsupported_setting(
             name,
             "RLeaky with reset_mechanism='zero' and reset_delay=True zeroes the whole next step after a spike, "
             "input included (snntorch 1.0.0 multiplies the new membrane by 1 - reset): a refractory step no lif has",
@@ -204,17 +206,17 @@ def recurrent_synapse(name: str, m: RLeaky, shape: Shape) -> Op:
     padding kernel // 2) or, with all_to_all=False, one weight V per neuron (or one for all)."""
     rec = m.recurrent
     if isinstance(rec, (nn.Linear, nn.Conv2d)):
-        return importer.layer_converter(type(rec))(f"{name}.recurrent", rec, shape)
+        return layer_converter(type(rec))(f"{name}.recurrent", rec, shape)
     n = int(np.prod(shape))
     v = torch.as_tensor(rec.V).detach().double().flatten()
     if v.numel() not in (1, n):
-        raise importer.unsupported_setting(
+        raise unsupported_setting(
             name, f"V holds {v.numel()} weights for {n} neurons", "give one recurrent weight per neuron or one for all"
         )
     return Dense(shape=(), weight=Const(np.diag(np.broadcast_to(v.numpy(), (n,)).copy())))
 
 
-CONVERTERS: dict[type[nn.Module], Callable[[str, Any, Shape | None], Op]] = {Leaky: leaky, RLeaky: rleaky}
+CONVERTERS: dict[type[nn.Module], Converter] = {Leaky: leaky, RLeaky: rleaky}
 # class -> the synapse op of its recurrent connection (torch.py adds it from the layer back to itself)
 RECURRENT: dict[type[nn.Module], Callable[[str, Any, Shape], Op]] = {RLeaky: recurrent_synapse}
 
@@ -222,7 +224,7 @@ RECURRENT: dict[type[nn.Module], Callable[[str, Any, Shape], Op]] = {RLeaky: rec
 # --- the explicit-membrane time loop --------------------------------------------------------------
 
 
-def adapt(model: nn.Module, input_shape: Shape) -> importer.Adapted | None:
+def adapt(model: nn.Module, input_shape: Shape) -> Adapted | None:
     """A custom forward that loops Leaky(init_hidden=False) layers over time, folded to one step."""
     looped = {name for name, m in model.named_modules() if isinstance(m, NEURONS) and not m.init_hidden}
     if isinstance(model, NEURONS):
@@ -230,7 +232,7 @@ def adapt(model: nn.Module, input_shape: Shape) -> importer.Adapted | None:
     if not looped:
         return _hidden_state_loop(model)  # None for nn.Sequential of init_hidden=True layers: the standard walk
     try:
-        graph = importer.trace(model)
+        graph = trace(model)
     except Exception as exc:
         cause = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ImportFailed(
@@ -243,13 +245,13 @@ def adapt(model: nn.Module, input_shape: Shape) -> importer.Adapted | None:
     return _fold_loop(model, graph, looped)
 
 
-def _hidden_state_loop(model: nn.Module) -> importer.Adapted | None:
+def _hidden_state_loop(model: nn.Module) -> Adapted | None:
     """A forward that loops Leaky(init_hidden=True) layers (tutorial 7's ``for step in range(num_steps):
     spk_out, mem_out = self.net(x)``, after ``utils.reset(self.net)``), folded to one step by time_loop."""
     if isinstance(model, nn.Sequential):
         return None
     try:
-        graph = importer.trace(model)
+        graph = trace(model)
     except Exception:  # the standard walk reports why it cannot be read
         return None
     folded = time_loop.fold(model, graph, lambda m: isinstance(m, NEURONS) and m.init_hidden)
@@ -266,11 +268,11 @@ def _hidden_state_loop(model: nn.Module) -> importer.Adapted | None:
             ):
                 node.replace_all_uses_with(source)
                 step.erase_node(node)
-    walk = importer.walk_trace(model, step, "")
-    return importer.Adapted(walk, steps, readout, (("time_loop", time_loop.note(steps)),))
+    walk = walk_trace(model, step, "")
+    return Adapted(walk, steps, readout, (("time_loop", time_loop.note(steps)),))
 
 
-def _fold_loop(model: nn.Module, graph: torch.fx.Graph, looped: set[str]) -> importer.Adapted:
+def _fold_loop(model: nn.Module, graph: torch.fx.Graph, looped: set[str]) -> Adapted:
     calls: dict[str, list[torch.fx.Node]] = defaultdict(list)
     for node in graph.nodes:
         if node.op == "call_module" and node.target in looped:
@@ -291,9 +293,9 @@ def _fold_loop(model: nn.Module, graph: torch.fx.Graph, looped: set[str]) -> imp
             break
     if problems:
         raise ImportFailed(diagnostics=problems)
-    walk = importer.walk_trace(model, _one_step(graph, record[0], looped), "")
+    walk = walk_trace(model, _one_step(graph, record[0], looped), "")
     note = f"snntorch time loop over {steps} steps folded into one step; Leaky membranes carried between steps"
-    return importer.Adapted(walk, steps, readout, (("snntorch", note),))
+    return Adapted(walk, steps, readout, (("snntorch", note),))
 
 
 def _problem(node: str | None, message: str, hint: str) -> Diagnostic:
@@ -436,3 +438,16 @@ def _one_step(graph: torch.fx.Graph, spikes: torch.fx.Node, looped: set[str]) ->
 
 def _leaky_call(node: Any, looped: set[str]) -> bool:
     return isinstance(node, torch.fx.Node) and node.op == "call_module" and node.target in looped
+
+
+IMPORTER = register(
+    FrameworkImporter(
+        package="snntorch",
+        converters=CONVERTERS,
+        bypassed=BYPASSED,
+        supported_names=SUPPORTED_NAMES,
+        is_leaf=is_leaf,
+        adapt=adapt,
+        recurrent=RECURRENT,
+    )
+)

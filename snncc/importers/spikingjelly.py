@@ -27,7 +27,6 @@ import dataclasses
 import math
 import operator
 from collections import OrderedDict
-from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -40,8 +39,10 @@ from snncc.errors import Diagnostic, ImportFailed
 from snncc.ir import CLIF, LIF, Const, Op, Shape
 
 from . import time_loop
-from . import torch as importer
+from .frameworks import Adapted, Converter, FrameworkImporter, framework_of, register
 from .fx_match import dim_arg, is_call, size_args
+from .torch_layers import layer_converter, unsupported_setting
+from .torch_walk import trace, walk_body, walk_trace
 
 CONTAINERS: tuple[type[nn.Module], ...] = (layer.SeqToANNContainer, layer.MultiStepContainer, layer.StepModeContainer)
 BYPASSED: tuple[type[nn.Module], ...] = (layer.Dropout, layer.Dropout2d)
@@ -69,7 +70,7 @@ def _number(name: str, m: nn.Module, attr: str) -> float:
         value = value.detach().double().item()
     if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
         return float(value)
-    raise importer.unsupported_setting(
+    raise unsupported_setting(
         name, f"{attr}={value!r} is not one finite number", f"set {attr} to a number, as spikingjelly expects"
     )
 
@@ -77,7 +78,7 @@ def _number(name: str, m: nn.Module, attr: str) -> float:
 def _check_node(name: str, m: nn.Module) -> None:
     """Settings that change a spikingjelly neuron's forward beyond its equations."""
     if getattr(m, "_neuron_precision", None) is not None:
-        raise importer.unsupported_setting(
+        raise unsupported_setting(
             name,
             f"neuron precision {m._neuron_precision} stores the state in a low-precision format",
             "import the model with the default (float32) neuron precision",
@@ -86,7 +87,7 @@ def _check_node(name: str, m: nn.Module) -> None:
     if function is None:
         return
     if not getattr(function, "spiking", True):
-        raise importer.unsupported_setting(
+        raise unsupported_setting(
             name,
             f"surrogate_function {type(function).__name__} is in non-spiking mode: the forward outputs its "
             "primitive function (analog values), not spikes",
@@ -99,7 +100,7 @@ def _check_node(name: str, m: nn.Module) -> None:
     except Exception:
         step = False
     if not step:
-        raise importer.unsupported_setting(
+        raise unsupported_setting(
             name,
             f"surrogate_function {type(function).__name__} does not fire as heaviside(x) = [x >= 0] in its forward",
             "use a spikingjelly surrogate in spiking mode (the surrogate shapes the gradient only)",
@@ -113,7 +114,7 @@ def _initial_v(name: str, m: MemoryModule) -> float:
         value = value.item()
     if isinstance(value, (int, float)) and math.isfinite(value):
         return float(value)
-    raise importer.unsupported_setting(
+    raise unsupported_setting(
         name,
         "the reset value of v is not one number (a per-neuron initial potential set on the module)",
         "keep spikingjelly's reset value (v_reset for a hard reset, 0 for a soft reset)",
@@ -181,7 +182,7 @@ def klif_node(name: str, m: neuron.KLIFNode, src: Shape | None) -> Op:
     _check_node(name, m)
     k, tau = _number(name, m, "k"), _number(name, m, "tau")
     if not k > 0:
-        raise importer.unsupported_setting(
+        raise unsupported_setting(
             name, f"KLIF k = {k:.4g}: ReLU(k·H) is a neuron only for k > 0", "constrain k to be positive in training"
         )
     if m.scale_reset:
@@ -189,7 +190,7 @@ def klif_node(name: str, m: neuron.KLIFNode, src: Shape | None) -> Op:
         return dataclasses.replace(_leaky(name, m, 1.0 / tau, bool(m.decay_input), v_floor=0.0), threshold=threshold)
     beta = k * (1.0 - 1.0 / tau)
     if beta > 1.0:
-        raise importer.unsupported_setting(
+        raise unsupported_setting(
             name,
             f"KLIF k = {k:.4g} gives a voltage decay k(1 - 1/tau) = {beta:.4g} > 1 (a growing potential)",
             f"constrain k to at most tau/(tau - 1) = {tau / (tau - 1):.4g} in training",
@@ -241,7 +242,7 @@ def dsr_node(name: str, m: nn.Module, src: Shape | None) -> Op:
     )
 
 
-CONVERTERS: dict[type[nn.Module], Callable[[str, Any, Shape | None], Op]] = {
+CONVERTERS: dict[type[nn.Module], Converter] = {
     neuron.IFNode: if_node,
     neuron.LIFNode: lif_node,
     neuron.ParametricLIFNode: plif_node,
@@ -250,13 +251,13 @@ CONVERTERS: dict[type[nn.Module], Callable[[str, Any, Shape | None], Op]] = {
     neuron.DSRIFNode: dsr_node,
     neuron.DSRLIFNode: dsr_node,
     # step-mode wrappers of torch layers: per step they are the torch layer
-    layer.Linear: importer.layer_converter(nn.Linear),
-    layer.Conv2d: importer.layer_converter(nn.Conv2d),
-    layer.AvgPool2d: importer.layer_converter(nn.AvgPool2d),
-    layer.MaxPool2d: importer.layer_converter(nn.MaxPool2d),
-    layer.BatchNorm1d: importer.layer_converter(nn.BatchNorm1d),
-    layer.BatchNorm2d: importer.layer_converter(nn.BatchNorm2d),
-    layer.Flatten: importer.layer_converter(nn.Flatten),
+    layer.Linear: layer_converter(nn.Linear),
+    layer.Conv2d: layer_converter(nn.Conv2d),
+    layer.AvgPool2d: layer_converter(nn.AvgPool2d),
+    layer.MaxPool2d: layer_converter(nn.MaxPool2d),
+    layer.BatchNorm1d: layer_converter(nn.BatchNorm1d),
+    layer.BatchNorm2d: layer_converter(nn.BatchNorm2d),
+    layer.Flatten: layer_converter(nn.Flatten),
 }
 
 
@@ -275,13 +276,13 @@ def safe_classes() -> tuple[type, ...]:
 # --- walking a spikingjelly model -----------------------------------------------------------------
 
 
-def adapt(model: nn.Module, input_shape: Shape) -> importer.Adapted | None:
+def adapt(model: nn.Module, input_shape: Shape) -> Adapted | None:
     """The per-step chain of a spikingjelly model, with the steps and readout its forward fixes.
 
     Works on a copy: containers become nn.Sequential with the same children, modules switch to
     single-step mode (for the probe run when torch.fx cannot trace the forward).
     """
-    if is_leaf(model) and importer.framework_of(type(model)) is not None:
+    if is_leaf(model) and framework_of(type(model)) is not None:
         return None  # a single layer: the standard walk
     multi = _multi_step(model)
     try:
@@ -296,18 +297,18 @@ def adapt(model: nn.Module, input_shape: Shape) -> importer.Adapted | None:
     if isinstance(body, CONTAINERS):
         body = nn.Sequential(OrderedDict(body.named_children()))
     try:
-        graph = importer.trace(body)
+        graph = trace(body)
     except Exception:
-        return importer.Adapted(importer.walk_body(body, "", input_shape), notes=_mode_note(multi))
+        return Adapted(walk_body(body, "", input_shape), notes=_mode_note(multi))
     if not multi:
         looped = _time_loop(body, graph)
         if looped is not None:
             return looped
     steps, readout, notes = _strip_time(graph, multi)
-    return importer.Adapted(importer.walk_trace(body, graph, ""), steps, readout, (*_mode_note(multi), *notes))
+    return Adapted(walk_trace(body, graph, ""), steps, readout, (*_mode_note(multi), *notes))
 
 
-def _time_loop(body: nn.Module, graph: torch.fx.Graph) -> importer.Adapted | None:
+def _time_loop(body: nn.Module, graph: torch.fx.Graph) -> Adapted | None:
     """Single-step modules looped over time by forward (``for t in range(T): out += self.net(x)``,
     ``out / T``, ``functional.reset_net``: the clock_driven tutorials' loop), folded to one step.
 
@@ -318,8 +319,8 @@ def _time_loop(body: nn.Module, graph: torch.fx.Graph) -> importer.Adapted | Non
         return None
     step, steps, readout = folded
     warnings = _drop_encoders(body, step)
-    return importer.Adapted(
-        importer.walk_trace(body, step, ""),
+    return Adapted(
+        walk_trace(body, step, ""),
         steps,
         readout,
         (*_mode_note(False), ("time_loop", time_loop.note(steps))),
@@ -459,3 +460,15 @@ def _reduction(value: torch.fx.Node) -> tuple[torch.fx.Node, str] | None:
     if value.op == "call_function" and value.target is operator.getitem and value.args[1] == -1:
         return value.args[0], "last"
     return None
+
+
+IMPORTER = register(
+    FrameworkImporter(
+        package="spikingjelly",
+        converters=CONVERTERS,
+        bypassed=BYPASSED,
+        supported_names=SUPPORTED_NAMES,
+        is_leaf=is_leaf,
+        adapt=adapt,
+    )
+)
