@@ -12,13 +12,13 @@ from pathlib import Path
 from snncc.compile import CompileOptions, CompileResult, Progress, compile_model
 from snncc.data import Dataset, load_dataset
 from snncc.errors import DataError, MappingError
+from snncc.importers.onnx import check_approximations, import_onnx
 from snncc.limits import check_steps
 from snncc.report import ReportSection
 from snncc.target import Target, load_target
 
 from .ann import Ann
 from .convert import Conversion, ConvertOptions, convert
-from .onnx_import import check_approximations, import_onnx
 from .oracle import onnxruntime_outputs
 from .section import conversion_section
 
@@ -37,7 +37,7 @@ class ConvertRequest:
     calibrate_potential: bool = False
     samples: int | None = None  # verify on the first N test samples only
     min_agreement: float = 0.95
-    approximations: tuple[str, ...] = ()  # named approximations of ANN layers (onnx_import.APPROXIMATIONS)
+    approximations: tuple[str, ...] = ()  # named approximations of ANN layers (importers.onnx.APPROXIMATIONS)
     lava_samples: int = 0  # > 0: also run Lava on that many samples, compared with refsim bit for bit
 
 

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from snncc.compile import CompileResult
+from snncc.importers.onnx import APPROXIMATIONS
 from snncc.report import ReportSection
 
 from .convert import Conversion
-from .onnx_import import APPROXIMATIONS
 from .oracle import version
 
 if TYPE_CHECKING:

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from snncc.convert.balance import DEAD_LAYER_THRESHOLD, balance
-from snncc.convert.onnx_import import import_onnx
+from snncc.importers.onnx import import_onnx
 
 
 def export(model: nn.Module, path: Path) -> Path:

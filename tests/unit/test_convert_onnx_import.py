@@ -17,8 +17,8 @@ import torch
 from torch import nn
 
 from snncc.convert.ann import Add, Relu, forward
-from snncc.convert.onnx_import import import_onnx
 from snncc.errors import ImportFailed, ModelLoadError
+from snncc.importers.onnx import import_onnx
 from snncc.ir import AvgPool2d, Conv2d, Dense, Flatten
 
 REPO = Path(__file__).resolve().parents[2]

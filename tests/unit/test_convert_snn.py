@@ -19,9 +19,9 @@ from torch import nn
 
 from snncc.backends import Record, get_backend
 from snncc.convert.convert import ConvertOptions, convert
-from snncc.convert.onnx_import import import_onnx
 from snncc.convert.run import ConvertRequest, neuron_options
 from snncc.errors import MappingError
+from snncc.importers.onnx import import_onnx
 from snncc.ir import LIF, Graph, Input, Output
 from snncc.target import load_target
 
