@@ -29,7 +29,6 @@ from torch import nn
 
 from snncc.errors import Diagnostic, ModelLoadError
 
-from .safe_load import is_state_dict, on_sys_path
 from .torch_sanity import reject_module_cycles
 
 _FORM = "--arch MODULE:CLASS (e.g. mynet:Net, mypackage.models:Net) or --arch path/to/file.py:CLASS"
@@ -79,7 +78,7 @@ def _candidates(obj: Any, entry: str) -> Iterator[tuple[dict[str, torch.Tensor],
     """The state dicts in a checkpoint: itself, its dict entries (one level down too), pickled modules' states."""
     if isinstance(obj, nn.Module):
         yield obj.state_dict(), f"{entry or 'the file'} (a whole pickled module)"
-    elif is_state_dict(obj) and obj:
+    elif _is_state_dict(obj) and obj:
         yield dict(obj), entry
     elif isinstance(obj, dict) and entry.count("[") < 2:
         for key, value in obj.items():
@@ -317,3 +316,21 @@ def _load_state(model: nn.Module, state: dict[str, torch.Tensor], where: str, ar
 
 def _few(keys: list[str], shown: int = 6) -> str:
     return ", ".join(keys[:shown]) + (f" and {len(keys) - shown} more" if len(keys) > shown else "")
+
+
+@contextlib.contextmanager
+def on_sys_path(folder: Path) -> Iterator[None]:
+    """Modules in ``folder`` importable for the duration (and sys.path as it was afterwards)."""
+    entry = str(folder)
+    added = entry not in sys.path
+    if added:
+        sys.path.insert(0, entry)
+    try:
+        yield
+    finally:
+        if added and entry in sys.path:
+            sys.path.remove(entry)
+
+
+def _is_state_dict(obj: Any) -> bool:
+    return isinstance(obj, dict) and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items())

@@ -33,9 +33,8 @@ import importlib
 import importlib.util
 import pickle
 import pickletools
-import sys
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +44,7 @@ from torch import nn
 from snncc import nn as snn
 from snncc.errors import ModelLoadError, SnnccError
 
+from .arch import build_from_arch, on_sys_path
 from .bounded_load import load_untrusted
 
 # Layers the importer handles, plus common harmless layers: the importer, not the loader,
@@ -128,8 +128,6 @@ def load_torch_model(
             hint="check the path; save the model with torch.save(model, path)",
         )
     if arch is not None:
-        from .arch import build_from_arch  # imports the user's module: only on request
-
         return build_from_arch(arch, _load_checkpoint(path, allow_pickle), where, note)
     obj = _load_trusted(path) if allow_pickle else _load_weights_only(path)
     return _require_module(obj, where, note)
@@ -161,20 +159,6 @@ def _safe_classes(path: Path) -> list[type]:
             return classes
         classes += safe_classes()
     return classes
-
-
-@contextlib.contextmanager
-def on_sys_path(folder: Path) -> Iterator[None]:
-    """Modules in ``folder`` importable for the duration (and sys.path as it was afterwards)."""
-    entry = str(folder)
-    added = entry not in sys.path
-    if added:
-        sys.path.insert(0, entry)
-    try:
-        yield
-    finally:
-        if added and entry in sys.path:
-            sys.path.remove(entry)
 
 
 def _cwd_importable() -> contextlib.AbstractContextManager[None]:
@@ -334,10 +318,6 @@ def _load_checkpoint(path: Path, allow_pickle: bool) -> Any:
         ) from None
     except Exception as exc:
         raise _corrupt(path, exc) from exc
-
-
-def is_state_dict(obj: Any) -> bool:
-    return isinstance(obj, dict) and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items())
 
 
 def _require_module(obj: Any, where: str, note: Callable[[str], None] | None = None) -> nn.Module:
