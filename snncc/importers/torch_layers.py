@@ -38,6 +38,8 @@ SUPPORTED_NAMES = "Linear, Conv2d, AvgPool2d, MaxPool2d of spikes, BatchNorm1d/2
 
 
 class Unsupported(Exception):
+    """A layer or setting snncc cannot import; build_chain collects them to report all at once."""
+
     def __init__(self, diagnostic: Diagnostic) -> None:
         super().__init__(diagnostic.message)
         self.diagnostic = diagnostic
@@ -54,13 +56,9 @@ def _unsupported_module(name: str, module: nn.Module) -> Diagnostic:
     return Diagnostic("error", "IMT002", message, node=name, hint=f"snncc imports {supported}")
 
 
-def _setting(name: str, message: str, hint: str) -> Unsupported:
-    return Unsupported(Diagnostic("error", "IMT003", message, node=name, hint=hint))
-
-
-def unsupported_setting(name: str, message: str, hint: str) -> Exception:
+def unsupported_setting(name: str, message: str, hint: str) -> Unsupported:
     """For converters: an unsupported setting of a supported layer (IMT003), collected with the others."""
-    return _setting(name, message, hint)
+    return Unsupported(Diagnostic("error", "IMT003", message, node=name, hint=hint))
 
 
 def layer_converter(kind: type[nn.Module]) -> Converter:
@@ -117,7 +115,7 @@ def _linear(name: str, m: nn.Linear, src: Shape | None) -> Op:
             node=name,
         )
     if src is not None and len(src) > 1 and src[-1] == m.in_features:
-        raise _setting(
+        raise unsupported_setting(
             name,
             f"Linear applied to a {src} input acts on its last axis; snncc's dense layer flattens its input",
             "add nn.Flatten() before the Linear layer",
@@ -127,12 +125,12 @@ def _linear(name: str, m: nn.Linear, src: Shape | None) -> Op:
 
 def _conv2d(name: str, m: nn.Conv2d, src: Shape | None) -> Op:
     if m.padding_mode != "zeros":
-        raise _setting(name, f"padding_mode={m.padding_mode!r}", "use padding_mode='zeros' (the default)")
+        raise unsupported_setting(name, f"padding_mode={m.padding_mode!r}", "use padding_mode='zeros' (the default)")
     padding = m.padding
     if isinstance(padding, str):
         spans = [d * (k - 1) for d, k in zip(m.dilation, m.kernel_size, strict=True)]
         if padding == "same" and any(s % 2 for s in spans):
-            raise _setting(
+            raise unsupported_setting(
                 name,
                 "padding='same' with an even kernel pads asymmetrically",
                 "use an odd kernel or explicit padding",
@@ -151,7 +149,7 @@ def _conv2d(name: str, m: nn.Conv2d, src: Shape | None) -> Op:
 
 def _avgpool2d(name: str, m: nn.AvgPool2d, src: Shape | None) -> Op:
     if m.ceil_mode or not m.count_include_pad or m.divisor_override is not None:
-        raise _setting(
+        raise unsupported_setting(
             name,
             "AvgPool2d with ceil_mode, count_include_pad=False or divisor_override",
             "use AvgPool2d(kernel, stride, padding) with the default options",
@@ -162,7 +160,7 @@ def _avgpool2d(name: str, m: nn.AvgPool2d, src: Shape | None) -> Op:
 def _maxpool2d(name: str, m: nn.MaxPool2d, src: Shape | None) -> Op:
     """Max pooling as trained; build_chain turns it into an exact OR where it pools spikes."""
     if m.return_indices or m.ceil_mode or pair(m.dilation) != (1, 1):
-        raise _setting(
+        raise unsupported_setting(
             name,
             "MaxPool2d with return_indices, ceil_mode or dilation",
             "use MaxPool2d(kernel, stride, padding) with the default options",
@@ -182,7 +180,9 @@ def spike_or(pooled: Shape, source: LIF) -> LIF:
 
 def _batchnorm(name: str, m: nn.BatchNorm1d | nn.BatchNorm2d, src: Shape | None) -> Op:
     if m.running_mean is None or m.running_var is None:
-        raise _setting(name, "batch norm without running statistics", "use track_running_stats=True (the default)")
+        raise unsupported_setting(
+            name, "batch norm without running statistics", "use track_running_stats=True (the default)"
+        )
     if src is not None and len(src) not in ((1, 2) if isinstance(m, nn.BatchNorm1d) else (3,)):
         raise InvalidGraph(f"{type(m).__name__} cannot take a {src} input", code="GRF004", node=name)
     ones = torch.ones_like(m.running_mean)
@@ -198,7 +198,9 @@ def _batchnorm(name: str, m: nn.BatchNorm1d | nn.BatchNorm2d, src: Shape | None)
 
 def _flatten(name: str, m: nn.Flatten, src: Shape | None) -> Op:
     if m.start_dim != 1 or m.end_dim != -1:
-        raise _setting(name, f"Flatten(start_dim={m.start_dim}, end_dim={m.end_dim})", "use nn.Flatten() (start_dim=1)")
+        raise unsupported_setting(
+            name, f"Flatten(start_dim={m.start_dim}, end_dim={m.end_dim})", "use nn.Flatten() (start_dim=1)"
+        )
     return Flatten(shape=())
 
 
