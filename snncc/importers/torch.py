@@ -50,9 +50,6 @@ from .torch_walk import trace, walk_body, walk_trace
 __all__ = ["import_torch", "load_torch_model"]
 
 
-# --- entry point --------------------------------------------------------------------------------
-
-
 def import_torch(
     model: nn.Module,
     input_shape: tuple[int, ...],
@@ -193,8 +190,8 @@ def _input_shape(input_shape: Any) -> Shape:
 def _adapt(model: nn.Module, shape: Shape) -> Adapted | None:
     """The first framework importer that claims the model (one per framework its classes come from)."""
     frameworks = {f.package: f for f in map(framework_of, map(type, model.modules())) if f is not None}
-    for _, framework in sorted(frameworks.items()):
-        adapted = framework.adapt(model, shape)
+    for package in sorted(frameworks):
+        adapted = frameworks[package].adapt(model, shape)
         if adapted is not None:
             return adapted
     return None
