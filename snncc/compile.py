@@ -92,6 +92,17 @@ class CompileResult:
 
     min_agreement: float = 0.95
 
+    def summary(self) -> str:
+        """A few lines: verdict, accuracy, energy (with the equivalent ANN's), cores."""
+        from snncc.report import summary_text
+
+        return summary_text(self)
+
+    def _repr_markdown_(self) -> str:  # Jupyter shows this: the verdict and report.md's summary table
+        from snncc.report import summary_markdown
+
+        return summary_markdown(self)
+
 
 @dataclass(frozen=True)
 class Deployment:
