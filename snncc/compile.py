@@ -31,6 +31,7 @@ from snncc.parallel import executor_for, in_flight_for
 from snncc.passes.calibrate import calibrate
 from snncc.passes.quantize import QuantizationReport, Quantize, quantize
 from snncc.pipeline import Context, canonical_passes, dump_to, run_pipeline
+from snncc.progress import counter
 from snncc.target import Target, load_target
 from snncc.verify import Comparison, compare, predict, verdict
 
@@ -249,7 +250,7 @@ def compile_model(
             {d.input_name: verify_set.x},
             verify_set.y,
             tolerance=options.tolerance,
-            progress=lambda done, total: say(f"  {done}/{total} samples"),
+            progress=counter(say),  # a bar on a terminal (snncc.progress)
             executor=executor,
             in_flight=in_flight_for(executor, options.workers),
             device=options.device,

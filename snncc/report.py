@@ -22,6 +22,7 @@ from snncc.ir import IntInput, IntLIF, print_graph, save
 from snncc.passes.align_depths import relays_of
 from snncc.passes.approximate import APPROXIMATIONS
 from snncc.text import markdown_cell as md
+from snncc.utilization import plot_utilization
 from snncc.verify import MAX_SILENT
 
 BACKEND_NAMES = {"lava": ("Lava (fixed_pt)", "Lava"), "xylosim": ("SynSense XyloSim (rockpool 3.1.0)", "XyloSim")}
@@ -178,8 +179,13 @@ def write_outputs(result: CompileResult, out: Path, sections: Sequence[ReportSec
 
 
 def _write_json(path: Path, data: Any) -> None:
+    path.write_text(to_json(data) + "\n")
+
+
+def to_json(data: Any) -> str:
+    """report.json's form (also what --json prints)."""
     # allow_nan=False: NaN and Infinity are not JSON; a value that overflowed is a bug to report, not to write
-    path.write_text(json.dumps(data, indent=1, sort_keys=True, default=_json_default, allow_nan=False) + "\n")
+    return json.dumps(data, indent=1, sort_keys=True, default=_json_default, allow_nan=False)
 
 
 def _json_default(value: Any) -> Any:
@@ -579,30 +585,7 @@ def _plots(result: CompileResult, out: Path) -> list[str]:
 
     names = []
     meta = {"Software": None}
-    cores = result.placement.to_dict()["cores"]
-    limits = result.target.per_core
-    fig, ax = plt.subplots(figsize=(8, 3.2))
-    idx = np.arange(len(cores))
-    resources = [
-        ("neurons", limits.neurons),
-        ("synapse_bits", limits.synapse_memory_bits),
-        ("fan_in_axons", limits.fan_in_axons),
-        ("fan_out_axons", limits.fan_out_axons),
-    ]
-    width = 0.8 / len(resources)
-    for k, (key, limit) in enumerate(resources):
-        offset = (k - (len(resources) - 1) / 2) * width
-        ax.bar(idx + offset, [cc[key] / limit.value for cc in cores], width=width, label=key.replace("_", " "))
-    ax.set_xticks(idx if len(cores) <= 32 else idx[:: max(1, len(cores) // 16)])
-    ax.set_xlim(-0.6, len(cores) - 0.4)
-    ax.set_xlabel("core")
-    ax.set_ylabel("fraction of the core's limit")
-    ax.set_ylim(0, 1.05)
-    ax.set_title("Per-core utilization")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out / "utilization.png", dpi=100, metadata=meta)
-    plt.close(fig)
+    plot_utilization(result.placement, result.target, out / "utilization.png")  # bars, or a heatmap per chip
     names.append("utilization.png")
 
     v = result.comparison.verification
