@@ -161,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
         "compile",
         help="import, quantize, map, simulate, verify and report",
         epilog=EPILOG,
-        parents=[model, target, deploy, json_option, common],
+        parents=[target, model, deploy, json_option, common],
     )
     c.add_argument(
         "--backend",
@@ -196,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
         "check",
         help="preflight: import, quantize and check the design rules, without simulating",
         epilog=EPILOG,
-        parents=[model, target, json_option, common],
+        parents=[target, model, json_option, common],
     )
 
     s = sub.add_parser(
