@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import os
 import signal
 import sys
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from snncc import __version__
 from snncc.errors import (
@@ -21,21 +23,59 @@ from snncc.errors import (
     SnnccError,
 )
 from snncc.limits import Limits, set_limits
+from snncc.progress import Progress
 
 EPILOG = "exit codes: 0 success, 1 verification below tolerance, 2 bad input, 3 internal error"
 
 
-def _progress(quiet: bool):
-    def say(message: str) -> None:
-        if not quiet:
-            print(f"snncc: {message}", file=sys.stderr, flush=True)
-
-    return say
+# --- options several commands share (argparse parents: one definition, one help text) ----------
 
 
-def _add_model_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", type=Path, help="trained model: .pt (torch.save of a module or a state dict) or .nir")
+def _parent() -> argparse.ArgumentParser:
+    return argparse.ArgumentParser(add_help=False)
+
+
+def _common_options() -> argparse.ArgumentParser:
+    """compile, check, convert, simulate: progress and input limits."""
+    p = _parent()
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
+    _add_limit_options(p)
+    return p
+
+
+def _json_option() -> argparse.ArgumentParser:
+    """compile, check, convert, targets: the result as one JSON object on stdout."""
+    p = _parent()
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print the result as one JSON object on stdout and nothing else there (progress stays on stderr); "
+        'an error prints {"error": ...} and exits 2 as usual',
+    )
+    return p
+
+
+def _target_option() -> argparse.ArgumentParser:
+    p = _parent()
     p.add_argument("--target", default="loihi", help="chip to deploy to (see `snncc targets`); default loihi")
+    return p
+
+
+def _deploy_options() -> argparse.ArgumentParser:
+    """compile and convert: where the deployment goes and how it is verified."""
+    p = _parent()
+    p.add_argument("--out", type=Path, required=True, help="output directory (must not exist unless --force)")
+    p.add_argument("--force", action="store_true", help="replace an existing output directory")
+    p.add_argument("--samples", type=int, help="verify on the first N samples only")
+    p.add_argument("--lava-samples", type=int, default=8, help="samples to run on the --backend simulator (default 8)")
+    p.add_argument("--min-agreement", type=float, default=0.95, help="minimum output agreement to pass (default 0.95)")
+    return p
+
+
+def _model_options() -> argparse.ArgumentParser:
+    """compile and check: the model and how to read it."""
+    p = _parent()
+    p.add_argument("model", type=Path, help="trained model: .pt (torch.save of a module or a state dict) or .nir")
     p.add_argument(
         "--data", type=Path, help=".npz with x (N, *input_shape) and optional labels y; default: bundled digits"
     )
@@ -81,8 +121,7 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
         help="print the graph IR after this pass to stderr (repeatable): approximate, canonicalize, "
         "approximate-canonical, align-depths",
     )
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
-    _add_limit_options(p)
+    return p
 
 
 def _add_limit_options(p: argparse.ArgumentParser) -> None:
@@ -111,18 +150,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"snncc {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    c = sub.add_parser("compile", help="import, quantize, map, simulate, verify and report", epilog=EPILOG)
-    _add_model_options(c)
-    c.add_argument("--out", type=Path, required=True, help="output directory (must not exist unless --force)")
-    c.add_argument("--force", action="store_true", help="replace an existing output directory")
+    common, json_option, target, deploy, model = (
+        _common_options(),
+        _json_option(),
+        _target_option(),
+        _deploy_options(),
+        _model_options(),
+    )
+    c = sub.add_parser(
+        "compile",
+        help="import, quantize, map, simulate, verify and report",
+        epilog=EPILOG,
+        parents=[target, model, deploy, json_option, common],
+    )
     c.add_argument(
         "--backend",
         choices=["refsim", "lava", "xylosim"],
         default="refsim",
         help="lava (Loihi targets) or xylosim (xylo): also run that simulator and compare bit for bit",
     )
-    c.add_argument("--lava-samples", type=int, default=8, help="samples to run with --backend lava/xylosim (default 8)")
-    c.add_argument("--samples", type=int, help="verify on the first N samples only")
     c.add_argument(
         "--calib",
         type=Path,
@@ -138,7 +184,6 @@ def build_parser() -> argparse.ArgumentParser:
         "so that `snncc export --netx` can write the deployment",
     )
     c.add_argument("--device", help="run the reference backend with torch on this device (cuda, cpu); default numpy")
-    c.add_argument("--min-agreement", type=float, default=0.95, help="minimum output agreement to pass (default 0.95)")
     c.add_argument(
         "--energy-check",
         choices=["sanafe"],
@@ -147,12 +192,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.add_argument("--energy-check-samples", type=int, default=8, help="samples for --energy-check (default 8)")
 
-    k = sub.add_parser(
-        "check", help="preflight: import, quantize and check the design rules, without simulating", epilog=EPILOG
+    sub.add_parser(
+        "check",
+        help="preflight: import, quantize and check the design rules, without simulating",
+        epilog=EPILOG,
+        parents=[target, model, json_option, common],
     )
-    _add_model_options(k)
 
-    s = sub.add_parser("simulate", help="run a compiled artifact (an --out directory) on a backend", epilog=EPILOG)
+    s = sub.add_parser(
+        "simulate", help="run a compiled artifact (an --out directory) on a backend", epilog=EPILOG, parents=[common]
+    )
     s.add_argument("artifact", type=Path, help="directory written by `snncc compile`")
     s.add_argument("--data", type=Path, help=".npz with x (and y); default: bundled digits when the shapes match")
     s.add_argument(
@@ -164,8 +213,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--samples", type=int, help="run the first N samples only")
     s.add_argument("--device", help="refsim with torch on this device (cuda, cpu); default numpy")
-    s.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
-    _add_limit_options(s)
 
     e = sub.add_parser("export", help="write a model or a compiled artifact in another format", epilog=EPILOG)
     e.add_argument("source", type=Path, help="a compiled artifact (--out directory of `snncc compile`)")
@@ -176,13 +223,14 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
 
     v = sub.add_parser(
-        "convert", help="convert a trained ANN (.onnx) to an SNN, then compile it like `compile`", epilog=EPILOG
+        "convert",
+        help="convert a trained ANN (.onnx) to an SNN, then compile it like `compile`",
+        epilog=EPILOG,
+        parents=[target, deploy, json_option, common],
     )
     v.add_argument("model", type=Path, help="the trained ANN as an .onnx file (ReLU network, average pooling)")
     v.add_argument("--calib", type=Path, required=True, help=".npz with x (N, *input_shape): calibration inputs")
     v.add_argument("--steps", type=int, required=True, help="time steps per sample")
-    v.add_argument("--target", default="loihi", help="chip to deploy to (see `snncc targets`); default loihi")
-    v.add_argument("--out", type=Path, required=True, help="output directory (must not exist unless --force)")
     v.add_argument("--data", type=Path, help=".npz with x and labels y to test on; default: the calibration data")
     v.add_argument(
         "--percentile",
@@ -223,17 +271,11 @@ def build_parser() -> argparse.ArgumentParser:
         "maxpool-as-avgpool (each MaxPool becomes average pooling over the same window; the report compares "
         "with the real ANN)",
     )
-    v.add_argument("--samples", type=int, help="test on the first N samples only")
     v.add_argument(
         "--backend", choices=["refsim", "lava"], default="refsim", help="lava: also run Lava and compare bit for bit"
     )
-    v.add_argument("--lava-samples", type=int, default=8, help="samples to run in Lava with --backend lava (default 8)")
-    v.add_argument("--min-agreement", type=float, default=0.95, help="minimum output agreement to pass (default 0.95)")
-    v.add_argument("--force", action="store_true", help="replace an existing output directory")
-    v.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
-    _add_limit_options(v)
 
-    t = sub.add_parser("targets", help="list the available targets with their key limits")
+    t = sub.add_parser("targets", help="list the available targets with their key limits", parents=[json_option])
     t.add_argument("-q", "--quiet", action="store_true", help=argparse.SUPPRESS)
 
     sub.add_parser("errors", help="list the diagnostic codes snncc reports, with exit status and meaning")
@@ -279,7 +321,7 @@ def _run(args: argparse.Namespace) -> int:
         if args.command == "compile":
             return _compile(args)
         if args.command == "targets":
-            return _targets()
+            return _targets(args.json)
         if args.command == "errors":
             return _errors()
         if args.command == "check":
@@ -291,8 +333,7 @@ def _run(args: argparse.Namespace) -> int:
         if args.command == "convert":
             return _convert(args)
     except SnnccError as err:
-        print(err.render(), file=sys.stderr)
-        return err.exit_code
+        return _failed(err, args)
     except KeyboardInterrupt as exc:
         signum = getattr(exc, "signum", signal.SIGINT)
         print(f"snncc: interrupted ({signal.Signals(signum).name}); no partial output was left", file=sys.stderr)
@@ -307,13 +348,21 @@ def _run(args: argparse.Namespace) -> int:
             hint="a model module must not call sys.exit() or parse the command line on import, construction "
             "or in forward(); keep scripts under `if __name__ == '__main__':`",
         )
-        print(err.render(), file=sys.stderr)
-        return err.exit_code
+        return _failed(err, args)
     except Exception:  # an snncc bug, not a user error: show everything
         traceback.print_exc()
         print("snncc: internal error (a bug); please report it with the traceback above", file=sys.stderr)
         return EXIT_INTERNAL_ERROR
     return EXIT_OK
+
+
+def _failed(err: SnnccError, args: argparse.Namespace) -> int:
+    """The error on stderr as always; with --json also as {"error": ...} on stdout, so a script reads one object."""
+    print(err.render(), file=sys.stderr)
+    if getattr(args, "json", False):
+        diagnostics = [dataclasses.asdict(d) for d in err.diagnostics]
+        _print_json({"error": {"code": err.code, "exit_code": err.exit_code, "diagnostics": diagnostics}})
+    return err.exit_code
 
 
 def _limits(args: argparse.Namespace) -> Limits:
@@ -362,26 +411,29 @@ def _compile(args: argparse.Namespace) -> int:
         strict=args.strict,
         approximations=tuple(args.approximate),
     )
-    say = _progress(args.quiet)
-    result = compile_model(args.model, options, progress=say)
-    sections = []
-    if args.energy_check == "sanafe":
-        from snncc import sanafe_check
-        from snncc.report import ReportSection
+    with Progress(args.quiet) as say:
+        result = compile_model(args.model, options, progress=say)
+        sections = []
+        if args.energy_check == "sanafe":
+            from snncc import sanafe_check
+            from snncc.report import ReportSection
 
-        say(f"running SANA-FE on {args.energy_check_samples} samples")
-        check = sanafe_check.compare(result, args.energy_check_samples)
-        sections.append(ReportSection("sanafe", check, sanafe_check.markdown(check)))
+            say(f"running SANA-FE on {args.energy_check_samples} samples")
+            check = sanafe_check.compare(result, args.energy_check_samples)
+            sections.append(ReportSection("sanafe", check, sanafe_check.markdown(check)))
     report = write_report(result, args.out, force=args.force, inputs=_inputs(args), sections=sections)
     for d in result.diagnostics:  # also in report.md: warnings the user should see at once
         print(d.render(), file=sys.stderr)
     v = report["verification"]
-    print(
-        f"{args.out}/report.md: target {report['target']['name']}, {report['cores']['used']} cores, "
-        f"{report['energy']['total_pj'] / 1e6:.3f} uJ/sample, float accuracy {_fmt(v['float_accuracy'])}, "
-        f"deployed {_fmt(v['deployed_accuracy'])}, agreement {_fmt(v['output_agreement'])}"
-        + ("" if result.lava is None else f", {result.lava['backend']} bit-exact: {result.lava['bit_exact']}")
-    )
+    if args.json:
+        _print_json(report["summary"])
+    else:
+        print(
+            f"{args.out}/report.md: target {report['target']['name']}, {report['cores']['used']} cores, "
+            f"{report['energy']['total_pj'] / 1e6:.3f} uJ/sample, float accuracy {_fmt(v['float_accuracy'])}, "
+            f"deployed {_fmt(v['deployed_accuracy'])}, agreement {_fmt(v['output_agreement'])}"
+            + ("" if result.lava is None else f", {result.lava['backend']} bit-exact: {result.lava['bit_exact']}")
+        )
     if not result.verification_passed:
         print("snncc: verification below tolerance (see report.md)", file=sys.stderr)
         return EXIT_VERIFICATION_FAILED
@@ -408,13 +460,30 @@ def _check(args: argparse.Namespace) -> int:
         approximations=tuple(args.approximate),
         dump_after=tuple(args.dump_after),
     )
-    result = preflight(args.model, options, progress=_progress(args.quiet))
+    with Progress(args.quiet) as say:
+        result = preflight(args.model, options, progress=say)
     for d in result.diagnostics:
         print(d.render(), file=sys.stderr)
     p = result.placement.to_dict()
+    neurons = sum(c["neurons"] for c in p["cores"])
+    if args.json:
+        _print_json(
+            {
+                "model": str(args.model),
+                "target": result.target.name,
+                "fits": True,  # a design that does not fit is an error (exit 2)
+                "cores_used": p["cores_used"],
+                "cores_available": result.target.total_cores,
+                "lower_bound_cores": p["lower_bound_cores"],
+                "neurons": neurons,
+                "layers": p["layers"],
+                "warnings": [d.render() for d in result.diagnostics],
+            }
+        )
+        return EXIT_OK
     print(
         f"{args.model}: fits {result.target.name}: {p['cores_used']} of {result.target.total_cores} cores "
-        f"(lower bound {p['lower_bound_cores']}), {sum(c['neurons'] for c in p['cores'])} neurons"
+        f"(lower bound {p['lower_bound_cores']}), {neurons} neurons"
     )
     return EXIT_OK
 
@@ -483,34 +552,66 @@ def _convert(args: argparse.Namespace) -> int:
         approximations=tuple(args.approximate),
         lava_samples=args.lava_samples if args.backend == "lava" else 0,
     )
-    result, _, section = run_convert(request, _progress(args.quiet))
+    with Progress(args.quiet) as say:
+        result, _, section = run_convert(request, say)
     with atomic_output_dir(args.out, force=args.force, inputs=_inputs(args)) as tmp:
         report = write_outputs(result, tmp, [section])
     a = report["conversion"]["accuracy"]
-    print(
-        f"{args.out}/report.md: target {report['target']['name']}, {report['cores']['used']} cores, "
-        f"accuracy ANN {_fmt(a['ann'])}, SNN float {_fmt(a['snn_float'])}, deployed {_fmt(a['deployed'])}"
-        + ("" if result.lava is None else f", Lava bit-exact: {result.lava['bit_exact']}")
-    )
+    if args.json:
+        _print_json(report["summary"])
+    else:
+        print(
+            f"{args.out}/report.md: target {report['target']['name']}, {report['cores']['used']} cores, "
+            f"accuracy ANN {_fmt(a['ann'])}, SNN float {_fmt(a['snn_float'])}, deployed {_fmt(a['deployed'])}"
+            + ("" if result.lava is None else f", Lava bit-exact: {result.lava['bit_exact']}")
+        )
     if not result.verification_passed:
         print("snncc: verification below tolerance (see report.md)", file=sys.stderr)
         return EXIT_VERIFICATION_FAILED
     return EXIT_OK
 
 
-def _targets() -> int:
+def _targets(as_json: bool) -> int:
     from snncc.target import load_target
     from snncc.target_loader import available_targets
 
+    targets = [load_target(name) for name in available_targets()]
+    if as_json:
+        _print_json([_target_summary(t) for t in targets])
+        return EXIT_OK
     print(f"{'name':<10} {'cores':>8} {'neurons/core':>13} {'fan-in/core':>12} {'synapse bits/core':>18}  title")
-    for name in available_targets():
-        t = load_target(name)
+    for t in targets:
         pc = t.per_core
         print(
             f"{t.name:<10} {t.total_cores:>8} {int(pc.neurons):>13} {int(pc.fan_in_axons):>12} "
             f"{int(pc.synapse_memory_bits):>18}  {t.title}"
         )
     return EXIT_OK
+
+
+def _target_summary(t: Any) -> dict[str, Any]:
+    pc = t.per_core
+    return {
+        "name": t.name,
+        "title": t.title,
+        "cores": t.total_cores,
+        "chips": int(t.chips),
+        "cores_per_chip": int(t.cores_per_chip),
+        "per_core": {
+            "neurons": int(pc.neurons),
+            "fan_in_axons": int(pc.fan_in_axons),
+            "fan_out_axons": int(pc.fan_out_axons),
+            "synapse_memory_bits": int(pc.synapse_memory_bits),
+        },
+        "input_encodings": list(t.input_encodings),
+        "backends": list(t.backends),
+    }
+
+
+def _print_json(data: Any) -> None:
+    from snncc.report import to_json
+
+    print(to_json(data))
 
 
 def _errors() -> int:

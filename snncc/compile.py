@@ -31,6 +31,7 @@ from snncc.parallel import executor_for, in_flight_for
 from snncc.passes.calibrate import calibrate
 from snncc.passes.quantize import QuantizationReport, Quantize, quantize
 from snncc.pipeline import Context, canonical_passes, dump_to, run_pipeline
+from snncc.progress import counter
 from snncc.target import Target, load_target
 from snncc.verify import Comparison, compare, predict, verdict
 
@@ -91,6 +92,17 @@ class CompileResult:
         return verdict(self.comparison.verification, self.min_agreement, self.lava)
 
     min_agreement: float = 0.95
+
+    def summary(self) -> str:
+        """A few lines: verdict, accuracy, energy (with the equivalent ANN's), cores."""
+        from snncc.report import summary_text
+
+        return summary_text(self)
+
+    def _repr_markdown_(self) -> str:  # Jupyter shows this: the verdict and report.md's summary table
+        from snncc.report import summary_markdown
+
+        return summary_markdown(self)
 
 
 @dataclass(frozen=True)
@@ -238,7 +250,7 @@ def compile_model(
             {d.input_name: verify_set.x},
             verify_set.y,
             tolerance=options.tolerance,
-            progress=lambda done, total: say(f"  {done}/{total} samples"),
+            progress=counter(say),  # a bar on a terminal (snncc.progress)
             executor=executor,
             in_flight=in_flight_for(executor, options.workers),
             device=options.device,

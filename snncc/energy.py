@@ -57,6 +57,21 @@ class EnergyReport:
     def total(self, field: str) -> float:
         return float(sum(getattr(e, field) for e in self.per_layer.values()))
 
+    def by_event(self) -> dict[str, dict[str, float]]:
+        """Per sample, by event type (EVENT_TYPES): count, pJ each and pJ; the pJ add up to the total."""
+        pj = {name: c.value for name, c in self.coefficients.items()}
+        layers = self.per_layer.values()
+        counts = [event_counts(e) for e in layers]
+        energies = [event_energies(e, pj) for e in layers]
+        return {
+            event: {
+                "count": float(sum(c[event] for c in counts)),
+                "pj_each": pj[coefficient],
+                "pj": float(sum(e[event] for e in energies)),
+            }
+            for event, (_, coefficient) in EVENT_TYPES.items()
+        }
+
     def to_dict(self) -> dict[str, Any]:
         total_pj = self.total("total_pj")
         ann_pj = self.total("ann_macs") * ANN_MAC_PJ.value
@@ -76,10 +91,39 @@ class EnergyReport:
                 "from_host": self.host_messages,
             },
             "total_pj": total_pj,
+            "by_event": self.by_event(),
             "ann_equivalent": {"macs": self.total("ann_macs"), "total_pj": ann_pj, "mac_pj": _coef(ANN_MAC_PJ)},
             "per_layer": {name: vars(e) for name, e in self.per_layer.items()},
             "coefficients": {name: _coef(c) for name, c in self.coefficients.items()},
         }
+
+
+# event type -> (what it is, the coefficient it costs each)
+EVENT_TYPES = {
+    "synaptic_ops": ("synaptic ops", "synop_pj"),
+    "active_neuron_updates": ("neuron updates, active", "neuron_update_active_pj"),
+    "idle_neuron_updates": ("neuron updates, idle", "neuron_update_idle_pj"),
+    "spikes_within_core": ("spike messages within a core", "spike_in_core_pj"),
+    "mesh_hops": ("mesh hops of spike messages between cores", "hop_pj"),
+    "between_chips": ("spike messages between chips", "chip_hop_pj"),
+}
+
+
+def event_counts(e: LayerEnergy) -> dict[str, float]:
+    """A layer's count of each event type (EVENT_TYPES)."""
+    return {
+        "synaptic_ops": e.synops,
+        "active_neuron_updates": e.active_updates,
+        "idle_neuron_updates": e.neuron_updates - e.active_updates,
+        "spikes_within_core": e.messages_in_core,
+        "mesh_hops": e.mesh_hops,
+        "between_chips": e.messages_between_chips,
+    }
+
+
+def event_energies(e: LayerEnergy, pj: dict[str, float]) -> dict[str, float]:
+    """A layer's pJ of each event type: its count x that event's coefficient in ``pj``."""
+    return {event: n * pj[EVENT_TYPES[event][1]] for event, n in event_counts(e).items()}
 
 
 def _coef(c: Sourced) -> dict[str, Any]:
@@ -107,43 +151,6 @@ def synaptic_ops(graph: Graph, trace: Trace) -> dict[str, float]:
 
 def estimate(graph: Graph, placement: Placement, trace: Trace, target: Target) -> EnergyReport:
     e = target.energy
-    batch = max(trace.batch, 1)
-    core_of = {c.index: c for c in placement.cores}
-    per_layer: dict[str, LayerEnergy] = {}
-    host_messages = 0.0
-    synops_per_sample = synaptic_ops(graph, trace)
-    relays = relays_of(graph)  # the ANN has no such layers: they cost the chip, not the ANN
-    for layer, op in neuron_layers(graph):
-        synops = synops_per_sample[layer] * batch
-        macs = 0.0
-        for p in projections(graph, layer):
-            macs += 0.0 if layer in relays else _macs(p.op)
-            if p.from_host:
-                host_messages += float(trace.input_events[p.source].sum())
-        neurons = int(np.prod(op.shape))
-        updates = neurons * trace.steps * trace.batch
-        active = trace.stats[layer].active_updates
-        in_core, between, hops, chips = _messages(graph, placement, core_of, layer, trace.spike_counts[layer])
-        pj = (
-            synops * e.synop_pj.value
-            + active * e.neuron_update_active_pj.value
-            + (updates - active) * e.neuron_update_idle_pj.value
-            + in_core * e.spike_in_core_pj.value
-            + hops * e.hop_pj.value
-            + chips * e.chip_hop_pj.value
-        )
-        per_layer[layer] = LayerEnergy(
-            synops=synops / batch,
-            neuron_updates=updates / batch,
-            active_updates=active / batch,
-            spikes=float(trace.spike_counts[layer].sum()) / batch,
-            messages_in_core=in_core / batch,
-            messages_between_cores=between / batch,
-            mesh_hops=hops / batch,
-            messages_between_chips=chips / batch,
-            ann_macs=macs,
-            total_pj=pj / batch,
-        )
     coefficients = {
         "synop_pj": e.synop_pj,
         "neuron_update_active_pj": e.neuron_update_active_pj,
@@ -152,6 +159,39 @@ def estimate(graph: Graph, placement: Placement, trace: Trace, target: Target) -
         "hop_pj": e.hop_pj,
         "chip_hop_pj": e.chip_hop_pj,
     }
+    pj_per_event = {name: c.value for name, c in coefficients.items()}
+    batch = max(trace.batch, 1)
+    core_of = {c.index: c for c in placement.cores}
+    per_layer: dict[str, LayerEnergy] = {}
+    host_messages = 0.0
+    synops_per_sample = synaptic_ops(graph, trace)
+    relays = relays_of(graph)  # the ANN has no such layers: they cost the chip, not the ANN
+    for layer, op in neuron_layers(graph):
+        macs = 0.0
+        for p in projections(graph, layer):
+            macs += 0.0 if layer in relays else _macs(p.op)
+            if p.from_host:
+                host_messages += float(trace.input_events[p.source].sum())
+        neurons = int(np.prod(op.shape))
+        in_core, between, hops, chips = _messages(graph, placement, core_of, layer, trace.spike_counts[layer])
+        batch_counts = LayerEnergy(  # over the whole batch; per sample below
+            synops=synops_per_sample[layer] * batch,
+            neuron_updates=neurons * trace.steps * trace.batch,
+            active_updates=trace.stats[layer].active_updates,
+            spikes=float(trace.spike_counts[layer].sum()),
+            messages_in_core=in_core,
+            messages_between_cores=between,
+            mesh_hops=hops,
+            messages_between_chips=chips,
+            ann_macs=macs,
+            total_pj=0.0,
+        )
+        pj = sum(event_energies(batch_counts, pj_per_event).values())
+        per_layer[layer] = LayerEnergy(
+            **{k: v / batch for k, v in vars(batch_counts).items() if k not in ("ann_macs", "total_pj")},
+            ann_macs=macs,
+            total_pj=pj / batch,
+        )
     return EnergyReport(trace.batch, trace.steps, per_layer, coefficients, host_messages / batch)
 
 

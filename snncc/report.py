@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +17,12 @@ import numpy as np
 
 from snncc import __version__
 from snncc.compile import CompileResult
+from snncc.energy import EVENT_TYPES
 from snncc.ir import IntInput, IntLIF, print_graph, save
 from snncc.passes.align_depths import relays_of
 from snncc.passes.approximate import APPROXIMATIONS
 from snncc.text import markdown_cell as md
+from snncc.utilization import plot_utilization
 from snncc.verify import MAX_SILENT
 
 BACKEND_NAMES = {"lava": ("Lava (fixed_pt)", "Lava"), "xylosim": ("SynSense XyloSim (rockpool 3.1.0)", "XyloSim")}
@@ -107,7 +109,37 @@ def build_report(result: CompileResult) -> dict[str, Any]:
         "diagnostics": [d.render() for d in result.diagnostics],
         "timing": result.timings,
     }
+    report["summary"] = summary_of(report)
     return report
+
+
+def summary_of(report: dict[str, Any]) -> dict[str, Any]:
+    """report.json's "summary": the verdict and headline numbers (what `snncc compile --json` prints)."""
+    v, c, e, lava, latency = (
+        report["verification"],
+        report["cores"],
+        report["energy"],
+        report["backends"]["lava"],
+        report.get("latency"),
+    )
+    return {
+        "passed": v["passed"],
+        "failed_because": v["failed_because"],
+        "model": report["model"]["path"],
+        "target": report["target"]["name"],
+        "samples": v["samples"],
+        "time_steps": report["time_steps"],
+        "float_accuracy": v["float_accuracy"],
+        "deployed_accuracy": v["deployed_accuracy"],
+        "output_agreement": v["output_agreement"],
+        "cores_used": c["used"],
+        "cores_available": c["available"],
+        "energy_pj_per_sample": e["total_pj"],
+        "ann_equivalent_pj_per_sample": e["ann_equivalent"]["total_pj"],
+        "time_per_sample_us": None if latency is None else latency["sample_us"],
+        "bit_exact": None if lava is None else {"backend": lava.get("backend", "lava"), "exact": lava["bit_exact"]},
+        "warnings": report["diagnostics"],
+    }
 
 
 def _latency(result: CompileResult) -> dict[str, Any] | None:
@@ -125,25 +157,35 @@ class ReportSection:
     key: str  # its key in report.json
     data: dict[str, Any]
     markdown: str  # its report.md text, starting with a "## " heading
+    summary: dict[str, Any] = field(default_factory=dict)  # added to report.json's "summary"
+    summary_rows: tuple[str, ...] = ()  # rows added to report.md's summary table
 
 
 def write_outputs(result: CompileResult, out: Path, sections: Sequence[ReportSection] = ()) -> dict[str, Any]:
     """Write the artifact and the reports into ``out`` (an empty directory)."""
     report = build_report(result)
     report.update({s.key: s.data for s in sections})
+    for section in sections:
+        report["summary"].update(section.summary)
     save(result.int_graph, out, stem="graph")
     save(result.float_graph, out, stem="float_graph")
     (out / "graph.txt").write_text(print_graph(result.int_graph) + "\n")
     _write_json(out / "placement.json", result.placement.to_dict())
     _write_json(out / "report.json", report)
     plots = _plots(result, out)
-    (out / "report.md").write_text(render_markdown(report, plots, [s.markdown for s in sections]))
+    rows = [row for s in sections for row in s.summary_rows]
+    (out / "report.md").write_text(render_markdown(report, plots, [s.markdown for s in sections], rows))
     return report
 
 
 def _write_json(path: Path, data: Any) -> None:
+    path.write_text(to_json(data) + "\n")
+
+
+def to_json(data: Any) -> str:
+    """report.json's form (also what --json prints)."""
     # allow_nan=False: NaN and Infinity are not JSON; a value that overflowed is a bug to report, not to write
-    path.write_text(json.dumps(data, indent=1, sort_keys=True, default=_json_default, allow_nan=False) + "\n")
+    return json.dumps(data, indent=1, sort_keys=True, default=_json_default, allow_nan=False)
 
 
 def _json_default(value: Any) -> Any:
@@ -188,7 +230,9 @@ def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{100 * x:.2f}%"
 
 
-def render_markdown(report: dict[str, Any], plots: list[str], extra: Sequence[str] = ()) -> str:
+def render_markdown(
+    report: dict[str, Any], plots: list[str], extra: Sequence[str] = (), summary_rows: Sequence[str] = ()
+) -> str:
     v, c, e, i = report["verification"], report["cores"], report["energy"], report["input"]
     lines = [
         f"# snncc deployment report: {md(Path(report['model']['path']).name)} on {md(report['target']['title'])}",
@@ -199,31 +243,7 @@ def render_markdown(report: dict[str, Any], plots: list[str], extra: Sequence[st
         "",
         *_criterion(v),
         "",
-        "## Summary",
-        "",
-        "| | |",
-        "|---|---|",
-        f"| target | {md(report['target']['title'])} (`{report['target']['name']}`) |",  # name: [a-z0-9_-]
-        f"| cores used | {c['used']} of {c['available']} (lower bound {c['lower_bound']}) |",
-        f"| energy per sample | {e['total_pj'] / 1e6:.3f} µJ |",
-        f"| synaptic ops per sample | {e['synops']:,.0f} |",
-        f"| neuron updates per sample | {e['neuron_updates']:,.0f} |",
-        *_latency_summary(report.get("latency")),
-        f"| input | {i['encoding']}, {i['bits']} bits, LSB {i['lsb']:.6g} ({'exact' if i['exact'] else 'rounded'}) |",
-        f"| scored samples | {v['samples']} of {Path(report['data']['path']).name} |",
-        *_calibration_row(report["data"].get("calibration")),
-        f"| undecided (tied top outputs) | float {v['float_ties']}, deployed {v['deployed_ties']} of {v['samples']} |",
-        f"| silent (watched layer never spikes) | float {v['float_silent']}, deployed {v['deployed_silent']} "
-        f"of {v['samples']}"
-        f"{_watched(v)} |",
-        *(
-            [f"| identical output spike counts | {_pct(v['same_readout'])} of samples |"]
-            if v.get("same_readout") is not None
-            else []
-        ),
-        f"| output relative error | {v['output_rel_error']:.3g} (‖deployed − float‖ / ‖float‖ of the readouts) |",
-        *_relay_summary(report["relays"]),
-        *([f"| recurrent layers | {_recurrent(report['recurrent'])} |"] if report.get("recurrent") else []),
+        *summary_table(report, summary_rows),
         "",
         f"Input form: {i['form']}.",
         "",
@@ -305,6 +325,7 @@ def render_markdown(report: dict[str, Any], plots: list[str], extra: Sequence[st
     ann = e["ann_equivalent"]
     lines += [
         "",
+        *energy_by_event(e),
         "## Energy per sample, by layer",
         "",
         "| layer | synaptic ops | spikes | neuron updates (active) | spike messages (core / between cores / chips) | µJ |",
@@ -351,6 +372,62 @@ def render_markdown(report: dict[str, Any], plots: list[str], extra: Sequence[st
     if plots:
         lines += ["", "## Plots", "", *[f"![{p}]({p})" for p in plots]]
     return "\n".join(lines) + "\n"
+
+
+def summary_table(report: dict[str, Any], extra_rows: Sequence[str] = ()) -> list[str]:
+    """report.md's "Summary" heading and table (``extra_rows``: a front end's own rows, after the first)."""
+    v, c, e, i = report["verification"], report["cores"], report["energy"], report["input"]
+    return [
+        "## Summary",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| target | {md(report['target']['title'])} (`{report['target']['name']}`) |",  # name: [a-z0-9_-]
+        *extra_rows,
+        f"| cores used | {c['used']} of {c['available']} (lower bound {c['lower_bound']}) |",
+        f"| energy per sample | {e['total_pj'] / 1e6:.3f} µJ; {_ann_energy(e)} |",
+        f"| synaptic ops per sample | {e['synops']:,.0f} |",
+        f"| neuron updates per sample | {e['neuron_updates']:,.0f} |",
+        *_latency_summary(report.get("latency")),
+        f"| input | {i['encoding']}, {i['bits']} bits, LSB {i['lsb']:.6g} ({'exact' if i['exact'] else 'rounded'}) |",
+        f"| scored samples | {v['samples']} of {Path(report['data']['path']).name} |",
+        *_calibration_row(report["data"].get("calibration")),
+        f"| undecided (tied top outputs) | float {v['float_ties']}, deployed {v['deployed_ties']} of {v['samples']} |",
+        f"| silent (watched layer never spikes) | float {v['float_silent']}, deployed {v['deployed_silent']} "
+        f"of {v['samples']}"
+        f"{_watched(v)} |",
+        *(
+            [f"| identical output spike counts | {_pct(v['same_readout'])} of samples |"]
+            if v.get("same_readout") is not None
+            else []
+        ),
+        f"| output relative error | {v['output_rel_error']:.3g} (‖deployed − float‖ / ‖float‖ of the readouts) |",
+        *_relay_summary(report["relays"]),
+        *([f"| recurrent layers | {_recurrent(report['recurrent'])} |"] if report.get("recurrent") else []),
+    ]
+
+
+def _ann_energy(e: dict[str, Any]) -> str:
+    ann = e["ann_equivalent"]["total_pj"]
+    ratio = f" (SNN / ANN = {e['total_pj'] / ann:.3g})" if ann else ""
+    return f"the equivalent ANN {ann / 1e6:.3f} µJ{ratio}"
+
+
+def energy_by_event(e: dict[str, Any]) -> list[str]:
+    """report.md's energy split by event type: count x pJ each, rows that add up to the total."""
+    lines = [
+        "## Energy per sample, by event type",
+        "",
+        "| event | count | pJ each | µJ | share |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    total = e["total_pj"]
+    for event, row in e["by_event"].items():
+        lines.append(
+            f"| {EVENT_TYPES[event][0]} | {row['count']:,.1f} | {row['pj_each']:g} | {row['pj'] / 1e6:.6f} | "
+            f"{row['pj'] / total if total else 0:.1%} |"
+        )
+    return [*lines, f"| **total** | | | **{total / 1e6:.6f}** | 100.0% |", ""]
 
 
 def _criterion(v: dict[str, Any]) -> list[str]:
@@ -508,30 +585,7 @@ def _plots(result: CompileResult, out: Path) -> list[str]:
 
     names = []
     meta = {"Software": None}
-    cores = result.placement.to_dict()["cores"]
-    limits = result.target.per_core
-    fig, ax = plt.subplots(figsize=(8, 3.2))
-    idx = np.arange(len(cores))
-    resources = [
-        ("neurons", limits.neurons),
-        ("synapse_bits", limits.synapse_memory_bits),
-        ("fan_in_axons", limits.fan_in_axons),
-        ("fan_out_axons", limits.fan_out_axons),
-    ]
-    width = 0.8 / len(resources)
-    for k, (key, limit) in enumerate(resources):
-        offset = (k - (len(resources) - 1) / 2) * width
-        ax.bar(idx + offset, [cc[key] / limit.value for cc in cores], width=width, label=key.replace("_", " "))
-    ax.set_xticks(idx if len(cores) <= 32 else idx[:: max(1, len(cores) // 16)])
-    ax.set_xlim(-0.6, len(cores) - 0.4)
-    ax.set_xlabel("core")
-    ax.set_ylabel("fraction of the core's limit")
-    ax.set_ylim(0, 1.05)
-    ax.set_title("Per-core utilization")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out / "utilization.png", dpi=100, metadata=meta)
-    plt.close(fig)
+    plot_utilization(result.placement, result.target, out / "utilization.png")  # bars, or a heatmap per chip
     names.append("utilization.png")
 
     v = result.comparison.verification
@@ -584,3 +638,36 @@ def _plots(result: CompileResult, out: Path) -> list[str]:
         plt.close(fig)
         names.append("energy.png")
     return names
+
+
+# --- for the Python API and notebooks (CompileResult.summary, CompileResult._repr_markdown_) ---------------------
+
+
+def summary_text(result: CompileResult) -> str:
+    """A few lines on a compile: verdict, accuracy, energy, cores (CompileResult.summary())."""
+    s = summary_of(build_report(result))
+    lines = [
+        f"{Path(s['model']).name} on {s['target']}: {'PASS' if s['passed'] else 'FAIL'}",
+        f"  accuracy: float {_pct(s['float_accuracy'])}, deployed {_pct(s['deployed_accuracy'])}; same decision "
+        f"on {_pct(s['output_agreement'])} of {s['samples']} samples ({s['time_steps']} steps each)",
+        f"  energy: {s['energy_pj_per_sample'] / 1e6:.3f} µJ per sample "
+        f"(the equivalent ANN {s['ann_equivalent_pj_per_sample'] / 1e6:.3f} µJ)",
+        f"  cores: {s['cores_used']} of {s['cores_available']}",
+    ]
+    if s["bit_exact"] is not None:
+        exact = s["bit_exact"]
+        lines.append(f"  {exact['backend']}: {'bit-exact' if exact['exact'] else 'MISMATCH'} with the reference")
+    lines += [f"  failed because: {reason}" for reason in s["failed_because"]]
+    lines += [f"  {len(s['warnings'])} warning(s): see result.diagnostics"] if s["warnings"] else []
+    return "\n".join(lines)
+
+
+def summary_markdown(result: CompileResult) -> str:
+    """The verdict and report.md's summary table, for a notebook (CompileResult._repr_markdown_)."""
+    report = build_report(result)
+    v = report["verification"]
+    verdict = (
+        f"**{'PASS' if v['passed'] else 'FAIL'}**: deployed accuracy {_pct(v['deployed_accuracy'])} vs float "
+        f"{_pct(v['float_accuracy'])}, same decision on {_pct(v['output_agreement'])} of {v['samples']} samples."
+    )
+    return "\n".join([verdict, "", *summary_table(report)[2:]]) + "\n"  # [2:]: no "## Summary" heading

@@ -51,7 +51,17 @@ def conversion_section(
         "layers": [layer.to_dict() for layer in conversion.layers],
         "notes": list(conversion.notes),
     }
-    return ReportSection("conversion", data, _markdown(data))
+    return ReportSection("conversion", data, _markdown(data), *_summary(data["accuracy"]))
+
+
+def _summary(a: dict[str, Any]) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """The ANN comparison for report.json's summary and a row of report.md's summary table."""
+    row = (
+        f"| accuracy: ANN / SNN float / SNN deployed | {_pct(a['ann'])} / {_pct(a['snn_float'])} / "
+        f"{_pct(a['deployed'])} (deployed makes the ANN's decision on {_pct(a['deployed_same_prediction_as_ann'])}) |"
+    )
+    summary = {"ann_accuracy": a["ann"], "deployed_same_prediction_as_ann": a["deployed_same_prediction_as_ann"]}
+    return summary, (row,)
 
 
 def _pct(x: float | None) -> str:

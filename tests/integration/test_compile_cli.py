@@ -200,3 +200,11 @@ def test_check_and_targets_commands():
     assert "MAP003" in too_small.stderr and "body.6" in too_small.stderr and "Traceback" not in too_small.stderr
     listing = snncc("targets")
     assert listing.returncode == 0 and all(name in listing.stdout for name in ("loihi", "loihi2", "toy"))
+
+
+def test_progress_without_a_terminal_is_plain_lines(compiled):
+    _, _, proc = compiled  # stderr was a pipe
+    lines = proc.stderr.splitlines()
+    assert "snncc:   450/450 samples" in lines and "snncc:   64/450 samples" in lines
+    assert "\r" not in proc.stderr and "%|" not in proc.stderr
+    assert all(line.startswith("snncc: ") for line in lines)

@@ -63,6 +63,15 @@ def test_report_shows_ann_snn_float_and_deployed_accuracy(converted):
         assert (out / name).is_file()
 
 
+def test_the_ann_comparison_is_in_the_summary(converted):
+    out, report, _ = converted
+    a = report["conversion"]["accuracy"]
+    assert report["summary"]["ann_accuracy"] == a["ann"]
+    summary = (out / "report.md").read_text().split("## Summary")[1].split("\n\n")[1]  # the table
+    (row,) = [line for line in summary.splitlines() if line.startswith("| accuracy: ANN / SNN float / SNN deployed |")]
+    assert f"{100 * a['ann']:.2f}% / {100 * a['snn_float']:.2f}% / {100 * a['deployed']:.2f}%" in row
+
+
 def _maxpool_model(path: Path) -> Path:
     import torch
     from torch import nn

@@ -85,3 +85,26 @@ def test_a_recurrent_synapse_counts_like_any_other():
     # its spikes go to its own core now: 4 spikes, one destination core, per 2 samples
     assert report["spike_messages"]["within_core"] == pytest.approx((6 + 4) / 2)
     assert report["ann_equivalent"]["macs"] == 3 * 2 + 2 * 3 + 2 * 2
+
+
+def test_energy_by_event_type_is_count_times_coefficient_and_adds_up_to_the_total():
+    g = graph([[2, 0], [4, 6], [0, 0]], [[1, 1, 0], [0, 1, 1]])
+    toy = load_target("toy")  # synop 1, active 1, idle 0.5, in-core 0.1 pJ
+    energy = estimate(g, partition(g, toy), trace([3, 5], [2, 4, 0], [1, 1], 10, 6), toy)
+    by_event = energy.to_dict()["by_event"]
+    # per sample (batch 2): 21 synops, 16 active and 24 idle updates, 6 spikes kept on the one core
+    expected = {
+        "synaptic_ops": (21 / 2, 1.0),
+        "active_neuron_updates": (16 / 2, 1.0),
+        "idle_neuron_updates": (24 / 2, 0.5),
+        "spikes_within_core": (6 / 2, 0.1),
+        "mesh_hops": (0.0, toy.energy.hop_pj.value),
+        "between_chips": (0.0, toy.energy.chip_hop_pj.value),
+    }
+    assert list(by_event) == list(expected)
+    for event, (count, pj_each) in expected.items():
+        assert by_event[event]["count"] == pytest.approx(count), event
+        assert by_event[event]["pj_each"] == pj_each, event
+        assert by_event[event]["pj"] == pytest.approx(count * pj_each), event
+    assert sum(row["pj"] for row in by_event.values()) == pytest.approx(energy.to_dict()["total_pj"], rel=1e-12)
+    assert energy.to_dict()["total_pj"] == pytest.approx(24.8)
