@@ -7,8 +7,7 @@ import dataclasses
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,88 +26,17 @@ from snncc.data import (
 from snncc.errors import BackendError, DataError, Diagnostic, ImportFailed, InvalidGraph, MappingError, StrictModeError
 from snncc.ir import Graph, Input, Numerics, Output, verify
 from snncc.limits import check_graph
+from snncc.options import CompileOptions
 from snncc.parallel import executor_for, in_flight_for
 from snncc.passes.calibrate import calibrate
-from snncc.passes.quantize import QuantizationReport, Quantize, quantize
+from snncc.passes.quantize import Quantize, quantize
 from snncc.pipeline import Context, canonical_passes, dump_to, run_pipeline
+from snncc.report import write_report  # noqa: F401  (re-exported: snncc.compile.write_report, as before)
+from snncc.result import CompileResult, Deployment  # also imported from here, as before
 from snncc.target import Target, load_target
-from snncc.verify import Comparison, compare, predict, verdict
+from snncc.verify import compare, predict
 
 Progress = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class CompileOptions:
-    target: str = "loihi"
-    data: Path | None = None  # .npz with x (and y); default: the bundled digits test split if it fits
-    calib: Path | None = None  # .npz with x to calibrate on; default: a part of `data` that is then not scored
-    steps: int | None = None  # needed when the model is not an snncc.nn.SNN
-    readout: str | None = None
-    input_encoding: str | None = None  # default: the target's first
-    allow_pickle: bool = False  # trust the model file to run code while loading
-    arch: str | None = None  # "module:Class" (or "path/file.py:Class") for a state-dict checkpoint
-    dt: float | None = None  # NIR time step in seconds (NIR leaves discretization to the backend)
-    nir_from: str | None = None  # the tool that wrote a NIR file, where it departs from NIR's equations
-    samples: int | None = None  # verify on the first N samples only
-    calibration_samples: int = 256
-    lava_samples: int = 0  # > 0: also run Lava on that many samples and compare with refsim bit for bit
-    oracle_backend: str = "lava"  # what lava_samples run on: lava (Loihi targets) or xylosim (xylo)
-    approximations: tuple[str, ...] = ()  # named approximations the user accepts (passes/approximate.py)
-    tolerance: float = 0.99  # per-layer spike agreement below this marks a layer as diverged
-    min_output_agreement: float = 0.95  # below this the compile exits with "verification failed"
-    strict: bool = False  # warnings become errors
-    workers: int = 1  # verification batches over this many local processes
-    dask_scheduler: str | None = None  # or over a Dask cluster (its scheduler's address)
-    device: str | None = None  # reference backend on torch tensors on this device ("cuda"); None: numpy
-    netx_compatible: bool = False  # quantize within what lava-dl's netx format holds (exporters/netx.py)
-    dump_after: tuple[str, ...] = ()  # print the graph after these passes (snncc.pipeline.PASS_NAMES)
-
-
-@dataclass(frozen=True)
-class CompileResult:
-    model_path: Path
-    target: Target
-    dataset: Dataset
-    float_graph: Graph  # the imported model (FLOAT stage) the deployment was verified against
-    int_graph: Graph
-    quantization: QuantizationReport
-    placement: Any  # snncc.mapping Placement
-    comparison: Comparison
-    energy: Any  # snncc.energy EnergyReport
-    lava: dict[str, Any] | None
-    diagnostics: tuple[Diagnostic, ...]
-    approximations: dict[str, list[str]] = field(default_factory=dict)
-    timings: dict[str, float] = field(default_factory=dict)
-    calibration: CalibrationSplit | None = None  # which samples set the scales (None: not recorded)
-
-    @property
-    def verification_passed(self) -> bool:
-        return self.verdict[0]
-
-    @property
-    def verdict(self) -> tuple[bool, list[str]]:
-        """(passed, why it failed): snncc.verify.verdict on this compile's verification and Lava run."""
-        return verdict(self.comparison.verification, self.min_agreement, self.lava)
-
-    min_agreement: float = 0.95
-
-
-@dataclass(frozen=True)
-class Deployment:
-    """What the front half of the pipeline produces: the integer network placed on the target."""
-
-    model_path: Path
-    target: Target
-    dataset: Dataset  # the samples to score: none of them was used for calibration unless calibration.overlaps
-    calibration: CalibrationSplit
-    input_name: str
-    model_graph: Graph  # the imported model (FLOAT stage): what the deployment is verified against
-    float_graph: Graph  # CANONICAL stage, after any approximations
-    int_graph: Graph
-    quantization: QuantizationReport
-    placement: Any  # snncc.mapping Placement
-    diagnostics: tuple[Diagnostic, ...]
-    approximations: dict[str, list[str]]  # name -> layers it changed
 
 
 def deploy(
@@ -301,24 +229,6 @@ def compile_module(
         dataset,
     )
     return compile_model(name, options, progress, imported=(dataset, graph))
-
-
-def write_report(
-    result: CompileResult,
-    out: str | Path,
-    force: bool = False,
-    inputs: Sequence[str | Path] = (),
-    sections: Sequence[Any] = (),
-) -> dict[str, Any]:
-    """What `snncc compile --out` writes (artifact, report.json, report.md and plots), all or nothing;
-    never into a folder that holds the model, the data or ``inputs`` (snncc.output_dir);
-    ``sections``: extra report sections (snncc.report.ReportSection)."""
-    from snncc.output_dir import atomic_output_dir
-    from snncc.report import write_outputs
-
-    read = [result.model_path, result.dataset.path, *inputs]
-    with atomic_output_dir(Path(out), force=force, inputs=read) as tmp:
-        return write_outputs(result, tmp, sections)
 
 
 # --- option checks (the command line runs them before any work) --------------------------------

@@ -16,10 +16,11 @@ from typing import Any
 import numpy as np
 
 from snncc import __version__
-from snncc.compile import CompileResult
 from snncc.ir import IntInput, IntLIF, print_graph, save
+from snncc.output_dir import atomic_output_dir
 from snncc.passes.align_depths import relays_of
 from snncc.passes.approximate import APPROXIMATIONS
+from snncc.result import CompileResult
 from snncc.text import markdown_cell as md
 from snncc.verify import MAX_SILENT
 
@@ -584,3 +585,18 @@ def _plots(result: CompileResult, out: Path) -> list[str]:
         plt.close(fig)
         names.append("energy.png")
     return names
+
+
+def write_report(
+    result: CompileResult,
+    out: str | Path,
+    force: bool = False,
+    inputs: Sequence[str | Path] = (),
+    sections: Sequence[ReportSection] = (),
+) -> dict[str, Any]:
+    """What `snncc compile --out` writes (artifact, report.json, report.md and plots), all or nothing;
+    never into a folder that holds the model, the data or ``inputs`` (snncc.output_dir);
+    ``sections``: extra report sections."""
+    read = [result.model_path, result.dataset.path, *inputs]
+    with atomic_output_dir(Path(out), force=force, inputs=read) as tmp:
+        return write_outputs(result, tmp, sections)

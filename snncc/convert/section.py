@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from snncc.compile import CompileResult
 from snncc.report import ReportSection
+from snncc.result import CompileResult
 
 from .convert import Conversion
 from .onnx_import import APPROXIMATIONS
