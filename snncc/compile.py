@@ -23,20 +23,16 @@ from snncc.data import (
     load_dataset,
     split_for_calibration,
 )
-from snncc.errors import BackendError, DataError, Diagnostic, ImportFailed, InvalidGraph, MappingError, StrictModeError
-from snncc.ir import Graph, Input, Numerics, Output, verify
+from snncc.errors import BackendError, DataError, Diagnostic, ImportFailed, InvalidGraph, StrictModeError
+from snncc.ir import Graph, Input, Output
 from snncc.limits import check_graph
 from snncc.options import CompileOptions
 from snncc.parallel import executor_for, in_flight_for
-from snncc.passes.calibrate import calibrate
-from snncc.passes.quantize import Quantize, quantize
-from snncc.pipeline import Context, canonical_passes, dump_to, run_pipeline
+from snncc.pipeline import Context, Progress, deployment_passes, dump_to, input_encoding, run_pipeline
 from snncc.report import write_report  # noqa: F401  (re-exported: snncc.compile.write_report, as before)
 from snncc.result import CompileResult, Deployment  # also imported from here, as before
-from snncc.target import Target, load_target
+from snncc.target import load_target
 from snncc.verify import compare, predict
-
-Progress = Callable[[str], None]
 
 
 def deploy(
@@ -55,12 +51,17 @@ def deploy(
     ``model_path`` only names the source in reports and errors.  ``calibration``: the samples to
     calibrate on (default: ``options.calib``, else a part of the data that is then not scored).
     """
-    target = load_target(options.target)
-    import_warnings: list[Diagnostic] = []
+    ctx = Context(target=load_target(options.target), options=options, progress=say, dump=dump_to(sys.stderr))
+
+    def located(d: Diagnostic) -> Diagnostic:  # importer warnings name the model file
+        return d if d.source else dataclasses.replace(d, source=str(model_path))
+
     if imported is None:
         say(f"loading {model_path}")
         with timer("import"), _located(model_path):
-            dataset, graph = import_model(model_path, options, warn=import_warnings.append, say=say)
+            dataset, graph = import_model(
+                model_path, options, warn=lambda d: ctx.diagnostics.append(located(d)), say=say
+            )
     else:
         dataset, graph = imported
     check_graph(graph, str(model_path))  # steps, weights, neurons: before anything simulates the model
@@ -68,56 +69,31 @@ def deploy(
     check_labels(dataset, output_classes(graph))
     split = _calibration_split(dataset, graph, options, calibration)
 
-    say("canonicalizing (fold batch norm, fuse pooling, fold gains and resets; relays where branches meet)")
-    with timer("canonicalize"), _located(model_path):
-        ctx = Context(dump=dump_to(sys.stderr))
-        canonical = run_pipeline(graph, canonical_passes(options.approximations), ctx, options.dump_after)
-        approximations = ctx.approximations
-
-    calibrating = min(len(split.calibration), options.calibration_samples)
-    say(f"quantizing{f' (calibrating on {calibrating} samples: {split.how})' if calibrate_v else ''}")
-    with timer("quantize"):
-        encoding = options.input_encoding or target.input_encodings[0]
-        _check_encoding(target, encoding)
-        calib_x = {input_name: split.calibration.x[: options.calibration_samples]}
-        max_steps = (1 << target.numerics.input_bits) - 1
-        calibration = calibrate(canonical, calib_x, max_steps=max_steps, simulate=calibrate_v)
-        numerics = netx_numerics(target.numerics) if options.netx_compatible else target.numerics
-        int_graph, qreport = quantize(canonical, Quantize(numerics=numerics, input_encoding=encoding), calibration)
-        verify(int_graph)
-
-    say(f"mapping onto {target.name}")
-    with timer("map"):
-        from snncc.mapping import check_design_rules, partition
-        from snncc.mapping.fan_in import explain_fan_in
-
-        # spike traffic weighted by the float model's firing rates on the calibration data, when simulated
-        try:
-            placement = partition(int_graph, target, firing_rates=calibration.firing_rates or None)
-        except MappingError as err:  # name the pooling fused into a layer whose fan-in is too large
-            raise MappingError(diagnostics=explain_fan_in(list(err.diagnostics), graph)) from err
-        map_warnings = [d for d in check_design_rules(int_graph, target) if d.severity == "warning"]
-    located = [d if d.source else dataclasses.replace(d, source=str(model_path)) for d in import_warnings]
-    diagnostics = (*located, *qreport.diagnostics, *map_warnings)
+    input_encoding(ctx.target, options)  # MAP020 before the float model is simulated
+    samples = {input_name: split.calibration.x[: options.calibration_samples]}
+    passes = deployment_passes(options, graph, samples, split.how, simulate=calibrate_v)
+    with _located(model_path):
+        int_graph = run_pipeline(graph, passes, ctx, options.dump_after)
+    timer.seconds.update(ctx.timings)
     if options.strict:
-        warnings = [d for d in diagnostics if d.severity == "warning"]
+        warnings = [d for d in ctx.diagnostics if d.severity == "warning"]
         if warnings:
             raise StrictModeError(
                 diagnostics=[Diagnostic("error", "STR001", "--strict: warnings are errors"), *warnings]
             )
     return Deployment(
         model_path,
-        target,
+        ctx.target,
         split.scored,
         split,
         input_name,
         graph,
-        canonical,
+        ctx.quantized_from,
         int_graph,
-        qreport,
-        placement,
-        diagnostics,
-        approximations,
+        ctx.quantization,
+        ctx.placement,
+        tuple(ctx.diagnostics),
+        ctx.approximations,
     )
 
 
@@ -266,16 +242,6 @@ def output_classes(graph: Graph) -> int:
 
 
 # --- steps --------------------------------------------------------------------------------------
-
-
-def netx_numerics(numerics: Numerics) -> Numerics:
-    """The target's numerics narrowed to what a netx file holds: lava-dl's reader applies no weight
-    exponent and a fixed bias exponent of 6 (snncc/netx_format.py)."""
-    from snncc.netx_format import BIAS_EXP
-
-    return dataclasses.replace(
-        numerics, weight_exp_min=0, weight_exp_max=0, bias_exp_min=BIAS_EXP, bias_exp_max=BIAS_EXP
-    )
 
 
 def import_model(
@@ -450,15 +416,6 @@ def _located(path: Path) -> Iterator[None]:
 
 def _is_shape_error(err: InvalidGraph) -> bool:
     return all(d.code == "GRF004" for d in err.diagnostics)
-
-
-def _check_encoding(target: Target, encoding: str) -> None:
-    if encoding not in target.input_encodings:
-        raise MappingError(
-            f"target {target.name} cannot receive {encoding!r} input",
-            code="MAP020",
-            hint=f"choose one of: {', '.join(target.input_encodings)}",
-        )
 
 
 def lava_check(
