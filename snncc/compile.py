@@ -14,14 +14,12 @@ from typing import Any
 import numpy as np
 
 from snncc.data import (
-    BUNDLED_DIGITS,
-    BUNDLED_DIGITS_CALIB,
-    CalibrationSplit,
+    BUNDLED_DIGIT_SHAPES,
     Dataset,
+    calibration_split,
     check_labels,
     dataset_from_arrays,
-    load_dataset,
-    split_for_calibration,
+    verification_data,
 )
 from snncc.errors import BackendError, DataError, Diagnostic, ImportFailed, InvalidGraph, StrictModeError
 from snncc.ir import Graph, Input, Output
@@ -67,7 +65,15 @@ def deploy(
     check_graph(graph, str(model_path))  # steps, weights, neurons: before anything simulates the model
     input_name = graph.of_type(Input)[0][0]
     check_labels(dataset, output_classes(graph))
-    split = _calibration_split(dataset, graph, options, calibration)
+    split = calibration_split(
+        dataset,
+        input_shape=graph.of_type(Input)[0][1].shape,
+        steps=graph.meta.steps,
+        given=calibration,
+        calib=options.calib,
+        data=options.data,
+        most=options.calibration_samples,
+    )
 
     input_encoding(ctx.target, options)  # MAP020 before the float model is simulated
     samples = {input_name: split.calibration.x[: options.calibration_samples]}
@@ -255,7 +261,15 @@ def import_model(
     if path.suffix.lower() == ".nir":
         from snncc.importers.nir import import_nir_file  # nir is imported only for NIR models
 
-        return import_nir_file(path, options, warn)
+        return import_nir_file(
+            path,
+            dt=options.dt,
+            steps=options.steps,
+            readout=options.readout,
+            exporter=options.nir_from,
+            data=options.data,
+            warn=warn,
+        )
     if path.suffix.lower() == ".onnx":
         raise ImportFailed(
             "an ONNX file is an ANN; snncc converts it to an SNN with `snncc convert`",
@@ -287,16 +301,11 @@ def _import_with_data(
         )
 
     if options.data is not None:
-        dataset = load_dataset(options.data)
+        dataset = verification_data(options.data)
         graph = import_for_samples(imported, dataset)
         return _shaped_for(dataset, graph), graph
-    if not BUNDLED_DIGITS.is_file():
-        raise DataError(
-            "no --data given and the bundled digits data is not available", code="DAT010", hint="pass --data FILE.npz"
-        )
-    digits = load_dataset(BUNDLED_DIGITS)
     mismatch = None
-    for shape in (tuple(digits.x.shape[1:]), (int(np.prod(digits.x.shape[1:])),)):
+    for shape in BUNDLED_DIGIT_SHAPES:  # the shape the model imports with
         try:
             graph = imported(shape)
         except InvalidGraph as err:
@@ -304,9 +313,8 @@ def _import_with_data(
                 raise  # a real problem of the model, not of the data's shape
             mismatch = mismatch or err
             continue
-        # digits labels (0-9) mean nothing to a model with fewer outputs: verify on agreement only
-        labels = digits.y if digits.y is not None and digits.y.max() < output_classes(graph) else None
-        return _shaped_for(Dataset(digits.path, digits.x.reshape(len(digits.x), *shape), labels), graph), graph
+        digits = verification_data(None, input_shape=shape, classes=output_classes(graph))
+        return _shaped_for(digits, graph), graph
     raise DataError(
         "the model's input does not match the bundled 8x8 digits data, and no --data was given"
         + (f" ({mismatch.diagnostics[0].message})" if mismatch else ""),
@@ -322,41 +330,6 @@ def _shaped_for(dataset: Dataset, graph: Graph) -> Dataset:
     if tuple(dataset.x.shape[1:]) == tuple(shape) or int(np.prod(dataset.x.shape[1:])) != int(np.prod(shape)):
         return dataset
     return Dataset(dataset.path, dataset.x.reshape(len(dataset.x), *shape), dataset.y)
-
-
-def _calibration_split(
-    dataset: Dataset, graph: Graph, options: CompileOptions, given: Dataset | None
-) -> CalibrationSplit:
-    """Calibrate on ``given``, on ``--calib``, on the bundled digits' training samples (for the
-    bundled test split), or else on a part of the data that is then not scored."""
-    if given is not None:
-        overlaps = given.path == dataset.path
-        return CalibrationSplit(given, dataset, f"{len(given)} samples of {given.path.name}", overlaps)
-    if options.calib is not None:
-        calib = _like(load_dataset(options.calib), dataset, graph)
-        same = options.data is not None and Path(options.calib).resolve() == Path(options.data).resolve()
-        return CalibrationSplit(calib, dataset, f"{len(calib)} samples of {options.calib.name} (--calib)", same)
-    if options.data is None and dataset.path == BUNDLED_DIGITS and BUNDLED_DIGITS_CALIB.is_file():
-        calib = _like(load_dataset(BUNDLED_DIGITS_CALIB), dataset, graph)
-        return CalibrationSplit(calib, dataset, f"{len(calib)} training samples of the bundled digits (calib_data.npz)")
-    return split_for_calibration(dataset, options.calibration_samples)
-
-
-def _like(calib: Dataset, data: Dataset, graph: Graph) -> Dataset:
-    """Calibration samples in the layout the data was imported with (direct or one input per step)."""
-    (_, op), *_ = graph.of_type(Input)
-    sample = tuple(calib.x.shape[1:])
-    if sample in (tuple(data.x.shape[1:]), tuple(op.shape), (graph.meta.steps, *op.shape)):
-        return calib
-    if int(np.prod(sample)) == int(np.prod(data.x.shape[1:])):  # e.g. (64,) samples for a (1, 8, 8) import
-        return Dataset(calib.path, calib.x.reshape(len(calib.x), *data.x.shape[1:]), calib.y)
-    raise DataError(
-        f"calibration samples have shape {sample} but the model takes {tuple(op.shape)}"
-        f" (or, one input per step, ({graph.meta.steps}, {', '.join(map(str, op.shape))}))",
-        code="DAT008",
-        source=str(calib.path),
-        hint="give --calib samples of the same shape as the --data samples",
-    )
 
 
 def import_for_samples(imported: Callable[[tuple[int, ...]], Graph], dataset: Dataset) -> Graph:
