@@ -29,7 +29,6 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
-from snncc import nn as snn
 from snncc.data import Dataset, verification_data
 from snncc.errors import Diagnostic, ImportFailed, InvalidGraph, ModelLoadError, SnnccError
 from snncc.ir import LIF, Graph, GraphBuilder, GraphMeta, Input, Op, Output, Shape, Stage, verify
@@ -38,7 +37,7 @@ from snncc.ir.graph import recurrent_edges_of
 from .hdf5_guard import check_hdf5
 from .nir_conventions import EXPORTERS, NOTES, as_nir, per_step_if_warning
 from .nir_nodes import DISCRETIZATION, Unsupported, convert, ir_input_shape, snncc_metadata
-from .torch import add_readout
+from .readout import READOUTS, add_readout
 
 SUPPORTED_NIR = "1.0.x (tested with nir 1.0.8)"
 # node kinds for the recurrence rule (SPEC.md §1): a cycle passes one neuron layer and a synapse op
@@ -217,7 +216,7 @@ def _check_run_settings(dt: Any, steps: Any, readout: str | None) -> None:
     if steps is None:
         missing.append("--steps N")
     if readout is None:
-        missing.append(f"--readout ({', '.join(r for r in snn.READOUTS if r != 'steps')})")
+        missing.append(f"--readout ({', '.join(r for r in READOUTS if r != 'steps')})")
     if missing:
         raise ImportFailed(
             "a NIR graph does not say how it is run", code="IMT005", hint="pass " + " and ".join(missing)
@@ -226,8 +225,8 @@ def _check_run_settings(dt: Any, steps: Any, readout: str | None) -> None:
         raise ImportFailed(f"--dt must be a positive time in seconds, got {dt!r}", code="IMT005")
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ImportFailed(f"--steps must be a positive integer, got {steps!r}", code="IMT005")
-    if readout not in (*snn.READOUTS, "saved"):
-        raise ImportFailed(f"--readout must be one of {', '.join(snn.READOUTS)}, got {readout!r}", code="IMT005")
+    if readout not in (*READOUTS, "saved"):
+        raise ImportFailed(f"--readout must be one of {', '.join(READOUTS)}, got {readout!r}", code="IMT005")
 
 
 def _order(nodes: dict[str, Any], edges: list[tuple[str, str]]) -> tuple[list[str], dict[str, list[str]]]:
