@@ -79,7 +79,7 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
         default=[],
         metavar="PASS",
         help="print the graph IR after this pass to stderr (repeatable): approximate, canonicalize, "
-        "approximate-canonical, align-depths, calibrate, quantize, map",
+        "approximate-canonical, align-depths, calibrate, quantize, map (and verify, energy, lava for compile)",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
     _add_limit_options(p)

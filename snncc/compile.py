@@ -25,12 +25,18 @@ from snncc.errors import BackendError, DataError, Diagnostic, ImportFailed, Inva
 from snncc.ir import Graph, Input, Output
 from snncc.limits import check_graph
 from snncc.options import CompileOptions
-from snncc.parallel import executor_for, in_flight_for
-from snncc.pipeline import Context, Progress, deployment_passes, dump_to, input_encoding, run_pipeline
+from snncc.pipeline import (
+    Context,
+    Progress,
+    deployment_passes,
+    dump_to,
+    input_encoding,
+    run_pipeline,
+    verification_passes,
+)
 from snncc.report import write_report  # noqa: F401  (re-exported: snncc.compile.write_report, as before)
 from snncc.result import CompileResult, Deployment  # also imported from here, as before
 from snncc.target import load_target
-from snncc.verify import compare, predict
 
 
 def deploy(
@@ -140,37 +146,10 @@ def compile_model(
     d = deploy(Path(model_path), options, say, timer, imported=imported, calibration=calibration)
 
     verify_set = d.dataset.head(options.samples)
-    say(f"simulating {len(verify_set)} samples x {d.int_graph.meta.steps} steps (float model and reference backend)")
-    with timer("verify"), executor_for(options.workers, options.dask_scheduler) as executor:
-        comparison = compare(
-            d.model_graph,
-            d.int_graph,
-            {d.input_name: verify_set.x},
-            verify_set.y,
-            tolerance=options.tolerance,
-            progress=lambda done, total: say(f"  {done}/{total} samples"),
-            executor=executor,
-            in_flight=in_flight_for(executor, options.workers),
-            device=options.device,
-        )
-
-    with timer("energy"):
-        from snncc.energy import estimate
-
-        energy = estimate(d.int_graph, d.placement, comparison.deployed_trace, d.target)
-
-    lava = None
-    if options.lava_samples > 0:
-        n = min(options.lava_samples, len(verify_set))
-        say(f"running {options.oracle_backend} on {n} samples")
-        with timer("lava"):
-            lava = lava_check(
-                d.int_graph,
-                {d.input_name: verify_set.x[:n]},
-                float_predictions=comparison.verification.float_predictions[:n],
-                labels=None if verify_set.y is None else verify_set.y[:n],
-                backend=options.oracle_backend,
-            )
+    ctx = Context(target=d.target, options=options, progress=say, dump=dump_to(sys.stderr), placement=d.placement)
+    passes = verification_passes(options, d.model_graph, {d.input_name: verify_set.x}, verify_set.y)
+    run_pipeline(d.int_graph, passes, ctx, options.dump_after)
+    timer.seconds.update(ctx.timings)
     return CompileResult(
         model_path=d.model_path,
         target=d.target,
@@ -179,9 +158,9 @@ def compile_model(
         int_graph=d.int_graph,
         quantization=d.quantization,
         placement=d.placement,
-        comparison=comparison,
-        energy=energy,
-        lava=lava,
+        comparison=ctx.comparison,
+        energy=ctx.energy,
+        lava=ctx.lava,
         diagnostics=d.diagnostics,
         approximations=d.approximations,
         timings=timer.seconds,
@@ -389,53 +368,6 @@ def _located(path: Path) -> Iterator[None]:
 
 def _is_shape_error(err: InvalidGraph) -> bool:
     return all(d.code == "GRF004" for d in err.diagnostics)
-
-
-def lava_check(
-    int_graph: Graph,
-    x: dict[str, np.ndarray],
-    *,
-    float_predictions: np.ndarray | None = None,
-    labels: np.ndarray | None = None,
-    backend: str = "lava",
-) -> dict[str, Any]:
-    """Run Lava (or another bit-exact ``backend``: xylosim) and refsim on the same inputs; demand equal
-    u, v and spikes at every step.
-
-    Also scores that backend's own outputs (accuracy, agreement with the float model's predictions).
-    """
-    from snncc.backends import Record, first_mismatch, get_backend
-    from snncc.passes.quantize import quantize_inputs
-
-    xi = quantize_inputs(int_graph, x)
-    record = Record(spikes=True, v=True, u=True)
-    ref = get_backend("refsim").run(int_graph, xi, record=record)
-    lava = get_backend(backend).run(int_graph, xi, record=record)
-    mismatch = first_mismatch(ref, lava)
-    (output_name, output_op), *_ = int_graph.of_type(Output)
-    predictions = predict(lava.outputs[output_name], output_op.readout)
-    result: dict[str, Any] = {
-        "backend": backend,
-        "samples": int(lava.batch),
-        "deployed_accuracy": None if labels is None else float(np.mean(predictions == labels)),
-        "output_agreement": None if float_predictions is None else float(np.mean(predictions == float_predictions)),
-        "bit_exact": mismatch is None,
-        "compared": ["u", "v", "spikes"],
-        "wall_seconds": round(lava.wall_seconds, 3),
-        "steps_per_second": round(lava.batch * lava.steps / lava.wall_seconds, 1) if lava.wall_seconds else None,
-    }
-    if mismatch is not None:
-        var, sample, step, neuron, expected, got, layer = mismatch
-        result["first_mismatch"] = {
-            "variable": var,
-            "layer": layer,
-            "sample": sample,
-            "step": step,
-            "neuron": list(neuron),
-            "refsim": expected,
-            backend: got,
-        }
-    return result
 
 
 class _Timer:

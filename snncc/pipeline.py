@@ -9,7 +9,9 @@ warnings go into the ``Context``, not into tuple returns.  An analysis is a pass
 graph unchanged and leaves its result in the context: ``calibrate`` (the float model's statistics,
 which ``quantize`` reads from there) and ``map`` (the placement on the target's cores).
 
-``deployment_passes`` is the list that takes an imported model to a placed integer network.
+``deployment_passes`` is the list that takes an imported model to a placed integer network;
+``verification_passes`` the analyses of that network compile_model adds: verify (float model vs
+integer network), energy and, with --lava-samples, the bit-exact backend's run.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from snncc.passes.calibrate import Calibration, calibrate
 from snncc.passes.canonicalize import canonicalize
 from snncc.passes.quantize import QuantizationReport, Quantize, quantize
 from snncc.target import Target
+from snncc.verify import Comparison, compare, lava_check
 
 Progress = Callable[[str], None]
 
@@ -56,6 +59,9 @@ class Context:
     quantized_from: Graph | None = None  # the CANONICAL graph quantize took
     quantization: QuantizationReport | None = None
     placement: Any = None  # snncc.mapping Placement, from the map analysis
+    comparison: Comparison | None = None  # float model vs integer network, from the verify analysis
+    energy: Any = None  # snncc.energy EnergyReport
+    lava: dict[str, Any] | None = None  # the bit-exact backend's run (snncc.verify.lava_check)
 
     def the_target(self) -> Target:
         if self.target is None:
@@ -190,6 +196,81 @@ class MapToCores:
         return graph
 
 
+@dataclass(frozen=True, eq=False)
+class Verify:
+    """Analysis: run the imported float ``model_graph`` and the integer network on ``inputs`` and
+    compare them (snncc.verify.compare), over --workers processes or a Dask cluster."""
+
+    model_graph: Graph
+    inputs: dict[str, np.ndarray]
+    labels: np.ndarray | None
+    name: ClassVar[str] = "verify"
+    requires: ClassVar[Stage] = Stage.INTEGER
+    produces: ClassVar[Stage] = Stage.INTEGER
+
+    def run(self, graph: Graph, ctx: Context) -> Graph:
+        from snncc.parallel import executor_for, in_flight_for
+
+        o = ctx.options
+        count = len(next(iter(self.inputs.values())))
+        ctx.progress(f"simulating {count} samples x {graph.meta.steps} steps (float model and reference backend)")
+        with executor_for(o.workers, o.dask_scheduler) as executor:
+            ctx.comparison = compare(
+                self.model_graph,
+                graph,
+                self.inputs,
+                self.labels,
+                tolerance=o.tolerance,
+                progress=lambda done, total: ctx.progress(f"  {done}/{total} samples"),
+                executor=executor,
+                in_flight=in_flight_for(executor, o.workers),
+                device=o.device,
+            )
+        return graph
+
+
+@dataclass(frozen=True)
+class EstimateEnergy:
+    """Analysis: energy per sample from the verified run's events on the placement (snncc.energy)."""
+
+    name: ClassVar[str] = "energy"
+    requires: ClassVar[Stage] = Stage.INTEGER
+    produces: ClassVar[Stage] = Stage.INTEGER
+
+    def run(self, graph: Graph, ctx: Context) -> Graph:
+        from snncc.energy import estimate
+
+        if ctx.comparison is None or ctx.placement is None:
+            raise ValueError("the energy analysis needs the map and verify analyses before it")
+        ctx.energy = estimate(graph, ctx.placement, ctx.comparison.deployed_trace, ctx.the_target())
+        return graph
+
+
+@dataclass(frozen=True, eq=False)
+class LavaCheck:
+    """Analysis: run Lava (or another bit-exact backend, --backend) and refsim on ``inputs`` and
+    demand equal u, v and spikes; scores the backend's outputs against the verified float run."""
+
+    inputs: dict[str, np.ndarray]
+    labels: np.ndarray | None
+    name: ClassVar[str] = "lava"
+    requires: ClassVar[Stage] = Stage.INTEGER
+    produces: ClassVar[Stage] = Stage.INTEGER
+
+    def run(self, graph: Graph, ctx: Context) -> Graph:
+        count = len(next(iter(self.inputs.values())))
+        ctx.progress(f"running {ctx.options.oracle_backend} on {count} samples")
+        float_predictions = None if ctx.comparison is None else ctx.comparison.verification.float_predictions[:count]
+        ctx.lava = lava_check(
+            graph,
+            self.inputs,
+            float_predictions=float_predictions,
+            labels=self.labels,
+            backend=ctx.options.oracle_backend,
+        )
+        return graph
+
+
 def input_encoding(target: Target, options: CompileOptions) -> str:
     """--input-encoding, default the target's first; MAP020 if the target cannot receive it."""
     encoding = options.input_encoding or target.input_encodings[0]
@@ -238,7 +319,20 @@ def deployment_passes(
     ]
 
 
-PASS_NAMES = (*(p.name for p in canonical_passes(())), Calibrate.name, QuantizeToTarget.name, MapToCores.name)
+def verification_passes(
+    options: CompileOptions, model_graph: Graph, inputs: dict[str, np.ndarray], labels
+) -> list[Pass]:
+    """What compile_model checks the placed integer network with: the float model's verdict on
+    ``inputs`` (and ``labels``), the energy, and with --lava-samples N the bit-exact backend on the first N."""
+    count = min(options.lava_samples, len(next(iter(inputs.values()))))
+    lava = [LavaCheck({k: x[:count] for k, x in inputs.items()}, None if labels is None else labels[:count])]
+    return [Verify(model_graph, inputs, labels), EstimateEnergy(), *(lava if options.lava_samples > 0 else [])]
+
+
+PASS_NAMES = (
+    *(p.name for p in canonical_passes(())),
+    *(p.name for p in (Calibrate, QuantizeToTarget, MapToCores, Verify, EstimateEnergy, LavaCheck)),
+)
 
 
 def check_dump_after(names: Sequence[str]) -> None:

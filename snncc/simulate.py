@@ -17,7 +17,7 @@ from snncc.data import check_labels, verification_data
 from snncc.ir import IntInput, Output, Stage, load, verify
 from snncc.limits import check_graph
 from snncc.passes.quantize import quantize_inputs
-from snncc.verify import predict
+from snncc.verify import lava_check, predict
 
 
 def simulate_artifact(
@@ -50,8 +50,6 @@ def simulate_artifact(
         "float_accuracy": None if y is None else float(np.mean(float_predicted == y)),
     }
     if backend == "lava":
-        from snncc.compile import lava_check
-
         lava = lava_check(int_graph, {input_name: x}, float_predictions=float_predicted, labels=y)
         return {
             **summary,

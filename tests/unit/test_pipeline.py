@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from snncc import nn as snn
+from snncc.energy import estimate
 from snncc.errors import DataError, InvalidGraph, MappingError
 from snncc.importers.torch import import_torch
 from snncc.ir import LIF, Graph, IntInput, Stage, print_graph
@@ -28,8 +29,10 @@ from snncc.pipeline import (
     deployment_passes,
     dump_to,
     run_pipeline,
+    verification_passes,
 )
 from snncc.target import load_target
+from snncc.verify import compare
 
 
 def float_mlp(soft_reset: bool = False) -> Graph:
@@ -101,7 +104,8 @@ def samples(n: int = 12, seed: int = 1) -> dict[str, np.ndarray]:
 def test_the_deployment_passes_give_what_the_steps_give_and_leave_their_results_in_the_context():
     graph, target = float_mlp(), load_target("loihi")
     ctx = Context(target=target)
-    int_graph = run_pipeline(graph, deployment_passes(CompileOptions(), graph, samples(), "test samples", True), ctx)
+    passes = deployment_passes(CompileOptions(), graph, samples(), "test samples", True)
+    int_graph = run_pipeline(graph, passes, ctx)
     canonical = canonicalize(graph)
     calibration = calibrate(canonical, samples(), max_steps=(1 << target.numerics.input_bits) - 1)
     expected, report = quantize(canonical, Quantize(target.numerics, target.input_encodings[0]), calibration)
@@ -110,7 +114,7 @@ def test_the_deployment_passes_give_what_the_steps_give_and_leave_their_results_
     assert ctx.calibration.v_max_abs == calibration.v_max_abs  # the analysis quantize was given
     placement = partition(expected, target, firing_rates=calibration.firing_rates)
     assert ctx.placement.to_dict() == placement.to_dict()
-    assert list(ctx.timings) == list(PASS_NAMES)  # every pass timed, calibrate, quantize and map too
+    assert list(ctx.timings) == [p.name for p in passes] == list(PASS_NAMES[:7])  # calibrate, quantize, map too
 
 
 def test_quantize_takes_its_scales_from_the_calibration_in_the_context():
@@ -143,3 +147,21 @@ def test_dump_after_quantize_prints_the_integer_graph():
     int_graph = run_pipeline(graph, passes, Context(target=load_target("loihi"), dump=dump_to(stream)), ["quantize"])
     assert stream.getvalue() == f"--- graph after quantize ---\n{print_graph(int_graph)}\n"
     assert "stage=integer" in stream.getvalue()
+
+
+def test_the_verification_passes_leave_the_comparison_energy_and_backend_run_in_the_context():
+    graph, target = float_mlp(), load_target("loihi")
+    options = CompileOptions(lava_samples=3, oracle_backend="refsim")  # refsim as its own oracle: fast
+    ctx = Context(target=target, options=options)
+    int_graph = run_pipeline(graph, deployment_passes(options, graph, samples(), "test samples", True), ctx)
+    x, labels = samples(10, seed=2), np.arange(10) % 3
+    passes = verification_passes(options, graph, x, labels)
+    assert [p.name for p in passes] == ["verify", "energy", "lava"]
+    assert run_pipeline(int_graph, passes, ctx) is int_graph  # analyses leave the graph as it is
+    expected = compare(graph, int_graph, x, labels)
+    assert ctx.comparison.verification.to_dict() == expected.verification.to_dict()
+    assert ctx.energy.to_dict() == estimate(int_graph, ctx.placement, expected.deployed_trace, target).to_dict()
+    assert ctx.lava["samples"] == 3 and ctx.lava["bit_exact"]
+    agreement = np.mean(expected.verification.float_predictions[:3] == expected.verification.deployed_predictions[:3])
+    assert ctx.lava["output_agreement"] == agreement
+    assert [p.name for p in verification_passes(CompileOptions(), graph, x, labels)] == ["verify", "energy"]
