@@ -55,7 +55,9 @@ def test_a_nir_model_of_three_classes_is_verified_on_the_digits_by_agreement(tmp
     three_class_nir(tmp_path / "m.nir")
     dataset, _graph = import_nir_file(tmp_path / "m.nir", dt=1e-3, steps=4, readout="sum")
     assert dataset.y is None and dataset.x.shape == (len(load_dataset(BUNDLED_DIGITS)), 64)
-    options = CompileOptions(dt=1e-3, steps=4, readout="sum", min_output_agreement=0.0)
+    options = CompileOptions(
+        dt=1e-3, steps=4, readout="sum", min_output_agreement=0.0, samples=60, calibration_samples=32
+    )
     result = compile_model(tmp_path / "m.nir", options)
     assert result.comparison.verification.deployed_accuracy is None
     write_report(result, tmp_path / "out")
