@@ -1,4 +1,9 @@
-"""compile_model(): trained model -> verified integer deployment, as a straight line of named steps."""
+"""compile_model(): trained model -> verified integer deployment.
+
+Import the model with the data it is verified on, then two lists of passes run by
+snncc.pipeline.run_pipeline: deployment_passes (to the integer network placed on the target's
+cores; all that `snncc check` runs) and verification_passes (float model vs integer network,
+energy, the bit-exact backend)."""
 
 from __future__ import annotations
 
@@ -69,11 +74,11 @@ def deploy(
     else:
         dataset, graph = imported
     check_graph(graph, str(model_path))  # steps, weights, neurons: before anything simulates the model
-    input_name = graph.of_type(Input)[0][0]
+    (input_name, input_op), *_ = graph.of_type(Input)
     check_labels(dataset, output_classes(graph))
     split = calibration_split(
         dataset,
-        input_shape=graph.of_type(Input)[0][1].shape,
+        input_shape=input_op.shape,
         steps=graph.meta.steps,
         given=calibration,
         calib=options.calib,
@@ -94,18 +99,18 @@ def deploy(
                 diagnostics=[Diagnostic("error", "STR001", "--strict: warnings are errors"), *warnings]
             )
     return Deployment(
-        model_path,
-        ctx.target,
-        split.scored,
-        split,
-        input_name,
-        graph,
-        ctx.quantized_from,
-        int_graph,
-        ctx.quantization,
-        ctx.placement,
-        tuple(ctx.diagnostics),
-        ctx.approximations,
+        model_path=model_path,
+        target=ctx.target,
+        dataset=split.scored,
+        calibration=split,
+        input_name=input_name,
+        model_graph=graph,
+        float_graph=ctx.quantized_from,
+        int_graph=int_graph,
+        quantization=ctx.quantization,
+        placement=ctx.placement,
+        diagnostics=tuple(ctx.diagnostics),
+        approximations=ctx.approximations,
     )
 
 

@@ -7,7 +7,8 @@ records each pass's time, and prints the graph after the passes ``dump_after`` n
 results (which layers an approximation changed, the quantization report, the placement) and
 warnings go into the ``Context``, not into tuple returns.  An analysis is a pass that returns the
 graph unchanged and leaves its result in the context: ``calibrate`` (the float model's statistics,
-which ``quantize`` reads from there) and ``map`` (the placement on the target's cores).
+which ``quantize`` reads from there), ``map`` (the placement on the target's cores) and the
+verification passes.
 
 ``deployment_passes`` is the list that takes an imported model to a placed integer network;
 ``verification_passes`` the analyses of that network compile_model adds: verify (float model vs
