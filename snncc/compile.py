@@ -42,6 +42,7 @@ from snncc.pipeline import (
 from snncc.report import write_report  # noqa: F401  (re-exported: snncc.compile.write_report, as before)
 from snncc.result import CompileResult, Deployment  # also imported from here, as before
 from snncc.target import load_target
+from snncc.verify import lava_check  # noqa: F401  (re-exported: snncc.compile.lava_check, as before)
 
 
 def deploy(
