@@ -11,7 +11,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -20,9 +20,11 @@ from snncc.ir import IntInput, IntLIF, print_graph, save
 from snncc.output_dir import atomic_output_dir
 from snncc.passes.align_depths import relays_of
 from snncc.passes.approximate import APPROXIMATIONS
-from snncc.result import CompileResult
 from snncc.text import markdown_cell as md
 from snncc.verify import MAX_SILENT
+
+if TYPE_CHECKING:  # type hints only: CompileResult's own methods may call into this module
+    from snncc.result import CompileResult
 
 BACKEND_NAMES = {"lava": ("Lava (fixed_pt)", "Lava"), "xylosim": ("SynSense XyloSim (rockpool 3.1.0)", "XyloSim")}
 INPUT_FORMS = {

@@ -1,14 +1,18 @@
-"""The readout an SNN applies to its last layer over time, as IR nodes (torch-free, so that the NIR
-importer can use it without torch).
+"""The output node of an imported SNN: its reduction of the per-step outputs over time, at IR level.
 
-``READOUTS``: what snncc.nn.SNN(readout=...) and --readout name: the mean or sum of the output
-over the steps, its last step, or every step.
+An SNN's readout (mean, sum, last or every step of its outputs) becomes an Output node reading
+either the last neuron layer's spikes (scaled by their amplitude) or, after a synapse chain, a
+non-spiking readout neuron that integrates (beta 1) or holds (beta 0) the per-step values.
+Shared by every importer that builds a chain of IR ops: torch (and the frameworks it reads), NIR
+and ANN conversion.
 """
 
 from __future__ import annotations
 
 from snncc.ir import LIF, Flatten, GraphBuilder, Op, Output
 
+# what snncc.nn.SNN(readout=...) and --readout name; here, not in snncc.nn, so that the NIR importer
+# needs no torch
 READOUTS = ("mean", "sum", "last", "steps")
 
 
