@@ -14,8 +14,8 @@ _LAZY = {
     "load_target": ("snncc.target", "load_target"),
     "compile_model": ("snncc.compile", "compile_model"),
     "compile_module": ("snncc.compile", "compile_module"),
-    "write_report": ("snncc.compile", "write_report"),
-    "CompileOptions": ("snncc.compile", "CompileOptions"),
+    "write_report": ("snncc.report", "write_report"),
+    "CompileOptions": ("snncc.options", "CompileOptions"),
     "SnnccError": ("snncc.errors", "SnnccError"),
 }
 

@@ -119,7 +119,7 @@ def _model_options() -> argparse.ArgumentParser:
         default=[],
         metavar="PASS",
         help="print the graph IR after this pass to stderr (repeatable): approximate, canonicalize, "
-        "approximate-canonical, align-depths",
+        "approximate-canonical, align-depths, calibrate, quantize, map (and verify, energy, lava for compile)",
     )
     return p
 

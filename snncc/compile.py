@@ -1,4 +1,9 @@
-"""compile_model(): trained model -> verified integer deployment, as a straight line of named steps."""
+"""compile_model(): trained model -> verified integer deployment.
+
+Import the model with the data it is verified on, then two lists of passes run by
+snncc.pipeline.run_pipeline: deployment_passes (to the integer network placed on the target's
+cores; all that `snncc check` runs) and verification_passes (float model vs integer network,
+energy, the bit-exact backend)."""
 
 from __future__ import annotations
 
@@ -7,120 +12,37 @@ import dataclasses
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from snncc.data import (
-    BUNDLED_DIGITS,
-    BUNDLED_DIGITS_CALIB,
-    CalibrationSplit,
+    BUNDLED_DIGIT_SHAPES,
     Dataset,
+    calibration_split,
     check_labels,
     dataset_from_arrays,
-    load_dataset,
-    split_for_calibration,
+    verification_data,
 )
-from snncc.errors import BackendError, DataError, Diagnostic, ImportFailed, InvalidGraph, MappingError, StrictModeError
-from snncc.ir import Graph, Input, Numerics, Output, verify
+from snncc.errors import BackendError, DataError, Diagnostic, ImportFailed, InvalidGraph, StrictModeError
+from snncc.ir import Graph, Input, Output
 from snncc.limits import check_graph
-from snncc.parallel import executor_for, in_flight_for
-from snncc.passes.calibrate import calibrate
-from snncc.passes.quantize import QuantizationReport, Quantize, quantize
-from snncc.pipeline import Context, canonical_passes, dump_to, run_pipeline
-from snncc.progress import counter
-from snncc.target import Target, load_target
-from snncc.verify import Comparison, compare, predict, verdict
-
-Progress = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class CompileOptions:
-    target: str = "loihi"
-    data: Path | None = None  # .npz with x (and y); default: the bundled digits test split if it fits
-    calib: Path | None = None  # .npz with x to calibrate on; default: a part of `data` that is then not scored
-    steps: int | None = None  # needed when the model is not an snncc.nn.SNN
-    readout: str | None = None
-    input_encoding: str | None = None  # default: the target's first
-    allow_pickle: bool = False  # trust the model file to run code while loading
-    arch: str | None = None  # "module:Class" (or "path/file.py:Class") for a state-dict checkpoint
-    dt: float | None = None  # NIR time step in seconds (NIR leaves discretization to the backend)
-    nir_from: str | None = None  # the tool that wrote a NIR file, where it departs from NIR's equations
-    samples: int | None = None  # verify on the first N samples only
-    calibration_samples: int = 256
-    lava_samples: int = 0  # > 0: also run Lava on that many samples and compare with refsim bit for bit
-    oracle_backend: str = "lava"  # what lava_samples run on: lava (Loihi targets) or xylosim (xylo)
-    approximations: tuple[str, ...] = ()  # named approximations the user accepts (passes/approximate.py)
-    tolerance: float = 0.99  # per-layer spike agreement below this marks a layer as diverged
-    min_output_agreement: float = 0.95  # below this the compile exits with "verification failed"
-    strict: bool = False  # warnings become errors
-    workers: int = 1  # verification batches over this many local processes
-    dask_scheduler: str | None = None  # or over a Dask cluster (its scheduler's address)
-    device: str | None = None  # reference backend on torch tensors on this device ("cuda"); None: numpy
-    netx_compatible: bool = False  # quantize within what lava-dl's netx format holds (exporters/netx.py)
-    dump_after: tuple[str, ...] = ()  # print the graph after these passes (snncc.pipeline.PASS_NAMES)
-
-
-@dataclass(frozen=True)
-class CompileResult:
-    model_path: Path
-    target: Target
-    dataset: Dataset
-    float_graph: Graph  # the imported model (FLOAT stage) the deployment was verified against
-    int_graph: Graph
-    quantization: QuantizationReport
-    placement: Any  # snncc.mapping Placement
-    comparison: Comparison
-    energy: Any  # snncc.energy EnergyReport
-    lava: dict[str, Any] | None
-    diagnostics: tuple[Diagnostic, ...]
-    approximations: dict[str, list[str]] = field(default_factory=dict)
-    timings: dict[str, float] = field(default_factory=dict)
-    calibration: CalibrationSplit | None = None  # which samples set the scales (None: not recorded)
-
-    @property
-    def verification_passed(self) -> bool:
-        return self.verdict[0]
-
-    @property
-    def verdict(self) -> tuple[bool, list[str]]:
-        """(passed, why it failed): snncc.verify.verdict on this compile's verification and Lava run."""
-        return verdict(self.comparison.verification, self.min_agreement, self.lava)
-
-    min_agreement: float = 0.95
-
-    def summary(self) -> str:
-        """A few lines: verdict, accuracy, energy (with the equivalent ANN's), cores."""
-        from snncc.report import summary_text
-
-        return summary_text(self)
-
-    def _repr_markdown_(self) -> str:  # Jupyter shows this: the verdict and report.md's summary table
-        from snncc.report import summary_markdown
-
-        return summary_markdown(self)
-
-
-@dataclass(frozen=True)
-class Deployment:
-    """What the front half of the pipeline produces: the integer network placed on the target."""
-
-    model_path: Path
-    target: Target
-    dataset: Dataset  # the samples to score: none of them was used for calibration unless calibration.overlaps
-    calibration: CalibrationSplit
-    input_name: str
-    model_graph: Graph  # the imported model (FLOAT stage): what the deployment is verified against
-    float_graph: Graph  # CANONICAL stage, after any approximations
-    int_graph: Graph
-    quantization: QuantizationReport
-    placement: Any  # snncc.mapping Placement
-    diagnostics: tuple[Diagnostic, ...]
-    approximations: dict[str, list[str]]  # name -> layers it changed
+from snncc.options import CompileOptions
+from snncc.pipeline import (
+    Context,
+    Progress,
+    deployment_passes,
+    dump_to,
+    input_encoding,
+    run_pipeline,
+    verification_passes,
+)
+from snncc.report import write_report  # noqa: F401  (re-exported: snncc.compile.write_report, as before)
+from snncc.result import CompileResult, Deployment  # also imported from here, as before
+from snncc.target import load_target
+from snncc.verify import lava_check  # noqa: F401  (re-exported: snncc.compile.lava_check, as before)
 
 
 def deploy(
@@ -139,69 +61,57 @@ def deploy(
     ``model_path`` only names the source in reports and errors.  ``calibration``: the samples to
     calibrate on (default: ``options.calib``, else a part of the data that is then not scored).
     """
-    target = load_target(options.target)
-    import_warnings: list[Diagnostic] = []
+    ctx = Context(target=load_target(options.target), options=options, progress=say, dump=dump_to(sys.stderr))
+
+    def located(d: Diagnostic) -> Diagnostic:  # importer warnings name the model file
+        return d if d.source else dataclasses.replace(d, source=str(model_path))
+
     if imported is None:
         say(f"loading {model_path}")
         with timer("import"), _located(model_path):
-            dataset, graph = import_model(model_path, options, warn=import_warnings.append, say=say)
+            dataset, graph = import_model(
+                model_path, options, warn=lambda d: ctx.diagnostics.append(located(d)), say=say
+            )
     else:
         dataset, graph = imported
     check_graph(graph, str(model_path))  # steps, weights, neurons: before anything simulates the model
-    input_name = graph.of_type(Input)[0][0]
+    (input_name, input_op), *_ = graph.of_type(Input)
     check_labels(dataset, output_classes(graph))
-    split = _calibration_split(dataset, graph, options, calibration)
+    split = calibration_split(
+        dataset,
+        input_shape=input_op.shape,
+        steps=graph.meta.steps,
+        given=calibration,
+        calib=options.calib,
+        data=options.data,
+        most=options.calibration_samples,
+    )
 
-    say("canonicalizing (fold batch norm, fuse pooling, fold gains and resets; relays where branches meet)")
-    with timer("canonicalize"), _located(model_path):
-        ctx = Context(dump=dump_to(sys.stderr))
-        canonical = run_pipeline(graph, canonical_passes(options.approximations), ctx, options.dump_after)
-        approximations = ctx.approximations
-
-    calibrating = min(len(split.calibration), options.calibration_samples)
-    say(f"quantizing{f' (calibrating on {calibrating} samples: {split.how})' if calibrate_v else ''}")
-    with timer("quantize"):
-        encoding = options.input_encoding or target.input_encodings[0]
-        _check_encoding(target, encoding)
-        calib_x = {input_name: split.calibration.x[: options.calibration_samples]}
-        max_steps = (1 << target.numerics.input_bits) - 1
-        calibration = calibrate(canonical, calib_x, max_steps=max_steps, simulate=calibrate_v)
-        numerics = netx_numerics(target.numerics) if options.netx_compatible else target.numerics
-        int_graph, qreport = quantize(canonical, Quantize(numerics=numerics, input_encoding=encoding), calibration)
-        verify(int_graph)
-
-    say(f"mapping onto {target.name}")
-    with timer("map"):
-        from snncc.mapping import check_design_rules, partition
-        from snncc.mapping.fan_in import explain_fan_in
-
-        # spike traffic weighted by the float model's firing rates on the calibration data, when simulated
-        try:
-            placement = partition(int_graph, target, firing_rates=calibration.firing_rates or None)
-        except MappingError as err:  # name the pooling fused into a layer whose fan-in is too large
-            raise MappingError(diagnostics=explain_fan_in(list(err.diagnostics), graph)) from err
-        map_warnings = [d for d in check_design_rules(int_graph, target) if d.severity == "warning"]
-    located = [d if d.source else dataclasses.replace(d, source=str(model_path)) for d in import_warnings]
-    diagnostics = (*located, *qreport.diagnostics, *map_warnings)
+    input_encoding(ctx.target, options)  # MAP020 before the float model is simulated
+    samples = {input_name: split.calibration.x[: options.calibration_samples]}
+    passes = deployment_passes(options, graph, samples, split.how, simulate=calibrate_v)
+    with _located(model_path):
+        int_graph = run_pipeline(graph, passes, ctx, options.dump_after)
+    timer.seconds.update(ctx.timings)
     if options.strict:
-        warnings = [d for d in diagnostics if d.severity == "warning"]
+        warnings = [d for d in ctx.diagnostics if d.severity == "warning"]
         if warnings:
             raise StrictModeError(
                 diagnostics=[Diagnostic("error", "STR001", "--strict: warnings are errors"), *warnings]
             )
     return Deployment(
-        model_path,
-        target,
-        split.scored,
-        split,
-        input_name,
-        graph,
-        canonical,
-        int_graph,
-        qreport,
-        placement,
-        diagnostics,
-        approximations,
+        model_path=model_path,
+        target=ctx.target,
+        dataset=split.scored,
+        calibration=split,
+        input_name=input_name,
+        model_graph=graph,
+        float_graph=ctx.quantized_from,
+        int_graph=int_graph,
+        quantization=ctx.quantization,
+        placement=ctx.placement,
+        diagnostics=tuple(ctx.diagnostics),
+        approximations=ctx.approximations,
     )
 
 
@@ -242,37 +152,10 @@ def compile_model(
     d = deploy(Path(model_path), options, say, timer, imported=imported, calibration=calibration)
 
     verify_set = d.dataset.head(options.samples)
-    say(f"simulating {len(verify_set)} samples x {d.int_graph.meta.steps} steps (float model and reference backend)")
-    with timer("verify"), executor_for(options.workers, options.dask_scheduler) as executor:
-        comparison = compare(
-            d.model_graph,
-            d.int_graph,
-            {d.input_name: verify_set.x},
-            verify_set.y,
-            tolerance=options.tolerance,
-            progress=counter(say),  # a bar on a terminal (snncc.progress)
-            executor=executor,
-            in_flight=in_flight_for(executor, options.workers),
-            device=options.device,
-        )
-
-    with timer("energy"):
-        from snncc.energy import estimate
-
-        energy = estimate(d.int_graph, d.placement, comparison.deployed_trace, d.target)
-
-    lava = None
-    if options.lava_samples > 0:
-        n = min(options.lava_samples, len(verify_set))
-        say(f"running {options.oracle_backend} on {n} samples")
-        with timer("lava"):
-            lava = lava_check(
-                d.int_graph,
-                {d.input_name: verify_set.x[:n]},
-                float_predictions=comparison.verification.float_predictions[:n],
-                labels=None if verify_set.y is None else verify_set.y[:n],
-                backend=options.oracle_backend,
-            )
+    ctx = Context(target=d.target, options=options, progress=say, dump=dump_to(sys.stderr), placement=d.placement)
+    passes = verification_passes(options, d.model_graph, {d.input_name: verify_set.x}, verify_set.y)
+    run_pipeline(d.int_graph, passes, ctx, options.dump_after)
+    timer.seconds.update(ctx.timings)
     return CompileResult(
         model_path=d.model_path,
         target=d.target,
@@ -281,9 +164,9 @@ def compile_model(
         int_graph=d.int_graph,
         quantization=d.quantization,
         placement=d.placement,
-        comparison=comparison,
-        energy=energy,
-        lava=lava,
+        comparison=ctx.comparison,
+        energy=ctx.energy,
+        lava=ctx.lava,
         diagnostics=d.diagnostics,
         approximations=d.approximations,
         timings=timer.seconds,
@@ -313,24 +196,6 @@ def compile_module(
         dataset,
     )
     return compile_model(name, options, progress, imported=(dataset, graph))
-
-
-def write_report(
-    result: CompileResult,
-    out: str | Path,
-    force: bool = False,
-    inputs: Sequence[str | Path] = (),
-    sections: Sequence[Any] = (),
-) -> dict[str, Any]:
-    """What `snncc compile --out` writes (artifact, report.json, report.md and plots), all or nothing;
-    never into a folder that holds the model, the data or ``inputs`` (snncc.output_dir);
-    ``sections``: extra report sections (snncc.report.ReportSection)."""
-    from snncc.output_dir import atomic_output_dir
-    from snncc.report import write_outputs
-
-    read = [result.model_path, result.dataset.path, *inputs]
-    with atomic_output_dir(Path(out), force=force, inputs=read) as tmp:
-        return write_outputs(result, tmp, sections)
 
 
 # --- option checks (the command line runs them before any work) --------------------------------
@@ -370,16 +235,6 @@ def output_classes(graph: Graph) -> int:
 # --- steps --------------------------------------------------------------------------------------
 
 
-def netx_numerics(numerics: Numerics) -> Numerics:
-    """The target's numerics narrowed to what a netx file holds: lava-dl's reader applies no weight
-    exponent and a fixed bias exponent of 6 (snncc/netx_format.py)."""
-    from snncc.netx_format import BIAS_EXP
-
-    return dataclasses.replace(
-        numerics, weight_exp_min=0, weight_exp_max=0, bias_exp_min=BIAS_EXP, bias_exp_max=BIAS_EXP
-    )
-
-
 def import_model(
     path: Path,
     options: CompileOptions,
@@ -391,7 +246,15 @@ def import_model(
     if path.suffix.lower() == ".nir":
         from snncc.importers.nir import import_nir_file  # nir is imported only for NIR models
 
-        return import_nir_file(path, options, warn)
+        return import_nir_file(
+            path,
+            dt=options.dt,
+            steps=options.steps,
+            readout=options.readout,
+            exporter=options.nir_from,
+            data=options.data,
+            warn=warn,
+        )
     if path.suffix.lower() == ".onnx":
         raise ImportFailed(
             "an ONNX file is an ANN; snncc converts it to an SNN with `snncc convert`",
@@ -423,16 +286,11 @@ def _import_with_data(
         )
 
     if options.data is not None:
-        dataset = load_dataset(options.data)
+        dataset = verification_data(options.data)
         graph = import_for_samples(imported, dataset)
         return _shaped_for(dataset, graph), graph
-    if not BUNDLED_DIGITS.is_file():
-        raise DataError(
-            "no --data given and the bundled digits data is not available", code="DAT010", hint="pass --data FILE.npz"
-        )
-    digits = load_dataset(BUNDLED_DIGITS)
     mismatch = None
-    for shape in (tuple(digits.x.shape[1:]), (int(np.prod(digits.x.shape[1:])),)):
+    for shape in BUNDLED_DIGIT_SHAPES:  # the shape the model imports with
         try:
             graph = imported(shape)
         except InvalidGraph as err:
@@ -440,9 +298,8 @@ def _import_with_data(
                 raise  # a real problem of the model, not of the data's shape
             mismatch = mismatch or err
             continue
-        # digits labels (0-9) mean nothing to a model with fewer outputs: verify on agreement only
-        labels = digits.y if digits.y is not None and digits.y.max() < output_classes(graph) else None
-        return _shaped_for(Dataset(digits.path, digits.x.reshape(len(digits.x), *shape), labels), graph), graph
+        digits = verification_data(None, input_shape=shape, classes=output_classes(graph))
+        return _shaped_for(digits, graph), graph
     raise DataError(
         "the model's input does not match the bundled 8x8 digits data, and no --data was given"
         + (f" ({mismatch.diagnostics[0].message})" if mismatch else ""),
@@ -458,41 +315,6 @@ def _shaped_for(dataset: Dataset, graph: Graph) -> Dataset:
     if tuple(dataset.x.shape[1:]) == tuple(shape) or int(np.prod(dataset.x.shape[1:])) != int(np.prod(shape)):
         return dataset
     return Dataset(dataset.path, dataset.x.reshape(len(dataset.x), *shape), dataset.y)
-
-
-def _calibration_split(
-    dataset: Dataset, graph: Graph, options: CompileOptions, given: Dataset | None
-) -> CalibrationSplit:
-    """Calibrate on ``given``, on ``--calib``, on the bundled digits' training samples (for the
-    bundled test split), or else on a part of the data that is then not scored."""
-    if given is not None:
-        overlaps = given.path == dataset.path
-        return CalibrationSplit(given, dataset, f"{len(given)} samples of {given.path.name}", overlaps)
-    if options.calib is not None:
-        calib = _like(load_dataset(options.calib), dataset, graph)
-        same = options.data is not None and Path(options.calib).resolve() == Path(options.data).resolve()
-        return CalibrationSplit(calib, dataset, f"{len(calib)} samples of {options.calib.name} (--calib)", same)
-    if options.data is None and dataset.path == BUNDLED_DIGITS and BUNDLED_DIGITS_CALIB.is_file():
-        calib = _like(load_dataset(BUNDLED_DIGITS_CALIB), dataset, graph)
-        return CalibrationSplit(calib, dataset, f"{len(calib)} training samples of the bundled digits (calib_data.npz)")
-    return split_for_calibration(dataset, options.calibration_samples)
-
-
-def _like(calib: Dataset, data: Dataset, graph: Graph) -> Dataset:
-    """Calibration samples in the layout the data was imported with (direct or one input per step)."""
-    (_, op), *_ = graph.of_type(Input)
-    sample = tuple(calib.x.shape[1:])
-    if sample in (tuple(data.x.shape[1:]), tuple(op.shape), (graph.meta.steps, *op.shape)):
-        return calib
-    if int(np.prod(sample)) == int(np.prod(data.x.shape[1:])):  # e.g. (64,) samples for a (1, 8, 8) import
-        return Dataset(calib.path, calib.x.reshape(len(calib.x), *data.x.shape[1:]), calib.y)
-    raise DataError(
-        f"calibration samples have shape {sample} but the model takes {tuple(op.shape)}"
-        f" (or, one input per step, ({graph.meta.steps}, {', '.join(map(str, op.shape))}))",
-        code="DAT008",
-        source=str(calib.path),
-        hint="give --calib samples of the same shape as the --data samples",
-    )
 
 
 def import_for_samples(imported: Callable[[tuple[int, ...]], Graph], dataset: Dataset) -> Graph:
@@ -552,62 +374,6 @@ def _located(path: Path) -> Iterator[None]:
 
 def _is_shape_error(err: InvalidGraph) -> bool:
     return all(d.code == "GRF004" for d in err.diagnostics)
-
-
-def _check_encoding(target: Target, encoding: str) -> None:
-    if encoding not in target.input_encodings:
-        raise MappingError(
-            f"target {target.name} cannot receive {encoding!r} input",
-            code="MAP020",
-            hint=f"choose one of: {', '.join(target.input_encodings)}",
-        )
-
-
-def lava_check(
-    int_graph: Graph,
-    x: dict[str, np.ndarray],
-    *,
-    float_predictions: np.ndarray | None = None,
-    labels: np.ndarray | None = None,
-    backend: str = "lava",
-) -> dict[str, Any]:
-    """Run Lava (or another bit-exact ``backend``: xylosim) and refsim on the same inputs; demand equal
-    u, v and spikes at every step.
-
-    Also scores that backend's own outputs (accuracy, agreement with the float model's predictions).
-    """
-    from snncc.backends import Record, first_mismatch, get_backend
-    from snncc.passes.quantize import quantize_inputs
-
-    xi = quantize_inputs(int_graph, x)
-    record = Record(spikes=True, v=True, u=True)
-    ref = get_backend("refsim").run(int_graph, xi, record=record)
-    lava = get_backend(backend).run(int_graph, xi, record=record)
-    mismatch = first_mismatch(ref, lava)
-    (output_name, output_op), *_ = int_graph.of_type(Output)
-    predictions = predict(lava.outputs[output_name], output_op.readout)
-    result: dict[str, Any] = {
-        "backend": backend,
-        "samples": int(lava.batch),
-        "deployed_accuracy": None if labels is None else float(np.mean(predictions == labels)),
-        "output_agreement": None if float_predictions is None else float(np.mean(predictions == float_predictions)),
-        "bit_exact": mismatch is None,
-        "compared": ["u", "v", "spikes"],
-        "wall_seconds": round(lava.wall_seconds, 3),
-        "steps_per_second": round(lava.batch * lava.steps / lava.wall_seconds, 1) if lava.wall_seconds else None,
-    }
-    if mismatch is not None:
-        var, sample, step, neuron, expected, got, layer = mismatch
-        result["first_mismatch"] = {
-            "variable": var,
-            "layer": layer,
-            "sample": sample,
-            "step": step,
-            "neuron": list(neuron),
-            "refsim": expected,
-            backend: got,
-        }
-    return result
 
 
 class _Timer:

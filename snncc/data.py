@@ -67,6 +67,89 @@ def split_for_calibration(data: Dataset, most: int) -> CalibrationSplit:
     )
 
 
+# the input shapes the bundled digits fit: one 8x8 image with one channel, or its 64 pixels
+BUNDLED_DIGIT_SHAPES: tuple[tuple[int, ...], ...] = ((1, 8, 8), (64,))
+
+
+def verification_data(
+    path: str | Path | None,
+    *,
+    input_shape: tuple[int, ...] | None = None,
+    steps: int | None = None,
+    classes: int | None = None,
+) -> Dataset:
+    """The samples a model is verified on (compile, NIR import and simulate choose them here).
+
+    ``path`` (--data): that file, checked against ``input_shape`` when given (or, with ``steps``,
+    one input per step).  Without one: the bundled digits test split (DAT010 if the install lacks
+    it), in ``input_shape`` where that is one of BUNDLED_DIGIT_SHAPES (DAT011 otherwise); its
+    labels 0-9 only for a model with at least ten output ``classes`` (else verified on agreement).
+    """
+    if path is not None:
+        return load_dataset(path, input_shape, steps)
+    if not BUNDLED_DIGITS.is_file():
+        raise DataError(
+            "no --data given and the bundled digits data is not available", code="DAT010", hint="pass --data FILE.npz"
+        )
+    digits = load_dataset(BUNDLED_DIGITS)
+    if input_shape is not None:
+        if tuple(input_shape) not in BUNDLED_DIGIT_SHAPES:
+            raise DataError(
+                f"the model takes samples of shape {tuple(input_shape)}, not the bundled 8x8 digits, and no --data"
+                " was given",
+                code="DAT011",
+                hint="pass --data FILE.npz with x of shape (N, *input_shape) and optional labels y",
+            )
+        digits = Dataset(digits.path, digits.x.reshape(len(digits), *input_shape), digits.y)
+    if classes is not None and digits.y is not None and digits.y.max() >= classes:
+        digits = Dataset(digits.path, digits.x, None)
+    return digits
+
+
+def calibration_split(
+    dataset: Dataset,
+    *,
+    input_shape: tuple[int, ...],
+    steps: int,
+    given: Dataset | None = None,
+    calib: Path | None = None,
+    data: Path | None = None,
+    most: int = 256,
+) -> CalibrationSplit:
+    """Which samples set the scales: ``given``, else ``calib`` (--calib), else the bundled digits'
+    training samples (for the bundled test split), else a part of ``dataset`` that is then not scored.
+    ``data``: the --data path ``dataset`` was read from (None: the bundled digits); ``input_shape``
+    and ``steps``: the imported model's, for calibration samples in another layout of the same values."""
+    if given is not None:
+        overlaps = given.path == dataset.path
+        return CalibrationSplit(given, dataset, f"{len(given)} samples of {given.path.name}", overlaps)
+    if calib is not None:
+        samples = _like(load_dataset(calib), dataset, input_shape, steps)
+        same = data is not None and Path(calib).resolve() == Path(data).resolve()
+        return CalibrationSplit(samples, dataset, f"{len(samples)} samples of {Path(calib).name} (--calib)", same)
+    if data is None and dataset.path == BUNDLED_DIGITS and BUNDLED_DIGITS_CALIB.is_file():
+        samples = _like(load_dataset(BUNDLED_DIGITS_CALIB), dataset, input_shape, steps)
+        how = f"{len(samples)} training samples of the bundled digits (calib_data.npz)"
+        return CalibrationSplit(samples, dataset, how)
+    return split_for_calibration(dataset, most)
+
+
+def _like(calib: Dataset, data: Dataset, input_shape: tuple[int, ...], steps: int) -> Dataset:
+    """Calibration samples in the layout the data was imported with (direct or one input per step)."""
+    sample = tuple(calib.x.shape[1:])
+    if sample in (tuple(data.x.shape[1:]), tuple(input_shape), (steps, *input_shape)):
+        return calib
+    if int(np.prod(sample)) == int(np.prod(data.x.shape[1:])):  # e.g. (64,) samples for a (1, 8, 8) import
+        return Dataset(calib.path, calib.x.reshape(len(calib.x), *data.x.shape[1:]), calib.y)
+    raise DataError(
+        f"calibration samples have shape {sample} but the model takes {tuple(input_shape)}"
+        f" (or, one input per step, ({steps}, {', '.join(map(str, input_shape))}))",
+        code="DAT008",
+        source=str(calib.path),
+        hint="give --calib samples of the same shape as the --data samples",
+    )
+
+
 def load_dataset(path: str | Path, input_shape: tuple[int, ...] | None = None, steps: int | None = None) -> Dataset:
     """Read and check a data file; ``input_shape`` (one sample) is checked when given, and with
     ``steps`` x may also hold one input per step, (N, steps, *input_shape)."""

@@ -1,34 +1,74 @@
-"""Passes as named objects and the one runner that applies them (issue 16, first step).
+"""Passes as named objects and the one runner that applies them (issue 16).
 
 A pass is a small frozen dataclass with a ``name``, the graph stage it takes and the stage it
 leaves, and ``run(graph, ctx) -> Graph``.  ``run_pipeline`` applies passes in order, verifies the
 graph against its stage after every pass (so a pass that breaks an invariant is named at once),
 records each pass's time, and prints the graph after the passes ``dump_after`` names.  Side
-results (which layers an approximation changed) go into the ``Context``, not into tuple returns.
+results (which layers an approximation changed, the quantization report, the placement) and
+warnings go into the ``Context``, not into tuple returns.  An analysis is a pass that returns the
+graph unchanged and leaves its result in the context: ``calibrate`` (the float model's statistics,
+which ``quantize`` reads from there), ``map`` (the placement on the target's cores) and the
+verification passes.
+
+``deployment_passes`` is the list that takes an imported model to a placed integer network;
+``verification_passes`` the analyses of that network compile_model adds: verify (float model vs
+integer network), energy and, with --lava-samples, the bit-exact backend's run.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
-from snncc.errors import DataError
-from snncc.ir import Graph, Stage, verify
+import numpy as np
+
+from snncc.errors import DataError, Diagnostic, MappingError
+from snncc.ir import Graph, Numerics, Stage, verify
 from snncc.ir.printer import print_graph
+from snncc.options import CompileOptions
 from snncc.passes.align_depths import align_depths
 from snncc.passes.approximate import AFTER_CANONICALIZE, approximate
+from snncc.passes.calibrate import Calibration, calibrate
 from snncc.passes.canonicalize import canonicalize
+from snncc.passes.quantize import QuantizationReport, Quantize, quantize
+from snncc.progress import counter
+from snncc.target import Target
+from snncc.verify import Comparison, compare, lava_check
+
+Progress = Callable[[str], None]
+
+
+def _silent(_message: str) -> None:
+    pass
 
 
 @dataclass
 class Context:
-    """What passes share besides the graph: side results, per-pass timings and the dump sink."""
+    """What passes share besides the graph: the target and options they compile for, where progress
+    messages and warnings go, per-pass timings, the dump sink, and the results passes leave."""
 
-    approximations: dict[str, list[str]] = field(default_factory=dict)  # approximation -> layers it changed
+    target: Target | None = None  # None: only passes that do not depend on a target can run
+    options: CompileOptions = field(default_factory=CompileOptions)
+    progress: Progress = _silent
+    diagnostics: list[Diagnostic] = field(default_factory=list)  # warnings, in the order passes found them
     timings: dict[str, float] = field(default_factory=dict)  # pass name -> seconds
     dump: Callable[[str, Graph], None] | None = None  # called after each pass named in dump_after
+    approximations: dict[str, list[str]] = field(default_factory=dict)  # approximation -> layers it changed
+    calibration: Calibration | None = None  # the calibrate analysis, which quantize reads
+    quantized_from: Graph | None = None  # the CANONICAL graph quantize took
+    quantization: QuantizationReport | None = None
+    placement: Any = None  # snncc.mapping Placement, from the map analysis
+    comparison: Comparison | None = None  # float model vs integer network, from the verify analysis
+    energy: Any = None  # snncc.energy EnergyReport
+    lava: dict[str, Any] | None = None  # the bit-exact backend's run (snncc.verify.lava_check)
+
+    def the_target(self) -> Target:
+        if self.target is None:
+            raise ValueError("this pass needs a target: Context(target=snncc.target.load_target(name))")
+        return self.target
 
 
 class Pass(Protocol):
@@ -61,6 +101,9 @@ class Canonicalize:
     produces: ClassVar[Stage] = Stage.CANONICAL
 
     def run(self, graph: Graph, ctx: Context) -> Graph:
+        ctx.progress(
+            "canonicalizing (fold batch norm, fuse pooling, fold gains and resets; relays where branches meet)"
+        )
         return canonicalize(graph)
 
 
@@ -89,6 +132,171 @@ class AlignDepths:
         return align_depths(graph)
 
 
+@dataclass(frozen=True, eq=False)
+class Calibrate:
+    """Analysis: the float model's input ranges and, with ``simulate``, per-layer |v| peaks and firing
+    rates on ``samples`` (input name -> (N, *shape)), for quantize; ``simulate=False`` for a preflight."""
+
+    samples: dict[str, np.ndarray]
+    how: str  # where the samples come from, for the progress message
+    simulate: bool = True
+    name: ClassVar[str] = "calibrate"
+    requires: ClassVar[Stage] = Stage.CANONICAL
+    produces: ClassVar[Stage] = Stage.CANONICAL
+
+    def run(self, graph: Graph, ctx: Context) -> Graph:
+        count = len(next(iter(self.samples.values())))
+        ctx.progress(f"quantizing{f' (calibrating on {count} samples: {self.how})' if self.simulate else ''}")
+        max_steps = (1 << ctx.the_target().numerics.input_bits) - 1
+        ctx.calibration = calibrate(graph, self.samples, max_steps=max_steps, simulate=self.simulate)
+        return graph
+
+
+@dataclass(frozen=True)
+class QuantizeToTarget:
+    """CANONICAL -> INTEGER in the target's numerics (narrowed by --netx-compatible) and input
+    encoding, with the scales the calibrate analysis left in the context."""
+
+    name: ClassVar[str] = "quantize"
+    requires: ClassVar[Stage] = Stage.CANONICAL
+    produces: ClassVar[Stage] = Stage.INTEGER
+
+    def run(self, graph: Graph, ctx: Context) -> Graph:
+        target = ctx.the_target()
+        settings = Quantize(
+            numerics=target_numerics(target, ctx.options), input_encoding=input_encoding(target, ctx.options)
+        )
+        int_graph, ctx.quantization = quantize(graph, settings, ctx.calibration)
+        ctx.quantized_from = graph
+        ctx.diagnostics.extend(ctx.quantization.diagnostics)
+        return int_graph
+
+
+@dataclass(frozen=True, eq=False)
+class MapToCores:
+    """Analysis: place the integer network on the target's cores (spike traffic weighted by the
+    calibrated firing rates, where simulated) and collect the design rules' warnings.
+    ``model_graph``: the imported graph, whose pooling layers a too-large fan-in error names."""
+
+    model_graph: Graph
+    name: ClassVar[str] = "map"
+    requires: ClassVar[Stage] = Stage.INTEGER
+    produces: ClassVar[Stage] = Stage.INTEGER
+
+    def run(self, graph: Graph, ctx: Context) -> Graph:
+        from snncc.mapping import check_design_rules, partition
+        from snncc.mapping.fan_in import explain_fan_in
+
+        target = ctx.the_target()
+        ctx.progress(f"mapping onto {target.name}")
+        rates = ctx.calibration.firing_rates if ctx.calibration is not None else None
+        try:
+            ctx.placement = partition(graph, target, firing_rates=rates or None)
+        except MappingError as err:  # name the pooling fused into a layer whose fan-in is too large
+            raise MappingError(diagnostics=explain_fan_in(list(err.diagnostics), self.model_graph)) from err
+        ctx.diagnostics.extend(d for d in check_design_rules(graph, target) if d.severity == "warning")
+        return graph
+
+
+@dataclass(frozen=True, eq=False)
+class Verify:
+    """Analysis: run the imported float ``model_graph`` and the integer network on ``inputs`` and
+    compare them (snncc.verify.compare), over --workers processes or a Dask cluster."""
+
+    model_graph: Graph
+    inputs: dict[str, np.ndarray]
+    labels: np.ndarray | None
+    name: ClassVar[str] = "verify"
+    requires: ClassVar[Stage] = Stage.INTEGER
+    produces: ClassVar[Stage] = Stage.INTEGER
+
+    def run(self, graph: Graph, ctx: Context) -> Graph:
+        from snncc.parallel import executor_for, in_flight_for
+
+        o = ctx.options
+        count = len(next(iter(self.inputs.values())))
+        ctx.progress(f"simulating {count} samples x {graph.meta.steps} steps (float model and reference backend)")
+        with executor_for(o.workers, o.dask_scheduler) as executor:
+            ctx.comparison = compare(
+                self.model_graph,
+                graph,
+                self.inputs,
+                self.labels,
+                tolerance=o.tolerance,
+                progress=counter(ctx.progress),  # a bar on a terminal (snncc.progress)
+                executor=executor,
+                in_flight=in_flight_for(executor, o.workers),
+                device=o.device,
+            )
+        return graph
+
+
+@dataclass(frozen=True)
+class EstimateEnergy:
+    """Analysis: energy per sample from the verified run's events on the placement (snncc.energy)."""
+
+    name: ClassVar[str] = "energy"
+    requires: ClassVar[Stage] = Stage.INTEGER
+    produces: ClassVar[Stage] = Stage.INTEGER
+
+    def run(self, graph: Graph, ctx: Context) -> Graph:
+        from snncc.energy import estimate
+
+        if ctx.comparison is None or ctx.placement is None:
+            raise ValueError("the energy analysis needs the map and verify analyses before it")
+        ctx.energy = estimate(graph, ctx.placement, ctx.comparison.deployed_trace, ctx.the_target())
+        return graph
+
+
+@dataclass(frozen=True, eq=False)
+class LavaCheck:
+    """Analysis: run Lava (or another bit-exact backend, --backend) and refsim on ``inputs`` and
+    demand equal u, v and spikes; scores the backend's outputs against the verified float run."""
+
+    inputs: dict[str, np.ndarray]
+    labels: np.ndarray | None
+    name: ClassVar[str] = "lava"
+    requires: ClassVar[Stage] = Stage.INTEGER
+    produces: ClassVar[Stage] = Stage.INTEGER
+
+    def run(self, graph: Graph, ctx: Context) -> Graph:
+        count = len(next(iter(self.inputs.values())))
+        ctx.progress(f"running {ctx.options.oracle_backend} on {count} samples")
+        float_predictions = None if ctx.comparison is None else ctx.comparison.verification.float_predictions[:count]
+        ctx.lava = lava_check(
+            graph,
+            self.inputs,
+            float_predictions=float_predictions,
+            labels=self.labels,
+            backend=ctx.options.oracle_backend,
+        )
+        return graph
+
+
+def input_encoding(target: Target, options: CompileOptions) -> str:
+    """--input-encoding, default the target's first; MAP020 if the target cannot receive it."""
+    encoding = options.input_encoding or target.input_encodings[0]
+    if encoding not in target.input_encodings:
+        raise MappingError(
+            f"target {target.name} cannot receive {encoding!r} input",
+            code="MAP020",
+            hint=f"choose one of: {', '.join(target.input_encodings)}",
+        )
+    return encoding
+
+
+def target_numerics(target: Target, options: CompileOptions) -> Numerics:
+    """The target's numerics, narrowed with --netx-compatible to what a netx file holds: lava-dl's
+    reader applies no weight exponent and a fixed bias exponent of 6 (snncc/netx_format.py)."""
+    if not options.netx_compatible:
+        return target.numerics
+    from snncc.netx_format import BIAS_EXP
+
+    return dataclasses.replace(
+        target.numerics, weight_exp_min=0, weight_exp_max=0, bias_exp_min=BIAS_EXP, bias_exp_max=BIAS_EXP
+    )
+
+
 def _approximate(graph: Graph, names: tuple[str, ...], ctx: Context) -> Graph:
     approximated, changed = approximate(graph, names)
     for name, layers in changed.items():
@@ -101,7 +309,32 @@ def canonical_passes(approximations: tuple[str, ...]) -> list[Pass]:
     return [Approximate(approximations), Canonicalize(), ApproximateCanonical(approximations), AlignDepths()]
 
 
-PASS_NAMES = tuple(p.name for p in canonical_passes(()))
+def deployment_passes(
+    options: CompileOptions, model_graph: Graph, calibration_samples: dict[str, np.ndarray], how: str, simulate: bool
+) -> list[Pass]:
+    """From the imported float graph to the integer network placed on the target's cores."""
+    return [
+        *canonical_passes(options.approximations),
+        Calibrate(calibration_samples, how, simulate),
+        QuantizeToTarget(),
+        MapToCores(model_graph),
+    ]
+
+
+def verification_passes(
+    options: CompileOptions, model_graph: Graph, inputs: dict[str, np.ndarray], labels
+) -> list[Pass]:
+    """What compile_model checks the placed integer network with: the float model's verdict on
+    ``inputs`` (and ``labels``), the energy, and with --lava-samples N the bit-exact backend on the first N."""
+    count = min(options.lava_samples, len(next(iter(inputs.values()))))
+    lava = [LavaCheck({k: x[:count] for k, x in inputs.items()}, None if labels is None else labels[:count])]
+    return [Verify(model_graph, inputs, labels), EstimateEnergy(), *(lava if options.lava_samples > 0 else [])]
+
+
+PASS_NAMES = (
+    *(p.name for p in canonical_passes(())),
+    *(p.name for p in (Calibrate, QuantizeToTarget, MapToCores, Verify, EstimateEnergy, LavaCheck)),
+)
 
 
 def check_dump_after(names: Sequence[str]) -> None:

@@ -11,19 +11,22 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from snncc import __version__
-from snncc.compile import CompileResult
 from snncc.energy import EVENT_TYPES
 from snncc.ir import IntInput, IntLIF, print_graph, save
+from snncc.output_dir import atomic_output_dir
 from snncc.passes.align_depths import relays_of
 from snncc.passes.approximate import APPROXIMATIONS
 from snncc.text import markdown_cell as md
 from snncc.utilization import plot_utilization
 from snncc.verify import MAX_SILENT
+
+if TYPE_CHECKING:  # type hints only: CompileResult's own methods may call into this module
+    from snncc.result import CompileResult
 
 BACKEND_NAMES = {"lava": ("Lava (fixed_pt)", "Lava"), "xylosim": ("SynSense XyloSim (rockpool 3.1.0)", "XyloSim")}
 INPUT_FORMS = {
@@ -671,3 +674,18 @@ def summary_markdown(result: CompileResult) -> str:
         f"{_pct(v['float_accuracy'])}, same decision on {_pct(v['output_agreement'])} of {v['samples']} samples."
     )
     return "\n".join([verdict, "", *summary_table(report)[2:]]) + "\n"  # [2:]: no "## Summary" heading
+
+
+def write_report(
+    result: CompileResult,
+    out: str | Path,
+    force: bool = False,
+    inputs: Sequence[str | Path] = (),
+    sections: Sequence[ReportSection] = (),
+) -> dict[str, Any]:
+    """What `snncc compile --out` writes (artifact, report.json, report.md and plots), all or nothing;
+    never into a folder that holds the model, the data or ``inputs`` (snncc.output_dir);
+    ``sections``: extra report sections."""
+    read = [result.model_path, result.dataset.path, *inputs]
+    with atomic_output_dir(Path(out), force=force, inputs=read) as tmp:
+        return write_outputs(result, tmp, sections)

@@ -13,12 +13,11 @@ import numpy as np
 from snncc.backends import get_backend
 from snncc.backends.refsim import RefSim
 from snncc.compile import output_classes
-from snncc.data import BUNDLED_DIGITS, check_labels, load_dataset
-from snncc.errors import DataError
+from snncc.data import check_labels, verification_data
 from snncc.ir import IntInput, Output, Stage, load, verify
 from snncc.limits import check_graph
 from snncc.passes.quantize import quantize_inputs
-from snncc.verify import predict
+from snncc.verify import lava_check, predict
 
 
 def simulate_artifact(
@@ -34,20 +33,10 @@ def simulate_artifact(
     check_graph(int_graph, str(artifact))
     check_graph(float_graph, str(artifact))
     (input_name, input_op), *_ = int_graph.of_type(IntInput)
-    dataset = load_dataset(data if data is not None else BUNDLED_DIGITS)
+    classes = output_classes(int_graph)
+    dataset = verification_data(data, input_shape=input_op.shape, steps=int_graph.meta.steps, classes=classes)
+    check_labels(dataset, classes)
     x = dataset.x
-    per_step = (int_graph.meta.steps, *input_op.shape)
-    if tuple(x.shape[1:]) not in (input_op.shape, per_step):
-        if int(np.prod(x.shape[1:])) != int(np.prod(input_op.shape)) or data is not None:
-            raise DataError(
-                f"samples have shape {tuple(x.shape[1:])} but the artifact takes {input_op.shape} "
-                f"(or, one input per step, {per_step})",
-                code="DAT008",
-                source=str(dataset.path),
-                hint="pass --data with inputs of the model's shape",
-            )
-        x = x.reshape(len(x), *input_op.shape)
-    check_labels(dataset, output_classes(int_graph))
     n = len(x) if samples is None else min(samples, len(x))
     x, y = x[:n], None if dataset.y is None else dataset.y[:n]
     reference = get_backend("floatsim").run(float_graph, {input_name: x})
@@ -61,8 +50,6 @@ def simulate_artifact(
         "float_accuracy": None if y is None else float(np.mean(float_predicted == y)),
     }
     if backend == "lava":
-        from snncc.compile import lava_check
-
         lava = lava_check(int_graph, {input_name: x}, float_predictions=float_predicted, labels=y)
         return {
             **summary,

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from snncc.backends import Record, Trace, get_backend
+from snncc.backends import Record, Trace, first_mismatch, get_backend
 from snncc.backends.base import merge_traces
 from snncc.backends.refsim import RefSim
 from snncc.ir import Graph, IntInput, IntLIF, IntXyloLIF, Output
@@ -332,3 +332,47 @@ def _accuracy(pred: np.ndarray, labels: np.ndarray | None) -> float | None:
     if labels is None:
         return None
     return float(np.mean(pred == labels))
+
+
+def lava_check(
+    int_graph: Graph,
+    x: dict[str, np.ndarray],
+    *,
+    float_predictions: np.ndarray | None = None,
+    labels: np.ndarray | None = None,
+    backend: str = "lava",
+) -> dict[str, Any]:
+    """Run Lava (or another bit-exact ``backend``: xylosim) and refsim on the same inputs; demand equal
+    u, v and spikes at every step.
+
+    Also scores that backend's own outputs (accuracy, agreement with the float model's predictions).
+    """
+    xi = quantize_inputs(int_graph, x)
+    record = Record(spikes=True, v=True, u=True)
+    ref = get_backend("refsim").run(int_graph, xi, record=record)
+    lava = get_backend(backend).run(int_graph, xi, record=record)
+    mismatch = first_mismatch(ref, lava)
+    (output_name, output_op), *_ = int_graph.of_type(Output)
+    predictions = predict(lava.outputs[output_name], output_op.readout)
+    result: dict[str, Any] = {
+        "backend": backend,
+        "samples": int(lava.batch),
+        "deployed_accuracy": None if labels is None else float(np.mean(predictions == labels)),
+        "output_agreement": None if float_predictions is None else float(np.mean(predictions == float_predictions)),
+        "bit_exact": mismatch is None,
+        "compared": ["u", "v", "spikes"],
+        "wall_seconds": round(lava.wall_seconds, 3),
+        "steps_per_second": round(lava.batch * lava.steps / lava.wall_seconds, 1) if lava.wall_seconds else None,
+    }
+    if mismatch is not None:
+        var, sample, step, neuron, expected, got, layer = mismatch
+        result["first_mismatch"] = {
+            "variable": var,
+            "layer": layer,
+            "sample": sample,
+            "step": step,
+            "neuron": list(neuron),
+            "refsim": expected,
+            backend: got,
+        }
+    return result

@@ -6,9 +6,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from snncc.compile import CompileResult
 from snncc.importers.onnx import APPROXIMATIONS
 from snncc.report import ReportSection
+from snncc.result import CompileResult
 
 from .convert import Conversion
 from .oracle import version

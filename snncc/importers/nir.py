@@ -24,24 +24,20 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import networkx as nx
 import numpy as np
 
-from snncc import nn as snn
-from snncc.data import BUNDLED_DIGITS, Dataset, load_dataset
-from snncc.errors import DataError, Diagnostic, ImportFailed, InvalidGraph, ModelLoadError, SnnccError
+from snncc.data import Dataset, verification_data
+from snncc.errors import Diagnostic, ImportFailed, InvalidGraph, ModelLoadError, SnnccError
 from snncc.ir import LIF, Graph, GraphBuilder, GraphMeta, Input, Op, Output, Shape, Stage, verify
 from snncc.ir.graph import recurrent_edges_of
 
 from .hdf5_guard import check_hdf5
 from .nir_conventions import EXPORTERS, NOTES, as_nir, per_step_if_warning
 from .nir_nodes import DISCRETIZATION, Unsupported, convert, ir_input_shape, snncc_metadata
-from .readout import add_readout
-
-if TYPE_CHECKING:
-    from snncc.compile import CompileOptions
+from .readout import READOUTS, add_readout
 
 SUPPORTED_NIR = "1.0.x (tested with nir 1.0.8)"
 # node kinds for the recurrence rule (SPEC.md §1): a cycle passes one neuron layer and a synapse op
@@ -81,39 +77,31 @@ def _written_by(path: Path) -> str:
 
 
 def import_nir_file(
-    path: Path, options: CompileOptions, warn: Callable[[Diagnostic], None] | None = None
+    path: Path,
+    *,
+    dt: float | None = None,
+    steps: int | None = None,
+    readout: str | None = None,
+    exporter: str | None = None,
+    data: Path | None = None,
+    warn: Callable[[Diagnostic], None] | None = None,
 ) -> tuple[Dataset, Graph]:
-    """`snncc compile model.nir`: the graph, and the data it is verified on: ``options.data``, else
-    the bundled digits when the graph takes (1, 8, 8) or (64,) samples.  ``warn`` gets the import's
+    """`snncc compile model.nir`: the graph (``dt``, ``steps``, ``readout``, ``exporter``: see
+    import_nir) and the data it is verified on (snncc.data.verification_data: ``data``, else the
+    bundled digits when the graph takes (1, 8, 8) or (64,) samples).  ``warn`` gets the import's
     warnings."""
     file = read_nir(path)
     graph = import_nir(
-        file,
-        dt=options.dt,
-        steps=options.steps,
-        readout=options.readout,
-        source=f"nir:{path}",
-        exporter=options.nir_from or "nir",
-        warn=warn,
+        file, dt=dt, steps=steps, readout=readout, source=f"nir:{path}", exporter=exporter or "nir", warn=warn
     )
     shape = graph.of_type(Input)[0][1].shape
-    if options.data is not None:
-        file_shape = _input_shape(_the_input(file), "input")
-        given = load_dataset(options.data, input_shape=file_shape, steps=graph.meta.steps)
-        if file_shape != shape:  # a Conv1d graph's (C, L) samples, held as (C, 1, L); also one per step
-            lead = given.x.shape[: given.x.ndim - len(file_shape)]
-            given = Dataset(given.path, given.x.reshape(*lead, *shape), given.y)
-        return given, graph
-    if not BUNDLED_DIGITS.is_file():
-        raise DataError("no --data given and the bundled digits data is not available", code="DAT010")
-    digits = load_dataset(BUNDLED_DIGITS)
-    if shape not in (digits.x.shape[1:], (int(np.prod(digits.x.shape[1:])),)):
-        raise DataError(
-            f"the model takes samples of shape {shape}, not the bundled 8x8 digits, and no --data was given",
-            code="DAT011",
-            hint="pass --data FILE.npz with x of shape (N, *input_shape) and optional labels y",
-        )
-    return Dataset(digits.path, digits.x.reshape(len(digits.x), *shape), digits.y), graph
+    file_shape = _input_shape(_the_input(file), "input")
+    classes = int(np.prod(graph.of_type(Output)[0][1].shape))
+    given = verification_data(data, input_shape=file_shape, steps=graph.meta.steps, classes=classes)
+    if file_shape != shape:  # a Conv1d graph's (C, L) samples, held as (C, 1, L); also one per step
+        lead = given.x.shape[: given.x.ndim - len(file_shape)]
+        given = Dataset(given.path, given.x.reshape(*lead, *shape), given.y)
+    return given, graph
 
 
 def _the_input(graph: Any) -> Any:
@@ -228,7 +216,7 @@ def _check_run_settings(dt: Any, steps: Any, readout: str | None) -> None:
     if steps is None:
         missing.append("--steps N")
     if readout is None:
-        missing.append(f"--readout ({', '.join(r for r in snn.READOUTS if r != 'steps')})")
+        missing.append(f"--readout ({', '.join(r for r in READOUTS if r != 'steps')})")
     if missing:
         raise ImportFailed(
             "a NIR graph does not say how it is run", code="IMT005", hint="pass " + " and ".join(missing)
@@ -237,8 +225,8 @@ def _check_run_settings(dt: Any, steps: Any, readout: str | None) -> None:
         raise ImportFailed(f"--dt must be a positive time in seconds, got {dt!r}", code="IMT005")
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ImportFailed(f"--steps must be a positive integer, got {steps!r}", code="IMT005")
-    if readout not in (*snn.READOUTS, "saved"):
-        raise ImportFailed(f"--readout must be one of {', '.join(snn.READOUTS)}, got {readout!r}", code="IMT005")
+    if readout not in (*READOUTS, "saved"):
+        raise ImportFailed(f"--readout must be one of {', '.join(READOUTS)}, got {readout!r}", code="IMT005")
 
 
 def _order(nodes: dict[str, Any], edges: list[tuple[str, str]]) -> tuple[list[str], dict[str, list[str]]]:

@@ -11,6 +11,10 @@ from __future__ import annotations
 
 from snncc.ir import LIF, Flatten, GraphBuilder, Op, Output
 
+# what snncc.nn.SNN(readout=...) and --readout name; here, not in snncc.nn, so that the NIR importer
+# needs no torch
+READOUTS = ("mean", "sum", "last", "steps")
+
 
 def add_readout(builder: GraphBuilder, chain: list[tuple[str, Op]], readout: str, steps: int) -> Output:
     """Append the output node (and a non-spiking readout neuron where needed) for the SNN's readout.

@@ -7,9 +7,9 @@ from typing import Literal
 import torch
 from torch import nn
 
-from .neurons import reset_neurons
+from snncc.importers.readout import READOUTS
 
-READOUTS = ("mean", "sum", "last", "steps")
+from .neurons import reset_neurons
 
 
 class SNN(nn.Module):

@@ -1,0 +1,72 @@
+"""What a compile produces: the placed integer network (Deployment) and, verified, the CompileResult."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from snncc.data import CalibrationSplit, Dataset
+from snncc.errors import Diagnostic
+from snncc.ir import Graph
+from snncc.passes.quantize import QuantizationReport
+from snncc.target import Target
+from snncc.verify import Comparison, verdict
+
+
+@dataclass(frozen=True)
+class CompileResult:
+    model_path: Path
+    target: Target
+    dataset: Dataset
+    float_graph: Graph  # the imported model (FLOAT stage) the deployment was verified against
+    int_graph: Graph
+    quantization: QuantizationReport
+    placement: Any  # snncc.mapping Placement
+    comparison: Comparison
+    energy: Any  # snncc.energy EnergyReport
+    lava: dict[str, Any] | None
+    diagnostics: tuple[Diagnostic, ...]
+    approximations: dict[str, list[str]] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    calibration: CalibrationSplit | None = None  # which samples set the scales (None: not recorded)
+
+    @property
+    def verification_passed(self) -> bool:
+        return self.verdict[0]
+
+    @property
+    def verdict(self) -> tuple[bool, list[str]]:
+        """(passed, why it failed): snncc.verify.verdict on this compile's verification and Lava run."""
+        return verdict(self.comparison.verification, self.min_agreement, self.lava)
+
+    min_agreement: float = 0.95
+
+    def summary(self) -> str:
+        """A few lines: verdict, accuracy, energy, cores (snncc.report.summary_text)."""
+        from snncc.report import summary_text
+
+        return summary_text(self)
+
+    def _repr_markdown_(self) -> str:  # Jupyter shows this: the verdict and report.md's summary table
+        from snncc.report import summary_markdown
+
+        return summary_markdown(self)
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """What the front half of the pipeline produces: the integer network placed on the target."""
+
+    model_path: Path
+    target: Target
+    dataset: Dataset  # the samples to score: none of them was used for calibration unless calibration.overlaps
+    calibration: CalibrationSplit
+    input_name: str
+    model_graph: Graph  # the imported model (FLOAT stage): what the deployment is verified against
+    float_graph: Graph  # CANONICAL stage, after any approximations
+    int_graph: Graph
+    quantization: QuantizationReport
+    placement: Any  # snncc.mapping Placement
+    diagnostics: tuple[Diagnostic, ...]
+    approximations: dict[str, list[str]]  # name -> layers it changed
