@@ -4,7 +4,7 @@ floatsim and refsim differ only in what one op computes in one step, which each 
 ``Dialect``; everything else is here, once (ir/SPEC.md §1.1, aligned time):
 
 - the time loop: at step t every node, in topological order, processes step t of the sample;
-- recurrent edges carry their layer's output of step t − 1 (the dialect's silence at the first step);
+- a recurrent edge carries its layer's message of step t − 1 (zeros at a sample's first step);
 - stateless ops fed only by inputs that are the same at every step are computed once per run;
 - neuron layers' spike counts, v sums, overflow counters, per-step recordings and readouts.
 """
@@ -55,7 +55,8 @@ class Layer:
 
 
 class Dialect(Protocol):
-    """One simulator's arithmetic: its array type, neuron state and per-op steps."""
+    """One simulator's arithmetic: its array type, neuron state and per-op steps (neurons are the ops
+    with IS_NEURON; every other op but inputs and outputs is stateless and has one input)."""
 
     value_dtype: ClassVar[type]  # of v and its sums: float64 or int64
     message_dtype: ClassVar[type]  # of what a neuron layer sends: amplitude·spikes or bool spikes
@@ -67,8 +68,6 @@ class Dialect(Protocol):
     def get(self, x: Array) -> np.ndarray:
         """A numpy copy (never a view of state that later steps update in place)."""
         ...
-
-    def is_neuron(self, op: Op) -> bool: ...
 
     def initial_state(self, op: Op, batch: int) -> Any:
         """A neuron layer's state at the start of every sample, where the run computes."""
@@ -111,7 +110,7 @@ class _Run:
         for name in self.order:
             op = graph[name]
             preds = graph.predecessors(name)
-            if preds and not dialect.is_neuron(op) and all(p in self.constant for p in preds):
+            if preds and not op.IS_NEURON and all(p in self.constant for p in preds):
                 self.constant.add(name)
         self.memo: dict[str, Array] = {}
         # each node's sources, and whether the edge is recurrent (looked up once, not every step)
@@ -124,7 +123,7 @@ class _Run:
         readouts = [(graph.predecessors(n)[0], op.readout) for n, op in graph.of_type(Output)]
         self.layers: dict[str, Layer] = {}
         for name, op in graph.nodes:
-            if dialect.is_neuron(op):
+            if op.IS_NEURON:
                 shape = (batch, *op.shape)
                 # the v sums only for the layers a v_mean readout reads (one array less to stream every step)
                 v_sum = put(np.zeros(shape, dtype=dialect.value_dtype)) if (name, "v_mean") in readouts else None

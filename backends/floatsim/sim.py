@@ -128,9 +128,6 @@ class FloatDialect:
     def get(self, x: np.ndarray) -> np.ndarray:
         return np.array(x)
 
-    def is_neuron(self, op: Op) -> bool:
-        return isinstance(op, LIF)
-
     def initial_state(self, op: LIF, batch: int) -> step.LIFState:
         return step.lif_initial_state(op, batch)
 

@@ -143,9 +143,6 @@ class LoihiDialect:
     def get(self, x) -> np.ndarray:
         return np.array(x) if self.device is None else x.detach().cpu().numpy().copy()
 
-    def is_neuron(self, op: object) -> bool:
-        return isinstance(op, IntLIF)
-
     def initial_state(self, op: IntLIF, batch: int) -> LIFState:
         return LIFState(*(None if a is None else self.put(a) for a in initial_state(op, batch)))
 
