@@ -48,6 +48,10 @@ class Layer:
     v_sum: Array | None
     events: dict[str, int] = field(default_factory=lambda: dict.fromkeys(EVENT_COUNTERS, 0))
 
+    @property
+    def batch(self) -> int:
+        return self.counts.shape[0]
+
     def tally(self, spikes: Array, v: Array) -> None:
         self.counts += spikes
         if self.v_sum is not None:
@@ -77,9 +81,18 @@ class Dialect(Protocol):
         """One step of a stateless op (a synapse, pooling, flatten, ...) on its one input."""
         ...
 
-    def neuron(self, name: str, op: Op, total: Array, layer: Layer) -> NeuronStep:
-        """One step of a neuron layer on the unwrapped sum of its inputs; updates ``layer``."""
+    def neuron(self, name: str, op: Op, inputs: list[Array], layer: Layer) -> NeuronStep:
+        """One step of a neuron layer on this step's inputs (one per predecessor, in graph order, as
+        the stateless ops produced them); updates ``layer``."""
         ...
+
+
+def port_sum(inputs: list[Array], batch: int, shape: tuple[int, ...]) -> Array:
+    """The unwrapped sum of a neuron layer's inputs, (batch, *shape): what its input port adds up."""
+    total = inputs[0].reshape(batch, *shape)
+    for more in inputs[1:]:
+        total = total + more.reshape(batch, *shape)
+    return total
 
 
 def interpret(
@@ -156,10 +169,7 @@ class _Run:
             self.previous[layer] = out[layer]
 
     def _neuron_step(self, name: str, op: Op, inputs: list[Array]) -> Array:
-        total = inputs[0].reshape(self.batch, *op.shape)  # the ports' unwrapped sum
-        for more in inputs[1:]:
-            total = total + more.reshape(self.batch, *op.shape)
-        result = self.dialect.neuron(name, op, total, self.layers[name])
+        result = self.dialect.neuron(name, op, inputs, self.layers[name])
         get = self.dialect.get
         self.last_v[name] = result.v
         for (layer, readout), values in self.per_step.items():

@@ -13,7 +13,7 @@ from typing import ClassVar
 import numpy as np
 
 from snncc.backends.base import Record, Trace
-from snncc.backends.interpreter import Layer, NeuronStep, interpret
+from snncc.backends.interpreter import Layer, NeuronStep, interpret, port_sum
 from snncc.errors import BackendError, Diagnostic
 from snncc.ir import (
     FLOAT_OPS,
@@ -134,7 +134,8 @@ class FloatDialect:
     def stateless(self, name: str, op: Op, x: np.ndarray) -> np.ndarray:
         return step.apply(op, x)
 
-    def neuron(self, name: str, op: LIF, total: np.ndarray, layer: Layer) -> NeuronStep:
+    def neuron(self, name: str, op: LIF, inputs: list[np.ndarray], layer: Layer) -> NeuronStep:
+        total = port_sum(inputs, layer.batch, op.shape)
         before = layer.state
         s, after = step.lif_step(op, before, total)
         layer.state = after

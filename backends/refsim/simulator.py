@@ -18,14 +18,14 @@ import numpy as np
 
 from snncc.backends.base import Record, Trace
 from snncc.backends.int_inputs import check_int_inputs, input_events, is_per_step
-from snncc.backends.interpreter import EVENT_COUNTERS, Layer, NeuronStep, interpret
+from snncc.backends.interpreter import EVENT_COUNTERS, Layer, NeuronStep, interpret, port_sum
 from snncc.errors import Diagnostic, InvalidGraph
 from snncc.ir import Graph, IntConv2d, IntDense, IntInput, IntLIF, Numerics, Stage, verify
 
 from . import fused, kernels
 from .arith import effective_weights, shift, wrap_int32
 from .lif import LIFState, effective_bias, initial_state, lif_step
-from .xylo import run_xylo
+from .xylo import XyloDialect
 
 
 class RefSim:
@@ -43,14 +43,15 @@ class RefSim:
 
     def run(self, graph: Graph, inputs: dict[str, np.ndarray], *, record: Record = Record()) -> Trace:
         verify(graph, Stage.INTEGER)
-        if graph.meta.numerics.family == "xylo":
-            return run_xylo(graph, inputs, record)
         start = time.perf_counter()
         steps = graph.meta.steps
         values = check_int_inputs(graph, inputs)
         batch = len(next(iter(values.values())))
         constant = {k for k, v in values.items() if not is_per_step(graph[k], v)}
-        dialect = LoihiDialect(graph, _device(self.device))
+        if graph.meta.numerics.family == "xylo":
+            dialect = XyloDialect(graph)  # numpy only
+        else:
+            dialect = LoihiDialect(graph, _device(self.device))
         time_major = {k: _time_major(graph[k], v) for k, v in values.items()}
         trace = interpret(graph, dialect, time_major, constant, batch, record)
         return replace(
@@ -167,7 +168,8 @@ class LoihiDialect:
         # binary path: sum of the weights of the active inputs
         return wrap_int32(shift(kernel(x, binary=True), op.weight_exp))
 
-    def neuron(self, name: str, op: IntLIF, total: np.ndarray, layer: Layer) -> NeuronStep:
+    def neuron(self, name: str, op: IntLIF, inputs: list[np.ndarray], layer: Layer) -> NeuronStep:
+        total = port_sum(inputs, layer.batch, op.shape)  # Lava's a_in: the unwrapped sum of the ports
         counters = layer.events
         if self.device is None and fused.supports(op):  # one compiled pass, same arithmetic
             spikes, events = fused.lif_step_in_place(
