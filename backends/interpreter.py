@@ -87,6 +87,16 @@ class Dialect(Protocol):
         ...
 
 
+class OnNumpy:
+    """``put`` and ``get`` of a dialect that computes on numpy arrays."""
+
+    def put(self, x: np.ndarray) -> np.ndarray:
+        return x
+
+    def get(self, x: np.ndarray) -> np.ndarray:
+        return np.array(x)
+
+
 def port_sum(inputs: list[Array], batch: int, shape: tuple[int, ...]) -> Array:
     """The unwrapped sum of a neuron layer's inputs, (batch, *shape): what its input port adds up."""
     total = inputs[0].reshape(batch, *shape)

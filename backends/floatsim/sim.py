@@ -13,7 +13,7 @@ from typing import ClassVar
 import numpy as np
 
 from snncc.backends.base import Record, Trace
-from snncc.backends.interpreter import Layer, NeuronStep, interpret, port_sum
+from snncc.backends.interpreter import Layer, NeuronStep, OnNumpy, interpret, port_sum
 from snncc.errors import BackendError, Diagnostic
 from snncc.ir import (
     FLOAT_OPS,
@@ -116,17 +116,11 @@ def _read_inputs(graph: Graph, inputs: dict[str, np.ndarray]) -> tuple[int, dict
     return batches.pop(), per_step, values
 
 
-class FloatDialect:
+class FloatDialect(OnNumpy):
     """floatsim's arithmetic for the shared interpreter: float64 numpy, SPEC.md §2's step functions."""
 
     value_dtype: ClassVar[type] = np.float64
     message_dtype: ClassVar[type] = np.float64  # a layer sends amplitude·spikes
-
-    def put(self, x: np.ndarray) -> np.ndarray:
-        return x
-
-    def get(self, x: np.ndarray) -> np.ndarray:
-        return np.array(x)
 
     def initial_state(self, op: LIF, batch: int) -> step.LIFState:
         return step.lif_initial_state(op, batch)

@@ -2,7 +2,8 @@
 
 Aligned time (SPEC.md §1.1): at step t every layer processes step t of the sample, so a
 synapse op reads its source's output of the same step, except a recurrent synapse, which reads
-its layer's spikes of step t − 1 (none at t = 1).  All samples of a batch run at once.
+its layer's spikes of step t − 1 (none at t = 1).  All samples of a batch run at once, on the shared
+interpreter (backends/interpreter.py): this module supplies the Loihi dialect, xylo.py the Xylo one.
 
 ``RefSim(device=...)`` runs the same code on torch tensors (a GPU where torch sees one, or
 "cpu"); the default runs on numpy arrays.  Both are bit-identical (tests/property).

@@ -13,7 +13,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from snncc.backends.interpreter import Layer, NeuronStep
+from snncc.backends.interpreter import Layer, NeuronStep, OnNumpy
 from snncc.ir import Graph, IntDense, IntInput, IntXyloLIF
 
 INT16_MIN, INT16_MAX = -(1 << 15), (1 << 15) - 1
@@ -87,7 +87,7 @@ def source_order(graph: Graph, layer: str) -> list[str]:
     return sorted(graph.predecessors(layer), key=key)
 
 
-class XyloDialect:
+class XyloDialect(OnNumpy):
     """refsim's arithmetic for the xylo family (numpy int64 holding int16 values) for the shared
     interpreter.  A synapse op passes its source's events on; the neuron step delivers them to i in
     Xylo's order (``source_order``) with the saturation after every source that SPEC.md §6 asks for."""
@@ -100,12 +100,6 @@ class XyloDialect:
         self.matrices = {n: synapse_matrix(op) for n, op in graph.of_type(IntDense)}
         self.order = {n: source_order(graph, n) for n, _ in graph.of_type(IntXyloLIF)}
         self.bias = {n: op.bias.array.astype(np.int64).reshape(-1) for n, op in graph.of_type(IntXyloLIF)}
-
-    def put(self, x: np.ndarray) -> np.ndarray:
-        return x
-
-    def get(self, x: np.ndarray) -> np.ndarray:
-        return np.array(x)
 
     def initial_state(self, op: IntXyloLIF, batch: int) -> tuple[np.ndarray, np.ndarray]:
         """(i, v), flat (batch, neurons): zero at the start of every sample."""
