@@ -7,11 +7,13 @@ reset state, readouts in float units (the output's scale applied).
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import ClassVar
 
 import numpy as np
 
-from snncc.backends.base import LayerStats, Record, Trace
+from snncc.backends.base import Record, Trace
+from snncc.backends.interpreter import Layer, NeuronStep, OnNumpy, interpret, port_sum
 from snncc.errors import BackendError, Diagnostic
 from snncc.ir import (
     FLOAT_OPS,
@@ -29,7 +31,7 @@ RUNNABLE: tuple[type[Op], ...] = FLOAT_OPS  # every float-stage op (so every can
 
 
 class FloatSim:
-    """Backend ``floatsim``: float64 numpy interpreter of float graphs, batched."""
+    """Backend ``floatsim``: float graphs on the shared interpreter (backends/interpreter.py), batched."""
 
     name: ClassVar[str] = "floatsim"
 
@@ -71,8 +73,16 @@ class FloatSim:
                 code="BKD021",
                 hint=f"neuron layers: {', '.join(layers)}",
             )
-        trace = _simulate(graph, batch, per_step, values, record)
-        return Trace(**{**trace, "wall_seconds": time.perf_counter() - began})
+        constant = {n for n, is_per_step in per_step.items() if not is_per_step}
+        time_major = {n: x if n in constant else np.moveaxis(x, 1, 0) for n, x in values.items()}
+        trace = interpret(graph, FloatDialect(), time_major, constant, batch, record)
+        outputs = {n: trace.outputs[n].astype(np.float64) * op.scale for n, op in graph.of_type(Output)}
+        return replace(
+            trace,
+            outputs=outputs,  # in float units
+            input_events={n: _input_events(x, per_step[n], graph.meta.steps) for n, x in values.items()},
+            wall_seconds=time.perf_counter() - began,
+        )
 
 
 def _read_inputs(graph: Graph, inputs: dict[str, np.ndarray]) -> tuple[int, dict[str, bool], dict[str, np.ndarray]]:
@@ -106,93 +116,26 @@ def _read_inputs(graph: Graph, inputs: dict[str, np.ndarray]) -> tuple[int, dict
     return batches.pop(), per_step, values
 
 
-def _simulate(
-    graph: Graph, batch: int, per_step: dict[str, bool], inputs: dict[str, np.ndarray], record: Record
-) -> dict:
-    steps = graph.meta.steps
-    order = [n for n in graph.topo_order() if not isinstance(graph[n], Output)]
-    neurons = {n: op for n, op in graph.nodes if isinstance(op, LIF)}
-    state = {n: step.lif_initial_state(op, batch) for n, op in neurons.items()}
-    counts = {n: np.zeros((batch, *op.shape), dtype=np.int64) for n, op in neurons.items()}  # per sample
-    v_sums = {n: np.zeros((batch, *op.shape)) for n, op in neurons.items()}
-    step_outputs = {
-        (graph.predecessors(n)[0], op.readout): np.zeros((batch, steps, *op.shape))
-        for n, op in graph.of_type(Output)
-        if op.readout in ("spike_steps", "v_steps")
-    }
-    active = dict.fromkeys(neurons, 0)
-    wanted = [n for n in neurons if record.wants(n)]
-    rec = {
-        var: {
-            n: np.zeros((batch, steps, *neurons[n].shape), np.uint8 if var == "spikes" else np.float64) for n in wanted
-        }
-        for var in ("spikes", "v", "u")
-        if getattr(record, var)
-    }
-    # stateless ops fed only by inputs that are the same at every step: computed once per run
-    constant = {n for n, op in graph.nodes if isinstance(op, Input) and not per_step[n]}
-    for n in order:
-        op = graph[n]
-        if not isinstance(op, (Input, LIF)) and all(p in constant for p in graph.predecessors(n)):
-            constant.add(n)
-    memo: dict[str, np.ndarray] = {}
-    # a recurrent edge carries its layer's output of the previous step: zeros at the first (SPEC.md §1.1)
-    previous = {n: np.zeros((batch, *graph[n].shape)) for n in graph.recurrent_layers()}
-    for t in range(steps):
-        values: dict[str, np.ndarray] = {}
-        for name in order:
-            op = graph[name]
-            preds = graph.predecessors(name)
-            if isinstance(op, Input):
-                values[name] = inputs[name][:, t] if per_step[name] else inputs[name]
-            elif isinstance(op, LIF):
-                x = sum(_read(graph, values, previous, p, name).reshape(batch, *op.shape) for p in preds)
-                before = state[name]
-                s, after = step.lif_step(op, before, x)
-                state[name] = after
-                active[name] += int(np.count_nonzero((x != 0) | (before.i != 0) | (before.v != 0)))
-                counts[name] += s
-                v_sums[name] += after.v
-                values[name] = op.amplitude * s
-                for (layer, readout), buffer in step_outputs.items():
-                    if layer == name:
-                        buffer[:, t] = s if readout == "spike_steps" else after.v
-                for var, value in (("spikes", s), ("v", after.v), ("u", after.i)):
-                    if var in rec and name in rec[var]:
-                        rec[var][name][:, t] = value
-            elif name in memo:
-                values[name] = memo[name]
-            else:
-                values[name] = step.apply(op, _read(graph, values, previous, preds[0], name))
-                if name in constant:
-                    memo[name] = values[name]
-        previous = {n: values[n] for n in previous}
-    outputs = {}
-    for name, op in graph.of_type(Output):
-        layer = graph.predecessors(name)[0]
-        if op.readout in ("spike_steps", "v_steps"):
-            readout = step_outputs[(layer, op.readout)]
-        else:
-            readout = {"spike_count": counts[layer], "v_last": state[layer].v, "v_mean": v_sums[layer] / steps}[
-                op.readout
-            ]
-        outputs[name] = readout.astype(np.float64) * op.scale
-    return {
-        "batch": batch,
-        "steps": steps,
-        "outputs": outputs,
-        "spike_counts": {n: c.sum(axis=0) for n, c in counts.items()},
-        "input_events": {n: _input_events(x, per_step[n], steps) for n, x in inputs.items()},
-        "stats": {n: LayerStats(spikes=int(c.sum()), active_updates=active[n]) for n, c in counts.items()},
-        "spikes": rec.get("spikes", {}),
-        "v": rec.get("v", {}),
-        "u": rec.get("u", {}),
-    }
+class FloatDialect(OnNumpy):
+    """floatsim's arithmetic for the shared interpreter: float64 numpy, SPEC.md §2's step functions."""
 
+    value_dtype: ClassVar[type] = np.float64
+    message_dtype: ClassVar[type] = np.float64  # a layer sends amplitude·spikes
 
-def _read(graph: Graph, values: dict, previous: dict, src: str, dst: str) -> np.ndarray:
-    """What ``dst`` receives from ``src`` this step: over a recurrent edge, the previous step's value."""
-    return previous[src] if graph.is_recurrent(src, dst) else values[src]
+    def initial_state(self, op: LIF, batch: int) -> step.LIFState:
+        return step.lif_initial_state(op, batch)
+
+    def stateless(self, name: str, op: Op, x: np.ndarray) -> np.ndarray:
+        return step.apply(op, x)
+
+    def neuron(self, name: str, op: LIF, inputs: list[np.ndarray], layer: Layer) -> NeuronStep:
+        total = port_sum(inputs, layer.batch, op.shape)
+        before = layer.state
+        s, after = step.lif_step(op, before, total)
+        layer.state = after
+        layer.events["active_updates"] += int(np.count_nonzero((total != 0) | (before.i != 0) | (before.v != 0)))
+        layer.tally(s, after.v)
+        return NeuronStep(s, after.v, after.i, op.amplitude * s)
 
 
 def _input_events(x: np.ndarray, per_step: bool, steps: int) -> np.ndarray:

@@ -187,15 +187,7 @@ def _neuron(op: IntLIF, name: str, steps: int, depth: int, stock_cls, own_cls):
     stock = op.reset == "zero" and op.spiking and op.v_floor is None and not op.v_init.array.any() and no_current
     if stock and not isinstance(op, IntCLIF):  # Intel's own model: the independent reference
         return stock_cls(**common)
-    extra = {}
-    if isinstance(op, IntCLIF):
-        extra = {
-            "m_frac_bits": op.m_frac_bits,
-            "h_shift": op.h_shift,
-            "lut_h": op.lut_h.array,
-            "m_shift": op.m_shift,
-            "lut_m": op.lut_m.array,
-        }
+    extra = {"clif": op} if isinstance(op, IntCLIF) else {}
     return own_cls(
         **common,
         **extra,

@@ -2,7 +2,8 @@
 
 Aligned time (SPEC.md §1.1): at step t every layer processes step t of the sample, so a
 synapse op reads its source's output of the same step, except a recurrent synapse, which reads
-its layer's spikes of step t − 1 (none at t = 1).  All samples of a batch run at once.
+its layer's spikes of step t − 1 (none at t = 1).  All samples of a batch run at once, on the shared
+interpreter (backends/interpreter.py): this module supplies the Loihi dialect, xylo.py the Xylo one.
 
 ``RefSim(device=...)`` runs the same code on torch tensors (a GPU where torch sees one, or
 "cpu"); the default runs on numpy arrays.  Both are bit-identical (tests/property).
@@ -11,20 +12,21 @@ its layer's spikes of step t − 1 (none at t = 1).  All samples of a batch run 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import ClassVar
 
 import numpy as np
 
-from snncc.backends.base import LayerStats, Record, Trace
+from snncc.backends.base import Record, Trace
 from snncc.backends.int_inputs import check_int_inputs, input_events, is_per_step
+from snncc.backends.interpreter import EVENT_COUNTERS, Layer, NeuronStep, interpret, port_sum
 from snncc.errors import Diagnostic, InvalidGraph
-from snncc.ir import Graph, IntConv2d, IntDense, IntInput, IntLIF, Numerics, Output, Stage, verify
-from snncc.ir.ops_float import STEP_READOUTS
+from snncc.ir import Graph, IntConv2d, IntDense, IntInput, IntLIF, Numerics, Stage, verify
 
 from . import fused, kernels
 from .arith import effective_weights, shift, wrap_int32
 from .lif import LIFState, effective_bias, initial_state, lif_step
-from .xylo import run_xylo
+from .xylo import XyloDialect
 
 
 class RefSim:
@@ -42,19 +44,22 @@ class RefSim:
 
     def run(self, graph: Graph, inputs: dict[str, np.ndarray], *, record: Record = Record()) -> Trace:
         verify(graph, Stage.INTEGER)
-        if graph.meta.numerics.family == "xylo":
-            return run_xylo(graph, inputs, record)
         start = time.perf_counter()
         steps = graph.meta.steps
         values = check_int_inputs(graph, inputs)
         batch = len(next(iter(values.values())))
         constant = {k for k, v in values.items() if not is_per_step(graph[k], v)}
-        run = _Run(graph, batch, record, constant_inputs=constant, device=_device(self.device))
-        per_step = {k: _time_major(graph[k], v) for k, v in values.items()}
-        for t in range(steps):
-            run.step({k: run.arrays.put(v[t] if k not in constant else v) for k, v in per_step.items()})
-        input_counts = {k: input_events(graph[k], v, steps) for k, v in values.items()}
-        return run.trace(time.perf_counter() - start, input_counts)
+        if graph.meta.numerics.family == "xylo":
+            dialect = XyloDialect(graph)  # numpy only
+        else:
+            dialect = LoihiDialect(graph, _device(self.device))
+        time_major = {k: _time_major(graph[k], v) for k, v in values.items()}
+        trace = interpret(graph, dialect, time_major, constant, batch, record)
+        return replace(
+            trace,
+            input_events={k: input_events(graph[k], v, steps) for k, v in values.items()},
+            wall_seconds=time.perf_counter() - start,
+        )
 
 
 def _time_major(op: IntInput, x: np.ndarray) -> np.ndarray:
@@ -101,27 +106,6 @@ def _device(name: str | None):
     return device
 
 
-class _Arrays:
-    """Moves arrays between numpy (the Trace's type) and where the run computes."""
-
-    def __init__(self, device) -> None:
-        self.device = device
-
-    def put(self, x: np.ndarray):
-        if self.device is None:
-            return x
-        import torch
-
-        return torch.as_tensor(np.ascontiguousarray(x), device=self.device)
-
-    def get(self, x) -> np.ndarray:
-        """A numpy copy (never a view of state that later steps update in place)."""
-        return np.array(x) if self.device is None else x.detach().cpu().numpy().copy()
-
-    def zeros(self, shape: tuple[int, ...]):
-        return self.put(np.zeros(shape, dtype=np.int64))
-
-
 def _kernel(graph: Graph, name: str, op: IntDense | IntConv2d, numerics: Numerics, device=None):
     """The synapse op's kernel, prepared once per run for the largest input its source can send."""
     src = graph[graph.predecessors(name)[0]]
@@ -138,85 +122,43 @@ def _kernel(graph: Graph, name: str, op: IntDense | IntConv2d, numerics: Numeric
     return kernels.Conv2dKernel.prepare(weight, max_input, op)
 
 
-class _Run:
-    """Mutable state of one batched run: neuron states, recordings and counters."""
+class LoihiDialect:
+    """refsim's arithmetic for the shared interpreter (Loihi numerics): int64 arrays holding Lava's int32
+    values, on numpy or, with a torch device, on torch tensors.  Prepared once per run and graph."""
 
-    def __init__(
-        self, graph: Graph, batch: int, record: Record, constant_inputs: set[str] = frozenset(), device=None
-    ) -> None:
-        self.graph, self.batch, self.record = graph, batch, record
-        self.arrays = arrays = _Arrays(device)
-        # a synapse fed by an input that is the same at every step (direct input) has the same
-        # output at every step: computed once per run
-        self.constant_synapses = {
-            n for n, _ in graph.of_type(IntDense, IntConv2d) if graph.predecessors(n)[0] in constant_inputs
-        }
-        self.memo: dict[str, np.ndarray] = {}
-        self.recurrent_synapses = {e.dst for e in graph.recurrent_edges()}
-        # each recurrent layer's spikes of the step before; none before a sample's first step
-        self.previous = {
-            n: arrays.put(np.zeros((batch, *graph[n].shape), dtype=bool)) for n in graph.recurrent_layers()
-        }
+    value_dtype: ClassVar[type] = np.int64
+    message_dtype: ClassVar[type] = np.bool_  # a layer sends its spikes
+
+    def __init__(self, graph: Graph, device=None) -> None:
+        self.graph, self.device = graph, device
         self.numerics: Numerics = graph.meta.numerics  # type: ignore[assignment]
-        self.order = graph.topo_order()
-        self.lifs = {n: op for n, op in graph.of_type(IntLIF)}
-        self.state: dict[str, LIFState] = {
-            n: LIFState(*(None if a is None else arrays.put(a) for a in initial_state(op, batch)))
-            for n, op in self.lifs.items()
-        }
-        self.bias = {n: arrays.put(effective_bias(op)) for n, op in self.lifs.items()}
+        self.bias = {n: self.put(effective_bias(op)) for n, op in graph.of_type(IntLIF)}
         self.kernels = {n: _kernel(graph, n, op, self.numerics, device) for n, op in graph.of_type(IntDense, IntConv2d)}
-        self.counts = {n: arrays.zeros((batch, *op.shape)) for n, op in self.lifs.items()}
-        # the v sums only for the layers a v_mean readout reads (one array less to stream every step)
-        self.v_sum = {
-            graph.predecessors(n)[0]: arrays.zeros((batch, *graph[graph.predecessors(n)[0]].shape))
-            for n, op in graph.of_type(Output)
-            if op.readout == "v_mean"
-        }
-        self.per_step: dict[tuple[str, str], list[np.ndarray]] = {
-            (graph.predecessors(n)[0], op.readout): [] for n, op in graph.of_type(Output) if op.readout in STEP_READOUTS
-        }
-        self.events = {
-            n: dict.fromkeys(("u_wraps", "v_saturations", "int32_wraps", "active_updates"), 0) for n in self.lifs
-        }
-        self.rec: dict[str, dict[str, list[np.ndarray]]] = {"spikes": {}, "v": {}, "u": {}}
-        for name in self.lifs:
-            if record.wants(name):
-                for var in ("spikes", "v", "u"):
-                    if getattr(record, var):
-                        self.rec[var][name] = []
 
-    def step(self, x: dict[str, np.ndarray]) -> None:
-        out: dict[str, np.ndarray] = {}
-        for name in self.order:
-            op = self.graph[name]
-            if isinstance(op, IntInput):
-                out[name] = x[name]
-            elif isinstance(op, (IntDense, IntConv2d)):
-                if name in self.memo:
-                    out[name] = self.memo[name]
-                    continue
-                src = self.graph.predecessors(name)[0]
-                # a recurrent synapse reads its layer's spikes of the previous step (SPEC.md §1.1)
-                value = self.previous[src] if name in self.recurrent_synapses else out[src]
-                out[name] = self._synapse(name, op, self.graph[src], value)
-                if name in self.constant_synapses:
-                    self.memo[name] = out[name]
-            elif isinstance(op, IntLIF):
-                out[name] = self._neuron(name, op, [out[p] for p in self.graph.predecessors(name)])
-        for layer in self.previous:
-            self.previous[layer] = out[layer]
+    def put(self, x: np.ndarray):
+        if self.device is None:
+            return x
+        import torch
 
-    def _synapse(self, name: str, op: IntDense | IntConv2d, src: object, x: np.ndarray) -> np.ndarray:
+        return torch.as_tensor(np.ascontiguousarray(x), device=self.device)
+
+    def get(self, x) -> np.ndarray:
+        return np.array(x) if self.device is None else x.detach().cpu().numpy().copy()
+
+    def initial_state(self, op: IntLIF, batch: int) -> LIFState:
+        return LIFState(*(None if a is None else self.put(a) for a in initial_state(op, batch)))
+
+    def stateless(self, name: str, op: IntDense | IntConv2d, x: np.ndarray) -> np.ndarray:
         """This step's int32 output of one synapse op (what Lava's port carries)."""
         kernel = self.kernels[name]
+        src = self.graph[self.graph.predecessors(name)[0]]
         if isinstance(src, IntInput) and src.encoding == "bitplane":
             # one binary copy of the synapse per bit plane, exponent + b; the LIF sums the ports.
             # Planes without a set bit contribute nothing and are skipped.
             int8 = getattr(kernel, "int8", None)
             if int8 is not None and int8.fits_graded():
                 return _bitplanes_as_graded(kernel, x.reshape(x.shape[0], -1), src.bits, op.weight_exp)
-            total = self.arrays.zeros((x.shape[0], *op.shape))
+            total = self.put(np.zeros((x.shape[0], *op.shape), dtype=np.int64))
             for b in range(src.bits):
                 plane = (x >> b) & 1
                 if plane.any():
@@ -227,66 +169,21 @@ class _Run:
         # binary path: sum of the weights of the active inputs
         return wrap_int32(shift(kernel(x, binary=True), op.weight_exp))
 
-    def _neuron(self, name: str, op: IntLIF, inputs: list[np.ndarray]) -> np.ndarray:
-        total = inputs[0].reshape(self.batch, *op.shape)  # the ports' unwrapped sum
-        for inp in inputs[1:]:
-            total = total + inp.reshape(self.batch, *op.shape)
-        counters = self.events[name]
-        if self.arrays.device is None and fused.supports(op):  # one compiled pass, same arithmetic
+    def neuron(self, name: str, op: IntLIF, inputs: list[np.ndarray], layer: Layer) -> NeuronStep:
+        total = port_sum(inputs, layer.batch, op.shape)  # Lava's a_in: the unwrapped sum of the ports
+        counters = layer.events
+        if self.device is None and fused.supports(op):  # one compiled pass, same arithmetic
             spikes, events = fused.lif_step_in_place(
-                total, self.state[name], op, self.bias[name], self.numerics, self.counts[name], self.v_sum.get(name)
+                total, layer.state, op, self.bias[name], self.numerics, layer.counts, layer.v_sum
             )
-            for key, count in zip(("u_wraps", "v_saturations", "int32_wraps", "active_updates"), events, strict=False):
+            for key, count in zip(EVENT_COUNTERS, events, strict=True):
                 counters[key] += count
-            state = self.state[name]
         else:
             a = wrap_int32(total)  # a single synapse output is already an int32 value
-            spikes, state, ev = lif_step(a, self.state[name], op, self.bias[name], self.numerics)
-            self.state[name] = state
+            spikes, layer.state, ev = lif_step(a, layer.state, op, self.bias[name], self.numerics)
             counters["u_wraps"] += int(ev.u_wrapped.sum())
             counters["v_saturations"] += int(ev.v_saturated.sum())
             counters["int32_wraps"] += int((ev.int32_wrapped | (a != total)).sum())
             counters["active_updates"] += int(ev.active.sum())
-            self.counts[name] += spikes
-            if name in self.v_sum:
-                self.v_sum[name] += state.v
-        get = self.arrays.get
-        for (layer, readout), values in self.per_step.items():
-            if layer == name:
-                values.append(get(spikes).astype(np.int64) if readout == "spike_steps" else get(state.v))
-        rec = self.rec
-        if name in rec["spikes"]:
-            rec["spikes"][name].append(get(spikes).astype(np.uint8))
-        if name in rec["v"]:
-            rec["v"][name].append(get(state.v))
-        if name in rec["u"]:
-            rec["u"][name].append(get(state.u))
-        return spikes
-
-    def trace(self, seconds: float, input_counts: dict[str, np.ndarray]) -> Trace:
-        steps = self.graph.meta.steps
-        outputs = {}
-        for name, op in self.graph.of_type(Output):
-            src = self.graph.predecessors(name)[0]
-            outputs[name] = self._readout(op.readout, src, steps)
-        stats = {n: LayerStats(spikes=int(self.counts[n].sum()), **self.events[n]) for n in self.lifs}
-        return Trace(
-            batch=self.batch,
-            steps=steps,
-            outputs=outputs,
-            spike_counts={n: self.arrays.get(c).sum(axis=0) for n, c in self.counts.items()},
-            input_events=input_counts,
-            stats=stats,
-            **{var: {k: np.stack(v, axis=1) for k, v in self.rec[var].items()} for var in ("spikes", "v", "u")},
-            wall_seconds=seconds,
-        )
-
-    def _readout(self, readout: str, layer: str, steps: int) -> np.ndarray:
-        get = self.arrays.get
-        if readout == "v_last":
-            return get(self.state[layer].v)
-        if readout == "v_mean":
-            return get(self.v_sum[layer]) / steps
-        if readout in STEP_READOUTS:
-            return np.stack(self.per_step[(layer, readout)], axis=1)
-        return get(self.counts[layer])
+            layer.tally(spikes, layer.state.v)
+        return NeuronStep(spikes, layer.state.v, layer.state.u, spikes)

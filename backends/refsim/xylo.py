@@ -1,4 +1,5 @@
-"""RefSim for the Xylo numerics family: ir/SPEC.md §6 as pure step functions plus one batched run.
+"""RefSim for the Xylo numerics family: ir/SPEC.md §6 as pure step functions and the dialect that runs
+them on the shared interpreter (backends/interpreter.py).
 
 Xylo (SynSense) has no Lava model: its bit-exact reference is SynSense's XyloSim, which
 tests/integration/test_xylo_oracle.py runs against this module.  State is int16 everywhere and
@@ -8,14 +9,12 @@ Time is aligned (SPEC.md §1.1), as in the Loihi path of simulator.py.
 
 from __future__ import annotations
 
-import time
+from typing import ClassVar
 
 import numpy as np
 
-from snncc.backends.base import LayerStats, Record, Trace
-from snncc.backends.int_inputs import check_int_inputs, input_events, is_per_step
-from snncc.ir import Graph, IntDense, IntInput, IntXyloLIF, Output
-from snncc.ir.ops_float import STEP_READOUTS
+from snncc.backends.interpreter import Layer, NeuronStep, OnNumpy
+from snncc.ir import Graph, IntDense, IntInput, IntXyloLIF
 
 INT16_MIN, INT16_MAX = -(1 << 15), (1 << 15) - 1
 
@@ -88,89 +87,42 @@ def source_order(graph: Graph, layer: str) -> list[str]:
     return sorted(graph.predecessors(layer), key=key)
 
 
-def run_xylo(graph: Graph, inputs: dict[str, np.ndarray], record: Record) -> Trace:
-    """Every sample for meta.steps steps from i = v = 0; a recurrent synapse reads the previous step."""
-    start = time.perf_counter()
-    steps = graph.meta.steps
-    values = check_int_inputs(graph, inputs)
-    batch = len(next(iter(values.values())))
-    layers = dict(graph.of_type(IntXyloLIF))
-    recurrent = {e.dst for e in graph.recurrent_edges()}
-    matrices = {n: synapse_matrix(op) for n, op in graph.of_type(IntDense)}
-    order = {n: source_order(graph, n) for n in layers}
-    flat = {n: int(np.prod(op.shape)) for n, op in layers.items()}
-    i = {n: np.zeros((batch, flat[n]), dtype=np.int64) for n in layers}
-    v = {n: np.zeros((batch, flat[n]), dtype=np.int64) for n in layers}
-    previous = {n: np.zeros((batch, flat[n]), dtype=np.int64) for n in layers}
-    bias = {n: op.bias.array.astype(np.int64).reshape(-1) for n, op in layers.items()}
-    counts = {n: np.zeros((batch, flat[n]), dtype=np.int64) for n in layers}
-    v_sum = {n: np.zeros((batch, flat[n]), dtype=np.int64) for n in layers}
-    events = {n: dict.fromkeys(("v_saturations", "active_updates"), 0) for n in layers}
-    rec: dict[str, dict[str, list[np.ndarray]]] = {"spikes": {}, "v": {}, "u": {}}
-    per_step: dict[str, list[np.ndarray]] = {n: [] for n in layers}
-    topo = graph.topo_order()
-    for t in range(steps):
-        out: dict[str, np.ndarray] = {}
-        for name in topo:
-            op = graph[name]
-            if isinstance(op, IntInput):
-                x = values[name]
-                out[name] = (x[:, t] if is_per_step(op, x) else x).reshape(batch, -1)
-            elif isinstance(op, IntXyloLIF):
-                state_i, active = i[name], i[name] != 0
-                saturated = np.zeros_like(active)
-                for syn in order[name]:
-                    src = graph.predecessors(syn)[0]
-                    ev = previous[src] if syn in recurrent else out[src]
-                    active |= ev.any(axis=1, keepdims=True) & (matrices[syn] != 0).any(axis=1)
-                    state_i, sat = deliver(state_i, ev, matrices[syn])
-                    saturated |= sat
-                active |= v[name] != 0
-                n, i[name], v[name], sat = xylo_lif_step(state_i, v[name], op, bias[name])
-                out[name] = n
-                counts[name] += n
-                v_sum[name] += v[name]
-                events[name]["v_saturations"] += int((saturated | sat).sum())
-                events[name]["active_updates"] += int(active.sum())
-                per_step[name].append((n, v[name].copy()))
-                if record.wants(name):
-                    for var, value in (("spikes", n), ("v", v[name]), ("u", i[name])):
-                        if getattr(record, var):
-                            rec[var].setdefault(name, []).append(value.copy())
-        previous.update({n: out[n] for n in layers})
-    shape = {n: op.shape for n, op in layers.items()}
-    outputs = {}
-    for name, op in graph.of_type(Output):
-        layer = graph.predecessors(name)[0]
-        outputs[name] = _readout(op.readout, v[layer], v_sum[layer], counts[layer], per_step[layer], steps)
-        outputs[name] = outputs[name].reshape(batch, *((steps,) if op.readout in STEP_READOUTS else ()), *shape[layer])
-    return Trace(
-        batch=batch,
-        steps=steps,
-        outputs=outputs,
-        spike_counts={n: c.sum(axis=0).reshape(shape[n]) for n, c in counts.items()},
-        input_events={k: input_events(graph[k], x, steps) for k, x in values.items()},
-        stats={n: LayerStats(spikes=int(counts[n].sum()), **events[n]) for n in layers},
-        **{
-            var: {
-                n: np.stack(vals, axis=1)
-                .reshape(batch, steps, *shape[n])
-                .astype(np.uint8 if var == "spikes" else np.int64)
-                for n, vals in rec[var].items()
-            }
-            for var in ("spikes", "v", "u")
-        },
-        wall_seconds=time.perf_counter() - start,
-    )
+class XyloDialect(OnNumpy):
+    """refsim's arithmetic for the xylo family (numpy int64 holding int16 values) for the shared
+    interpreter.  A synapse op passes its source's events on; the neuron step delivers them to i in
+    Xylo's order (``source_order``) with the saturation after every source that SPEC.md §6 asks for."""
 
+    value_dtype: ClassVar[type] = np.int64
+    message_dtype: ClassVar[type] = np.int64  # a layer sends its spike counts (up to max_spikes a step)
 
-def _readout(readout, v_last, v_sum, counts, per_step, steps) -> np.ndarray:
-    if readout == "v_last":
-        return v_last.copy()
-    if readout == "v_mean":
-        return v_sum / steps
-    if readout == "spike_steps":
-        return np.stack([n for n, _ in per_step], axis=1)
-    if readout == "v_steps":
-        return np.stack([vv for _, vv in per_step], axis=1)
-    return counts.copy()
+    def __init__(self, graph: Graph) -> None:
+        self.graph = graph
+        self.matrices = {n: synapse_matrix(op) for n, op in graph.of_type(IntDense)}
+        self.order = {n: source_order(graph, n) for n, _ in graph.of_type(IntXyloLIF)}
+        self.bias = {n: op.bias.array.astype(np.int64).reshape(-1) for n, op in graph.of_type(IntXyloLIF)}
+
+    def initial_state(self, op: IntXyloLIF, batch: int) -> tuple[np.ndarray, np.ndarray]:
+        """(i, v), flat (batch, neurons): zero at the start of every sample."""
+        n = int(np.prod(op.shape))
+        return np.zeros((batch, n), dtype=np.int64), np.zeros((batch, n), dtype=np.int64)
+
+    def stateless(self, name: str, op: IntDense, x: np.ndarray) -> np.ndarray:
+        return x.reshape(x.shape[0], -1)  # the source's events, (batch, sources): the neuron delivers them
+
+    def neuron(self, name: str, op: IntXyloLIF, inputs: list[np.ndarray], layer: Layer) -> NeuronStep:
+        events = dict(zip(self.graph.predecessors(name), inputs, strict=True))
+        i, v = layer.state
+        active, saturated = i != 0, np.zeros(i.shape, dtype=bool)
+        for syn in self.order[name]:
+            weight = self.matrices[syn]
+            active |= events[syn].any(axis=1, keepdims=True) & (weight != 0).any(axis=1)
+            i, sat = deliver(i, events[syn], weight)
+            saturated |= sat
+        active |= v != 0
+        n, i, v, sat = xylo_lif_step(i, v, op, self.bias[name])
+        layer.state = (i, v)
+        layer.events["v_saturations"] += int((saturated | sat).sum())
+        layer.events["active_updates"] += int(active.sum())
+        shaped = [a.reshape(layer.batch, *op.shape) for a in (n, v, i)]
+        layer.tally(shaped[0], shaped[1])
+        return NeuronStep(*shaped, n)

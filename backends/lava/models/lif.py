@@ -20,6 +20,9 @@ from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 from lava.proc.lif.models import AbstractPyLifModelFixed
 from lava.proc.lif.process import LIF
 
+from snncc.backends.refsim.lif import clif_extra_reset, clif_m
+from snncc.ir import IntCLIF
+
 
 class SnnccLIF(LIF):
     """LIF with per-sample reset to v_init, optional soft reset, floor, and a non-spiking mode."""
@@ -108,15 +111,15 @@ class _SnnccLifModel(AbstractPyLifModelFixed):
 
 
 class SnnccCLIF(SnnccLIF):
-    """Complementary LIF with look-up tables (SPEC.md §int_clif): a second state m per neuron."""
+    """Complementary LIF with look-up tables (SPEC.md §int_clif): a second state m per neuron.
 
-    def __init__(self, *, m_frac_bits: int, h_shift: int, lut_h: np.ndarray, m_shift: int, lut_m: np.ndarray, **kwargs):
+    ``clif`` is the layer's int_clif op: the process model computes m and the extra reset with
+    refsim's own functions of it (refsim/lif.py), so Lava adds only its int32 storage around them.
+    """
+
+    def __init__(self, *, clif: IntCLIF, **kwargs):
         super().__init__(**kwargs)
-        self.proc_params.overwrite("m_frac_bits", m_frac_bits)
-        self.proc_params.overwrite("h_shift", h_shift)
-        self.proc_params.overwrite("lut_h", np.asarray(lut_h, dtype=np.int64))
-        self.proc_params.overwrite("m_shift", m_shift)
-        self.proc_params.overwrite("lut_m", np.asarray(lut_m, dtype=np.int64))
+        self.proc_params.overwrite("clif", clif)
         self.m = Var(shape=kwargs["shape"], init=0)
 
 
@@ -139,14 +142,8 @@ class PySnnccClifModelFixed(_SnnccLifModel):
         super().run_spk()
 
     def reset_spiked(self, spikes: np.ndarray) -> None:
-        p = self.proc_params
-        lut_h, lut_m = p["lut_h"], p["lut_m"]
-        half = len(lut_h) // 2
+        op = self.proc_params["clif"]
         v = self.v.astype(np.int64)
-        idx_h = np.minimum(np.maximum(v >> p["h_shift"], -half), half - 1) + half
-        m = ((self.m.astype(np.int64) * lut_h[idx_h]) >> p["m_frac_bits"]) + (
-            spikes.astype(np.int64) << p["m_frac_bits"]
-        )
-        idx_m = np.minimum(m >> p["m_shift"], len(lut_m) - 1)
+        m = clif_m(self.m.astype(np.int64), v, spikes, op)
         self.m[:] = m
-        self.v[:] = np.where(spikes, v - int(self.effective_vth) - lut_m[idx_m], v)
+        self.v[:] = np.where(spikes, v - int(self.effective_vth) - clif_extra_reset(m, op), v)
