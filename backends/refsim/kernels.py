@@ -24,9 +24,12 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse
 import torch
+from array_api_compat import array_namespace
 from numpy.lib.stride_tricks import sliding_window_view
 
 from snncc.ir.op import conv_out_hw
+
+from .arith import shift, wrap_int32
 
 FLOAT32_EXACT = 1 << 24
 FLOAT64_EXACT = 1 << 53
@@ -65,25 +68,76 @@ class Int8Weights:
             return None
         return cls(torch.from_numpy(np.ascontiguousarray(scaled.T, dtype=np.int8)), shift, abs_row_sum)
 
-    def graded(self, x: np.ndarray, bits: int) -> np.ndarray:
-        """x @ W for unsigned x (B, in) of ``bits`` bits, as int8 products of its 7-bit chunks
-        (x = sum_c chunk_c · 2^(7c)); exact while every int32 sum of |W8|·127 stays below 2^31."""
-        acc = np.zeros((x.shape[0], self.weight_t.shape[1]), dtype=np.int64)
-        for low in range(0, bits, 7):
-            chunk = ((x >> low) & 0x7F).astype(np.int8)
-            if chunk.any():
-                acc += self(chunk) << low
-        return acc
-
     def fits_graded(self) -> bool:
-        """Whether graded() is exact: chunks up to 127 times every output's weights stay in int32."""
+        """Whether bitplanes() is exact: chunks up to 127 times every output's weights stay in int32."""
         return self.abs_row_sum * 127 < INT32_EXACT
 
     def __call__(self, spikes: np.ndarray) -> np.ndarray:
         """spikes (B, in) of 0/1 (or int8 values) in any integer or bool dtype -> (B, out) int64."""
-        x = spikes.view(np.int8) if spikes.dtype in (np.bool_, np.int8, np.uint8) else spikes.astype(np.int8)
-        acc = torch._int_mm(torch.from_numpy(np.ascontiguousarray(x)), self.weight_t).numpy().astype(np.int64)
+        acc = self._int_mm(spikes).astype(np.int64)
         return acc << self.shift if self.shift else acc
+
+    def port(self, spikes: np.ndarray, weight_exp: int) -> np.ndarray:
+        """What a synapse port carries for binary ``spikes``: wrap_int32(shift(x @ W, weight_exp)), as
+        int32, computed on the exact int32 sums x @ W8 with one in-place shift by shift + weight_exp:
+        (x @ W8)·2^shift·2^e wraps mod 2^32 like the int64 form, and a net right shift floors the
+        exact sum once, as shifting the int64 product does.  Silent inputs cost no product."""
+        if not spikes.any():
+            return np.zeros((spikes.shape[0], self.weight_t.shape[1]), dtype=np.int32)
+        return _shifted_in_place(self._int_mm(spikes), self.shift + weight_exp)
+
+    def bitplanes(self, x: np.ndarray, bits: int, weight_exp: int) -> np.ndarray:
+        """The bit-plane port sum_b wrap32(shift(W @ plane_b, e + b)) of unsigned x (B, in), as int32.
+
+        wrap32 is reduction mod 2^32, so the sum of wrapped terms wraps like the unwrapped sum, and
+        for e + b >= 0 the shift is a multiplication: those planes add up to (W @ (x >> s))·2^(e+s),
+        s = max(0, -e), one graded product (int8 products of 7-bit chunks, each shifted and added
+        mod 2^32 in place).  Only the planes b < s (floor shifts, not linear) are summed one by one.
+        Exact where fits_graded(); a single plane is the binary port."""
+        if bits == 1:
+            return self.port(x, weight_exp)
+        s = max(0, -weight_exp)
+        total = np.zeros((x.shape[0], self.weight_t.shape[1]), dtype=np.int32)
+        wrapping = total.view(np.uint32)  # unsigned adds: wrap mod 2^32 by definition
+        high = x >> s
+        for low in range(0, bits - s, 7):
+            chunk = ((high >> low) & 0x7F).astype(np.int8)
+            if chunk.any():
+                wrapping += _shifted_in_place(self._int_mm(chunk), self.shift + weight_exp + s + low).view(np.uint32)
+        for b in range(min(s, bits)):
+            wrapping += self.port(((x >> b) & 1).astype(np.int8), weight_exp + b).view(np.uint32)
+        return total
+
+    def _int_mm(self, x: np.ndarray) -> np.ndarray:
+        """x (B, in) of int8 values (any integer or bool dtype) @ W8, int32 (exact: abs_row_sum bound)."""
+        x8 = x.view(np.int8) if x.dtype in (np.bool_, np.int8, np.uint8) else x.astype(np.int8)
+        return torch._int_mm(torch.from_numpy(np.ascontiguousarray(x8)), self.weight_t).numpy()
+
+
+def _shifted_in_place(acc: np.ndarray, exp: int) -> np.ndarray:
+    """acc·2^exp mod 2^32 (exp > 0) or the floor shift acc >> -exp, on int32 acc in place."""
+    if exp > 0:
+        np.left_shift(acc.view(np.uint32), min(exp, 32), out=acc.view(np.uint32))  # unsigned: wraps
+    elif exp < 0:
+        np.right_shift(acc, min(-exp, 31), out=acc)
+    return acc
+
+
+def binary_port(kernel, x, weight_exp: int):
+    """A synapse port's int32 value for binary x (spikes): wrap_int32(shift(kernel(x), weight_exp)).
+    int32 arrays from the int8 product, int64 (holding int32 values) from the other kernels."""
+    int8 = getattr(kernel, "int8", None)
+    if int8 is not None:
+        return int8.port(x.reshape(x.shape[0], -1), weight_exp)
+    return wrap_int32(shift(kernel(x, binary=True), weight_exp))
+
+
+def port_sum(ports: list):
+    """The unwrapped sum of a neuron's input ports (int64, so that its int32 wrap can be counted)."""
+    if len(ports) == 1:
+        return ports[0]
+    xp = array_namespace(ports[0])
+    return sum((xp.astype(p, xp.int64) for p in ports[1:]), xp.astype(ports[0], xp.int64))
 
 
 def _trailing_zeros(n: int) -> int:

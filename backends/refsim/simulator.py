@@ -65,24 +65,6 @@ def _time_major(op: IntInput, x: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.moveaxis(x, 1, 0)) if is_per_step(op, x) else x
 
 
-def _bitplanes_as_graded(kernel: kernels.DenseKernel, x: np.ndarray, bits: int, weight_exp: int) -> np.ndarray:
-    """The bit-plane synapse sum_b wrap32(shift(W @ plane_b, e + b)), wrapped, in one graded product.
-
-    wrap32 is reduction mod 2^32, so the sum of wrapped terms wraps like the unwrapped sum; and for
-    e + b >= 0 the shift is a multiplication, so those planes add up to (W @ (x >> s)) · 2^(e+s) with
-    s = max(0, -e).  Only the planes b < s (floor shifts, not linear) are summed one by one.
-    """
-    s = max(0, -weight_exp)
-    total = np.zeros((x.shape[0], kernel.weight_t.shape[1]), dtype=np.int64)
-    if bits > s:
-        total += kernel.int8.graded(x >> s, bits - s) << (weight_exp + s)
-    for b in range(min(s, bits)):
-        plane = (x >> b) & 1
-        if plane.any():
-            total += shift(kernel(plane, binary=True), weight_exp + b)
-    return wrap_int32(total)
-
-
 def _device(name: str | None):
     if name is None:
         return None
@@ -215,7 +197,7 @@ class _Run:
             # Planes without a set bit contribute nothing and are skipped.
             int8 = getattr(kernel, "int8", None)
             if int8 is not None and int8.fits_graded():
-                return _bitplanes_as_graded(kernel, x.reshape(x.shape[0], -1), src.bits, op.weight_exp)
+                return int8.bitplanes(x.reshape(x.shape[0], -1), src.bits, op.weight_exp)
             total = self.arrays.zeros((x.shape[0], *op.shape))
             for b in range(src.bits):
                 plane = (x >> b) & 1
@@ -225,12 +207,10 @@ class _Run:
         if isinstance(src, IntInput):  # graded messages: Lava's int32 dot product, then an int32 shift
             return wrap_int32(shift(wrap_int32(kernel(x)), op.weight_exp))
         # binary path: sum of the weights of the active inputs
-        return wrap_int32(shift(kernel(x, binary=True), op.weight_exp))
+        return kernels.binary_port(kernel, x, op.weight_exp)
 
     def _neuron(self, name: str, op: IntLIF, inputs: list[np.ndarray]) -> np.ndarray:
-        total = inputs[0].reshape(self.batch, *op.shape)  # the ports' unwrapped sum
-        for inp in inputs[1:]:
-            total = total + inp.reshape(self.batch, *op.shape)
+        total = kernels.port_sum([p.reshape(self.batch, *op.shape) for p in inputs])  # unwrapped
         counters = self.events[name]
         if self.arrays.device is None and fused.supports(op):  # one compiled pass, same arithmetic
             spikes, events = fused.lif_step_in_place(
