@@ -20,6 +20,7 @@ are converted once, not every step.  Three kernels, chosen per call by the work 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import scipy.sparse
@@ -56,17 +57,21 @@ class Int8Weights:
     abs_row_sum: int  # the largest sum of |W8| over one output's inputs: the int32 bound
 
     @classmethod
-    def of(cls, weight: np.ndarray) -> Int8Weights | None:
-        """None where no power-of-two factor brings the weights into int8 or int32 could overflow."""
-        nonzero = weight[weight != 0].astype(np.int64)
-        shift = _trailing_zeros(int(np.bitwise_or.reduce(nonzero))) if nonzero.size else 0
-        scaled = weight.astype(np.int64) >> shift
-        if scaled.size and (scaled.min() < -128 or scaled.max() > 127):
+    def of(cls, weight: np.ndarray, abs_row_sum: int | None = None) -> Int8Weights | None:
+        """None where no power-of-two factor brings the weights into int8 or int32 could overflow.
+        ``abs_row_sum``: the largest sum of |W| over one output's inputs, if the caller has it."""
+        w = np.asarray(weight, dtype=np.int64)
+        bits = int(np.bitwise_or.reduce(w, axis=None)) if w.size else 0  # zeros add no bits
+        shift = _trailing_zeros(bits) if bits else 0
+        if w.size and (int(w.min()) >> shift < -128 or int(w.max()) >> shift > 127):
             return None
-        abs_row_sum = int(np.abs(scaled).sum(axis=1).max(initial=0))
+        if abs_row_sum is None:
+            abs_row_sum = int(np.abs(w).sum(axis=1).max(initial=0))
+        abs_row_sum >>= shift  # every |w| is |w8|·2^shift: the sum divides exactly
         if abs_row_sum >= INT32_EXACT:
             return None
-        return cls(torch.from_numpy(np.ascontiguousarray(scaled.T, dtype=np.int8)), shift, abs_row_sum)
+        w8_t = (w.T >> shift if shift else w.T).astype(np.int8, order="C")
+        return cls(torch.from_numpy(w8_t), shift, abs_row_sum)
 
     def fits_graded(self) -> bool:
         """Whether bitplanes() is exact: chunks up to 127 times every output's weights stay in int32."""
@@ -148,21 +153,26 @@ def _trailing_zeros(n: int) -> int:
 class DenseKernel:
     """acc = W @ flatten(x) per sample, exactly; weight (out, in) integer, inputs |x| <= max_input."""
 
-    weight_t: np.ndarray  # (in, out), in the exact dtype (or int64)
-    dtype: np.dtype | None
+    weight: np.ndarray  # (out, in) int64
+    dtype: np.dtype | None  # the narrowest type whose sums are exact (None: int64)
     int8: Int8Weights | None = None  # the binary-input product in int8, where exact
 
     @classmethod
     def prepare(cls, weight: np.ndarray, max_input: int) -> DenseKernel:
-        bound = float(max_input) * float(np.abs(weight).sum(axis=1).max(initial=0))
-        dtype = exact_dtype(bound)
-        w_t = np.ascontiguousarray(weight.T, dtype=dtype or np.int64)
-        return cls(w_t, dtype, Int8Weights.of(weight))
+        weight = np.asarray(weight, dtype=np.int64)
+        abs_row_sum = int(np.abs(weight).sum(axis=1).max(initial=0))
+        dtype = exact_dtype(float(max_input) * float(abs_row_sum))
+        return cls(weight, dtype, Int8Weights.of(weight, abs_row_sum))
+
+    @cached_property
+    def weight_t(self) -> np.ndarray:
+        """(in, out) in the exact dtype (or int64), made on first use: binary input with int8 weights never needs it."""
+        return np.ascontiguousarray(self.weight.T, dtype=self.dtype or np.int64)
 
     def __call__(self, x: np.ndarray, *, binary: bool = False) -> np.ndarray:
         x = x.reshape(x.shape[0], -1)
         if binary and not x.any():  # no input event: no synaptic work (a silent layer or step)
-            return np.zeros((x.shape[0], self.weight_t.shape[1]), dtype=np.int64)
+            return np.zeros((x.shape[0], self.weight.shape[0]), dtype=np.int64)
         if binary and self.int8 is not None:
             return self.int8(x)
         if self.dtype is None:
