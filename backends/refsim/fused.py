@@ -6,26 +6,21 @@ loop that also updates the spike counts, the v sums and the overflow counters in
 tests/property/test_refsim_fused.py compares the two on random parameters, wraps included.
 
 Speed: the loop body is branch-free (selects, not jumps) so that LLVM vectorizes it (SIMD,
-~1.5 ns per neuron-step against ~9 ns scalar), and the batch rows are spread over numba's
-threads.  The int64 state needs no narrowing: its products (|u| < 2^24 times a 12-bit decay)
-need 36 bits, and in registers int64 lanes cost little; the synaptic input may come as int32
-(a single port, already wrapped) or int64 (an unwrapped sum of ports).
+~1.5 ns per neuron-step against ~9 ns scalar; see jit.py), and the batch's rows are split over
+the threads.  The int64 state needs no narrowing: its products (|u| < 2^24 times a 12-bit
+decay) need 36 bits, and in registers int64 lanes cost little; the synaptic input may come as
+int32 (a single port, already wrapped) or int64 (an unwrapped sum of ports).
 """
 
 from __future__ import annotations
 
-import llvmlite.binding
 import numba
 import numpy as np
 
 from snncc.ir import IntCLIF, IntLIF, Numerics
 
+from .jit import njit, over_rows
 from .lif import LIFState
-
-# The loop reads and writes six arrays; proving at run time that they do not overlap takes more
-# pointer checks than LLVM's default budget (8), without which it leaves the loop scalar (~6x
-# slower).  Raising the budget only lets the vectorizer emit more checks; it changes no result.
-llvmlite.binding.set_option("snncc", "-runtime-memory-check-threshold=64")
 
 _HALF32 = 1 << 31
 _MASK32 = (1 << 32) - 1
@@ -49,62 +44,44 @@ def _decayed(x, keep, bits):
     return (p + ((p >> 63) & ((1 << bits) - 1))) >> bits
 
 
-@numba.njit(inline="always")
-def _lif_row(
-    total, u, v, bias, counts, v_sum, spikes,
-    act_shift, keep_u, keep_v, decay_bits, half, v_max, threshold, v_floor, spiking, subtract, track_v,
-):  # fmt: skip
-    """One sample's neurons, in place; returns its (u wraps, v saturations, int32 wraps, active)."""
-    u_wraps = v_sats = int_wraps = active = 0
-    for i in range(u.shape[0]):
-        t = np.int64(total[i])
-        a = _wrap32(t)
-        u0 = u[i]
-        v0 = v[i]
-        act = a << act_shift
-        act_w = _wrap32(act)
-        u_sum = _decayed(u0, keep_u, decay_bits) + act_w
-        u_sum_w = _wrap32(u_sum)
-        high = u_sum_w > half
-        low = u_sum_w <= -half
-        u1 = u_sum_w - 2 * half * high + 2 * half * low
-        v_sum0 = _decayed(v0, keep_v, decay_bits) + u1 + bias[i]
-        v_sum_w = _wrap32(v_sum0)
-        v1 = min(max(v_sum_w, -v_max), v_max)
-        v_sats += v1 != v_sum_w
-        u_wraps += high | low
-        v1 = max(v1, v_floor)
-        fire = spiking & (v1 > threshold)
-        reset_to = v1 - threshold if subtract else 0
-        v1 = reset_to if fire else v1
-        counts[i] += fire
-        int_wraps += (t != a) | (act != act_w) | (u_sum != u_sum_w) | (v_sum0 != v_sum_w)
-        active += (a != 0) | (u0 != 0) | (v0 != 0)
-        u[i] = u1
-        v[i] = v1
-        if track_v:
-            v_sum[i] += v1
-        spikes[i] = fire
-    return u_wraps, v_sats, int_wraps, active
-
-
-@numba.njit(cache=True, nogil=True)
-def _lif_update(
-    total, u, v, bias, counts, v_sum, spikes,
-    act_shift, keep_u, keep_v, decay_bits, half, v_max, threshold, v_floor, spiking, subtract, track_v,
-):  # fmt: skip
+@njit
+def _lif_update(total, u, v, counts, v_sum, spikes, bias, params):
     """In place over (B, N) arrays (state int64, ``total`` the summed synaptic input, int32 or
-    int64), rows in parallel.  Returns (u wraps, v saturations, int32 wraps, active updates)."""
+    int64); ``params`` the step's constants (lif_step_in_place).  Returns (u wraps, v saturations,
+    int32 wraps, active updates)."""
+    act_shift, keep_u, keep_v, decay_bits, half, v_max, threshold, v_floor = params[:8]
+    spiking, subtract, track_v = params[8] != 0, params[9] != 0, params[10] != 0
     u_wraps = v_sats = int_wraps = active = 0
     for b in range(u.shape[0]):
-        row = _lif_row(
-            total[b], u[b], v[b], bias, counts[b], v_sum[b], spikes[b],
-            act_shift, keep_u, keep_v, decay_bits, half, v_max, threshold, v_floor, spiking, subtract, track_v,
-        )  # fmt: skip
-        u_wraps += row[0]
-        v_sats += row[1]
-        int_wraps += row[2]
-        active += row[3]
+        for i in range(u.shape[1]):
+            t = np.int64(total[b, i])
+            a = _wrap32(t)
+            u0 = u[b, i]
+            v0 = v[b, i]
+            act = a << act_shift
+            act_w = _wrap32(act)
+            u_sum = _decayed(u0, keep_u, decay_bits) + act_w
+            u_sum_w = _wrap32(u_sum)
+            high = u_sum_w > half
+            low = u_sum_w <= -half
+            u1 = u_sum_w - 2 * half * high + 2 * half * low
+            v_sum0 = _decayed(v0, keep_v, decay_bits) + u1 + bias[i]
+            v_sum_w = _wrap32(v_sum0)
+            v1 = min(max(v_sum_w, -v_max), v_max)
+            v_sats += v1 != v_sum_w
+            u_wraps += high | low
+            v1 = max(v1, v_floor)
+            fire = spiking & (v1 > threshold)
+            reset_to = v1 - threshold if subtract else 0
+            v1 = reset_to if fire else v1
+            counts[b, i] += fire
+            int_wraps += (t != a) | (act != act_w) | (u_sum != u_sum_w) | (v_sum0 != v_sum_w)
+            active += (a != 0) | (u0 != 0) | (v0 != 0)
+            u[b, i] = u1
+            v[b, i] = v1
+            if track_v:
+                v_sum[b, i] += v1
+            spikes[b, i] = fire
     return u_wraps, v_sats, int_wraps, active
 
 
@@ -128,11 +105,12 @@ def lif_step_in_place(
     if total.dtype not in (np.int32, np.int64):
         total = total.astype(np.int64)
     spikes = np.empty(total.shape, dtype=np.int8)
-    counters = _lif_update(
-        total.reshape(flat), state.u.reshape(flat), state.v.reshape(flat), bias.reshape(-1),
-        counts.reshape(flat), np.empty((batch, 0), np.int64) if v_sum is None else v_sum.reshape(flat), spikes.reshape(flat),
+    params = np.array([
         n.act_shift, n.decay_unity - (op.du + n.du_offset), n.decay_unity - op.dv, n.decay_bits,
-        1 << (n.state_bits - 1), n.v_max, op.vth << n.vth_shift,
-        _NO_FLOOR if op.v_floor is None else op.v_floor, op.spiking, op.reset == "subtract", v_sum is not None,
-    )  # fmt: skip
-    return spikes, tuple(int(c) for c in counters)
+        1 << (n.state_bits - 1), n.v_max, op.vth << n.vth_shift, _NO_FLOOR if op.v_floor is None else op.v_floor,
+        op.spiking, op.reset == "subtract", v_sum is not None,
+    ], dtype=np.int64)  # fmt: skip
+    v_sum = np.empty((batch, 0), np.int64) if v_sum is None else v_sum  # (B, 0): nothing kept
+    batched = tuple(a.reshape(flat) for a in (total, state.u, state.v, counts, v_sum, spikes))
+    blocks = over_rows(_lif_update, batched, (bias.reshape(-1), params))
+    return spikes, tuple(int(sum(counts)) for counts in zip(*blocks, strict=True))

@@ -3,16 +3,17 @@
 Integer sums are computed in floating point only where a bound proves the result exact:
 every partial sum of |w|·|x| below 2^24 (float32) or 2^53 (float64); int64 otherwise.  The
 bound is fixed per synapse op and run (the largest input the op can receive), so the weights
-are converted once, not every step.  Three kernels, chosen per call by the work at hand:
+are converted once, not every step.  The kernels, chosen per call by the work at hand:
 
 - int8 products (torch._int_mm, int32 sums) for binary inputs where the weights, after taking
   out their common power of two, fit 8 bits: every sum of at most fan-in weights of |w| <= 128
-  stays below 2^31, so int32 is exact (the bound is checked, not assumed); 3-6x BLAS float32;
+  stays below 2^31, so int32 is exact (the bound is checked, not assumed); 3-6x BLAS float32.
+  The port's int32 value goes to the neuron update as it is (no int64 copy);
+- for rare spikes into wide layers, the same int8 weights summed row by row for the active
+  inputs only (a compiled loop: below ~7 % active inputs it beats the GEMM);
 - dense products (BLAS) for busy layers;
-- an event-driven product for rare binary spikes whose weights do not fit int8: only the weight
-  rows of active inputs are summed (scipy's sparse x dense product), so the cost follows the spike
-  count, not the fan-in (where int8 fits, the int8 product was faster at every density measured,
-  down to 0.1 %: benchmarks/kernels.py);
+- an event-driven product for rare binary spikes whose weights do not fit int8 (scipy's sparse x
+  dense product), so the cost follows the spike count, not the fan-in;
 - convolutions by torch's conv2d (no dense expansion of the kernel), or im2col in int64 when
   no float type is exact.
 """
@@ -30,6 +31,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from snncc.ir.op import conv_out_hw
 
+from . import jit
 from .arith import shift, wrap_int32
 
 FLOAT32_EXACT = 1 << 24
@@ -37,6 +39,10 @@ FLOAT64_EXACT = 1 << 53
 INT32_EXACT = 1 << 31
 # Below this fraction of active inputs the event-driven product beats BLAS (benchmarks/kernels.py measures it).
 EVENT_DRIVEN_DENSITY = 0.05
+# For int8 weights: below this fraction, and for layers at least this wide, summing the weight rows of
+# the active inputs beats torch._int_mm (benchmarks/kernels.py; ~1.1-1.6x at 5 %, 2.6-3.8x at 1 %).
+EVENT_DRIVEN_INT8_DENSITY = 0.07
+EVENT_DRIVEN_INT8_MIN_WIDTH = 256
 
 
 def exact_dtype(bound: float) -> np.dtype | None:
@@ -86,10 +92,15 @@ class Int8Weights:
         """What a synapse port carries for binary ``spikes``: wrap_int32(shift(x @ W, weight_exp)), as
         int32, computed on the exact int32 sums x @ W8 with one in-place shift by shift + weight_exp:
         (x @ W8)·2^shift·2^e wraps mod 2^32 like the int64 form, and a net right shift floors the
-        exact sum once, as shifting the int64 product does.  Silent inputs cost no product."""
-        if not spikes.any():
-            return np.zeros((spikes.shape[0], self.weight_t.shape[1]), dtype=np.int32)
-        return _shifted_in_place(self._int_mm(spikes), self.shift + weight_exp)
+        exact sum once, as shifting the int64 product does.  Silent inputs cost no product; rare
+        spikes into a wide layer take the event-driven sum of weight rows instead of the GEMM."""
+        x8 = _as_int8(spikes)
+        active = np.count_nonzero(x8)
+        if not active:
+            return np.zeros((x8.shape[0], self.weight_t.shape[1]), dtype=np.int32)
+        wide = self.weight_t.shape[1] >= EVENT_DRIVEN_INT8_MIN_WIDTH
+        acc = self._events(x8) if wide and active < EVENT_DRIVEN_INT8_DENSITY * x8.size else self._int_mm(x8)
+        return _shifted_in_place(acc, self.shift + weight_exp)
 
     def bitplanes(self, x: np.ndarray, bits: int, weight_exp: int) -> np.ndarray:
         """The bit-plane port sum_b wrap32(shift(W @ plane_b, e + b)) of unsigned x (B, in), as int32.
@@ -115,8 +126,34 @@ class Int8Weights:
 
     def _int_mm(self, x: np.ndarray) -> np.ndarray:
         """x (B, in) of int8 values (any integer or bool dtype) @ W8, int32 (exact: abs_row_sum bound)."""
-        x8 = x.view(np.int8) if x.dtype in (np.bool_, np.int8, np.uint8) else x.astype(np.int8)
-        return torch._int_mm(torch.from_numpy(np.ascontiguousarray(x8)), self.weight_t).numpy()
+        return torch._int_mm(torch.from_numpy(np.ascontiguousarray(_as_int8(x))), self.weight_t).numpy()
+
+    def _events(self, spikes: np.ndarray) -> np.ndarray:
+        """The same product for binary int8 spikes, as sums of the weight rows of active inputs."""
+        out = np.empty((spikes.shape[0], self.weight_t.shape[1]), dtype=np.int32)
+        jit.over_rows(_sum_active_rows, (np.ascontiguousarray(spikes), out), (self.weight_t.numpy(),))
+        return out
+
+
+def _as_int8(x: np.ndarray) -> np.ndarray:
+    return x.view(np.int8) if x.dtype in (np.bool_, np.int8, np.uint8) else x.astype(np.int8)
+
+
+@jit.njit
+def _sum_active_rows(spikes, out, weight_t):
+    """out[b] = the sum of the rows k of weight_t (in, out) whose spikes[b, k] is nonzero (int32, exact
+    within the Int8Weights bound); the index list first, so the adds run branch-free (SIMD)."""
+    active = np.empty(spikes.shape[1], dtype=np.int64)
+    for b in range(spikes.shape[0]):
+        count = 0
+        for k in range(spikes.shape[1]):
+            active[count] = k
+            count += spikes[b, k] != 0
+        out[b, :] = 0
+        for q in range(count):
+            row = weight_t[active[q]]
+            for j in range(out.shape[1]):
+                out[b, j] += row[j]
 
 
 def _shifted_in_place(acc: np.ndarray, exp: int) -> np.ndarray:

@@ -137,12 +137,13 @@ def _int64_port(x: np.ndarray, w: np.ndarray, weight_exp: int) -> np.ndarray:
     seed=st.integers(0, 2**32 - 1),
     shift_=st.sampled_from([0, 1, 5, 24]),
     weight_exp=st.sampled_from([-40, -9, -3, 0, 2, 7, 30]),  # floor shifts, int32 wraps, everything shifted out
-    density=st.sampled_from([0.0, 0.01, 0.3, 1.0]),
+    density=st.sampled_from([0.0, 0.01, 0.05, 0.3, 1.0]),  # event-driven and GEMM
     dtype=st.sampled_from([np.bool_, np.int8, np.uint8, np.int64]),
+    width=st.sampled_from([33, kernels.EVENT_DRIVEN_INT8_MIN_WIDTH + 3]),
 )
-def test_binary_port_in_int32_equals_the_int64_form(seed, shift_, weight_exp, density, dtype):
+def test_binary_port_in_int32_equals_the_int64_form(seed, shift_, weight_exp, density, dtype, width):
     rng = np.random.default_rng(seed)
-    w = rng.integers(-128, 128, size=(33, 300)) << shift_
+    w = rng.integers(-128, 128, size=(width, 300)) << shift_
     x = (rng.random((7, 300)) < density).astype(dtype)
     kernel = kernels.DenseKernel.prepare(w, 1)
     port = kernels.binary_port(kernel, x, weight_exp)
