@@ -75,16 +75,18 @@ def effective_weights(w: np.ndarray, n: Numerics) -> np.ndarray:
     w = np.asarray(w, dtype=np.int64)
     if w.size == 0:
         return w
-    if w.min() >= 0:  # excitatory (all-zero counts as excitatory)
-        mode = "excitatory"
-        w = np.clip(w, 0, 255)
-    elif w.max() <= 0:
-        mode = "inhibitory"
-        w = -np.clip(-w, 0, 255)
+    lo, hi = int(w.min()), int(w.max())
+    if lo >= 0:  # excitatory (all-zero counts as excitatory)
+        mode, limits = "excitatory", (0, 255)
+    elif hi <= 0:
+        mode, limits = "inhibitory", (-255, 0)
     else:
-        mode = "mixed"
-        w = np.clip(w, -256, 255)
+        mode, limits = "mixed", (-256, 255)
+    if lo < limits[0] or hi > limits[1]:  # quantized weights are in range: no clip pass
+        w = np.clip(w, *limits)
     k = 8 - n.weight_bits + (1 if mode == "mixed" else 0)
-    if mode == "inhibitory":
-        return -((-w >> k) << k)
-    return (w >> k) << k
+    if k <= 0:
+        return w
+    if mode == "inhibitory":  # truncate |w| toward zero
+        return -(-w & ~((1 << k) - 1))
+    return w & ~((1 << k) - 1)  # (w >> k) << k: clear the low k bits

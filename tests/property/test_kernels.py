@@ -189,3 +189,26 @@ def test_graded_int8_refuses_fan_ins_that_could_overflow_int32():
     weights = kernels.Int8Weights.of(row(140_000))  # 140000 · 128 · 127 > 2^31
     assert weights is not None and weights.shift == 0 and not weights.fits_graded()
     assert kernels.Int8Weights.of(row(130_000)).fits_graded()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    span=st.sampled_from([(0, 100), (0, 400), (-100, 0), (-400, 0), (-120, 120), (-400, 400)]),
+    weight_bits=st.integers(1, 8),
+)
+def test_effective_weights_are_lavas(seed, span, weight_bits):
+    """Lava's own weight pipeline (sign mode, clip, truncate; lava/utils/weightutils.py) is the oracle,
+    inside and beyond the 8-bit range (where the clip runs)."""
+    import dataclasses
+
+    from lava.utils import weightutils as wu
+
+    from snncc.backends.refsim.arith import effective_weights
+    from snncc.ir import LOIHI
+
+    w = np.random.default_rng(seed).integers(span[0], span[1] + 1, size=(13, 17))
+    mode = wu.determine_sign_mode(w)
+    lava = wu.truncate_weights(wu.clip_weights(w, mode, num_bits=8), mode, num_weight_bits=weight_bits)
+    ours = effective_weights(w, dataclasses.replace(LOIHI, weight_bits=weight_bits))
+    np.testing.assert_array_equal(ours, lava)
