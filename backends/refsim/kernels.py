@@ -76,9 +76,7 @@ class Int8Weights:
         abs_row_sum >>= shift  # every |w| is |w8|·2^shift: the sum divides exactly
         if abs_row_sum >= INT32_EXACT:
             return None
-        w8_t = np.ascontiguousarray(
-            (w >> shift if shift else w).astype(np.int8).T
-        )  # transposed in int8: 8x less to move
+        w8_t = (w >> shift if shift else w).astype(np.int8).T.copy()  # transposed in int8: 8x less to move
         return cls(torch.from_numpy(w8_t), shift, abs_row_sum)
 
     def fits_graded(self) -> bool:
@@ -128,13 +126,21 @@ class Int8Weights:
 
     def _int_mm(self, x: np.ndarray) -> np.ndarray:
         """x (B, in) of int8 values (any integer or bool dtype) @ W8, int32 (exact: abs_row_sum bound)."""
-        return torch._int_mm(torch.from_numpy(np.ascontiguousarray(_as_int8(x))), self.weight_t).numpy()
+        return torch._int_mm(torch.from_numpy(_c_strides(_as_int8(x))), self.weight_t).numpy()
 
     def _events(self, spikes: np.ndarray) -> np.ndarray:
         """The same product for binary int8 spikes, as sums of the weight rows of active inputs."""
         out = np.empty((spikes.shape[0], self.weight_t.shape[1]), dtype=np.int32)
         jit.over_rows(_sum_active_rows, (np.ascontiguousarray(spikes), out), (self.weight_t.numpy(),))
         return out
+
+
+def _c_strides(x: np.ndarray) -> np.ndarray:
+    """x (2-D) with the plain C strides torch._int_mm needs: numpy calls a view with a length-1 axis
+    C-contiguous whatever that axis' stride, and _int_mm then reads wrong memory (the transpose of
+    an n x 1 array has strides (1, 1))."""
+    plain = (x.shape[1] * x.itemsize, x.itemsize)
+    return x if x.strides == plain else x.copy()
 
 
 def _as_int8(x: np.ndarray) -> np.ndarray:

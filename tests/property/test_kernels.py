@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -212,3 +213,18 @@ def test_effective_weights_are_lavas(seed, span, weight_bits):
     lava = wu.truncate_weights(wu.clip_weights(w, mode, num_bits=8), mode, num_weight_bits=weight_bits)
     ours = effective_weights(w, dataclasses.replace(LOIHI, weight_bits=weight_bits))
     np.testing.assert_array_equal(ours, lava)
+
+
+@pytest.mark.parametrize("shape", [(2, 1), (1, 3), (1, 1), (5, 4)])
+@pytest.mark.parametrize("batch", [1, 3])
+def test_int8_product_of_layers_with_a_single_input_or_output(shape, batch):
+    """numpy calls the transpose of an n x 1 array C-contiguous with strides (1, 1), which
+    torch._int_mm misreads: such layers must still give the exact product, every time."""
+    rng = np.random.default_rng(0)
+    w = rng.integers(-64, 64, size=shape) * 2
+    x = rng.integers(0, 2, size=(batch, shape[1]))
+    x[0] = 1
+    weights = kernels.Int8Weights.of(w)
+    for _ in range(3):  # reading wrong memory gives different garbage each time
+        np.testing.assert_array_equal(weights.port(x, 0), _int64_dense(x, w))
+        np.testing.assert_array_equal(weights.port(x.T.copy().T, 0), _int64_dense(x, w))
