@@ -179,6 +179,8 @@ def binary_port(kernel, x, weight_exp: int):
     int8 = getattr(kernel, "int8", None)
     if int8 is not None:
         return int8.port(x.reshape(x.shape[0], -1), weight_exp)
+    if isinstance(kernel, Conv2dKernel) and kernel.int32_exact():
+        return kernel.port(x, weight_exp)
     return wrap_int32(shift(kernel(x, binary=True), weight_exp))
 
 
@@ -306,12 +308,24 @@ class Conv2dKernel:
     def __call__(self, x: np.ndarray, *, binary: bool = False) -> np.ndarray:
         if self.weight_t is None:
             return self._int64(x)
+        return self._float(x).astype(np.int64)
+
+    def int32_exact(self) -> bool:
+        """Whether the float sums fit int32 as they are (float32: below 2^24)."""
+        return self.weight_t is not None and self.weight_t.dtype == torch.float32
+
+    def port(self, x: np.ndarray, weight_exp: int) -> np.ndarray:
+        """wrap_int32(shift(conv(x), weight_exp)) as int32, from the float32 sums (exact below 2^24) with
+        one in-place shift, as Int8Weights.port; only where int32_exact()."""
+        return _shifted_in_place(self._float(x).astype(np.int32), weight_exp)
+
+    def _float(self, x: np.ndarray) -> np.ndarray:
         xt = torch.from_numpy(np.ascontiguousarray(x, dtype=self.weight_t.numpy().dtype))
         with torch.no_grad():
             y = torch.nn.functional.conv2d(
                 xt, self.weight_t, None, self.stride, self.padding, self.dilation, self.groups
             )
-        return y.numpy().astype(np.int64)
+        return y.numpy()
 
     def _int64(self, x: np.ndarray) -> np.ndarray:
         """im2col in int64: one matrix product per group over strided windows (no copy of the kernel)."""

@@ -198,6 +198,8 @@ class _Run:
             int8 = getattr(kernel, "int8", None)
             if int8 is not None and int8.fits_graded():
                 return int8.bitplanes(x.reshape(x.shape[0], -1), src.bits, op.weight_exp)
+            if src.bits == 1:  # one plane: binary spikes
+                return kernels.binary_port(kernel, x, op.weight_exp)
             total = self.arrays.zeros((x.shape[0], *op.shape))
             for b in range(src.bits):
                 plane = (x >> b) & 1
