@@ -228,3 +228,27 @@ def test_int8_product_of_layers_with_a_single_input_or_output(shape, batch):
     for _ in range(3):  # reading wrong memory gives different garbage each time
         np.testing.assert_array_equal(weights.port(x, 0), _int64_dense(x, w))
         np.testing.assert_array_equal(weights.port(x.T.copy().T, 0), _int64_dense(x, w))
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    w_max=st.sampled_from([3, 255, 2**14]),  # float32-exact sums: the int32 port
+    weight_exp=st.sampled_from([-20, -3, 0, 5, 25]),  # floor shifts and int32 wraps
+    stride=st.sampled_from([1, 2]),
+)
+def test_binary_conv_port_in_int32_equals_the_int64_form(seed, w_max, weight_exp, stride):
+    rng = np.random.default_rng(seed)
+    w = rng.integers(-w_max, w_max + 1, size=(4, 3, 3, 3))
+    x = rng.integers(0, 2, size=(2, 3, 7, 6))
+
+    class Op:
+        pass
+
+    op = Op()
+    op.stride, op.padding, op.dilation, op.groups = (stride, stride), (1, 1), (1, 1), 1
+    kernel = kernels.Conv2dKernel.prepare(w, 1, op)
+    assert kernel.int32_exact()
+    port = kernels.binary_port(kernel, x, weight_exp)
+    assert port.dtype == np.int32
+    np.testing.assert_array_equal(port, wrap_int32(shift(_int64_conv(x, w, stride, 1), weight_exp)))
