@@ -31,7 +31,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from snncc.ir.op import conv_out_hw
 
-from . import jit
+from . import jit, memo
 from .arith import shift, wrap_int32
 
 FLOAT32_EXACT = 1 << 24
@@ -206,10 +206,8 @@ class DenseKernel:
 
     @classmethod
     def prepare(cls, weight: np.ndarray, max_input: int) -> DenseKernel:
-        weight = np.asarray(weight, dtype=np.int64)
-        abs_row_sum = int(np.abs(weight).sum(axis=1).max(initial=0))
-        dtype = exact_dtype(float(max_input) * float(abs_row_sum))
-        return cls(weight, dtype, Int8Weights.of(weight, abs_row_sum))
+        """The kernel of ``weight`` (once per graph for its immutable weights: memo.py)."""
+        return _dense_kernel(weight, max_input)
 
     @cached_property
     def weight_t(self) -> np.ndarray:
@@ -234,6 +232,14 @@ class DenseKernel:
         return np.asarray(active @ self.weight_t).astype(np.int64)
 
 
+@memo.by_identity
+def _dense_kernel(weight: np.ndarray, max_input: int) -> DenseKernel:
+    weight = np.asarray(weight, dtype=np.int64)
+    abs_row_sum = int(np.abs(weight).sum(axis=1).max(initial=0))
+    dtype = exact_dtype(float(max_input) * float(abs_row_sum))
+    return DenseKernel(weight, dtype, Int8Weights.of(weight, abs_row_sum))
+
+
 @dataclass(frozen=True)
 class TorchDenseKernel:
     """DenseKernel for torch tensors on any device (the accelerator path)."""
@@ -244,7 +250,7 @@ class TorchDenseKernel:
     def prepare(cls, weight: np.ndarray, max_input: int, device: torch.device) -> TorchDenseKernel:
         bound = float(max_input) * float(np.abs(weight).sum(axis=1).max(initial=0))
         dtype = _device_dtype(bound, device)
-        return cls(torch.as_tensor(np.ascontiguousarray(weight.T), device=device).to(dtype))
+        return cls(torch.tensor(np.ascontiguousarray(weight.T), device=device).to(dtype))  # a copy: weight is read-only
 
     def __call__(self, x: torch.Tensor, *, binary: bool = False) -> torch.Tensor:
         x = x.reshape(x.shape[0], -1)
@@ -264,7 +270,7 @@ class TorchConv2dKernel:
     def prepare(cls, weight: np.ndarray, max_input: int, op, device: torch.device) -> TorchConv2dKernel:
         bound = float(max_input) * float(np.abs(weight).reshape(len(weight), -1).sum(axis=1).max(initial=0))
         dtype = _device_dtype(bound, device)
-        return cls(torch.as_tensor(weight, device=device).to(dtype), Conv2dKernel.prepare(weight, max_input, op))
+        return cls(torch.tensor(weight, device=device).to(dtype), Conv2dKernel.prepare(weight, max_input, op))
 
     def __call__(self, x: torch.Tensor, *, binary: bool = False) -> torch.Tensor:
         if self.weight_t.dtype == torch.int64:
