@@ -45,12 +45,12 @@ def _decayed(x, keep, bits):
 
 
 @njit
-def _lif_update(total, u, v, counts, v_sum, spikes, bias, params):
+def _lif_update(total, u, v, counts, spikes, bias, params):
     """In place over (B, N) arrays (state int64, ``total`` the summed synaptic input, int32 or
     int64); ``params`` the step's constants (lif_step_in_place).  Returns (u wraps, v saturations,
     int32 wraps, active updates)."""
     act_shift, keep_u, keep_v, decay_bits, half, v_max, threshold, v_floor = params[:8]
-    spiking, subtract, track_v = params[8] != 0, params[9] != 0, params[10] != 0
+    spiking, subtract = params[8] != 0, params[9] != 0
     u_wraps = v_sats = int_wraps = active = 0
     for b in range(u.shape[0]):
         for i in range(u.shape[1]):
@@ -79,8 +79,6 @@ def _lif_update(total, u, v, counts, v_sum, spikes, bias, params):
             active += (a != 0) | (u0 != 0) | (v0 != 0)
             u[b, i] = u1
             v[b, i] = v1
-            if track_v:
-                v_sum[b, i] += v1
             spikes[b, i] = fire
     return u_wraps, v_sats, int_wraps, active
 
@@ -108,9 +106,13 @@ def lif_step_in_place(
     params = np.array([
         n.act_shift, n.decay_unity - (op.du + n.du_offset), n.decay_unity - op.dv, n.decay_bits,
         1 << (n.state_bits - 1), n.v_max, op.vth << n.vth_shift, _NO_FLOOR if op.v_floor is None else op.v_floor,
-        op.spiking, op.reset == "subtract", v_sum is not None,
+        op.spiking, op.reset == "subtract",
     ], dtype=np.int64)  # fmt: skip
-    v_sum = np.empty((batch, 0), np.int64) if v_sum is None else v_sum  # (B, 0): nothing kept
-    batched = tuple(a.reshape(flat) for a in (total, state.u, state.v, counts, v_sum, spikes))
+    batched = tuple(a.reshape(flat) for a in (total, state.u, state.v, counts, spikes))
     blocks = over_rows(_lif_update, batched, (bias.reshape(-1), params))
+    if v_sum is not None:
+        # a separate pass, only for layers a v_mean readout reads: every array the compiled loop
+        # touches must be a real, distinct one, or LLVM's run-time overlap check fails and the
+        # loop runs scalar (a stand-in empty array placed near the state did that: 12x slower)
+        v_sum += state.v
     return spikes, tuple(int(sum(counts)) for counts in zip(*blocks, strict=True))
