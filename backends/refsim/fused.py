@@ -6,8 +6,7 @@ loop that also updates the spike counts, the v sums and the overflow counters in
 tests/property/test_refsim_fused.py compares the two on random parameters, wraps included.
 
 Speed: the loop body is branch-free (selects, not jumps) so that LLVM vectorizes it (SIMD,
-~1.5 ns per neuron-step against ~9 ns scalar; see jit.py), and the batch's rows are split over
-the threads.  The int64 state needs no narrowing: its products (|u| < 2^24 times a 12-bit
+~1.5 ns per neuron-step against ~9 ns scalar; see jit.py).  The int64 state needs no narrowing: its products (|u| < 2^24 times a 12-bit
 decay) need 36 bits, and in registers int64 lanes cost little; the synaptic input may come as
 int32 (a single port, already wrapped) or int64 (an unwrapped sum of ports).
 """
@@ -19,7 +18,7 @@ import numpy as np
 
 from snncc.ir import IntCLIF, IntLIF, Numerics
 
-from .jit import njit, over_rows
+from .jit import njit
 from .lif import LIFState
 
 _HALF32 = 1 << 31
@@ -108,11 +107,12 @@ def lif_step_in_place(
         1 << (n.state_bits - 1), n.v_max, op.vth << n.vth_shift, _NO_FLOOR if op.v_floor is None else op.v_floor,
         op.spiking, op.reset == "subtract",
     ], dtype=np.int64)  # fmt: skip
-    batched = tuple(a.reshape(flat) for a in (total, state.u, state.v, counts, spikes))
-    blocks = over_rows(_lif_update, batched, (bias.reshape(-1), params))
+    counters = _lif_update(
+        *(a.reshape(flat) for a in (total, state.u, state.v, counts, spikes)), bias.reshape(-1), params
+    )
     if v_sum is not None:
         # a separate pass, only for layers a v_mean readout reads: every array the compiled loop
         # touches must be a real, distinct one, or LLVM's run-time overlap check fails and the
         # loop runs scalar (a stand-in empty array placed near the state did that: 12x slower)
         v_sum += state.v
-    return spikes, tuple(int(sum(counts)) for counts in zip(*blocks, strict=True))
+    return spikes, tuple(int(c) for c in counters)

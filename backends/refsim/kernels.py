@@ -131,7 +131,7 @@ class Int8Weights:
     def _events(self, spikes: np.ndarray) -> np.ndarray:
         """The same product for binary int8 spikes, as sums of the weight rows of active inputs."""
         out = np.empty((spikes.shape[0], self.weight_t.shape[1]), dtype=np.int32)
-        jit.over_rows(_sum_active_rows, (np.ascontiguousarray(spikes), out), (self.weight_t.numpy(),))
+        _sum_active_rows(np.ascontiguousarray(spikes), out, self.weight_t.numpy())
         return out
 
 

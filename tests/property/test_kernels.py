@@ -252,19 +252,3 @@ def test_binary_conv_port_in_int32_equals_the_int64_form(seed, w_max, weight_exp
     port = kernels.binary_port(kernel, x, weight_exp)
     assert port.dtype == np.int32
     np.testing.assert_array_equal(port, wrap_int32(shift(_int64_conv(x, w, stride, 1), weight_exp)))
-
-
-@pytest.mark.parametrize("threads", [1, 2, 3])
-def test_event_driven_int8_sum_split_over_threads_is_exact(threads):
-    import torch
-
-    rng = np.random.default_rng(threads)
-    w = rng.integers(-128, 128, size=(kernels.EVENT_DRIVEN_INT8_MIN_WIDTH, 90)) * 4
-    x = (rng.random((100, 90)) < 0.03).astype(np.int8)
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        port = kernels.binary_port(kernels.DenseKernel.prepare(w, 1), x, -1)
-    finally:
-        torch.set_num_threads(before)
-    np.testing.assert_array_equal(port, _int64_port(x, w, -1))

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
-import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from snncc.backends.refsim import fused, jit
+from snncc.backends.refsim import fused
 from snncc.backends.refsim.arith import wrap_int32
 from snncc.backends.refsim.lif import LIFState, effective_bias, lif_step
 from snncc.ir import LOIHI, Const, IntLIF
@@ -90,31 +88,3 @@ def test_the_cases_reach_every_wrap():
         total, LIFState(u, v), op, effective_bias(op), LOIHI, np.zeros_like(u), np.zeros_like(u)
     )
     assert u_wraps >= 1 and v_sats >= 1 and int_wraps >= 1
-
-
-@pytest.mark.parametrize("threads", [1, 2, 3])
-def test_rows_split_over_threads_give_the_same_step(threads):
-    """A batch big enough to be split into blocks of rows, one per thread: the same state, spikes and
-    counters as the array form (and as one thread)."""
-    rng = np.random.default_rng(threads)
-    batch, n = 7 * jit.MIN_ROWS_PER_THREAD, 33
-    op = IntLIF(shape=(n,), du=700, dv=300, vth=50, bias_mant=Const(rng.integers(-99, 99, size=n).astype(np.int32)),
-                bias_exp=Const(np.full(n, 3, np.int32)), v_init=Const(np.zeros(n, np.int32)))  # fmt: skip
-    total = rng.integers(-(2**33), 2**33, size=(batch, n))
-    u = rng.integers(-(2**23), 2**23, size=(batch, n))
-    v = rng.integers(-(2**23), 2**23, size=(batch, n))
-    bias = effective_bias(op)
-    spikes, state, ev = lif_step(wrap_int32(total), LIFState(u.copy(), v.copy()), op, bias, LOIHI)
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        assert len(jit.row_blocks(batch)) == threads
-        fused_state, counts = LIFState(u.copy(), v.copy()), np.zeros_like(u)
-        fused_spikes, (u_wraps, _, _, active) = fused.lif_step_in_place(total, fused_state, op, bias, LOIHI, counts)
-    finally:
-        torch.set_num_threads(before)
-    np.testing.assert_array_equal(fused_spikes.astype(bool), spikes)
-    np.testing.assert_array_equal(fused_state.u, state.u)
-    np.testing.assert_array_equal(fused_state.v, state.v)
-    np.testing.assert_array_equal(counts, spikes)
-    assert (u_wraps, active) == (int(ev.u_wrapped.sum()), int(ev.active.sum()))
