@@ -39,7 +39,7 @@ def check_int_inputs(graph: Graph, inputs: dict[str, np.ndarray]) -> dict[str, n
         if batch is not None and len(x) != batch:
             raise DataError("inputs have different batch sizes", code="DAT022", node=name)
         batch = len(x)
-        out[name] = x.astype(np.int64)
+        out[name] = x.astype(np.int64, copy=False)  # read only: no copy of int64 inputs
     return out
 
 
@@ -56,7 +56,7 @@ def input_events(op: IntInput, x: np.ndarray, steps: int) -> np.ndarray:
     if op.encoding == "events":
         per_value = x.astype(np.int64)
     else:
-        per_value = _set_bits(x, op.bits) if op.encoding == "bitplane" else (x != 0).astype(np.int64)
+        per_value = _set_bits(x, op.bits, op.signed) if op.encoding == "bitplane" else (x != 0).astype(np.int64)
     per_value = per_value.reshape(len(x), -1, *op.shape)  # (batch, steps or 1, *shape)
     total = per_value.sum(axis=(0, 1))
     return total if is_per_step(op, x) else total * steps
@@ -65,10 +65,10 @@ def input_events(op: IntInput, x: np.ndarray, steps: int) -> np.ndarray:
 _POPCOUNT_8 = np.array([bin(v).count("1") for v in range(256)], dtype=np.int64)
 
 
-def _set_bits(x: np.ndarray, bits: int) -> np.ndarray:
-    """Number of set bits among the low ``bits`` bits of each value."""
-    if bits == 1:  # binary spikes: the value is its own count (no table look-up over the whole input)
-        return x & 1
+def _set_bits(x: np.ndarray, bits: int, signed: bool = False) -> np.ndarray:
+    """Number of set bits among the low ``bits`` bits of each value (checked to be in range)."""
+    if bits == 1:  # binary spikes: 0/1 are their own count (no pass over the whole input)
+        return x & 1 if signed else x
     if bits <= 8:
         return _POPCOUNT_8[x & 0xFF & ((1 << bits) - 1)]
     return sum(x >> b & 1 for b in range(bits))

@@ -4,7 +4,9 @@ Run: OMP_NUM_THREADS=1 .venv/bin/python benchmarks/kernels.py
 Prints, for a 500x500 layer and a batch of 256, the time of the float32 BLAS product, of the
 event-driven one and of the int8 product (torch._int_mm) at each input density;
 kernels.EVENT_DRIVEN_DENSITY (BLAS vs events, for weights that do not fit int8) is set from the
-crossover measured on the development machine.
+crossover measured on the development machine.  Then, for int8 weights of several layer widths,
+torch._int_mm against the event-driven sum of int8 weight rows (kernels.EVENT_DRIVEN_INT8_DENSITY
+and EVENT_DRIVEN_INT8_MIN_WIDTH are set from that crossover).
 """
 
 from __future__ import annotations
@@ -13,7 +15,12 @@ import time
 
 import numpy as np
 
-from snncc.backends.refsim.kernels import EVENT_DRIVEN_DENSITY, DenseKernel
+from snncc.backends.refsim.kernels import (
+    EVENT_DRIVEN_DENSITY,
+    EVENT_DRIVEN_INT8_DENSITY,
+    EVENT_DRIVEN_INT8_MIN_WIDTH,
+    DenseKernel,
+)
 
 
 def best_of(fn, repeat: int = 20) -> float:
@@ -41,6 +48,24 @@ def main() -> None:
             f"{density:>8} {blas * 1e3:>9.3f} {events * 1e3:>10.3f} {int8 * 1e3:>8.3f} "
             f"{blas / events:>12.2f} {events / int8:>12.2f}"
         )
+    int8_rows(rng)
+
+
+def int8_rows(rng: np.random.Generator) -> None:
+    """int8 GEMM vs the event-driven sum of int8 weight rows, per layer width and density."""
+    print(f"\nint8 weights: current EVENT_DRIVEN_INT8_DENSITY = {EVENT_DRIVEN_INT8_DENSITY}, "
+          f"EVENT_DRIVEN_INT8_MIN_WIDTH = {EVENT_DRIVEN_INT8_MIN_WIDTH}")  # fmt: skip
+    densities = (0.01, 0.03, 0.05, 0.07, 0.1, 0.15)
+    print(f"{'in x out':>10} " + " ".join(f"{d:>7}" for d in densities) + "   (GEMM time / events time)")
+    for n_in, n_out in ((500, 64), (500, 128), (500, 500), (784, 2000), (2000, 2000)):
+        weights = DenseKernel.prepare(rng.integers(-64, 64, size=(n_out, n_in)) * 2, 1).int8
+        ratios = []
+        for density in densities:
+            x = (rng.random((256, n_in)) < density).astype(np.int8)
+            assert np.array_equal(weights._events(x), weights._int_mm(x))
+            gemm = best_of(lambda x=x, w=weights: w._int_mm(x))
+            ratios.append(gemm / best_of(lambda x=x, w=weights: w._events(x)))
+        print(f"{n_in:>4} x {n_out:<4} " + " ".join(f"{r:>7.2f}" for r in ratios))
 
 
 if __name__ == "__main__":

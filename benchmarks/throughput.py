@@ -74,20 +74,22 @@ def gemm_peaks(n: int = 1024, repeat: int = 10) -> tuple[float, float]:
 
 def memory_traffic(graph: Graph, batch: int) -> int:
     """Bytes a step of refsim must move at least, for the whole batch: every synapse op reads its
-    weights once (1 byte each) and its binary input (1 byte each) and writes its int64 output;
-    every neuron layer reads and writes u and v (int64).  An upper bound of the share it uses."""
+    weights once (1 byte each) and its binary input (1 byte each) and writes its int32 port; every
+    neuron layer reads the port and reads and writes u, v and the spike counts (int64) and writes
+    its spikes (1 byte).  An upper bound of the share of the bandwidth it uses."""
     total = 0
     for name, op in graph:
         if isinstance(op, IntLIF):
-            total += 4 * 8 * batch * int(np.prod(op.shape))
+            total += (4 + 6 * 8 + 1) * batch * int(np.prod(op.shape))
         elif getattr(op, "IS_SYNAPSE", False):
             src = graph[graph.predecessors(name)[0]]
-            total += op.weight.array.size + batch * (int(np.prod(src.shape)) + 8 * int(np.prod(op.shape)))
+            total += op.weight.array.size + batch * (int(np.prod(src.shape)) + 4 * int(np.prod(op.shape)))
     return total
 
 
 def dense_layers(bench: Bench, batch: int, repeat: int) -> tuple[int, float, bool]:
-    """(operations, seconds, all int8) of refsim's dense-layer products alone, on the spikes of the run."""
+    """(dense-equivalent operations, seconds, all int8) of refsim's dense-layer products alone, on the
+    spikes of the run, as refsim computes them (int8 GEMM, or the event-driven sum for rare spikes)."""
     graph = bench.graph
     trace = get_backend("refsim").run(graph, bench.head(batch), record=Record(spikes=True))
     numerics = graph.meta.numerics
@@ -105,14 +107,14 @@ def dense_layers(bench: Bench, batch: int, repeat: int) -> tuple[int, float, boo
         per_step = [
             np.ascontiguousarray(spikes[:, t].reshape(batch, -1), dtype=np.int8) for t in range(spikes.shape[1])
         ]
-        work.append((kernel, per_step, 2 * op.weight.array.size * batch * len(per_step)))
+        work.append((kernel, op.weight_exp, per_step, 2 * op.weight.array.size * batch * len(per_step)))
     if not work:
         return 0, 0.0, False
 
     def products():
-        for kernel, per_step, _ in work:
+        for kernel, weight_exp, per_step, _ in work:
             for x in per_step:
-                kernel(x, binary=True)
+                kernels.binary_port(kernel, x, weight_exp)
 
     seconds = best_of(products, repeat)
     return sum(ops for *_, ops in work), seconds, all(k.int8 is not None for k, *_ in work)

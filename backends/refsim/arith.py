@@ -14,6 +14,8 @@ from array_api_compat import array_namespace
 
 from snncc.ir import Numerics
 
+from . import memo
+
 INT32_MOD = 1 << 32
 
 
@@ -67,24 +69,37 @@ def saturate_v(v: np.ndarray, n: Numerics) -> tuple[np.ndarray, np.ndarray]:
     return clipped, clipped != v
 
 
+@memo.by_identity
 def effective_weights(w: np.ndarray, n: Numerics) -> np.ndarray:
     """Lava's weight pipeline (lava/utils/weightutils.py): sign mode, clip to 8 bits, truncate LSBs.
 
-    Mixed-sign matrices keep even values only (3 -> 2, -3 -> -4) at 8 weight bits.
+    Mixed-sign matrices keep even values only (3 -> 2, -3 -> -4) at 8 weight bits.  Read-only
+    (the same array is returned for a graph's immutable weights, run after run: memo.py).
     """
-    w = np.asarray(w, dtype=np.int64)
+    source = np.asarray(w, dtype=np.int64)
+    out = _effective_weights(source, n)
+    if memo.immutable(w):
+        out.setflags(write=False)  # shared by later runs
+    elif out is source:
+        out = out.copy()  # never an alias of a caller's array
+    return out
+
+
+def _effective_weights(w: np.ndarray, n: Numerics) -> np.ndarray:
     if w.size == 0:
         return w
-    if w.min() >= 0:  # excitatory (all-zero counts as excitatory)
-        mode = "excitatory"
-        w = np.clip(w, 0, 255)
-    elif w.max() <= 0:
-        mode = "inhibitory"
-        w = -np.clip(-w, 0, 255)
+    lo, hi = int(w.min()), int(w.max())
+    if lo >= 0:  # excitatory (all-zero counts as excitatory)
+        mode, limits = "excitatory", (0, 255)
+    elif hi <= 0:
+        mode, limits = "inhibitory", (-255, 0)
     else:
-        mode = "mixed"
-        w = np.clip(w, -256, 255)
+        mode, limits = "mixed", (-256, 255)
+    if lo < limits[0] or hi > limits[1]:  # quantized weights are in range: no clip pass
+        w = np.clip(w, *limits)
     k = 8 - n.weight_bits + (1 if mode == "mixed" else 0)
-    if mode == "inhibitory":
-        return -((-w >> k) << k)
-    return (w >> k) << k
+    if k <= 0:
+        return w
+    if mode == "inhibitory":  # truncate |w| toward zero
+        return -(-w & ~((1 << k) - 1))
+    return w & ~((1 << k) - 1)  # (w >> k) << k: clear the low k bits

@@ -3,16 +3,17 @@
 Integer sums are computed in floating point only where a bound proves the result exact:
 every partial sum of |w|·|x| below 2^24 (float32) or 2^53 (float64); int64 otherwise.  The
 bound is fixed per synapse op and run (the largest input the op can receive), so the weights
-are converted once, not every step.  Three kernels, chosen per call by the work at hand:
+are converted once, not every step.  The kernels, chosen per call by the work at hand:
 
 - int8 products (torch._int_mm, int32 sums) for binary inputs where the weights, after taking
   out their common power of two, fit 8 bits: every sum of at most fan-in weights of |w| <= 128
-  stays below 2^31, so int32 is exact (the bound is checked, not assumed); 3-6x BLAS float32;
+  stays below 2^31, so int32 is exact (the bound is checked, not assumed); 3-6x BLAS float32.
+  The port's int32 value goes to the neuron update as it is (no int64 copy);
+- for rare spikes into wide layers, the same int8 weights summed row by row for the active
+  inputs only (a compiled loop: below ~7 % active inputs it beats the GEMM);
 - dense products (BLAS) for busy layers;
-- an event-driven product for rare binary spikes whose weights do not fit int8: only the weight
-  rows of active inputs are summed (scipy's sparse x dense product), so the cost follows the spike
-  count, not the fan-in (where int8 fits, the int8 product was faster at every density measured,
-  down to 0.1 %: benchmarks/kernels.py);
+- an event-driven product for rare binary spikes whose weights do not fit int8 (scipy's sparse x
+  dense product), so the cost follows the spike count, not the fan-in;
 - convolutions by torch's conv2d (no dense expansion of the kernel), or im2col in int64 when
   no float type is exact.
 """
@@ -20,19 +21,28 @@ are converted once, not every step.  Three kernels, chosen per call by the work 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import scipy.sparse
 import torch
+from array_api_compat import array_namespace
 from numpy.lib.stride_tricks import sliding_window_view
 
 from snncc.ir.op import conv_out_hw
+
+from . import jit, memo
+from .arith import shift, wrap_int32
 
 FLOAT32_EXACT = 1 << 24
 FLOAT64_EXACT = 1 << 53
 INT32_EXACT = 1 << 31
 # Below this fraction of active inputs the event-driven product beats BLAS (benchmarks/kernels.py measures it).
 EVENT_DRIVEN_DENSITY = 0.05
+# For int8 weights: below this fraction, and for layers at least this wide, summing the weight rows of
+# the active inputs beats torch._int_mm (benchmarks/kernels.py; ~1.1-1.6x at 5 %, 2.6-3.8x at 1 %).
+EVENT_DRIVEN_INT8_DENSITY = 0.07
+EVENT_DRIVEN_INT8_MIN_WIDTH = 256
 
 
 def exact_dtype(bound: float) -> np.dtype | None:
@@ -53,37 +63,133 @@ class Int8Weights:
     abs_row_sum: int  # the largest sum of |W8| over one output's inputs: the int32 bound
 
     @classmethod
-    def of(cls, weight: np.ndarray) -> Int8Weights | None:
-        """None where no power-of-two factor brings the weights into int8 or int32 could overflow."""
-        nonzero = weight[weight != 0].astype(np.int64)
-        shift = _trailing_zeros(int(np.bitwise_or.reduce(nonzero))) if nonzero.size else 0
-        scaled = weight.astype(np.int64) >> shift
-        if scaled.size and (scaled.min() < -128 or scaled.max() > 127):
+    def of(cls, weight: np.ndarray, abs_row_sum: int | None = None) -> Int8Weights | None:
+        """None where no power-of-two factor brings the weights into int8 or int32 could overflow.
+        ``abs_row_sum``: the largest sum of |W| over one output's inputs, if the caller has it."""
+        w = np.asarray(weight, dtype=np.int64)
+        bits = int(np.bitwise_or.reduce(w, axis=None)) if w.size else 0  # zeros add no bits
+        shift = _trailing_zeros(bits) if bits else 0
+        if w.size and (int(w.min()) >> shift < -128 or int(w.max()) >> shift > 127):
             return None
-        abs_row_sum = int(np.abs(scaled).sum(axis=1).max(initial=0))
+        if abs_row_sum is None:
+            abs_row_sum = int(np.abs(w).sum(axis=1).max(initial=0))
+        abs_row_sum >>= shift  # every |w| is |w8|·2^shift: the sum divides exactly
         if abs_row_sum >= INT32_EXACT:
             return None
-        return cls(torch.from_numpy(np.ascontiguousarray(scaled.T, dtype=np.int8)), shift, abs_row_sum)
-
-    def graded(self, x: np.ndarray, bits: int) -> np.ndarray:
-        """x @ W for unsigned x (B, in) of ``bits`` bits, as int8 products of its 7-bit chunks
-        (x = sum_c chunk_c · 2^(7c)); exact while every int32 sum of |W8|·127 stays below 2^31."""
-        acc = np.zeros((x.shape[0], self.weight_t.shape[1]), dtype=np.int64)
-        for low in range(0, bits, 7):
-            chunk = ((x >> low) & 0x7F).astype(np.int8)
-            if chunk.any():
-                acc += self(chunk) << low
-        return acc
+        w8_t = (w >> shift if shift else w).astype(np.int8).T.copy()  # transposed in int8: 8x less to move
+        return cls(torch.from_numpy(w8_t), shift, abs_row_sum)
 
     def fits_graded(self) -> bool:
-        """Whether graded() is exact: chunks up to 127 times every output's weights stay in int32."""
+        """Whether bitplanes() is exact: chunks up to 127 times every output's weights stay in int32."""
         return self.abs_row_sum * 127 < INT32_EXACT
 
     def __call__(self, spikes: np.ndarray) -> np.ndarray:
         """spikes (B, in) of 0/1 (or int8 values) in any integer or bool dtype -> (B, out) int64."""
-        x = spikes.view(np.int8) if spikes.dtype in (np.bool_, np.int8, np.uint8) else spikes.astype(np.int8)
-        acc = torch._int_mm(torch.from_numpy(np.ascontiguousarray(x)), self.weight_t).numpy().astype(np.int64)
+        acc = self._int_mm(spikes).astype(np.int64)
         return acc << self.shift if self.shift else acc
+
+    def port(self, spikes: np.ndarray, weight_exp: int) -> np.ndarray:
+        """What a synapse port carries for binary ``spikes``: wrap_int32(shift(x @ W, weight_exp)), as
+        int32, computed on the exact int32 sums x @ W8 with one in-place shift by shift + weight_exp:
+        (x @ W8)·2^shift·2^e wraps mod 2^32 like the int64 form, and a net right shift floors the
+        exact sum once, as shifting the int64 product does.  Silent inputs cost no product; rare
+        spikes into a wide layer take the event-driven sum of weight rows instead of the GEMM."""
+        x8 = _as_int8(spikes)
+        active = np.count_nonzero(x8)
+        if not active:
+            return np.zeros((x8.shape[0], self.weight_t.shape[1]), dtype=np.int32)
+        wide = self.weight_t.shape[1] >= EVENT_DRIVEN_INT8_MIN_WIDTH
+        acc = self._events(x8) if wide and active < EVENT_DRIVEN_INT8_DENSITY * x8.size else self._int_mm(x8)
+        return _shifted_in_place(acc, self.shift + weight_exp)
+
+    def bitplanes(self, x: np.ndarray, bits: int, weight_exp: int) -> np.ndarray:
+        """The bit-plane port sum_b wrap32(shift(W @ plane_b, e + b)) of unsigned x (B, in), as int32.
+
+        wrap32 is reduction mod 2^32, so the sum of wrapped terms wraps like the unwrapped sum, and
+        for e + b >= 0 the shift is a multiplication: those planes add up to (W @ (x >> s))·2^(e+s),
+        s = max(0, -e), one graded product (int8 products of 7-bit chunks, each shifted and added
+        mod 2^32 in place).  Only the planes b < s (floor shifts, not linear) are summed one by one.
+        Exact where fits_graded(); a single plane is the binary port."""
+        if bits == 1:
+            return self.port(x, weight_exp)
+        s = max(0, -weight_exp)
+        total = np.zeros((x.shape[0], self.weight_t.shape[1]), dtype=np.int32)
+        wrapping = total.view(np.uint32)  # unsigned adds: wrap mod 2^32 by definition
+        high = x >> s
+        for low in range(0, bits - s, 7):
+            chunk = ((high >> low) & 0x7F).astype(np.int8)
+            if chunk.any():
+                wrapping += _shifted_in_place(self._int_mm(chunk), self.shift + weight_exp + s + low).view(np.uint32)
+        for b in range(min(s, bits)):
+            wrapping += self.port(((x >> b) & 1).astype(np.int8), weight_exp + b).view(np.uint32)
+        return total
+
+    def _int_mm(self, x: np.ndarray) -> np.ndarray:
+        """x (B, in) of int8 values (any integer or bool dtype) @ W8, int32 (exact: abs_row_sum bound)."""
+        return torch._int_mm(torch.from_numpy(_c_strides(_as_int8(x))), self.weight_t).numpy()
+
+    def _events(self, spikes: np.ndarray) -> np.ndarray:
+        """The same product for binary int8 spikes, as sums of the weight rows of active inputs."""
+        out = np.empty((spikes.shape[0], self.weight_t.shape[1]), dtype=np.int32)
+        _sum_active_rows(np.ascontiguousarray(spikes), out, self.weight_t.numpy())
+        return out
+
+
+def _c_strides(x: np.ndarray) -> np.ndarray:
+    """x (2-D) with the plain C strides torch._int_mm needs: numpy calls a view with a length-1 axis
+    C-contiguous whatever that axis' stride, and _int_mm then reads wrong memory (the transpose of
+    an n x 1 array has strides (1, 1))."""
+    plain = (x.shape[1] * x.itemsize, x.itemsize)
+    return x if x.strides == plain else x.copy()
+
+
+def _as_int8(x: np.ndarray) -> np.ndarray:
+    return x.view(np.int8) if x.dtype in (np.bool_, np.int8, np.uint8) else x.astype(np.int8)
+
+
+@jit.njit
+def _sum_active_rows(spikes, out, weight_t):
+    """out[b] = the sum of the rows k of weight_t (in, out) whose spikes[b, k] is nonzero (int32, exact
+    within the Int8Weights bound); the index list first, so the adds run branch-free (SIMD)."""
+    active = np.empty(spikes.shape[1], dtype=np.int64)
+    for b in range(spikes.shape[0]):
+        count = 0
+        for k in range(spikes.shape[1]):
+            active[count] = k
+            count += spikes[b, k] != 0
+        out[b, :] = 0
+        for q in range(count):
+            row = weight_t[active[q]]
+            for j in range(out.shape[1]):
+                out[b, j] += row[j]
+
+
+def _shifted_in_place(acc: np.ndarray, exp: int) -> np.ndarray:
+    """acc·2^exp mod 2^32 (exp > 0) or the floor shift acc >> -exp, on int32 acc in place."""
+    if exp > 0:
+        np.left_shift(acc.view(np.uint32), min(exp, 32), out=acc.view(np.uint32))  # unsigned: wraps
+    elif exp < 0:
+        np.right_shift(acc, min(-exp, 31), out=acc)
+    return acc
+
+
+def binary_port(kernel, x, weight_exp: int):
+    """A synapse port's int32 value for binary x (spikes): wrap_int32(shift(kernel(x), weight_exp)).
+    int32 arrays from the int8 product, int64 (holding int32 values) from the other kernels."""
+    int8 = getattr(kernel, "int8", None)
+    if int8 is not None:
+        return int8.port(x.reshape(x.shape[0], -1), weight_exp)
+    if isinstance(kernel, Conv2dKernel) and kernel.int32_exact():
+        return kernel.port(x, weight_exp)
+    return wrap_int32(shift(kernel(x, binary=True), weight_exp))
+
+
+def port_sum(ports: list):
+    """The unwrapped sum of a neuron's input ports (int64, so that its int32 wrap can be counted)."""
+    if len(ports) == 1:
+        return ports[0]
+    xp = array_namespace(ports[0])
+    return sum((xp.astype(p, xp.int64) for p in ports[1:]), xp.astype(ports[0], xp.int64))
 
 
 def _trailing_zeros(n: int) -> int:
@@ -94,21 +200,24 @@ def _trailing_zeros(n: int) -> int:
 class DenseKernel:
     """acc = W @ flatten(x) per sample, exactly; weight (out, in) integer, inputs |x| <= max_input."""
 
-    weight_t: np.ndarray  # (in, out), in the exact dtype (or int64)
-    dtype: np.dtype | None
+    weight: np.ndarray  # (out, in) int64
+    dtype: np.dtype | None  # the narrowest type whose sums are exact (None: int64)
     int8: Int8Weights | None = None  # the binary-input product in int8, where exact
 
     @classmethod
     def prepare(cls, weight: np.ndarray, max_input: int) -> DenseKernel:
-        bound = float(max_input) * float(np.abs(weight).sum(axis=1).max(initial=0))
-        dtype = exact_dtype(bound)
-        w_t = np.ascontiguousarray(weight.T, dtype=dtype or np.int64)
-        return cls(w_t, dtype, Int8Weights.of(weight))
+        """The kernel of ``weight`` (once per graph for its immutable weights: memo.py)."""
+        return _dense_kernel(weight, max_input)
+
+    @cached_property
+    def weight_t(self) -> np.ndarray:
+        """(in, out) in the exact dtype (or int64), made on first use: binary input with int8 weights never needs it."""
+        return np.ascontiguousarray(self.weight.T, dtype=self.dtype or np.int64)
 
     def __call__(self, x: np.ndarray, *, binary: bool = False) -> np.ndarray:
         x = x.reshape(x.shape[0], -1)
         if binary and not x.any():  # no input event: no synaptic work (a silent layer or step)
-            return np.zeros((x.shape[0], self.weight_t.shape[1]), dtype=np.int64)
+            return np.zeros((x.shape[0], self.weight.shape[0]), dtype=np.int64)
         if binary and self.int8 is not None:
             return self.int8(x)
         if self.dtype is None:
@@ -123,6 +232,14 @@ class DenseKernel:
         return np.asarray(active @ self.weight_t).astype(np.int64)
 
 
+@memo.by_identity
+def _dense_kernel(weight: np.ndarray, max_input: int) -> DenseKernel:
+    weight = np.asarray(weight, dtype=np.int64)
+    abs_row_sum = int(np.abs(weight).sum(axis=1).max(initial=0))
+    dtype = exact_dtype(float(max_input) * float(abs_row_sum))
+    return DenseKernel(weight, dtype, Int8Weights.of(weight, abs_row_sum))
+
+
 @dataclass(frozen=True)
 class TorchDenseKernel:
     """DenseKernel for torch tensors on any device (the accelerator path)."""
@@ -133,7 +250,7 @@ class TorchDenseKernel:
     def prepare(cls, weight: np.ndarray, max_input: int, device: torch.device) -> TorchDenseKernel:
         bound = float(max_input) * float(np.abs(weight).sum(axis=1).max(initial=0))
         dtype = _device_dtype(bound, device)
-        return cls(torch.as_tensor(np.ascontiguousarray(weight.T), device=device).to(dtype))
+        return cls(torch.tensor(np.ascontiguousarray(weight.T), device=device).to(dtype))  # a copy: weight is read-only
 
     def __call__(self, x: torch.Tensor, *, binary: bool = False) -> torch.Tensor:
         x = x.reshape(x.shape[0], -1)
@@ -153,7 +270,7 @@ class TorchConv2dKernel:
     def prepare(cls, weight: np.ndarray, max_input: int, op, device: torch.device) -> TorchConv2dKernel:
         bound = float(max_input) * float(np.abs(weight).reshape(len(weight), -1).sum(axis=1).max(initial=0))
         dtype = _device_dtype(bound, device)
-        return cls(torch.as_tensor(weight, device=device).to(dtype), Conv2dKernel.prepare(weight, max_input, op))
+        return cls(torch.tensor(weight, device=device).to(dtype), Conv2dKernel.prepare(weight, max_input, op))
 
     def __call__(self, x: torch.Tensor, *, binary: bool = False) -> torch.Tensor:
         if self.weight_t.dtype == torch.int64:
@@ -197,12 +314,24 @@ class Conv2dKernel:
     def __call__(self, x: np.ndarray, *, binary: bool = False) -> np.ndarray:
         if self.weight_t is None:
             return self._int64(x)
+        return self._float(x).astype(np.int64)
+
+    def int32_exact(self) -> bool:
+        """Whether the float sums fit int32 as they are (float32: below 2^24)."""
+        return self.weight_t is not None and self.weight_t.dtype == torch.float32
+
+    def port(self, x: np.ndarray, weight_exp: int) -> np.ndarray:
+        """wrap_int32(shift(conv(x), weight_exp)) as int32, from the float32 sums (exact below 2^24) with
+        one in-place shift, as Int8Weights.port; only where int32_exact()."""
+        return _shifted_in_place(self._float(x).astype(np.int32), weight_exp)
+
+    def _float(self, x: np.ndarray) -> np.ndarray:
         xt = torch.from_numpy(np.ascontiguousarray(x, dtype=self.weight_t.numpy().dtype))
         with torch.no_grad():
             y = torch.nn.functional.conv2d(
                 xt, self.weight_t, None, self.stride, self.padding, self.dilation, self.groups
             )
-        return y.numpy().astype(np.int64)
+        return y.numpy()
 
     def _int64(self, x: np.ndarray) -> np.ndarray:
         """im2col in int64: one matrix product per group over strided windows (no copy of the kernel)."""

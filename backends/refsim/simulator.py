@@ -70,24 +70,6 @@ def _time_major(op: IntInput, x: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.moveaxis(x, 1, 0)) if is_per_step(op, x) else x
 
 
-def _bitplanes_as_graded(kernel: kernels.DenseKernel, x: np.ndarray, bits: int, weight_exp: int) -> np.ndarray:
-    """The bit-plane synapse sum_b wrap32(shift(W @ plane_b, e + b)), wrapped, in one graded product.
-
-    wrap32 is reduction mod 2^32, so the sum of wrapped terms wraps like the unwrapped sum; and for
-    e + b >= 0 the shift is a multiplication, so those planes add up to (W @ (x >> s)) · 2^(e+s) with
-    s = max(0, -e).  Only the planes b < s (floor shifts, not linear) are summed one by one.
-    """
-    s = max(0, -weight_exp)
-    total = np.zeros((x.shape[0], kernel.weight_t.shape[1]), dtype=np.int64)
-    if bits > s:
-        total += kernel.int8.graded(x >> s, bits - s) << (weight_exp + s)
-    for b in range(min(s, bits)):
-        plane = (x >> b) & 1
-        if plane.any():
-            total += shift(kernel(plane, binary=True), weight_exp + b)
-    return wrap_int32(total)
-
-
 def _device(name: str | None):
     if name is None:
         return None
@@ -157,7 +139,9 @@ class LoihiDialect:
             # Planes without a set bit contribute nothing and are skipped.
             int8 = getattr(kernel, "int8", None)
             if int8 is not None and int8.fits_graded():
-                return _bitplanes_as_graded(kernel, x.reshape(x.shape[0], -1), src.bits, op.weight_exp)
+                return int8.bitplanes(x.reshape(x.shape[0], -1), src.bits, op.weight_exp)
+            if src.bits == 1:  # one plane: binary spikes
+                return kernels.binary_port(kernel, x, op.weight_exp)
             total = self.put(np.zeros((x.shape[0], *op.shape), dtype=np.int64))
             for b in range(src.bits):
                 plane = (x >> b) & 1
@@ -167,10 +151,11 @@ class LoihiDialect:
         if isinstance(src, IntInput):  # graded messages: Lava's int32 dot product, then an int32 shift
             return wrap_int32(shift(wrap_int32(kernel(x)), op.weight_exp))
         # binary path: sum of the weights of the active inputs
-        return wrap_int32(shift(kernel(x, binary=True), op.weight_exp))
+        return kernels.binary_port(kernel, x, op.weight_exp)
 
     def neuron(self, name: str, op: IntLIF, inputs: list[np.ndarray], layer: Layer) -> NeuronStep:
-        total = port_sum(inputs, layer.batch, op.shape)  # Lava's a_in: the unwrapped sum of the ports
+        # Lava's a_in: the unwrapped sum of the ports (int32 ports summed in int64, so wraps are counted)
+        total = kernels.port_sum([p.reshape(layer.batch, *op.shape) for p in inputs])
         counters = layer.events
         if self.device is None and fused.supports(op):  # one compiled pass, same arithmetic
             spikes, events = fused.lif_step_in_place(

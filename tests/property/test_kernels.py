@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from snncc.backends.refsim import kernels
-from snncc.backends.refsim.arith import t12, wrap_int32
+from snncc.backends.refsim.arith import shift, t12, wrap_int32
 
 
 def _int64_dense(x: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -127,16 +128,55 @@ def test_weights_beyond_int8_keep_the_float_product():
     np.testing.assert_array_equal(kernel(x, binary=True), _int64_dense(x, odd))
 
 
-@settings(max_examples=40, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), bits=st.integers(1, 16), shift=st.sampled_from([0, 1, 20]))
-def test_int8_graded_product_of_chunks_is_exact(seed, bits, shift):
-    """Unsigned values of any width go through int8 products of their 7-bit chunks, exactly."""
+def _int64_port(x: np.ndarray, w: np.ndarray, weight_exp: int) -> np.ndarray:
+    """What Lava's port carries for binary x, in plain int64: wrap_int32(shift(W @ x, e))."""
+    return wrap_int32(shift(_int64_dense(x, w), weight_exp))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    shift_=st.sampled_from([0, 1, 5, 24]),
+    weight_exp=st.sampled_from([-40, -9, -3, 0, 2, 7, 30]),  # floor shifts, int32 wraps, everything shifted out
+    density=st.sampled_from([0.0, 0.01, 0.05, 0.3, 1.0]),  # event-driven and GEMM
+    dtype=st.sampled_from([np.bool_, np.int8, np.uint8, np.int64]),
+    width=st.sampled_from([33, kernels.EVENT_DRIVEN_INT8_MIN_WIDTH + 3]),
+)
+def test_binary_port_in_int32_equals_the_int64_form(seed, shift_, weight_exp, density, dtype, width):
     rng = np.random.default_rng(seed)
-    w = rng.integers(-128, 128, size=(21, 200)) << shift
+    w = rng.integers(-128, 128, size=(width, 300)) << shift_
+    x = (rng.random((7, 300)) < density).astype(dtype)
+    kernel = kernels.DenseKernel.prepare(w, 1)
+    port = kernels.binary_port(kernel, x, weight_exp)
+    assert port.dtype == np.int32  # no int64 copy between the product and the neuron update
+    np.testing.assert_array_equal(port, _int64_port(x, w, weight_exp))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    bits=st.integers(1, 16),
+    shift_=st.sampled_from([0, 1, 20]),
+    weight_exp=st.sampled_from([-12, -5, -1, 0, 3, 9]),
+)
+def test_bitplane_port_equals_the_sum_of_its_planes(seed, bits, shift_, weight_exp):
+    """One graded int8 product (plus the floor-shifted planes) equals Lava's port: one binary synapse
+    per bit plane b with exponent e + b, each wrapped to int32, summed and wrapped."""
+    rng = np.random.default_rng(seed)
+    w = rng.integers(-128, 128, size=(21, 200)) << shift_
     x = rng.integers(0, 1 << bits, size=(5, 200))
+    x[0] = (1 << bits) - 1  # every plane set somewhere
     weights = kernels.Int8Weights.of(w)
     assert weights is not None and weights.fits_graded()
-    np.testing.assert_array_equal(weights.graded(x, bits), _int64_dense(x, w))
+    planes = sum(_int64_port((x >> b) & 1, w, weight_exp + b) for b in range(bits))
+    np.testing.assert_array_equal(weights.bitplanes(x, bits, weight_exp), wrap_int32(planes))
+
+
+def test_port_sum_keeps_the_int32_overflow_visible():
+    """Two int32 ports near 2^31: their sum is returned unwrapped, so the neuron update counts the wrap."""
+    ports = [np.full((2, 3), 2**31 - 5, np.int32), np.full((2, 3), 10, np.int32)]
+    np.testing.assert_array_equal(kernels.port_sum(ports), np.full((2, 3), 2**31 + 5))
+    assert kernels.port_sum(ports[:1]) is ports[0]
 
 
 def test_graded_int8_refuses_fan_ins_that_could_overflow_int32():
@@ -150,3 +190,65 @@ def test_graded_int8_refuses_fan_ins_that_could_overflow_int32():
     weights = kernels.Int8Weights.of(row(140_000))  # 140000 · 128 · 127 > 2^31
     assert weights is not None and weights.shift == 0 and not weights.fits_graded()
     assert kernels.Int8Weights.of(row(130_000)).fits_graded()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    span=st.sampled_from([(0, 100), (0, 400), (-100, 0), (-400, 0), (-120, 120), (-400, 400)]),
+    weight_bits=st.integers(1, 8),
+)
+def test_effective_weights_are_lavas(seed, span, weight_bits):
+    """Lava's own weight pipeline (sign mode, clip, truncate; lava/utils/weightutils.py) is the oracle,
+    inside and beyond the 8-bit range (where the clip runs)."""
+    import dataclasses
+
+    from lava.utils import weightutils as wu
+
+    from snncc.backends.refsim.arith import effective_weights
+    from snncc.ir import LOIHI
+
+    w = np.random.default_rng(seed).integers(span[0], span[1] + 1, size=(13, 17))
+    mode = wu.determine_sign_mode(w)
+    lava = wu.truncate_weights(wu.clip_weights(w, mode, num_bits=8), mode, num_weight_bits=weight_bits)
+    ours = effective_weights(w, dataclasses.replace(LOIHI, weight_bits=weight_bits))
+    np.testing.assert_array_equal(ours, lava)
+
+
+@pytest.mark.parametrize("shape", [(2, 1), (1, 3), (1, 1), (5, 4)])
+@pytest.mark.parametrize("batch", [1, 3])
+def test_int8_product_of_layers_with_a_single_input_or_output(shape, batch):
+    """numpy calls the transpose of an n x 1 array C-contiguous with strides (1, 1), which
+    torch._int_mm misreads: such layers must still give the exact product, every time."""
+    rng = np.random.default_rng(0)
+    w = rng.integers(-64, 64, size=shape) * 2
+    x = rng.integers(0, 2, size=(batch, shape[1]))
+    x[0] = 1
+    weights = kernels.Int8Weights.of(w)
+    for _ in range(3):  # reading wrong memory gives different garbage each time
+        np.testing.assert_array_equal(weights.port(x, 0), _int64_dense(x, w))
+        np.testing.assert_array_equal(weights.port(x.T.copy().T, 0), _int64_dense(x, w))
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    w_max=st.sampled_from([3, 255, 2**14]),  # float32-exact sums: the int32 port
+    weight_exp=st.sampled_from([-20, -3, 0, 5, 25]),  # floor shifts and int32 wraps
+    stride=st.sampled_from([1, 2]),
+)
+def test_binary_conv_port_in_int32_equals_the_int64_form(seed, w_max, weight_exp, stride):
+    rng = np.random.default_rng(seed)
+    w = rng.integers(-w_max, w_max + 1, size=(4, 3, 3, 3))
+    x = rng.integers(0, 2, size=(2, 3, 7, 6))
+
+    class Op:
+        pass
+
+    op = Op()
+    op.stride, op.padding, op.dilation, op.groups = (stride, stride), (1, 1), (1, 1), 1
+    kernel = kernels.Conv2dKernel.prepare(w, 1, op)
+    assert kernel.int32_exact()
+    port = kernels.binary_port(kernel, x, weight_exp)
+    assert port.dtype == np.int32
+    np.testing.assert_array_equal(port, wrap_int32(shift(_int64_conv(x, w, stride, 1), weight_exp)))

@@ -61,6 +61,16 @@ def test_fused_step_equals_the_array_form(case):
     assert int_wraps == int((ev.int32_wrapped | (a != total)).sum())
     assert active == int(ev.active.sum())
 
+    # a single port arrives as int32 (already wrapped): the same step, without a port-sum wrap to count
+    int32_state = LIFState(u.copy(), v.copy())
+    int32_spikes, (_, _, int32_wraps, _) = fused.lif_step_in_place(
+        a.astype(np.int32), int32_state, op, bias, LOIHI, np.zeros_like(u)
+    )
+    np.testing.assert_array_equal(int32_spikes.astype(bool), spikes)
+    np.testing.assert_array_equal(int32_state.u, state.u)
+    np.testing.assert_array_equal(int32_state.v, state.v)
+    assert int32_wraps == int(ev.int32_wrapped.sum())
+
     without_sum = LIFState(u.copy(), v.copy())
     counts_only = np.zeros_like(u)
     fused.lif_step_in_place(total, without_sum, op, bias, LOIHI, counts_only)  # no v_mean readout to feed
