@@ -19,7 +19,7 @@ import numpy as np
 
 from snncc.backends.base import Record, Trace
 from snncc.backends.int_inputs import check_int_inputs, input_events, is_per_step
-from snncc.backends.interpreter import EVENT_COUNTERS, Layer, NeuronStep, interpret, port_sum
+from snncc.backends.interpreter import EVENT_COUNTERS, Layer, NeuronStep, interpret
 from snncc.errors import Diagnostic, InvalidGraph
 from snncc.ir import Graph, IntConv2d, IntDense, IntInput, IntLIF, Numerics, Stage, verify
 
