@@ -1,9 +1,14 @@
-"""Which snncc modules import which (issue 16): compile, report and the importers import each other in
-one direction only, the importers take plain arguments rather than the compile options, and the NIR
-importer loads without torch."""
+"""Which snncc modules import which (issue 16), read from the source (every import statement).
+
+The framework importers (spikingjelly.py, snntorch.py) plug into the registry of frameworks.py and
+never import the torch importer back; the torch importer names no framework; no import circle runs
+through importers/, none runs anywhere at import time, and none passes through compile or report
+even counting imports inside functions; the importers take plain arguments, never the compile
+driver, its options or the report; the NIR importer loads without torch."""
+
+from __future__ import annotations
 
 import ast
-import functools
 import subprocess
 import sys
 from pathlib import Path
@@ -13,61 +18,137 @@ import pytest
 
 import snncc
 
-PACKAGE = Path(snncc.__file__).parent
+SNNCC = Path(snncc.__file__).parent
+TORCH_IMPORTER = ("snncc.importers.torch", "snncc.importers.torch_walk", "snncc.importers.torch_layers")
+FRAMEWORK_PACKAGES = ("spikingjelly", "snntorch")
+FRAMEWORK_IMPORTERS = ("snncc.importers.spikingjelly", "snncc.importers.snntorch")
 
 
-def module_name(path: Path) -> str:
-    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
-def imports_of(source: str, name: str, package: str, modules: set[str], type_checking: bool) -> set[str]:
-    """The ``modules`` that module ``name`` (in ``package``) imports anywhere in its ``source``, inside
-    functions too, where a circle only waits for the first call; ``type_checking``: also those
-    imported only for type hints."""
-    tree = ast.parse(source)
-    hints = set()
-    if not type_checking:
-        for node in ast.walk(tree):
-            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-                hints |= {id(n) for n in ast.walk(node)}
-    found = set()
-    for node in ast.walk(tree):
-        if id(node) in hints:
-            continue
-        if isinstance(node, ast.Import):
-            candidates = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
-                base = ".".join([*anchor, *([node.module] if node.module else [])])
-            candidates = [base, *(f"{base}.{alias.name}" for alias in node.names)]
-        else:
-            continue
-        found |= {c for c in candidates if c in modules and c != name}
+def _modules() -> dict[str, Path]:
+    found = {}
+    for path in SNNCC.rglob("*.py"):
+        parts = path.relative_to(SNNCC.parent).with_suffix("").parts
+        found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
     return found
 
 
-@functools.cache
-def import_graph(type_checking: bool = False) -> nx.DiGraph:
-    paths = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+def _imports(name: str, path: Path, *, at_import_time: bool = False, type_hints: bool = True) -> set[str]:
+    """The modules ``path``'s import statements name (``from a import b``: a and a.b), absolute.
+
+    at_import_time: only those that run when the module is imported (not in functions, not under
+    ``if TYPE_CHECKING``); type_hints=False: all but those under ``if TYPE_CHECKING``."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    return _named(path.read_text(), package, at_import_time=at_import_time, type_hints=type_hints)
+
+
+def _named(source: str, package: str, *, at_import_time: bool = False, type_hints: bool = True) -> set[str]:
+    tree = ast.parse(source)
+    hints = set()
+    if not type_hints:
+        hints = {id(n) for st in ast.walk(tree) if _is_type_checking(st) for n in ast.walk(st)}
+    statements = ast.walk(tree) if not at_import_time else _top_level(tree.body)
+    named: set[str] = set()
+    for st in statements:
+        if id(st) in hints:
+            continue
+        if isinstance(st, ast.Import):
+            named |= {a.name for a in st.names}
+        elif isinstance(st, ast.ImportFrom):
+            base = st.module or ""
+            if st.level:
+                parent = package.split(".")[: len(package.split(".")) - st.level + 1]
+                base = ".".join([*parent, *([st.module] if st.module else [])])
+            named |= {base, *(f"{base}.{a.name}" for a in st.names)}
+    return named
+
+
+def _is_type_checking(st: ast.AST) -> bool:
+    return isinstance(st, ast.If) and "TYPE_CHECKING" in ast.unparse(st.test)
+
+
+def _top_level(body: list[ast.stmt]) -> list[ast.stmt]:
+    out = []
+    for st in body:
+        if _is_type_checking(st):
+            continue
+        if isinstance(st, (ast.If, ast.Try)):
+            handlers = [s for h in getattr(st, "handlers", []) for s in h.body]
+            out += _top_level([*st.body, *st.orelse, *handlers, *getattr(st, "finalbody", [])])
+        else:
+            out.append(st)
+    return out
+
+
+def _graph(*, at_import_time: bool, type_hints: bool = True) -> nx.DiGraph:
+    modules = _modules()
     graph = nx.DiGraph()
-    graph.add_nodes_from(paths)
-    for name, path in paths.items():
-        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-        found = imports_of(path.read_text(), name, package, set(paths), type_checking)
-        graph.add_edges_from((name, dep) for dep in found)
+    graph.add_nodes_from(modules)
+    for name, path in modules.items():
+        for target in _imports(name, path, at_import_time=at_import_time, type_hints=type_hints) & set(modules):
+            if target not in (name, "snncc"):
+                graph.add_edge(name, target)
     return graph
 
 
+def _registers_a_framework(path: Path) -> bool:
+    return any(
+        isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "register"
+        for n in ast.walk(ast.parse(path.read_text()))
+    )
+
+
+def test_framework_importers_do_not_import_the_torch_importer():
+    modules = _modules()
+    for name in FRAMEWORK_IMPORTERS:
+        back = _imports(name, modules[name]) & {"snncc.importers.torch"}
+        assert not back, f"{name} imports the torch importer back"
+    registering = sorted(name for name, path in modules.items() if _registers_a_framework(path))
+    assert registering == sorted(FRAMEWORK_IMPORTERS)
+
+
+def test_the_torch_importer_names_no_framework():
+    modules = _modules()
+    for name in (*TORCH_IMPORTER, "snncc.importers.frameworks"):
+        named = _imports(name, modules[name])
+        frameworks = {
+            m for m in named if m.split(".")[0] in FRAMEWORK_PACKAGES or m.split(".")[-1] in FRAMEWORK_PACKAGES
+        }
+        assert not frameworks, f"{name} imports {sorted(frameworks)}; it should ask frameworks.framework_of"
+
+
+def test_no_import_circle_through_importers():
+    graph = _graph(at_import_time=False)
+    importers = [n for n in graph if n.startswith("snncc.importers")]
+    assert "snncc.importers.torch" in importers  # the graph is read
+    assert list(nx.simple_cycles(graph.subgraph(importers))) == []
+
+
+def test_no_import_circle_at_import_time():
+    assert list(nx.simple_cycles(_graph(at_import_time=True))) == []
+
+
+def test_framework_of_finds_the_importer_of_a_class_by_its_package():
+    from snntorch import Leaky, RLeaky
+    from spikingjelly.activation_based import neuron
+    from torch import nn
+
+    from snncc.importers.frameworks import framework_of
+
+    jelly, snntorch = framework_of(neuron.IFNode), framework_of(Leaky)
+    assert (jelly.package, snntorch.package) == ("spikingjelly", "snntorch")
+    assert neuron.IFNode in jelly.converters and Leaky in snntorch.converters
+    assert RLeaky in snntorch.recurrent and not jelly.recurrent
+    assert framework_of(nn.Linear) is None
+
+
 def test_no_import_circle_passes_through_compile_or_report():
-    tangled = nx.strongly_connected_components(import_graph())  # modules that import each other
+    """Imports inside functions count (a circle there only waits for the first call); type hints do not."""
+    tangled = nx.strongly_connected_components(_graph(at_import_time=False, type_hints=False))
     assert [c for c in tangled if len(c) > 1 and {"snncc.compile", "snncc.report"} & c] == []
 
 
 def test_the_importers_never_import_the_compile_driver_its_options_or_the_report():
-    graph = import_graph(type_checking=True)
+    graph = _graph(at_import_time=False)
     driver = {"snncc.compile", "snncc.options", "snncc.result", "snncc.report", "snncc.pipeline", "snncc.cli"}
     offending = {
         (m, dep) for m in graph if m.startswith("snncc.importers.") for dep in graph.successors(m) if dep in driver
@@ -77,14 +158,14 @@ def test_the_importers_never_import_the_compile_driver_its_options_or_the_report
 
 def test_the_walk_finds_imports_in_functions_relative_ones_and_type_hints():
     """The checks above must be able to fail: each kind of import that can close a circle is found."""
-    modules = {"snncc.compile", "snncc.report", "snncc.importers.torch"}
     in_function = "def write():\n    from snncc.report import write_outputs\n"
-    assert imports_of(in_function, "snncc.compile", "snncc", modules, False) == {"snncc.report"}
+    assert "snncc.report" in _named(in_function, "snncc", type_hints=False)
+    assert "snncc.report" not in _named(in_function, "snncc", at_import_time=True)
     relative = "from .torch import add_readout\n"
-    assert imports_of(relative, "snncc.importers.nir", "snncc.importers", modules, False) == {"snncc.importers.torch"}
+    assert "snncc.importers.torch" in _named(relative, "snncc.importers")
     hint = "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from snncc.compile import CompileOptions\n"
-    assert imports_of(hint, "snncc.importers.nir", "snncc.importers", modules, False) == set()
-    assert imports_of(hint, "snncc.importers.nir", "snncc.importers", modules, True) == {"snncc.compile"}
+    assert "snncc.compile" not in _named(hint, "snncc.importers", type_hints=False)
+    assert "snncc.compile" in _named(hint, "snncc.importers")
 
 
 @pytest.mark.slow  # runs Python in a subprocess
