@@ -162,6 +162,9 @@ def deploy(
     with timer("map"):
         from snncc.mapping import check_design_rules, partition
         from snncc.mapping.fan_in import explain_fan_in
+        from snncc.mapping.split import split_fan_in
+
+        int_graph = split_fan_in(int_graph, target)  # partial sums on other cores where a fan-in is too wide
 
         # spike traffic weighted by the float model's firing rates on the calibration data, when simulated
         try:

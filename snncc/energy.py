@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from snncc.backends import Trace
-from snncc.ir import Dense, Graph, IntConv2d, IntDense
+from snncc.ir import Dense, Graph, IntConv2d, IntDense, IntPartialSum
 from snncc.mapping.connectivity import box_slices, neuron_layers, nonzero_fan_out, projections
 from snncc.mapping.placement import Placement
 from snncc.mapping.resources import destination_masks
@@ -117,7 +117,9 @@ def estimate(graph: Graph, placement: Placement, trace: Trace, target: Target) -
         synops = synops_per_sample[layer] * batch
         macs = 0.0
         for p in projections(graph, layer):
-            macs += 0.0 if layer in relays else _macs(p.op)
+            # relays copy a layer and a split layer's join adds its partial sums: no ANN op does either
+            copies = layer in relays or isinstance(graph[p.source], IntPartialSum)
+            macs += 0.0 if copies else _macs(p.op)
             if p.from_host:
                 host_messages += float(trace.input_events[p.source].sum())
         neurons = int(np.prod(op.shape))
@@ -155,8 +157,8 @@ def estimate(graph: Graph, placement: Placement, trace: Trace, target: Target) -
     return EnergyReport(trace.batch, trace.steps, per_layer, coefficients, host_messages / batch)
 
 
-def _macs(op: IntDense | IntConv2d) -> float:
-    if isinstance(op, (IntDense, Dense)):
+def _macs(op: IntDense | IntConv2d | IntPartialSum) -> float:
+    if isinstance(op, (IntDense, Dense, IntPartialSum)):
         return float(op.weight.array.size)
     _c_out, c_in_g, kh, kw = op.weight.shape
     return float(np.prod(op.shape) * c_in_g * kh * kw)

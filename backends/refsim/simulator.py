@@ -18,10 +18,10 @@ import numpy as np
 from snncc.backends.base import LayerStats, Record, Trace
 from snncc.backends.int_inputs import check_int_inputs, input_events, is_per_step
 from snncc.errors import Diagnostic, InvalidGraph
-from snncc.ir import Graph, IntConv2d, IntDense, IntInput, IntLIF, Numerics, Output, Stage, verify
+from snncc.ir import Graph, IntConv2d, IntDense, IntInput, IntLIF, IntPartialSum, Numerics, Output, Stage, verify
 from snncc.ir.ops_float import STEP_READOUTS
 
-from . import fused, kernels
+from . import fused, kernels, partial_sum
 from .arith import effective_weights, shift, wrap_int32
 from .lif import LIFState, effective_bias, initial_state, lif_step
 from .xylo import run_xylo
@@ -128,6 +128,8 @@ def _kernel(graph: Graph, name: str, op: IntDense | IntConv2d, numerics: Numeric
     max_input = 1  # spikes and bit planes
     if isinstance(src, IntInput) and src.encoding == "graded":
         max_input = 1 << src.bits  # covers signed and unsigned values of that width
+    if isinstance(src, IntPartialSum):
+        max_input = 1 << src.payload_bits
     weight = effective_weights(op.weight.array, numerics)
     if device is not None:
         if isinstance(op, IntDense):
@@ -166,7 +168,13 @@ class _Run:
         }
         self.bias = {n: arrays.put(effective_bias(op)) for n, op in self.lifs.items()}
         self.kernels = {n: _kernel(graph, n, op, self.numerics, device) for n, op in graph.of_type(IntDense, IntConv2d)}
-        self.counts = {n: arrays.zeros((batch, *op.shape)) for n, op in self.lifs.items()}
+        self.partials = {n: op for n, op in graph.of_type(IntPartialSum)}
+        self.partial_kernels = {
+            n: partial_sum.prepare(op, graph[graph.predecessors(n)[0]], self.numerics, device)
+            for n, op in self.partials.items()
+        }
+        # spikes per neuron; for a partial sum, graded spikes sent (SPEC.md §int_partial_sum)
+        self.counts = {n: arrays.zeros((batch, *op.shape)) for n, op in (*self.lifs.items(), *self.partials.items())}
         # the v sums only for the layers a v_mean readout reads (one array less to stream every step)
         self.v_sum = {
             graph.predecessors(n)[0]: arrays.zeros((batch, *graph[graph.predecessors(n)[0]].shape))
@@ -177,7 +185,8 @@ class _Run:
             (graph.predecessors(n)[0], op.readout): [] for n, op in graph.of_type(Output) if op.readout in STEP_READOUTS
         }
         self.events = {
-            n: dict.fromkeys(("u_wraps", "v_saturations", "int32_wraps", "active_updates"), 0) for n in self.lifs
+            n: dict.fromkeys(("u_wraps", "v_saturations", "int32_wraps", "active_updates"), 0)
+            for n in (*self.lifs, *self.partials)
         }
         self.rec: dict[str, dict[str, list[np.ndarray]]] = {"spikes": {}, "v": {}, "u": {}}
         for name in self.lifs:
@@ -185,6 +194,9 @@ class _Run:
                 for var in ("spikes", "v", "u"):
                     if getattr(record, var):
                         self.rec[var][name] = []
+        for name in self.partials:  # a partial sum's payload is recorded as its "v"
+            if record.wants(name) and record.v:
+                self.rec["v"][name] = []
 
     def step(self, x: dict[str, np.ndarray]) -> None:
         out: dict[str, np.ndarray] = {}
@@ -204,6 +216,8 @@ class _Run:
                     self.memo[name] = out[name]
             elif isinstance(op, IntLIF):
                 out[name] = self._neuron(name, op, [out[p] for p in self.graph.predecessors(name)])
+            elif isinstance(op, IntPartialSum):
+                out[name] = self._partial_sum(name, op, out[self.graph.predecessors(name)[0]])
         for layer in self.previous:
             self.previous[layer] = out[layer]
 
@@ -222,10 +236,20 @@ class _Run:
                 if plane.any():
                     total += wrap_int32(shift(kernel(plane, binary=True), op.weight_exp + b))
             return wrap_int32(total)
-        if isinstance(src, IntInput):  # graded messages: Lava's int32 dot product, then an int32 shift
+        if isinstance(src, (IntInput, IntPartialSum)):  # graded messages: Lava's int32 dot product, int32 shift
             return wrap_int32(shift(wrap_int32(kernel(x)), op.weight_exp))
         # binary path: sum of the weights of the active inputs
         return wrap_int32(shift(kernel(x, binary=True), op.weight_exp))
+
+    def _partial_sum(self, name: str, op: IntPartialSum, x: np.ndarray) -> np.ndarray:
+        source = self.graph[self.graph.predecessors(name)[0]]
+        p = partial_sum.partial_sum_step(self.partial_kernels[name], op, source, x)
+        sent = partial_sum.messages(p)
+        self.counts[name] += sent
+        self.events[name]["active_updates"] += int(sent.sum())
+        if name in self.rec["v"]:
+            self.rec["v"][name].append(self.arrays.get(p))
+        return p
 
     def _neuron(self, name: str, op: IntLIF, inputs: list[np.ndarray]) -> np.ndarray:
         total = inputs[0].reshape(self.batch, *op.shape)  # the ports' unwrapped sum
@@ -269,7 +293,7 @@ class _Run:
         for name, op in self.graph.of_type(Output):
             src = self.graph.predecessors(name)[0]
             outputs[name] = self._readout(op.readout, src, steps)
-        stats = {n: LayerStats(spikes=int(self.counts[n].sum()), **self.events[n]) for n in self.lifs}
+        stats = {n: LayerStats(spikes=int(self.counts[n].sum()), **self.events[n]) for n in self.counts}
         return Trace(
             batch=self.batch,
             steps=steps,

@@ -66,7 +66,8 @@ def neuron_features_supported(graph: Graph, target: Target) -> list[Diagnostic]:
 
 
 def one_neuron_fits_a_core(graph: Graph, target: Target) -> list[Diagnostic]:
-    """A neuron's input axons and synapses cannot be split across cores (no dendritic sharing)."""
+    """A neuron's input axons and synapses must fit one core; snncc.mapping.split splits the fan-in of
+    the layers it can on targets with graded relays before these rules run, so what remains is reported."""
     pc = target.per_core
     diags = []
     for layer, op in neuron_layers(graph):
@@ -84,7 +85,8 @@ def one_neuron_fits_a_core(graph: Graph, target: Target) -> list[Diagnostic]:
                         "; a chip with graded spikes (e.g. loihi2) needs one axon per input value"
                         if _bit_plane_share(graph, layer)
                         else ""
-                    ),
+                    )
+                    + _no_split(graph, target, layer),
                 )
             )
         if bits > pc.synapse_memory_bits.value:
@@ -98,6 +100,16 @@ def one_neuron_fits_a_core(graph: Graph, target: Target) -> list[Diagnostic]:
                 )
             )
     return diags
+
+
+def _no_split(graph: Graph, target: Target, layer: str) -> str:
+    """'; why snncc could not split it' for a layer left too wide (partial sums are IntPartialSum, not neurons)."""
+    from .split import why_not_split
+
+    if not isinstance(graph[layer], IntLIF):
+        return ""
+    reason = why_not_split(graph, target, layer)
+    return f"; {reason}" if reason else ""
 
 
 def _bit_plane_share(graph: Graph, layer: str) -> str:
