@@ -94,6 +94,7 @@ def build_report(result: CompileResult) -> dict[str, Any]:
             "max_silent_fraction": MAX_SILENT,
         },
         "relays": _relays(result),
+        "fan_in_splits": _fan_in_splits(result),
         "approximations": {
             name: {"description": APPROXIMATIONS[name][0], "layers": layers}
             for name, layers in result.approximations.items()
@@ -273,6 +274,7 @@ def render_markdown(report: dict[str, Any], plots: list[str], extra: Sequence[st
         f"{c['used']} cores used; no placement can use fewer than {c['lower_bound']} (total neurons, and total "
         f"synapse bits at zero overhead, over the per-core limits): {c['used'] / c['lower_bound']:.2f}x the bound. "
         "Each layer is cut into pieces that fit one core; the pieces are then packed onto cores.",
+        *_split_lines(report["fan_in_splits"]),
         "",
         "| layer | pieces | neurons per piece | binding limit | use of it |",
         "|---|---:|---:|---|---:|",
@@ -387,6 +389,37 @@ def _below(v: dict[str, Any]) -> str:
 
 def _layer_name(layer: dict[str, Any]) -> str:
     return md(layer["layer"] + (f" (relay of {layer['relay_of']})" if layer.get("relay_of") else ""))
+
+
+def _fan_in_splits(result: CompileResult) -> dict[str, Any]:
+    """Layers whose fan-in was split into partial sums (snncc/mapping/split.py): parts and inputs read."""
+    from snncc.mapping.split import splits_of
+
+    graph, axons = result.int_graph, int(result.target.per_core.fan_in_axons.value)
+    return {
+        layer: {
+            "parts": parts,
+            "inputs_per_neuron": sum(graph[p].weight.shape[1] for p in parts),
+            "core_input_axons": axons,
+        }
+        for layer, parts in splits_of(graph).items()
+    }
+
+
+def _split_lines(splits: dict[str, Any]) -> list[str]:
+    if not splits:
+        return []
+    return [
+        "",
+        *(
+            f"Split fan-in: each neuron of {md(layer)} reads {s['inputs_per_neuron']} inputs, more than a core's "
+            f"{s['core_input_axons']} input axons; "
+            f"{len(s['parts'])} partial sums ({', '.join(md(p) for p in s['parts'])}) on other cores add their "
+            "columns and send the sums as graded spikes, which the layer adds (ir/SPEC.md §int_partial_sum); "
+            "on the chip this layer and the ones after it run one step later."
+            for layer, s in splits.items()
+        ),
+    ]
 
 
 def _relays(result: CompileResult) -> dict[str, Any]:

@@ -16,6 +16,8 @@ from .resources import piece_inputs, single_neuron_box
 
 Rule = Callable[[Graph, Target], list[Diagnostic]]
 
+REDUCE_FAN_IN = "reduce the layer's fan-in (fewer input channels, a smaller kernel, or fewer input bits)"
+
 # snncc compile --approximate NAME (snncc/passes/approximate.py) for a missing neuron feature
 APPROXIMATIONS_FOR: dict[str, tuple[str, ...]] = {
     "reset_subtract": ("soft-reset-as-hard",),
@@ -80,7 +82,7 @@ def one_neuron_fits_a_core(graph: Graph, target: Target) -> list[Diagnostic]:
                     f"one neuron needs {axons} input axons{_bit_plane_share(graph, layer)}; a core on {target.name} "
                     f"has {int(pc.fan_in_axons.value)}",
                     node=layer,
-                    hint="reduce the layer's fan-in (fewer input channels, a smaller kernel, or fewer input bits)"
+                    hint=REDUCE_FAN_IN
                     + (
                         "; a chip with graded spikes (e.g. loihi2) needs one axon per input value"
                         if _bit_plane_share(graph, layer)

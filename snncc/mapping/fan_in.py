@@ -16,6 +16,8 @@ from snncc.errors import Diagnostic
 from snncc.ir import LIF, Graph, Input
 from snncc.ir.ops_float import Dense, Pool2d
 
+from .drc import REDUCE_FAN_IN
+
 
 def explain_fan_in(diagnostics: list[Diagnostic], model: Graph) -> list[Diagnostic]:
     """MAP003 errors with the pooling that was fused into the layer's synapses named, from the
@@ -38,7 +40,8 @@ def _explained(d: Diagnostic, model: Graph) -> Diagnostic:
         f"reduce the fan-in: pool more before '{dense or d.node}' (a larger or another pooling after a spiking "
         f"layer), or give '{source}' fewer channels"
     )
-    hint = f"{hint}; {d.hint}" if d.hint else hint  # the design rule's advice, and why no split
+    rest = (d.hint or "").removeprefix(REDUCE_FAN_IN).removeprefix("; ")  # e.g. why no split, from the rule
+    hint = f"{hint}; {rest}" if rest else hint
     return dataclasses.replace(d, message=f"{d.message}. {why}", hint=hint)
 
 
