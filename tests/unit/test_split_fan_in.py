@@ -182,3 +182,20 @@ def test_an_int_partial_sum_must_read_a_neuron_layer_or_graded_input():
     with pytest.raises(InvalidGraph) as err:
         verify_graph(b.build(GraphMeta(stage=Stage.INTEGER, steps=2, numerics=LOIHI)))
     assert "GRF030" in [d.code for d in err.value.diagnostics]
+
+
+def test_backends_and_exports_without_graded_partial_sums_refuse_a_split_graph(tmp_path):
+    from snncc.backends.nengo_loihi import NengoLoihiBackend
+    from snncc.errors import BackendError, OutputError
+    from snncc.exporters.netx import write_netx
+    from snncc.sanafe_export import refuse_unsupported
+
+    split = split_fan_in(wide_net(), TOY_RELAY)
+    with pytest.raises(OutputError) as netx:
+        write_netx(split, tmp_path / "x.net")
+    assert {(d.code, d.node) for d in netx.value.diagnostics} == {("OUT207", p) for p in splits_of(split)["o"]}
+    assert not (tmp_path / "x.net").exists()
+    with pytest.raises(BackendError, match="o.part1: a partial sum of a split layer sends graded spikes"):
+        refuse_unsupported(split)
+    codes = {(d.code, d.node) for d in NengoLoihiBackend().check(split)}
+    assert ("BKD040", "o.part1") in codes
