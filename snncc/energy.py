@@ -10,6 +10,9 @@ Definitions (per sample = totals over the simulated batch / batch size):
 - spike message: a spike sent to one destination core; within the same core it costs
   spike_in_core_pj, to another core of the chip hop_pj per mesh hop (Manhattan distance), and
   to another chip chip_hop_pj.  Input from the host is counted as messages entering the chip.
+- a split layer's partial sum (ir/SPEC.md §int_partial_sum) is counted as a layer: its synaptic ops,
+  an update per neuron per step, and one message per nonzero graded payload; the join adds one
+  synaptic op per payload.  The equivalent ANN has no op for either.
 - the equivalent ANN's energy: one MAC per weight per inference x 4.6 pJ (32-bit float
   multiply 3.7 pJ + add 0.9 pJ, Horowitz ISSCC 2014, 45 nm), for comparison only.
 """
