@@ -21,9 +21,10 @@ from snncc.errors import Diagnostic, InvalidGraph
 from snncc.ir import Graph, IntConv2d, IntDense, IntInput, IntLIF, IntPartialSum, Numerics, Output, Stage, verify
 from snncc.ir.ops_float import STEP_READOUTS
 
-from . import fused, kernels, partial_sum
+from . import fused, kernels
 from .arith import effective_weights, shift, wrap_int32
 from .lif import LIFState, effective_bias, initial_state, lif_step
+from .partial_sum import PartialSums
 from .xylo import run_xylo
 
 
@@ -168,13 +169,8 @@ class _Run:
         }
         self.bias = {n: arrays.put(effective_bias(op)) for n, op in self.lifs.items()}
         self.kernels = {n: _kernel(graph, n, op, self.numerics, device) for n, op in graph.of_type(IntDense, IntConv2d)}
-        self.partials = {n: op for n, op in graph.of_type(IntPartialSum)}
-        self.partial_kernels = {
-            n: partial_sum.prepare(op, graph[graph.predecessors(n)[0]], self.numerics, device)
-            for n, op in self.partials.items()
-        }
-        # spikes per neuron; for a partial sum, graded spikes sent (SPEC.md §int_partial_sum)
-        self.counts = {n: arrays.zeros((batch, *op.shape)) for n, op in (*self.lifs.items(), *self.partials.items())}
+        self.counts = {n: arrays.zeros((batch, *op.shape)) for n, op in self.lifs.items()}
+        self.partials = PartialSums(graph, batch, record, self.numerics, arrays)  # SPEC.md §int_partial_sum
         # the v sums only for the layers a v_mean readout reads (one array less to stream every step)
         self.v_sum = {
             graph.predecessors(n)[0]: arrays.zeros((batch, *graph[graph.predecessors(n)[0]].shape))
@@ -185,8 +181,7 @@ class _Run:
             (graph.predecessors(n)[0], op.readout): [] for n, op in graph.of_type(Output) if op.readout in STEP_READOUTS
         }
         self.events = {
-            n: dict.fromkeys(("u_wraps", "v_saturations", "int32_wraps", "active_updates"), 0)
-            for n in (*self.lifs, *self.partials)
+            n: dict.fromkeys(("u_wraps", "v_saturations", "int32_wraps", "active_updates"), 0) for n in self.lifs
         }
         self.rec: dict[str, dict[str, list[np.ndarray]]] = {"spikes": {}, "v": {}, "u": {}}
         for name in self.lifs:
@@ -194,9 +189,6 @@ class _Run:
                 for var in ("spikes", "v", "u"):
                     if getattr(record, var):
                         self.rec[var][name] = []
-        for name in self.partials:  # a partial sum's payload is recorded as its "v"
-            if record.wants(name) and record.v:
-                self.rec["v"][name] = []
 
     def step(self, x: dict[str, np.ndarray]) -> None:
         out: dict[str, np.ndarray] = {}
@@ -217,7 +209,7 @@ class _Run:
             elif isinstance(op, IntLIF):
                 out[name] = self._neuron(name, op, [out[p] for p in self.graph.predecessors(name)])
             elif isinstance(op, IntPartialSum):
-                out[name] = self._partial_sum(name, op, out[self.graph.predecessors(name)[0]])
+                out[name] = self.partials.step(name, out[self.graph.predecessors(name)[0]])
         for layer in self.previous:
             self.previous[layer] = out[layer]
 
@@ -240,16 +232,6 @@ class _Run:
             return wrap_int32(shift(wrap_int32(kernel(x)), op.weight_exp))
         # binary path: sum of the weights of the active inputs
         return wrap_int32(shift(kernel(x, binary=True), op.weight_exp))
-
-    def _partial_sum(self, name: str, op: IntPartialSum, x: np.ndarray) -> np.ndarray:
-        source = self.graph[self.graph.predecessors(name)[0]]
-        p = partial_sum.partial_sum_step(self.partial_kernels[name], op, source, x)
-        sent = partial_sum.messages(p)
-        self.counts[name] += sent
-        self.events[name]["active_updates"] += int(sent.sum())
-        if name in self.rec["v"]:
-            self.rec["v"][name].append(self.arrays.get(p))
-        return p
 
     def _neuron(self, name: str, op: IntLIF, inputs: list[np.ndarray]) -> np.ndarray:
         total = inputs[0].reshape(self.batch, *op.shape)  # the ports' unwrapped sum
@@ -293,15 +275,19 @@ class _Run:
         for name, op in self.graph.of_type(Output):
             src = self.graph.predecessors(name)[0]
             outputs[name] = self._readout(op.readout, src, steps)
-        stats = {n: LayerStats(spikes=int(self.counts[n].sum()), **self.events[n]) for n in self.counts}
+        stats = {n: LayerStats(spikes=int(self.counts[n].sum()), **self.events[n]) for n in self.lifs}
+        stats.update(self.partials.stats())
+        recorded = {var: {k: np.stack(v, axis=1) for k, v in self.rec[var].items()} for var in ("spikes", "v", "u")}
+        recorded["v"].update(self.partials.recorded())
         return Trace(
             batch=self.batch,
             steps=steps,
             outputs=outputs,
-            spike_counts={n: self.arrays.get(c).sum(axis=0) for n, c in self.counts.items()},
+            spike_counts={n: self.arrays.get(c).sum(axis=0) for n, c in self.counts.items()}
+            | self.partials.spike_counts(),
             input_events=input_counts,
             stats=stats,
-            **{var: {k: np.stack(v, axis=1) for k, v in self.rec[var].items()} for var in ("spikes", "v", "u")},
+            **recorded,
             wall_seconds=seconds,
         )
 

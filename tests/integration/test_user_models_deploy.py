@@ -7,9 +7,14 @@ the tutorials train (the loss on the model's own output), saved as its users sav
 a training checkpoint {'net', 'optimizer', 'epoch', 'max_test_acc'}; snntorch:
 torch.save(net.state_dict())), and compiled through the CLI with --arch on the held-out split given
 as flat rows (N, 64).  Oracles: the framework's own accuracy (the float model must equal it) and the
-float model: deployed within a point of it (measured: spikingjelly CSNN 88.44 % float and deployed;
-snntorch 92.44 % float, 91.78 % deployed: 3 of 450 samples flip where 8-bit weights change a spike
-count that ties or nearly ties at the top).
+float model: deployed within half a point of it, the issue's goal (measured: spikingjelly CSNN 88.44 %
+float and deployed; snntorch 92.44 % float, 92.67 % deployed).  The snntorch count readout has 5 levels
+at T = 4 (0..4 spikes), and 21 of the 450 float outputs tie at the top; every sample whose score
+differs is a top tie in one of the two models that one spike breaks, and torch's argmax takes the
+first tied class.  Which samples flip follows the quantization noise, not a bias: calibrated on the
+first 256 scored samples instead of training samples (snncc's old default), the same network scores
+91.78 % (-0.67 pp: samples 66, 167, 359), and +0.22 pp here (41, 359, 360); agreement counting ties
+is 100 % both ways.
 """
 
 from __future__ import annotations
@@ -106,6 +111,6 @@ def test_a_user_model_deploys_on_loihi2_within_half_a_point_of_float(saved, whic
     )
     assert framework_accuracy > 0.85
     assert v["float_accuracy"] == pytest.approx(framework_accuracy, abs=1e-9)
-    assert v["deployed_accuracy"] >= v["float_accuracy"] - 0.01
+    assert v["deployed_accuracy"] >= v["float_accuracy"] - 0.005
     if which == "sj":
         assert "loaded the state dict from checkpoint entry ['net']" in err

@@ -199,3 +199,13 @@ def test_backends_and_exports_without_graded_partial_sums_refuse_a_split_graph(t
         refuse_unsupported(split)
     codes = {(d.code, d.node) for d in NengoLoihiBackend().check(split)}
     assert ("BKD040", "o.part1") in codes
+
+
+def test_refsim_on_torch_tensors_runs_partial_sums_like_numpy():
+    split = split_fan_in(wide_net(weight_exp=1), TOY_RELAY)
+    a, b = RefSim().run(split, inputs(), record=ALL), RefSim(device="cpu").run(split, inputs(), record=ALL)
+    assert set(a.v) == set(b.v) >= {"o.part1", "o.part2", "o.part3"}
+    for name in a.v:
+        np.testing.assert_array_equal(a.v[name], b.v[name])
+    for name in a.spike_counts:
+        np.testing.assert_array_equal(a.spike_counts[name], b.spike_counts[name])
