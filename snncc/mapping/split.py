@@ -25,6 +25,7 @@ import math
 
 import numpy as np
 
+from snncc.backends.refsim.arith import effective_weights
 from snncc.errors import MappingError
 from snncc.ir import Const, Edge, Graph, IntDense, IntInput, IntLIF, IntPartialSum
 from snncc.target import Target
@@ -107,19 +108,17 @@ def _columns(graph: Graph, target: Target, layer: str) -> list[tuple[int, int]]:
         bound = max(int((np.abs(weight[:, a:b]) + 1).sum(axis=1).max(initial=0)) for a, b in cols) * largest_input
         if bound < 1 << (PAYLOAD_BITS - 1):
             return cols
-    raise MappingError(f"no split of '{layer}' keeps its partial sums within {PAYLOAD_BITS} bits", code="MAP006")
+    raise MappingError(
+        f"no split of the layer keeps its partial sums within {PAYLOAD_BITS} bits", code="MAP006", node=layer
+    )
 
 
 def _effective(graph: Graph, synapse: str) -> np.ndarray:
     """The synapse's weights after Lava's weight pipeline: each part keeps exactly these."""
-    from snncc.backends.refsim.arith import effective_weights
-
     return effective_weights(graph[synapse].weight.array, graph.meta.numerics)
 
 
 def _rewrite(graph: Graph, plans: dict[str, list[tuple[int, int]]]) -> Graph:
-    from snncc.backends.refsim.arith import effective_weights
-
     replaced = {graph.predecessors(layer)[0]: layer for layer in plans}
     nodes, edges = [], [e for e in graph.edges if e.src not in replaced and e.dst not in replaced]
     for name, op in graph.nodes:
