@@ -80,6 +80,9 @@ def test_a_linear_wider_than_a_core_deploys_on_loihi2_split_into_partial_sums(sa
     assert {"lif2.part1", "lif2.part2", "lif2"} <= placed
     assert report["energy"]["per_layer"]["lif2.part1"]["synops"] > 0
     assert "Split fan-in: each neuron of lif2 reads 4200 inputs" in (out / "report.md").read_text()
+    model = [str(saved["folder"] / "wide.pt"), "--arch", f"{HERE / 'user_models.py'}:STWideCountNet"]
+    assert main(["check", *model, "--target", "loihi2", "--data", str(saved["folder"] / "test_flat.npz")]) == 0
+    assert "fan-in of lif2 split into 2 partial sums" in capsys.readouterr().out
 
 
 def test_loihi_refuses_the_wide_linear_and_names_the_target_that_splits_it(saved, tmp_path, capsys):
