@@ -9,10 +9,10 @@ torch.save(net.state_dict())), and compiled through the CLI with --arch on the h
 as flat rows (N, 64).  Oracles: the framework's own accuracy (the float model must equal it) and the
 float model: deployed within a point of it (measured, calibrated on training samples: spikingjelly
 CSNN 88.44 % float, 87.78 % deployed; snntorch 92.44 % float, 92.67 % deployed).  Both read spike
-counts over T = 4 (5 levels), so top outputs often tie (21 of the 450 float outputs of the snntorch
-model), and torch's argmax takes the first tied class: every sample whose score differs is a top tie
-in one of the two models that one spike breaks, with no bias in rates (deployed and float firing
-rates agree to 0.1 %).  Which samples flip follows the quantization noise: calibrated on the first 256
+counts over T = 4 (5 levels), so top outputs often tie (42 of the CSNN's and 21 of the snntorch
+model's 450 float outputs), and torch's argmax takes the first tied class: every sample whose score
+differs is a top tie in one of the two models, with no bias in rates (every layer's deployed firing
+rate is within 0.0003 spikes per neuron-step of float).  Which samples flip follows the quantization noise: calibrated on the first 256
 scored samples instead (snncc's old default), the snntorch model scores 91.78 % (-0.67 pp) and the
 CSNN 88.44 %; agreement counting ties is 100 % for the snntorch model both ways.  The issue's goal,
 0.5 pp, is 2.25 of these 450 samples: within the tie noise, not a margin this test can promise.
