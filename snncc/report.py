@@ -103,6 +103,7 @@ def build_report(result: CompileResult) -> dict[str, Any]:
         "overflow": {
             layer: {k: s.to_dict()[k] for k in ("u_wraps", "v_saturations", "int32_wraps")}
             for layer, s in trace.stats.items()
+            if isinstance(result.int_graph[layer], IntLIF)  # partial sums cannot overflow (SPEC.md)
         },
         "backends": {"reference": "refsim", "lava": result.lava},
         "diagnostics": [d.render() for d in result.diagnostics],
