@@ -195,7 +195,7 @@ def test_backends_and_exports_without_graded_partial_sums_refuse_a_split_graph(t
         write_netx(split, tmp_path / "x.net")
     assert {(d.code, d.node) for d in netx.value.diagnostics} == {("OUT207", p) for p in splits_of(split)["o"]}
     assert not (tmp_path / "x.net").exists()
-    with pytest.raises(BackendError, match="o.part1: a partial sum of a split layer sends graded spikes"):
+    with pytest.raises(BackendError, match=r"o\.part1: a partial sum of a split layer sends graded spikes"):
         refuse_unsupported(split)
     codes = {(d.code, d.node) for d in NengoLoihiBackend().check(split)}
     assert ("BKD040", "o.part1") in codes
