@@ -59,10 +59,12 @@ class Trace:
 
     spikes / v / u: layer -> array (batch, steps, *layer_shape), present as recorded.
       spikes are uint8 0/1; v and u are int64 for integer backends, float64 for float ones.
+      For an int_partial_sum (a split layer's share) v holds its graded payload p.
     outputs: output node -> readout values (batch, *shape), in the graph's own units
       (integers for integer graphs; multiply by the output's scale for float units).
     spike_counts: neuron layer -> (*layer_shape) int64, spikes per neuron summed over
       batch and steps (the energy model's input), always present.
+      For an int_partial_sum: graded spikes sent (nonzero payloads).
     input_events: input node -> (*input_shape) int64, nonzero input values (graded) or
       set bits (bit-plane) summed over batch and steps, always present.
     stats: neuron layer -> LayerStats.

@@ -29,9 +29,9 @@ EVENT_COUNTERS: tuple[str, ...] = ("u_wraps", "v_saturations", "int32_wraps", "a
 class NeuronStep(NamedTuple):
     """What one step of a neuron layer produced."""
 
-    spikes: Array  # 0/1 or bool (B, *shape)
+    spikes: Array | None  # 0/1 or bool (B, *shape); None: a relay that records its payload as v only
     v: Array  # the potential after the step (what v readouts and recordings see)
-    u: Array  # the current after the step
+    u: Array | None  # the current after the step
     message: Array  # what the layer sends on its outgoing edges this step
 
 
@@ -186,7 +186,7 @@ class _Run:
             if layer == name:
                 values.append(get(result.spikes).astype(np.int64) if readout == "spike_steps" else get(result.v))
         for var, value in (("spikes", result.spikes), ("v", result.v), ("u", result.u)):
-            if name in self.rec[var]:
+            if name in self.rec[var] and value is not None:
                 kept = get(value)
                 self.rec[var][name].append(kept.astype(np.uint8) if var == "spikes" else kept)
         return result.message
@@ -203,7 +203,7 @@ class _Run:
             spike_counts={n: c.sum(axis=0) for n, c in counts.items()},
             input_events={},
             stats={n: LayerStats(spikes=int(counts[n].sum()), **layer.events) for n, layer in self.layers.items()},
-            **{var: {k: np.stack(v, axis=1) for k, v in self.rec[var].items()} for var in ("spikes", "v", "u")},
+            **{var: {k: np.stack(v, axis=1) for k, v in self.rec[var].items() if v} for var in ("spikes", "v", "u")},
         )
 
     def _readout(self, readout: str, layer: str) -> np.ndarray:

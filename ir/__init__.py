@@ -22,7 +22,7 @@ from .ops_float import (
     Output,
     SumPool2d,
 )
-from .ops_int import INT_OPS, IntCLIF, IntConv2d, IntDense, IntInput, IntLIF, IntXyloLIF
+from .ops_int import INT_OPS, IntCLIF, IntConv2d, IntDense, IntInput, IntLIF, IntPartialSum, IntXyloLIF
 from .printer import print_graph
 from .serialize import from_json, load, save, to_json
 from .stages import verify
@@ -54,6 +54,7 @@ __all__ = [
     "IntDense",
     "IntInput",
     "IntLIF",
+    "IntPartialSum",
     "IntXyloLIF",
     "MaxPool2d",
     "Numerics",

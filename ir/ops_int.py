@@ -200,5 +200,35 @@ class IntXyloLIF(Op):
         return self.shape
 
 
-INT_OPS: tuple[type[Op], ...] = (IntInput, IntDense, IntConv2d, IntLIF, IntCLIF, IntXyloLIF)
+@dataclass(frozen=True, kw_only=True)
+class IntPartialSum(Op):
+    """One core's share of a neuron layer's fan-in, sent on as a graded spike (SPEC.md §int_partial_sum).
+
+    Per step:  p = wrap32(Σ_i W_eff[j, i] · x[start + i])   (x: the source's flattened output,
+    binary spikes of a neuron layer or the values of a graded input; W_eff: the weight pipeline)
+    p is sent as a graded spike to int_dense ops, which read it like graded input.  Stateless.
+    |p| < 2**(payload_bits − 1) for every possible input (the stage verifier checks the bound).
+    Written by snncc.mapping.split when a layer's fan-in exceeds a core's input axons.
+    """
+
+    OP = "int_partial_sum"
+    IS_NEURON = True  # a compartment on a core: one connection of latency, like a neuron layer
+    weight: Const  # (out, width) int32: columns start .. start + width of the split synapse
+    start: int
+    payload_bits: int = 24
+
+    def infer_shape(self, inputs: list[Shape], name: str) -> Shape:
+        expect_inputs(name, self, inputs)
+        n_in = int(np.prod(inputs[0]))
+        out, width = self.weight.shape
+        if self.start < 0 or self.start + width > n_in:
+            raise InvalidGraph(
+                f"reads inputs {self.start}..{self.start + width - 1} of a source with {n_in}",
+                code="GRF004",
+                node=name,
+            )
+        return (out,)
+
+
+INT_OPS: tuple[type[Op], ...] = (IntInput, IntDense, IntConv2d, IntLIF, IntCLIF, IntXyloLIF, IntPartialSum)
 SYNAPSE_OPS_INT: tuple[type[Op], ...] = (IntDense, IntConv2d)

@@ -15,7 +15,7 @@ from .graph import Graph, Stage
 from .numerics import Numerics
 from .op import Op, Shape
 from .ops_float import FLOAT_OPS, LIF, READOUTS, BatchNorm, Conv2d, Dense, Input, Output, Pool2d
-from .ops_int import INT_OPS, SYNAPSE_OPS_INT, IntConv2d, IntDense, IntInput, IntLIF, IntXyloLIF
+from .ops_int import INT_OPS, SYNAPSE_OPS_INT, IntConv2d, IntDense, IntInput, IntLIF, IntPartialSum, IntXyloLIF
 
 INT_NEURONS = (IntLIF, IntXyloLIF)
 
@@ -131,10 +131,12 @@ def _check_canonical_structure(graph: Graph, stage: Stage) -> list[Diagnostic]:
     """One synapse op between neuron layers; neurons fed by synapses only; biases folded."""
     synapses = (Dense, Conv2d) if stage is Stage.CANONICAL else SYNAPSE_OPS_INT
     neurons = LIF if stage is Stage.CANONICAL else INT_NEURONS
-    sources = (Input, LIF) if stage is Stage.CANONICAL else (IntInput, *INT_NEURONS)
+    sources = (Input, LIF) if stage is Stage.CANONICAL else (IntInput, IntPartialSum, *INT_NEURONS)
     diags = []
     for name, op in graph.nodes:
         preds = [graph[p] for p in graph.predecessors(name)]
+        if isinstance(op, IntPartialSum):
+            diags += _check_partial_sum_structure(graph, name, preds)
         if isinstance(op, synapses):
             if len(preds) != 1 or not isinstance(preds[0], sources):
                 diags.append(
@@ -152,6 +154,21 @@ def _check_canonical_structure(graph: Graph, stage: Stage) -> list[Diagnostic]:
             diags.append(Diagnostic("error", "GRF030", "a neuron layer must be fed by synapse ops only", node=name))
         if isinstance(op, LIF) and (op.gain != 1.0 or op.v_reset != 0.0):
             diags.append(Diagnostic("error", "GRF031", "canonical neurons have gain 1 and reset to 0", node=name))
+    return diags
+
+
+def _check_partial_sum_structure(graph: Graph, name: str, preds: list[Op]) -> list[Diagnostic]:
+    """A partial sum reads a neuron layer or a graded input and feeds synapse ops only (SPEC.md §int_partial_sum)."""
+    diags = []
+    reads_ok = len(preds) == 1 and (
+        isinstance(preds[0], IntLIF) or (isinstance(preds[0], IntInput) and preds[0].encoding == "graded")
+    )
+    if not reads_ok:
+        diags.append(
+            Diagnostic("error", "GRF030", "a partial sum reads exactly one neuron layer or graded input", node=name)
+        )
+    if not all(isinstance(graph[s], (IntDense, IntConv2d)) for s in graph.successors(name)):
+        diags.append(Diagnostic("error", "GRF032", "a partial sum feeds synapse ops only", node=name))
     return diags
 
 
@@ -187,6 +204,9 @@ def _check_integer(graph: Graph) -> list[Diagnostic]:
             diags += _check_int_lif(name, op, n)
         elif isinstance(op, IntXyloLIF):
             diags += _check_int_xylo_lif(name, op, n)
+        elif isinstance(op, IntPartialSum):
+            diags += _range(name, "weight", op.weight.array, -(n.weight_max + 1), n.weight_max)
+            diags += _check_payload(graph, name, op)
         elif isinstance(op, IntInput) and not 1 <= op.bits <= 31:
             diags.append(Diagnostic("error", "GRF052", f"input width {op.bits} bits is outside 1..31", node=name))
         if isinstance(op, IntInput) and (op.encoding == "events") != (n.family == "xylo"):
@@ -221,6 +241,25 @@ def _check_int_lif(name: str, op: IntLIF, n: Numerics) -> list[Diagnostic]:
     if op.reset not in ("zero", "subtract"):
         diags.append(Diagnostic("error", "GRF025", f"unknown reset {op.reset!r}", node=name))
     return diags
+
+
+def _check_payload(graph: Graph, name: str, op: IntPartialSum) -> list[Diagnostic]:
+    """No input can drive |p| to 2^(payload_bits − 1): each weight's magnitude after the weight
+    pipeline is at most |w| + 1 (truncation), times the largest input magnitude."""
+    src = graph[graph.predecessors(name)[0]]
+    largest_input = 1 << src.bits if isinstance(src, IntInput) else 1
+    bound = int((np.abs(op.weight.array.astype(np.int64)) + 1).sum(axis=1).max(initial=0)) * largest_input
+    if not 1 <= op.payload_bits <= 32 or bound >= 1 << (op.payload_bits - 1):
+        return [
+            Diagnostic(
+                "error",
+                "GRF055",
+                f"partial sums up to {bound} do not fit a {op.payload_bits}-bit graded payload",
+                node=name,
+                hint="split the fan-in into narrower parts",
+            )
+        ]
+    return []
 
 
 def _check_int_xylo_lif(name: str, op: IntXyloLIF, n: Numerics) -> list[Diagnostic]:

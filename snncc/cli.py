@@ -483,9 +483,17 @@ def _check(args: argparse.Namespace) -> int:
         return EXIT_OK
     print(
         f"{args.model}: fits {result.target.name}: {p['cores_used']} of {result.target.total_cores} cores "
-        f"(lower bound {p['lower_bound_cores']}), {neurons} neurons"
+        f"(lower bound {p['lower_bound_cores']}), {neurons} neurons" + _split_note(result.int_graph)
     )
     return EXIT_OK
+
+
+def _split_note(graph) -> str:
+    """'; fan-in split: L into 2 partial sums' where a layer was wider than a core (snncc/mapping/split.py)."""
+    from snncc.mapping.split import splits_of
+
+    splits = splits_of(graph)
+    return "".join(f"; fan-in of {layer} split into {len(parts)} partial sums" for layer, parts in splits.items())
 
 
 def _simulate(args: argparse.Namespace) -> int:

@@ -10,6 +10,9 @@ Definitions (per sample = totals over the simulated batch / batch size):
 - spike message: a spike sent to one destination core; within the same core it costs
   spike_in_core_pj, to another core of the chip hop_pj per mesh hop (Manhattan distance), and
   to another chip chip_hop_pj.  Input from the host is counted as messages entering the chip.
+- a split layer's partial sum (ir/SPEC.md §int_partial_sum) is counted as a layer: its synaptic ops,
+  an update per neuron per step, and one message per nonzero graded payload; the join adds one
+  synaptic op per payload.  The equivalent ANN has no op for either.
 - the equivalent ANN's energy: one MAC per weight per inference x 4.6 pJ (32-bit float
   multiply 3.7 pJ + add 0.9 pJ, Horowitz ISSCC 2014, 45 nm), for comparison only.
 """
@@ -22,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from snncc.backends import Trace
-from snncc.ir import Dense, Graph, IntConv2d, IntDense
+from snncc.ir import Dense, Graph, IntConv2d, IntDense, IntPartialSum
 from snncc.mapping.connectivity import box_slices, neuron_layers, nonzero_fan_out, projections
 from snncc.mapping.placement import Placement
 from snncc.mapping.resources import destination_masks
@@ -169,7 +172,9 @@ def estimate(graph: Graph, placement: Placement, trace: Trace, target: Target) -
     for layer, op in neuron_layers(graph):
         macs = 0.0
         for p in projections(graph, layer):
-            macs += 0.0 if layer in relays else _macs(p.op)
+            # relays copy a layer and a split layer's join adds its partial sums: no ANN op does either
+            copies = layer in relays or isinstance(graph[p.source], IntPartialSum)
+            macs += 0.0 if copies else _macs(p.op)
             if p.from_host:
                 host_messages += float(trace.input_events[p.source].sum())
         neurons = int(np.prod(op.shape))
@@ -195,8 +200,8 @@ def estimate(graph: Graph, placement: Placement, trace: Trace, target: Target) -
     return EnergyReport(trace.batch, trace.steps, per_layer, coefficients, host_messages / batch)
 
 
-def _macs(op: IntDense | IntConv2d) -> float:
-    if isinstance(op, (IntDense, Dense)):
+def _macs(op: IntDense | IntConv2d | IntPartialSum) -> float:
+    if isinstance(op, (IntDense, Dense, IntPartialSum)):
         return float(op.weight.array.size)
     _c_out, c_in_g, kh, kw = op.weight.shape
     return float(np.prod(op.shape) * c_in_g * kh * kw)

@@ -172,6 +172,21 @@ class QuantizeToTarget:
         return int_graph
 
 
+@dataclass(frozen=True)
+class SplitFanIn:
+    """Split a layer whose fan-in exceeds a core's input axons into partial sums on other cores, where
+    the target relays graded partial sums (snncc.mapping.split, SPEC.md §int_partial_sum)."""
+
+    name: ClassVar[str] = "split-fan-in"
+    requires: ClassVar[Stage] = Stage.INTEGER
+    produces: ClassVar[Stage] = Stage.INTEGER
+
+    def run(self, graph: Graph, ctx: Context) -> Graph:
+        from snncc.mapping.split import split_fan_in
+
+        return split_fan_in(graph, ctx.the_target())
+
+
 @dataclass(frozen=True, eq=False)
 class MapToCores:
     """Analysis: place the integer network on the target's cores (spike traffic weighted by the
@@ -317,6 +332,7 @@ def deployment_passes(
         *canonical_passes(options.approximations),
         Calibrate(calibration_samples, how, simulate),
         QuantizeToTarget(),
+        SplitFanIn(),
         MapToCores(model_graph),
     ]
 
@@ -333,7 +349,7 @@ def verification_passes(
 
 PASS_NAMES = (
     *(p.name for p in canonical_passes(())),
-    *(p.name for p in (Calibrate, QuantizeToTarget, MapToCores, Verify, EstimateEnergy, LavaCheck)),
+    *(p.name for p in (Calibrate, QuantizeToTarget, SplitFanIn, MapToCores, Verify, EstimateEnergy, LavaCheck)),
 )
 
 

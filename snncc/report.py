@@ -17,7 +17,7 @@ import numpy as np
 
 from snncc import __version__
 from snncc.energy import EVENT_TYPES
-from snncc.ir import IntInput, IntLIF, print_graph, save
+from snncc.ir import IntInput, IntLIF, IntPartialSum, print_graph, save
 from snncc.output_dir import atomic_output_dir
 from snncc.passes.align_depths import relays_of
 from snncc.passes.approximate import APPROXIMATIONS
@@ -99,6 +99,7 @@ def build_report(result: CompileResult) -> dict[str, Any]:
             "max_silent_fraction": MAX_SILENT,
         },
         "relays": _relays(result),
+        "fan_in_splits": _fan_in_splits(result),
         "approximations": {
             name: {"description": APPROXIMATIONS[name][0], "layers": layers}
             for name, layers in result.approximations.items()
@@ -107,6 +108,7 @@ def build_report(result: CompileResult) -> dict[str, Any]:
         "overflow": {
             layer: {k: s.to_dict()[k] for k in ("u_wraps", "v_saturations", "int32_wraps")}
             for layer, s in trace.stats.items()
+            if not isinstance(result.int_graph[layer], IntPartialSum)  # its bound is checked statically (SPEC.md)
         },
         "backends": {"reference": "refsim", "lava": result.lava},
         "diagnostics": [d.render() for d in result.diagnostics],
@@ -296,6 +298,7 @@ def render_markdown(
         f"{c['used']} cores used; no placement can use fewer than {c['lower_bound']} (total neurons, and total "
         f"synapse bits at zero overhead, over the per-core limits): {c['used'] / c['lower_bound']:.2f}x the bound. "
         "Each layer is cut into pieces that fit one core; the pieces are then packed onto cores.",
+        *_split_lines(report["fan_in_splits"]),
         "",
         "| layer | pieces | neurons per piece | binding limit | use of it |",
         "|---|---:|---:|---|---:|",
@@ -467,6 +470,37 @@ def _below(v: dict[str, Any]) -> str:
 
 def _layer_name(layer: dict[str, Any]) -> str:
     return md(layer["layer"] + (f" (relay of {layer['relay_of']})" if layer.get("relay_of") else ""))
+
+
+def _fan_in_splits(result: CompileResult) -> dict[str, Any]:
+    """Layers whose fan-in was split into partial sums (snncc/mapping/split.py): parts and inputs read."""
+    from snncc.mapping.split import splits_of
+
+    graph, axons = result.int_graph, int(result.target.per_core.fan_in_axons.value)
+    return {
+        layer: {
+            "parts": parts,
+            "inputs_per_neuron": sum(graph[p].weight.shape[1] for p in parts),
+            "core_input_axons": axons,
+        }
+        for layer, parts in splits_of(graph).items()
+    }
+
+
+def _split_lines(splits: dict[str, Any]) -> list[str]:
+    if not splits:
+        return []
+    return [
+        "",
+        *(
+            f"Split fan-in: each neuron of {md(layer)} reads {s['inputs_per_neuron']} inputs, more than a core's "
+            f"{s['core_input_axons']} input axons; "
+            f"{len(s['parts'])} partial sums ({', '.join(md(p) for p in s['parts'])}) on other cores add their "
+            "columns and send the sums as graded spikes, which the layer adds (ir/SPEC.md §int_partial_sum); "
+            "on the chip this layer and the ones after it run one step later."
+            for layer, s in splits.items()
+        ),
+    ]
 
 
 def _relays(result: CompileResult) -> dict[str, Any]:

@@ -28,7 +28,7 @@ import numpy as np
 from snncc.backends.int_inputs import at_step
 from snncc.backends.lava.lowering import conv_matrix, layer_depths
 from snncc.errors import BackendError
-from snncc.ir import Graph, IntConv2d, IntDense, IntInput, IntLIF
+from snncc.ir import Graph, IntConv2d, IntDense, IntInput, IntLIF, IntPartialSum
 from snncc.mapping.connectivity import box_slices
 from snncc.mapping.placement import Placement
 
@@ -56,6 +56,8 @@ def refuse_unsupported(graph: Graph) -> None:
     for name, op in graph:
         if isinstance(op, IntInput) and op.encoding != "bitplane":
             problems.append(f"{name}: only bit-plane (binary) input is exported to SANA-FE")
+        elif isinstance(op, IntPartialSum):
+            problems.append(f"{name}: a partial sum of a split layer sends graded spikes, which SANA-FE does not model")
         elif isinstance(op, IntLIF):
             if op.du != 4095:
                 problems.append(f"{name}: du = {op.du}; SANA-FE's LIF has no current state (needs du = 4095)")

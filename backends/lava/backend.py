@@ -23,7 +23,7 @@ import numpy as np
 from snncc.backends.base import LayerStats, Record, Trace, readout_from_traces
 from snncc.backends.int_inputs import check_int_inputs, input_events
 from snncc.errors import BackendError, Diagnostic, InvalidGraph
-from snncc.ir import Graph, IntInput, IntLIF, Output, Stage, verify
+from snncc.ir import Graph, IntInput, IntLIF, IntPartialSum, Output, Stage, verify
 
 from .lowering import build_network, layer_depths, recurrent_clears, stream_length
 
@@ -70,13 +70,15 @@ class LavaBackend:
         for name, op in graph.of_type(Output):
             src = graph.predecessors(name)[0]
             outputs[name] = readout_from_traces(op.readout, spikes[src], v[src])
-        stats = {name: LayerStats(spikes=int(spikes[name].sum())) for name, _ in graph.of_type(IntLIF)}
-        wanted = {name for name, _ in graph.of_type(IntLIF) if record.wants(name)}
+        counts = {name: s.sum(axis=(0, 1)) for name, s in spikes.items()}
+        counts.update({name: (v[name] != 0).sum(axis=(0, 1)) for name, _ in graph.of_type(IntPartialSum)})
+        stats = {name: LayerStats(spikes=int(c.sum())) for name, c in counts.items()}
+        wanted = {name for name, _ in graph.of_type(IntLIF, IntPartialSum) if record.wants(name)}
         return Trace(
             batch=batch,
             steps=steps,
             outputs=outputs,
-            spike_counts={name: s.sum(axis=(0, 1)) for name, s in spikes.items()},
+            spike_counts=counts,
             input_events={name: input_events(graph[name], x, steps) for name, x in values.items()},
             stats=stats,
             spikes={n: s.astype(np.uint8) for n, s in spikes.items() if n in wanted} if record.spikes else {},

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from snncc.ir import Graph, IntCLIF, IntConv2d, IntDense, IntInput, IntLIF
+from snncc.ir import Graph, IntCLIF, IntConv2d, IntDense, IntInput, IntLIF, IntPartialSum
 from snncc.ir.op import conv_out_hw
 
 
@@ -27,11 +27,14 @@ def layer_depths(graph: Graph) -> dict[str, tuple[int, int]]:
         op = graph[name]
         if isinstance(op, IntInput):
             depth[name] = (0, 0)
+        elif isinstance(op, IntPartialSum):  # one connection from its source, like a layer
+            short, long = depth[graph.predecessors(name)[0]]
+            depth[name] = (short + 1, long + 1)
         elif isinstance(op, IntLIF):
             feeds = [syn for syn in graph.predecessors(name) if not _recurrent(graph, syn)]
             sources = [depth[graph.predecessors(syn)[0]] for syn in feeds]
             depth[name] = (1 + min(s for s, _ in sources), 1 + max(longest for _, longest in sources))
-    return {name: d for name, d in depth.items() if isinstance(graph[name], IntLIF)}
+    return {name: d for name, d in depth.items() if isinstance(graph[name], (IntLIF, IntPartialSum))}
 
 
 def _recurrent(graph: Graph, synapse: str) -> bool:
@@ -101,6 +104,7 @@ def build_network(graph: Graph, values: dict[str, np.ndarray], *, want_u: bool, 
     """The Lava processes of ``graph`` fed with ``values``; without ``monitors`` nothing is recorded
     (what a Lava user runs for speed: benchmarks/stock_lava.py times it)."""
     from lava.proc.dense.process import Dense
+    from lava.proc.graded.process import GradedVec
     from lava.proc.io.source import RingBuffer
     from lava.proc.lif.process import LIFReset
     from lava.proc.monitor.process import Monitor
@@ -123,6 +127,13 @@ def build_network(graph: Graph, values: dict[str, np.ndarray], *, want_u: bool, 
                 sources[name] = [(RingBuffer(data=((stream >> b) & 1).astype(np.int32)), b) for b in range(op.bits)]
             else:
                 sources[name] = [(RingBuffer(data=stream.astype(np.int32)), 0)]
+        elif isinstance(op, IntPartialSum):
+            relay = _partial_sum(name, op, graph, sources, numerics, GradedVec, Sparse)
+            sources[name] = [(relay, 0)]
+            if monitors:  # the payload p, recorded as the part's "v" (SPEC.md §int_partial_sum)
+                monitor = Monitor()
+                monitor.probe(relay.s_out, total)
+                net.monitors[("v", name)] = (monitor, relay, "s_out")
         elif isinstance(op, IntLIF):
             neuron = _neuron(
                 op, name, steps, depths[name], LIFReset, SnnccCLIF if isinstance(op, IntCLIF) else SnnccLIF
@@ -132,9 +143,8 @@ def build_network(graph: Graph, values: dict[str, np.ndarray], *, want_u: bool, 
                 syn = graph[syn_name]
                 src_name = graph.predecessors(syn_name)[0]
                 src = graph[src_name]
-                graded = isinstance(src, IntInput) and src.encoding == "graded"
                 for proc, extra_exp in sources[src_name]:
-                    conn = _connection(syn, src, numerics, extra_exp, graded, Dense, Sparse)
+                    conn = _connection(syn, src, numerics, extra_exp, Dense, Sparse)
                     proc.s_out.connect(conn.s_in)
                     conn.a_out.connect(neuron.a_in)
                     if _recurrent(graph, syn_name):
@@ -159,15 +169,47 @@ def _input_stream(op: IntInput, x: np.ndarray, steps: int, total: int) -> np.nda
     return stream
 
 
-def _connection(syn, src, numerics, extra_exp: int, graded: bool, dense_cls, sparse_cls):
+def _message_bits(src) -> int:
+    """Graded messages' width (Lava's num_message_bits); 0 for binary spikes."""
+    if isinstance(src, IntInput) and src.encoding == "graded":
+        return src.bits
+    return src.payload_bits if isinstance(src, IntPartialSum) else 0
+
+
+def _connection(syn, src, numerics, extra_exp: int, dense_cls, sparse_cls):
     kwargs = {
         "weight_exp": syn.weight_exp + extra_exp,
         "num_weight_bits": numerics.weight_bits,
-        "num_message_bits": src.bits if graded else 0,
+        "num_message_bits": _message_bits(src),
     }
+    if isinstance(syn, IntDense) and isinstance(src, IntPartialSum):  # a split layer's identity join
+        return sparse_cls(weights=sp.csr_matrix(syn.weight.array.astype(np.int32)), **kwargs)
     if isinstance(syn, IntDense):
         return dense_cls(weights=syn.weight.array.astype(np.int32), **kwargs)
     return sparse_cls(weights=conv_matrix(syn, tuple(src.shape)), **kwargs)
+
+
+def _partial_sum(name: str, op: IntPartialSum, graph: Graph, sources, numerics, graded_cls, sparse_cls):
+    """Intel's stock GradedVec (vth 0: sends its input sum, every nonzero value) fed by the op's
+    columns of the source as a Sparse matrix with exponent 0 (SPEC.md §int_partial_sum)."""
+    src_name = graph.predecessors(name)[0]
+    src = graph[src_name]
+    rows, cols = np.nonzero(op.weight.array)
+    weights = sp.csr_matrix(
+        (op.weight.array[rows, cols].astype(np.int32), (rows, cols + op.start)),
+        shape=(op.weight.shape[0], int(np.prod(src.shape))),
+    )
+    relay = graded_cls(shape=(op.weight.shape[0],), vth=0)  # takes no name
+    for proc, _ in sources[src_name]:
+        conn = sparse_cls(
+            weights=weights,
+            weight_exp=0,
+            num_weight_bits=numerics.weight_bits,
+            num_message_bits=_message_bits(src),
+        )
+        proc.s_out.connect(conn.s_in)
+        conn.a_out.connect(relay.a_in)
+    return relay
 
 
 def _neuron(op: IntLIF, name: str, steps: int, depth: int, stock_cls, own_cls):

@@ -32,7 +32,7 @@ from snncc.backends.base import LayerStats, Record, Trace, readout_from_traces
 from snncc.backends.int_inputs import at_step, check_int_inputs, input_events
 from snncc.backends.lava.lowering import conv_matrix, layer_depths
 from snncc.errors import BackendError, Diagnostic, InvalidGraph
-from snncc.ir import Graph, IntCLIF, IntConv2d, IntDense, IntInput, IntLIF, Output, Stage, verify
+from snncc.ir import Graph, IntCLIF, IntConv2d, IntDense, IntInput, IntLIF, IntPartialSum, Output, Stage, verify
 
 V_LIMIT = (1 << 23) - 1  # vmin = -(2^23) + 1, vmax = 2^(9 + 2·7) - 1: the widest range Loihi 1 configures
 NEVER = 1 << 30  # threshold of a non-spiking readout: above any v
@@ -54,6 +54,10 @@ class NengoLoihiBackend:
         for name, op in graph:
             if isinstance(op, IntInput) and op.encoding != "bitplane" and op.bits > 1:
                 refuse(name, "graded input messages have no Loihi 1 form", "compile for --target loihi (bit planes)")
+            if isinstance(op, IntPartialSum):
+                refuse(
+                    name, "a split layer's partial sums are graded spikes, which Loihi 1 lacks", "use --backend lava"
+                )
             if isinstance(op, IntCLIF):
                 refuse(name, "CLIF has no Loihi 1 form", "compile with --approximate clif-as-hard-reset")
             elif isinstance(op, IntLIF):

@@ -21,11 +21,12 @@ from snncc.backends.base import Record, Trace
 from snncc.backends.int_inputs import check_int_inputs, input_events, is_per_step
 from snncc.backends.interpreter import EVENT_COUNTERS, Layer, NeuronStep, interpret
 from snncc.errors import Diagnostic, InvalidGraph
-from snncc.ir import Graph, IntConv2d, IntDense, IntInput, IntLIF, Numerics, Stage, verify
+from snncc.ir import Graph, IntConv2d, IntDense, IntInput, IntLIF, IntPartialSum, Numerics, Stage, verify
 
 from . import fused, kernels
 from .arith import effective_weights, shift, wrap_int32
 from .lif import LIFState, effective_bias, initial_state, lif_step
+from .partial_sum import partial_sum_step, prepare_partial_sum
 from .xylo import XyloDialect
 
 
@@ -94,6 +95,8 @@ def _kernel(graph: Graph, name: str, op: IntDense | IntConv2d, numerics: Numeric
     max_input = 1  # spikes and bit planes
     if isinstance(src, IntInput) and src.encoding == "graded":
         max_input = 1 << src.bits  # covers signed and unsigned values of that width
+    if isinstance(src, IntPartialSum):
+        max_input = 1 << src.payload_bits
     weight = effective_weights(op.weight.array, numerics)
     if device is not None:
         if isinstance(op, IntDense):
@@ -116,6 +119,10 @@ class LoihiDialect:
         self.numerics: Numerics = graph.meta.numerics  # type: ignore[assignment]
         self.bias = {n: self.put(effective_bias(op)) for n, op in graph.of_type(IntLIF)}
         self.kernels = {n: _kernel(graph, n, op, self.numerics, device) for n, op in graph.of_type(IntDense, IntConv2d)}
+        self.kernels |= {
+            n: prepare_partial_sum(op, graph[graph.predecessors(n)[0]], self.numerics, device)
+            for n, op in graph.of_type(IntPartialSum)
+        }
 
     def put(self, x: np.ndarray):
         if self.device is None:
@@ -127,7 +134,9 @@ class LoihiDialect:
     def get(self, x) -> np.ndarray:
         return np.array(x) if self.device is None else x.detach().cpu().numpy().copy()
 
-    def initial_state(self, op: IntLIF, batch: int) -> LIFState:
+    def initial_state(self, op: IntLIF | IntPartialSum, batch: int) -> LIFState | None:
+        if isinstance(op, IntPartialSum):  # a relay: no state
+            return None
         return LIFState(*(None if a is None else self.put(a) for a in initial_state(op, batch)))
 
     def stateless(self, name: str, op: IntDense | IntConv2d, x: np.ndarray) -> np.ndarray:
@@ -148,12 +157,14 @@ class LoihiDialect:
                 if plane.any():
                     total += wrap_int32(shift(kernel(plane, binary=True), op.weight_exp + b))
             return wrap_int32(total)
-        if isinstance(src, IntInput):  # graded messages: Lava's int32 dot product, then an int32 shift
+        if isinstance(src, (IntInput, IntPartialSum)):  # graded messages: Lava's int32 dot product, int32 shift
             return wrap_int32(shift(wrap_int32(kernel(x)), op.weight_exp))
         # binary path: sum of the weights of the active inputs
         return kernels.binary_port(kernel, x, op.weight_exp)
 
-    def neuron(self, name: str, op: IntLIF, inputs: list[np.ndarray], layer: Layer) -> NeuronStep:
+    def neuron(self, name: str, op: IntLIF | IntPartialSum, inputs: list[np.ndarray], layer: Layer) -> NeuronStep:
+        if isinstance(op, IntPartialSum):
+            return self._partial_sum(name, op, inputs[0], layer)
         # Lava's a_in: the unwrapped sum of the ports (int32 ports summed in int64, so wraps are counted)
         total = kernels.port_sum([p.reshape(layer.batch, *op.shape) for p in inputs])
         counters = layer.events
@@ -172,3 +183,12 @@ class LoihiDialect:
             counters["active_updates"] += int(ev.active.sum())
             layer.tally(spikes, layer.state.v)
         return NeuronStep(spikes, layer.state.v, layer.state.u, spikes)
+
+    def _partial_sum(self, name: str, op: IntPartialSum, x: np.ndarray, layer: Layer) -> NeuronStep:
+        """SPEC.md §int_partial_sum: the part's payload p, sent as a graded spike when nonzero (a zero
+        sum sends nothing on the chip); recorded as the part's v, with no spikes or u of its own."""
+        p = partial_sum_step(self.kernels[name], op, self.graph[self.graph.predecessors(name)[0]], x)
+        sent = p != 0
+        layer.counts += sent
+        layer.events["active_updates"] += int(sent.sum())
+        return NeuronStep(spikes=None, v=p, u=None, message=p)

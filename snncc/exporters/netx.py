@@ -29,7 +29,7 @@ import numpy as np
 
 from snncc.backends.refsim.arith import effective_weights
 from snncc.errors import Diagnostic, OutputError
-from snncc.ir import Graph, IntCLIF, IntConv2d, IntDense, IntInput, IntLIF, Output, Stage, verify
+from snncc.ir import Graph, IntCLIF, IntConv2d, IntDense, IntInput, IntLIF, IntPartialSum, Output, Stage, verify
 from snncc.netx_format import (
     BIAS_EXP,
     CONV_WEIGHT_LIMIT,
@@ -105,6 +105,18 @@ def _plan(graph: Graph) -> _Plan:
                 hint="netx runs Lava's fixed-point LIF; compile for a Loihi target",
             )
         )
+    split = [
+        Diagnostic(
+            "error",
+            "OUT207",
+            "a layer's fan-in was split into partial sums (graded spikes between cores), which netx has no block for",
+            node=name,
+            hint="export the float graph with --nir, or compile for a target whose cores hold the layer's inputs",
+        )
+        for name, _ in graph.of_type(IntPartialSum)
+    ]
+    if split:  # the chain checks below would only add confusing follow-on errors
+        raise OutputError(diagnostics=split)
     inputs, outputs = graph.of_type(IntInput), graph.of_type(Output)
     if len(inputs) != 1 or len(outputs) != 1:
         raise OutputError(

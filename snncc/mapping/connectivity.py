@@ -12,9 +12,24 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from snncc.ir import LIF, Conv2d, Dense, Graph, Input, IntConv2d, IntDense, IntInput, IntLIF, IntXyloLIF, Op
+from snncc.ir import (
+    LIF,
+    Conv2d,
+    Dense,
+    Graph,
+    Input,
+    IntConv2d,
+    IntDense,
+    IntInput,
+    IntLIF,
+    IntPartialSum,
+    IntXyloLIF,
+    Op,
+)
 
 Box = tuple[tuple[int, int], ...]
+# what occupies neurons (compartments) on a core; an int_partial_sum is its own synapse op
+PLACED = (IntLIF, IntXyloLIF, LIF, IntPartialSum)
 
 
 def box_size(box: Box) -> int:
@@ -40,43 +55,63 @@ class Projection:
     """One synapse op feeding a neuron layer: where it reads from and how many bit planes it has."""
 
     synapse: str
-    op: IntDense | IntConv2d | Dense | Conv2d  # integer graphs; float canonical graphs for op counts
+    op: IntDense | IntConv2d | Dense | Conv2d | IntPartialSum  # integer graphs; float canonical graphs for op counts
     source: str
     source_shape: tuple[int, ...]
     planes: int  # > 1 for bit-plane input: one copy of the synapses per plane
     from_host: bool  # the source is a graph input, sent by the host
+    from_partial_sum: bool = False  # a split layer's join: identity weights, one synapse per neuron
 
 
 def projections(graph: Graph, layer: str) -> list[Projection]:
-    out = []
-    for syn in graph.predecessors(layer):
-        op = graph[syn]
-        src = graph.predecessors(syn)[0]
-        src_op: Op = graph[src]
-        planes = src_op.bits if isinstance(src_op, IntInput) and src_op.encoding == "bitplane" else 1
-        out.append(Projection(syn, op, src, tuple(src_op.shape), planes, isinstance(src_op, (IntInput, Input))))
-    return out
+    if isinstance(graph[layer], IntPartialSum):  # reads its source through its own weights
+        return [_projection(graph, layer, graph.predecessors(layer)[0])]
+    return [_projection(graph, syn, graph.predecessors(syn)[0]) for syn in graph.predecessors(layer)]
+
+
+def _projection(graph: Graph, synapse: str, source: str) -> Projection:
+    src_op: Op = graph[source]
+    planes = src_op.bits if isinstance(src_op, IntInput) and src_op.encoding == "bitplane" else 1
+    from_host = isinstance(src_op, (IntInput, Input))
+    joins = isinstance(src_op, IntPartialSum)
+    return Projection(synapse, graph[synapse], source, tuple(src_op.shape), planes, from_host, joins)
 
 
 def neuron_layers(graph: Graph) -> list[tuple[str, IntLIF]]:
-    return [(n, graph[n]) for n in graph.topo_order() if isinstance(graph[n], (IntLIF, IntXyloLIF, LIF))]
+    """Everything placed on cores, in topological order: neuron layers and partial sums."""
+    return [(n, graph[n]) for n in graph.topo_order() if isinstance(graph[n], PLACED)]
 
 
 def consumers(graph: Graph, layer: str) -> list[tuple[str, Projection]]:
-    """(consumer layer, projection) pairs for every synapse op reading ``layer``."""
+    """(consumer layer, projection) pairs for every synapse op (or partial sum) reading ``layer``."""
     out = []
     for syn in graph.successors(layer):
+        if isinstance(graph[syn], IntPartialSum):
+            out.extend((syn, p) for p in projections(graph, syn))
+            continue
         for dst in graph.successors(syn):
-            if isinstance(graph[dst], (IntLIF, IntXyloLIF, LIF)):
+            if isinstance(graph[dst], PLACED):
                 out.extend((dst, p) for p in projections(graph, dst) if p.synapse == syn)
     return out
 
 
 def synapses_per_axon(p: Projection, out_shape: tuple[int, ...], box: Box) -> np.ndarray:
     """Synapses each source axon (one plane) has into the neurons of ``box``; shaped like the source."""
+    if isinstance(p.op, (IntDense, Dense)) and p.from_partial_sum:  # only the nonzero (identity) synapses
+        rows = p.op.weight.array[flat_indices(box, out_shape)]
+        return np.count_nonzero(rows, axis=0).reshape(p.source_shape).astype(np.int64)
     if isinstance(p.op, (IntDense, Dense)):
         return np.full(p.source_shape, box_size(box), dtype=np.int64)
+    if isinstance(p.op, IntPartialSum):
+        return _in_window(p, np.full(p.op.weight.shape[1], box_size(box), dtype=np.int64))
     return _conv_counts(p.op, p.source_shape, box)
+
+
+def _in_window(p: Projection, per_column: np.ndarray) -> np.ndarray:
+    """A partial sum's per-column counts placed at its columns of the source; zero elsewhere."""
+    out = np.zeros(int(np.prod(p.source_shape)), dtype=np.int64)
+    out[p.op.start : p.op.start + len(per_column)] = per_column
+    return out.reshape(p.source_shape)
 
 
 def _conv_counts(op: IntConv2d, src_shape: tuple[int, ...], box: Box) -> np.ndarray:
@@ -105,6 +140,8 @@ def nonzero_fan_out(p: Projection) -> np.ndarray:
     w = p.op.weight.array
     if isinstance(p.op, (IntDense, Dense)):
         return np.count_nonzero(w, axis=0).reshape(p.source_shape).astype(np.int64)
+    if isinstance(p.op, IntPartialSum):
+        return _in_window(p, np.count_nonzero(w, axis=0).astype(np.int64))
     op = p.op
     c_out, c_in_g, kh, kw = w.shape
     _, oh, ow = op.shape

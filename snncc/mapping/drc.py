@@ -16,6 +16,8 @@ from .resources import piece_inputs, single_neuron_box
 
 Rule = Callable[[Graph, Target], list[Diagnostic]]
 
+REDUCE_FAN_IN = "reduce the layer's fan-in (fewer input channels, a smaller kernel, or fewer input bits)"
+
 # snncc compile --approximate NAME (snncc/passes/approximate.py) for a missing neuron feature
 APPROXIMATIONS_FOR: dict[str, tuple[str, ...]] = {
     "reset_subtract": ("soft-reset-as-hard",),
@@ -66,7 +68,8 @@ def neuron_features_supported(graph: Graph, target: Target) -> list[Diagnostic]:
 
 
 def one_neuron_fits_a_core(graph: Graph, target: Target) -> list[Diagnostic]:
-    """A neuron's input axons and synapses cannot be split across cores (no dendritic sharing)."""
+    """A neuron's input axons and synapses must fit one core; snncc.mapping.split splits the fan-in of
+    the layers it can on targets with graded relays before these rules run, so what remains is reported."""
     pc = target.per_core
     diags = []
     for layer, op in neuron_layers(graph):
@@ -79,12 +82,13 @@ def one_neuron_fits_a_core(graph: Graph, target: Target) -> list[Diagnostic]:
                     f"one neuron needs {axons} input axons{_bit_plane_share(graph, layer)}; a core on {target.name} "
                     f"has {int(pc.fan_in_axons.value)}",
                     node=layer,
-                    hint="reduce the layer's fan-in (fewer input channels, a smaller kernel, or fewer input bits)"
+                    hint=REDUCE_FAN_IN
                     + (
                         "; a chip with graded spikes (e.g. loihi2) needs one axon per input value"
                         if _bit_plane_share(graph, layer)
                         else ""
-                    ),
+                    )
+                    + _no_split(graph, target, layer),
                 )
             )
         if bits > pc.synapse_memory_bits.value:
@@ -98,6 +102,16 @@ def one_neuron_fits_a_core(graph: Graph, target: Target) -> list[Diagnostic]:
                 )
             )
     return diags
+
+
+def _no_split(graph: Graph, target: Target, layer: str) -> str:
+    """'; why snncc could not split it' for a layer left too wide (partial sums are IntPartialSum, not neurons)."""
+    from .split import why_not_split
+
+    if not isinstance(graph[layer], IntLIF):
+        return ""
+    reason = why_not_split(graph, target, layer)
+    return f"; {reason}" if reason else ""
 
 
 def _bit_plane_share(graph: Graph, layer: str) -> str:

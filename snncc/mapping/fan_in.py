@@ -1,4 +1,4 @@
-"""Why a neuron's fan-in is larger than the layer the user wrote, and why snncc does not split it.
+"""Why a neuron's fan-in is larger than the layer the user wrote.
 
 Canonicalization fuses pooling into the synapses (passes/linear_chain.py): the average of spikes
 is a fraction no chip neuron can send, so a Linear after an AvgPool2d reads the spikes of the
@@ -16,13 +16,7 @@ from snncc.errors import Diagnostic
 from snncc.ir import LIF, Graph, Input
 from snncc.ir.ops_float import Dense, Pool2d
 
-# Why one neuron's inputs cannot be spread over several cores on any modelled target.
-NO_FAN_IN_SPLIT = (
-    "snncc does not split one neuron's inputs across cores: no modelled target adds partial sums from another "
-    "core into a neuron (Loihi 1's dendritic accumulation joins compartments within one core, and its spikes are "
-    "binary; on Loihi 2 a relay neuron could send a partial sum as a graded spike, a step later like the relay "
-    "layers, but the IR has no neuron that sends its input sum as a graded spike)"
-)
+from .drc import REDUCE_FAN_IN
 
 
 def explain_fan_in(diagnostics: list[Diagnostic], model: Graph) -> list[Diagnostic]:
@@ -34,7 +28,7 @@ def explain_fan_in(diagnostics: list[Diagnostic], model: Graph) -> list[Diagnost
 def _explained(d: Diagnostic, model: Graph) -> Diagnostic:
     pools, dense, source = _chain_into(model, d.node or "")
     if not pools:
-        return dataclasses.replace(d, hint=f"{d.hint}; {NO_FAN_IN_SPLIT}" if d.hint else NO_FAN_IN_SPLIT)
+        return d
     source_size = int(np.prod(model[source].shape))
     named = ", ".join(f"{type(model[p]).__name__} '{p}' ({model[p].kernel[0]}x{model[p].kernel[1]})" for p in pools)
     reads = f"'{dense}' takes {int(np.prod(_input_shape(model, dense)))} pooled values, but " if dense else ""
@@ -44,8 +38,10 @@ def _explained(d: Diagnostic, model: Graph) -> Diagnostic:
     )
     hint = (
         f"reduce the fan-in: pool more before '{dense or d.node}' (a larger or another pooling after a spiking "
-        f"layer), or give '{source}' fewer channels; {NO_FAN_IN_SPLIT}"
+        f"layer), or give '{source}' fewer channels"
     )
+    rest = (d.hint or "").removeprefix(REDUCE_FAN_IN).removeprefix("; ")  # e.g. why no split, from the rule
+    hint = f"{hint}; {rest}" if rest else hint
     return dataclasses.replace(d, message=f"{d.message}. {why}", hint=hint)
 
 

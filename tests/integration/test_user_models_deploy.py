@@ -7,9 +7,17 @@ the tutorials train (the loss on the model's own output), saved as its users sav
 a training checkpoint {'net', 'optimizer', 'epoch', 'max_test_acc'}; snntorch:
 torch.save(net.state_dict())), and compiled through the CLI with --arch on the held-out split given
 as flat rows (N, 64).  Oracles: the framework's own accuracy (the float model must equal it) and the
-float model: deployed within a point of it (measured: spikingjelly CSNN 88.44 % float and deployed;
-snntorch 92.44 % float, 91.78 % deployed: 3 of 450 samples flip where 8-bit weights change a spike
-count that ties or nearly ties at the top).
+float model: deployed within a point of it (measured, calibrated on training samples: spikingjelly
+CSNN 88.44 % float, 87.78 % deployed; snntorch 92.44 % float, 92.67 % deployed).  Both read spike
+counts over T = 4 (5 levels), so top outputs often tie (42 of the CSNN's and 21 of the snntorch
+model's 450 float outputs), and torch's argmax takes the first tied class: the samples whose score
+differs are top ties in one of the two models (3 of 3 snntorch, 11 of 11 CSNN), with no bias in rates
+(every layer's deployed firing rate is within 0.0003 spikes per neuron-step of float).  Open: the
+CSNN's training is not reproducible across processes; trained after other slow tests in one pytest
+run it reached 90.89 % float and deployed 89.11 % (12 samples, 11 of them ties), failing this test.  Which samples flip follows the quantization noise: calibrated on the first 256
+scored samples instead (snncc's old default), the snntorch model scores 91.78 % (-0.67 pp) and the
+CSNN 88.44 %; agreement counting ties is 100 % for the snntorch model both ways.  The issue's goal,
+0.5 pp, is 2.25 of these 450 samples: within the tie noise, not a margin this test can promise.
 """
 
 from __future__ import annotations

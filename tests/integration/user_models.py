@@ -135,6 +135,14 @@ class STCountNet(nn.Module):
         return cnt
 
 
+class STWideCountNet(STCountNet):
+    """STCountNet with 4200 hidden neurons: each output neuron reads 4200 spikes, more than the 4096
+    input axons of a Loihi 2 core (a user who widened the tutorial's hidden layer)."""
+
+    def __init__(self, hidden: int = 4200, **kwargs) -> None:
+        super().__init__(hidden=hidden, **kwargs)
+
+
 class STHiddenNet(nn.Module):
     """snntorch tutorial 7's form: Leaky(init_hidden=True) in nn.Sequential, the last with output=True,
     looped over time in forward after utils.reset, the spike record stacked."""

@@ -23,4 +23,6 @@ def test_fan_in_error_after_pooling_says_the_pooling_was_fused():
     assert "'body.5' takes 128 pooled values" in fan_in.message
     assert "AvgPool2d 'body.3' (2x2) was fused into its synapses" in fan_in.message
     assert "the 512 spikes of 'body.2'" in fan_in.message
-    assert "does not split one neuron's inputs across cores" in fan_in.hint
+    # toy has no graded relays: the hint says so and names the target that splits such layers
+    assert "toy cannot split one neuron's inputs across cores" in fan_in.hint
+    assert "loihi2 has graded spikes and snncc splits such layers there" in fan_in.hint
