@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -9,6 +11,11 @@ from hypothesis import strategies as st
 
 from snncc.backends.refsim import kernels
 from snncc.backends.refsim.arith import shift, t12, wrap_int32
+
+
+def conv_geometry(stride: int, padding: int) -> SimpleNamespace:
+    """What Conv2dKernel.prepare reads of an int_conv2d op: its geometry."""
+    return SimpleNamespace(stride=(stride, stride), padding=(padding, padding), dilation=(1, 1), groups=1)
 
 
 def _int64_dense(x: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -64,12 +71,7 @@ def test_conv_kernel_is_exact_on_every_path(seed, w_max, stride, padding):
     w = rng.integers(-w_max, w_max + 1, size=(4, 3, 3, 3))
     x = rng.integers(0, 256, size=(2, 3, 7, 6))
 
-    class Op:
-        pass
-
-    op = Op()
-    op.stride, op.padding, op.dilation, op.groups = (stride, stride), (padding, padding), (1, 1), 1
-    kernel = kernels.Conv2dKernel.prepare(w, 256, op)
+    kernel = kernels.Conv2dKernel.prepare(w, 256, conv_geometry(stride, padding))
     np.testing.assert_array_equal(kernel(x), _int64_conv(x, w, stride, padding))
 
 
@@ -91,10 +93,7 @@ def test_conv_kernel_is_exact_at_vgg_sizes():
     w = rng.integers(-256, 256, size=(64, 64, 3, 3))
     x = (rng.random((4, 64, 16, 16)) < 0.3).astype(np.int64)
 
-    class Op:
-        stride, padding, dilation, groups = (1, 1), (1, 1), (1, 1), 1
-
-    fast = kernels.Conv2dKernel.prepare(w, 1, Op())
+    fast = kernels.Conv2dKernel.prepare(w, 1, conv_geometry(1, 1))
     assert fast.weight_t is not None  # the float path is the one under test
     exact = kernels.Conv2dKernel(w, None, (1, 1), (1, 1), (1, 1), 1)
     np.testing.assert_array_equal(fast(x), exact(x))
@@ -242,12 +241,7 @@ def test_binary_conv_port_in_int32_equals_the_int64_form(seed, w_max, weight_exp
     w = rng.integers(-w_max, w_max + 1, size=(4, 3, 3, 3))
     x = rng.integers(0, 2, size=(2, 3, 7, 6))
 
-    class Op:
-        pass
-
-    op = Op()
-    op.stride, op.padding, op.dilation, op.groups = (stride, stride), (1, 1), (1, 1), 1
-    kernel = kernels.Conv2dKernel.prepare(w, 1, op)
+    kernel = kernels.Conv2dKernel.prepare(w, 1, conv_geometry(stride, 1))
     assert kernel.int32_exact()
     port = kernels.binary_port(kernel, x, weight_exp)
     assert port.dtype == np.int32
