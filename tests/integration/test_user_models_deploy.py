@@ -12,9 +12,11 @@ CSNN 88.44 % float, 87.78 % deployed; snntorch 92.44 % float, 92.67 % deployed).
 counts over T = 4 (5 levels), so top outputs often tie (42 of the CSNN's and 21 of the snntorch
 model's 450 float outputs), and torch's argmax takes the first tied class: the samples whose score
 differs are top ties in one of the two models (3 of 3 snntorch, 11 of 11 CSNN), with no bias in rates
-(every layer's deployed firing rate is within 0.0003 spikes per neuron-step of float).  Open: the
-CSNN's training is not reproducible across processes; trained after other slow tests in one pytest
-run it reached 90.89 % float and deployed 89.11 % (12 samples, 11 of them ties), failing this test.  Which samples flip follows the quantization noise: calibrated on the first 256
+(every layer's deployed firing rate is within 0.0003 spikes per neuron-step of float).  Training
+depends on torch's thread count (float sums in another order), so it runs on TRAIN_THREADS threads
+whatever the machine or the process has set: this machine's and CI's default.  Open (issue 15): on
+one thread the CSNN trains to 90.89 % float and deploys at 89.11 % (12 samples change, 11 of them
+ties; output readout error 0.20; 8-bit weights at 0.5-0.9 % RMSE), which this test's bound refuses.  Which samples flip follows the quantization noise: calibrated on the first 256
 scored samples instead (snncc's old default), the snntorch model scores 91.78 % (-0.67 pp) and the
 CSNN 88.44 %; agreement counting ties is 100 % for the snntorch model both ways.  The issue's goal,
 0.5 pp, is 2.25 of these 450 samples: within the tie noise, not a margin this test can promise.
@@ -40,8 +42,20 @@ import user_models as um  # noqa: E402
 pytestmark = pytest.mark.slow
 
 
+TRAIN_THREADS = 2
+
+
 def train(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: float) -> nn.Module:
     """The tutorials' loop: cross entropy (snntorch) / MSE of the firing rate (spikingjelly) on forward's output."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(TRAIN_THREADS)
+    try:
+        return _train(model, x, y, epochs, lr)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: float) -> nn.Module:
     torch.manual_seed(0)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     order = torch.Generator().manual_seed(0)
