@@ -231,6 +231,8 @@ class Verify:
         o = ctx.options
         count = len(next(iter(self.inputs.values())))
         ctx.progress(f"simulating {count} samples x {graph.meta.steps} steps (float model and reference backend)")
+        report = counter(ctx.progress)
+        report(0, count)  # a terminal's bar shows from the start, not after the first batch
         with executor_for(o.workers, o.dask_scheduler) as executor:
             ctx.comparison = compare(
                 self.model_graph,
@@ -238,7 +240,7 @@ class Verify:
                 self.inputs,
                 self.labels,
                 tolerance=o.tolerance,
-                progress=counter(ctx.progress),  # a bar on a terminal (snncc.progress)
+                progress=report,  # a bar on a terminal (snncc.progress)
                 executor=executor,
                 in_flight=in_flight_for(executor, o.workers),
                 device=o.device,

@@ -29,7 +29,8 @@ class Progress:
         if self.quiet:
             return
         if not self.bars:
-            print(f"snncc:   {done}/{total} samples", file=self.stream, flush=True)
+            if done > 0:  # a log gets a line per finished batch, not one for the start
+                print(f"snncc:   {done}/{total} samples", file=self.stream, flush=True)
             return
         if self._bar is None or self._bar.total != total:
             from tqdm import tqdm

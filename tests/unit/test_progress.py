@@ -14,7 +14,7 @@ class Terminal(io.StringIO):
 
 def run(progress: Progress) -> None:
     progress("simulating 150 samples")
-    for done in (64, 128, 150):
+    for done in (0, 64, 128, 150):  # 0: the work starts
         progress.count(done, 150)
     progress("done")
 
@@ -37,6 +37,7 @@ def test_a_terminal_gets_a_bar_that_is_finished_before_the_next_message():
     run(Progress(stream=term))
     text = term.getvalue()
     assert "\r" in text and "150/150" in text and "100%|" in text  # tqdm redraws one line in place
+    assert "0/150" in text.split("\r")[1]  # the bar is drawn when the work starts
     assert "64/150 samples" not in text  # no plain count lines
     assert text.startswith("snncc: simulating 150 samples\n\rsnncc:  ")  # the bar: "snncc:  43%|..."
     assert text.endswith("\nsnncc: done\n")  # the bar's line was closed before the next message
