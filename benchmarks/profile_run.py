@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.networks import BUILDERS
-from snncc.backends import get_backend
+from snncc.backends import get_backend, interpreter
 from snncc.backends.refsim import fused, kernels, simulator
 
 clock = time.thread_time
@@ -75,12 +75,13 @@ def profile(name: str, batch: int, repeat: int) -> None:
         (simulator, "check_int_inputs", "run: check inputs"),
         (simulator, "_time_major", "run: inputs to time-major copies"),
         (simulator, "input_events", "run: count input events"),
-        (simulator._Run, "__init__", "run: set up (weights, kernels, state)"),
-        (simulator._Run, "trace", "run: readouts and trace"),
+        (simulator.LoihiDialect, "__init__", "run: set up (weights, kernels)"),
+        (interpreter._Run, "__init__", "run: set up (state, tallies)"),
+        (interpreter._Run, "trace", "run: readouts and trace"),
         (kernels, "binary_port", _product_key),
         (kernels.Int8Weights, "bitplanes", _bitplane_key),
         (fused, "lif_step_in_place", _lif_key),
-        (simulator._Run, "step", "all steps"),
+        (interpreter._Run, "step", "all steps"),
     ]
     with timed(seconds, patches):
         start = clock()
