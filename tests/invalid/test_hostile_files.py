@@ -36,7 +36,7 @@ def run(args: list[str], capsys) -> tuple[int, str]:
     return code, capsys.readouterr().err
 
 
-def refused(args: list[str], capsys, tmp: Path, code: str, fragment: str = "") -> str:
+def assert_refused(args: list[str], capsys, tmp: Path, code: str, fragment: str = "") -> str:
     status, err = run(args, capsys)
     assert status == 2, err
     assert f"error[{code}]" in err, err
@@ -88,7 +88,7 @@ def replace_weight(path: Path, make) -> Path:
 )
 def test_a_nir_file_cannot_read_other_files(make, tmp_path, capsys):
     model = replace_weight(nir_mlp(tmp_path / "m.nir"), make)
-    err = refused(compile_args(model, tmp_path, *NIR_OPTIONS), capsys, tmp_path, "LOD230", "weight")
+    err = assert_refused(compile_args(model, tmp_path, *NIR_OPTIONS), capsys, tmp_path, "LOD230", "weight")
     assert SECRET not in err
 
 
@@ -99,7 +99,7 @@ def test_a_virtual_dataset_is_refused(tmp_path, capsys):
     layout = h5py.VirtualLayout(shape=(10, 64), dtype="f8")
     layout[:] = h5py.VirtualSource(str(other), "w", shape=(10, 64))
     model = replace_weight(nir_mlp(tmp_path / "m.nir"), lambda g: g.create_virtual_dataset("weight", layout))
-    refused(compile_args(model, tmp_path, *NIR_OPTIONS), capsys, tmp_path, "LOD230", "virtual")
+    assert_refused(compile_args(model, tmp_path, *NIR_OPTIONS), capsys, tmp_path, "LOD230", "virtual")
 
 
 def test_a_compressed_nir_dataset_declaring_terabytes_is_refused_before_reading(tmp_path, capsys):
@@ -108,7 +108,7 @@ def test_a_compressed_nir_dataset_declaring_terabytes_is_refused_before_reading(
 
     model = replace_weight(nir_mlp(tmp_path / "m.nir"), huge)
     assert model.stat().st_size < 100_000
-    refused(compile_args(model, tmp_path, *NIR_OPTIONS), capsys, tmp_path, "LIM001", "--max-elements")
+    assert_refused(compile_args(model, tmp_path, *NIR_OPTIONS), capsys, tmp_path, "LIM001", "--max-elements")
 
 
 def test_a_nir_bias_of_the_wrong_shape_is_a_coded_error(tmp_path, capsys):
@@ -116,7 +116,7 @@ def test_a_nir_bias_of_the_wrong_shape_is_a_coded_error(tmp_path, capsys):
     with h5py.File(model, "r+") as f:
         del f["node/nodes/fc/bias"]
         f["node/nodes/fc/bias"] = np.full(7, 0.1, dtype=np.float32)
-    refused(compile_args(model, tmp_path, *NIR_OPTIONS), capsys, tmp_path, "GRF009", "bias of shape (7,)")
+    assert_refused(compile_args(model, tmp_path, *NIR_OPTIONS), capsys, tmp_path, "GRF009", "bias of shape (7,)")
 
 
 # --- names: no terminal or Markdown injection ---------------------------------------------------
@@ -124,7 +124,7 @@ def test_a_nir_bias_of_the_wrong_shape_is_a_coded_error(tmp_path, capsys):
 
 def test_a_layer_name_with_terminal_escapes_is_refused_and_printed_escaped(tmp_path, capsys):
     model = nir_mlp(tmp_path / "m.nir", name="lif\x1b[2J\rPASS\n")
-    err = refused(compile_args(model, tmp_path, *NIR_OPTIONS), capsys, tmp_path, "GRF008")
+    err = assert_refused(compile_args(model, tmp_path, *NIR_OPTIONS), capsys, tmp_path, "GRF008")
     assert "\x1b" not in err and "\r" not in err
     assert "\\x1b[2J\\rPASS\\n" in err
 
@@ -177,18 +177,18 @@ def test_a_zero_stride_tensor_declaring_a_trillion_elements_is_refused(tmp_path,
     body[1].weight = nn.Parameter(weight, requires_grad=False)
     torch.save(snn.SNN(body, steps=4), tmp_path / "m.pt")
     assert (tmp_path / "m.pt").stat().st_size < 100_000
-    refused(compile_args(tmp_path / "m.pt", tmp_path), capsys, tmp_path, "LIM001", "--max-elements")
+    assert_refused(compile_args(tmp_path / "m.pt", tmp_path), capsys, tmp_path, "LIM001", "--max-elements")
 
 
 def test_a_model_with_a_billion_steps_is_refused_before_simulating(tmp_path, capsys):
     model = snn.SNN(nn.Sequential(nn.Flatten(), nn.Linear(64, 10), snn.LIF()), steps=4)
     model.steps = 10**9
     torch.save(model, tmp_path / "m.pt")
-    refused(compile_args(tmp_path / "m.pt", tmp_path), capsys, tmp_path, "LIM002", "--max-steps")
+    assert_refused(compile_args(tmp_path / "m.pt", tmp_path), capsys, tmp_path, "LIM002", "--max-steps")
 
 
 def test_the_limits_can_be_raised(tmp_path, capsys):
-    refused(compile_args(DIGITS_MODEL, tmp_path, "--max-elements", "1000"), capsys, tmp_path, "LIM001")
+    assert_refused(compile_args(DIGITS_MODEL, tmp_path, "--max-elements", "1000"), capsys, tmp_path, "LIM001")
     assert main(compile_args(DIGITS_MODEL, tmp_path, "--samples", "8", "--max-elements", "100000")) == 0
 
 
@@ -219,7 +219,9 @@ def test_an_x_declaring_terabytes_is_refused_before_reading(tmp_path, capsys):
         header = io.BytesIO()
         np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": (2**20, 2**20)})
         zf.writestr("x.npy", header.getvalue() + bytes(4096))
-    refused(compile_args(DIGITS_MODEL, tmp_path, "--data", str(tmp_path / "d.npz")), capsys, tmp_path, "LIM001", "'x'")
+    assert_refused(
+        compile_args(DIGITS_MODEL, tmp_path, "--data", str(tmp_path / "d.npz")), capsys, tmp_path, "LIM001", "'x'"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -256,7 +258,7 @@ def set_vth(doc: dict, value) -> None:
 )
 def test_a_hostile_artifact_is_refused(edit, code, artifact, tmp_path, capsys):
     copy = edited_copy(artifact, tmp_path, edit)
-    refused(["simulate", str(copy), "-q"], capsys, tmp_path, code)
+    assert_refused(["simulate", str(copy), "-q"], capsys, tmp_path, code)
 
 
 # --- target files -------------------------------------------------------------------------------
@@ -292,12 +294,14 @@ BILLION_LAUGHS = "".join(
 )
 def test_a_hostile_target_file_is_refused(change, code, fragment, tmp_path, capsys):
     target = target_with(tmp_path, *change)
-    refused(compile_args(DIGITS_MODEL, tmp_path, "--target", str(target)), capsys, tmp_path, code, fragment)
+    assert_refused(compile_args(DIGITS_MODEL, tmp_path, "--target", str(target)), capsys, tmp_path, code, fragment)
 
 
 def test_a_target_title_with_escapes_is_refused(tmp_path, capsys):
     target = target_with(tmp_path, "title: ", 'title: "\\e[31mred\\e[0m" #')
-    err = refused(compile_args(DIGITS_MODEL, tmp_path, "--target", str(target)), capsys, tmp_path, "TGT008", "title")
+    err = assert_refused(
+        compile_args(DIGITS_MODEL, tmp_path, "--target", str(target)), capsys, tmp_path, "TGT008", "title"
+    )
     assert "\x1b" not in err
 
 
@@ -333,14 +337,14 @@ def test_an_onnx_model_cannot_read_weights_outside_its_folder(location, tmp_path
     if location == "link.data":
         (tmp_path / "link.data").symlink_to("/etc/passwd")
     model = onnx_with_external_weight(tmp_path / "m.onnx", location)
-    err = refused(convert_args(model, tmp_path), capsys, tmp_path, "LOD103", location)
+    err = assert_refused(convert_args(model, tmp_path), capsys, tmp_path, "LOD103", location)
     assert SECRET not in err
 
 
 def test_an_onnx_initializer_declaring_terabytes_is_refused(tmp_path, capsys):
     (tmp_path / "w.data").write_bytes(bytes(64))
     model = onnx_with_external_weight(tmp_path / "m.onnx", "w.data", dims=(10**6, 10**6))
-    refused(convert_args(model, tmp_path), capsys, tmp_path, "LIM001", "initializer 'w'")
+    assert_refused(convert_args(model, tmp_path), capsys, tmp_path, "LIM001", "initializer 'w'")
 
 
 def test_a_tiny_pickle_allocating_a_bytearray_is_refused(tmp_path, capsys):
@@ -352,8 +356,8 @@ def test_a_tiny_pickle_allocating_a_bytearray_is_refused(tmp_path, capsys):
     with zipfile.ZipFile(tmp_path / "m.pt", "w") as archive:
         for name, data in members.items():
             archive.writestr(name, b"\x80\x02](" + call + b"e." if name.endswith("/data.pkl") else data)
-    refused(compile_args(tmp_path / "m.pt", tmp_path), capsys, tmp_path, "LIM001", "--max-elements")
+    assert_refused(compile_args(tmp_path / "m.pt", tmp_path), capsys, tmp_path, "LIM001", "--max-elements")
 
 
 def test_too_many_steps_from_the_command_line_are_refused(tmp_path, capsys):
-    refused(compile_args(DIGITS_MODEL, tmp_path, "--steps", "100000"), capsys, tmp_path, "LIM002", "--max-steps")
+    assert_refused(compile_args(DIGITS_MODEL, tmp_path, "--steps", "100000"), capsys, tmp_path, "LIM002", "--max-steps")

@@ -43,7 +43,7 @@ def run_cli(args: list[str], capsys) -> tuple[int, str]:
     return code, capsys.readouterr().err
 
 
-def refused(code: int, err: str, error_code: str, fragment: str = "") -> None:
+def assert_refused(code: int, err: str, error_code: str, fragment: str = "") -> None:
     assert code == 2, err
     assert f"error[{error_code}]" in err, err
     assert fragment in err, err
@@ -92,7 +92,7 @@ def test_force_never_replaces_a_folder_holding_the_inputs(where, workspace, tmp_
     code, err = run_cli(
         ["compile", workspace / "model.pt", "--data", workspace / "data.npz", "--out", out, "--force", "-q"], capsys
     )
-    refused(code, err, "OUT005")
+    assert_refused(code, err, "OUT005")
     assert intact(workspace) and (other / "notes.txt").read_text() == "mine"
     assert sorted(p.name for p in workspace.iterdir()) == ["data.npz", "model.pt"]
 
@@ -100,7 +100,7 @@ def test_force_never_replaces_a_folder_holding_the_inputs(where, workspace, tmp_
 def test_force_never_replaces_the_root(workspace, capsys, monkeypatch):
     monkeypatch.chdir(workspace)
     code, err = run_cli(["compile", "model.pt", "--out", "/", "--force", "-q"], capsys)
-    refused(code, err, "OUT005")
+    assert_refused(code, err, "OUT005")
     assert not [p for p in Path("/").iterdir() if ".tmp-" in p.name or ".old-" in p.name]
 
 
@@ -112,7 +112,7 @@ def test_convert_refuses_an_out_holding_its_calibration_data(tmp_path, capsys):
         ["convert", ANN / "ann.onnx", "--calib", data / "calib.npz", "--steps", "8", "--out", data, "--force", "-q"],
         capsys,
     )
-    refused(code, err, "OUT005", "calib.npz")
+    assert_refused(code, err, "OUT005", "calib.npz")
     assert (data / "calib.npz").read_bytes() == (ANN / "calib.npz").read_bytes()
 
 
@@ -128,7 +128,7 @@ def test_export_never_overwrites_the_artifact_it_reads(artifact, tmp_path, capsy
     shutil.copytree(artifact, copy)
     before = (copy / "graph.json").read_bytes()
     code, err = run_cli(["export", copy, "--nir", copy / "graph.json", "--force", "-q"], capsys)
-    refused(code, err, "OUT005", "graph.json")
+    assert_refused(code, err, "OUT005", "graph.json")
     assert (copy / "graph.json").read_bytes() == before
     code, err = run_cli(["export", copy, "--nir", tmp_path, "--force", "-q"], capsys)
     assert code == 2 and "error[OUT" in err and "Traceback" not in err, err
@@ -265,7 +265,7 @@ def test_unwritable_locations_fail_before_any_work(out, code, tmp_path, capsys, 
     """Refused before the model is read: a model file that does not exist is not reported."""
     monkeypatch.chdir(tmp_path)
     exit_code, err = run_cli(["compile", "missing.pt", "--out", out, "--force", "-q"], capsys)
-    refused(exit_code, err, code)
+    assert_refused(exit_code, err, code)
     assert list(tmp_path.iterdir()) == []
     assert not [p for p in Path("/").iterdir() if ".tmp-" in p.name or ".old-" in p.name]
 
@@ -386,12 +386,12 @@ def arch_check(folder: Path, cls: str, state: str = "net.pt") -> list:
 
 def test_arch_naming_an_exit_function_is_an_error_not_success(user_code, capsys):
     code, err = run_cli(["check", user_code / "net.pt", "--arch", "sys:exit", "-q"], capsys)
-    refused(code, err, "LOD013", "SystemExit")
+    assert_refused(code, err, "LOD013", "SystemExit")
 
 
 def test_a_constructor_that_exits_is_an_error(user_code, capsys):
     code, err = run_cli(arch_check(user_code, "ExitsInConstructor"), capsys)
-    refused(code, err, "LOD013", "SystemExit")
+    assert_refused(code, err, "LOD013", "SystemExit")
 
 
 def test_a_forward_that_exits_is_an_error(user_code, tmp_path, capsys):
@@ -407,7 +407,7 @@ def test_a_forward_that_exits_is_an_error(user_code, tmp_path, capsys):
         ],
         capsys,
     )
-    refused(code, err, "LOD018", "SystemExit")
+    assert_refused(code, err, "LOD018", "SystemExit")
     assert not (tmp_path / "out").exists()
 
 
@@ -429,7 +429,7 @@ def test_a_constructor_that_parses_the_command_line_sees_no_snncc_options(user_c
 )
 def test_malformed_layers_are_refused_by_name(cls, code, fragment, user_code, capsys):
     exit_code, err = run_cli(arch_check(user_code, cls, f"{cls}.pt"), capsys)
-    refused(exit_code, err, code, fragment)
+    assert_refused(exit_code, err, code, fragment)
 
 
 def test_complex_weights_in_a_state_dict_are_refused(user_code, tmp_path, capsys):
@@ -437,7 +437,7 @@ def test_complex_weights_in_a_state_dict_are_refused(user_code, tmp_path, capsys
     state["b.body.1.weight"] = state["b.body.1.weight"].to(torch.complex64) * (1 + 1j)
     torch.save(state, tmp_path / "complex.pt")
     code, err = run_cli(["check", tmp_path / "complex.pt", "--arch", f"{user_code / 'models.py'}:Net", "-q"], capsys)
-    refused(code, err, "LOD017", "b.body.1.weight")
+    assert_refused(code, err, "LOD017", "b.body.1.weight")
 
 
 def test_complex_weights_in_a_module_are_refused(tmp_path, capsys):
@@ -469,7 +469,7 @@ def test_complex_weights_in_a_module_are_refused(tmp_path, capsys):
 def test_options_out_of_range_are_refused_before_any_work(extra, code, tmp_path, capsys):
     """Refused before the model is read: a model file that does not exist is not reported."""
     exit_code, err = run_cli(["compile", tmp_path / "missing.pt", "--out", tmp_path / "out", "-q", *extra], capsys)
-    refused(exit_code, err, code)
+    assert_refused(exit_code, err, code)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -490,7 +490,7 @@ def test_convert_validates_the_same_options(extra, tmp_path, capsys):
         ],
         capsys,
     )
-    refused(code, err, "DAT013")
+    assert_refused(code, err, "DAT013")
 
 
 def test_the_python_api_validates_options_too():
@@ -522,7 +522,7 @@ def test_an_unreachable_dask_scheduler_fails_within_a_bounded_time(tmp_path, cap
         ],
         capsys,
     )
-    refused(code, err, "DAT031", "cannot reach")
+    assert_refused(code, err, "DAT031", "cannot reach")
     assert time.perf_counter() - started < 30
     assert list(tmp_path.iterdir()) == []
 
@@ -558,7 +558,7 @@ def test_labels_outside_the_models_classes_are_refused(label, command, artifact,
         "simulate": ["simulate", artifact, "--data", data, "-q"],
     }[command]
     code, err = run_cli(args, capsys)
-    refused(code, err, "DAT014", str(label))
+    assert_refused(code, err, "DAT014", str(label))
     assert not (tmp_path / "out").exists()
 
 
@@ -581,14 +581,14 @@ def test_convert_refuses_labels_outside_the_classes(tmp_path, capsys):
         ],
         capsys,
     )
-    refused(code, err, "DAT014")
+    assert_refused(code, err, "DAT014")
     assert not (tmp_path / "o").exists()
 
 
 def test_complex_inputs_are_refused_naming_the_file(tmp_path, capsys):
     data = digits_with(tmp_path, x=lambda x: x + 1j)
     code, err = run_cli(["check", DIGITS_MODEL, "--data", data, "-q"], capsys)
-    refused(code, err, "DAT015", str(data))
+    assert_refused(code, err, "DAT015", str(data))
 
 
 def test_the_python_api_refuses_labels_outside_the_classes():
