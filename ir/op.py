@@ -84,6 +84,15 @@ def check_bias(name: str, op: Any, out: int) -> None:
         )
 
 
+def expect_neuron_inputs(name: str, op: Any, inputs: list[Shape]) -> None:
+    """A neuron layer: one input or more, each with as many elements as the layer has neurons."""
+    if not inputs:
+        raise InvalidGraph("a neuron layer needs at least one input", code="GRF003", node=name)
+    for src in inputs:
+        if int(np.prod(src)) != int(np.prod(op.shape)):
+            raise shape_mismatch(name, op, op.shape, src)
+
+
 def shape_mismatch(name: str, op: Op, expected: Shape, got: Shape) -> InvalidGraph:
     return InvalidGraph(
         f"{op.OP} expects input shape {expected} but receives {got}",

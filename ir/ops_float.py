@@ -15,7 +15,17 @@ import numpy as np
 from snncc.errors import InvalidGraph
 
 from .const import Const
-from .op import Op, Shape, check_bias, conv2d_shape, conv_out_hw, expect_inputs, pair, shape_mismatch
+from .op import (
+    Op,
+    Shape,
+    check_bias,
+    conv2d_shape,
+    conv_out_hw,
+    expect_inputs,
+    expect_neuron_inputs,
+    pair,
+    shape_mismatch,
+)
 
 Readout = Literal["spike_count", "v_last", "v_mean", "spike_steps", "v_steps"]
 READOUTS: tuple[str, ...] = ("spike_count", "v_last", "v_mean", "spike_steps", "v_steps")
@@ -180,12 +190,7 @@ class LIF(Op):
     spiking: bool = True
 
     def infer_shape(self, inputs: list[Shape], name: str) -> Shape:
-        expect_inputs(name, self, inputs, None)
-        if not inputs:
-            raise InvalidGraph("a neuron layer needs at least one input", code="GRF003", node=name)
-        for src in inputs:
-            if int(np.prod(src)) != int(np.prod(self.shape)):
-                raise shape_mismatch(name, self, self.shape, src)
+        expect_neuron_inputs(name, self, inputs)
         return self.shape
 
 

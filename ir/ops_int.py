@@ -15,7 +15,7 @@ import numpy as np
 from snncc.errors import InvalidGraph
 
 from .const import Const
-from .op import Op, Shape, conv2d_shape, expect_inputs, pair, shape_mismatch
+from .op import Op, Shape, conv2d_shape, expect_inputs, expect_neuron_inputs, pair, shape_mismatch
 
 InputEncoding = Literal["graded", "bitplane", "events"]
 ENCODINGS: tuple[str, ...] = ("graded", "bitplane", "events")
@@ -119,12 +119,7 @@ class IntLIF(Op):
     scale: float = 1.0
 
     def infer_shape(self, inputs: list[Shape], name: str) -> Shape:
-        expect_inputs(name, self, inputs, None)
-        if not inputs:
-            raise InvalidGraph("a neuron layer needs at least one input", code="GRF003", node=name)
-        for src in inputs:
-            if int(np.prod(src)) != int(np.prod(self.shape)):
-                raise shape_mismatch(name, self, self.shape, src)
+        expect_neuron_inputs(name, self, inputs)
         for field in ("bias_mant", "bias_exp", "v_init", "u_init"):
             if getattr(self, field) is not None and getattr(self, field).shape != self.shape:
                 raise InvalidGraph(
@@ -187,12 +182,7 @@ class IntXyloLIF(Op):
     scale: float = 1.0
 
     def infer_shape(self, inputs: list[Shape], name: str) -> Shape:
-        expect_inputs(name, self, inputs, None)
-        if not inputs:
-            raise InvalidGraph("a neuron layer needs at least one input", code="GRF003", node=name)
-        for src in inputs:
-            if int(np.prod(src)) != int(np.prod(self.shape)):
-                raise shape_mismatch(name, self, self.shape, src)
+        expect_neuron_inputs(name, self, inputs)
         if self.bias.shape != self.shape:
             raise InvalidGraph(
                 f"bias has shape {self.bias.shape}, expected the layer shape {self.shape}", code="GRF004", node=name
