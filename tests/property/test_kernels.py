@@ -246,3 +246,19 @@ def test_binary_conv_port_in_int32_equals_the_int64_form(seed, w_max, weight_exp
     port = kernels.binary_port(kernel, x, weight_exp)
     assert port.dtype == np.int32
     np.testing.assert_array_equal(port, wrap_int32(shift(_int64_conv(x, w, stride, 1), weight_exp)))
+
+
+def test_event_driven_rows_sum_in_int16_up_to_its_bound_and_in_int32_beyond():
+    """A sample with at most INT16_MAX // max|W8| active inputs is summed in int16 (exact: its true sums
+    fit), one with more in int32; both equal the int64 product, at the bound and one past it."""
+    w = np.full((3, 600), -128)  # out x in: output 0 sums -128s, output 1 127s, output 2 both
+    w[1] = 127
+    w[2, ::2] = 127
+    weights = kernels.Int8Weights.of(w)
+    bound = kernels.INT16_MAX // 128
+    x = np.zeros((4, 600), np.int8)
+    x[0, :bound] = 1  # -128 · 255 = -32640: the int16 path, at its edge
+    x[1, : bound + 1] = 1  # one past it: the int32 path
+    x[2, :] = 1  # -76800: far beyond int16
+    np.testing.assert_array_equal(weights._events(x), _int64_dense(x, w))
+    assert _int64_dense(x, w)[2, 0] < -(1 << 15)  # the test reaches past int16
