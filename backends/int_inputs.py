@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from snncc.errors import DataError
 from snncc.ir import Graph, IntInput
 
 
-def check_int_inputs(graph: Graph, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Validate integer inputs: (batch, *shape) for every step or (batch, steps, *shape); returns int64 arrays."""
+def check_int_inputs(graph: Graph, inputs: dict[str, np.ndarray], *, narrow: bool = False) -> dict[str, np.ndarray]:
+    """Validate integer inputs: (batch, *shape) for every step or (batch, steps, *shape); returns int64
+    arrays, or with ``narrow`` uint8 arrays for unsigned inputs of up to 8 bits (spikes, 8-bit planes)."""
     steps = graph.meta.steps
     out = {}
     batch = None
@@ -30,7 +33,7 @@ def check_int_inputs(graph: Graph, inputs: dict[str, np.ndarray]) -> dict[str, n
         if is_per_step(op, x) and x.shape[1] != steps:
             raise DataError(f"input '{name}' has {x.shape[1]} steps, the graph runs {steps}", code="DAT022", node=name)
         lo, hi = (-(1 << (op.bits - 1)), (1 << (op.bits - 1)) - 1) if op.signed else (0, (1 << op.bits) - 1)
-        if x.size and (x.min() < lo or x.max() > hi):
+        if x.size and not _holds_only(x.dtype, lo, hi) and (x.min() < lo or x.max() > hi):
             raise DataError(
                 f"input '{name}' spans [{x.min()}, {x.max()}], outside its {op.bits}-bit range [{lo}, {hi}]",
                 code="DAT023",
@@ -39,8 +42,15 @@ def check_int_inputs(graph: Graph, inputs: dict[str, np.ndarray]) -> dict[str, n
         if batch is not None and len(x) != batch:
             raise DataError("inputs have different batch sizes", code="DAT022", node=name)
         batch = len(x)
-        out[name] = x.astype(np.int64, copy=False)  # read only: no copy of int64 inputs
+        small = narrow and not op.signed and op.bits <= 8
+        out[name] = x.astype(np.uint8 if small else np.int64, copy=False)  # read only: no copy if it is one
     return out
+
+
+def _holds_only(dtype: np.dtype, lo: int, hi: int) -> bool:
+    """Whether every value of ``dtype`` lies in [lo, hi] (then no pass over the data is needed)."""
+    info = np.iinfo(dtype)
+    return lo <= info.min and info.max <= hi
 
 
 def is_per_step(op: IntInput, x: np.ndarray) -> bool:
@@ -54,15 +64,29 @@ def at_step(op: IntInput, x: np.ndarray, t: int) -> np.ndarray:
 def input_events(op: IntInput, x: np.ndarray, steps: int) -> np.ndarray:
     """Per input element, summed over samples and steps: nonzero values, set bits for bit planes, events (Xylo)."""
     if op.encoding == "events":
-        per_value = x.astype(np.int64)
+        per_value, most = x, None
+    elif op.encoding == "bitplane":
+        per_value, most = _set_bits(x, op.bits, op.signed), op.bits
     else:
-        per_value = _set_bits(x, op.bits, op.signed) if op.encoding == "bitplane" else (x != 0).astype(np.int64)
-    per_value = per_value.reshape(len(x), -1, *op.shape)  # (batch, steps or 1, *shape)
-    total = per_value.sum(axis=(0, 1))
+        per_value, most = x != 0, 1
+    total = _column_sums(per_value.reshape(-1, math.prod(op.shape)), most).reshape(op.shape)
     return total if is_per_step(op, x) else total * steps
 
 
-_POPCOUNT_8 = np.array([bin(v).count("1") for v in range(256)], dtype=np.int64)
+def _column_sums(values: np.ndarray, most: int | None) -> np.ndarray:
+    """values (rows, n) summed over rows in int64.  Where the values are bool or uint8 and at most
+    ``most``, blocks of 255 // most rows are summed in uint8 first, which cannot overflow: 6x faster
+    than numpy's int64 sum of uint8, which converts every element."""
+    if most is None or most > 255 or values.dtype not in (np.bool_, np.uint8):
+        return values.sum(axis=0, dtype=np.int64)
+    total = np.zeros(values.shape[1], dtype=np.int64)
+    rows = 255 // max(most, 1)
+    for start in range(0, len(values), rows):
+        total += np.add.reduce(values[start : start + rows], axis=0, dtype=np.uint8)
+    return total
+
+
+_POPCOUNT_8 = np.array([bin(v).count("1") for v in range(256)], dtype=np.uint8)
 
 
 def _set_bits(x: np.ndarray, bits: int, signed: bool = False) -> np.ndarray:

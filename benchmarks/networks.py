@@ -78,7 +78,7 @@ def dense_network(samples: int, *, steps: int = 16, hidden: int = 500, seed: int
     # rate-coded input: at each step a pixel of intensity p sends a full-scale value with probability p
     (name, full_scale), *_ = bench.inputs.items()
     fires = np.random.default_rng(seed).random((samples, steps, 784)) < x[:, None, :]
-    per_step = np.where(fires, full_scale.max(), 0).astype(np.int64)
+    per_step = np.where(fires, full_scale.max(), 0).astype(full_scale.dtype)  # as quantize_inputs types it
     return Bench(bench.name, bench.graph, {name: per_step})
 
 
@@ -151,7 +151,9 @@ def _spiking(name: str, model: nn.Module, spikes: np.ndarray) -> Bench:
     bench = _deployed(name, model, spikes[:, 0].astype(np.float32), "loihi")
     (input_name, op), *_ = bench.graph.of_type(IntInput)
     assert op.bits == 1, f"{name}: binary input quantized to {op.bits} bits"
-    return Bench(name, bench.graph, {input_name: spikes})
+    fed = quantize_inputs(bench.graph, {input_name: spikes.astype(np.float32)})  # as `snncc simulate --data` feeds them
+    assert np.array_equal(fed[input_name], spikes)
+    return Bench(name, bench.graph, fed)
 
 
 BUILDERS = {

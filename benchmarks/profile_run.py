@@ -61,7 +61,7 @@ def _bitplane_key(int8, x, bits, *_):
     return f"product {x.shape[1]}x{int8.weight_t.shape[1]} ({bits} bit planes)"
 
 
-def _lif_key(total, *_):
+def _lif_key(_fused_lif, total, *_):
     return f"neuron update ({total[0].size} neurons)"
 
 
@@ -80,7 +80,7 @@ def profile(name: str, batch: int, repeat: int) -> None:
         (interpreter._Run, "trace", "run: readouts and trace"),
         (kernels, "binary_port", _product_key),
         (kernels.Int8Weights, "bitplanes", _bitplane_key),
-        (fused, "lif_step_in_place", _lif_key),
+        (fused.FusedLIF, "step", _lif_key),
         (interpreter._Run, "step", "all steps"),
     ]
     with timed(seconds, patches):

@@ -47,7 +47,7 @@ class RefSim:
         verify(graph, Stage.INTEGER)
         start = time.perf_counter()
         steps = graph.meta.steps
-        values = check_int_inputs(graph, inputs)
+        values = check_int_inputs(graph, inputs, narrow=True)
         batch = len(next(iter(values.values())))
         constant = {k for k, v in values.items() if not is_per_step(graph[k], v)}
         if graph.meta.numerics.family == "xylo":
@@ -64,10 +64,7 @@ class RefSim:
 
 
 def _time_major(op: IntInput, x: np.ndarray) -> np.ndarray:
-    """Per-step inputs as contiguous (steps, batch, ...) so that each step reads one block; bit-plane
-    values of up to 8 bits as uint8 (their planes are extracted every step)."""
-    if op.encoding == "bitplane" and op.bits <= 8 and not op.signed:
-        x = x.astype(np.uint8)
+    """Per-step inputs as contiguous (steps, batch, ...) so that each step reads one block."""
     return np.ascontiguousarray(np.moveaxis(x, 1, 0)) if is_per_step(op, x) else x
 
 
@@ -123,6 +120,11 @@ class LoihiDialect:
             n: prepare_partial_sum(op, graph[graph.predecessors(n)[0]], self.numerics, device)
             for n, op in graph.of_type(IntPartialSum)
         }
+        self.fused = {  # this run's compiled LIF steps (numpy only)
+            n: fused.FusedLIF(op, effective_bias(op), self.numerics)
+            for n, op in graph.of_type(IntLIF)
+            if device is None and fused.supports(op)
+        }
 
     def put(self, x: np.ndarray):
         if self.device is None:
@@ -168,10 +170,8 @@ class LoihiDialect:
         # Lava's a_in: the unwrapped sum of the ports (int32 ports summed in int64, so wraps are counted)
         total = kernels.port_sum([p.reshape(layer.batch, *op.shape) for p in inputs])
         counters = layer.events
-        if self.device is None and fused.supports(op):  # one compiled pass, same arithmetic
-            spikes, events = fused.lif_step_in_place(
-                total, layer.state, op, self.bias[name], self.numerics, layer.counts, layer.v_sum
-            )
+        if name in self.fused:  # one compiled pass, same arithmetic
+            spikes, events = self.fused[name].step(total, layer.state, layer.counts, layer.v_sum)
             for key, count in zip(EVENT_COUNTERS, events, strict=True):
                 counters[key] += count
         else:

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from snncc.backends.refsim import fused
 from snncc.backends.refsim.arith import wrap_int32
+from snncc.backends.refsim.bounds import WrapFreeStep
 from snncc.backends.refsim.lif import LIFState, effective_bias, lif_step
 from snncc.ir import LOIHI, Const, IntLIF
 
@@ -88,3 +89,55 @@ def test_the_cases_reach_every_wrap():
         total, LIFState(u, v), op, effective_bias(op), LOIHI, np.zeros_like(u), np.zeros_like(u)
     )
     assert u_wraps >= 1 and v_sats >= 1 and int_wraps >= 1
+
+
+def _largest_input(wrap_free: WrapFreeStep, u_max: int) -> int | None:
+    """The largest summed |input| the test admits from a state with |u| <= u_max (None: not even 0)."""
+    if not wrap_free.holds(0, u_max):
+        return None
+    lo, hi = 0, 1 << 31
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if wrap_free.holds(mid, u_max) else (lo, mid - 1)
+    return lo
+
+
+@settings(max_examples=200, deadline=None)
+@given(lif_cases(), st.sampled_from([0, 1, 2**10, 2**20, 2**23 - 1]))
+def test_a_step_the_wrap_test_admits_wraps_nothing(case, u_max):
+    """Where bounds.WrapFreeStep admits a step, at the edge of what it admits (inputs ±the largest it
+    allows, |u| = u_max, v anywhere in its range), the array form wraps nothing and the fused step,
+    which then leaves the wrap arithmetic out, equals it."""
+    op, _, _, v = case
+    bias = effective_bias(op)
+    wrap_free = WrapFreeStep.of(op, LOIHI, bias)
+    largest = _largest_input(wrap_free, u_max)
+    if largest is None:
+        return
+    rng = np.random.default_rng(u_max + largest)
+    total = rng.choice([-largest, largest, 0, largest // 3], size=v.shape)
+    u = rng.choice([-u_max, u_max, 0], size=v.shape)
+    spikes, state, ev = lif_step(total, LIFState(u.copy(), v.copy()), op, bias, LOIHI)
+    assert not (ev.u_wrapped.any() or ev.int32_wrapped.any())
+
+    fused_lif = fused.FusedLIF(op, bias, LOIHI)
+    fused_lif.u_max = u_max
+    fused_state, counts = LIFState(u.copy(), v.copy()), np.zeros_like(u)
+    fused_spikes, (u_wraps, v_sats, int_wraps, active) = fused_lif.step(total.astype(np.int32), fused_state, counts)
+    np.testing.assert_array_equal(fused_spikes.astype(bool), spikes)
+    np.testing.assert_array_equal(fused_state.u, state.u)
+    np.testing.assert_array_equal(fused_state.v, state.v)
+    assert (u_wraps, int_wraps) == (0, 0)
+    assert v_sats == int(ev.v_saturated.sum()) and active == int(ev.active.sum())
+    assert fused_lif.u_max == int(np.abs(state.u).max())  # what the next step's test starts from
+
+
+def test_the_wrap_test_refuses_a_step_that_could_wrap_u():
+    """u = a·2^6 alone (no decay memory): an input of -2^17 makes u = -2^23, outside u's range (−2^23, 2^23]."""
+    op = IntLIF(shape=(1,), du=4095, dv=0, vth=1, bias_mant=Const(np.zeros(1, np.int32)),
+                bias_exp=Const(np.zeros(1, np.int32)), v_init=Const(np.zeros(1, np.int32)))  # fmt: skip
+    wrap_free = WrapFreeStep.of(op, LOIHI, effective_bias(op))
+    assert wrap_free.holds((1 << 17) - 1, 2**23 - 1) and not wrap_free.holds(1 << 17, 0)
+    _, _, ev = lif_step(np.array([[-(1 << 17)]]), LIFState(np.zeros((1, 1), np.int64), np.zeros((1, 1), np.int64)),
+                        op, effective_bias(op), LOIHI)  # fmt: skip
+    assert ev.u_wrapped.all()  # the refused step really wraps
