@@ -1,7 +1,9 @@
 """Statistics of the float model on calibration data that quantization needs.
 
 Input ranges (and whether the inputs lie on a grid, so the integer input is exact) and, per
-neuron layer, the largest |v| the float model reaches.  Computed in batches so memory stays
+neuron layer, the largest |v| or |u| the float model reaches, v before its reset included: what the
+integer layer must hold without saturating v or wrapping u (a step's input can carry v several
+thresholds past the threshold, which the v after the reset no longer shows).  Computed in batches so memory stays
 bounded for large data sets.
 """
 
@@ -26,7 +28,7 @@ class InputStats:
 class Calibration:
     samples: int
     inputs: dict[str, InputStats] = field(default_factory=dict)
-    v_max_abs: dict[str, float] = field(default_factory=dict)
+    v_max_abs: dict[str, float] = field(default_factory=dict)  # of u, and of v before and after the reset
     firing_rates: dict[str, np.ndarray] = field(default_factory=dict)  # spikes per neuron per step
 
 
@@ -67,9 +69,20 @@ def calibrate(
     count = len(next(iter(inputs.values())))
     for start in range(0, count, batch_size):
         batch = {k: v[start : start + batch_size] for k, v in inputs.items()}
-        trace = sim.run(graph, batch, record=Record(v=True, layers=layers))
+        trace = sim.run(graph, batch, record=Record(v=True, u=True, layers=layers))
         for layer in layers:
-            v_max[layer] = max(v_max[layer], float(np.abs(trace.v[layer]).max(initial=0.0)))
+            v_max[layer] = max(v_max[layer], _state_max_abs(graph[layer], trace.v[layer], trace.u[layer]))
             spikes[layer] = spikes[layer] + trace.spike_counts[layer]
     rates = {layer: np.asarray(spikes[layer], dtype=np.float64) / (count * graph.meta.steps) for layer in layers}
     return Calibration(samples=count, inputs=stats, v_max_abs=v_max, firing_rates=rates)
+
+
+def _state_max_abs(op: LIF, v: np.ndarray, u: np.ndarray) -> float:
+    """max |u|, |v| and |h| over (batch, steps, *shape) traces of v (after the reset) and u, where
+    h = beta·v_{t-1} + u_t + bias is v before the reset (SPEC.md §lif; v_0 = v_init)."""
+    v_init = np.broadcast_to(op.v_init.array if op.v_init is not None else 0.0, op.shape)
+    previous = np.concatenate([np.broadcast_to(v_init, (len(v), 1, *op.shape)), v[:, :-1]], axis=1)
+    h = op.beta * previous + u
+    if op.bias is not None:
+        h = h + op.bias.array
+    return float(max(np.abs(a).max(initial=0.0) for a in (v, u, h)))

@@ -124,3 +124,14 @@ def test_find_grid():
     assert find_grid(np.array([0, 1, 2, 16]) / 16, 255) == 16
     assert find_grid(np.array([0.0, 0.3, 1.0]), 255) == 10
     assert find_grid(np.array([0.0, np.pi / 10, 1.0]), 255) is None
+
+
+def test_calibration_sees_v_before_its_reset():
+    """W = 0.75, threshold 1, zero reset, input 1 every step: v before the reset runs 0.75, 1.5 (spike,
+    v = 0), 0.75, 1.5; the v after the reset and u never pass 0.75.  The integer layer must hold 1.5."""
+    from snncc.passes.calibrate import calibrate
+
+    graph = canonical_graph([[0.75, 0.0, 0.0, 0.0]])
+    assert graph["lif"].reset == "zero"
+    stats = calibrate(graph, {"x": np.array([[1.0, 0.0, 0.0, 0.0]])}, max_steps=16)
+    assert stats.v_max_abs["lif"] == pytest.approx(1.5)
