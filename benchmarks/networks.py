@@ -17,7 +17,7 @@ from sklearn.datasets import load_digits
 from torch import nn
 
 import snncc.nn as snn
-from snncc.compile import CompileOptions, preflight
+from snncc.compile import CompileOptions, deploy
 from snncc.data import Dataset
 from snncc.importers.torch import import_torch, load_torch_model
 from snncc.ir import Graph, IntInput
@@ -47,11 +47,13 @@ def digits_images(side: int, samples: int) -> np.ndarray:
     return np.concatenate([up] * reps)[:samples].astype(np.float32)
 
 
-def _deployed(name: str, model: nn.Module, x: np.ndarray, target: str) -> Bench:
-    graph = import_torch(model, tuple(x.shape[1:]), source=f"benchmark:{name}")
+def _deployed(name: str, model: nn.Module, x: np.ndarray, target: str, *, per_step: bool = False) -> Bench:
+    """``x``: (samples, *shape), or (samples, steps, *shape) with ``per_step``: the model's input at each step."""
+    graph = import_torch(model, tuple(x.shape[2:] if per_step else x.shape[1:]), source=f"benchmark:{name}")
     dataset = Dataset(Path(name), x, None)
-    options = CompileOptions(target=target, calibration_samples=64)
-    deployment = preflight(Path(name), options, imported=(dataset, graph))
+    options = CompileOptions(target=target)
+    # calibrated on 64 of the samples, as `snncc compile --calib` would (float simulation included)
+    deployment = deploy(Path(name), options, imported=(dataset, graph), calibration=dataset.head(64))
     inputs = quantize_inputs(deployment.int_graph, {deployment.input_name: x})
     return Bench(name, deployment.int_graph, inputs)
 
@@ -146,14 +148,13 @@ def spiking_conv(samples: int, *, steps: int = 16, rate: float = 0.1, seed: int 
 
 
 def _spiking(name: str, model: nn.Module, spikes: np.ndarray) -> Bench:
-    """Deploy with binary calibration input (so the input is 1 bit: one axon, one spike) and feed
-    ``spikes`` (samples, steps, *shape) step by step."""
-    bench = _deployed(name, model, spikes[:, 0].astype(np.float32), "loihi")
+    """Deploy, calibrated on the spike trains ``spikes`` (samples, steps, *shape) themselves (binary:
+    one axon, one spike per input), and feed them step by step as `snncc simulate --data` does."""
+    bench = _deployed(name, model, spikes.astype(np.float32), "loihi", per_step=True)
     (input_name, op), *_ = bench.graph.of_type(IntInput)
     assert op.bits == 1, f"{name}: binary input quantized to {op.bits} bits"
-    fed = quantize_inputs(bench.graph, {input_name: spikes.astype(np.float32)})  # as `snncc simulate --data` feeds them
-    assert np.array_equal(fed[input_name], spikes)
-    return Bench(name, bench.graph, fed)
+    assert np.array_equal(bench.inputs[input_name], spikes)
+    return bench
 
 
 BUILDERS = {

@@ -48,8 +48,8 @@ from snncc.verify import lava_check  # noqa: F401  (re-exported: snncc.compile.l
 def deploy(
     model_path: Path,
     options: CompileOptions,
-    say: Progress,
-    timer: _Timer,
+    say: Progress = lambda _msg: None,
+    timer: _Timer | None = None,
     *,
     calibrate_v: bool = True,
     imported: tuple[Dataset, Graph] | None = None,
@@ -61,6 +61,7 @@ def deploy(
     ``model_path`` only names the source in reports and errors.  ``calibration``: the samples to
     calibrate on (default: ``options.calib``, else a part of the data that is then not scored).
     """
+    timer = timer or _Timer()
     ctx = Context(target=load_target(options.target), options=options, progress=say, dump=dump_to(sys.stderr))
 
     def located(d: Diagnostic) -> Diagnostic:  # importer warnings name the model file
