@@ -33,7 +33,7 @@ def check_int_inputs(graph: Graph, inputs: dict[str, np.ndarray], *, narrow: boo
         if is_per_step(op, x) and x.shape[1] != steps:
             raise DataError(f"input '{name}' has {x.shape[1]} steps, the graph runs {steps}", code="DAT022", node=name)
         lo, hi = (-(1 << (op.bits - 1)), (1 << (op.bits - 1)) - 1) if op.signed else (0, (1 << op.bits) - 1)
-        if x.size and not _holds_only(x.dtype, lo, hi) and (x.min() < lo or x.max() > hi):
+        if x.size and _outside(x, lo, hi):
             raise DataError(
                 f"input '{name}' spans [{x.min()}, {x.max()}], outside its {op.bits}-bit range [{lo}, {hi}]",
                 code="DAT023",
@@ -47,10 +47,11 @@ def check_int_inputs(graph: Graph, inputs: dict[str, np.ndarray], *, narrow: boo
     return out
 
 
-def _holds_only(dtype: np.dtype, lo: int, hi: int) -> bool:
-    """Whether every value of ``dtype`` lies in [lo, hi] (then no pass over the data is needed)."""
-    info = np.iinfo(dtype)
-    return lo <= info.min and info.max <= hi
+def _outside(x: np.ndarray, lo: int, hi: int) -> bool:
+    """Whether a value of x lies outside [lo, hi]; a bound its dtype cannot pass is not looked at (no
+    pass over unsigned data for the lower bound, none at all for uint8 bit planes)."""
+    info = np.iinfo(x.dtype)
+    return bool((info.min < lo and x.min() < lo) or (info.max > hi and x.max() > hi))
 
 
 def is_per_step(op: IntInput, x: np.ndarray) -> bool:

@@ -105,8 +105,9 @@ class Int8Weights:
         if not active:
             return np.zeros((x8.shape[0], self.weight_t.shape[1]), dtype=np.int32)
         wide = self.weight_t.shape[1] >= EVENT_DRIVEN_INT8_MIN_WIDTH
-        acc = self._events(x8) if wide and active < EVENT_DRIVEN_INT8_DENSITY * x8.size else self._int_mm(x8)
-        return _shifted_in_place(acc, self.shift + weight_exp)
+        if wide and active < EVENT_DRIVEN_INT8_DENSITY * x8.size:
+            return self._events(x8, self.shift + weight_exp)
+        return _shifted_in_place(self._int_mm(x8), self.shift + weight_exp)
 
     def bitplanes(self, x: np.ndarray, bits: int, weight_exp: int) -> np.ndarray:
         """The bit-plane port sum_b wrap32(shift(W @ plane_b, e + b)) of unsigned x (B, in), as int32.
@@ -134,11 +135,12 @@ class Int8Weights:
         """x (B, in) of int8 values (any integer or bool dtype) @ W8, int32 (exact: abs_row_sum bound)."""
         return torch._int_mm(torch.from_numpy(_c_strides(_as_int8(x))), self.weight_t).numpy()
 
-    def _events(self, spikes: np.ndarray) -> np.ndarray:
-        """The same product for binary int8 spikes, as sums of the weight rows of active inputs."""
+    def _events(self, spikes: np.ndarray, exp: int = 0) -> np.ndarray:
+        """The same product for binary int8 spikes, as sums of the weight rows of active inputs, shifted
+        as _shifted_in_place shifts (·2^exp mod 2^32, or floored >> -exp) as they are written out."""
         out = np.empty((spikes.shape[0], self.weight_t.shape[1]), dtype=np.int32)
         int16_rows = INT16_MAX // max(self.max_abs, 1)
-        _sum_active_rows(_bit_words(spikes), out, self.weight_t.numpy(), int16_rows)
+        _sum_active_rows(_bit_words(spikes), out, self.weight_t.numpy(), int16_rows, min(max(exp, -63), 63))
         return out
 
 
@@ -163,9 +165,9 @@ def _bit_words(spikes: np.ndarray) -> np.ndarray:
 
 
 @jit.njit
-def _sum_active_rows(words, out, weight_t, int16_rows):
-    """out[b] = the sum of the rows k of weight_t (in, out) whose bit k is set in words[b] (int32, exact
-    within the Int8Weights bound).  The active inputs are listed first (one step per set bit), so that
+def _sum_active_rows(words, out, weight_t, int16_rows, exp):
+    """out[b] = the sum of the rows k of weight_t (in, out) whose bit k is set in words[b], times 2^exp
+    (exp > 0: the low 32 bits) or floored >> -exp, as int32 (the sums exact within the Int8Weights bound).  The active inputs are listed first (one step per set bit), so that
     the adds run branch-free (SIMD).  A sample with at most ``int16_rows`` active inputs sums in int16,
     twice the lanes: each true sum is at most int16_rows·max|W8| <= 2^15 − 1 in size, and int16 adds
     wrap mod 2^16, so the final int16 value is exact whatever the partial sums did."""
@@ -182,10 +184,21 @@ def _sum_active_rows(words, out, weight_t, int16_rows):
                 bits &= bits - np.uint64(1)
         if count <= int16_rows:
             _add_rows(acc16, weight_t, active, count)
-            out[b, :] = acc16
+            _shifted_into(out[b], acc16, exp)
         else:
             _add_rows(acc32, weight_t, active, count)
-            out[b, :] = acc32
+            _shifted_into(out[b], acc32, exp)
+
+
+@numba.njit(inline="always")
+def _shifted_into(out, acc, exp):
+    """out = acc·2^exp (stored as int32: its low 32 bits, the wrap) or acc >> -exp, computed in int64."""
+    if exp >= 0:
+        for j in range(out.shape[0]):
+            out[j] = np.int64(acc[j]) << exp
+    else:
+        for j in range(out.shape[0]):
+            out[j] = np.int64(acc[j]) >> -exp
 
 
 @numba.njit(inline="always")
