@@ -55,9 +55,9 @@ def int8_rows(rng: np.random.Generator) -> None:
     """int8 GEMM vs the event-driven sum of int8 weight rows, per layer width and density."""
     print(f"\nint8 weights: current EVENT_DRIVEN_INT8_DENSITY = {EVENT_DRIVEN_INT8_DENSITY}, "
           f"EVENT_DRIVEN_INT8_MIN_WIDTH = {EVENT_DRIVEN_INT8_MIN_WIDTH}")  # fmt: skip
-    densities = (0.01, 0.03, 0.05, 0.07, 0.1, 0.15)
+    densities = (0.01, 0.05, 0.1, 0.15, 0.2, 0.3)
     print(f"{'in x out':>10} " + " ".join(f"{d:>7}" for d in densities) + "   (GEMM time / events time)")
-    for n_in, n_out in ((500, 64), (500, 128), (500, 500), (784, 2000), (2000, 2000)):
+    for n_in, n_out in ((500, 10), (784, 100), (500, 128), (500, 500), (784, 500), (784, 2000), (2000, 2000)):
         weights = DenseKernel.prepare(rng.integers(-64, 64, size=(n_out, n_in)) * 2, 1).int8
         ratios = []
         for density in densities:
