@@ -1,4 +1,4 @@
-"""snntorch 1.0.0 models -> FLOAT IR: ``Leaky`` and ``RLeaky`` mapped exactly, in nn.Sequential or a time loop.
+"""snntorch 1.0.0 models -> FLOAT IR: ``Leaky``, ``Synaptic`` and ``RLeaky`` mapped exactly, in nn.Sequential or a time loop.
 
 snntorch 1.0.0 ``Leaky`` (``snntorch/_neurons/leaky.py``, ``neurons.py``), per call, with U the
 stored membrane (0 at the start: ``init_leaky()``, ``reset_hidden()``, or a new input shape):
@@ -27,6 +27,13 @@ the IR's recurrent synapse (SPEC.md §1.1), a dense/conv2d from the layer back t
 whole new membrane, input included, by 1 − R_t, a refractory step after each spike: refused
 (reset_delay=False, the hard reset NIR's export means, maps exactly).
 
+``Synaptic`` (``snntorch/_neurons/synaptic.py``) feeds the membrane a current instead of the input:
+I_t = α·I_{t−1} + X_t (α clamped to [0, 1]), then Leaky's equations with I_t for X_t — the IR's lif
+with current decay α and gain 1, every reset mapped as Leaky's, except zero with the delay, where
+snntorch multiplies the whole new membrane, current included, by 1 − R_t (a refractory step, as
+RLeaky's): refused.  Zero without the delay resets the membrane to 0 right after the spike, so R_t
+is always 0: the IR's hard reset, the current kept.
+
 ``Leaky(init_hidden=True)`` keeps its membrane: nn.Sequential applies one step per call.
 ``Leaky(init_hidden=False)`` returns (spk, mem) and is called with an explicit membrane in the
 user's forward (``RLeaky``: spike state and membrane), in a loop over a fixed number of steps;
@@ -38,6 +45,7 @@ or the running count ``cnt = cnt + spk``, optionally divided by the number of st
 
 from __future__ import annotations
 
+import dataclasses
 import operator
 from collections import defaultdict
 from collections.abc import Callable
@@ -46,7 +54,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.fx
-from snntorch import Leaky, RLeaky
+from snntorch import Leaky, RLeaky, Synaptic
 from snntorch._neurons.neurons import SpikingNeuron
 from torch import nn
 
@@ -62,14 +70,16 @@ from .torch_walk import trace, walk_trace
 
 BYPASSED: tuple[type[nn.Module], ...] = ()
 SUPPORTED_NAMES = (
-    "snntorch Leaky (reset_mechanism 'subtract' or 'zero'), RLeaky (its recurrent connection included) "
-    "and the torch layers snncc imports"
+    "snntorch Leaky (reset_mechanism 'subtract' or 'zero'), Synaptic, RLeaky (its recurrent connection "
+    "included) and the torch layers snncc imports"
 )
 MECHANISMS = {"_base_sub": "subtract", "_base_zero": "zero", "_base_int": "none"}
-NEURONS = (Leaky, RLeaky)
-# the state an explicit-membrane call takes after its input, in order: spk, mem = rleaky(cur, spk, mem)
+NEURONS = (Leaky, Synaptic, RLeaky)
+# the state an explicit-membrane call takes after its input, in order, and where the call returns it:
+# spk, mem = rleaky(cur, spk, mem); spk, syn, mem = synaptic(cur, syn, mem)
 STATE_ARGS: dict[type[nn.Module], tuple[tuple[str, int], ...]] = {
     Leaky: (("mem", 1),),
+    Synaptic: (("syn", 1), ("mem", 2)),
     RLeaky: (("spk", 0), ("mem", 1)),
 }
 
@@ -200,6 +210,19 @@ def rleaky(name: str, m: RLeaky, src: Shape | None) -> Op:
     return leaky(name, m, src)
 
 
+def synaptic(name: str, m: Synaptic, src: Shape | None) -> Op:
+    """Synaptic as the IR's lif with current decay α (module docstring)."""
+    if _mechanism(name, m) == "zero" and getattr(m, "reset_delay", True):
+        raise unsupported_setting(
+            name,
+            "Synaptic with reset_mechanism='zero' and reset_delay=True zeroes the whole next membrane after a spike, "
+            "current included (snntorch 1.0.0 multiplies it by 1 - reset): a refractory step no lif has",
+            "train with reset_delay=False (a reset to 0 right after the spike) or reset_mechanism='subtract'",
+        )
+    alpha = min(max(_scalar(name, m, "alpha"), 0.0), 1.0)  # snntorch clamps α in the forward
+    return dataclasses.replace(leaky(name, m, src), alpha=alpha)
+
+
 def recurrent_synapse(name: str, m: RLeaky, shape: Shape) -> Op:
     """The synapse op that carries the layer's spikes of the previous step back to it (SPEC.md §1.1):
     ``recurrent`` is an nn.Linear (linear_features), an nn.Conv2d (conv2d_channels, kernel_size,
@@ -216,7 +239,7 @@ def recurrent_synapse(name: str, m: RLeaky, shape: Shape) -> Op:
     return Dense(shape=(), weight=Const(np.diag(np.broadcast_to(v.numpy(), (n,)).copy())))
 
 
-CONVERTERS: dict[type[nn.Module], Converter] = {Leaky: leaky, RLeaky: rleaky}
+CONVERTERS: dict[type[nn.Module], Converter] = {Leaky: leaky, Synaptic: synaptic, RLeaky: rleaky}
 # class -> the synapse op of its recurrent connection (torch.py adds it from the layer back to itself)
 RECURRENT: dict[type[nn.Module], Callable[[str, Any, Shape], Op]] = {RLeaky: recurrent_synapse}
 
@@ -350,10 +373,11 @@ def _spike_count(value: Any, calls: dict[str, list[torch.fx.Node]]) -> tuple[lis
 
 
 def _output_of(node: Any, calls: dict[str, list[torch.fx.Node]]) -> tuple[torch.fx.Node, int] | None:
-    """(Leaky call, 0 for its spikes / 1 for its membrane) for spk, mem = leaky(...)."""
+    """(neuron call, the index of what it returned: 0 its spikes, 1 its membrane, or for Synaptic 1 its
+    current and 2 its membrane) for spk, mem = leaky(...) or spk, syn, mem = synaptic(...)."""
     if isinstance(node, torch.fx.Node) and node.op == "call_function" and node.target is operator.getitem:
         source, index = node.args
-        if isinstance(source, torch.fx.Node) and source in calls.get(str(source.target), ()) and index in (0, 1):
+        if isinstance(source, torch.fx.Node) and source in calls.get(str(source.target), ()) and index in (0, 1, 2):
             return source, index
     return None
 

@@ -165,3 +165,26 @@ class STHiddenNet(nn.Module):
             spk_out, _mem_out = self.net(x)
             spk_rec.append(spk_out)
         return torch.stack(spk_rec)
+
+
+class STSynapticNet(nn.Module):
+    """snntorch tutorial 3's neuron, Synaptic (a decaying input current), called with explicit current
+    and membrane in the time loop, the output spikes stacked and summed over time."""
+
+    def __init__(self, hidden: int = 48, alpha: float = 0.8, beta: float = 0.9, num_steps: int = T) -> None:
+        super().__init__()
+        self.num_steps = num_steps
+        self.fc1 = nn.Linear(64, hidden)
+        self.lif1 = snntorch.Synaptic(alpha=alpha, beta=beta)
+        self.fc2 = nn.Linear(hidden, 10)
+        self.lif2 = snntorch.Synaptic(alpha=alpha, beta=beta)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        syn1, mem1 = self.lif1.init_synaptic()
+        syn2, mem2 = self.lif2.init_synaptic()
+        spk2_rec = []
+        for _ in range(self.num_steps):
+            spk1, syn1, mem1 = self.lif1(self.fc1(x.flatten(1)), syn1, mem1)
+            spk2, syn2, mem2 = self.lif2(self.fc2(spk1), syn2, mem2)
+            spk2_rec.append(spk2)
+        return torch.stack(spk2_rec, dim=0).sum(0)

@@ -96,18 +96,92 @@ def test_unsupported_settings_are_all_named():
         snntorch.Leaky(beta=torch.linspace(0.5, 0.9, 8), init_hidden=True),
         nn.Linear(8, 8),
         snntorch.Leaky(beta=0.0, init_hidden=True),
+        nn.Linear(8, 8),
+        snntorch.Synaptic(alpha=0.9, beta=0.8, reset_mechanism="zero", init_hidden=True),
         nn.Linear(8, 3),
-        snntorch.Synaptic(alpha=0.9, beta=0.8, init_hidden=True),
+        snntorch.Alpha(alpha=0.9, beta=0.8, init_hidden=True),
     )
     with pytest.raises(ImportFailed) as err:
         import_torch(body, (4,), steps=4, readout="sum")
     found = {d.node: d for d in err.value.diagnostics}
-    assert set(found) == {"1", "3", "5", "7", "9"}
+    assert set(found) == {"1", "3", "5", "7", "9", "11"}
     assert found["1"].code == "IMT003" and "reset_mechanism='none'" in found["1"].message
     assert found["3"].code == "IMT003" and "reset_delay=False" in found["3"].message
     assert found["5"].code == "IMT003" and "beta differs between neurons" in found["5"].message
     assert found["7"].code == "IMT003" and "beta 0" in found["7"].message
-    assert found["9"].code == "IMT002" and "Synaptic" in found["9"].message and "Leaky" in found["9"].hint
+    assert found["9"].code == "IMT003" and "refractory" in found["9"].message and "reset_delay=False" in found["9"].hint
+    assert found["11"].code == "IMT002" and "Alpha" in found["11"].message and "Synaptic" in found["11"].hint
+
+
+SYNAPTIC = {
+    "subtract": lambda: snntorch.Synaptic(alpha=0.7, beta=0.9),
+    "subtract-threshold": lambda: snntorch.Synaptic(alpha=0.5, beta=0.6, threshold=0.7),
+    "zero-no-delay": lambda: snntorch.Synaptic(alpha=0.8, beta=0.7, reset_mechanism="zero", reset_delay=False),
+    "alpha-clamped": lambda: snntorch.Synaptic(alpha=1.4, beta=0.8),  # snntorch clamps α to 1 in the forward
+}
+
+
+@pytest.mark.parametrize("name", sorted(SYNAPTIC))
+def test_synaptic_equals_snntorch(name):
+    """snntorch's Synaptic, run by snntorch: the IR's spikes, its current i (= snntorch's syn) and its
+    potential (the relation Leaky's has; zero without delay: snntorch's membrane is already reset)."""
+    torch.manual_seed(3)
+    synaptic = SYNAPTIC[name]()
+    x_seq = torch.randn(STEPS, 16, 12) * 0.5 + 0.2
+    syn, mem = synaptic.reset_mem()
+    spikes, currents, membranes = [], [], []
+    with torch.no_grad():
+        for x in x_seq:
+            spk, syn, mem = synaptic(x, syn, mem)
+            spikes.append(spk), currents.append(syn), membranes.append(mem)
+    out, cur, mem = (torch.stack(a).numpy() for a in (spikes, currents, membranes))
+
+    synaptic.init_hidden = True
+    graph = import_torch(nn.Sequential(synaptic), (12,), steps=STEPS, readout="steps")
+    trace = FloatSim().run(
+        graph, {"input": x_seq.double().numpy().transpose(1, 0, 2)}, record=Record(spikes=True, v=True, u=True)
+    )
+    fired = trace.spikes["0"].transpose(1, 0, 2)
+    assert 0.05 < fired.mean() < 0.95, f"the input must make the layer fire and not fire ({fired.mean()})"
+    np.testing.assert_array_equal(fired, out != 0)
+    np.testing.assert_allclose(trace.outputs["output"].transpose(1, 0, 2), out, rtol=1e-6)
+    np.testing.assert_allclose(trace.u["0"].transpose(1, 0, 2), cur, atol=1e-5)
+    beta, theta = float(synaptic.beta.clamp(0, 1)), float(synaptic.threshold)
+    expected_v = mem if "zero" in name else mem + theta * (1 / beta - 1) - theta / beta * fired
+    np.testing.assert_allclose(trace.v["0"].transpose(1, 0, 2), expected_v, atol=1e-5)
+
+
+class SynapticLoop(nn.Module):
+    """snntorch's tutorial 3 form: spk, syn, mem = lif(cur, syn, mem) in a loop, spike count returned."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(10, 16)
+        self.lif1 = snntorch.Synaptic(alpha=0.6, beta=0.8)
+        self.fc2 = nn.Linear(16, 5)
+        self.lif2 = snntorch.Synaptic(alpha=0.5, beta=0.9, reset_mechanism="zero", reset_delay=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        syn1, mem1 = self.lif1.init_synaptic()
+        syn2, mem2 = self.lif2.reset_mem()
+        spk2_rec = []
+        for _ in range(NUM_STEPS):
+            spk1, syn1, mem1 = self.lif1(self.fc1(x), syn1, mem1)
+            spk2, syn2, mem2 = self.lif2(self.fc2(spk1), syn2, mem2)
+            spk2_rec.append(spk2)
+        return torch.stack(spk2_rec, dim=0).sum(0)
+
+
+def test_synaptic_time_loop_with_explicit_states():
+    model = scaled(SynapticLoop())
+    x = torch.rand(32, 10)
+    with torch.no_grad():
+        expected = model(x)
+    graph = import_torch(model, (10,))
+    assert graph.meta.steps == NUM_STEPS and graph["lif1"].alpha == pytest.approx(0.6)
+    trace = FloatSim().run(graph, {"input": x.double().numpy()}, record=Record(spikes=True))
+    assert 0.05 < trace.spikes["lif1"].mean() < 0.95 and 0.05 < trace.spikes["lif2"].mean() < 0.95
+    np.testing.assert_array_equal(trace.outputs["output"], expected.numpy())
 
 
 NUM_STEPS = 6
