@@ -35,6 +35,7 @@ MEANINGS: dict[str, str] = {
     "IMT015": "a module contains itself",
     "IMT016": "a layer torch itself could not run (stride or kernel 0, a bias or weight of the wrong shape)",
     "IMT017": "complex-valued weights in the model",
+    "IMT018": "a norse, sinabs or rockpool model given as torch modules (snncc reads them through their NIR export)",
     "IMT050": "--steps or --readout override what the model's forward fixes",
     "IMT051": "an encoder called inside the model's time loop is taken as the input coding",
     "LIM001": "an input declares more elements than --max-elements allows",

@@ -44,7 +44,7 @@ from .frameworks import Adapted, LayerCall, Walk, framework_of
 from .readout import add_readout
 from .safe_load import load_torch_model
 from .torch_layers import BYPASSED, SUPPORTED_NAMES, Unsupported, bypassed, convert, shaped, spike_or
-from .torch_sanity import reject_module_cycles
+from .torch_sanity import reject_module_cycles, reject_nir_only_frameworks
 from .torch_walk import trace, walk_body, walk_trace
 
 __all__ = ["import_torch", "load_torch_model"]
@@ -70,6 +70,7 @@ def import_torch(
     if not isinstance(model, nn.Module):
         raise ImportFailed(f"expected a torch.nn.Module, got {type(model).__name__}", code="IMT008")
     reject_module_cycles(model)
+    reject_nir_only_frameworks(model)
     shape = _input_shape(input_shape)
     adapted = None if isinstance(model, snn.SNN) else (_adapt(model, shape) or _hand_written_loop(model))
     warnings: list[Diagnostic] = []

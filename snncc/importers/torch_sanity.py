@@ -130,3 +130,37 @@ def _at_least(field: str, values: object, low: int) -> str | None:
 
 def _pair(value: object) -> tuple[int, ...]:
     return tuple(value) if isinstance(value, (tuple, list)) else (value, value)  # type: ignore[return-value]
+
+
+# frameworks whose models snncc reads as their NIR export, not as torch modules: package -> how to export
+NIR_ONLY = {
+    "norse": (
+        "norse.torch.to_nir(model, sample_input) and nir.write('model.nir', graph); then "
+        "`snncc compile model.nir --nir-from norse --dt 1e-3` (norse's default dt)"
+    ),
+    "sinabs": "sinabs.nir.to_nir(model, sample_input) and nir.write('model.nir', graph); then `snncc compile model.nir --dt 1`",
+    "rockpool": (
+        "rockpool.nn.modules.torch.nir.to_nir(model) and nir.write('model.nir', graph); then `snncc compile model.nir`"
+    ),
+}
+
+
+def reject_nir_only_frameworks(model: nn.Module, source: str | None = None) -> None:
+    """ImportFailed (IMT018) naming the modules of a framework snncc reads through NIR only (norse,
+    sinabs, rockpool), with that framework's export: tracing their cells' state handling would
+    otherwise end in hundreds of unsupported-operation errors about code the user never wrote."""
+    found: dict[str, list[str]] = {}
+    for name, module in model.named_modules():
+        package = type(module).__module__.split(".")[0]
+        if package in NIR_ONLY:
+            found.setdefault(package, []).append(f"{name or '(the model)'} ({type(module).__name__})")
+    if found:
+        package, modules = next(iter(found.items()))
+        shown = ", ".join(modules[:3]) + (f" and {len(modules) - 3} more" if len(modules) > 3 else "")
+        raise ImportFailed(
+            f"the model is built from {package} modules: {shown}; snncc reads {package} models as NIR graphs, "
+            "not as torch modules",
+            code="IMT018",
+            source=source,
+            hint=f"export it: {NIR_ONLY[package]}",
+        )

@@ -324,3 +324,30 @@ def test_missing_steps_readout_and_misplaced_integrator():
     with pytest.raises(ImportFailed) as err:
         import_torch(nn.Sequential(nn.Linear(3, 3), snn.Integrator(), nn.Linear(3, 3)), (3,), steps=2, readout="mean")
     assert err.value.code == "IMT007" and err.value.diagnostics[0].node == "1"
+
+
+class NorseLoop(nn.Module):
+    """norse's usual form: SequentialState of torch layers and LIFBoxCells, its state threaded by hand."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        import norse.torch as norse
+
+        self.model = norse.SequentialState(nn.Flatten(), nn.Linear(64, 32), norse.LIFBoxCell(), nn.Linear(32, 10))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        state, out = None, 0
+        for _ in range(4):
+            z, state = self.model(x, state)
+            out = out + z
+        return out
+
+
+@pytest.mark.parametrize("steps", [None, 4])  # with --steps/--readout the walk used to fail in 277 places
+def test_a_norse_model_is_sent_to_its_nir_export_in_one_error(steps):
+    with pytest.raises(ImportFailed) as err:
+        import_torch(NorseLoop(), (1, 8, 8), steps=steps, readout=None if steps is None else "sum")
+    (diagnostic,) = err.value.diagnostics
+    assert diagnostic.code == "IMT018"
+    assert "model.2 (LIFBoxCell)" in diagnostic.message
+    assert "norse.torch.to_nir" in diagnostic.hint and "--nir-from norse" in diagnostic.hint
