@@ -244,7 +244,7 @@ def binary_port(kernel, x, weight_exp: int):
     return wrap_int32(shift(kernel(x, binary=True), weight_exp))
 
 
-def port_sum(ports: list):
+def unwrapped_port_sum(ports: list):
     """The unwrapped sum of a neuron's input ports (int64, so that its int32 wrap can be counted)."""
     if len(ports) == 1:
         return ports[0]

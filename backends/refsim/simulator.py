@@ -168,7 +168,7 @@ class LoihiDialect:
         if isinstance(op, IntPartialSum):
             return self._partial_sum(name, op, inputs[0], layer)
         # Lava's a_in: the unwrapped sum of the ports (int32 ports summed in int64, so wraps are counted)
-        total = kernels.port_sum([p.reshape(layer.batch, *op.shape) for p in inputs])
+        total = kernels.unwrapped_port_sum([p.reshape(layer.batch, *op.shape) for p in inputs])
         counters = layer.events
         if name in self.fused:  # one compiled pass, same arithmetic
             spikes, events = self.fused[name].step(total, layer.state, layer.counts, layer.v_sum)

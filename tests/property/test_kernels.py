@@ -171,11 +171,11 @@ def test_bitplane_port_equals_the_sum_of_its_planes(seed, bits, shift_, weight_e
     np.testing.assert_array_equal(weights.bitplanes(x, bits, weight_exp), wrap_int32(planes))
 
 
-def test_port_sum_keeps_the_int32_overflow_visible():
+def test_unwrapped_port_sum_keeps_the_int32_overflow_visible():
     """Two int32 ports near 2^31: their sum is returned unwrapped, so the neuron update counts the wrap."""
     ports = [np.full((2, 3), 2**31 - 5, np.int32), np.full((2, 3), 10, np.int32)]
-    np.testing.assert_array_equal(kernels.port_sum(ports), np.full((2, 3), 2**31 + 5))
-    assert kernels.port_sum(ports[:1]) is ports[0]
+    np.testing.assert_array_equal(kernels.unwrapped_port_sum(ports), np.full((2, 3), 2**31 + 5))
+    assert kernels.unwrapped_port_sum(ports[:1]) is ports[0]
 
 
 def test_graded_int8_refuses_fan_ins_that_could_overflow_int32():
