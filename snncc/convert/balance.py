@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .ann import Ann, forward
+from snncc.ann import Ann, forward
 
 # a layer that never fires on the calibration data: any threshold gives the same (silent) layer
 DEAD_LAYER_THRESHOLD = 1.0

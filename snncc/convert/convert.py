@@ -23,12 +23,12 @@ from typing import Any, Literal
 
 import numpy as np
 
+from snncc.ann import Add, Ann, Relu, forward
 from snncc.backends import get_backend
 from snncc.errors import DataError
 from snncc.importers.readout import add_readout
 from snncc.ir import LIF, Const, Graph, GraphBuilder, GraphMeta, Input, Output, Stage, verify
 
-from .ann import Add, Ann, Relu, forward
 from .balance import Balance, balance
 
 Shift = Literal["threshold-half", "initial-potential", "none"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from snncc.ann import Ann
 from snncc.compile import CompileOptions, CompileResult, Progress, compile_model
 from snncc.data import Dataset, load_dataset
 from snncc.errors import DataError, MappingError
@@ -17,7 +18,6 @@ from snncc.limits import check_steps
 from snncc.report import ReportSection
 from snncc.target import Target, load_target
 
-from .ann import Ann
 from .convert import Conversion, ConvertOptions, convert
 from .oracle import onnxruntime_outputs
 from .section import conversion_section

@@ -16,7 +16,7 @@ import pytest
 import torch
 from torch import nn
 
-from snncc.convert.ann import Add, Relu, forward
+from snncc.ann import Add, Relu, forward
 from snncc.errors import ImportFailed, ModelLoadError
 from snncc.importers.onnx import import_onnx
 from snncc.ir import AvgPool2d, Conv2d, Dense, Flatten

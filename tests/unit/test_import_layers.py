@@ -156,6 +156,20 @@ def test_the_importers_never_import_the_compile_driver_its_options_or_the_report
     assert offending == set()
 
 
+def test_the_importers_never_import_the_conversion_that_consumes_them():
+    """The ONNX importer writes the float ANN (snncc/ann.py); snncc.convert reads it: one direction only."""
+    graph = _graph(at_import_time=False)
+    offending = {
+        (m, dep)
+        for m in graph
+        if m.startswith("snncc.importers.")
+        for dep in graph.successors(m)
+        if dep.startswith("snncc.convert")
+    }
+    assert offending == set()
+    assert "snncc.ann" in set(graph.successors("snncc.importers.onnx.importer"))  # the graph is read
+
+
 def test_the_walk_finds_imports_in_functions_relative_ones_and_type_hints():
     """The checks above must be able to fail: each kind of import that can close a circle is found."""
     in_function = "def write():\n    from snncc.report import write_outputs\n"

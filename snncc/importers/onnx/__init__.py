@@ -1,4 +1,4 @@
-"""Read an ONNX ANN into a float ANN description (convert/ann.py): a DAG of linear IR ops, ReLUs and sums.
+"""Read an ONNX ANN into a float ANN description (snncc/ann.py): a DAG of linear IR ops, ReLUs and sums.
 
 Supported nodes: Conv (2-D, symmetric padding), Gemm, MatMul (+ Add of a constant bias),
 BatchNormalization (folded into the Conv/Gemm/MatMul before it, exactly), Relu, AveragePool,

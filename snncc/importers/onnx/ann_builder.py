@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from snncc.convert.ann import Add, Layer, Node, Relu
+from snncc.ann import Add, Layer, Node, Relu
 from snncc.errors import Diagnostic
 from snncc.ir import Conv2d, Dense, Shape
 

@@ -1,4 +1,4 @@
-"""Read an ONNX ANN into a float ANN description (convert/ann.py): the model's nodes in order, each
+"""Read an ONNX ANN into a float ANN description (snncc/ann.py): the model's nodes in order, each
 converted by its operator's converter (nodes.py), all problems reported at once."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from snncc.convert.ann import Add, Ann, Node
+from snncc.ann import Add, Ann, Node
 from snncc.errors import ImportFailed, InvalidGraph
 from snncc.ir import Conv2d, Dense, Shape
 

@@ -1,4 +1,4 @@
-"""One ONNX node as one node of the float ANN (convert/ann.py): a table of converters, one per operator.
+"""One ONNX node as one node of the float ANN (snncc/ann.py): a table of converters, one per operator.
 
 A converter gets the builder (ann_builder.py: constants, the nodes so far, their shapes), the ONNX
 node, its name, the ANN node it reads and that node's sample shape (None: unknown after an earlier
@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from snncc.convert.ann import Add, Layer, Relu
+from snncc.ann import Add, Layer, Relu
 from snncc.ir import AvgPool2d, Const, Conv2d, Dense, Flatten, Op, Shape
 from snncc.passes.approximate import MAXPOOL_AS_AVGPOOL  # one name for it, in SNN imports and conversion
 
