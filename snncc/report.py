@@ -274,6 +274,11 @@ def render_markdown(
         "",
         "## Quantization",
         "",
+        "Each layer's scale (integer units per float unit of v) is the largest every format allows (the limiting "
+        "format is named), lowered by less than 2x so that the layer's largest weight fills the 8-bit mantissa; "
+        '"v range used" is the threshold or the largest |u| or |v| seen on the calibration samples (before '
+        "resets), whichever is larger, as a fraction of the 24-bit range at that scale.",
+        "",
         "| layer | scale limited by | weight exp | weight bits | weight rel. RMSE | threshold rel. err | v range used |",
         "|---|---|---|---|---|---|---:|",
     ]
