@@ -203,3 +203,18 @@ def test_a_vgg_style_520_channel_conv_is_split_and_fits_one_loihi2_chip():
     placement = partition(split, loihi2)
     assert check_placement(split, placement, loihi2) == []
     assert len(placement.cores) <= 64  # measured 48: the parts share cores with the 520-channel layer
+
+
+def test_exports_and_backends_without_graded_partial_sums_refuse_a_split_conv(tmp_path):
+    from snncc.backends.nengo_loihi import NengoLoihiBackend
+    from snncc.errors import BackendError, OutputError
+    from snncc.exporters.netx import write_netx
+    from snncc.sanafe_export import refuse_unsupported
+
+    split = split_fan_in(conv_net(), TOY_RELAY)
+    with pytest.raises(OutputError) as netx:
+        write_netx(split, tmp_path / "x.net")
+    assert {(d.code, d.node) for d in netx.value.diagnostics} == {("OUT207", "o.part1"), ("OUT207", "o.part2")}
+    with pytest.raises(BackendError, match=r"o\.part1: a partial sum of a split layer sends graded spikes"):
+        refuse_unsupported(split)
+    assert ("BKD040", "o.part2") in {(d.code, d.node) for d in NengoLoihiBackend().check(split)}
