@@ -91,7 +91,7 @@ def why_not_split(graph: Graph, target: Target, layer: str) -> str:
     if isinstance(syn, IntConv2d) and syn.groups != 1:
         return (
             f"snncc splits a convolution along its input channels, which needs groups = 1 (this one has groups = "
-            f"{syn.groups}: each output channel already reads only its group)"
+            f"{syn.groups})"
         )
     src = graph[graph.predecessors(synapses[0])[0]]
     if isinstance(src, IntInput) and src.encoding != "graded":
