@@ -245,10 +245,12 @@ def _check_int_lif(name: str, op: IntLIF, n: Numerics) -> list[Diagnostic]:
 
 def _check_payload(graph: Graph, name: str, op: IntPartialSum) -> list[Diagnostic]:
     """No input can drive |p| to 2^(payload_bits − 1): each weight's magnitude after the weight
-    pipeline is at most |w| + 1 (truncation), times the largest input magnitude."""
+    pipeline is at most |w| + 1 (truncation), times the largest input magnitude (a conv part's output
+    channel sums its whole kernel: padding only drops terms)."""
     src = graph[graph.predecessors(name)[0]]
     largest_input = 1 << src.bits if isinstance(src, IntInput) else 1
-    bound = int((np.abs(op.weight.array.astype(np.int64)) + 1).sum(axis=1).max(initial=0)) * largest_input
+    weight = op.weight.array.astype(np.int64)  # (out, width) or a conv part's (C_out, width, kH, kW)
+    bound = int((np.abs(weight) + 1).reshape(len(weight), -1).sum(axis=1).max(initial=0)) * largest_input
     if not 1 <= op.payload_bits <= 32 or bound >= 1 << (op.payload_bits - 1):
         return [
             Diagnostic(

@@ -201,6 +201,8 @@ def estimate(graph: Graph, placement: Placement, trace: Trace, target: Target) -
 
 
 def _macs(op: IntDense | IntConv2d | IntPartialSum) -> float:
+    if isinstance(op, IntPartialSum) and op.is_conv:
+        op = op.window()
     if isinstance(op, (IntDense, Dense, IntPartialSum)):
         return float(op.weight.array.size)
     _c_out, c_in_g, kh, kw = op.weight.shape

@@ -485,7 +485,7 @@ def _fan_in_splits(result: CompileResult) -> dict[str, Any]:
     return {
         layer: {
             "parts": parts,
-            "inputs_per_neuron": sum(graph[p].weight.shape[1] for p in parts),
+            "inputs_per_neuron": sum(graph[p].inputs_per_neuron for p in parts),
             "core_input_axons": axons,
         }
         for layer, parts in splits_of(graph).items()
@@ -501,7 +501,8 @@ def _split_lines(splits: dict[str, Any]) -> list[str]:
             f"Split fan-in: each neuron of {md(layer)} reads {s['inputs_per_neuron']} inputs, more than a core's "
             f"{s['core_input_axons']} input axons; "
             f"{len(s['parts'])} partial sums ({', '.join(md(p) for p in s['parts'])}) on other cores add their "
-            "columns and send the sums as graded spikes, which the layer adds (ir/SPEC.md §int_partial_sum); "
+            "columns (a convolution's: input channels) and send the sums as graded spikes, which the layer adds "
+            "(ir/SPEC.md §int_partial_sum); "
             "on the chip this layer and the ones after it run one step later."
             for layer, s in splits.items()
         ),

@@ -182,7 +182,9 @@ def _connection(syn, src, numerics, extra_exp: int, dense_cls, sparse_cls):
         "num_weight_bits": numerics.weight_bits,
         "num_message_bits": _message_bits(src),
     }
-    if isinstance(syn, IntDense) and isinstance(src, IntPartialSum):  # a split layer's identity join
+    # a split layer's identity join; a split conv's join is a 1x1 depthwise conv, which conv_matrix below
+    # turns into the same sparse identity
+    if isinstance(syn, IntDense) and isinstance(src, IntPartialSum):
         return sparse_cls(weights=sp.csr_matrix(syn.weight.array.astype(np.int32)), **kwargs)
     if isinstance(syn, IntDense):
         return dense_cls(weights=syn.weight.array.astype(np.int32), **kwargs)
@@ -191,15 +193,12 @@ def _connection(syn, src, numerics, extra_exp: int, dense_cls, sparse_cls):
 
 def _partial_sum(name: str, op: IntPartialSum, graph: Graph, sources, numerics, graded_cls, sparse_cls):
     """Intel's stock GradedVec (vth 0: sends its input sum, every nonzero value) fed by the op's
-    columns of the source as a Sparse matrix with exponent 0 (SPEC.md §int_partial_sum)."""
+    columns (or its conv over its input channels) of the source as a Sparse matrix with exponent 0
+    (SPEC.md §int_partial_sum)."""
     src_name = graph.predecessors(name)[0]
     src = graph[src_name]
-    rows, cols = np.nonzero(op.weight.array)
-    weights = sp.csr_matrix(
-        (op.weight.array[rows, cols].astype(np.int32), (rows, cols + op.start)),
-        shape=(op.weight.shape[0], int(np.prod(src.shape))),
-    )
-    relay = graded_cls(shape=(op.weight.shape[0],), vth=0)  # takes no name
+    weights = _partial_sum_matrix(op, tuple(src.shape))
+    relay = graded_cls(shape=(weights.shape[0],), vth=0)  # takes no name
     for proc, _ in sources[src_name]:
         conn = sparse_cls(
             weights=weights,
@@ -210,6 +209,19 @@ def _partial_sum(name: str, op: IntPartialSum, graph: Graph, sources, numerics, 
         proc.s_out.connect(conn.s_in)
         conn.a_out.connect(relay.a_in)
     return relay
+
+
+def _partial_sum_matrix(op: IntPartialSum, src_shape: tuple[int, ...]) -> sp.csr_matrix:
+    """(part's neurons, source's C-order flattened outputs): the op's weights at the inputs they read."""
+    n_src = int(np.prod(src_shape))
+    if op.is_conv:  # the conv over (width, H, W) reads the flat inputs from channel ``start`` on
+        window = conv_matrix(op.window(), op.window_shape(src_shape)).tocoo()
+        offset = op.start * int(np.prod(src_shape[1:]))
+        return sp.csr_matrix((window.data, (window.row, window.col + offset)), shape=(window.shape[0], n_src))
+    rows, cols = np.nonzero(op.weight.array)
+    return sp.csr_matrix(
+        (op.weight.array[rows, cols].astype(np.int32), (rows, cols + op.start)), shape=(op.weight.shape[0], n_src)
+    )
 
 
 def _neuron(op: IntLIF, name: str, steps: int, depth: int, stock_cls, own_cls):

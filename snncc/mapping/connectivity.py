@@ -102,15 +102,22 @@ def synapses_per_axon(p: Projection, out_shape: tuple[int, ...], box: Box) -> np
         return np.count_nonzero(rows, axis=0).reshape(p.source_shape).astype(np.int64)
     if isinstance(p.op, (IntDense, Dense)):
         return np.full(p.source_shape, box_size(box), dtype=np.int64)
+    if isinstance(p.op, IntPartialSum) and p.op.is_conv:
+        return _in_window(p, _conv_counts(p.op.window(), p.op.window_shape(p.source_shape), box))
     if isinstance(p.op, IntPartialSum):
-        return _in_window(p, np.full(p.op.weight.shape[1], box_size(box), dtype=np.int64))
+        return _in_window(p, np.full(p.op.width, box_size(box), dtype=np.int64))
     return _conv_counts(p.op, p.source_shape, box)
 
 
-def _in_window(p: Projection, per_column: np.ndarray) -> np.ndarray:
-    """A partial sum's per-column counts placed at its columns of the source; zero elsewhere."""
-    out = np.zeros(int(np.prod(p.source_shape)), dtype=np.int64)
-    out[p.op.start : p.op.start + len(per_column)] = per_column
+def is_conv(op: Op) -> bool:
+    """Whether ``op`` is a convolution: a conv synapse or a conv part of a split layer."""
+    return isinstance(op, (IntConv2d, Conv2d)) or (isinstance(op, IntPartialSum) and op.is_conv)
+
+
+def _in_window(p: Projection, counts: np.ndarray) -> np.ndarray:
+    """A partial sum's counts over the columns (or input channels) it reads, placed at them in the source."""
+    out = np.zeros(p.source_shape if p.op.is_conv else int(np.prod(p.source_shape)), dtype=np.int64)
+    out[p.op.start : p.op.start + len(counts)] = counts
     return out.reshape(p.source_shape)
 
 
@@ -140,20 +147,27 @@ def nonzero_fan_out(p: Projection) -> np.ndarray:
     w = p.op.weight.array
     if isinstance(p.op, (IntDense, Dense)):
         return np.count_nonzero(w, axis=0).reshape(p.source_shape).astype(np.int64)
+    if isinstance(p.op, IntPartialSum) and p.op.is_conv:
+        return _in_window(p, _conv_fan_out(p.op.window(), p.op.window_shape(p.source_shape)))
     if isinstance(p.op, IntPartialSum):
         return _in_window(p, np.count_nonzero(w, axis=0).astype(np.int64))
-    op = p.op
+    return _conv_fan_out(p.op, p.source_shape)
+
+
+def _conv_fan_out(op: IntConv2d | Conv2d, src_shape: tuple[int, ...]) -> np.ndarray:
+    """Synapses with a nonzero weight leaving each input of a conv over maps shaped ``src_shape``."""
+    w = op.weight.array
     c_out, c_in_g, kh, kw = w.shape
     _, oh, ow = op.shape
     per_group = c_out // op.groups
-    out = np.zeros(p.source_shape, dtype=np.int64)
+    out = np.zeros(src_shape, dtype=np.int64)
     nz = w != 0
     for ky in range(kh):
         rows = np.arange(oh) * op.stride[0] - op.padding[0] + ky * op.dilation[0]
-        rows = rows[(rows >= 0) & (rows < p.source_shape[1])]
+        rows = rows[(rows >= 0) & (rows < src_shape[1])]
         for kx in range(kw):
             cols = np.arange(ow) * op.stride[1] - op.padding[1] + kx * op.dilation[1]
-            cols = cols[(cols >= 0) & (cols < p.source_shape[2])]
+            cols = cols[(cols >= 0) & (cols < src_shape[2])]
             for g in range(op.groups):
                 taps = nz[g * per_group : (g + 1) * per_group, :, ky, kx].sum(axis=0)  # per input channel
                 out[g * c_in_g : (g + 1) * c_in_g, rows[:, None], cols[None, :]] += taps[:, None, None]

@@ -49,10 +49,12 @@ def partition(graph: Graph, target: Target, *, firing_rates: dict[str, np.ndarra
         over = [c for c in cores if c.usage.fan_out_axons > limit]
         if not over:
             break
+        raised = dict(destinations)  # once per round: each over core raising it by one more would overshoot
         for core in over:
+            per_neuron = math.ceil(core.usage.fan_out_axons / core.usage.neurons)
             for layer in core.layers:
-                per_neuron = math.ceil(core.usage.fan_out_axons / core.usage.neurons)
-                destinations[layer] = max(destinations[layer] + 1, per_neuron)
+                raised[layer] = max(raised[layer], destinations[layer] + 1, per_neuron)
+        destinations = raised
     _check_totals(cores, target)
     return Placement(
         target=target.name,

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from snncc.ir import Conv2d, Graph, IntConv2d
+from snncc.ir import Graph
 from snncc.target import Target
 
-from .connectivity import Box, box_size, box_slices, consumers, projections, synapses_per_axon
+from .connectivity import Box, box_size, box_slices, consumers, is_conv, projections, synapses_per_axon
 from .cost import MEMORY_MODELS, SHARED_CONV_MODELS, index_bits, shared_conv_bits
 from .placement import Piece
 
@@ -24,7 +24,7 @@ def piece_inputs(graph: Graph, target: Target, piece: Piece) -> tuple[int, int]:
     for p in projections(graph, piece.layer):
         counts = synapses_per_axon(p, shape, piece.box)
         used = counts[counts > 0]
-        conv = isinstance(p.op, (IntConv2d, Conv2d))
+        conv = is_conv(p.op)
         axons += p.planes * used.size
         if conv and target.memory_model in SHARED_CONV_MODELS:
             _, c_in_g, kh, kw = p.op.weight.shape
@@ -68,7 +68,7 @@ def min_synapse_bits(graph: Graph, layer: str, target: Target) -> int:
     full = tuple((0, s) for s in shape)
     bits = 0
     for p in projections(graph, layer):
-        if isinstance(p.op, (IntConv2d, Conv2d)) and target.memory_model in SHARED_CONV_MODELS:
+        if is_conv(p.op) and target.memory_model in SHARED_CONV_MODELS:
             synapses = int(np.prod(p.op.weight.shape))
         else:
             synapses = int(synapses_per_axon(p, shape, full).sum())

@@ -6,6 +6,11 @@ its own:
 
     src -> int_partial_sum k (columns k·w .. (k+1)·w of W) -> int_dense identity (weight 1, W's exponent) -> layer
 
+A convolution (groups 1) is split the same way along its input channels: part k convolves channels
+k·w .. (k+1)·w of the source with those channels of the kernel (same stride, padding and dilation), and
+its join is a 1x1 depthwise int_conv2d of weights 1 (one synapse per neuron, C_out weights, where an
+identity matrix over the C_out·OH·OW neurons would be their square).
+
 Each part sends its integer partial sum as a graded spike (Loihi 2's graded spikes; Lava's stock
 ``GradedVec`` process), and the layer adds its K ports, as it adds any ports.  A part is one more
 connection, so the layer and everything after it run one step later on the chip (refsim's aligned
@@ -27,7 +32,7 @@ import numpy as np
 
 from snncc.backends.refsim.arith import effective_weights
 from snncc.errors import MappingError
-from snncc.ir import Const, Edge, Graph, IntDense, IntInput, IntLIF, IntPartialSum
+from snncc.ir import Const, Edge, Graph, IntConv2d, IntDense, IntInput, IntLIF, IntPartialSum
 from snncc.target import Target
 
 from .placement import Piece
@@ -83,29 +88,45 @@ def why_not_split(graph: Graph, target: Target, layer: str) -> str:
     if len(synapses) != 1 or graph.is_recurrent(graph.predecessors(synapses[0])[0], synapses[0]):
         return "snncc splits only a layer fed by one forward synapse (this one has several, or a recurrent one)"
     syn = graph[synapses[0]]
-    if not isinstance(syn, IntDense):
-        return "snncc splits only dense (Linear) layers, not convolutions"
+    if isinstance(syn, IntConv2d) and syn.groups != 1:
+        return (
+            f"snncc splits a convolution along its input channels, which needs groups = 1 (this one has groups = "
+            f"{syn.groups})"
+        )
     src = graph[graph.predecessors(synapses[0])[0]]
     if isinstance(src, IntInput) and src.encoding != "graded":
         return (
             "snncc splits only layers reading spikes or graded input, not bit-plane input (use --input-encoding graded)"
         )
+    per_input = _axons_per_input(graph, target, layer)
+    if per_input > target.per_core.fan_in_axons.value:
+        return (
+            f"one input channel of its kernel alone reaches {per_input} input axons of a neuron, more than a core has"
+        )
     return ""
 
 
+def _axons_per_input(graph: Graph, target: Target, layer: str) -> int:
+    """Input axons of the most connected neuron per column (dense: 1) or input channel (conv: its kernel taps)."""
+    (synapse,) = graph.predecessors(layer)
+    return math.ceil(fan_in_axons(graph, target, layer) / graph[synapse].weight.shape[1])
+
+
 def _columns(graph: Graph, target: Target, layer: str) -> list[tuple[int, int]]:
-    """Equal column ranges, as few as fit a core's axons and the graded payload."""
+    """Equal ranges of columns (dense) or input channels (conv), as few as fit a core's axons and the graded payload."""
     (syn_name,) = graph.predecessors(layer)
-    weight = _effective(graph, syn_name)
+    weight = _effective(graph, syn_name).astype(np.int64)
     src = graph[graph.predecessors(syn_name)[0]]
     largest_input = 1 << src.bits if isinstance(src, IntInput) else 1
     n_in = weight.shape[1]
-    limit = int(target.per_core.fan_in_axons.value)
+    limit = int(target.per_core.fan_in_axons.value) // _axons_per_input(graph, target, layer)
+    # per output (channel) and input column (channel): Σ (|W| + 1) over the kernel, the stage verifier's bound
+    magnitude = (np.abs(weight) + 1).reshape(weight.shape[0], n_in, -1).sum(axis=2)
     for parts in range(math.ceil(n_in / limit), n_in + 1):
         width = math.ceil(n_in / parts)
         cols = [(a, min(a + width, n_in)) for a in range(0, n_in, width)]
         # the stage verifier's bound (SPEC.md §int_partial_sum), checked before building the parts
-        bound = max(int((np.abs(weight[:, a:b]) + 1).sum(axis=1).max(initial=0)) for a, b in cols) * largest_input
+        bound = max(int(magnitude[:, a:b].sum(axis=1).max(initial=0)) for a, b in cols) * largest_input
         if bound < 1 << (PAYLOAD_BITS - 1):
             return cols
     raise MappingError(
@@ -127,7 +148,6 @@ def _rewrite(graph: Graph, plans: dict[str, list[tuple[int, int]]]) -> Graph:
             continue
         layer, src = replaced[name], graph.predecessors(name)[0]
         weight = _effective(graph, name)
-        out = weight.shape[0]
         for k, (a, b) in enumerate(plans[layer]):
             part, join = f"{layer}.part{k + 1}", f"{layer}.part{k + 1}.join"
             cols = weight[:, a:b].astype(np.int32)
@@ -137,11 +157,34 @@ def _rewrite(graph: Graph, plans: dict[str, list[tuple[int, int]]]) -> Graph:
                     code="MAP006",
                     node=layer,
                 )
-            nodes.append((part, IntPartialSum(shape=(out,), weight=Const(cols), start=a, payload_bits=PAYLOAD_BITS)))
-            identity = Const(np.eye(out, dtype=np.int32))
-            nodes.append((join, IntDense(shape=(out,), weight=identity, weight_exp=op.weight_exp)))
+            nodes += [(part, _part(op, cols, a)), (join, _join(op))]
             edges += [Edge(src, part), Edge(part, join), Edge(join, layer)]
     return Graph(tuple(nodes), tuple(edges), graph.meta)
+
+
+def _part(synapse: IntDense | IntConv2d, weight: np.ndarray, start: int) -> IntPartialSum:
+    """The partial sum of ``weight``, the synapse's columns (or input channels) from ``start``."""
+    if isinstance(synapse, IntDense):
+        return IntPartialSum(shape=synapse.shape, weight=Const(weight), start=start, payload_bits=PAYLOAD_BITS)
+    return IntPartialSum(
+        shape=synapse.shape,
+        weight=Const(weight),
+        start=start,
+        payload_bits=PAYLOAD_BITS,
+        stride=synapse.stride,
+        padding=synapse.padding,
+        dilation=synapse.dilation,
+    )
+
+
+def _join(synapse: IntDense | IntConv2d) -> IntDense | IntConv2d:
+    """Adds a part's payloads to the layer one to one, with the split synapse's exponent."""
+    if isinstance(synapse, IntDense):
+        (out,) = synapse.shape
+        return IntDense(shape=(out,), weight=Const(np.eye(out, dtype=np.int32)), weight_exp=synapse.weight_exp)
+    channels = synapse.shape[0]
+    ones = Const(np.ones((channels, 1, 1, 1), dtype=np.int32))  # 1x1 depthwise: channel c of the part -> c
+    return IntConv2d(shape=synapse.shape, weight=ones, weight_exp=synapse.weight_exp, groups=channels)
 
 
 def _check_depths_unchanged(before: Graph, after: Graph, split: list[str]) -> None:
