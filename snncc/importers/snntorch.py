@@ -200,27 +200,28 @@ def leaky(name: str, m: Leaky, src: Shape | None) -> Op:
 
 def rleaky(name: str, m: RLeaky, src: Shape | None) -> Op:
     """RLeaky as the IR's lif; its recurrent connection is ``recurrent_synapse`` (module docstring)."""
-    if _mechanism(name, m) == "zero" and getattr(m, "reset_delay", True):
-        raise unsupported_setting(
-            name,
-            "RLeaky with reset_mechanism='zero' and reset_delay=True zeroes the whole next step after a spike, "
-            "input included (snntorch 1.0.0 multiplies the new membrane by 1 - reset): a refractory step no lif has",
-            "train with reset_delay=False (the hard reset NIR and snncc use) or reset_mechanism='subtract'",
-        )
+    _refuse_refractory_zero(name, m, "input")
     return leaky(name, m, src)
 
 
 def synaptic(name: str, m: Synaptic, src: Shape | None) -> Op:
     """Synaptic as the IR's lif with current decay α (module docstring)."""
+    _refuse_refractory_zero(name, m, "current")
+    alpha = min(max(_scalar(name, m, "alpha"), 0.0), 1.0)  # snntorch clamps α in the forward
+    return dataclasses.replace(leaky(name, m, src), alpha=alpha)
+
+
+def _refuse_refractory_zero(name: str, m: RLeaky | Synaptic, dropped: str) -> None:
+    """RLeaky and Synaptic (unlike Leaky) multiply the whole next membrane by 1 - reset under a delayed zero reset."""
     if _mechanism(name, m) == "zero" and getattr(m, "reset_delay", True):
         raise unsupported_setting(
             name,
-            "Synaptic with reset_mechanism='zero' and reset_delay=True zeroes the whole next membrane after a spike, "
-            "current included (snntorch 1.0.0 multiplies it by 1 - reset): a refractory step no lif has",
-            "train with reset_delay=False (a reset to 0 right after the spike) or reset_mechanism='subtract'",
+            f"{type(m).__name__} with reset_mechanism='zero' and reset_delay=True zeroes the whole next membrane "
+            f"after a spike, {dropped} included (snntorch 1.0.0 multiplies it by 1 - reset): a refractory step no "
+            "lif has",
+            "train with reset_delay=False (a reset to 0 right after the spike, the hard reset NIR and snncc use) "
+            "or reset_mechanism='subtract'",
         )
-    alpha = min(max(_scalar(name, m, "alpha"), 0.0), 1.0)  # snntorch clamps α in the forward
-    return dataclasses.replace(leaky(name, m, src), alpha=alpha)
 
 
 def recurrent_synapse(name: str, m: RLeaky, shape: Shape) -> Op:
