@@ -68,7 +68,20 @@ def _deploy_options() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="replace an existing output directory")
     p.add_argument("--samples", type=int, help="verify on the first N samples only")
     p.add_argument("--lava-samples", type=int, default=8, help="samples to run on the --backend simulator (default 8)")
-    p.add_argument("--min-agreement", type=float, default=0.95, help="minimum output agreement to pass (default 0.95)")
+    p.add_argument(
+        "--min-agreement",
+        type=float,
+        default=0.95,
+        help="minimum fraction of samples on which the deployed network decides as the float model does (argmax, "
+        "the first class on a tie) to pass (default 0.95)",
+    )
+    p.add_argument(
+        "--max-accuracy-drop",
+        type=float,
+        default=1.0,
+        metavar="PP",
+        help="with labels: fail when the deployed accuracy is more than PP percentage points below float's (default 1)",
+    )
     return p
 
 
@@ -203,7 +216,12 @@ def build_parser() -> argparse.ArgumentParser:
         "simulate", help="run a compiled artifact (an --out directory) on a backend", epilog=EPILOG, parents=[common]
     )
     s.add_argument("artifact", type=Path, help="directory written by `snncc compile`")
-    s.add_argument("--data", type=Path, help=".npz with x (and y); default: bundled digits when the shapes match")
+    s.add_argument(
+        "--data",
+        type=Path,
+        help=".npz with x (and y); default: the data the artifact was compiled with (its scored rows), "
+        "as report.json records it (file and sha256)",
+    )
     s.add_argument(
         "--backend",
         choices=["refsim", "lava", "nengo-loihi", "xylosim"],
@@ -376,7 +394,14 @@ def _limits(args: argparse.Namespace) -> Limits:
 
 
 def _compile(args: argparse.Namespace) -> int:
-    from snncc.compile import CompileOptions, check_agreement, check_parallel_options, compile_model, write_report
+    from snncc.compile import (
+        CompileOptions,
+        check_accuracy_drop,
+        check_agreement,
+        check_parallel_options,
+        compile_model,
+        write_report,
+    )
     from snncc.output_dir import check_output_dir
     from snncc.pipeline import check_dump_after
 
@@ -387,6 +412,7 @@ def _compile(args: argparse.Namespace) -> int:
     _check_positive(args.energy_check_samples, "--energy-check-samples")
     check_parallel_options(args.workers, args.dask_scheduler)
     check_agreement(args.min_agreement)
+    check_accuracy_drop(args.max_accuracy_drop)
     check_output_dir(args.out, args.force, _inputs(args))  # fail before any work
     options = CompileOptions(
         target=args.target,
@@ -408,6 +434,7 @@ def _compile(args: argparse.Namespace) -> int:
         netx_compatible=args.netx_compatible,
         dump_after=tuple(args.dump_after),
         min_output_agreement=args.min_agreement,
+        max_accuracy_drop=args.max_accuracy_drop,
         strict=args.strict,
         approximations=tuple(args.approximate),
     )
@@ -424,14 +451,15 @@ def _compile(args: argparse.Namespace) -> int:
     report = write_report(result, args.out, force=args.force, inputs=_inputs(args), sections=sections)
     for d in result.diagnostics:  # also in report.md: warnings the user should see at once
         print(d.render(), file=sys.stderr)
-    v = report["verification"]
     if args.json:
         _print_json(report["summary"])
     else:
+        from snncc.report import verdict_details
+
         print(
-            f"{args.out}/report.md: target {report['target']['name']}, {report['cores']['used']} cores, "
-            f"{report['energy']['total_pj'] / 1e6:.3f} uJ/sample, float accuracy {_fmt(v['float_accuracy'])}, "
-            f"deployed {_fmt(v['deployed_accuracy'])}, agreement {_fmt(v['output_agreement'])}"
+            f"{args.out}/report.md: {'PASS' if result.verification_passed else 'FAIL'} — {verdict_details(report)} "
+            f"Target {report['target']['name']}, {report['cores']['used']} cores, "
+            f"{report['energy']['total_pj'] / 1e6:.3f} uJ/sample"
             + ("" if result.lava is None else f", {result.lava['backend']} bit-exact: {result.lava['bit_exact']}")
         )
     if not result.verification_passed:
@@ -502,9 +530,10 @@ def _simulate(args: argparse.Namespace) -> int:
     from snncc.simulate import simulate_artifact
 
     _check_positive(args.samples, "--samples")
-    summary = simulate_artifact(
-        args.artifact, data=args.data, backend=args.backend, samples=args.samples, device=args.device
-    )
+    with Progress(args.quiet) as say:
+        summary = simulate_artifact(
+            args.artifact, data=args.data, backend=args.backend, samples=args.samples, device=args.device, say=say
+        )
     print(json.dumps(summary, indent=1))
     if "bit_exact_with_refsim" in summary:  # --backend lava: say plainly whether Lava ran the specified network
         exact = summary["bit_exact_with_refsim"]
@@ -532,13 +561,14 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _convert(args: argparse.Namespace) -> int:
-    from snncc.compile import check_agreement
+    from snncc.compile import check_accuracy_drop, check_agreement
     from snncc.output_dir import atomic_output_dir, check_output_dir
 
     _check_positive(args.steps, "--steps")
     _check_positive(args.samples, "--samples")
     _check_positive(args.lava_samples, "--lava-samples")
     check_agreement(args.min_agreement)
+    check_accuracy_drop(args.max_accuracy_drop)
     check_output_dir(args.out, args.force, _inputs(args))  # fail before any work
 
     from snncc.convert.run import ConvertRequest, run_convert
@@ -557,6 +587,7 @@ def _convert(args: argparse.Namespace) -> int:
         calibrate_potential=args.calibrate_potential,
         samples=args.samples,
         min_agreement=args.min_agreement,
+        max_accuracy_drop=args.max_accuracy_drop,
         approximations=tuple(args.approximate),
         lava_samples=args.lava_samples if args.backend == "lava" else 0,
     )
@@ -570,7 +601,9 @@ def _convert(args: argparse.Namespace) -> int:
     else:
         print(
             f"{args.out}/report.md: target {report['target']['name']}, {report['cores']['used']} cores, "
-            f"accuracy ANN {_fmt(a['ann'])}, SNN float {_fmt(a['snn_float'])}, deployed {_fmt(a['deployed'])}"
+            f"accuracy ANN {_fmt(a['ann'])}, SNN float {_fmt(a['snn_float'])}, deployed {_fmt(a['deployed'])}, "
+            f"same decision {_fmt(report['verification']['output_agreement'])}: "
+            f"{'PASS' if result.verification_passed else 'FAIL'}"
             + ("" if result.lava is None else f", Lava bit-exact: {result.lava['bit_exact']}")
         )
     if not result.verification_passed:

@@ -138,6 +138,7 @@ def compile_model(
     calibration: Dataset | None = None,
 ) -> CompileResult:
     check_agreement(options.min_output_agreement)
+    check_accuracy_drop(options.max_accuracy_drop)
     check_parallel_options(options.workers, options.dask_scheduler)
     if options.lava_samples < 0:
         raise DataError(f"lava_samples must be 0 (no Lava run) or more, got {options.lava_samples}", code="DAT012")
@@ -154,9 +155,11 @@ def compile_model(
 
     verify_set = d.dataset.head(options.samples)
     ctx = Context(target=d.target, options=options, progress=say, dump=dump_to(sys.stderr), placement=d.placement)
-    passes = verification_passes(options, d.model_graph, {d.input_name: verify_set.x}, verify_set.y)
+    calibrated = {iq.node: iq.calibrated_max for iq in d.quantization.inputs}
+    passes = verification_passes(options, d.model_graph, {d.input_name: verify_set.x}, verify_set.y, calibrated)
     run_pipeline(d.int_graph, passes, ctx, options.dump_after)
     timer.seconds.update(ctx.timings)
+    ranges = range_warnings(ctx.comparison.verification.input_ranges, str(d.dataset.path))
     return CompileResult(
         model_path=d.model_path,
         target=d.target,
@@ -168,12 +171,38 @@ def compile_model(
         comparison=ctx.comparison,
         energy=ctx.energy,
         lava=ctx.lava,
-        diagnostics=d.diagnostics,
+        diagnostics=(*d.diagnostics, *ranges),
         approximations=d.approximations,
         timings=timer.seconds,
         calibration=d.calibration,
         min_agreement=options.min_output_agreement,
+        max_accuracy_drop=options.max_accuracy_drop,
+        approximation_costs=ctx.approximation_costs,
     )
+
+
+def range_warnings(ranges, source: str) -> list[Diagnostic]:
+    """QNT022 per input whose scored samples reach outside the integer range calibration set:
+    those values are clipped on the chip (a common cause: test data scaled unlike the training data)."""
+    found = []
+    for r in ranges:
+        if not r.outside:
+            continue
+        calibrated = "" if r.calibrated_max is None else f"calibration max {r.calibrated_max:g}, "
+        found.append(
+            Diagnostic(
+                "warning",
+                "QNT022",
+                f"the scored samples of input {r.node} reach {r.scored_min:g} to {r.scored_max:g}, outside the "
+                f"calibrated range ({calibrated}largest integer input {r.representable_max:g}): "
+                f"{r.clipped_fraction:.2%} of the scored input values are clipped on the chip",
+                source=source,
+                node=r.node,
+                hint="calibrate on samples scaled like the scored ones (--calib), or scale --data as the model "
+                "was trained (e.g. pixels in [0, 1], not [0, 16])",
+            )
+        )
+    return found
 
 
 def compile_module(
@@ -210,6 +239,15 @@ def check_agreement(value: float) -> None:
             f"--min-agreement must be a fraction in [0, 1], got {value}",
             code="DAT013",
             hint="e.g. --min-agreement 0.95: at least 95% of the samples classified as the float model does",
+        )
+
+
+def check_accuracy_drop(value: float) -> None:
+    if not 0.0 <= value <= 100.0:  # NaN fails too
+        raise DataError(
+            f"--max-accuracy-drop must be percentage points in [0, 100], got {value}",
+            code="DAT016",
+            hint="e.g. --max-accuracy-drop 1: the deployed accuracy may be at most 1 point below the float model's",
         )
 
 

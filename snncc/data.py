@@ -51,6 +51,7 @@ class CalibrationSplit:
     scored: Dataset
     how: str  # for the report: where the calibration samples come from
     overlaps: bool = False  # True: the scored samples include the calibration samples
+    scored_start: int = 0  # the first scored sample's row in the data file (the rows before calibrate)
 
 
 def split_for_calibration(data: Dataset, most: int) -> CalibrationSplit:
@@ -64,6 +65,7 @@ def split_for_calibration(data: Dataset, most: int) -> CalibrationSplit:
         data.rows(0, count),
         data.rows(count),
         f"the first {count} samples of {data.path.name} (not scored; the other {len(data) - count} are)",
+        scored_start=count,
     )
 
 

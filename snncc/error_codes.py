@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from snncc.errors import EXIT_OK, SnnccError
 
 # reported and the compile goes on (exit 0); `--strict` turns them into STR001
-WARNINGS = frozenset({"IMT050", "IMT051", "IMT213", "MAP030", "QNT020", "QNT021"})
+WARNINGS = frozenset({"IMT050", "IMT051", "IMT213", "MAP030", "QNT020", "QNT021", "QNT022"})
 
 MEANINGS: dict[str, str] = {
     # added with issues 14, 15 and 17
@@ -25,6 +25,10 @@ MEANINGS: dict[str, str] = {
     "DAT013": "--min-agreement is NaN or outside [0, 1]",
     "DAT014": "labels outside the model's output classes",
     "DAT015": "complex-valued data (the imaginary part would be dropped)",
+    "DAT016": "--max-accuracy-drop is NaN or outside [0, 100] percentage points",
+    "DAT040": "simulate: no --data and the artifact records no data file that is still there",
+    "DAT041": "simulate: the data file the artifact was compiled with changed since (its sha256 differs)",
+    "QNT022": "the scored samples reach outside the calibrated input range: values are clipped on the chip",
     "DAT032": "--dump-after names no pass of the pipeline",
     "DAT031": "--dask-scheduler is not an address, or the scheduler cannot be reached",
     "GRF008": "a layer name holds control characters (terminal or Markdown injection)",

@@ -25,6 +25,7 @@ class CompileOptions:
     approximations: tuple[str, ...] = ()  # named approximations the user accepts (passes/approximate.py)
     tolerance: float = 0.99  # per-layer spike agreement below this marks a layer as diverged
     min_output_agreement: float = 0.95  # below this the compile exits with "verification failed"
+    max_accuracy_drop: float = 1.0  # percentage points: deployed accuracy further below float fails too
     strict: bool = False  # warnings become errors
     workers: int = 1  # verification batches over this many local processes
     dask_scheduler: str | None = None  # or over a Dask cluster (its scheduler's address)

@@ -64,6 +64,7 @@ class Context:
     comparison: Comparison | None = None  # float model vs integer network, from the verify analysis
     energy: Any = None  # snncc.energy EnergyReport
     lava: dict[str, Any] | None = None  # the bit-exact backend's run (snncc.verify.lava_check)
+    approximation_costs: dict[str, Any] = field(default_factory=dict)  # name -> what it costs the float model
 
     def the_target(self) -> Target:
         if self.target is None:
@@ -221,6 +222,7 @@ class Verify:
     model_graph: Graph
     inputs: dict[str, np.ndarray]
     labels: np.ndarray | None
+    calibrated_max: dict[str, float | None] = field(default_factory=dict)  # input -> calibration samples' max
     name: ClassVar[str] = "verify"
     requires: ClassVar[Stage] = Stage.INTEGER
     produces: ClassVar[Stage] = Stage.INTEGER
@@ -244,7 +246,34 @@ class Verify:
                 executor=executor,
                 in_flight=in_flight_for(executor, o.workers),
                 device=o.device,
+                calibrated_max=self.calibrated_max,
             )
+        return graph
+
+
+@dataclass(frozen=True, eq=False)
+class MeasureApproximations:
+    """Analysis: what each named approximation costs on its own, measured in the float simulator on
+    the verified samples: the imported model with only that approximation against the model as
+    imported (accuracy, and the samples whose decision it changes); with several, all together too."""
+
+    model_graph: Graph
+    inputs: dict[str, np.ndarray]
+    labels: np.ndarray | None
+    names: tuple[str, ...]
+    name: ClassVar[str] = "approximation-cost"
+    requires: ClassVar[Stage] = Stage.INTEGER
+    produces: ClassVar[Stage] = Stage.INTEGER
+
+    def run(self, graph: Graph, ctx: Context) -> Graph:
+        from snncc.approximation_cost import measure
+
+        if ctx.comparison is None:
+            raise ValueError("the approximation-cost analysis needs the verify analysis before it")
+        ctx.progress(
+            f"measuring what {', '.join(self.names)} cost{'s' if len(self.names) == 1 else ''} the float model"
+        )
+        ctx.approximation_costs = measure(self.model_graph, self.inputs, self.labels, self.names, ctx.comparison)
         return graph
 
 
@@ -279,13 +308,14 @@ class LavaCheck:
     def run(self, graph: Graph, ctx: Context) -> Graph:
         count = len(next(iter(self.inputs.values())))
         ctx.progress(f"running {ctx.options.oracle_backend} on {count} samples")
-        float_predictions = None if ctx.comparison is None else ctx.comparison.verification.float_predictions[:count]
+        v = None if ctx.comparison is None else ctx.comparison.verification
         ctx.lava = lava_check(
             graph,
             self.inputs,
-            float_predictions=float_predictions,
+            float_predictions=None if v is None else v.float_predictions[:count],
             labels=self.labels,
             backend=ctx.options.oracle_backend,
+            float_silent=None if v is None or v.float_silent_mask is None else v.float_silent_mask[:count],
         )
         return graph
 
@@ -340,18 +370,41 @@ def deployment_passes(
 
 
 def verification_passes(
-    options: CompileOptions, model_graph: Graph, inputs: dict[str, np.ndarray], labels
+    options: CompileOptions,
+    model_graph: Graph,
+    inputs: dict[str, np.ndarray],
+    labels,
+    calibrated_max: dict[str, float | None] | None = None,
 ) -> list[Pass]:
     """What compile_model checks the placed integer network with: the float model's verdict on
-    ``inputs`` (and ``labels``), the energy, and with --lava-samples N the bit-exact backend on the first N."""
+    ``inputs`` (and ``labels``), what the named approximations cost, the energy, and with
+    --lava-samples N the bit-exact backend on the first N."""
     count = min(options.lava_samples, len(next(iter(inputs.values()))))
     lava = [LavaCheck({k: x[:count] for k, x in inputs.items()}, None if labels is None else labels[:count])]
-    return [Verify(model_graph, inputs, labels), EstimateEnergy(), *(lava if options.lava_samples > 0 else [])]
+    costs = [MeasureApproximations(model_graph, inputs, labels, options.approximations)]
+    return [
+        Verify(model_graph, inputs, labels, calibrated_max or {}),
+        *(costs if options.approximations else []),
+        EstimateEnergy(),
+        *(lava if options.lava_samples > 0 else []),
+    ]
 
 
 PASS_NAMES = (
     *(p.name for p in canonical_passes(())),
-    *(p.name for p in (Calibrate, QuantizeToTarget, SplitFanIn, MapToCores, Verify, EstimateEnergy, LavaCheck)),
+    *(
+        p.name
+        for p in (
+            Calibrate,
+            QuantizeToTarget,
+            SplitFanIn,
+            MapToCores,
+            Verify,
+            MeasureApproximations,
+            EstimateEnergy,
+            LavaCheck,
+        )
+    ),
 )
 
 

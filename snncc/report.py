@@ -23,7 +23,7 @@ from snncc.passes.align_depths import relays_of
 from snncc.passes.approximate import APPROXIMATIONS
 from snncc.text import markdown_cell as md
 from snncc.utilization import plot_utilization
-from snncc.verify import MAX_SILENT
+from snncc.verify import MAX_ONE_CLASS, MAX_SILENT
 
 if TYPE_CHECKING:  # type hints only: CompileResult's own methods may call into this module
     from snncc.result import CompileResult
@@ -60,6 +60,7 @@ def build_report(result: CompileResult) -> dict[str, Any]:
             "path": str(result.dataset.path),
             "samples": len(result.dataset),
             "calibration": _calibration(result),
+            **scored_data(result),
         },
         "target": {
             "name": result.target.name,
@@ -78,8 +79,7 @@ def build_report(result: CompileResult) -> dict[str, Any]:
             "form": INPUT_FORMS[input_op.encoding],
             "bits": input_op.bits,
             "lsb": input_op.scale,
-            "exact": qin.exact,
-            "max_abs_error": qin.max_abs_error,
+            **_input_exactness(v, qin),
         },
         "cores": {
             "used": placement["cores_used"],
@@ -96,12 +96,19 @@ def build_report(result: CompileResult) -> dict[str, Any]:
             "passed": result.verdict[0],
             "failed_because": result.verdict[1],
             "min_output_agreement": result.min_agreement,
+            "max_accuracy_drop_pp": result.max_accuracy_drop,
             "max_silent_fraction": MAX_SILENT,
+            "max_one_class_fraction": MAX_ONE_CLASS,
+            "approximation_costs": result.approximation_costs,
         },
         "relays": _relays(result),
         "fan_in_splits": _fan_in_splits(result),
         "approximations": {
-            name: {"description": APPROXIMATIONS[name][0], "layers": layers}
+            name: {
+                "description": APPROXIMATIONS[name][0],
+                "layers": layers,
+                "cost": result.approximation_costs.get(name),
+            }
             for name, layers in result.approximations.items()
         },
         "quantization": result.quantization.to_dict(),
@@ -136,7 +143,9 @@ def summary_of(report: dict[str, Any]) -> dict[str, Any]:
         "time_steps": report["time_steps"],
         "float_accuracy": v["float_accuracy"],
         "deployed_accuracy": v["deployed_accuracy"],
+        "accuracy_delta_pp": v["accuracy_delta_pp"],
         "output_agreement": v["output_agreement"],
+        "approximations": {name: a["cost"] for name, a in report["approximations"].items()},
         "cores_used": c["used"],
         "cores_available": c["available"],
         "energy_pj_per_sample": e["total_pj"],
@@ -144,6 +153,49 @@ def summary_of(report: dict[str, Any]) -> dict[str, Any]:
         "time_per_sample_us": None if latency is None else latency["sample_us"],
         "bit_exact": None if lava is None else {"backend": lava.get("backend", "lava"), "exact": lava["bit_exact"]},
         "warnings": report["diagnostics"],
+    }
+
+
+def scored_data(result: CompileResult) -> dict[str, Any]:
+    """Which data file was scored, its sha256 and which of its rows: what `snncc simulate` reruns by default.
+    A data set from memory (compile_module) has no file: simulate then needs --data."""
+    path = result.dataset.path
+    start = result.calibration.scored_start if result.calibration is not None else 0
+    is_file = path.is_file() or (path.is_dir() and (path / "x.npy").is_file())
+    return {
+        "file": str(path.resolve()) if is_file else None,
+        "sha256": data_sha256(path) if is_file else None,
+        "scored_rows": [start, start + len(result.dataset)],
+    }
+
+
+def data_sha256(path: Path) -> str:
+    """sha256 of a data file, or of a data directory's x.npy then y.npy."""
+    if path.is_file():
+        return _sha256(path)
+    digest = hashlib.sha256()
+    for name in ("x.npy", "y.npy"):
+        if (path / name).is_file():
+            with (path / name).open("rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _input_exactness(v: Any, qin: Any) -> dict[str, Any]:
+    """report.json's input exactness, measured on the scored samples (the calibration samples' figure beside)."""
+    r = next((r for r in v.input_ranges if r.node == qin.node), None)
+    if r is None:
+        return {"exact": qin.exact, "max_abs_error": qin.max_abs_error, "measured_on": "calibration samples"}
+    return {
+        "exact": r.exact,
+        "max_abs_error": r.max_abs_error,
+        "measured_on": "scored samples",
+        "exact_on_calibration_samples": qin.exact,
+        "scored_max": r.scored_max,
+        "calibrated_max": r.calibrated_max,
+        "representable_max": r.representable_max,
+        "clipped_fraction": r.clipped_fraction,
     }
 
 
@@ -242,11 +294,10 @@ def render_markdown(
     lines = [
         f"# snncc deployment report: {md(Path(report['model']['path']).name)} on {md(report['target']['title'])}",
         "",
-        f"Verdict: **{'PASS' if v['passed'] else 'FAIL'}** — deployed accuracy {_pct(v['deployed_accuracy'])} "
-        f"vs float {_pct(v['float_accuracy'])}, same decision on {_pct(v['output_agreement'])} of "
-        f"{v['samples']} samples ({report['time_steps']} steps each).",
+        f"Verdict: **{'PASS' if v['passed'] else 'FAIL'}** — {verdict_details(report)}",
         "",
         *_criterion(v),
+        *_range_note(i),
         "",
         *summary_table(report, summary_rows),
         "",
@@ -378,6 +429,7 @@ def render_markdown(
         lines += ["", "## Approximations you asked for", ""]
         for name, a in report["approximations"].items():
             lines.append(f"- `{name}`: {a['description']}; layers: {md(', '.join(a['layers']) or 'none matched')}")
+        lines.append(f"\nWhat they cost: {approximations_in_use(report)}.")
     if report["diagnostics"]:
         lines += ["", "## Warnings", "", *[f"- {md(d)}" for d in report["diagnostics"]]]
     if plots:
@@ -403,7 +455,8 @@ def summary_table(report: dict[str, Any], extra_rows: Sequence[str] = ()) -> lis
         f"| input | {i['encoding']}, {i['bits']} bits, LSB {i['lsb']:.6g} ({'exact' if i['exact'] else 'rounded'}) |",
         f"| scored samples | {v['samples']} of {Path(report['data']['path']).name} |",
         *_calibration_row(report["data"].get("calibration")),
-        f"| undecided (tied top outputs) | float {v['float_ties']}, deployed {v['deployed_ties']} of {v['samples']} |",
+        f"| undecided (tied top outputs; the first tied class is the decision) | float {v['float_ties']}, "
+        f"deployed {v['deployed_ties']} of {v['samples']}{_tolerated(v)} |",
         f"| silent (watched layer never spikes) | float {v['float_silent']}, deployed {v['deployed_silent']} "
         f"of {v['samples']}"
         f"{_watched(v)} |",
@@ -441,17 +494,62 @@ def energy_by_event(e: dict[str, Any]) -> list[str]:
     return [*lines, f"| **total** | | | **{total / 1e6:.6f}** | 100.0% |", ""]
 
 
+def verdict_details(report: dict[str, Any]) -> str:
+    """The verdict line after PASS/FAIL: accuracies and their delta, the agreement, the approximations
+    with what each costs in this run; the same words in report.md, summary() and the notebook view."""
+    v = report["verification"]
+    delta = v.get("accuracy_delta_pp")
+    accuracy = (
+        f"float accuracy {_pct(v['float_accuracy'])}, deployed {_pct(v['deployed_accuracy'])}"
+        + ("" if delta is None else f" ({delta:+.2f} pp)")
+        if v["float_accuracy"] is not None
+        else "no labels (accuracy not scored)"
+    )
+    return (
+        f"{accuracy}; same decision on {_pct(v['output_agreement'])} of {v['samples']} samples "
+        f"({report['time_steps']} steps each); {approximations_in_use(report)}."
+    )
+
+
+def approximations_in_use(report: dict[str, Any]) -> str:
+    """'approximations: none', or each --approximate with what it alone costs the float model in this run."""
+    from snncc.approximation_cost import describe
+
+    names = list(report["approximations"])
+    if not names:
+        return "approximations: none"
+    costs = report["verification"].get("approximation_costs") or {}
+    measured = f" (measured in the float model on these samples: {describe(costs)})" if costs else ""
+    return f"approximations: {', '.join(f'`{n}`' for n in names)}{measured}"
+
+
 def _criterion(v: dict[str, Any]) -> list[str]:
     lines = [
         f"Pass criterion: the deployed network makes the same decision as the float model on at least "
-        f"{_pct(v['min_output_agreement'])} of the scored samples (where one model's top outputs tie, its tied "
-        f"classes must include the other's choice; a silent sample never counts as agreeing), neither model's "
-        f"output is silent on more than {v['max_silent_fraction']:.0%} of them, and Lava, when it ran, matches the "
-        "reference backend bit for bit. Accuracy is scored as torch's argmax (first class on a tie)."
+        f"{_pct(v['min_output_agreement'])} of the scored samples (a decision is what the host reads: the argmax "
+        f"of the readout, the first class on a tie, as accuracy is scored; a silent sample never counts as "
+        f"agreeing), its accuracy is at most {v.get('max_accuracy_drop_pp', 1.0):g} pp below float's "
+        f"(`--max-accuracy-drop`, where labels exist), neither model decides one class on more than "
+        f"{v.get('max_one_class_fraction', 0.9):.0%} of samples that vary, neither model's output is silent "
+        f"on more than {v['max_silent_fraction']:.0%} of them, and Lava, when it ran, matches the reference "
+        "backend bit for bit."
     ]
     if v["failed_because"]:
         lines += ["", "Failed because:", *[f"- {md(reason)}" for reason in v["failed_because"]]]
     return lines
+
+
+def _range_note(i: dict[str, Any]) -> list[str]:
+    """A warning under the verdict when the scored inputs reach outside the calibrated range (QNT022)."""
+    if not i.get("clipped_fraction"):
+        return []
+    calibrated = "" if i.get("calibrated_max") is None else f"calibration max {i['calibrated_max']:g}, "
+    return [
+        "",
+        f"**Warning:** the scored samples reach {i['scored_max']:g}, outside the calibrated input range "
+        f"({calibrated}largest integer input {i['representable_max']:g}): {_pct(i['clipped_fraction'])} of the "
+        "scored input values are clipped on the chip (QNT022).",
+    ]
 
 
 def _calibration_row(calibration: dict[str, Any] | None) -> list[str]:
@@ -461,6 +559,13 @@ def _calibration_row(calibration: dict[str, Any] | None) -> list[str]:
     return [f"| calibrated on | {md(calibration['source'])}{note} |"]
 
 
+def _tolerated(v: dict[str, Any]) -> str:
+    tolerated = v.get("agreement_if_ties_tolerated")
+    if tolerated is None:
+        return ""
+    return f"; agreement if a tie holding the other's class counted (not the verdict's): {_pct(tolerated)}"
+
+
 def _watched(v: dict[str, Any]) -> str:
     layers = v.get("silence_layers") or []
     return f" (watching {', '.join(map(md, layers))})" if layers else ""
@@ -468,9 +573,16 @@ def _watched(v: dict[str, Any]) -> str:
 
 def _below(v: dict[str, Any]) -> str:
     below = [md(layer["layer"]) for layer in v["layers"] if layer["spike_agreement"] < v["tolerance"]]
+    worst = next((layer for layer in v["layers"] if layer["layer"] == v.get("worst_layer")), None)
+    worst_text = (
+        ""
+        if worst is None
+        else f"; the worst: **{md(worst['layer'])}** at {_pct(worst['spike_agreement'])}, first divergence "
+        f"(sample, step, neuron) {worst['first_mismatch'] or '—'}"
+    )
     if not below:
-        return "none"
-    return f"{', '.join(below)} (the first in network order: **{md(v['first_divergent_layer'])}**)"
+        return f"none{worst_text}"
+    return f"{', '.join(below)} (the first in network order: **{md(v['first_divergent_layer'])}**){worst_text}"
 
 
 def _layer_name(layer: dict[str, Any]) -> str:
@@ -688,11 +800,11 @@ def _plots(result: CompileResult, out: Path) -> list[str]:
 
 def summary_text(result: CompileResult) -> str:
     """A few lines on a compile: verdict, accuracy, energy, cores (CompileResult.summary())."""
-    s = summary_of(build_report(result))
+    report = build_report(result)
+    s = summary_of(report)
     lines = [
         f"{Path(s['model']).name} on {s['target']}: {'PASS' if s['passed'] else 'FAIL'}",
-        f"  accuracy: float {_pct(s['float_accuracy'])}, deployed {_pct(s['deployed_accuracy'])}; same decision "
-        f"on {_pct(s['output_agreement'])} of {s['samples']} samples ({s['time_steps']} steps each)",
+        f"  {verdict_details(report)}",
         f"  energy: {s['energy_pj_per_sample'] / 1e6:.3f} µJ per sample "
         f"(the equivalent ANN {s['ann_equivalent_pj_per_sample'] / 1e6:.3f} µJ)",
         f"  cores: {s['cores_used']} of {s['cores_available']}",
@@ -709,10 +821,7 @@ def summary_markdown(result: CompileResult) -> str:
     """The verdict and report.md's summary table, for a notebook (CompileResult._repr_markdown_)."""
     report = build_report(result)
     v = report["verification"]
-    verdict = (
-        f"**{'PASS' if v['passed'] else 'FAIL'}**: deployed accuracy {_pct(v['deployed_accuracy'])} vs float "
-        f"{_pct(v['float_accuracy'])}, same decision on {_pct(v['output_agreement'])} of {v['samples']} samples."
-    )
+    verdict = f"**{'PASS' if v['passed'] else 'FAIL'}**: {verdict_details(report)}"
     return "\n".join([verdict, "", *summary_table(report)[2:]]) + "\n"  # [2:]: no "## Summary" heading
 
 

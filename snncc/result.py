@@ -11,7 +11,7 @@ from snncc.errors import Diagnostic
 from snncc.ir import Graph
 from snncc.passes.quantize import QuantizationReport
 from snncc.target import Target
-from snncc.verify import Comparison, verdict
+from snncc.verify import MAX_ACCURACY_DROP_PP, Comparison, verdict
 
 
 @dataclass(frozen=True)
@@ -38,9 +38,11 @@ class CompileResult:
     @property
     def verdict(self) -> tuple[bool, list[str]]:
         """(passed, why it failed): snncc.verify.verdict on this compile's verification and Lava run."""
-        return verdict(self.comparison.verification, self.min_agreement, self.lava)
+        return verdict(self.comparison.verification, self.min_agreement, self.lava, self.max_accuracy_drop)
 
     min_agreement: float = 0.95
+    max_accuracy_drop: float = MAX_ACCURACY_DROP_PP  # percentage points below float accuracy a PASS allows
+    approximation_costs: dict[str, Any] = field(default_factory=dict)  # snncc.approximation_cost.measure
 
     def summary(self) -> str:
         """A few lines: verdict, accuracy, energy, cores (snncc.report.summary_text)."""

@@ -37,6 +37,7 @@ class ConvertRequest:
     calibrate_potential: bool = False
     samples: int | None = None  # verify on the first N test samples only
     min_agreement: float = 0.95
+    max_accuracy_drop: float = 1.0  # percentage points below the float SNN's accuracy a PASS allows
     approximations: tuple[str, ...] = ()  # named approximations of ANN layers (importers.onnx.APPROXIMATIONS)
     lava_samples: int = 0  # > 0: also run Lava on that many samples, compared with refsim bit for bit
 
@@ -115,6 +116,7 @@ def run_convert(request: ConvertRequest, say: Progress) -> tuple[CompileResult, 
         steps=request.steps,
         samples=request.samples,
         min_output_agreement=request.min_agreement,
+        max_accuracy_drop=request.max_accuracy_drop,
         lava_samples=request.lava_samples,
     )
     result = compile_model(request.model, compile_options, say, imported=(test, conversion.graph), calibration=calib)

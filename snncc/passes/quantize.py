@@ -78,6 +78,7 @@ class InputQuantization:
     scale: float  # float value of one input unit
     exact: bool  # True when the calibration data lie on the integer grid
     max_abs_error: float
+    calibrated_max: float | None = None  # the calibration samples' largest value (None: no data)
 
 
 @dataclass(frozen=True)
@@ -163,12 +164,12 @@ def _quantize_input(name: str, op: Input, options: Quantize, calibration: Calibr
             hint="shift or rescale the inputs to be non-negative (e.g. x - min), and retrain or fold the offset",
         )
     if stats.max == 0:
-        return InputQuantization(name, options.input_encoding, 1, 1.0, True, 0.0)
+        return InputQuantization(name, options.input_encoding, 1, 1.0, True, 0.0, 0.0)
     steps = stats.grid_steps if stats.grid_steps is not None and stats.grid_steps <= levels else levels
     unit = stats.max / steps
     bits = max(1, math.ceil(math.log2(steps + 1)))
     exact = stats.grid_steps is not None and stats.grid_steps <= levels
-    return InputQuantization(name, options.input_encoding, bits, unit, exact, 0.0 if exact else unit / 2)
+    return InputQuantization(name, options.input_encoding, bits, unit, exact, 0.0 if exact else unit / 2, stats.max)
 
 
 def quantize_inputs(graph: Graph, values: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
