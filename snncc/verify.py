@@ -514,7 +514,7 @@ def degenerate(v: Verification) -> list[str]:
         if v.labels_top_count is not None:
             if v.labels_top_count > limit:
                 continue  # the labels are (nearly) one class themselves
-            why = f"while the labels vary (the most common label is on {v.labels_top_count})"
+            why = f"while the labels vary (the most common label is on {v.labels_top_count} of {v.samples})"
         elif other_count <= limit:
             why = f"while the {other_who}'s decisions vary"
         elif v.inputs_vary:

@@ -188,3 +188,14 @@ class STSynapticNet(nn.Module):
             spk2, syn2, mem2 = self.lif2(self.fc2(spk1), syn2, mem2)
             spk2_rec.append(spk2)
         return torch.stack(spk2_rec, dim=0).sum(0)
+
+
+class STDeadHidden(STCountNet):
+    """STCountNet with hand-set thresholds: the hidden layer's (50) is too high for it ever to spike,
+    the output layer's (0.1) low enough for the output biases alone to fire it, so the output is the
+    same whatever the input; trained, it answers one class."""
+
+    def __init__(self, hidden: int = 48, beta: float = 0.9, num_steps: int = T) -> None:
+        super().__init__(hidden=hidden, beta=beta, num_steps=num_steps)
+        self.lif1 = snntorch.Leaky(beta=beta, threshold=50.0)
+        self.lif2 = snntorch.Leaky(beta=beta, threshold=0.1)

@@ -77,3 +77,30 @@ def test_lava_mismatch_fails_the_verdict():
     v = dataclasses.replace(v, output_agreement=1.0, float_silent=0, deployed_silent=0)
     assert verdict(v, 0.95, {"bit_exact": True})[0]
     assert verdict(v, 0.95, {"bit_exact": False}) == (False, ["Lava differs from the reference backend"])
+
+
+def constant_network():
+    """The output layer's bias alone fires it: class 2 whatever the input (the hidden layer is cut off)."""
+    b = GraphBuilder()
+    b.add("x", Input(shape=(6,)))
+    b.add("fc1", Dense(shape=(8,), weight=Const(np.abs(rng.normal(0.4, 0.5, size=(8, 6))))), ["x"])
+    b.add("lif1", LIF(shape=(8,), beta=0.75, threshold=1.0), ["fc1"])
+    bias = np.array([0.1, 0.2, 0.6, 0.3])
+    b.add("fc2", Dense(shape=(4,), weight=Const(np.zeros((4, 8)))), ["lif1"])
+    b.add("lif2", LIF(shape=(4,), beta=0.9, threshold=1.0, bias=Const(bias)), ["fc2"])
+    b.add("out", Output(shape=(4,), readout="spike_count"), ["lif2"])
+    return verify(b.build(GraphMeta(stage=Stage.CANONICAL, steps=6)))
+
+
+def test_one_class_whatever_the_input_is_degenerate_with_or_without_labels():
+    graph = constant_network()
+    x = rng.integers(0, 17, size=(30, 6)) / 16
+    int_graph = deployed(graph, x)
+    v = compare(graph, int_graph, {"x": x}).verification
+    assert v.float_predictions.tolist() == [2] * 30 and v.output_agreement == 1.0 and v.float_silent == 0
+    passed, reasons = verdict(v, 0.95)
+    assert not passed and any("decides class 2 on 30 of 30 samples whatever the input" in r for r in reasons)
+    labelled = compare(graph, int_graph, {"x": x}, labels=np.arange(30) % 4).verification
+    assert any("while the labels vary" in r for r in verdict(labelled, 0.95)[1])
+    one_label = compare(graph, int_graph, {"x": x}, labels=np.full(30, 2)).verification
+    assert verdict(one_label, 0.95) == (True, [])  # a test set of one class may be answered with one class
