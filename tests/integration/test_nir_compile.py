@@ -303,8 +303,10 @@ def test_recurrent_braille_like_graph_compiles_for_loihi_and_verifies(tmp_path, 
     out = tmp_path / "out"
     argv = ["compile", str(model), "--dt", "1e-4", "--steps", str(steps), "--readout", "sum", "--data", str(data)]
     # untrained random weights leave the 7 spike counts close to each other, so 8-bit weights move
-    # some argmaxes (6 seeds: 89-100 % agreement); the trained model below is held to 95 %
-    assert main([*argv, "--target", "loihi", "--out", str(out), "--min-agreement", "0.85", "-q"]) == 0
+    # some argmaxes (6 seeds: 89-100 % agreement); the trained model below is held to 95 %.  The
+    # labels are random too: accuracy means nothing here (one of 36 samples is 2.78 pp)
+    lenient = ["--min-agreement", "0.85", "--max-accuracy-drop", "100"]
+    assert main([*argv, "--target", "loihi", "--out", str(out), *lenient, "-q"]) == 0
     v = json.loads((out / "report.json").read_text())["verification"]
     layers = {layer["layer"]: layer for layer in v["layers"]}
     print(f"agreement {v['output_agreement']:.4f}, {[(k, round(x['spike_agreement'], 4)) for k, x in layers.items()]}")
@@ -337,7 +339,11 @@ def test_biases_into_cubalif_need_an_initial_current(tmp_path, capsys):
     np.savez(data, x=(np.random.default_rng(2).random((24, 40, 12)) < 0.2).astype(np.float32))
     argv = ["compile", str(model), "--dt", "1e-4", "--steps", "40", "--readout", "sum", "--data", str(data), "-q"]
     argv += ["--min-agreement", "0.85"]
-    assert main([*argv, "--target", "loihi2", "--out", str(tmp_path / "l2")]) == 0
+    # the biases drive the output whatever the input (class 5 on 17 of 18 samples, as in the paper's
+    # bias_zero graph): the verdict names the decisions degenerate, and only that fails it
+    assert main([*argv, "--target", "loihi2", "--out", str(tmp_path / "l2")]) == 1
+    failed = json.loads((tmp_path / "l2" / "report.json").read_text())["verification"]["failed_because"]
+    assert failed and all(r.startswith("degenerate decisions:") and "whatever the input" in r for r in failed)
     assert load(tmp_path / "l2")["lif2"].u_init is not None
     capsys.readouterr()
     assert main([*argv, "--target", "loihi", "--out", str(tmp_path / "l1")]) == 2
@@ -345,8 +351,9 @@ def test_biases_into_cubalif_need_an_initial_current(tmp_path, capsys):
     assert "error[MAP002] layer 'lif1.lif'" in err and "error[MAP002] layer 'lif2'" in err
     assert "drop-initial-potential" in err
     out = tmp_path / "l1a"
-    assert main([*argv, "--target", "loihi", "--approximate", "drop-initial-potential", "--out", str(out)]) == 0
+    assert main([*argv, "--target", "loihi", "--approximate", "drop-initial-potential", "--out", str(out)]) == 1
     report = json.loads((out / "report.json").read_text())
+    assert all(r.startswith("degenerate decisions:") for r in report["verification"]["failed_because"])
     assert report["approximations"]["drop-initial-potential"]["layers"] == ["lif1.lif", "lif2"]
 
 
@@ -421,8 +428,10 @@ def test_snntorch_recurrent_model_deploys_near_its_float_accuracy(snntorch_rnn, 
     argv = ["compile", str(path), "--dt", SNNTORCH_DT, "--steps", "8", "--readout", "sum", "--data", str(data)]
     argv += ["--calib", str(data)]  # score every sample snntorch was scored on
     # 8-bit weights flip about 2 % of the recurrent layer's spikes and the flips feed back; with at
-    # most 8 output spikes per class, near-ties then change some argmaxes (measured 92 % agreement)
-    assert main([*argv, "--target", "loihi", "--out", str(out), "--min-agreement", "0.85", "-q"]) == 0
+    # most 8 output spikes per class, near-ties then change some argmaxes (measured 92.44 % agreement,
+    # 74.44 % float and 73.33 % deployed accuracy: -1.11 pp, which the default 1 pp would fail)
+    lenient = ["--min-agreement", "0.85", "--max-accuracy-drop", "3"]
+    assert main([*argv, "--target", "loihi", "--out", str(out), *lenient, "-q"]) == 0
     report = json.loads((out / "report.json").read_text())
     v = report["verification"]
     print(f"snntorch {snntorch_accuracy:.4f}, float {v['float_accuracy']:.4f}, deployed {v['deployed_accuracy']:.4f}")

@@ -34,8 +34,8 @@ def test_summary_names_verdict_accuracy_energy_and_cores(compiled):
     v = result.comparison.verification
     text = result.summary()
     assert text.splitlines()[0] == "model.pt on loihi: PASS"
-    assert f"float {pct(v.float_accuracy)}, deployed {pct(v.deployed_accuracy)}" in text
-    assert f"{pct(v.output_agreement)} of 64 samples" in text
+    assert f"float accuracy {pct(v.float_accuracy)}, deployed {pct(v.deployed_accuracy)} (+0.00 pp)" in text
+    assert f"same decision on {pct(v.output_agreement)} of 64 samples" in text and "approximations: none" in text
     assert f"{result.energy.total('total_pj') / 1e6:.3f} µJ per sample" in text
     assert f"cores: {result.placement.cores_used} of 128" in text
 
@@ -43,7 +43,7 @@ def test_summary_names_verdict_accuracy_energy_and_cores(compiled):
 def test_notebook_view_is_the_report_summary_table(compiled):
     result, _, md = compiled
     view = result._repr_markdown_()
-    assert view.startswith("**PASS**: deployed accuracy")
+    assert view.startswith("**PASS**: float accuracy")
     rows = [line for line in view.splitlines() if line.startswith("| ")]
     assert rows and all(row in md.splitlines() for row in rows)  # the same rows as report.md's summary
     assert any(row.startswith("| cores used |") for row in rows)
