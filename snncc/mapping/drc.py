@@ -154,7 +154,7 @@ def limits_are_confirmed(graph: Graph, target: Target) -> list[Diagnostic]:
             "warning",
             "MAP030",
             f"mapping relies on uncertain per-core limits of {target.name}: {', '.join(uncertain)}",
-            source=str(target.path),
+            source=target.path.name,  # reports travel: the file's name, not where snncc is installed
         )
     ]
 
