@@ -182,21 +182,29 @@ def compile_module(
     y: Any = None,
     options: CompileOptions | None = None,
     progress: Progress | None = None,
+    *,
+    calib: Any = None,
 ) -> CompileResult:
     """`snncc compile` for a torch module built and loaded in Python (no model file, so no pickle):
     verified on the samples ``x`` (N, *input_shape), or (N, T, *input_shape) for one input per step,
-    with optional integer labels ``y``.  The way in
-    for models that cannot be saved whole (snntorch's Leaky holds a closure)."""
+    with optional integer labels ``y``; calibrated on ``calib`` (samples shaped as ``x``, numpy or
+    torch), else on ``options.calib`` (a file), else on the first quarter of ``x``, then not scored.
+    The way in for models that cannot be saved whole (snntorch's Leaky holds a closure)."""
     from snncc.importers.torch import import_torch
 
     options = options or CompileOptions()
     name = Path(f"<{type(model).__qualname__}>")
-    dataset = dataset_from_arrays(x, y, source=str(name))
+    dataset = dataset_from_arrays(x, y, source=ARRAY_X)  # the report names the data, not the model
     graph = import_for_samples(
         lambda shape: import_torch(model, shape, steps=options.steps, readout=options.readout, source=f"torch:{name}"),
         dataset,
     )
-    return compile_model(name, options, progress, imported=(dataset, graph))
+    calibration = None if calib is None else dataset_from_arrays(calib, source=ARRAY_CALIB)
+    return compile_model(name, options, progress, imported=(dataset, graph), calibration=calibration)
+
+
+# how reports name data given as arrays (compile_module): a Dataset's path, never a file
+ARRAY_X, ARRAY_CALIB = "<array x>", "<array calib>"
 
 
 # --- option checks (the command line runs them before any work) --------------------------------

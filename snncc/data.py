@@ -122,6 +122,7 @@ def calibration_split(
     and ``steps``: the imported model's, for calibration samples in another layout of the same values."""
     if given is not None:
         overlaps = given.path == dataset.path
+        given = _like(given, dataset, input_shape, steps)  # DAT008 for samples of another shape
         return CalibrationSplit(given, dataset, f"{len(given)} samples of {given.path.name}", overlaps)
     if calib is not None:
         samples = _like(load_dataset(calib), dataset, input_shape, steps)
