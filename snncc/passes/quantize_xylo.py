@@ -21,6 +21,7 @@ import math
 import numpy as np
 
 from snncc.errors import Diagnostic, QuantizationError
+from snncc.hints import framework_fix
 from snncc.ir import LIF, Const, Dense, Graph, GraphBuilder, Input, IntDense, IntInput, IntXyloLIF, Output, Stage
 
 from .calibrate import Calibration
@@ -104,7 +105,8 @@ def _plan_layer(
             "1 − 2^−dash_syn of itself each step, at least half",
             code="QNT030",
             node=name,
-            hint="train a current-based neuron with alpha = 1 − 2^−k, k = 1..15 (snntorch Synaptic, "
+            hint=_fix(graph, name, "current")
+            or "train a current-based neuron with alpha = 1 − 2^−k, k = 1..15 (snntorch Synaptic, "
             "norse/NIR CubaLIF); a neuron without current memory (alpha = 0) does not map onto Xylo",
         )
     dash_mem = int(np.clip(round(-math.log2(max(1.0 - op.beta, 2.0**-dash_max))), 0, dash_max))
@@ -147,7 +149,8 @@ def _check_supported(name: str, op: LIF, graph: Graph) -> None:
         return QuantizationError(f"Xylo's neuron has no {what}", code="QNT031", node=name, hint=hint)
 
     if op.reset != "subtract" and op.spiking:
-        raise refuse("reset to zero: it subtracts the threshold", "train with reset by subtraction")
+        hint = _fix(graph, name, "reset_zero") or "train with reset by subtraction"
+        raise refuse("reset to zero: it subtracts the threshold", hint)
     if op.v_floor is not None:
         raise refuse("voltage floor", "train without a floor on the membrane potential")
     for field in ("v_init", "i_init"):
@@ -155,7 +158,8 @@ def _check_supported(name: str, op: LIF, graph: Graph) -> None:
         if value is not None and np.any(value.array != 0):
             raise refuse(
                 f"initial state ({field})",
-                "start every sample from rest; a synapse bias into a decaying current needs one (use bias=False)",
+                _fix(graph, name, field, op.reset)
+                or "start every sample from rest; a synapse bias into a decaying current needs one (use bias=False)",
             )
     for sname in graph.predecessors(name):
         if not isinstance(graph[sname], Dense):
@@ -165,6 +169,11 @@ def _check_supported(name: str, op: LIF, graph: Graph) -> None:
                 node=name,
                 hint="use fully connected layers (nn.Linear) for the xylo target",
             )
+
+
+def _fix(graph: Graph, layer: str, feature: str, reset: str = "") -> str | None:
+    """The fix in the user's framework (snncc/hints.py), where a framework's class made the layer."""
+    return framework_fix(graph, layer, feature, "xylo", "xylo", reset)
 
 
 def _matrix_exponents(

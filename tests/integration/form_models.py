@@ -1,0 +1,87 @@
+"""One small network per neuron form a user trains in snntorch or spikingjelly, as their tutorials
+write them (nn.Sequential of nn.Linear and the framework's neurons), for test_framework_forms.py.
+
+16 inputs and 8 outputs, so that Xylo's 16 input channels and 8 outputs are never what refuses a
+form; built with no arguments so that ``--arch`` can build them.
+"""
+
+from __future__ import annotations
+
+import snntorch as snn
+from spikingjelly.activation_based import neuron, surrogate
+from torch import nn
+
+
+def _snntorch(neuron_of, bias: bool = True) -> list[nn.Module]:
+    return [nn.Linear(16, 16, bias=bias), neuron_of(False), nn.Linear(16, 8, bias=bias), neuron_of(True)]
+
+
+class LeakySubtract(nn.Sequential):
+    """snntorch's default Leaky: reset_mechanism='subtract', applied one step late."""
+
+    def __init__(self) -> None:
+        super().__init__(*_snntorch(lambda out: snn.Leaky(beta=0.9, init_hidden=True, output=out)))
+
+
+class LeakyZero(nn.Sequential):
+    def __init__(self) -> None:
+        super().__init__(
+            *_snntorch(lambda out: snn.Leaky(beta=0.9, reset_mechanism="zero", init_hidden=True, output=out))
+        )
+
+
+class SynapticSubtract(nn.Sequential):
+    """snntorch's default Synaptic (subtract reset, one step late) with a membrane leak."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            *_snntorch(lambda out: snn.Synaptic(alpha=0.5, beta=0.9, init_hidden=True, output=out), bias=False)
+        )
+
+
+class SynapticNoLeak(nn.Sequential):
+    """The form README names for Xylo: alpha = 1 - 2^-k, beta = 1, default reset, no biases."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            *_snntorch(lambda out: snn.Synaptic(alpha=0.5, beta=1.0, init_hidden=True, output=out), bias=False)
+        )
+
+
+def _synaptic_zero(out: bool) -> snn.Synaptic:
+    return snn.Synaptic(alpha=0.5, beta=0.9, reset_mechanism="zero", reset_delay=False, init_hidden=True, output=out)
+
+
+class SynapticZero(nn.Sequential):
+    def __init__(self) -> None:
+        super().__init__(*_snntorch(_synaptic_zero, bias=False))
+
+
+class SynapticZeroBias(nn.Sequential):
+    """The same fed by nn.Linear with biases (the tutorials' default): a bias into a decaying current."""
+
+    def __init__(self) -> None:
+        super().__init__(*_snntorch(_synaptic_zero))
+
+
+def _spikingjelly(neuron_of) -> list[nn.Module]:
+    return [nn.Flatten(), nn.Linear(16, 16), neuron_of(), nn.Linear(16, 8), neuron_of()]
+
+
+class SJLIF(nn.Sequential):
+    """spikingjelly's LIFNode with its default hard reset (v_reset=0.0)."""
+
+    def __init__(self) -> None:
+        super().__init__(*_spikingjelly(lambda: neuron.LIFNode(tau=2.0, surrogate_function=surrogate.ATan())))
+
+
+class SJLIFSoft(nn.Sequential):
+    def __init__(self) -> None:
+        super().__init__(
+            *_spikingjelly(lambda: neuron.LIFNode(tau=2.0, v_reset=None, surrogate_function=surrogate.ATan()))
+        )
+
+
+class SJIF(nn.Sequential):
+    def __init__(self) -> None:
+        super().__init__(*_spikingjelly(lambda: neuron.IFNode(surrogate_function=surrogate.ATan())))
