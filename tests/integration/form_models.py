@@ -8,6 +8,8 @@ form; built with no arguments so that ``--arch`` can build them.
 from __future__ import annotations
 
 import snntorch as snn
+import torch
+import torch.nn.functional as F
 from spikingjelly.activation_based import neuron, surrogate
 from torch import nn
 
@@ -85,3 +87,27 @@ class SJLIFSoft(nn.Sequential):
 class SJIF(nn.Sequential):
     def __init__(self) -> None:
         super().__init__(*_spikingjelly(lambda: neuron.IFNode(surrogate_function=surrogate.ATan())))
+
+
+class ConvNet(nn.Module):
+    """snntorch tutorial 6's convolutional net on 8x8 digits, pooling the spikes after each Leaky
+    (explicit membranes in a loop over 4 steps, the stacked output spikes returned)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 8, 3, padding=1)
+        self.lif1 = snn.Leaky(beta=0.9)
+        self.conv2 = nn.Conv2d(8, 16, 3, padding=1)
+        self.lif2 = snn.Leaky(beta=0.9)
+        self.fc1 = nn.Linear(16 * 2 * 2, 10)
+        self.lif3 = snn.Leaky(beta=0.9)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mem1, mem2, mem3 = self.lif1.init_leaky(), self.lif2.init_leaky(), self.lif3.init_leaky()
+        spk_rec = []
+        for _ in range(4):
+            spk1, mem1 = self.lif1(self.conv1(x), mem1)
+            spk2, mem2 = self.lif2(self.conv2(F.max_pool2d(spk1, 2)), mem2)
+            spk3, mem3 = self.lif3(self.fc1(F.max_pool2d(spk2, 2).flatten(1)), mem3)
+            spk_rec.append(spk3)
+        return torch.stack(spk_rec)

@@ -7,6 +7,7 @@ IMT003 -> a zero reset refused)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -102,3 +103,21 @@ README_NAMES = {
     "SJLIFSoft": "`LIFNode(v_reset=None)`",
     "SJIF": "`IFNode`",
 }
+
+
+def test_check_lists_every_blocker_of_every_phase_at_once(tmp_path, capsys):
+    """The snntorch conv net on xylo: its resets, its convolutions and poolings (quantization), its 64
+    inputs and 10 outputs (the core's pools), all in one `snncc check` instead of one per retrain."""
+    import form_models
+
+    torch.manual_seed(0)
+    torch.save(form_models.ConvNet().state_dict(), tmp_path / "conv.pt")
+    code = main(["check", str(tmp_path / "conv.pt"), "--arch", f"{MODELS}:ConvNet", "--target", "xylo", "-q"])
+    err = capsys.readouterr().err
+    found = set(re.findall(r"error\[(\w+)\] layer '([\w.]+)'", err))
+    assert code == 2 and "Traceback" not in err
+    assert {("QNT031", f"lif{i}") for i in (1, 2, 3)} <= found  # the reset's initial potential, each layer
+    assert {("QNT032", "lif1"), ("QNT032", "lif2")} <= found  # the convolutions
+    assert {("QNT032", "max_pool2d"), ("QNT032", "max_pool2d_1")} <= found  # the poolings
+    assert {("MAP050", "input"), ("MAP050", "lif3")} <= found  # 64 > 16 input channels, 10 > 8 outputs
+    assert "64 input channels; Xylo has 16" in err and "10 output neurons; Xylo has 8" in err
