@@ -27,12 +27,15 @@ from snncc.data import (
     verification_data,
 )
 from snncc.errors import BackendError, DataError, Diagnostic, ImportFailed, InvalidGraph, StrictModeError
-from snncc.ir import Graph, Input, Output
+from snncc.ir import Graph, Input, IntInput, Output, Stage
 from snncc.limits import check_graph
+from snncc.netx_model import as_given, check_target, import_netx_model, is_hdf5
 from snncc.options import CompileOptions
 from snncc.pipeline import (
     Context,
+    MapToCores,
     Progress,
+    SplitFanIn,
     deployment_passes,
     dump_to,
     input_encoding,
@@ -76,6 +79,8 @@ def deploy(
     else:
         dataset, graph = imported
     check_graph(graph, str(model_path))  # steps, weights, neurons: before anything simulates the model
+    if graph.meta.stage is Stage.INTEGER:
+        return _deploy_integer(model_path, options, ctx, dataset, graph)
     (input_name, input_op), *_ = graph.of_type(Input)
     check_labels(dataset, output_classes(graph))
     split = calibration_split(
@@ -110,6 +115,32 @@ def deploy(
         float_graph=ctx.quantized_from,
         int_graph=int_graph,
         quantization=ctx.quantization,
+        placement=ctx.placement,
+        diagnostics=tuple(ctx.diagnostics),
+        approximations=ctx.approximations,
+    )
+
+
+def _deploy_integer(
+    model_path: Path, options: CompileOptions, ctx: Context, dataset: Dataset, graph: Graph
+) -> Deployment:
+    """A network that arrives integer (a netx file): placed on the target's cores as it is; the
+    network as read is the reference the deployment is verified against (snncc/netx_model.py)."""
+    check_target(graph, ctx.target)
+    check_labels(dataset, output_classes(graph))
+    (input_name, _), *_ = graph.of_type(IntInput)
+    with _located(model_path):
+        int_graph = run_pipeline(graph, [SplitFanIn(), MapToCores(graph)], ctx, options.dump_after)
+    return Deployment(
+        model_path=model_path,
+        target=ctx.target,
+        dataset=dataset,
+        calibration=None,
+        input_name=input_name,
+        model_graph=graph,
+        float_graph=None,
+        int_graph=int_graph,
+        quantization=as_given(graph),
         placement=ctx.placement,
         diagnostics=tuple(ctx.diagnostics),
         approximations=ctx.approximations,
@@ -264,6 +295,8 @@ def import_model(
             data=options.data,
             warn=warn,
         )
+    if is_hdf5(path):  # by content: a lava-dl netx network, whatever the file is called
+        return import_netx_model(path, options)
     if path.suffix.lower() == ".onnx":
         raise ImportFailed(
             "an ONNX file is an ANN; snncc converts it to an SNN with `snncc convert`",

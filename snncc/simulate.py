@@ -17,7 +17,7 @@ from snncc.data import check_labels, verification_data
 from snncc.ir import IntInput, Output, Stage, load, verify
 from snncc.limits import check_graph
 from snncc.passes.quantize import quantize_inputs
-from snncc.verify import lava_check, predict
+from snncc.verify import lava_check, predict, reference_run
 
 
 def simulate_artifact(
@@ -39,7 +39,7 @@ def simulate_artifact(
     x = dataset.x
     n = len(x) if samples is None else min(samples, len(x))
     x, y = x[:n], None if dataset.y is None else dataset.y[:n]
-    reference = get_backend("floatsim").run(float_graph, {input_name: x})
+    reference = reference_run(float_graph, {input_name: x})  # a netx artifact's reference is integer
     (out_name, out_op), *_ = int_graph.of_type(Output)
     float_predicted = predict(reference.outputs[out_name], out_op.readout)
     summary: dict[str, Any] = {
