@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -26,7 +27,16 @@ from snncc.data import (
     dataset_from_arrays,
     verification_data,
 )
-from snncc.errors import BackendError, DataError, Diagnostic, ImportFailed, InvalidGraph, StrictModeError
+from snncc.errors import (
+    EXIT_BAD_INPUT,
+    BackendError,
+    DataError,
+    Diagnostic,
+    ImportFailed,
+    InvalidGraph,
+    SnnccError,
+    StrictModeError,
+)
 from snncc.ir import Graph, Input, IntInput, Output, Stage
 from snncc.limits import check_graph
 from snncc.netx_model import as_given, check_target, import_netx_model, is_hdf5
@@ -154,10 +164,38 @@ def preflight(
     *,
     imported: tuple[Dataset, Graph] | None = None,
 ) -> Deployment:
-    """`snncc check`: everything up to and including mapping, without simulating."""
-    return deploy(
-        Path(model_path), options, progress or (lambda _msg: None), _Timer(), calibrate_v=False, imported=imported
-    )
+    """`snncc check`: everything up to and including mapping, without simulating.  A refusal whose
+    hint names an approximation (--approximate NAME) would hide what later phases refuse; the check
+    goes on with that approximation as a stand-in and reports those blockers too, in one run."""
+    say = progress or (lambda _msg: None)
+    try:
+        return deploy(Path(model_path), options, say, _Timer(), calibrate_v=False, imported=imported)
+    except SnnccError as err:
+        if err.exit_code != EXIT_BAD_INPUT:
+            raise
+        first, found = err, list(err.diagnostics)
+    tried = set(options.approximations)
+    for _ in range(MAX_STAND_INS):
+        stand_ins = sorted({n for d in found for n in STAND_IN.findall(d.hint or "")} - tried)
+        if not stand_ins:
+            break
+        tried.update(stand_ins)
+        say(f"checking what else stands in the way, with {', '.join(stand_ins)} in place")
+        retry = dataclasses.replace(options, approximations=tuple(sorted(tried)))
+        try:
+            deploy(Path(model_path), retry, lambda _msg: None, _Timer(), calibrate_v=False, imported=imported)
+            break
+        except SnnccError as later:
+            if later.exit_code != EXIT_BAD_INPUT:
+                break
+            found += [d for d in later.diagnostics if d not in found]
+    if len(found) == len(first.diagnostics):
+        raise first
+    raise type(first)(diagnostics=found) from first
+
+
+STAND_IN = re.compile(r"--approximate ([a-z][a-z-]*[a-z])")  # an approximation a hint offers
+MAX_STAND_INS = 3  # rounds of stand-ins: each may uncover a refusal with another approximation
 
 
 def compile_model(

@@ -111,3 +111,17 @@ class ConvNet(nn.Module):
             spk3, mem3 = self.lif3(self.fc1(F.max_pool2d(spk2, 2).flatten(1)), mem3)
             spk_rec.append(spk3)
         return torch.stack(spk_rec)
+
+
+class TutorialConvNet(ConvNet):
+    """snntorch tutorial 6's order: conv, then F.max_pool2d of the analog values, then Leaky."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mem1, mem2, mem3 = self.lif1.init_leaky(), self.lif2.init_leaky(), self.lif3.init_leaky()
+        spk_rec = []
+        for _ in range(4):
+            spk1, mem1 = self.lif1(F.max_pool2d(self.conv1(x), 2), mem1)
+            spk2, mem2 = self.lif2(F.max_pool2d(self.conv2(spk1), 2), mem2)
+            spk3, mem3 = self.lif3(self.fc1(spk2.flatten(1)), mem3)
+            spk_rec.append(spk3)
+        return torch.stack(spk_rec)

@@ -121,3 +121,18 @@ def test_check_lists_every_blocker_of_every_phase_at_once(tmp_path, capsys):
     assert {("QNT032", "max_pool2d"), ("QNT032", "max_pool2d_1")} <= found  # the poolings
     assert {("MAP050", "input"), ("MAP050", "lif3")} <= found  # 64 > 16 input channels, 10 > 8 outputs
     assert "64 input channels; Xylo has 16" in err and "10 output neurons; Xylo has 8" in err
+
+
+def test_check_looks_past_a_refusal_that_has_an_approximation(tmp_path, capsys):
+    """Tutorial 6's order (max pooling before the Leaky) on loihi: the pooling is refused at
+    canonicalization, and the subtract resets Loihi 1 lacks are named in the same run, not after a
+    retrain."""
+    import form_models
+
+    torch.manual_seed(0)
+    torch.save(form_models.TutorialConvNet().state_dict(), tmp_path / "tutorial.pt")
+    argv = ["check", str(tmp_path / "tutorial.pt"), "--arch", f"{MODELS}:TutorialConvNet", "--target", "loihi"]
+    assert main([*argv, "-q"]) == 2
+    found = set(re.findall(r"error\[(\w+)\] layer '([\w.]+)'", capsys.readouterr().err))
+    assert {("IMT003", "max_pool2d"), ("IMT003", "max_pool2d_1")} <= found
+    assert {("MAP002", f"lif{i}") for i in (1, 2, 3)} <= found
