@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -26,13 +27,25 @@ from snncc.data import (
     dataset_from_arrays,
     verification_data,
 )
-from snncc.errors import BackendError, DataError, Diagnostic, ImportFailed, InvalidGraph, StrictModeError
-from snncc.ir import Graph, Input, Output
+from snncc.errors import (
+    EXIT_BAD_INPUT,
+    BackendError,
+    DataError,
+    Diagnostic,
+    ImportFailed,
+    InvalidGraph,
+    SnnccError,
+    StrictModeError,
+)
+from snncc.ir import Graph, Input, IntInput, Output, Stage
 from snncc.limits import check_graph
+from snncc.netx_model import as_given, check_target, import_netx_model, is_hdf5
 from snncc.options import CompileOptions
 from snncc.pipeline import (
     Context,
+    MapToCores,
     Progress,
+    SplitFanIn,
     deployment_passes,
     dump_to,
     input_encoding,
@@ -76,6 +89,8 @@ def deploy(
     else:
         dataset, graph = imported
     check_graph(graph, str(model_path))  # steps, weights, neurons: before anything simulates the model
+    if graph.meta.stage is Stage.INTEGER:
+        return _deploy_integer(model_path, options, ctx, dataset, graph)
     (input_name, input_op), *_ = graph.of_type(Input)
     check_labels(dataset, output_classes(graph))
     split = calibration_split(
@@ -116,6 +131,32 @@ def deploy(
     )
 
 
+def _deploy_integer(
+    model_path: Path, options: CompileOptions, ctx: Context, dataset: Dataset, graph: Graph
+) -> Deployment:
+    """A network that arrives integer (a netx file): placed on the target's cores as it is; the
+    network as read is the reference the deployment is verified against (snncc/netx_model.py)."""
+    check_target(graph, ctx.target)
+    check_labels(dataset, output_classes(graph))
+    (input_name, _), *_ = graph.of_type(IntInput)
+    with _located(model_path):
+        int_graph = run_pipeline(graph, [SplitFanIn(), MapToCores(graph)], ctx, options.dump_after)
+    return Deployment(
+        model_path=model_path,
+        target=ctx.target,
+        dataset=dataset,
+        calibration=None,
+        input_name=input_name,
+        model_graph=graph,
+        float_graph=None,
+        int_graph=int_graph,
+        quantization=as_given(graph),
+        placement=ctx.placement,
+        diagnostics=tuple(ctx.diagnostics),
+        approximations=ctx.approximations,
+    )
+
+
 def preflight(
     model_path: str | Path,
     options: CompileOptions,
@@ -123,10 +164,38 @@ def preflight(
     *,
     imported: tuple[Dataset, Graph] | None = None,
 ) -> Deployment:
-    """`snncc check`: everything up to and including mapping, without simulating."""
-    return deploy(
-        Path(model_path), options, progress or (lambda _msg: None), _Timer(), calibrate_v=False, imported=imported
-    )
+    """`snncc check`: everything up to and including mapping, without simulating.  A refusal whose
+    hint names an approximation (--approximate NAME) would hide what later phases refuse; the check
+    goes on with that approximation as a stand-in and reports those blockers too, in one run."""
+    say = progress or (lambda _msg: None)
+    try:
+        return deploy(Path(model_path), options, say, _Timer(), calibrate_v=False, imported=imported)
+    except SnnccError as err:
+        if err.exit_code != EXIT_BAD_INPUT:
+            raise
+        first, found = err, list(err.diagnostics)
+    tried = set(options.approximations)
+    for _ in range(MAX_STAND_INS):
+        stand_ins = sorted({n for d in found for n in STAND_IN.findall(d.hint or "")} - tried)
+        if not stand_ins:
+            break
+        tried.update(stand_ins)
+        say(f"checking what else stands in the way, with {', '.join(stand_ins)} in place")
+        retry = dataclasses.replace(options, approximations=tuple(sorted(tried)))
+        try:
+            deploy(Path(model_path), retry, lambda _msg: None, _Timer(), calibrate_v=False, imported=imported)
+            break
+        except SnnccError as later:
+            if later.exit_code != EXIT_BAD_INPUT:
+                break
+            found += [d for d in later.diagnostics if d not in found]
+    if len(found) == len(first.diagnostics):
+        raise first
+    raise type(first)(diagnostics=found) from first
+
+
+STAND_IN = re.compile(r"--approximate ([a-z][a-z-]*[a-z])")  # an approximation a hint offers
+MAX_STAND_INS = 3  # rounds of stand-ins: each may uncover a refusal with another approximation
 
 
 def compile_model(
@@ -211,21 +280,29 @@ def compile_module(
     y: Any = None,
     options: CompileOptions | None = None,
     progress: Progress | None = None,
+    *,
+    calib: Any = None,
 ) -> CompileResult:
     """`snncc compile` for a torch module built and loaded in Python (no model file, so no pickle):
     verified on the samples ``x`` (N, *input_shape), or (N, T, *input_shape) for one input per step,
-    with optional integer labels ``y``.  The way in
-    for models that cannot be saved whole (snntorch's Leaky holds a closure)."""
+    with optional integer labels ``y``; calibrated on ``calib`` (samples shaped as ``x``, numpy or
+    torch), else on ``options.calib`` (a file), else on the first quarter of ``x``, then not scored.
+    The way in for models that cannot be saved whole (snntorch's Leaky holds a closure)."""
     from snncc.importers.torch import import_torch
 
     options = options or CompileOptions()
     name = Path(f"<{type(model).__qualname__}>")
-    dataset = dataset_from_arrays(x, y, source=str(name))
+    dataset = dataset_from_arrays(x, y, source=ARRAY_X)  # the report names the data, not the model
     graph = import_for_samples(
         lambda shape: import_torch(model, shape, steps=options.steps, readout=options.readout, source=f"torch:{name}"),
         dataset,
     )
-    return compile_model(name, options, progress, imported=(dataset, graph))
+    calibration = None if calib is None else dataset_from_arrays(calib, source=ARRAY_CALIB)
+    return compile_model(name, options, progress, imported=(dataset, graph), calibration=calibration)
+
+
+# how reports name data given as arrays (compile_module): a Dataset's path, never a file
+ARRAY_X, ARRAY_CALIB = "<array x>", "<array calib>"
 
 
 # --- option checks (the command line runs them before any work) --------------------------------
@@ -294,6 +371,8 @@ def import_model(
             data=options.data,
             warn=warn,
         )
+    if is_hdf5(path):  # by content: a lava-dl netx network, whatever the file is called
+        return import_netx_model(path, options)
     if path.suffix.lower() == ".onnx":
         raise ImportFailed(
             "an ONNX file is an ANN; snncc converts it to an SNN with `snncc convert`",

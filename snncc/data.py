@@ -16,7 +16,7 @@ import numpy as np
 
 from snncc.errors import DataError
 from snncc.limits import check_elements
-from snncc.npz import read_npz
+from snncc.npz import members, read_npz
 
 # examples/digits/test_data.npz, installed as the package data of snncc.digits (pyproject.toml)
 BUNDLED_DIGITS = Path(str(files("snncc.digits") / "test_data.npz"))
@@ -124,6 +124,7 @@ def calibration_split(
     and ``steps``: the imported model's, for calibration samples in another layout of the same values."""
     if given is not None:
         overlaps = given.path == dataset.path
+        given = _like(given, dataset, input_shape, steps)  # DAT008 for samples of another shape
         return CalibrationSplit(given, dataset, f"{len(given)} samples of {given.path.name}", overlaps)
     if calib is not None:
         samples = _like(load_dataset(calib), dataset, input_shape, steps)
@@ -167,7 +168,26 @@ def load_dataset(path: str | Path, input_shape: tuple[int, ...] | None = None, s
         raise DataError(
             f"cannot read the data file as .npz ({exc})", code="DAT003", source=str(path), hint=hint
         ) from exc
+    if "x" not in arrays:
+        raise _no_x(path, members(path), hint)
     return _checked(path, arrays, input_shape, steps, hint)
+
+
+def _no_x(path: Path, found: list[str], hint: str) -> DataError:
+    """DAT004 naming the arrays the file does hold, and which of them may be meant as x and y."""
+    named = ", ".join(repr(k) for k in found) if found else "no arrays at all"
+    guess = {want: k for want in ("x", "y") for k in found if k.lower() in _ALIASES[want] and want not in found}
+    if guess:
+        renames = ", ".join(f"{want}={k}" for want, k in guess.items())
+        hint = f"snncc reads the arrays named x (inputs) and y (labels): save them as numpy.savez(path, {renames})"
+    return DataError(f"no array 'x' in the data file; it holds {named}", code="DAT004", source=str(path), hint=hint)
+
+
+# names people give their inputs and labels, lower-cased: offered as x and y in DAT004's hint
+_ALIASES = {
+    "x": {"x", "inputs", "input", "data", "images", "samples", "features", "x_test", "x_train"},
+    "y": {"y", "labels", "label", "targets", "target", "y_test", "y_train"},
+}
 
 
 def dataset_from_arrays(x: Any, y: Any = None, source: str = "<arrays>") -> Dataset:

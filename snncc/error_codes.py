@@ -193,6 +193,7 @@ MEANINGS: dict[str, str] = {
     "MAP042": "a placement exceeds a per-core limit",
     "MAP043": "a placement puts a core on the wrong chip",
     "MAP044": "a placement uses more cores than the target has",
+    "MAP051": "a netx network (Lava's Loihi LIF) compiled for a target of another numerics family",
     "MAP101": "the conversion's --reset or --shift needs a neuron feature the target lacks",
     # OUT: the output cannot be written
     "OUT001": "the output cannot be written",

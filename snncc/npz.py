@@ -33,6 +33,12 @@ def read_npz(path: Path, names: list[str] | tuple[str, ...]) -> dict[str, np.nda
     return arrays
 
 
+def members(path: Path) -> list[str]:
+    """The names of the arrays an .npz holds (read from its directory: no member is decompressed)."""
+    with np.load(path, allow_pickle=False) as npz:
+        return sorted(npz.files)
+
+
 def _declared(member) -> tuple[tuple[int, ...], np.dtype]:
     version = np.lib.format.read_magic(member)
     header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0

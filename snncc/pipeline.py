@@ -25,9 +25,10 @@ from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
-from snncc.errors import DataError, Diagnostic, MappingError
+from snncc.errors import DataError, Diagnostic, MappingError, QuantizationError
 from snncc.ir import Graph, Numerics, Stage, verify
 from snncc.ir.printer import print_graph
+from snncc.mapping.xylo import pool_problems
 from snncc.options import CompileOptions
 from snncc.passes.align_depths import align_depths
 from snncc.passes.approximate import AFTER_CANONICALIZE, approximate
@@ -167,7 +168,13 @@ class QuantizeToTarget:
         settings = Quantize(
             numerics=target_numerics(target, ctx.options), input_encoding=input_encoding(target, ctx.options)
         )
-        int_graph, ctx.quantization = quantize(graph, settings, ctx.calibration)
+        try:
+            int_graph, ctx.quantization = quantize(graph, settings, ctx.calibration)
+        except QuantizationError as err:  # also what the core could not hold: every blocker in one run
+            more = pool_problems(graph, target.xylo) if target.xylo is not None else []
+            if not more:
+                raise
+            raise QuantizationError(diagnostics=[*err.diagnostics, *more]) from err
         ctx.quantized_from = graph
         ctx.diagnostics.extend(ctx.quantization.diagnostics)
         return int_graph

@@ -19,7 +19,7 @@ class CompileResult:
     model_path: Path
     target: Target
     dataset: Dataset
-    float_graph: Graph  # the imported model (FLOAT stage) the deployment was verified against
+    float_graph: Graph  # the imported model (FLOAT stage; a netx file's INTEGER one) verified against
     int_graph: Graph
     quantization: QuantizationReport
     placement: Any  # snncc.mapping Placement
@@ -63,10 +63,10 @@ class Deployment:
     model_path: Path
     target: Target
     dataset: Dataset  # the samples to score: none of them was used for calibration unless calibration.overlaps
-    calibration: CalibrationSplit
+    calibration: CalibrationSplit | None  # None: nothing was calibrated (a netx network arrives integer)
     input_name: str
-    model_graph: Graph  # the imported model (FLOAT stage): what the deployment is verified against
-    float_graph: Graph  # CANONICAL stage, after any approximations
+    model_graph: Graph  # the imported model (FLOAT stage; a netx file's INTEGER one): verified against
+    float_graph: Graph | None  # CANONICAL stage, after any approximations; None for a netx network
     int_graph: Graph
     quantization: QuantizationReport
     placement: Any  # snncc.mapping Placement

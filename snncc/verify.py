@@ -29,7 +29,7 @@ import numpy as np
 from snncc.backends import Record, Trace, first_mismatch, get_backend
 from snncc.backends.base import merge_traces
 from snncc.backends.refsim import RefSim
-from snncc.ir import Graph, IntInput, IntLIF, IntXyloLIF, Output
+from snncc.ir import Graph, IntInput, IntLIF, IntXyloLIF, Output, Stage
 from snncc.ir.ops_float import STEP_READOUTS
 from snncc.parallel import ordered_map
 from snncc.passes.align_depths import relays_of
@@ -362,9 +362,18 @@ class _BatchResult:
     varies: bool = False  # the batch's samples are not all equal
 
 
+def reference_run(model: Graph, x: dict[str, np.ndarray], record: Record | None = None) -> Trace:
+    """The model the deployment is verified against, run: a float model on floatsim, or a network
+    that arrived integer (a netx file, snncc/netx_model.py) on refsim as it was read."""
+    recorded = {} if record is None else {"record": record}
+    if model.meta.stage is Stage.INTEGER:
+        return RefSim().run(model, quantize_inputs(model, x), **recorded)
+    return get_backend("floatsim").run(model, x, **recorded)
+
+
 def _compare_batch(job: _BatchJob) -> _BatchResult:
     """One batch on both simulators; a top-level function so that other processes can run it."""
-    ft = get_backend("floatsim").run(job.float_graph, job.x, record=Record(spikes=True, layers=job.float_layers))
+    ft = reference_run(job.float_graph, job.x, Record(spikes=True, layers=job.float_layers))
     quantized = quantize_inputs(job.int_graph, job.x)
     it = RefSim(device=job.device).run(job.int_graph, quantized, record=Record(spikes=True, layers=job.layers))
     equal, float_spikes, first = {}, {}, {}

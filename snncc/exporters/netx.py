@@ -43,8 +43,8 @@ from snncc.netx_format import (
 __all__ = ["write_netx"]
 
 EXPONENT_HINT = (
-    "netx weights are integers in units of 2^6 v LSB with no exponent (dense: 8 bits); compile with a "
-    "target whose numerics set weight_exp_min and weight_exp_max to 0"
+    "netx weights are integers in units of 2^6 v LSB with no exponent (dense: 8 bits); compile again with "
+    "`snncc compile ... --netx-compatible`, which quantizes within what netx holds"
 )
 
 
@@ -273,13 +273,19 @@ def _neuron_problems(name: str, lif: IntLIF) -> list[Diagnostic]:
                 "OUT203",
                 f"{off_grid} of {total.size} biases are not multiples of 2^{BIAS_EXP} v LSB: netx fixes bias_exp to {BIAS_EXP}",
                 node=name,
-                hint="netx holds biases as mantissas at exponent 6 only; a model without biases (bias=False, "
-                "no BatchNorm) exports, or run this artifact in Lava with `snncc simulate DIR --backend lava`",
+                hint="netx holds biases as mantissas at exponent 6 only: compile again with `snncc compile ... "
+                "--netx-compatible`, or run this artifact in Lava with `snncc simulate DIR --backend lava`",
             )
         )
     elif np.abs(total >> BIAS_EXP).max(initial=0) > (1 << 12) - 1:
         problems.append(
-            Diagnostic("error", "OUT203", "biases exceed Lava's 13-bit bias mantissa at exponent 6", node=name)
+            Diagnostic(
+                "error",
+                "OUT203",
+                "biases exceed Lava's 13-bit bias mantissa at exponent 6",
+                node=name,
+                hint="compile again with `snncc compile ... --netx-compatible`, which keeps biases within it",
+            )
         )
     return problems
 

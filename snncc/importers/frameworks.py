@@ -15,6 +15,7 @@ is slow, and the package may not be installed).
 from __future__ import annotations
 
 import importlib
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -88,3 +89,16 @@ def framework_of(kind: type) -> FrameworkImporter | None:
     if package not in _REGISTERED and package in _IMPORTER_MODULES:
         importlib.import_module(_IMPORTER_MODULES[package])
     return _REGISTERED.get(package)
+
+
+def neuron_classes(walk: Walk, chain: list[tuple[str, Op]]) -> str:
+    """The graph note NEURON_CLASSES (snncc/hints.py) for the layers of ``chain`` (name, op) that a framework's module made."""
+    built = {name for name, _ in chain}
+    classes = {
+        call.name: f"{package}.{type(call.module).__name__}"
+        for call in walk.calls
+        if call.module is not None and call.name in built
+        for package in [str(type(call.module).__module__).partition(".")[0]]
+        if package in _IMPORTER_MODULES
+    }
+    return json.dumps(classes, sort_keys=True) if classes else ""

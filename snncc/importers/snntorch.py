@@ -180,7 +180,8 @@ def leaky(name: str, m: Leaky, src: Shape | None) -> Op:
             "reset_mechanism='subtract' with reset_delay=False: a neuron whose potential exceeded 2·threshold "
             "keeps the previous reset and must exceed 2·threshold to fire again (snntorch 1.0.0), which no "
             "lif reproduces",
-            "train with reset_delay=True (the default) or reset_mechanism='zero'",
+            "train with reset_delay=True (the default: loihi2; xylo with Synaptic and beta=1.0) or "
+            "reset_mechanism='zero' (loihi, loihi2); README: which forms deploy where",
         )
     if beta == 0.0:
         raise unsupported_setting(
@@ -219,8 +220,9 @@ def _refuse_refractory_zero(name: str, m: RLeaky | Synaptic, dropped: str) -> No
             f"{type(m).__name__} with reset_mechanism='zero' and reset_delay=True zeroes the whole next membrane "
             f"after a spike, {dropped} included (snntorch 1.0.0 multiplies it by 1 - reset): a refractory step no "
             "lif has",
-            "train with reset_delay=False (a reset to 0 right after the spike, the hard reset NIR and snncc use) "
-            "or reset_mechanism='subtract'",
+            "train with reset_delay=False (a reset to 0 right after the spike, the hard reset NIR and snncc use: "
+            "loihi, loihi2) or reset_mechanism='subtract' (loihi2; xylo with Synaptic and beta=1.0); README: which "
+            "forms deploy where",
         )
 
 

@@ -37,10 +37,11 @@ from torch import nn
 
 from snncc import nn as snn
 from snncc.errors import Diagnostic, ImportFailed, InvalidGraph
+from snncc.hints import NEURON_CLASSES
 from snncc.ir import LIF, Graph, GraphBuilder, GraphMeta, Input, MaxPool2d, Op, Shape, Stage, SumPool2d, verify
 
 from . import input_reshape, time_loop
-from .frameworks import Adapted, LayerCall, Walk, framework_of
+from .frameworks import Adapted, LayerCall, Walk, framework_of, neuron_classes
 from .readout import add_readout
 from .safe_load import load_torch_model
 from .torch_layers import BYPASSED, SUPPORTED_NAMES, Unsupported, bypassed, convert, shaped, spike_or
@@ -88,6 +89,9 @@ def import_torch(
     chain = build_chain(builder, walk, shape)
     add_readout(builder, chain, readout, steps)
     notes["import_order"] = walk.order_note
+    classes = neuron_classes(walk, chain)
+    if classes:  # so that a target's refusal can name the fix in the user's framework (snncc/hints.py)
+        notes[NEURON_CLASSES] = classes
     if any(m.training and isinstance(m, (nn.modules.batchnorm._BatchNorm, *BYPASSED)) for m in model.modules()):
         notes["mode"] = "the model was in train mode; imported with eval semantics (batch-norm running statistics)"
     meta = GraphMeta(

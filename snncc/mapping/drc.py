@@ -7,6 +7,7 @@ from collections.abc import Callable
 import numpy as np
 
 from snncc.errors import Diagnostic
+from snncc.hints import framework_fix
 from snncc.ir import Graph, IntCLIF, IntInput, IntLIF
 from snncc.target import Target
 
@@ -54,14 +55,19 @@ def neuron_features_supported(graph: Graph, target: Target) -> list[Diagnostic]:
         if isinstance(op, IntCLIF):
             needs.add("clif")
         for feature in sorted(needs - target.neuron_features):
+            approximations = ", ".join(APPROXIMATIONS_FOR.get(feature, ())) or "none exists"
+            fix = framework_fix(graph, name, feature, target.name, target.numerics.family, op.reset)
             diags.append(
                 Diagnostic(
                     "error",
                     "MAP002",
                     f"the layer needs the neuron feature {feature!r}, which {target.name} does not have",
                     node=name,
-                    hint=f"choose a target that has it (see `snncc targets`), retrain without it, or accept a named "
-                    f"approximation: {', '.join(APPROXIMATIONS_FOR.get(feature, ())) or 'none exists'}",
+                    hint=f"{fix}; or choose a target that has it (see `snncc targets`), or accept a named "
+                    f"approximation: {approximations}"
+                    if fix
+                    else f"choose a target that has it (see `snncc targets`), retrain without it, or accept a named "
+                    f"approximation: {approximations}",
                 )
             )
     return diags
@@ -154,7 +160,7 @@ def limits_are_confirmed(graph: Graph, target: Target) -> list[Diagnostic]:
             "warning",
             "MAP030",
             f"mapping relies on uncertain per-core limits of {target.name}: {', '.join(uncertain)}",
-            source=str(target.path),
+            source=target.path.name,  # reports travel: the file's name, not where snncc is installed
         )
     ]
 

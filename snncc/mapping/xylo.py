@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from snncc.errors import Diagnostic, MappingError
-from snncc.ir import Graph, IntDense, IntInput, IntXyloLIF, Output, Stage, verify
+from snncc.ir import LIF, Graph, Input, IntDense, IntInput, IntXyloLIF, Output, Stage, verify
 from snncc.target import Target, XyloPools
 
 from .connectivity import full_box
@@ -72,12 +72,35 @@ def core_fits(graph: Graph, target: Target) -> list[Diagnostic]:
     return []
 
 
+def pool_problems(graph: Graph, pools: XyloPools) -> list[Diagnostic]:
+    """The layer sizes one core's pools cannot hold (input channels, hidden and output neurons), read
+    from a graph at any stage: `snncc check` reports them beside quantization's refusals."""
+    inputs = [(n, op) for n, op in graph.nodes if isinstance(op, (Input, IntInput))]
+    layers = [n for n in graph.topo_order() if isinstance(graph[n], (LIF, IntXyloLIF))]
+    if len(inputs) != 1 or not layers:
+        return []
+    sizes = {n: int(np.prod(graph[n].shape)) for n in layers}
+    counts = [
+        (inputs[0][0], int(np.prod(inputs[0][1].shape)), int(pools.input_channels), "input channels"),
+        (None, sum(sizes[n] for n in layers[:-1]), int(pools.hidden_neurons), "hidden neurons"),
+        (layers[-1], sizes[layers[-1]], int(pools.output_neurons), "output neurons"),
+    ]
+    return [
+        Diagnostic("error", "MAP050", f"{count} {what}; Xylo has {limit}", node=node, hint=XYLO_SHAPE)
+        for node, count, limit, what in counts
+        if count > limit
+    ]
+
+
+XYLO_SHAPE = "Xylo runs: input channels -> hidden layers in a chain (each may be recurrent) -> one output layer"
+
+
 def _refuse(message: str, node: str | None = None) -> MappingError:
     return MappingError(
         message,
         code="MAP050",
         node=node,
-        hint="Xylo runs: input channels -> hidden layers in a chain (each may be recurrent) -> one output layer",
+        hint=XYLO_SHAPE,
     )
 
 

@@ -21,6 +21,7 @@ import math
 import numpy as np
 
 from snncc.errors import Diagnostic, QuantizationError
+from snncc.hints import framework_fix
 from snncc.ir import LIF, Const, Dense, Graph, GraphBuilder, Input, IntDense, IntInput, IntXyloLIF, Output, Stage
 
 from .calibrate import Calibration
@@ -39,6 +40,9 @@ def quantize_xylo(
     inputs: dict[str, InputQuantization] = {}
     for name, op in graph.of_type(Input):
         inputs[name] = _quantize_input(name, op, options, calibration)
+    problems = [d for name, op in layers for d in _refusals(name, op, graph, n.decay_bits)]
+    if problems:  # every layer's, at once (`snncc check` lists every blocker)
+        raise QuantizationError(diagnostics=problems)
     plans = {name: _plan_layer(name, op, graph, inputs, options, calibration) for name, op in layers}
     exponents = _matrix_exponents(graph, plans, inputs, last, n.weight_exp_max)
 
@@ -95,18 +99,8 @@ def _plan_layer(
     calibration: Calibration | None,
 ) -> _LayerPlan:
     n = options.numerics
-    _check_supported(name, op, graph)
     dash_max = (1 << n.decay_bits) - 1
-    dash_syn = int(np.clip(round(-math.log2(max(1.0 - op.alpha, 2.0**-dash_max))), 0, dash_max))
-    if dash_syn == 0:
-        raise QuantizationError(
-            f"the synaptic current decay alpha = {op.alpha:g} has no Xylo form: its current keeps "
-            "1 − 2^−dash_syn of itself each step, at least half",
-            code="QNT030",
-            node=name,
-            hint="train a current-based neuron with alpha = 1 − 2^−k, k = 1..15 (snntorch Synaptic, "
-            "norse/NIR CubaLIF); a neuron without current memory (alpha = 0) does not map onto Xylo",
-        )
+    dash_syn = _dash_syn(op, n.decay_bits)
     dash_mem = int(np.clip(round(-math.log2(max(1.0 - op.beta, 2.0**-dash_max))), 0, dash_max))
     keep = 1.0 - 2.0**-dash_syn
     weights = {}
@@ -142,29 +136,73 @@ def _plan_layer(
     return _LayerPlan(scale, limited_by, dash_syn, dash_mem, weights, v_extent, tuple(diags))
 
 
-def _check_supported(name: str, op: LIF, graph: Graph) -> None:
-    def refuse(what: str, hint: str) -> QuantizationError:
-        return QuantizationError(f"Xylo's neuron has no {what}", code="QNT031", node=name, hint=hint)
+def _dash_syn(op: LIF, decay_bits: int) -> int:
+    dash_max = (1 << decay_bits) - 1
+    return int(np.clip(round(-math.log2(max(1.0 - op.alpha, 2.0**-dash_max))), 0, dash_max))
 
+
+def _refusals(name: str, op: LIF, graph: Graph, decay_bits: int) -> list[Diagnostic]:
+    """Everything about the layer that Xylo's neuron and synapses cannot run (QNT030-QNT032)."""
+
+    def refuse(what: str, hint: str) -> Diagnostic:
+        return Diagnostic("error", "QNT031", f"Xylo's neuron has no {what}", node=name, hint=hint)
+
+    pool = graph.predecessors(name)[0]
+    if name == f"{pool}.or" and not isinstance(graph[pool], Dense):  # importers' OR neurons of spike max pooling
+        hint = "pool with nn.Linear layers only: Xylo has no pooling"
+        text = f"{pool} (max pooling of spikes) needs a pooling window and a layer of OR neurons behind it"
+        return [
+            Diagnostic(
+                "error", "QNT032", f"{text}: Xylo connects neurons by weight matrices only", node=pool, hint=hint
+            )
+        ]
+    problems = []
     if op.reset != "subtract" and op.spiking:
-        raise refuse("reset to zero: it subtracts the threshold", "train with reset by subtraction")
+        hint = _fix(graph, name, "reset_zero") or "train with reset by subtraction"
+        problems.append(refuse("reset to zero: it subtracts the threshold", hint))
     if op.v_floor is not None:
-        raise refuse("voltage floor", "train without a floor on the membrane potential")
+        problems.append(refuse("voltage floor", "train without a floor on the membrane potential"))
     for field in ("v_init", "i_init"):
         value = getattr(op, field)
         if value is not None and np.any(value.array != 0):
-            raise refuse(
-                f"initial state ({field})",
-                "start every sample from rest; a synapse bias into a decaying current needs one (use bias=False)",
+            problems.append(
+                refuse(
+                    f"initial state ({field})",
+                    _fix(graph, name, field, op.reset)
+                    or "start every sample from rest; a synapse bias into a decaying current needs one (use bias=False)",
+                )
             )
+            break  # one initial state is enough to say; the fix is the same
+    if _dash_syn(op, decay_bits) == 0:
+        problems.append(
+            Diagnostic(
+                "error",
+                "QNT030",
+                f"the synaptic current decay alpha = {op.alpha:g} has no Xylo form: its current keeps "
+                "1 − 2^−dash_syn of itself each step, at least half",
+                node=name,
+                hint=_fix(graph, name, "current")
+                or "train a current-based neuron with alpha = 1 − 2^−k, k = 1..15 (snntorch Synaptic, "
+                "norse/NIR CubaLIF); a neuron without current memory (alpha = 0) does not map onto Xylo",
+            )
+        )
     for sname in graph.predecessors(name):
         if not isinstance(graph[sname], Dense):
-            raise QuantizationError(
-                f"{sname} is a {graph[sname].OP}: Xylo connects neurons by weight matrices only",
-                code="QNT032",
-                node=name,
-                hint="use fully connected layers (nn.Linear) for the xylo target",
+            problems.append(
+                Diagnostic(
+                    "error",
+                    "QNT032",
+                    f"{sname} is a {graph[sname].OP}: Xylo connects neurons by weight matrices only",
+                    node=name,
+                    hint="use fully connected layers (nn.Linear) for the xylo target",
+                )
             )
+    return problems
+
+
+def _fix(graph: Graph, layer: str, feature: str, reset: str = "") -> str | None:
+    """The fix in the user's framework (snncc/hints.py), where a framework's class made the layer."""
+    return framework_fix(graph, layer, feature, "xylo", "xylo", reset)
 
 
 def _matrix_exponents(

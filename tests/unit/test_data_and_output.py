@@ -34,6 +34,14 @@ def test_bad_data_files(tmp_path, arrays, code):
     assert str(path) in err.value.render()
 
 
+def test_a_file_without_x_names_what_it_holds_and_the_rename(tmp_path):
+    path = write(tmp_path / "d.npz", X=np.zeros((3, 4)), labels=np.zeros(3, dtype=np.int64))
+    with pytest.raises(DataError) as err:
+        load_dataset(path)
+    text = err.value.render()
+    assert err.value.code == "DAT004" and "'X', 'labels'" in text and "numpy.savez(path, x=X, y=labels)" in text
+
+
 def test_shape_mismatch_names_both_shapes(tmp_path):
     path = write(tmp_path / "d.npz", x=np.zeros((2, 1, 4, 4)))
     with pytest.raises(DataError) as err:

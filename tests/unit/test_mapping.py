@@ -184,6 +184,7 @@ def test_all_violations_are_reported_at_once():
 def test_uncertain_limits_give_a_warning():
     diags = check_design_rules(mlp([4, 4]), load_target("loihi2"))
     assert [d.code for d in diags if d.severity == "warning"] == ["MAP030"]
+    assert diags[-1].source == "loihi2.yaml"  # it goes into every report: never the install path
 
 
 @given(st.lists(st.integers(1, 150), min_size=2, max_size=4))

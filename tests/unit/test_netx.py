@@ -166,6 +166,9 @@ def test_bundled_example_is_refused_naming_every_layer_netx_cannot_hold(tmp_path
     err = capsys.readouterr().err
     reported = {(line.split("[")[1].split("]")[0], line.split("'")[1]) for line in err.splitlines() if "error[" in line}
     assert reported == expected
+    hints = err.split("error[OUT20")[1:]
+    for h in hints:  # what the exponents and biases need is a flag away: the hint names it
+        assert ("--netx-compatible" in h) == h.startswith(("3]", "4]")), h
     assert "Traceback" not in err and not (tmp_path / "d.net").exists()
     assert not list(tmp_path.glob(".d.net.*")), "no temporary file may be left behind"
 

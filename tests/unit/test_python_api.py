@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -62,3 +64,33 @@ def test_bad_arrays_get_the_data_file_errors():
     with pytest.raises(DataError) as err:
         snncc.compile_module(model, np.zeros((4, 1, 8, 8)), np.zeros(3, dtype=np.int64))
     assert err.value.code == "DAT009"
+
+
+def test_the_public_api_is_listed_and_imported_only_when_used():
+    assert {"compile_module", "compile_model", "check_model", "CompileOptions", "simulate_artifact"} <= set(dir(snncc))
+    assert "annotations" not in dir(snncc) and set(dir(snncc)) == set(snncc.__all__)
+    for name in snncc.__all__:
+        assert getattr(snncc, name) is not None
+    code = "import sys, snncc; dir(snncc); print(sorted(m for m in ('torch', 'numpy') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]", "import snncc must stay cheap: torch and numpy load on first use"
+
+
+def test_calibration_samples_are_taken_as_arrays_and_the_report_names_the_data():
+    digits = np.load(DIGITS / "test_data.npz")
+    x, y = digits["x"][:48], digits["y"][:48]
+    calib = np.load(DIGITS / "calib_data.npz")["x"][:32]
+    model = load_torch_model(DIGITS / "model.pt")
+    options = snncc.CompileOptions(target="loihi")
+    given = snncc.compile_module(model, x, y, options, calib=torch.from_numpy(calib))
+    assert len(given.dataset) == 48  # every sample scored: none was spent on calibration
+    assert given.calibration.calibration.x.shape == (32, 1, 8, 8) and "<array calib>" in given.calibration.how
+    default = snncc.compile_module(model, x, y, options)
+    assert len(default.dataset) == 36 and "<array x>" in default.calibration.how  # the data, not "<SNN>"
+    assert "SNN" not in default.calibration.how
+    # the calibration scales differ, so the quantization does: the arrays were really used
+    a, b = given.quantization.layers[0], default.quantization.layers[0]
+    assert a.to_dict() != b.to_dict()
+    with pytest.raises(DataError) as err:
+        snncc.compile_module(model, x, y, options, calib=np.zeros((3, 5)))
+    assert err.value.code == "DAT008" and "(5,)" in err.value.render()

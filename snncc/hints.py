@@ -1,0 +1,92 @@
+"""The fix in the user's own framework for a neuron feature a target lacks.
+
+Some features a target refuses were not written by the user but made by snncc's translation:
+snntorch's default subtract reset acts one step late, which snncc expresses exactly as a soft
+reset plus an initial potential θ(1/β − 1) (importers/snntorch.py); a refusal that only said
+"retrain without v_init" would send the user looking for a setting they never wrote.  The
+importers record which framework class made each neuron layer (graph note NEURON_CLASSES);
+here each (framework, feature, target) gets the setting to train with, or says plainly that no
+form of that framework reaches the target.  README "Which forms deploy where" is the same table,
+checked by tests/integration/test_framework_forms.py.
+"""
+
+from __future__ import annotations
+
+import json
+
+from snncc.ir import Graph
+
+# graph note: JSON {layer: "package.Class"} of the neuron layers another framework's modules made
+NEURON_CLASSES = "neuron_classes"
+
+# Xylo's only exact snntorch form: a current decay Xylo has, no leak-made initial potential
+SNNTORCH_XYLO = (
+    "snntorch.Synaptic(alpha=1 - 2**-k, beta=1.0) with the default reset_mechanism='subtract' "
+    "(k = 1..15; nn.Linear layers, bias=False)"
+)
+NO_SPIKINGJELLY_XYLO = (
+    "no spikingjelly neuron snncc imports reaches Xylo, whose neurons integrate a decaying synaptic "
+    "current; train the model in snntorch as " + SNNTORCH_XYLO + ", or deploy on loihi or loihi2"
+)
+
+
+def origin(graph: Graph, layer: str) -> str | None:
+    """'snntorch.Leaky' for a layer that class made, else None (snncc.nn, NIR, netx, or no note)."""
+    note = graph.meta.note(NEURON_CLASSES)
+    if not note:
+        return None
+    try:
+        return json.loads(note).get(layer)
+    except (ValueError, AttributeError):
+        return None
+
+
+def framework_fix(graph: Graph, layer: str, feature: str, target: str, family: str, reset: str = "") -> str | None:
+    """What to train instead, in the framework that made ``layer``, when ``target`` (of the numerics
+    ``family``) lacks ``feature`` (reset_subtract, reset_zero, v_init, current: a synaptic current
+    decay); ``reset``: the layer's ("zero": an initial state comes from a bias, not from the reset).
+    None where no framework's class made the layer."""
+    made_by = origin(graph, layer)
+    if made_by is None:
+        return None
+    framework, _, cls = made_by.partition(".")
+    xylo = family == "xylo"
+    if framework == "snntorch":
+        return _snntorch(cls, feature, target, xylo, reset)
+    if framework == "spikingjelly":
+        return _spikingjelly(feature, target, xylo)
+    return None
+
+
+def _snntorch(cls: str, feature: str, target: str, xylo: bool, reset: str) -> str:
+    if feature in ("v_init", "i_init") and (reset == "zero" or feature == "i_init"):
+        return (
+            f"snncc made this initial state from the bias of the layer feeding snntorch {cls}'s decaying current "
+            f"(its resting current); train that layer with bias=False"
+            + (f", and {target} runs exactly only {SNNTORCH_XYLO}" if xylo else "")
+        )
+    zero = "reset_mechanism='zero'" + ("" if cls == "Leaky" else ", reset_delay=False")
+    if xylo:  # --approximate drop-initial-potential is no way out: the leak's bias θ(1/β − 1)(1 − β) stays
+        made = (
+            f"snncc made this initial potential θ(1/β − 1) from the one-step delay of snntorch {cls}'s subtract "
+            "reset with beta < 1; "
+            if feature == "v_init"
+            else ""
+        )
+        return f"{made}{target} runs exactly only {SNNTORCH_XYLO}"
+    if feature in ("reset_subtract", "v_init"):
+        made = (
+            "snncc made this initial potential θ(1/β − 1) from the one-step delay of snntorch's subtract reset"
+            if feature == "v_init"
+            else "snntorch's reset_mechanism='subtract' (its default) resets by subtraction"
+        )
+        return f"{made}; {target} resets to zero: train the {cls} with {zero}"
+    return f"train the {cls} with the settings loihi2 lists (see README: which forms deploy where)"
+
+
+def _spikingjelly(feature: str, target: str, xylo: bool) -> str:
+    if xylo:
+        return NO_SPIKINGJELLY_XYLO
+    if feature in ("reset_subtract", "v_init"):
+        return f"{target} resets to zero: train with v_reset=0.0 (spikingjelly's default hard reset)"
+    return "train with spikingjelly's defaults (v_reset=0.0, decay_input=True)"
