@@ -73,6 +73,25 @@ def conv_out_hw(
     return (out[0], out[1])
 
 
+def check_window(
+    name: str,
+    op: Any,
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    dilation: tuple[int, int] = (1, 1),
+) -> None:
+    """A sliding window a file declared (ONNX attributes, graph.json): stride 0 would divide by zero."""
+    if min(*kernel, *stride, *dilation) < 1 or min(padding) < 0 or getattr(op, "groups", 1) < 1:
+        raise InvalidGraph(
+            f"{op.OP} with kernel {tuple(kernel)}, stride {tuple(stride)}, padding {tuple(padding)}, "
+            f"dilation {tuple(dilation)}, groups {getattr(op, 'groups', 1)}: kernel, stride, dilation and groups "
+            "must be at least 1 and padding at least 0",
+            code="GRF022",
+            node=name,
+        )
+
+
 def check_bias(name: str, op: Any, out: int) -> None:
     """A synapse's bias: one value per output channel (a file may give any number)."""
     if op.bias is not None and op.bias.array.size not in (1, out):
@@ -108,6 +127,7 @@ def conv2d_shape(op: Any, inputs: list[Shape], name: str) -> Shape:
     c_out, c_in_g, kh, kw = op.weight.shape
     if len(src) != 3 or src[0] != c_in_g * op.groups:
         raise shape_mismatch(name, op, (c_in_g * op.groups, -1, -1), src)
+    check_window(name, op, (kh, kw), op.stride, op.padding, op.dilation)
     h, w = conv_out_hw((src[1], src[2]), (kh, kw), op.stride, op.padding, op.dilation)
     if h < 1 or w < 1:
         raise InvalidGraph(f"{op.OP} output would be empty for input {src}", code="GRF004", node=name)

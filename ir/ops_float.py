@@ -19,6 +19,7 @@ from .op import (
     Op,
     Shape,
     check_bias,
+    check_window,
     conv2d_shape,
     conv_out_hw,
     expect_inputs,
@@ -103,6 +104,7 @@ class Pool2d(Op):
         src = inputs[0]
         if len(src) != 3:
             raise shape_mismatch(name, self, (-1, -1, -1), src)
+        check_window(name, self, self.kernel, self.stride, self.padding)
         h, w = conv_out_hw((src[1], src[2]), self.kernel, self.stride, self.padding)
         if h < 1 or w < 1:
             raise InvalidGraph(f"pooling output would be empty for input {src}", code="GRF004", node=name)
