@@ -29,7 +29,7 @@ from snncc.npz import read_npz
 
 from .const import Const
 from .graph import Edge, Graph, GraphMeta, Stage
-from .numerics import Numerics
+from .numerics import Numerics, out_of_range
 from .op import Op
 from .ops_float import FLOAT_OPS
 from .ops_int import INT_OPS
@@ -86,6 +86,9 @@ def from_json(doc: dict[str, Any], arrays: dict[str, np.ndarray], source: str = 
             wrong = [k for k, v in m["numerics"].items() if k in numerics_types and not _has_type(v, numerics_types[k])]
             if wrong:
                 raise InvalidGraph(f"meta.numerics: {wrong[0]} has the wrong type", code="GRF064", source=source)
+            outside = out_of_range(m["numerics"])  # weight_bits 80 would overflow the int64 simulation
+            if outside:
+                raise InvalidGraph(f"meta.numerics: {outside[0]}", code="GRF064", source=source)
         meta = GraphMeta(
             stage=Stage(m["stage"]),
             steps=m["steps"],
