@@ -26,6 +26,7 @@ from snncc.limits import Limits, set_limits
 from snncc.progress import Progress
 
 EPILOG = "exit codes: 0 success, 1 verification below tolerance, 2 bad input, 3 internal error"
+EXIT_STDOUT_CLOSED = 141  # 128 + SIGPIPE, as a shell tool killed by it
 
 
 # --- options several commands share (argparse parents: one definition, one help text) ----------
@@ -200,7 +201,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     s = sub.add_parser(
-        "simulate", help="run a compiled artifact (an --out directory) on a backend", epilog=EPILOG, parents=[common]
+        "simulate",
+        help="run a compiled artifact (an --out directory) on a backend",
+        epilog=EPILOG,
+        parents=[json_option, common],
     )
     s.add_argument("artifact", type=Path, help="directory written by `snncc compile`")
     s.add_argument("--data", type=Path, help=".npz with x (and y); default: bundled digits when the shapes match")
@@ -214,7 +218,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--samples", type=int, help="run the first N samples only")
     s.add_argument("--device", help="refsim with torch on this device (cuda, cpu); default numpy")
 
-    e = sub.add_parser("export", help="write a model or a compiled artifact in another format", epilog=EPILOG)
+    e = sub.add_parser(
+        "export", help="write a model or a compiled artifact in another format", epilog=EPILOG, parents=[json_option]
+    )
     e.add_argument("source", type=Path, help="a compiled artifact (--out directory of `snncc compile`)")
     fmt = e.add_mutually_exclusive_group(required=True)
     fmt.add_argument("--nir", type=Path, metavar="FILE.nir", help="the float graph as a NIR graph")
@@ -291,14 +297,29 @@ class Terminated(KeyboardInterrupt):
         self.signum = signum
 
 
+_terminated: list[int] = []  # the signal already raised: later ones wait for the clean-up it started
+
+
 def _terminate(signum: int, _frame: object) -> None:
-    raise Terminated(signum)
+    if not _terminated:
+        _terminated.append(signum)
+        raise Terminated(signum)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    with _signals_as_interrupts():
-        return _run(args)
+    with _signals_as_interrupts():  # before anything that could create a file
+        if sys.stdout is None:  # started with stdout closed (`snncc ... >&-`): as if its reader had gone
+            print("snncc: standard output is closed; nothing was done", file=sys.stderr)
+            return EXIT_STDOUT_CLOSED
+        try:
+            args = build_parser().parse_args(argv)
+            return _run(args)
+        except BrokenPipeError:  # stdout piped into a reader that stopped (`| head`): not an error of ours
+            with contextlib.suppress(OSError):  # so that the exit flush cannot fail again
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return EXIT_STDOUT_CLOSED
+        except KeyboardInterrupt as exc:  # a signal while an error or the result was being printed
+            return _interrupted(exc)
 
 
 @contextlib.contextmanager
@@ -308,6 +329,7 @@ def _signals_as_interrupts() -> Iterator[None]:
         previous = {s: signal.signal(s, _terminate) for s in handled}
     except ValueError:  # not the main thread: signals stay as they are
         previous = {}
+    _terminated.clear()
     try:
         yield
     finally:
@@ -335,12 +357,7 @@ def _run(args: argparse.Namespace) -> int:
     except SnnccError as err:
         return _failed(err, args)
     except KeyboardInterrupt as exc:
-        signum = getattr(exc, "signum", signal.SIGINT)
-        print(f"snncc: interrupted ({signal.Signals(signum).name}); no partial output was left", file=sys.stderr)
-        return 128 + signum
-    except BrokenPipeError:  # stdout piped into a reader that stopped (`| head`): not an error of ours
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit flush cannot fail again
-        return 141  # 128 + SIGPIPE, as a shell tool killed by it
+        return _interrupted(exc)
     except SystemExit as exc:  # snncc never exits from inside: the model's own code (--arch, a pickle) did
         err = ModelLoadError(
             f"the model's own code exited (SystemExit {exc.code!r}) while snncc ran it; nothing was written",
@@ -349,11 +366,27 @@ def _run(args: argparse.Namespace) -> int:
             "or in forward(); keep scripts under `if __name__ == '__main__':`",
         )
         return _failed(err, args)
+    except BrokenPipeError:  # main() exits 141
+        raise
+    except MemoryError:  # an input larger than the estimates before each allocation foresaw
+        err = ResourceLimitError(
+            "snncc ran out of memory; nothing was written",
+            code="LIM004",
+            hint="run fewer --samples, or a smaller --max-elements / --max-steps to be refused earlier",
+        )
+        return _failed(err, args)
     except Exception:  # an snncc bug, not a user error: show everything
         traceback.print_exc()
         print("snncc: internal error (a bug); please report it with the traceback above", file=sys.stderr)
         return EXIT_INTERNAL_ERROR
     return EXIT_OK
+
+
+def _interrupted(exc: KeyboardInterrupt) -> int:
+    """Ctrl-C, SIGTERM, SIGHUP: every temporary file was removed on the way out (snncc/output_dir.py)."""
+    signum = getattr(exc, "signum", signal.SIGINT)
+    print(f"snncc: interrupted ({signal.Signals(signum).name}); no partial output was left", file=sys.stderr)
+    return 128 + signum
 
 
 def _failed(err: SnnccError, args: argparse.Namespace) -> int:
@@ -380,7 +413,8 @@ def _compile(args: argparse.Namespace) -> int:
     from snncc.output_dir import check_output_dir
     from snncc.pipeline import check_dump_after
 
-    check_dump_after(args.dump_after)
+    bit_exact = "the lava pass runs only with a bit-exact --backend (lava, xylosim)"
+    check_dump_after(args.dump_after, {} if args.backend != "refsim" else {"lava": bit_exact})
     _check_positive(args.steps, "--steps")
     _check_positive(args.samples, "--samples")
     _check_positive(args.lava_samples, "--lava-samples")
@@ -429,7 +463,7 @@ def _compile(args: argparse.Namespace) -> int:
         _print_json(report["summary"])
     else:
         print(
-            f"{args.out}/report.md: target {report['target']['name']}, {report['cores']['used']} cores, "
+            f"{_shown(args.out)}/report.md: target {report['target']['name']}, {report['cores']['used']} cores, "
             f"{report['energy']['total_pj'] / 1e6:.3f} uJ/sample, float accuracy {_fmt(v['float_accuracy'])}, "
             f"deployed {_fmt(v['deployed_accuracy'])}, agreement {_fmt(v['output_agreement'])}"
             + ("" if result.lava is None else f", {result.lava['backend']} bit-exact: {result.lava['bit_exact']}")
@@ -444,7 +478,8 @@ def _check(args: argparse.Namespace) -> int:
     from snncc.compile import CompileOptions, preflight
     from snncc.pipeline import check_dump_after
 
-    check_dump_after(args.dump_after)
+    after_check = "`snncc check` stops before this pass; `snncc compile` runs it"
+    check_dump_after(args.dump_after, dict.fromkeys(("verify", "energy", "lava"), after_check))
     _check_positive(args.steps, "--steps")
     options = CompileOptions(
         target=args.target,
@@ -527,7 +562,10 @@ def _export(args: argparse.Namespace) -> int:
         if args.nir
         else export_netx(args.source, args.netx, force=args.force)
     )
-    print(f"{written}")
+    if args.json:
+        _print_json({"written": str(written), "format": "nir" if args.nir else "netx"})
+    else:
+        print(_shown(written))
     return EXIT_OK
 
 
@@ -569,7 +607,7 @@ def _convert(args: argparse.Namespace) -> int:
         _print_json(report["summary"])
     else:
         print(
-            f"{args.out}/report.md: target {report['target']['name']}, {report['cores']['used']} cores, "
+            f"{_shown(args.out)}/report.md: target {report['target']['name']}, {report['cores']['used']} cores, "
             f"accuracy ANN {_fmt(a['ann'])}, SNN float {_fmt(a['snn_float'])}, deployed {_fmt(a['deployed'])}"
             + ("" if result.lava is None else f", Lava bit-exact: {result.lava['bit_exact']}")
         )
@@ -585,7 +623,7 @@ def _targets(as_json: bool) -> int:
 
     targets = [load_target(name) for name in available_targets()]
     if as_json:
-        _print_json([_target_summary(t) for t in targets])
+        _print_json({"targets": [_target_summary(t) for t in targets]})  # one object, as every command prints
         return EXIT_OK
     print(f"{'name':<10} {'cores':>8} {'neurons/core':>13} {'fan-in/core':>12} {'synapse bits/core':>18}  title")
     for t in targets:
@@ -648,6 +686,13 @@ def _inputs(args: argparse.Namespace) -> list[Path]:
     if arch and ":" in arch:
         named.append(arch.rpartition(":")[0])
     return [Path(p) for p in named if p]
+
+
+def _shown(path: Path) -> str:
+    """A path as printed: control characters escaped (a name can hold an ANSI escape or a CR)."""
+    from snncc.text import escape_controls
+
+    return escape_controls(str(path))
 
 
 def _fmt(x: float | None) -> str:
