@@ -376,8 +376,30 @@ def _libc() -> ctypes.CDLL | None:
 
 @contextlib.contextmanager
 def _signals_held() -> Iterator[None]:
-    """SIGINT, SIGTERM and SIGHUP wait until the renames are done (delivered right after)."""
-    held = {signal.SIGINT, signal.SIGTERM, *([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])}
+    """SIGINT, SIGTERM and SIGHUP wait until the block is done (delivered right after).
+
+    In the main thread their Python handlers are swapped for one that notes the signal: a signal
+    mask would not do, as it is per thread and torch's or OpenBLAS's threads would take the signal
+    for the main thread's handler to run at once.  Elsewhere the thread's signal mask holds them."""
+    held = [signal.SIGINT, signal.SIGTERM, *([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])]
+    noted: list[int] = []
+    try:
+        previous = {s: signal.signal(s, lambda signum, _frame: noted.append(signum)) for s in held}
+    except ValueError:  # not the main thread
+        with _signal_mask(held):
+            yield
+        return
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        for s in dict.fromkeys(noted):
+            signal.raise_signal(s)  # now to the handler that was there: Ctrl-C's KeyboardInterrupt, snncc's
+
+
+@contextlib.contextmanager
+def _signal_mask(held: list[int]) -> Iterator[None]:
     try:
         previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
     except (AttributeError, OSError):  # no POSIX signal masks (Windows)
