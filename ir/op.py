@@ -73,6 +73,16 @@ def conv_out_hw(
     return (out[0], out[1])
 
 
+def check_weight_dims(name: str, op: Any, *dims: int) -> None:
+    """A weight array with as many dimensions as the op reads (a file may give any)."""
+    if len(op.weight.shape) not in dims:
+        raise InvalidGraph(
+            f"{op.OP} needs a weight of {' or '.join(map(str, dims))} dimensions, got shape {tuple(op.weight.shape)}",
+            code="GRF004",
+            node=name,
+        )
+
+
 def check_window(
     name: str,
     op: Any,
@@ -124,6 +134,7 @@ def conv2d_shape(op: Any, inputs: list[Shape], name: str) -> Shape:
     """Output shape of a conv2d-like op (weight (Cout, Cin/groups, kH, kW), stride, padding, dilation, groups)."""
     expect_inputs(name, op, inputs)
     src = inputs[0]
+    check_weight_dims(name, op, 4)
     c_out, c_in_g, kh, kw = op.weight.shape
     if len(src) != 3 or src[0] != c_in_g * op.groups:
         raise shape_mismatch(name, op, (c_in_g * op.groups, -1, -1), src)

@@ -19,6 +19,7 @@ from .op import (
     Op,
     Shape,
     check_bias,
+    check_weight_dims,
     check_window,
     conv2d_shape,
     conv_out_hw,
@@ -56,6 +57,7 @@ class Dense(Op):
     def infer_shape(self, inputs: list[Shape], name: str) -> Shape:
         expect_inputs(name, self, inputs)
         n_in = int(np.prod(inputs[0]))
+        check_weight_dims(name, self, 2)
         out, w_in = self.weight.shape
         if w_in != n_in:
             raise shape_mismatch(name, self, (w_in,), inputs[0])
