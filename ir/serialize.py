@@ -100,6 +100,8 @@ def from_json(doc: dict[str, Any], arrays: dict[str, np.ndarray], source: str = 
         )
         nodes = []
         for entry in doc["nodes"]:
+            if not isinstance(entry["name"], str):
+                raise InvalidGraph(f"a node name is {json.dumps(entry['name'])[:40]}, not a string", code="GRF064")
             cls = OPS_BY_NAME.get(entry["op"])
             if cls is None:
                 raise InvalidGraph(f"unknown op {entry['op']!r}", code="GRF061", node=entry["name"], source=source)
@@ -121,9 +123,11 @@ def from_json(doc: dict[str, Any], arrays: dict[str, np.ndarray], source: str = 
                     kwargs[k] = v
             nodes.append((entry["name"], cls(**kwargs)))
         edges = tuple(Edge(s, d) for s, d in doc["edges"])
+        if not all(isinstance(end, str) for e in edges for end in (e.src, e.dst)):
+            raise InvalidGraph("an edge names a node by something other than a string", code="GRF064", source=source)
     except InvalidGraph:
         raise
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a field of another JSON type
         raise InvalidGraph(f"malformed graph document: {exc!r}", code="GRF062", source=source) from exc
     return Graph(tuple(nodes), edges, meta)
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from snncc.errors import DataError
 from snncc.limits import check_elements
-from snncc.npz import read_npz
+from snncc.npz import declared, read_npz
 
 # examples/digits/test_data.npz, installed as the package data of snncc.digits (pyproject.toml)
 BUNDLED_DIGITS = Path(str(files("snncc.digits") / "test_data.npz"))
@@ -264,14 +264,8 @@ def _load_npy_dir(path: Path, input_shape: tuple[int, ...] | None, steps: int | 
 
 def _declared_elements(file: Path) -> int:
     """The element count a .npy header declares (ValueError if it is not a .npy header)."""
-    from numpy.lib import format as npy
-
     with open(file, "rb") as f:
-        version = npy.read_magic(f)
-        read = {(1, 0): npy.read_array_header_1_0, (2, 0): npy.read_array_header_2_0}.get(version)
-        if read is None:
-            raise ValueError(f".npy format version {version} (snncc reads 1.0 and 2.0)")
-        shape, _, _ = read(f)
+        shape, _ = declared(f)
     return math.prod(shape)
 
 

@@ -13,6 +13,7 @@ the "ci" hypothesis profile derandomized: tests/conftest.py).  A longer run, ran
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -129,7 +130,7 @@ def value_edits(draw) -> Callable[[object], object]:
             parent = doc
             for key in path[:-1]:
                 parent = parent[key]
-            parent[path[-1]] = new
+            parent[path[-1]] = copy.deepcopy(new)  # never one list inside itself
         return doc
 
     return apply
