@@ -78,14 +78,16 @@ def check_steps(steps: int, source: str | None = None) -> None:
 # counters of a 64-sample batch of a 60,000-neuron model over 20 steps), as they are one batch's,
 # freed before the next
 RECORDING_PER_ELEMENT = 4
+RECORDING_FLOOR = 64_000_000  # values (512 MB as int64) any run may record: a low --max-elements guards files
 
 
 def check_recording(batch: int, steps: int, per_step: int, source: str | None = None) -> None:
-    """Refuse a run whose recordings would hold more than 4 × --max-elements values: ``batch`` samples ×
-    ``steps`` × ``per_step`` values kept each step (recorded neurons × fields, per-step readouts).
+    """Refuse a run whose recordings would hold more than 4 × --max-elements values (at least 64 M):
+    ``batch`` samples × ``steps`` × ``per_step`` values kept each step (recorded neurons × fields,
+    per-step readouts).
     Checked before the first step, so that --steps 10**8 is refused at once, not by the OOM killer."""
     count = batch * steps * per_step
-    limit = RECORDING_PER_ELEMENT * current().max_elements
+    limit = max(RECORDING_FLOOR, RECORDING_PER_ELEMENT * current().max_elements)
     if count > limit:
         raise ResourceLimitError(
             f"the run would record {count:,} values ({batch:,} samples × {steps:,} steps × {per_step:,} per step), "
