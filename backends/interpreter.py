@@ -115,12 +115,17 @@ def interpret(
     else (steps, batch, *shape): time-major, so that each step reads one block.  The Trace's
     outputs are in the graph's own units; input_events and wall_seconds are the caller's to fill in.
     """
-    check_recording(batch, graph.meta.steps, _recorded_per_step(graph, record))  # before any allocation
+    neurons = sum(int(np.prod(op.shape)) for _, op in graph.nodes if op.IS_NEURON)
+    # before any allocation; each neuron holds a few values of state (u, v, a count, a message)
+    check_recording(batch, graph.meta.steps, _recorded_per_step(graph, record), STATE_VALUES * neurons)
     run = _Run(graph, dialect, batch, record, constant)
     fixed = {k: dialect.put(v) for k, v in inputs.items() if k in constant}
     for t in range(graph.meta.steps):
         run.step({**fixed, **{k: dialect.put(v[t]) for k, v in inputs.items() if k not in constant}})
     return run.trace()
+
+
+STATE_VALUES = 4
 
 
 def _recorded_per_step(graph: Graph, record: Record) -> int:

@@ -18,6 +18,7 @@ from snncc.errors import (
     EXIT_INTERNAL_ERROR,
     EXIT_OK,
     EXIT_VERIFICATION_FAILED,
+    DataError,
     ModelLoadError,
     ResourceLimitError,
     SnnccError,
@@ -312,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
             print("snncc: standard output is closed; nothing was done", file=sys.stderr)
             return EXIT_STDOUT_CLOSED
         try:
-            args = build_parser().parse_args(argv)
+            args = _parse(argv)
             return _run(args)
         except BrokenPipeError:  # stdout piped into a reader that stopped (`| head`): not an error of ours
             with contextlib.suppress(OSError):  # so that the exit flush cannot fail again
@@ -320,6 +321,18 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_STDOUT_CLOSED
         except KeyboardInterrupt as exc:  # a signal while an error or the result was being printed
             return _interrupted(exc)
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    """The options; a command line that does not parse is argparse's usage message on stderr and,
+    with --json, also the one error object a script reads on stdout."""
+    try:
+        return build_parser().parse_args(argv)
+    except SystemExit as exc:
+        if exc.code not in (0, None) and "--json" in (sys.argv[1:] if argv is None else argv):
+            err = DataError("the command line does not parse (see the usage message)", code="DAT033")
+            _failed(err, argparse.Namespace(json=True), quiet=True)
+        raise
 
 
 @contextlib.contextmanager
@@ -389,9 +402,10 @@ def _interrupted(exc: KeyboardInterrupt) -> int:
     return 128 + signum
 
 
-def _failed(err: SnnccError, args: argparse.Namespace) -> int:
+def _failed(err: SnnccError, args: argparse.Namespace, quiet: bool = False) -> int:
     """The error on stderr as always; with --json also as {"error": ...} on stdout, so a script reads one object."""
-    print(err.render(), file=sys.stderr)
+    if not quiet:
+        print(err.render(), file=sys.stderr)
     if getattr(args, "json", False):
         diagnostics = [dataclasses.asdict(d) for d in err.diagnostics]
         _print_json({"error": {"code": err.code, "exit_code": err.exit_code, "diagnostics": diagnostics}})
@@ -674,8 +688,6 @@ def _errors() -> int:
 
 def _check_positive(value: int | None, flag: str) -> None:
     if value is not None and value < 1:
-        from snncc.errors import DataError
-
         raise DataError(f"{flag} must be at least 1, got {value}", code="DAT012")
 
 

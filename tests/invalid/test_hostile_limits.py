@@ -362,3 +362,11 @@ def test_a_closed_stdout_exits_141(command):
     )
     assert done.returncode == 141, done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_command_line_that_does_not_parse_with_json_prints_one_error_object(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["compile", str(DIGITS_MODEL), "--json"])  # no --out
+    out, err = capsys.readouterr()
+    assert exit_.value.code == 2 and "--out" in err
+    assert json.loads(out)["error"]["code"] == "DAT033"
