@@ -37,6 +37,7 @@ MEANINGS: dict[str, str] = {
     "IMT015": "a module contains itself",
     "IMT016": "a layer torch itself could not run (stride or kernel 0, a bias or weight of the wrong shape)",
     "IMT017": "complex-valued weights in the model",
+    "IMT019": "a module lacks an attribute its class defines (a damaged or edited model file)",
     "IMT018": "a norse, sinabs or rockpool model given as torch modules (snncc reads them through their NIR export)",
     "IMT050": "--steps or --readout override what the model's forward fixes",
     "IMT051": "an encoder called inside the model's time loop is taken as the input coding",
