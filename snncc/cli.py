@@ -298,13 +298,8 @@ class Terminated(KeyboardInterrupt):
         self.signum = signum
 
 
-_terminated: list[int] = []  # the signal already raised: later ones wait for the clean-up it started
-
-
 def _terminate(signum: int, _frame: object) -> None:
-    if not _terminated:
-        _terminated.append(signum)
-        raise Terminated(signum)
+    raise Terminated(signum)  # the clean-up itself holds signals back (snncc/output_dir.py)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -342,7 +337,6 @@ def _signals_as_interrupts() -> Iterator[None]:
         previous = {s: signal.signal(s, _terminate) for s in handled}
     except ValueError:  # not the main thread: signals stay as they are
         previous = {}
-    _terminated.clear()
     try:
         yield
     finally:
