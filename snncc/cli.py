@@ -298,8 +298,28 @@ class Terminated(KeyboardInterrupt):
         self.signum = signum
 
 
+_received: list[int] = []  # signals raised as Terminated: code that swallowed one (an import) must not go on
+
+
 def _terminate(signum: int, _frame: object) -> None:
+    _received.append(signum)
     raise Terminated(signum)  # the clean-up itself holds signals back (snncc/output_dir.py)
+
+
+def _still_running() -> None:
+    """Raise again a signal that a library swallowed (torch imports sympy inside try/except blocks)."""
+    if _received:
+        raise Terminated(_received[0])
+
+
+def _checked(say):
+    """The progress callback, also a point where a swallowed signal is raised again."""
+
+    def report(message: str) -> None:
+        _still_running()
+        say(message)
+
+    return report
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -337,6 +357,7 @@ def _signals_as_interrupts() -> Iterator[None]:
         previous = {s: signal.signal(s, _terminate) for s in handled}
     except ValueError:  # not the main thread: signals stay as they are
         previous = {}
+    _received.clear()
     try:
         yield
     finally:
@@ -454,6 +475,7 @@ def _compile(args: argparse.Namespace) -> int:
         approximations=tuple(args.approximate),
     )
     with Progress(args.quiet) as say:
+        say = _checked(say)
         result = compile_model(args.model, options, progress=say)
         sections = []
         if args.energy_check == "sanafe":
@@ -463,6 +485,7 @@ def _compile(args: argparse.Namespace) -> int:
             say(f"running SANA-FE on {args.energy_check_samples} samples")
             check = sanafe_check.compare(result, args.energy_check_samples)
             sections.append(ReportSection("sanafe", check, sanafe_check.markdown(check)))
+    _still_running()
     report = write_report(result, args.out, force=args.force, inputs=_inputs(args), sections=sections)
     for d in result.diagnostics:  # also in report.md: warnings the user should see at once
         print(d.render(), file=sys.stderr)
@@ -504,7 +527,8 @@ def _check(args: argparse.Namespace) -> int:
         dump_after=tuple(args.dump_after),
     )
     with Progress(args.quiet) as say:
-        result = preflight(args.model, options, progress=say)
+        result = preflight(args.model, options, progress=_checked(say))
+    _still_running()
     for d in result.diagnostics:
         print(d.render(), file=sys.stderr)
     p = result.placement.to_dict()
@@ -607,7 +631,8 @@ def _convert(args: argparse.Namespace) -> int:
         lava_samples=args.lava_samples if args.backend == "lava" else 0,
     )
     with Progress(args.quiet) as say:
-        result, _, section = run_convert(request, say)
+        result, _, section = run_convert(request, _checked(say))
+    _still_running()
     with atomic_output_dir(args.out, force=args.force, inputs=_inputs(args)) as tmp:
         report = write_outputs(result, tmp, [section])
     a = report["conversion"]["accuracy"]

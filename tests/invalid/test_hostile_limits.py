@@ -370,3 +370,25 @@ def test_a_command_line_that_does_not_parse_with_json_prints_one_error_object(ca
     out, err = capsys.readouterr()
     assert exit_.value.code == 2 and "--out" in err
     assert json.loads(out)["error"]["code"] == "DAT033"
+
+
+def test_a_sigterm_a_library_swallowed_still_ends_the_run(tmp_path, capsys, monkeypatch):
+    """torch imports sympy inside try/except blocks that swallowed snncc's KeyboardInterrupt: the run
+    went on and wrote its result (exit 0). The signal is raised again at the next progress step."""
+    import snncc.output_dir
+
+    real = snncc.output_dir.check_output_dir
+
+    def check_then_swallow_a_sigterm(*args, **kwargs):
+        real(*args, **kwargs)
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            for _ in range(1000):  # the handler runs between bytecodes
+                pass
+        except KeyboardInterrupt:
+            pass
+
+    monkeypatch.setattr(snncc.output_dir, "check_output_dir", check_then_swallow_a_sigterm)
+    code = main(["compile", str(DIGITS_MODEL), "--out", str(tmp_path / "out"), "--samples", "4"])
+    assert code == 128 + signal.SIGTERM, capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
