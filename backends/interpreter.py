@@ -18,6 +18,7 @@ import numpy as np
 
 from snncc.ir import Graph, Op, Output
 from snncc.ir.ops_float import STEP_READOUTS
+from snncc.limits import check_recording
 
 from .base import LayerStats, Record, Trace
 
@@ -114,11 +115,26 @@ def interpret(
     else (steps, batch, *shape): time-major, so that each step reads one block.  The Trace's
     outputs are in the graph's own units; input_events and wall_seconds are the caller's to fill in.
     """
+    neurons = sum(int(np.prod(op.shape)) for _, op in graph.nodes if op.IS_NEURON)
+    # before any allocation; each neuron holds a few values of state (u, v, a count, a message)
+    check_recording(batch, graph.meta.steps, _recorded_per_step(graph, record), STATE_VALUES * neurons)
     run = _Run(graph, dialect, batch, record, constant)
     fixed = {k: dialect.put(v) for k, v in inputs.items() if k in constant}
     for t in range(graph.meta.steps):
         run.step({**fixed, **{k: dialect.put(v[t]) for k, v in inputs.items() if k not in constant}})
     return run.trace()
+
+
+STATE_VALUES = 4
+
+
+def _recorded_per_step(graph: Graph, record: Record) -> int:
+    """Values kept per sample and step: each recorded field of each recorded neuron layer, and the
+    per-step readouts."""
+    fields = sum((record.spikes, record.v, record.u))
+    kept = sum(int(np.prod(op.shape)) * fields for n, op in graph.nodes if op.IS_NEURON and record.wants(n))
+    per_step_readouts = [op for _, op in graph.of_type(Output) if op.readout in STEP_READOUTS]
+    return kept + sum(int(np.prod(op.shape)) for op in per_step_readouts)
 
 
 class _Run:

@@ -64,6 +64,34 @@ class Numerics:
         return cls(**data)
 
 
+# What the integer simulator's int64 arithmetic and finite energy sums can hold; a target or an
+# artifact outside these is a typo (weight_bits 80, energy 1e308 would give an Infinity in report.json).
+NUMERICS_RANGES: dict[str, tuple[int, int]] = {
+    "weight_bits": (1, 16),
+    "weight_exp_min": (-32, 32),
+    "weight_exp_max": (-32, 32),
+    "act_shift": (0, 32),
+    "vth_shift": (0, 32),
+    "vth_bits": (1, 31),
+    "decay_bits": (1, 24),
+    "du_offset": (-16, 16),
+    "state_bits": (2, 32),
+    "bias_mant_bits": (1, 31),
+    "bias_exp_min": (-32, 32),
+    "bias_exp_max": (-32, 32),
+    "input_bits": (1, 16),
+}
+
+
+def out_of_range(data: dict[str, Any]) -> list[str]:
+    """The fields of ``data`` (a numerics dict) outside NUMERICS_RANGES, as 'field: value is outside lo..hi'."""
+    return [
+        f"{k}: {data[k]!r} is outside {lo}..{hi}"
+        for k, (lo, hi) in NUMERICS_RANGES.items()
+        if isinstance(data.get(k), int) and not lo <= data[k] <= hi
+    ]
+
+
 LOIHI = Numerics()
 
 # SynSense Xylo (ir/SPEC.md §6): the same fields, read as Xylo's formats; sources in targets/xylo.yaml

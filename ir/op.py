@@ -73,6 +73,35 @@ def conv_out_hw(
     return (out[0], out[1])
 
 
+def check_weight_dims(name: str, op: Any, *dims: int) -> None:
+    """A weight array with as many dimensions as the op reads (a file may give any)."""
+    if len(op.weight.shape) not in dims:
+        raise InvalidGraph(
+            f"{op.OP} needs a weight of {' or '.join(map(str, dims))} dimensions, got shape {tuple(op.weight.shape)}",
+            code="GRF004",
+            node=name,
+        )
+
+
+def check_window(
+    name: str,
+    op: Any,
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    dilation: tuple[int, int] = (1, 1),
+) -> None:
+    """A sliding window a file declared (ONNX attributes, graph.json): stride 0 would divide by zero."""
+    if min(*kernel, *stride, *dilation) < 1 or min(padding) < 0 or getattr(op, "groups", 1) < 1:
+        raise InvalidGraph(
+            f"{op.OP} with kernel {tuple(kernel)}, stride {tuple(stride)}, padding {tuple(padding)}, "
+            f"dilation {tuple(dilation)}, groups {getattr(op, 'groups', 1)}: kernel, stride, dilation and groups "
+            "must be at least 1 and padding at least 0",
+            code="GRF022",
+            node=name,
+        )
+
+
 def check_bias(name: str, op: Any, out: int) -> None:
     """A synapse's bias: one value per output channel (a file may give any number)."""
     if op.bias is not None and op.bias.array.size not in (1, out):
@@ -105,9 +134,11 @@ def conv2d_shape(op: Any, inputs: list[Shape], name: str) -> Shape:
     """Output shape of a conv2d-like op (weight (Cout, Cin/groups, kH, kW), stride, padding, dilation, groups)."""
     expect_inputs(name, op, inputs)
     src = inputs[0]
+    check_weight_dims(name, op, 4)
     c_out, c_in_g, kh, kw = op.weight.shape
     if len(src) != 3 or src[0] != c_in_g * op.groups:
         raise shape_mismatch(name, op, (c_in_g * op.groups, -1, -1), src)
+    check_window(name, op, (kh, kw), op.stride, op.padding, op.dilation)
     h, w = conv_out_hw((src[1], src[2]), (kh, kw), op.stride, op.padding, op.dilation)
     if h < 1 or w < 1:
         raise InvalidGraph(f"{op.OP} output would be empty for input {src}", code="GRF004", node=name)

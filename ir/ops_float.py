@@ -19,6 +19,8 @@ from .op import (
     Op,
     Shape,
     check_bias,
+    check_weight_dims,
+    check_window,
     conv2d_shape,
     conv_out_hw,
     expect_inputs,
@@ -55,6 +57,7 @@ class Dense(Op):
     def infer_shape(self, inputs: list[Shape], name: str) -> Shape:
         expect_inputs(name, self, inputs)
         n_in = int(np.prod(inputs[0]))
+        check_weight_dims(name, self, 2)
         out, w_in = self.weight.shape
         if w_in != n_in:
             raise shape_mismatch(name, self, (w_in,), inputs[0])
@@ -103,6 +106,7 @@ class Pool2d(Op):
         src = inputs[0]
         if len(src) != 3:
             raise shape_mismatch(name, self, (-1, -1, -1), src)
+        check_window(name, self, self.kernel, self.stride, self.padding)
         h, w = conv_out_hw((src[1], src[2]), self.kernel, self.stride, self.padding)
         if h < 1 or w < 1:
             raise InvalidGraph(f"pooling output would be empty for input {src}", code="GRF004", node=name)

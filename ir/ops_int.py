@@ -15,7 +15,16 @@ import numpy as np
 from snncc.errors import InvalidGraph
 
 from .const import Const
-from .op import Op, Shape, conv2d_shape, expect_inputs, expect_neuron_inputs, pair, shape_mismatch
+from .op import (
+    Op,
+    Shape,
+    check_weight_dims,
+    conv2d_shape,
+    expect_inputs,
+    expect_neuron_inputs,
+    pair,
+    shape_mismatch,
+)
 
 InputEncoding = Literal["graded", "bitplane", "events"]
 ENCODINGS: tuple[str, ...] = ("graded", "bitplane", "events")
@@ -64,6 +73,7 @@ class IntDense(Op):
     def infer_shape(self, inputs: list[Shape], name: str) -> Shape:
         expect_inputs(name, self, inputs)
         n_in = int(np.prod(inputs[0]))
+        check_weight_dims(name, self, 2)
         out, w_in = self.weight.shape
         if w_in != n_in:
             raise shape_mismatch(name, self, (w_in,), inputs[0])
@@ -244,6 +254,7 @@ class IntPartialSum(Op):
 
     def infer_shape(self, inputs: list[Shape], name: str) -> Shape:
         expect_inputs(name, self, inputs)
+        check_weight_dims(name, self, 2, 4)
         if self.is_conv:
             return self._conv_shape(inputs[0], name)
         if len(self.weight.shape) != 2 or (self.stride, self.padding, self.dilation) != ((1, 1), (0, 0), (1, 1)):

@@ -29,7 +29,7 @@ from snncc.npz import read_npz
 
 from .const import Const
 from .graph import Edge, Graph, GraphMeta, Stage
-from .numerics import Numerics
+from .numerics import Numerics, out_of_range
 from .op import Op
 from .ops_float import FLOAT_OPS
 from .ops_int import INT_OPS
@@ -86,6 +86,9 @@ def from_json(doc: dict[str, Any], arrays: dict[str, np.ndarray], source: str = 
             wrong = [k for k, v in m["numerics"].items() if k in numerics_types and not _has_type(v, numerics_types[k])]
             if wrong:
                 raise InvalidGraph(f"meta.numerics: {wrong[0]} has the wrong type", code="GRF064", source=source)
+            outside = out_of_range(m["numerics"])  # weight_bits 80 would overflow the int64 simulation
+            if outside:
+                raise InvalidGraph(f"meta.numerics: {outside[0]}", code="GRF064", source=source)
         meta = GraphMeta(
             stage=Stage(m["stage"]),
             steps=m["steps"],
@@ -97,6 +100,8 @@ def from_json(doc: dict[str, Any], arrays: dict[str, np.ndarray], source: str = 
         )
         nodes = []
         for entry in doc["nodes"]:
+            if not isinstance(entry["name"], str):
+                raise InvalidGraph(f"a node name is {json.dumps(entry['name'])[:40]}, not a string", code="GRF064")
             cls = OPS_BY_NAME.get(entry["op"])
             if cls is None:
                 raise InvalidGraph(f"unknown op {entry['op']!r}", code="GRF061", node=entry["name"], source=source)
@@ -118,9 +123,11 @@ def from_json(doc: dict[str, Any], arrays: dict[str, np.ndarray], source: str = 
                     kwargs[k] = v
             nodes.append((entry["name"], cls(**kwargs)))
         edges = tuple(Edge(s, d) for s, d in doc["edges"])
+        if not all(isinstance(end, str) for e in edges for end in (e.src, e.dst)):
+            raise InvalidGraph("an edge names a node by something other than a string", code="GRF064", source=source)
     except InvalidGraph:
         raise
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a field of another JSON type
         raise InvalidGraph(f"malformed graph document: {exc!r}", code="GRF062", source=source) from exc
     return Graph(tuple(nodes), edges, meta)
 

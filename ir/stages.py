@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -222,6 +223,32 @@ def _check_integer(graph: Graph) -> list[Diagnostic]:
                     node=name,
                 )
             )
+    return diags + _check_split_parts(graph)
+
+
+def _check_split_parts(graph: Graph) -> list[Diagnostic]:
+    """The parts of one split layer (partial sums of one source that reach one neuron layer) read
+    disjoint columns or channels: two parts reading the same ones would count those inputs twice."""
+    groups: dict[tuple[str, tuple[str, ...]], list[tuple[int, int, str]]] = {}
+    for name, op in graph.of_type(IntPartialSum):
+        sources = graph.predecessors(name)
+        sinks = tuple(sorted({n for s in graph.successors(name) for n in graph.successors(s)}))
+        if len(sources) == 1:
+            groups.setdefault((sources[0], sinks), []).append((op.start, op.start + op.width, name))
+    diags = []
+    for parts in groups.values():
+        parts.sort()
+        for (_, end, first), (start, _, second) in itertools.pairwise(parts):
+            if start < end:
+                diags.append(
+                    Diagnostic(
+                        "error",
+                        "GRF056",
+                        f"reads inputs from {start} that {first} also reads (up to {end - 1}): the parts of a "
+                        "split layer read disjoint inputs, or those inputs would count twice",
+                        node=second,
+                    )
+                )
     return diags
 
 
@@ -280,8 +307,8 @@ def _check_int_xylo_lif(name: str, op: IntXyloLIF, n: Numerics) -> list[Diagnost
 
 
 def _range(name: str, field: str, values: np.ndarray, lo: int, hi: int) -> list[Diagnostic]:
-    if values.size == 0:
-        return []
+    if values.size == 0 or not np.issubdtype(values.dtype, np.integer):
+        return []  # a float array (NaN included) is GRF051, reported with every const's dtype
     vmin, vmax = int(values.min()), int(values.max())
     if vmin < lo or vmax > hi:
         return [

@@ -18,6 +18,7 @@ from snncc.errors import (
     EXIT_INTERNAL_ERROR,
     EXIT_OK,
     EXIT_VERIFICATION_FAILED,
+    DataError,
     ModelLoadError,
     ResourceLimitError,
     SnnccError,
@@ -26,6 +27,7 @@ from snncc.limits import Limits, set_limits
 from snncc.progress import Progress
 
 EPILOG = "exit codes: 0 success, 1 verification below tolerance, 2 bad input, 3 internal error"
+EXIT_STDOUT_CLOSED = 141  # 128 + SIGPIPE, as a shell tool killed by it
 
 
 # --- options several commands share (argparse parents: one definition, one help text) ----------
@@ -213,7 +215,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     s = sub.add_parser(
-        "simulate", help="run a compiled artifact (an --out directory) on a backend", epilog=EPILOG, parents=[common]
+        "simulate",
+        help="run a compiled artifact (an --out directory) on a backend",
+        epilog=EPILOG,
+        parents=[json_option, common],
     )
     s.add_argument("artifact", type=Path, help="directory written by `snncc compile`")
     s.add_argument(
@@ -232,7 +237,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--samples", type=int, help="run the first N samples only")
     s.add_argument("--device", help="refsim with torch on this device (cuda, cpu); default numpy")
 
-    e = sub.add_parser("export", help="write a model or a compiled artifact in another format", epilog=EPILOG)
+    e = sub.add_parser(
+        "export", help="write a model or a compiled artifact in another format", epilog=EPILOG, parents=[json_option]
+    )
     e.add_argument("source", type=Path, help="a compiled artifact (--out directory of `snncc compile`)")
     fmt = e.add_mutually_exclusive_group(required=True)
     fmt.add_argument("--nir", type=Path, metavar="FILE.nir", help="the float graph as a NIR graph")
@@ -309,14 +316,56 @@ class Terminated(KeyboardInterrupt):
         self.signum = signum
 
 
+_received: list[int] = []  # signals raised as Terminated: code that swallowed one (an import) must not go on
+
+
 def _terminate(signum: int, _frame: object) -> None:
-    raise Terminated(signum)
+    _received.append(signum)
+    raise Terminated(signum)  # the clean-up itself holds signals back (snncc/output_dir.py)
+
+
+def _still_running() -> None:
+    """Raise again a signal that a library swallowed (torch imports sympy inside try/except blocks)."""
+    if _received:
+        raise Terminated(_received[0])
+
+
+def _checked(say):
+    """The progress callback, also a point where a swallowed signal is raised again."""
+
+    def report(message: str) -> None:
+        _still_running()
+        say(message)
+
+    return report
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    with _signals_as_interrupts():
-        return _run(args)
+    with _signals_as_interrupts():  # before anything that could create a file
+        if sys.stdout is None:  # started with stdout closed (`snncc ... >&-`): as if its reader had gone
+            print("snncc: standard output is closed; nothing was done", file=sys.stderr)
+            return EXIT_STDOUT_CLOSED
+        try:
+            args = _parse(argv)
+            return _run(args)
+        except BrokenPipeError:  # stdout piped into a reader that stopped (`| head`): not an error of ours
+            with contextlib.suppress(OSError):  # so that the exit flush cannot fail again
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return EXIT_STDOUT_CLOSED
+        except KeyboardInterrupt as exc:  # a signal while an error or the result was being printed
+            return _interrupted(exc)
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    """The options; a command line that does not parse is argparse's usage message on stderr and,
+    with --json, also the one error object a script reads on stdout."""
+    try:
+        return build_parser().parse_args(argv)
+    except SystemExit as exc:
+        if exc.code not in (0, None) and "--json" in (sys.argv[1:] if argv is None else argv):
+            err = DataError("the command line does not parse (see the usage message)", code="DAT033")
+            _failed(err, argparse.Namespace(json=True), quiet=True)
+        raise
 
 
 @contextlib.contextmanager
@@ -326,6 +375,7 @@ def _signals_as_interrupts() -> Iterator[None]:
         previous = {s: signal.signal(s, _terminate) for s in handled}
     except ValueError:  # not the main thread: signals stay as they are
         previous = {}
+    _received.clear()
     try:
         yield
     finally:
@@ -353,18 +403,22 @@ def _run(args: argparse.Namespace) -> int:
     except SnnccError as err:
         return _failed(err, args)
     except KeyboardInterrupt as exc:
-        signum = getattr(exc, "signum", signal.SIGINT)
-        print(f"snncc: interrupted ({signal.Signals(signum).name}); no partial output was left", file=sys.stderr)
-        return 128 + signum
-    except BrokenPipeError:  # stdout piped into a reader that stopped (`| head`): not an error of ours
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit flush cannot fail again
-        return 141  # 128 + SIGPIPE, as a shell tool killed by it
+        return _interrupted(exc)
     except SystemExit as exc:  # snncc never exits from inside: the model's own code (--arch, a pickle) did
         err = ModelLoadError(
             f"the model's own code exited (SystemExit {exc.code!r}) while snncc ran it; nothing was written",
             code="LOD018",
             hint="a model module must not call sys.exit() or parse the command line on import, construction "
             "or in forward(); keep scripts under `if __name__ == '__main__':`",
+        )
+        return _failed(err, args)
+    except BrokenPipeError:  # main() exits 141
+        raise
+    except MemoryError:  # an input larger than the estimates before each allocation foresaw
+        err = ResourceLimitError(
+            "snncc ran out of memory; nothing was written",
+            code="LIM004",
+            hint="run fewer --samples, or a smaller --max-elements / --max-steps to be refused earlier",
         )
         return _failed(err, args)
     except Exception:  # an snncc bug, not a user error: show everything
@@ -374,9 +428,17 @@ def _run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _failed(err: SnnccError, args: argparse.Namespace) -> int:
+def _interrupted(exc: KeyboardInterrupt) -> int:
+    """Ctrl-C, SIGTERM, SIGHUP: every temporary file was removed on the way out (snncc/output_dir.py)."""
+    signum = getattr(exc, "signum", signal.SIGINT)
+    print(f"snncc: interrupted ({signal.Signals(signum).name}); no partial output was left", file=sys.stderr)
+    return 128 + signum
+
+
+def _failed(err: SnnccError, args: argparse.Namespace, quiet: bool = False) -> int:
     """The error on stderr as always; with --json also as {"error": ...} on stdout, so a script reads one object."""
-    print(err.render(), file=sys.stderr)
+    if not quiet:
+        print(err.render(), file=sys.stderr)
     if getattr(args, "json", False):
         diagnostics = [dataclasses.asdict(d) for d in err.diagnostics]
         _print_json({"error": {"code": err.code, "exit_code": err.exit_code, "diagnostics": diagnostics}})
@@ -405,7 +467,8 @@ def _compile(args: argparse.Namespace) -> int:
     from snncc.output_dir import check_output_dir
     from snncc.pipeline import check_dump_after
 
-    check_dump_after(args.dump_after)
+    bit_exact = "the lava pass runs only with a bit-exact --backend (lava, xylosim)"
+    check_dump_after(args.dump_after, {} if args.backend != "refsim" else {"lava": bit_exact})
     _check_positive(args.steps, "--steps")
     _check_positive(args.samples, "--samples")
     _check_positive(args.lava_samples, "--lava-samples")
@@ -439,6 +502,7 @@ def _compile(args: argparse.Namespace) -> int:
         approximations=tuple(args.approximate),
     )
     with Progress(args.quiet) as say:
+        say = _checked(say)
         result = compile_model(args.model, options, progress=say)
         sections = []
         if args.energy_check == "sanafe":
@@ -448,6 +512,7 @@ def _compile(args: argparse.Namespace) -> int:
             say(f"running SANA-FE on {args.energy_check_samples} samples")
             check = sanafe_check.compare(result, args.energy_check_samples)
             sections.append(ReportSection("sanafe", check, sanafe_check.markdown(check)))
+    _still_running()
     report = write_report(result, args.out, force=args.force, inputs=_inputs(args), sections=sections)
     for d in result.diagnostics:  # also in report.md: warnings the user should see at once
         print(d.render(), file=sys.stderr)
@@ -457,7 +522,7 @@ def _compile(args: argparse.Namespace) -> int:
         from snncc.report import verdict_details
 
         print(
-            f"{args.out}/report.md: {'PASS' if result.verification_passed else 'FAIL'} — {verdict_details(report)} "
+            f"{_shown(args.out)}/report.md: {'PASS' if result.verification_passed else 'FAIL'} — {verdict_details(report)} "
             f"Target {report['target']['name']}, {report['cores']['used']} cores, "
             f"{report['energy']['total_pj'] / 1e6:.3f} uJ/sample"
             + ("" if result.lava is None else f", {result.lava['backend']} bit-exact: {result.lava['bit_exact']}")
@@ -472,7 +537,8 @@ def _check(args: argparse.Namespace) -> int:
     from snncc.compile import CompileOptions, preflight
     from snncc.pipeline import check_dump_after
 
-    check_dump_after(args.dump_after)
+    after_check = "`snncc check` stops before this pass; `snncc compile` runs it"
+    check_dump_after(args.dump_after, dict.fromkeys(("verify", "energy", "lava"), after_check))
     _check_positive(args.steps, "--steps")
     options = CompileOptions(
         target=args.target,
@@ -489,7 +555,8 @@ def _check(args: argparse.Namespace) -> int:
         dump_after=tuple(args.dump_after),
     )
     with Progress(args.quiet) as say:
-        result = preflight(args.model, options, progress=say)
+        result = preflight(args.model, options, progress=_checked(say))
+    _still_running()
     for d in result.diagnostics:
         print(d.render(), file=sys.stderr)
     p = result.placement.to_dict()
@@ -556,7 +623,10 @@ def _export(args: argparse.Namespace) -> int:
         if args.nir
         else export_netx(args.source, args.netx, force=args.force)
     )
-    print(f"{written}")
+    if args.json:
+        _print_json({"written": str(written), "format": "nir" if args.nir else "netx"})
+    else:
+        print(_shown(written))
     return EXIT_OK
 
 
@@ -592,7 +662,8 @@ def _convert(args: argparse.Namespace) -> int:
         lava_samples=args.lava_samples if args.backend == "lava" else 0,
     )
     with Progress(args.quiet) as say:
-        result, _, section = run_convert(request, say)
+        result, _, section = run_convert(request, _checked(say))
+    _still_running()
     with atomic_output_dir(args.out, force=args.force, inputs=_inputs(args)) as tmp:
         report = write_outputs(result, tmp, [section])
     a = report["conversion"]["accuracy"]
@@ -600,7 +671,7 @@ def _convert(args: argparse.Namespace) -> int:
         _print_json(report["summary"])
     else:
         print(
-            f"{args.out}/report.md: target {report['target']['name']}, {report['cores']['used']} cores, "
+            f"{_shown(args.out)}/report.md: target {report['target']['name']}, {report['cores']['used']} cores, "
             f"accuracy ANN {_fmt(a['ann'])}, SNN float {_fmt(a['snn_float'])}, deployed {_fmt(a['deployed'])}, "
             f"same decision {_fmt(report['verification']['output_agreement'])}: "
             f"{'PASS' if result.verification_passed else 'FAIL'}"
@@ -618,7 +689,7 @@ def _targets(as_json: bool) -> int:
 
     targets = [load_target(name) for name in available_targets()]
     if as_json:
-        _print_json([_target_summary(t) for t in targets])
+        _print_json({"targets": [_target_summary(t) for t in targets]})  # one object, as every command prints
         return EXIT_OK
     print(f"{'name':<10} {'cores':>8} {'neurons/core':>13} {'fan-in/core':>12} {'synapse bits/core':>18}  title")
     for t in targets:
@@ -669,8 +740,6 @@ def _errors() -> int:
 
 def _check_positive(value: int | None, flag: str) -> None:
     if value is not None and value < 1:
-        from snncc.errors import DataError
-
         raise DataError(f"{flag} must be at least 1, got {value}", code="DAT012")
 
 
@@ -681,6 +750,13 @@ def _inputs(args: argparse.Namespace) -> list[Path]:
     if arch and ":" in arch:
         named.append(arch.rpartition(":")[0])
     return [Path(p) for p in named if p]
+
+
+def _shown(path: Path) -> str:
+    """A path as printed: control characters escaped (a name can hold an ANSI escape or a CR)."""
+    from snncc.text import escape_controls
+
+    return escape_controls(str(path))
 
 
 def _fmt(x: float | None) -> str:

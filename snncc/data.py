@@ -6,6 +6,7 @@ the same sample (direct input)."""
 
 from __future__ import annotations
 
+import math
 import zipfile
 from dataclasses import dataclass
 from importlib.resources import files
@@ -16,7 +17,7 @@ import numpy as np
 
 from snncc.errors import DataError
 from snncc.limits import check_elements
-from snncc.npz import members, read_npz
+from snncc.npz import declared, members, read_npz
 
 # examples/digits/test_data.npz, installed as the package data of snncc.digits (pyproject.toml)
 BUNDLED_DIGITS = Path(str(files("snncc.digits") / "test_data.npz"))
@@ -224,8 +225,6 @@ def _checked(
         )
     if len(x) == 0:
         raise DataError("the data file holds no samples", code="DAT006", source=str(path), hint=hint)
-    if not _all_finite(x):
-        raise DataError("'x' holds NaN or infinite values", code="DAT007", source=str(path))
     per_step = steps is not None and tuple(x.shape[1:]) == (steps, *(input_shape or ()))
     if input_shape is not None and tuple(x.shape[1:]) != tuple(input_shape) and not per_step:
         also = f" or, one input per step, ({steps}, {', '.join(map(str, input_shape))})" if steps else ""
@@ -244,6 +243,8 @@ def _checked(
                 source=str(path),
             )
         y = y.astype(np.int64)
+    if not _all_finite(x):  # last: it reads all of x, which the checks above need not
+        raise DataError("'x' holds NaN or infinite values", code="DAT007", source=str(path))
     return Dataset(path, x if isinstance(x, np.memmap) else x.astype(np.float64), y)
 
 
@@ -273,13 +274,21 @@ def _load_npy_dir(path: Path, input_shape: tuple[int, ...] | None, steps: int | 
         file = path / f"{name}.npy"
         if file.is_file():
             try:
+                # what the header declares, before mapping it (a sparse 8 KB file declares any size)
+                check_elements(_declared_elements(file), f"{name}.npy", source=str(file))
                 arrays[name] = np.load(file, mmap_mode="r", allow_pickle=False)
                 if name == "y":  # read whole (x stays memory-mapped)
-                    check_elements(arrays[name].size, "y.npy", source=str(file))
                     arrays[name] = np.array(arrays[name])
             except (ValueError, OSError, EOFError) as exc:
                 raise DataError(f"cannot read {file.name} ({exc})", code="DAT003", source=str(file), hint=hint) from exc
     return _checked(path, arrays, input_shape, steps, hint)
+
+
+def _declared_elements(file: Path) -> int:
+    """The element count a .npy header declares (ValueError if it is not a .npy header)."""
+    with open(file, "rb") as f:
+        shape, _ = declared(f)
+    return math.prod(shape)
 
 
 def _all_finite(x: np.ndarray, chunk: int = 4096) -> bool:

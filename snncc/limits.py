@@ -74,6 +74,31 @@ def check_steps(steps: int, source: str | None = None) -> None:
         )
 
 
+# a batch's recordings may hold this many values per --max-elements (80 M by default: spikes and
+# counters of a 64-sample batch of a 60,000-neuron model over 20 steps), as they are one batch's,
+# freed before the next
+RECORDING_PER_ELEMENT = 4
+RECORDING_FLOOR = 64_000_000  # values (512 MB as int64) any run may record: a low --max-elements guards files
+
+
+def check_recording(batch: int, steps: int, per_step: int, state: int = 0, source: str | None = None) -> None:
+    """Refuse a run whose recordings would hold more than 4 × --max-elements values (at least 64 M):
+    ``batch`` samples × ``steps`` × ``per_step`` values kept each step (recorded neurons × fields,
+    per-step readouts), plus ``state`` values per sample that the run holds throughout (u, v, ...).
+    Checked before the first step, so that --steps 10**8 is refused at once, not by the OOM killer."""
+    count = batch * (steps * per_step + state)
+    limit = max(RECORDING_FLOOR, RECORDING_PER_ELEMENT * current().max_elements)
+    if count > limit:
+        raise ResourceLimitError(
+            f"the run would hold {count:,} values ({batch:,} samples × ({steps:,} steps × {per_step:,} recorded per "
+            f"step + {state:,} of state)), more than the limit of {limit:,}",
+            code="LIM001",
+            source=source,
+            hint=f"pass fewer --steps or --samples, or, with the memory for it (8 bytes a value), raise the limit "
+            f"with --max-elements {-(-count // RECORDING_PER_ELEMENT)}",
+        )
+
+
 @contextlib.contextmanager
 def address_space_bounded(extra_bytes: int) -> Iterator[None]:
     """Let the process grow by at most ``extra_bytes`` of address space for the duration.

@@ -8,6 +8,8 @@ each .npy header (shape, dtype) is checked before its data is (snncc/limits.py).
 from __future__ import annotations
 
 import math
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -22,14 +24,17 @@ def read_npz(path: Path, names: list[str] | tuple[str, ...]) -> dict[str, np.nda
     ResourceLimitError for a member declaring more than --max-elements.
     """
     arrays: dict[str, np.ndarray] = {}
-    with np.load(path, allow_pickle=False) as npz:
-        for name in names:
-            if name not in npz.files:
-                continue
-            with npz.zip.open(f"{name}.npy") as member:
-                shape, dtype = _declared(member)
-            check_elements(_elements(shape, dtype), f"array {name!r}", source=str(path))
-            arrays[name] = npz[name]
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            for name in names:
+                if name not in npz.files:
+                    continue
+                with npz.zip.open(f"{name}.npy") as member:
+                    shape, dtype = declared(member)
+                check_elements(_elements(shape, dtype), f"array {name!r}", source=str(path))
+                arrays[name] = npz[name]
+    except (EOFError, zlib.error, struct.error, NotImplementedError) as exc:  # a member cut short or garbled
+        raise ValueError(f"a damaged member ({type(exc).__name__}: {exc})") from exc
     return arrays
 
 
@@ -39,10 +44,18 @@ def members(path: Path) -> list[str]:
         return sorted(npz.files)
 
 
-def _declared(member) -> tuple[tuple[int, ...], np.dtype]:
-    version = np.lib.format.read_magic(member)
-    header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-    shape, _fortran, dtype = header(member)
+def declared(stream) -> tuple[tuple[int, ...], np.dtype]:
+    """The shape and dtype a .npy header declares (ValueError for anything else), its data unread."""
+    try:
+        version = np.lib.format.read_magic(stream)
+        read = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+        if read is None:
+            raise ValueError(f".npy format version {version} (snncc reads 1.0 and 2.0)")
+        shape, _fortran, dtype = read(stream)
+    except ValueError:
+        raise
+    except Exception as exc:  # numpy parses the header dict with tokenize and ast: a garbled one raises anything
+        raise ValueError(f"a damaged .npy header ({type(exc).__name__})") from exc
     return tuple(shape), dtype
 
 

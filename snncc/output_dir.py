@@ -36,6 +36,7 @@ from snncc.errors import OutputError
 
 _HOST = f"{zlib.crc32(socket.gethostname().encode()):08x}"
 _STEM_CHARS = 120  # of the output name kept in a temporary sibling's name, so that it fits NAME_MAX
+_FILE_NAME_ROOM = 64  # bytes for the names of the files written inside the output (float_graph.npz, ...)
 _SIBLING = re.compile(r"\.(?P<stem>.*)\.(?:tmp|old)-(?P<pid>\d+)\.(?P<host>[0-9a-f]{8})\.[a-z0-9_]+")
 
 
@@ -95,22 +96,25 @@ def atomic_output_dir(path: Path, force: bool = False, inputs: Iterable[str | Pa
     """Yield a temporary directory; on success it becomes ``path``, on any failure it is removed."""
     check_output_dir(path, force, inputs)
     final = output_path(path)
-    created = _make_parents(final.parent, path)
+    created: list[Path] = []
+    tmp: Path | None = None
     try:
-        tmp = _sibling(final, "tmp")
+        with _signals_held():  # a signal between a mkdir and noting it down would leave that folder behind
+            _make_parents(final.parent, path, created)
+            tmp = _sibling(final, "tmp")
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; the result should look like any new directory
-        try:
+        with _write_errors(path):
             yield tmp
-            _commit(tmp, final, force, path)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+        _commit(tmp, final, force, path)
     except BaseException:
-        for folder in reversed(created):  # parents this run made, if they are still empty
-            with contextlib.suppress(OSError):
-                folder.rmdir()
+        with _signals_held():  # a second signal must not cut the clean-up short
+            if tmp is not None:
+                shutil.rmtree(tmp, ignore_errors=True)
+            for folder in reversed(created):  # parents this run made, if they are still empty
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
         raise
 
 
@@ -133,13 +137,34 @@ def atomic_output_file(path: Path, force: bool = False, inputs: Iterable[str | P
     except OSError as exc:
         raise OutputError(f"cannot use the output path: {exc.strerror}", code="OUT004", source=str(path)) from exc
     remove_stale_siblings(final)
-    folder = _sibling(final, "tmp")
+    folder: Path | None = None
     try:
-        yield folder / final.name
+        with _signals_held():
+            folder = _sibling(final, "tmp")
+        with _write_errors(path):
+            yield folder / final.name
         with _signals_held():
             _place_file(folder / final.name, final, force, path)
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        with _signals_held():
+            if folder is not None:
+                shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _write_errors(path: Path) -> Iterator[None]:
+    """A write that fails (a full disk, a quota, an I/O error) is the location's fault, not a bug:
+    OUT004 naming the cause; the caller removes what was written."""
+    try:
+        yield
+    except OSError as exc:
+        full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+        raise OutputError(
+            f"cannot write the output: {exc.strerror or exc}" + ("; nothing was written" if full else ""),
+            code="OUT004",
+            source=str(path),
+            hint="free some space or choose another --out" if full else None,
+        ) from exc
 
 
 def _place_file(src: Path, final: Path, force: bool, path: Path) -> None:
@@ -231,32 +256,42 @@ def _probe(path: Path, final: Path) -> None:
                 hint="choose a shorter --out name",
             )
     try:
-        probe = _sibling(existing / missing[-1], "tmp")
-        probe.rmdir()
+        path_max = os.pathconf(existing, "PC_PATH_MAX")
+    except (OSError, ValueError):
+        path_max = 4096
+    longest = len(os.fsencode(_sibling_name(final))) + len(os.fsencode(str(final.parent))) + 1
+    longest += max(_FILE_NAME_ROOM, len(os.fsencode(final.name)))  # a file written inside, or export's file
+    if longest >= path_max:
+        raise OutputError(
+            f"the output path is {len(os.fsencode(str(final)))} bytes; with the files snncc writes in it, it would "
+            f"pass this system's limit of {path_max} bytes for a path",
+            code="OUT004",
+            source=str(path),
+            hint="choose a shorter --out",
+        )
+    try:
+        with _signals_held():  # never left behind by a signal between the two
+            _sibling(existing / missing[-1], "tmp").rmdir()
     except OSError as exc:
         raise OutputError(
             f"cannot create the output directory there: {exc.strerror}", code="OUT004", source=str(existing)
         ) from exc
 
 
-def _make_parents(folder: Path, path: Path) -> list[Path]:
+def _make_parents(folder: Path, path: Path, created: list[Path]) -> None:
+    """Create ``folder`` and its missing parents, each noted in ``created`` as it is made."""
     missing = []
     while not folder.is_dir():
         missing.append(folder)
         folder = folder.parent
-    created: list[Path] = []
     try:
         for folder in reversed(missing):
             folder.mkdir(exist_ok=True)
             created.append(folder)
-    except OSError as exc:
-        for folder in reversed(created):
-            with contextlib.suppress(OSError):
-                folder.rmdir()
+    except OSError as exc:  # the caller removes those in ``created``
         raise OutputError(
             f"cannot create the parent directory: {exc.strerror}", code="OUT004", source=str(folder)
         ) from exc
-    return created
 
 
 # --- the commit -------------------------------------------------------------------------------
@@ -341,8 +376,30 @@ def _libc() -> ctypes.CDLL | None:
 
 @contextlib.contextmanager
 def _signals_held() -> Iterator[None]:
-    """SIGINT, SIGTERM and SIGHUP wait until the renames are done (delivered right after)."""
-    held = {signal.SIGINT, signal.SIGTERM, *([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])}
+    """SIGINT, SIGTERM and SIGHUP wait until the block is done (delivered right after).
+
+    In the main thread their Python handlers are swapped for one that notes the signal: a signal
+    mask would not do, as it is per thread and torch's or OpenBLAS's threads would take the signal
+    for the main thread's handler to run at once.  Elsewhere the thread's signal mask holds them."""
+    held = [signal.SIGINT, signal.SIGTERM, *([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])]
+    noted: list[int] = []
+    try:
+        previous = {s: signal.signal(s, lambda signum, _frame: noted.append(signum)) for s in held}
+    except ValueError:  # not the main thread
+        with _signal_mask(held):
+            yield
+        return
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        for s in dict.fromkeys(noted):
+            signal.raise_signal(s)  # now to the handler that was there: Ctrl-C's KeyboardInterrupt, snncc's
+
+
+@contextlib.contextmanager
+def _signal_mask(held: list[int]) -> Iterator[None]:
     try:
         previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
     except (AttributeError, OSError):  # no POSIX signal masks (Windows)
@@ -364,6 +421,11 @@ def _stem(name: str) -> str:
 def _sibling(final: Path, kind: str) -> Path:
     prefix = f".{_stem(final.name)}.{kind}-{os.getpid()}.{_HOST}."
     return Path(tempfile.mkdtemp(prefix=prefix, dir=final.parent))
+
+
+def _sibling_name(final: Path) -> str:
+    """As long as any temporary sibling's name (mkdtemp adds 8 characters)."""
+    return f".{_stem(final.name)}.tmp-{os.getpid()}.{_HOST}.{'x' * 8}"
 
 
 def _alive(pid: int) -> bool:

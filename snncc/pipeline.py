@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
@@ -415,7 +415,9 @@ PASS_NAMES = (
 )
 
 
-def check_dump_after(names: Sequence[str]) -> None:
+def check_dump_after(names: Sequence[str], not_run: Mapping[str, str] | None = None) -> None:
+    """Each name a pass of the pipeline, and one this run will run (``not_run``: pass -> why not),
+    so that a dump asked for never silently prints nothing."""
     unknown = [n for n in names if n not in PASS_NAMES]
     if unknown:
         raise DataError(
@@ -423,6 +425,9 @@ def check_dump_after(names: Sequence[str]) -> None:
             code="DAT032",
             hint=f"passes: {', '.join(PASS_NAMES)}",
         )
+    idle = [n for n in names if n in (not_run or {})]
+    if idle:
+        raise DataError(f"--dump-after {idle[0]}: {(not_run or {})[idle[0]]}", code="DAT032")
 
 
 def run_pipeline(graph: Graph, passes: Sequence[Pass], ctx: Context, dump_after: Sequence[str] = ()) -> Graph:

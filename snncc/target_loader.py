@@ -18,6 +18,7 @@ import yaml
 
 from snncc.errors import Diagnostic, TargetSpecError
 from snncc.ir import Numerics
+from snncc.ir.numerics import NUMERICS_RANGES
 from snncc.target import CoreLimits, EnergyModel, Sourced, Target, TimingModel, XyloPools
 from snncc.text import escape_controls
 
@@ -130,24 +131,18 @@ def _load_file(path: Path) -> Target:
     return target
 
 
-# What the integer simulator's int64 arithmetic and finite energy sums can hold; a target outside
-# these is a typo (weight_bits 80, energy 1e308 would give an Infinity in report.json).
-NUMERIC_RANGES: dict[str, tuple[int, int]] = {
-    "weight_bits": (1, 16),
-    "weight_exp_min": (-32, 32),
-    "weight_exp_max": (-32, 32),
-    "act_shift": (0, 32),
-    "vth_shift": (0, 32),
-    "vth_bits": (1, 31),
-    "decay_bits": (1, 24),
-    "du_offset": (-16, 16),
-    "state_bits": (2, 32),
-    "bias_mant_bits": (1, 31),
-    "bias_exp_min": (-32, 32),
-    "bias_exp_max": (-32, 32),
-    "input_bits": (1, 16),
-}
+NUMERIC_RANGES = NUMERICS_RANGES  # ir/numerics.py: also bounds a graph.json's numerics
 RESOURCE_MAX = 2**40  # per-core limits, chips, cores: far above any chip, far below overflow
+# a Xylo-like core's pools: the dense matrices are hidden x hidden, so 65,536 already means 4 GiB;
+# spikes per step are the IR's 5-bit counters (ir/stages.py checks max_spikes within 1..31)
+XYLO_RANGES: dict[str, tuple[int, int]] = {
+    "input_channels": (1, 1 << 16),
+    "hidden_neurons": (1, 1 << 16),
+    "output_neurons": (1, 1 << 16),
+    "max_input_events": (1, 1 << 16),
+    "max_hidden_spikes": (1, 31),
+    "max_output_spikes": (1, 31),
+}
 MESH_MAX = 4096
 ENERGY_MAX_PJ = 1e9  # a millijoule per event
 STATIC_MAX_W = 1e6
@@ -165,6 +160,11 @@ def _check_ranges(data: dict[str, Any], source: str) -> None:
         ("resources.mesh.columns", res["mesh"]["columns"], 1, MESH_MAX),
         ("resources.mesh.rows", res["mesh"]["rows"], 1, MESH_MAX),
         *((f"resources.per_core.{k}", v["value"], 1, RESOURCE_MAX) for k, v in res["per_core"].items()),
+        *(
+            (f"xylo.{k}", data["xylo"][k]["value"], lo, hi)
+            for k, (lo, hi) in XYLO_RANGES.items()
+            if k in data.get("xylo", {})
+        ),
         *(
             (f"energy.{k}", v["value"], 0, STATIC_MAX_W if k == "static_w" else ENERGY_MAX_PJ)
             for k, v in data["energy"].items()

@@ -139,7 +139,17 @@ def _plan(graph: Graph) -> _Plan:
     shape = input_op.shape
     for syn_name, name in chain[1 if input_neuron else 0 :]:
         syn, lif = graph[syn_name], graph[name]
-        assert isinstance(syn, (IntConv2d, IntDense)) and isinstance(lif, IntLIF)
+        if not (isinstance(syn, (IntConv2d, IntDense)) and isinstance(lif, IntLIF)):  # e.g. a Xylo neuron
+            problems.append(
+                Diagnostic(
+                    "error",
+                    "OUT206",
+                    f"{syn.OP} into {lif.OP} has no netx block (netx holds Lava's LIF behind dense or conv weights)",
+                    node=name,
+                    hint="netx runs Lava's fixed-point LIF; compile for a Loihi target",
+                )
+            )
+            break
         weight = _file_weights(syn_name, syn, numerics, problems)
         problems += _neuron_problems(name, lif)
         layers.append(_Layer(syn_name, syn, name, lif, weight, isinstance(syn, IntDense) and len(shape) > 1))

@@ -13,6 +13,7 @@ rides in the neuron's "snncc" metadata: snncc reads it back, other NIR tools do 
 
 from __future__ import annotations
 
+import io
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -56,7 +57,10 @@ def write_nir(graph: Graph, path: Path, *, warn: Callable[[str], None] = _to_std
         }
     }
     try:
-        nir.write(str(path), nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta, type_check=False))
+        # built in memory, then written in one go: HDF5 crashes (SIGSEGV) on a full disk, Python's write raises
+        buffer = io.BytesIO()
+        nir.write(buffer, nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta, type_check=False))
+        Path(path).write_bytes(buffer.getvalue())
     except OSError as exc:
         raise OutputError(f"cannot write the NIR file ({exc})", code="OUT303", source=str(path)) from exc
     for caveat in caveats(graph):

@@ -9,7 +9,7 @@ Codes: LOD010 malformed --arch; LOD011 the module cannot be found or fails to im
 such class, or not a torch.nn.Module; LOD013 the class needs arguments or its constructor fails;
 LOD014 no state dict in the file; LOD015 the state dict does not fit the model (missing, unexpected
 or differently shaped entries); LOD018 the model's code exited (SystemExit, snncc/cli.py); LOD017
-complex tensors in the state dict.
+complex tensors in the state dict; LOD019 bool or integer tensors where the model has floats.
 """
 
 from __future__ import annotations
@@ -301,6 +301,22 @@ def _load_state(model: nn.Module, state: dict[str, torch.Tensor], where: str, ar
         )
         if keys
     ]
+    recast = [
+        f"{k} ({str(state[k].dtype).removeprefix('torch.')}, model {str(own[k].dtype).removeprefix('torch.')})"
+        for k in own
+        if k in state and _kind(state[k]) != _kind(own[k])
+    ]
+    if recast:  # load_state_dict would copy True as 1.0, an int8 code as its value: another model, silently
+        diagnostics.append(
+            Diagnostic(
+                "error",
+                "LOD019",
+                f"{len(recast)} entries hold another kind of number than the model's: {_few(recast)}",
+                source=where,
+                hint="save the trained floating-point weights (a quantized or boolean checkpoint needs its own "
+                "dequantization first)",
+            )
+        )
     if diagnostics:
         raise ModelLoadError(diagnostics=diagnostics)
     try:
@@ -312,6 +328,15 @@ def _load_state(model: nn.Module, state: dict[str, torch.Tensor], where: str, ar
             source=where,
             hint=hint,
         ) from exc
+
+
+def _kind(value: Any) -> str | None:
+    """'bool', 'int' or 'float' for a tensor (None for anything else, which load_state_dict judges)."""
+    if not isinstance(value, torch.Tensor):
+        return None
+    if value.dtype == torch.bool:
+        return "bool"
+    return "float" if value.is_floating_point() else "int"
 
 
 def _few(keys: list[str], shown: int = 6) -> str:

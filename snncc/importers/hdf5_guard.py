@@ -27,8 +27,11 @@ def check_hdf5(path: Path) -> None:
     the file is not HDF5 at all (the caller's "unreadable file" error)."""
     import h5py
 
-    with h5py.File(path, "r") as handle:
-        total = _walk(handle, "", 0, [0], str(path))
+    try:
+        with h5py.File(path, "r") as handle:
+            total = _walk(handle, "", 0, [0], str(path))
+    except (RuntimeError, KeyError, ValueError) as exc:  # h5py's words for a damaged group or object header
+        raise OSError(f"a damaged HDF5 file ({exc})") from exc
     check_elements(total, "the file's datasets together", source=str(path))
 
 

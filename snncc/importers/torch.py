@@ -60,6 +60,28 @@ def import_torch(
     source: str = "",
     warn: Callable[[Diagnostic], None] | None = None,
 ) -> Graph:
+    """The graph of ``model`` (below); a module missing an attribute its class sets in __init__ is
+    IMT019: an unpickled file can hold any subset of a module's attributes."""
+    try:
+        return _import_torch(model, input_shape, steps=steps, readout=readout, source=source, warn=warn)
+    except AttributeError as exc:
+        raise ImportFailed(
+            f"a module of the model lacks an attribute its class defines ({exc})",
+            code="IMT019",
+            source=source or None,
+            hint="the file does not hold a module as its class builds it (damaged or edited?): save it again",
+        ) from exc
+
+
+def _import_torch(
+    model: nn.Module,
+    input_shape: tuple[int, ...],
+    *,
+    steps: int | None = None,
+    readout: str | None = None,
+    source: str = "",
+    warn: Callable[[Diagnostic], None] | None = None,
+) -> Graph:
     """A FLOAT-stage graph computing what ``model`` computes on inputs of ``input_shape`` (one sample).
 
     ``model`` is an snncc.nn.SNN (steps and readout from it; the arguments override them),

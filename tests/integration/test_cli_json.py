@@ -79,7 +79,7 @@ def test_an_error_with_json_is_an_object_on_stdout_and_the_usual_message_on_stde
 
 def test_targets_json_lists_every_target_file(capsys):
     assert main(["targets", "--json"]) == 0
-    listed = {t["name"]: t for t in json.loads(capsys.readouterr().out)}
+    listed = {t["name"]: t for t in json.loads(capsys.readouterr().out)["targets"]}  # one object, as everywhere
     files = {p.stem: yaml.safe_load(p.read_text()) for p in (REPO / "targets").glob("*.yaml")}
     assert set(listed) == set(files)
     for name, spec in files.items():

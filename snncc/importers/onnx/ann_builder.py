@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from snncc.ann import Add, Layer, Node, Relu
-from snncc.errors import Diagnostic
+from snncc.errors import Diagnostic, ModelLoadError
 from snncc.ir import Conv2d, Dense, Shape
 
 PROBE_BATCH = 3  # batch size used to evaluate shape computations (a prime, to tell batch from sample axes)
@@ -36,9 +36,14 @@ class AnnBuilder:
         from onnx import numpy_helper
 
         self.graph = self.model.graph
-        self.consts: dict[str, np.ndarray] = {
-            t.name: numpy_helper.to_array(t).astype(np.float64) for t in self.graph.initializer
-        }
+        self.consts: dict[str, np.ndarray] = {}
+        for t in self.graph.initializer:
+            try:
+                self.consts[t.name] = numpy_helper.to_array(t).astype(np.float64)
+            except (ValueError, TypeError) as exc:  # e.g. data that does not fit the declared dims
+                raise ModelLoadError(
+                    f"initializer {t.name!r} cannot be read: {exc}", code="LOD101", source=self.source
+                ) from exc
         self.nodes: dict[str, Node] = {}  # the ANN so far, in ONNX (topological) order
         self.producer: dict[str, str] = {}  # data tensor -> the ANN node (or the input) that computes it
         self.shapes: dict[str, Shape | None] = {}  # ANN node -> sample shape; None: unknown after a problem
