@@ -1,7 +1,8 @@
 """Run a compiled artifact (the integer graph and its float graph) on a backend and score it.
 
-On Lava the run is also compared with the reference backend bit for bit (u, v and spikes of every
-layer at every step), so the summary says whether Lava computed exactly the specified network."""
+On Lava and on nengo-loihi's Loihi 1 emulator the run is also compared with the reference backend bit for
+bit (u, v and spikes of every layer at every step), so the summary says whether that simulator computed
+exactly the specified network (snncc.fidelity names the semantics each comparison checks)."""
 
 from __future__ import annotations
 
@@ -49,8 +50,8 @@ def simulate_artifact(
         "steps": int_graph.meta.steps,
         "float_accuracy": None if y is None else float(np.mean(float_predicted == y)),
     }
-    if backend == "lava":
-        lava = lava_check(int_graph, {input_name: x}, float_predictions=float_predicted, labels=y)
+    if backend in ("lava", "nengo-loihi"):  # also compared with the reference backend bit for bit
+        lava = lava_check(int_graph, {input_name: x}, float_predictions=float_predicted, labels=y, backend=backend)
         return {
             **summary,
             "deployed_accuracy": lava["deployed_accuracy"],
@@ -58,6 +59,7 @@ def simulate_artifact(
             "wall_seconds": lava["wall_seconds"],
             "bit_exact_with_refsim": lava["bit_exact"],
             "compared_with_refsim": lava["compared"],
+            "semantics": lava["semantics"],
             **({"first_mismatch": lava["first_mismatch"]} if "first_mismatch" in lava else {}),
         }
     runner = RefSim(device=device) if backend == "refsim" else get_backend(backend)

@@ -90,6 +90,9 @@ class Target:
     notes: str = ""
     timing: TimingModel | None = None  # optional: the report then gives time per step and per sample
     xylo: XyloPools | None = None  # numerics family "xylo" only
+    # the dendritic accumulator's sourced entries (bits, overflow) where the file gives them; else
+    # numerics holds Lava's int32 default and this is empty; pairs, so that Target stays hashable
+    accumulator: tuple[tuple[str, Sourced], ...] = ()
 
     @property
     def total_cores(self) -> int:

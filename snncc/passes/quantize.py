@@ -65,6 +65,8 @@ class LayerQuantization:
     bias_max_abs_error: float  # float units
     decay_abs_error: float  # |dv/4096 − (1 − beta)|
     v_range_used: float  # calibrated max |v| · s / v_max (0..1; > 1 saturates)
+    # calibrated max |step input| · s / the accumulator's limit 2^(bits-1) (0..1; > 1 overflows); 0: not measured
+    accumulator_used: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -101,6 +103,8 @@ class Quantize:
     numerics: Numerics
     input_encoding: str = "graded"
     v_headroom: float = 0.5
+    # the calibrated per-step input may take this fraction of the dendritic accumulator (Numerics.accumulator_bits)
+    acc_headroom: float = 0.5
 
 
 def quantize(
@@ -231,6 +235,10 @@ def _quantize_layer(
         if wmax > 0:
             e_top = n.weight_exp_max - extra_planes[sname]
             bounds[f"weights of {sname}"] = _weight_mantissa_max(w, n) * 2.0**e_top / wmax
+    input_seen = calibration.input_max_abs.get(name, 0.0) if calibration else 0.0
+    acc_limit = 1 << (n.accumulator_bits - 1)
+    if input_seen > 0:  # a = s·x weight units must stay inside the accumulator (Loihi 1: 16 bits)
+        bounds["dendritic accumulator"] = options.acc_headroom * (acc_limit - 1) / input_seen
     bmax = float(np.abs(bias).max(initial=0.0))
     if bmax > 0:
         bounds["bias mantissa"] = n.bias_mant_max * 2.0**n.bias_exp_max / (act * bmax)
@@ -316,6 +324,7 @@ def _quantize_layer(
         bias_max_abs_error=float(np.abs(bias_mant * 2.0**bias_exp * v_lsb - bias).max(initial=0.0)),
         decay_abs_error=abs(int_lif.dv / n.decay_unity - (1.0 - op.beta)),
         v_range_used=v_used,
+        accumulator_used=input_seen * s / acc_limit,
     )
     return report, int_synapses, int_lif
 
