@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from snncc.errors import EXIT_OK, SnnccError
 
 # reported and the compile goes on (exit 0); `--strict` turns them into STR001
-WARNINGS = frozenset({"IMT050", "IMT051", "IMT213", "MAP030", "QNT020", "QNT021"})
+WARNINGS = frozenset({"IMT050", "IMT051", "IMT213", "MAP030", "QNT020", "QNT021", "QNT022"})
 
 MEANINGS: dict[str, str] = {
     # added with issues 14, 15 and 17
@@ -212,6 +212,7 @@ MEANINGS: dict[str, str] = {
     "QNT011": "no usable quantization scale for a layer",
     "QNT020": "calibrated potentials reach beyond the voltage range: v will saturate",
     "QNT021": "a layer's weights use only a few bits of their format",
+    "QNT022": "a negative weight exponent: Lava floors each step's sum, Loihi 1 each weight, a split layer each part",
     # TGT: target descriptions
     "TGT001": "a target description is malformed or unknown",
     "TGT002": "the target file does not exist",

@@ -90,8 +90,8 @@ class Target:
     notes: str = ""
     timing: TimingModel | None = None  # optional: the report then gives time per step and per sample
     xylo: XyloPools | None = None  # numerics family "xylo" only
-    # the dendritic accumulator's sourced entries (bits, overflow) where the file gives them; else
-    # numerics holds Lava's int32 default and this is empty; pairs, so that Target stays hashable
+    # the sources of numerics.accumulator_bits and accumulator_overflow, as ("bits" | "overflow", Sourced)
+    # pairs (Target stays hashable); read from the file's numerics entries
     accumulator: tuple[tuple[str, Sourced], ...] = ()
 
     @property

@@ -160,11 +160,7 @@ def _check_ranges(data: dict[str, Any], source: str) -> None:
     characters in the strings that reports print."""
     res = data["resources"]
     checks: list[tuple[str, float, float, float]] = [
-        *(
-            (f"numerics.{k}", data["numerics"][k]["value"], lo, hi)
-            for k, (lo, hi) in NUMERIC_RANGES.items()
-            if k in data["numerics"]  # the accumulator is optional (default: Lava's int32)
-        ),
+        *((f"numerics.{k}", data["numerics"][k]["value"], lo, hi) for k, (lo, hi) in NUMERIC_RANGES.items()),
         ("resources.chips", res["chips"]["value"], 1, RESOURCE_MAX),
         ("resources.cores_per_chip", res["cores_per_chip"]["value"], 1, RESOURCE_MAX),
         ("resources.mesh.columns", res["mesh"]["columns"], 1, MESH_MAX),
@@ -224,9 +220,7 @@ def _build(data: dict[str, Any], path: Path) -> Target:
         notes=data.get("notes", ""),
         timing=TimingModel(**{k: _sourced(v) for k, v in data["timing"].items()}) if "timing" in data else None,
         xylo=XyloPools(**{k: _sourced(v) for k, v in data["xylo"].items()}) if "xylo" in data else None,
-        accumulator=tuple(
-            (k, _sourced(n[f"accumulator_{k}"])) for k in ("bits", "overflow") if f"accumulator_{k}" in n
-        ),
+        accumulator=tuple((k, _sourced(n[f"accumulator_{k}"])) for k in ("bits", "overflow")),
     )
 
 
@@ -239,8 +233,6 @@ def _check_semantics(t: Target, source: str) -> None:
         problems.append("numerics: bias_exp_min exceeds bias_exp_max")
     if not n.vth_bits + n.vth_shift <= n.state_bits:
         problems.append("numerics: vth_bits + vth_shift must fit state_bits")
-    if n.family == "xylo" and (n.accumulator_bits, n.accumulator_overflow) != (32, "wrap"):
-        problems.append("numerics: Xylo's synaptic input saturates in Isyn (state_bits); it has no accumulator entry")
     if (n.family == "xylo") != (t.xylo is not None):
         problems.append("xylo: the neuron pools are given exactly when numerics.family is xylo")
     if t.mesh[0] * t.mesh[1] < int(t.cores_per_chip):
