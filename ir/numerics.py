@@ -98,4 +98,6 @@ XYLO = Numerics(
     bias_exp_min=0,
     bias_exp_max=0,
     input_bits=4,  # at most 15 input events per channel and step
+    accumulator_bits=16,  # no accumulator of its own: weights add into Isyn, int16, saturating (the dialect's state)
+    accumulator_overflow="saturate",
 )
