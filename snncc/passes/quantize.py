@@ -10,8 +10,10 @@ scale s (weight units per float unit) maps float potentials to integers:
     u_init = round(i_init·s·2^act_shift)
 
 s is the largest value every format allows: the threshold mantissa, the weight mantissa at the
-largest exponent, the bias mantissa at the largest exponent, and v staying inside a fraction
-(``v_headroom``) of the voltage range given the largest |v| seen on calibration data.  A larger s
+largest exponent, the bias mantissa at the largest exponent, v staying inside a fraction
+(``v_headroom``) of the voltage range given the largest |v| seen on calibration data, and a step's
+summed input inside a fraction (``acc_headroom``) of the dendritic accumulator given the largest seen
+(Loihi 1 wraps it at 16 bits: the bundled digits overflowed it in 1,296 neuron-steps without this bound).  A larger s
 only adds resolution to thresholds, biases and decays; the weights keep their 8-bit mantissa, which
 s then fills: it is lowered (by less than 2x) until the largest synapse's largest weight takes the
 whole mantissa at its power-of-two exponent, where an arbitrary s leaves up to one bit unused
