@@ -52,10 +52,14 @@ def known_difference(graph: Graph, mismatch: tuple, ref_u: dict[str, np.ndarray]
             f"({n.accumulator_bits} bits, {n.accumulator_overflow}) do not (compile it for --target loihi)"
         )
     u = ref_u.get(layer)
-    if u is not None and sample >= 0 and np.abs(u[(sample, slice(None), *neuron)]).max(initial=0) >= U_HALF - 1:
+    op = graph[layer]
+    if u is None or sample < 0 or not isinstance(op, IntLIF):
+        return "no known difference: one of the two models has a bug"
+    trace = u[(sample, slice(None), *neuron)]
+    if np.abs(trace).max(initial=0) >= U_HALF - 1:
         return "u at the edge of its 24-bit range: the emulator keeps u in [-2^23, 2^23), Lava in (-2^23, 2^23]"
-    bias = graph[layer].bias_mant.array if isinstance(graph[layer], IntLIF) else None
-    if bias is not None and np.any(bias != 0):
+    bias = int(op.bias_mant.array[neuron]) << int(op.bias_exp.array[neuron]) if op.bias_mant.array.ndim else 0
+    if np.abs(trace + bias).max(initial=0) >= U_HALF:
         return "u + bias beyond 24 bits: the emulator adds the bias to u (wrapped), Lava to v"
     return "no known difference: one of the two models has a bug"
 

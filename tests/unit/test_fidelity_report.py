@@ -3,6 +3,7 @@ checked on this run, each known silicon difference with its count, and each laye
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -11,8 +12,8 @@ import pytest
 
 from snncc.accumulator import accumulator_lines, accumulator_report
 from snncc.backends.base import LayerStats
-from snncc.fidelity import fidelity_lines, fidelity_report
-from snncc.ir import Const, GraphBuilder, GraphMeta, IntDense, IntInput, IntLIF, Output, Stage
+from snncc.fidelity import fidelity_lines, fidelity_report, known_difference
+from snncc.ir import LOIHI, Const, GraphBuilder, GraphMeta, IntDense, IntInput, IntLIF, Output, Stage
 from snncc.target_loader import load
 
 DIGITS = Path(__file__).resolve().parents[2] / "examples" / "digits"
@@ -80,3 +81,20 @@ def test_the_bundled_example_report_has_both_sections(tmp_path):
     assert 0 < report["accumulator"]["layers"]["body.6"]["calibrated_fraction"] <= 0.5
     assert "Fidelity to the chip" in md and "accumulator overflows |" in md
     assert "dendritic accumulator" in {q["limited_by"] for q in report["quantization"]["layers"]}
+
+
+def test_known_difference_names_each_cause_of_a_mismatch_with_the_emulator():
+    loihi1 = load("loihi").numerics
+    mismatch = ("u", 0, 1, (0,), 5, 6, "lif")  # (variable, sample, step, neuron, refsim, emulator, layer)
+    quiet = {"lif": np.zeros((1, 3, 2), np.int64)}
+    assert known_difference(graph(loihi1, weight_exp=-1), mismatch, quiet).startswith("weight exponent < 0")
+    assert known_difference(graph(LOIHI), mismatch, quiet).startswith("dendritic accumulator")
+    edge = {"lif": np.full((1, 3, 2), 2**23 - 1, np.int64)}
+    assert known_difference(graph(loihi1), mismatch, edge).startswith("u at the edge")
+    biased = graph(loihi1).replace_nodes(
+        lif=dataclasses.replace(graph(loihi1)["lif"], bias_mant=Const(np.array([4095, 0], np.int32)),
+                                bias_exp=Const(np.array([7, 0], np.int32)))
+    )  # fmt: skip
+    near = {"lif": np.full((1, 3, 2), 2**23 - 2**18, np.int64)}  # + 4095·2^7 ~ 2^19 crosses 2^23
+    assert known_difference(biased, mismatch, near).startswith("u + bias")
+    assert known_difference(graph(loihi1), mismatch, quiet).startswith("no known difference")
