@@ -510,8 +510,9 @@ def _simulate(args: argparse.Namespace) -> int:
         exact = summary["bit_exact_with_refsim"]
         name = {"lava": "Lava", "nengo-loihi": "nengo-loihi's emulator"}[summary["backend"]]
         print(
-            f"{name} {'matched' if exact else 'DID NOT match'} {summary['semantics']} bit for bit "
-            f"({', '.join(summary['compared_with_refsim'])} of every layer at every step, {summary['samples']} samples)"
+            f"{name} {'matched' if exact else 'DID NOT match'} the reference backend bit for bit "
+            f"({', '.join(summary['compared_with_refsim'])} of every layer at every step, {summary['samples']} samples; "
+            f"compared with {summary['semantics']})"
             + ("" if exact else f"; first mismatch: {summary['first_mismatch']}"),
             file=sys.stderr,
         )
