@@ -70,4 +70,10 @@ def simulate_artifact(
         "deployed_accuracy": None if y is None else float(np.mean(predicted == y)),
         "output_agreement": float(np.mean(predicted == float_predicted)),
         "wall_seconds": round(trace.wall_seconds, 3),
+        # neuron-steps whose summed input left the target's dendritic accumulator (refsim counts them)
+        **(
+            {"accumulator_overflows": {n: s.acc_overflows for n, s in trace.stats.items()}}
+            if backend == "refsim"
+            else {}
+        ),
     }
