@@ -47,6 +47,12 @@ def test_the_emulator_agrees_with_the_wrapping_reference_backend_even_where_q0_o
     assert "16 bits, wrap" in summary["semantics"]
 
 
+def test_the_reference_backend_counts_the_overflows_it_wraps(overflowing, capsys):
+    assert main(["simulate", str(overflowing), "--samples", "40"]) == 0
+    counts = json.loads(capsys.readouterr().out)["accumulator_overflows"]
+    assert counts["body.6"] > 0 and counts["body.2"] == 0
+
+
 def test_an_artifact_without_the_accumulator_bound_differs_and_the_mismatch_is_named(overflowing, capsys):
     graph_json = overflowing / "graph.json"
     meta = json.loads(graph_json.read_text())
