@@ -42,6 +42,7 @@ class LayerStats:
     v_saturations: int = 0  # voltage clipped at its signed width (integer backends)
     int32_wraps: int = 0  # an int32 intermediate overflowed (Lava computes in int32)
     active_updates: int = 0  # neuron-steps with nonzero input, u or v
+    acc_overflows: int = 0  # a step's summed input outside the target's dendritic accumulator (Numerics)
 
     def to_dict(self) -> dict[str, int]:
         return {
@@ -50,6 +51,7 @@ class LayerStats:
             "v_saturations": self.v_saturations,
             "int32_wraps": self.int32_wraps,
             "active_updates": self.active_updates,
+            "acc_overflows": self.acc_overflows,
         }
 
 

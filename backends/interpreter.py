@@ -24,7 +24,7 @@ from .base import LayerStats, Record, Trace
 
 Array = Any  # a numpy array, or a torch tensor where a dialect computes on a torch device
 
-EVENT_COUNTERS: tuple[str, ...] = ("u_wraps", "v_saturations", "int32_wraps", "active_updates")
+EVENT_COUNTERS: tuple[str, ...] = ("u_wraps", "v_saturations", "int32_wraps", "active_updates", "acc_overflows")
 
 
 class NeuronStep(NamedTuple):

@@ -14,6 +14,7 @@ import time
 
 from benchmarks.networks import Bench
 from snncc.backends import Record, first_mismatch, get_backend
+from snncc.fidelity import reference_for
 
 EVERYTHING = Record(spikes=True, v=True, u=True)
 
@@ -78,6 +79,6 @@ def lava_matches_refsim(bench: Bench, samples: int) -> str | None:
     every layer at every step of ``samples`` samples; else the first mismatch."""
     values = bench.head(samples)
     lava = get_backend("lava").run(bench.graph, values, record=EVERYTHING)
-    ref = get_backend("refsim").run(bench.graph, values, record=EVERYTHING)
+    ref = get_backend("refsim").run(reference_for("lava", bench.graph)[0], values, record=EVERYTHING)  # Lava's int32
     mismatch = first_mismatch(ref, lava)
     return None if mismatch is None else repr(mismatch)

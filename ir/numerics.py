@@ -8,7 +8,7 @@ quantized for, so an artifact is self-contained.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 
@@ -28,6 +28,12 @@ class Numerics:
     bias_exp_min: int = 0
     bias_exp_max: int = 7
     input_bits: int = 8  # payload width of graded input messages
+    # the dendritic accumulator: the signed width of a, the step's summed synaptic input in weight
+    # units (before ·2^act_shift), and what the chip does beyond it: "wrap" (two's complement),
+    # "saturate", or "unknown" (simulated as Lava does, int32, and only counted).  The default is
+    # Lava's: a travels as int32 (lava/proc/lif/models.py), so 32 bits, wrapping.
+    accumulator_bits: int = 32
+    accumulator_overflow: str = "wrap"
 
     @property
     def decay_unity(self) -> int:
@@ -51,6 +57,16 @@ class Numerics:
         if self.family == "xylo":
             return (1 << (self.weight_bits - 1)) - 1
         return (1 << self.weight_bits) - 1
+
+    @property
+    def accumulator_range(self) -> tuple[int, int]:
+        """The smallest and largest a the accumulator holds."""
+        half = 1 << (self.accumulator_bits - 1)
+        return -half, half - 1
+
+    def lava_semantics(self) -> Numerics:
+        """These numerics with Lava's accumulator (int32, wrapping), which Lava computes whatever the chip does."""
+        return replace(self, accumulator_bits=32, accumulator_overflow="wrap")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -80,6 +96,7 @@ NUMERICS_RANGES: dict[str, tuple[int, int]] = {
     "bias_exp_min": (-32, 32),
     "bias_exp_max": (-32, 32),
     "input_bits": (1, 16),
+    "accumulator_bits": (2, 32),  # Lava's a is an int32: no wider accumulator can be simulated as Lava does
 }
 
 
@@ -110,4 +127,6 @@ XYLO = Numerics(
     bias_exp_min=0,
     bias_exp_max=0,
     input_bits=4,  # at most 15 input events per channel and step
+    accumulator_bits=16,  # no accumulator of its own: weights add into Isyn, int16, saturating (the dialect's state)
+    accumulator_overflow="saturate",
 )

@@ -602,11 +602,13 @@ def _simulate(args: argparse.Namespace) -> int:
             args.artifact, data=args.data, backend=args.backend, samples=args.samples, device=args.device, say=say
         )
     print(json.dumps(summary, indent=1))
-    if "bit_exact_with_refsim" in summary:  # --backend lava: say plainly whether Lava ran the specified network
+    if "bit_exact_with_refsim" in summary:  # lava, nengo-loihi: say plainly whether it ran the specified network
         exact = summary["bit_exact_with_refsim"]
+        name = {"lava": "Lava", "nengo-loihi": "nengo-loihi's emulator"}[summary["backend"]]
         print(
-            f"Lava {'matched' if exact else 'DID NOT match'} the reference backend bit for bit "
-            f"({', '.join(summary['compared_with_refsim'])} of every layer at every step, {summary['samples']} samples)"
+            f"{name} {'matched' if exact else 'DID NOT match'} the reference backend bit for bit "
+            f"({', '.join(summary['compared_with_refsim'])} of every layer at every step, {summary['samples']} samples; "
+            f"compared with {summary['semantics']})"
             + ("" if exact else f"; first mismatch: {summary['first_mismatch']}"),
             file=sys.stderr,
         )

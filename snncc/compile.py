@@ -251,7 +251,7 @@ def compile_model(
 
 
 def range_warnings(ranges, source: str) -> list[Diagnostic]:
-    """QNT022 per input whose scored samples reach outside the integer range calibration set:
+    """QNT023 per input whose scored samples reach outside the integer range calibration set:
     those values are clipped on the chip (a common cause: test data scaled unlike the training data)."""
     found = []
     for r in ranges:
@@ -261,7 +261,7 @@ def range_warnings(ranges, source: str) -> list[Diagnostic]:
         found.append(
             Diagnostic(
                 "warning",
-                "QNT022",
+                "QNT023",
                 f"the scored samples of input {r.node} reach {r.scored_min:g} to {r.scored_max:g}, outside the "
                 f"calibrated range ({calibrated}largest integer input {r.representable_max:g}): "
                 f"{r.clipped_fraction:.2%} of the scored input values are clipped on the chip",

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from snncc.errors import EXIT_OK, SnnccError
 
 # reported and the compile goes on (exit 0); `--strict` turns them into STR001
-WARNINGS = frozenset({"IMT050", "IMT051", "IMT213", "MAP030", "QNT020", "QNT021", "QNT022"})
+WARNINGS = frozenset({"IMT050", "IMT051", "IMT213", "MAP030", "QNT020", "QNT021", "QNT022", "QNT023"})
 
 MEANINGS: dict[str, str] = {
     # added with issues 14, 15 and 17
@@ -28,7 +28,6 @@ MEANINGS: dict[str, str] = {
     "DAT016": "--max-accuracy-drop is NaN or outside [0, 100] percentage points",
     "DAT040": "simulate: no --data and the artifact records no data file that is still there",
     "DAT041": "simulate: the data file the artifact was compiled with changed since (its sha256 differs)",
-    "QNT022": "the scored samples reach outside the calibrated input range: values are clipped on the chip",
     "DAT032": "--dump-after names no pass of the pipeline, or one the run skips",
     "DAT033": "the command line does not parse (with --json: the error object beside argparse's usage message)",
     "DAT031": "--dask-scheduler is not an address, or the scheduler cannot be reached",
@@ -222,6 +221,8 @@ MEANINGS: dict[str, str] = {
     "QNT011": "no usable quantization scale for a layer",
     "QNT020": "calibrated potentials reach beyond the voltage range: v will saturate",
     "QNT021": "a layer's weights use only a few bits of their format",
+    "QNT022": "a negative weight exponent: Lava floors each step's sum, Loihi 1 each weight, a split layer each part",
+    "QNT023": "the scored samples reach outside the calibrated input range: values are clipped on the chip",
     # TGT: target descriptions
     "TGT001": "a target description is malformed or unknown",
     "TGT002": "the target file does not exist",

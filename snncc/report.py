@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from snncc import __version__
+from snncc.accumulator import accumulator_lines, accumulator_report
 from snncc.energy import EVENT_TYPES
+from snncc.fidelity import fidelity_lines, fidelity_report
 from snncc.ir import IntInput, IntLIF, IntPartialSum, print_graph, save
 from snncc.output_dir import atomic_output_dir
 from snncc.passes.align_depths import relays_of
@@ -113,11 +115,20 @@ def build_report(result: CompileResult) -> dict[str, Any]:
         },
         "quantization": result.quantization.to_dict(),
         "overflow": {
-            layer: {k: s.to_dict()[k] for k in ("u_wraps", "v_saturations", "int32_wraps")}
+            layer: {k: s.to_dict()[k] for k in ("u_wraps", "v_saturations", "int32_wraps", "acc_overflows")}
             for layer, s in trace.stats.items()
             if not isinstance(result.int_graph[layer], IntPartialSum)  # its bound is checked statically (SPEC.md)
         },
+        "accumulator": accumulator_report(
+            result.int_graph,
+            dict(result.target.accumulator),
+            {q.layer: q.accumulator_used for q in result.quantization.layers if q.accumulator_used},
+            {layer: s.acc_overflows for layer, s in trace.stats.items()},
+        ),
         "backends": {"reference": "refsim", "lava": result.lava},
+        "fidelity": fidelity_report(
+            result.target.name, result.int_graph, result.target.backends, result.lava, trace.stats
+        ),
         "diagnostics": [d.render() for d in result.diagnostics],
         "timing": result.timings,
     }
@@ -342,11 +353,15 @@ def render_markdown(
         "",
         "## Overflow (deployed run)",
         "",
-        "| layer | u wraps | v saturations | int32 wraps |",
-        "|---|---:|---:|---:|",
+        *accumulator_lines(report.get("accumulator")),
+        "",
+        "| layer | u wraps | v saturations | int32 wraps | accumulator overflows |",
+        "|---|---:|---:|---:|---:|",
     ]
     for layer, o in report["overflow"].items():
-        lines.append(f"| {md(layer)} | {o['u_wraps']} | {o['v_saturations']} | {o['int32_wraps']} |")
+        lines.append(
+            f"| {md(layer)} | {o['u_wraps']} | {o['v_saturations']} | {o['int32_wraps']} | {o['acc_overflows']} |"
+        )
     lines += [
         "",
         "## Mapping",
@@ -418,6 +433,8 @@ def render_markdown(
             f"{short}'s own outputs: accuracy {_pct(lava['deployed_accuracy'])}, same prediction as the float model "
             f"on {_pct(lava['output_agreement'])}."
         )
+        if "semantics" in lava:
+            lines.append(f"Compared with {lava['semantics']}.")
         if not lava["bit_exact"]:
             lines.append(f"First mismatch: {lava['first_mismatch']}.")
     else:
@@ -425,6 +442,7 @@ def render_markdown(
             "Reference backend only (pass --backend lava, or xylosim for xylo, to also run that simulator and "
             "compare bit for bit)."
         )
+    lines += fidelity_lines(report.get("fidelity"))
     if report["approximations"]:
         lines += ["", "## Approximations you asked for", ""]
         for name, a in report["approximations"].items():
@@ -540,7 +558,7 @@ def _criterion(v: dict[str, Any]) -> list[str]:
 
 
 def _range_note(i: dict[str, Any]) -> list[str]:
-    """A warning under the verdict when the scored inputs reach outside the calibrated range (QNT022)."""
+    """A warning under the verdict when the scored inputs reach outside the calibrated range (QNT023)."""
     if not i.get("clipped_fraction"):
         return []
     calibrated = "" if i.get("calibrated_max") is None else f"calibration max {i['calibrated_max']:g}, "
@@ -548,7 +566,7 @@ def _range_note(i: dict[str, Any]) -> list[str]:
         "",
         f"**Warning:** the scored samples reach {i['scored_max']:g}, outside the calibrated input range "
         f"({calibrated}largest integer input {i['representable_max']:g}): {_pct(i['clipped_fraction'])} of the "
-        "scored input values are clipped on the chip (QNT022).",
+        "scored input values are clipped on the chip (QNT023).",
     ]
 
 

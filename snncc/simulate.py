@@ -3,9 +3,10 @@
 By default on the data the artifact was compiled with: report.json records the data file, its
 sha256 and which rows were scored, so that simulate reproduces compile's figures (the same
 agreement, computed by snncc.verify.compare on refsim); with neither that record nor --data it
-stops with DAT040 instead of guessing.  On Lava the run is also compared with the reference
-backend bit for bit (u, v and spikes of every layer at every step), so the summary says whether
-Lava computed exactly the specified network."""
+stops with DAT040 instead of guessing.  On Lava and on nengo-loihi's Loihi 1 emulator the run is
+also compared with the reference backend bit for bit (u, v and spikes of every layer at every
+step), so the summary says whether that simulator computed exactly the specified network
+(snncc.fidelity names the semantics each comparison checks)."""
 
 from __future__ import annotations
 
@@ -88,13 +89,14 @@ def simulate_artifact(
             "failed_because": reasons,
             "wall_seconds": round(comparison.deployed_trace.wall_seconds, 3),
         }
-    if backend == "lava":
+    if backend in ("lava", "nengo-loihi"):  # also compared with the reference backend bit for bit
         lava = lava_check(
             int_graph,
             {input_name: x},
             float_predictions=v.float_predictions,
             labels=y,
             float_silent=v.float_silent_mask,
+            backend=backend,
         )
         return {
             **summary,
@@ -103,6 +105,7 @@ def simulate_artifact(
             "wall_seconds": lava["wall_seconds"],
             "bit_exact_with_refsim": lava["bit_exact"],
             "compared_with_refsim": lava["compared"],
+            "semantics": lava["semantics"],
             **({"first_mismatch": lava["first_mismatch"]} if "first_mismatch" in lava else {}),
         }
     (out_name, out_op), *_ = int_graph.of_type(Output)
@@ -119,6 +122,12 @@ def simulate_artifact(
         ),
         "deployed_ties": int(undecided(trace.outputs[out_name], out_op.readout).sum()),
         "wall_seconds": round(trace.wall_seconds, 3),
+        # neuron-steps whose summed input left the target's dendritic accumulator (refsim counts them)
+        **(
+            {"accumulator_overflows": {n: s.acc_overflows for n, s in trace.stats.items()}}
+            if backend == "refsim"
+            else {}
+        ),
     }
 
 

@@ -90,6 +90,9 @@ class Target:
     notes: str = ""
     timing: TimingModel | None = None  # optional: the report then gives time per step and per sample
     xylo: XyloPools | None = None  # numerics family "xylo" only
+    # the sources of numerics.accumulator_bits and accumulator_overflow, as ("bits" | "overflow", Sourced)
+    # pairs (Target stays hashable); read from the file's numerics entries
+    accumulator: tuple[tuple[str, Sourced], ...] = ()
 
     @property
     def total_cores(self) -> int:

@@ -219,6 +219,7 @@ def _build(data: dict[str, Any], path: Path) -> Target:
         notes=data.get("notes", ""),
         timing=TimingModel(**{k: _sourced(v) for k, v in data["timing"].items()}) if "timing" in data else None,
         xylo=XyloPools(**{k: _sourced(v) for k, v in data["xylo"].items()}) if "xylo" in data else None,
+        accumulator=tuple((k, _sourced(n[f"accumulator_{k}"])) for k in ("bits", "overflow")),
     )
 
 

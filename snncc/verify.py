@@ -29,6 +29,7 @@ import numpy as np
 from snncc.backends import Record, Trace, first_mismatch, get_backend
 from snncc.backends.base import merge_traces
 from snncc.backends.refsim import RefSim
+from snncc.fidelity import known_difference, reference_for
 from snncc.ir import Graph, IntInput, IntLIF, IntXyloLIF, Output, Stage
 from snncc.ir.ops_float import STEP_READOUTS
 from snncc.parallel import ordered_map
@@ -562,15 +563,16 @@ def lava_check(
     backend: str = "lava",
     float_silent: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """Run Lava (or another bit-exact ``backend``: xylosim) and refsim on the same inputs; demand equal
-    u, v and spikes at every step.
+    """Run Lava (or another bit-exact ``backend``: xylosim, nengo-loihi) and refsim on the same inputs; demand
+    equal u, v and spikes at every step, under the semantics snncc.fidelity.reference_for names.
 
     Also scores that backend's own outputs (accuracy, and the agreement with the float model's
     decisions, ``float_silent`` samples never agreeing, as ``compare`` counts it).
     """
     xi = quantize_inputs(int_graph, x)
     record = Record(spikes=True, v=True, u=True)
-    ref = get_backend("refsim").run(int_graph, xi, record=record)
+    ref_graph, semantics = reference_for(backend, int_graph)  # Lava: without the chip's accumulator bound
+    ref = get_backend("refsim").run(ref_graph, xi, record=record)
     lava = get_backend(backend).run(int_graph, xi, record=record)
     mismatch = first_mismatch(ref, lava)
     (output_name, output_op), *_ = int_graph.of_type(Output)
@@ -585,6 +587,7 @@ def lava_check(
         else agreement(float_predictions, predictions, float_silent, silent),
         "bit_exact": mismatch is None,
         "compared": ["u", "v", "spikes"],
+        "semantics": semantics,
         "wall_seconds": round(lava.wall_seconds, 3),
         "steps_per_second": round(lava.batch * lava.steps / lava.wall_seconds, 1) if lava.wall_seconds else None,
     }
@@ -599,4 +602,6 @@ def lava_check(
             "refsim": expected,
             backend: got,
         }
+        if backend == "nengo-loihi":
+            result["first_mismatch"]["known_difference"] = known_difference(int_graph, mismatch, ref.u)
     return result

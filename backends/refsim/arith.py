@@ -54,6 +54,36 @@ def shift(acc: np.ndarray, exp: int) -> np.ndarray:
     return acc << exp if exp > 0 else acc >> -exp
 
 
+ACCUMULATOR_MODES = ("wrap", "saturate", "unknown")  # the fused step's codes: their indices
+
+
+def accumulator_mode(n: Numerics) -> int:
+    """The code of n.accumulator_overflow (an artifact edited by hand may hold anything)."""
+    if n.accumulator_overflow not in ACCUMULATOR_MODES:
+        from snncc.errors import InvalidGraph
+
+        raise InvalidGraph(
+            f"numerics.accumulator_overflow is {n.accumulator_overflow!r}",
+            code="GRF064",
+            hint=f"one of {', '.join(ACCUMULATOR_MODES)}",
+        )
+    return ACCUMULATOR_MODES.index(n.accumulator_overflow)
+
+
+def accumulate(total: np.ndarray, n: Numerics) -> tuple[np.ndarray, np.ndarray]:
+    """The dendritic accumulator's a from the unwrapped sum of a step's ports: wrapped or saturated at
+    n.accumulator_bits, or (overflow unknown) kept as Lava keeps it, int32.  Returns (a, overflowed mask)."""
+    xp = array_namespace(total)
+    lo, hi = n.accumulator_range
+    overflowed = (total < lo) | (total > hi)
+    mode = ACCUMULATOR_MODES[accumulator_mode(n)]
+    if mode == "saturate":
+        return xp.clip(total, lo, hi), overflowed
+    if mode == "wrap" and n.accumulator_bits < 32:
+        return ((total - lo) & ((1 << n.accumulator_bits) - 1)) + lo, overflowed
+    return wrap_int32(total), overflowed
+
+
 def wrap_u(u: np.ndarray, n: Numerics) -> tuple[np.ndarray, np.ndarray]:
     """Lava's single conditional ±2^24 correction of u (range (−2^23, 2^23]); returns (u, wrapped mask)."""
     xp = array_namespace(u)

@@ -27,6 +27,7 @@ class WrapFreeStep:
     decay_bits: int
     u_limit: int  # |u| below this: no ±2^24 correction (u's range is (−2^23, 2^23])
     v_room: int  # |u| below this: the v sum stays inside int32
+    acc_limit: int  # |input| below this: inside the dendritic accumulator (Numerics.accumulator_bits)
 
     @classmethod
     def of(cls, op: IntLIF, n: Numerics, bias: np.ndarray) -> WrapFreeStep:
@@ -39,15 +40,17 @@ class WrapFreeStep:
             decay_bits=n.decay_bits,
             u_limit=1 << (n.state_bits - 1),
             v_room=INT32_LIMIT - v - _max_abs(bias),
+            acc_limit=1 << (n.accumulator_bits - 1),
         )
 
     def holds(self, input_max: int, u_max: int) -> bool:
         """Whether a step whose summed input is at most ``input_max`` in size, from a state whose |u|
         is at most ``u_max``, can wrap nothing: the input and a·2^act_shift stay in int32, the new
-        u = trunc(u·keep / 2^bits) + a·2^act_shift inside u's 24-bit range, the v sum in int32."""
+        u = trunc(u·keep / 2^bits) + a·2^act_shift inside u's 24-bit range, the v sum in int32, and the
+        input inside the dendritic accumulator (no overflow to apply or count)."""
         act = input_max << self.act_shift
         u = ((u_max * self.keep_u) >> self.decay_bits) + act
-        return act < INT32_LIMIT and u < self.u_limit and u < self.v_room
+        return act < INT32_LIMIT and u < self.u_limit and u < self.v_room and input_max < self.acc_limit
 
 
 def _max_abs(array: np.ndarray) -> int:

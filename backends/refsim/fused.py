@@ -21,6 +21,7 @@ import numpy as np
 
 from snncc.ir import IntCLIF, IntLIF, Numerics
 
+from .arith import accumulator_mode
 from .bounds import WrapFreeStep
 from .jit import njit
 from .lif import LIFState
@@ -51,14 +52,20 @@ def _decayed(x, keep, bits):
 def _lif_update(total, u, v, counts, spikes, bias, params):
     """In place over (B, N) arrays (state int64, ``total`` the summed synaptic input, int32 or
     int64); ``params`` the step's constants (lif_step_in_place).  Returns (u wraps, v saturations,
-    int32 wraps, active updates, the largest |u| after the step)."""
+    int32 wraps, active updates, accumulator overflows, the largest |u| after the step)."""
     act_shift, keep_u, keep_v, decay_bits, half, v_max, threshold, v_floor = params[:8]
     spiking, subtract = params[8] != 0, params[9] != 0
-    u_wraps = v_sats = int_wraps = active = u_top = 0
+    acc_lo, acc_mask, acc_mode = params[10], params[11], params[12]  # arith.accumulate
+    acc_hi = acc_lo + acc_mask
+    u_wraps = v_sats = int_wraps = active = u_top = acc_overflows = 0
     for b in range(u.shape[0]):
         for i in range(u.shape[1]):
             t = np.int64(total[b, i])
-            a = _wrap32(t)
+            a32 = _wrap32(t)
+            a_wrapped = ((t - acc_lo) & acc_mask) + acc_lo
+            a_saturated = min(max(t, acc_lo), acc_hi)
+            a = a_wrapped if acc_mode == 0 else (a_saturated if acc_mode == 1 else a32)
+            acc_overflows += (t < acc_lo) | (t > acc_hi)
             u0 = u[b, i]
             v0 = v[b, i]
             act = a << act_shift
@@ -74,13 +81,13 @@ def _lif_update(total, u, v, counts, spikes, bias, params):
             v_sats += saturated
             u_wraps += high | low
             counts[b, i] += fire
-            int_wraps += (t != a) | (act != act_w) | (u_sum != u_sum_w) | (v_sum0 != v_sum_w)
+            int_wraps += (t != a32) | (act != act_w) | (u_sum != u_sum_w) | (v_sum0 != v_sum_w)
             active += (a != 0) | (u0 != 0) | (v0 != 0)
             u_top = max(u_top, abs(u1))
             u[b, i] = u1
             v[b, i] = v1
             spikes[b, i] = fire
-    return u_wraps, v_sats, int_wraps, active, u_top
+    return u_wraps, v_sats, int_wraps, active, acc_overflows, u_top
 
 
 @njit
@@ -105,7 +112,7 @@ def _lif_update_unwrapped(total, u, v, counts, spikes, bias, params):
             u[b, i] = u1
             v[b, i] = v1
             spikes[b, i] = fire
-    return 0, v_sats, 0, active, u_top
+    return 0, v_sats, 0, active, 0, u_top
 
 
 @njit
@@ -140,6 +147,7 @@ class FusedLIF:
             n.act_shift, n.decay_unity - (op.du + n.du_offset), n.decay_unity - op.dv, n.decay_bits,
             1 << (n.state_bits - 1), n.v_max, op.vth << n.vth_shift, _NO_FLOOR if op.v_floor is None else op.v_floor,
             op.spiking, op.reset == "subtract",
+            n.accumulator_range[0], (1 << n.accumulator_bits) - 1, accumulator_mode(n),
         ], dtype=np.int64)  # fmt: skip
         self.bias = np.ascontiguousarray(bias.reshape(-1), dtype=np.int64)
         self.wrap_free = WrapFreeStep.of(op, n, bias)
@@ -147,10 +155,10 @@ class FusedLIF:
 
     def step(
         self, total: np.ndarray, state: LIFState, counts: np.ndarray, v_sum: np.ndarray | None = None
-    ) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    ) -> tuple[np.ndarray, tuple[int, int, int, int, int]]:
         """One step of lif.lif_step on (B, *shape) arrays (state int64; ``total`` int32 or int64), updating
         state.u, state.v, ``counts`` (+= spikes) and ``v_sum`` (+= v, if given) in place.  Returns (spikes
-        as int8 0/1, the four counters)."""
+        as int8 0/1, the counters of interpreter.EVENT_COUNTERS)."""
         batch = total.shape[0]
         flat = (batch, -1)
         for array in (state.u, state.v, counts, v_sum):  # a copy made by reshape would drop the update
@@ -182,6 +190,6 @@ def lif_step_in_place(
     n: Numerics,
     counts: np.ndarray,
     v_sum: np.ndarray | None = None,
-) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+) -> tuple[np.ndarray, tuple[int, int, int, int, int]]:
     """FusedLIF(op, bias, n).step(...): one step from any state (its |u| measured first)."""
     return FusedLIF(op, bias, n).step(total, state, counts, v_sum)

@@ -24,7 +24,7 @@ from snncc.errors import Diagnostic, InvalidGraph
 from snncc.ir import Graph, IntConv2d, IntDense, IntInput, IntLIF, IntPartialSum, Numerics, Stage, verify
 
 from . import fused, kernels
-from .arith import effective_weights, shift, wrap_int32
+from .arith import accumulate, effective_weights, shift, wrap_int32
 from .lif import LIFState, effective_bias, initial_state, lif_step
 from .partial_sum import partial_sum_step, prepare_partial_sum
 from .xylo import XyloDialect
@@ -175,11 +175,12 @@ class LoihiDialect:
             for key, count in zip(EVENT_COUNTERS, events, strict=True):
                 counters[key] += count
         else:
-            a = wrap_int32(total)  # a single synapse output is already an int32 value
+            a, acc_overflowed = accumulate(total, self.numerics)  # the dendritic accumulator's bound
             spikes, layer.state, ev = lif_step(a, layer.state, op, self.bias[name], self.numerics)
             counters["u_wraps"] += int(ev.u_wrapped.sum())
             counters["v_saturations"] += int(ev.v_saturated.sum())
-            counters["int32_wraps"] += int((ev.int32_wrapped | (a != total)).sum())
+            counters["int32_wraps"] += int((ev.int32_wrapped | (wrap_int32(total) != total)).sum())
+            counters["acc_overflows"] += int(acc_overflowed.sum())
             counters["active_updates"] += int(ev.active.sum())
             layer.tally(spikes, layer.state.v)
         return NeuronStep(spikes, layer.state.v, layer.state.u, spikes)

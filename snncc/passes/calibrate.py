@@ -30,6 +30,8 @@ class Calibration:
     inputs: dict[str, InputStats] = field(default_factory=dict)
     v_max_abs: dict[str, float] = field(default_factory=dict)  # of u, and of v before and after the reset
     firing_rates: dict[str, np.ndarray] = field(default_factory=dict)  # spikes per neuron per step
+    # the largest |summed synaptic input| of one step: what the dendritic accumulator must hold
+    input_max_abs: dict[str, float] = field(default_factory=dict)
 
 
 def find_grid(values: np.ndarray, max_steps: int, tol: float = 1e-6) -> int | None:
@@ -64,6 +66,7 @@ def calibrate(
         return Calibration(samples=0, inputs=stats)
     layers = tuple(n for n, _ in graph.of_type(LIF))
     v_max = dict.fromkeys(layers, 0.0)
+    input_max = dict.fromkeys(layers, 0.0)
     spikes = {layer: 0 for layer in layers}
     sim = get_backend("floatsim")
     count = len(next(iter(inputs.values())))
@@ -72,9 +75,18 @@ def calibrate(
         trace = sim.run(graph, batch, record=Record(v=True, u=True, layers=layers))
         for layer in layers:
             v_max[layer] = max(v_max[layer], _state_max_abs(graph[layer], trace.v[layer], trace.u[layer]))
+            input_max[layer] = max(input_max[layer], _input_max_abs(graph[layer], trace.u[layer]))
             spikes[layer] = spikes[layer] + trace.spike_counts[layer]
     rates = {layer: np.asarray(spikes[layer], dtype=np.float64) / (count * graph.meta.steps) for layer in layers}
-    return Calibration(samples=count, inputs=stats, v_max_abs=v_max, firing_rates=rates)
+    return Calibration(samples=count, inputs=stats, v_max_abs=v_max, firing_rates=rates, input_max_abs=input_max)
+
+
+def _input_max_abs(op: LIF, u: np.ndarray) -> float:
+    """max |x_t| over a (batch, steps, *shape) trace of the current u, where u_t = alpha·u_{t-1} + x_t
+    (SPEC.md §lif, gain 1 in a canonical graph; u_0 = i_init): the step's summed synaptic input."""
+    i_init = np.broadcast_to(op.i_init.array if op.i_init is not None else 0.0, op.shape)
+    previous = np.concatenate([np.broadcast_to(i_init, (len(u), 1, *op.shape)), u[:, :-1]], axis=1)
+    return float(np.abs(u - op.alpha * previous).max(initial=0.0))
 
 
 def _state_max_abs(op: LIF, v: np.ndarray, u: np.ndarray) -> float:

@@ -10,8 +10,10 @@ scale s (weight units per float unit) maps float potentials to integers:
     u_init = round(i_init·s·2^act_shift)
 
 s is the largest value every format allows: the threshold mantissa, the weight mantissa at the
-largest exponent, the bias mantissa at the largest exponent, and v staying inside a fraction
-(``v_headroom``) of the voltage range given the largest |v| seen on calibration data.  A larger s
+largest exponent, the bias mantissa at the largest exponent, v staying inside a fraction
+(``v_headroom``) of the voltage range given the largest |v| seen on calibration data, and a step's
+summed input inside a fraction (``acc_headroom``) of the dendritic accumulator given the largest seen
+(Loihi 1 wraps it at 16 bits: the bundled digits overflowed it in 1,296 neuron-steps without this bound).  A larger s
 only adds resolution to thresholds, biases and decays; the weights keep their 8-bit mantissa, which
 s then fills: it is lowered (by less than 2x) until the largest synapse's largest weight takes the
 whole mantissa at its power-of-two exponent, where an arbitrary s leaves up to one bit unused
@@ -65,6 +67,8 @@ class LayerQuantization:
     bias_max_abs_error: float  # float units
     decay_abs_error: float  # |dv/4096 − (1 − beta)|
     v_range_used: float  # calibrated max |v| · s / v_max (0..1; > 1 saturates)
+    # calibrated max |step input| · s / the accumulator's limit 2^(bits-1) (0..1; > 1 overflows); 0: not measured
+    accumulator_used: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -102,6 +106,11 @@ class Quantize:
     numerics: Numerics
     input_encoding: str = "graded"
     v_headroom: float = 0.5
+    # the calibrated per-step input may take this fraction of the dendritic accumulator (Numerics.accumulator_bits)
+    acc_headroom: float = 0.5
+    # mantissa bits a synapse may give up for a weight exponent >= 0: with e < 0 Lava floors each step's
+    # summed input, Loihi 1 (nengo-loihi's model) each weight, and a split layer each part
+    exp_bits_to_avoid_negative: int = 1
 
 
 def quantize(
@@ -232,6 +241,10 @@ def _quantize_layer(
         if wmax > 0:
             e_top = n.weight_exp_max - extra_planes[sname]
             bounds[f"weights of {sname}"] = _weight_mantissa_max(w, n) * 2.0**e_top / wmax
+    input_seen = calibration.input_max_abs.get(name, 0.0) if calibration else 0.0
+    acc_limit = 1 << (n.accumulator_bits - 1)
+    if input_seen > 0:  # a = s·x weight units must stay inside the accumulator (Loihi 1: 16 bits)
+        bounds["dendritic accumulator"] = options.acc_headroom * (acc_limit - 1) / input_seen
     bmax = float(np.abs(bias).max(initial=0.0))
     if bmax > 0:
         bounds["bias mantissa"] = n.bias_mant_max * 2.0**n.bias_exp_max / (act * bmax)
@@ -241,12 +254,14 @@ def _quantize_layer(
     s = bounds[limited_by]
     if not (math.isfinite(s) and s > 0):
         raise QuantizationError(f"no usable scale (limited by {limited_by})", code="QNT011", node=name)
-    s = _filling_weight_mantissa(s, effective, n)
+    s = _filling_weight_mantissa(s, effective, n, options.exp_bits_to_avoid_negative)
 
     int_synapses = []
     exps, bits_used, rmse = {}, {}, {}
     for sname, sop in synapses:
-        w_int, e = _quantize_weights(effective[sname], s, n)
+        w_int, e = _quantize_weights(effective[sname], s, n, options.exp_bits_to_avoid_negative)
+        if e < 0 and np.any(w_int % (1 << -e)):
+            diags.append(_negative_exponent_warning(name, sname, w_int, e))
         exps[sname], bits_used[sname] = e, int(np.abs(w_int).max(initial=0)).bit_length()
         ref = effective[sname]
         norm = float(np.linalg.norm(ref))
@@ -317,11 +332,12 @@ def _quantize_layer(
         bias_max_abs_error=float(np.abs(bias_mant * 2.0**bias_exp * v_lsb - bias).max(initial=0.0)),
         decay_abs_error=abs(int_lif.dv / n.decay_unity - (1.0 - op.beta)),
         v_range_used=v_used,
+        accumulator_used=input_seen * s / acc_limit,
     )
     return report, int_synapses, int_lif
 
 
-def _filling_weight_mantissa(s: float, effective: dict[str, np.ndarray], n: Numerics) -> float:
+def _filling_weight_mantissa(s: float, effective: dict[str, np.ndarray], n: Numerics, bits_for_exp: int = 0) -> float:
     """The largest s' <= s at which the largest synapse's largest weight takes the whole mantissa.
 
     W_int = rint(s·W / 2^e) with an integer e: at an arbitrary s the largest |W_int| lands anywhere
@@ -338,10 +354,14 @@ def _filling_weight_mantissa(s: float, effective: dict[str, np.ndarray], n: Nume
     if not n.weight_exp_min < e <= n.weight_exp_max:
         return s
     full = m * 2.0**e / wmax
+    if e == 0 and bits_for_exp > 0 and not w.min() < 0 < w.max():
+        return s  # halving would give one-sign weights exponent -1, which _quantize_weights avoids (for a bit)
     return s if full <= s * (1 + 1e-12) else full / 2
 
 
-def _quantize_weights(w: np.ndarray, s: float, n: Numerics) -> tuple[np.ndarray, int]:
+def _quantize_weights(w: np.ndarray, s: float, n: Numerics, bits_for_exp: int = 0) -> tuple[np.ndarray, int]:
+    """Mantissas and exponent of W·s; an exponent of −bits_for_exp .. −1 at which flooring the sum and each
+    weight differ becomes 0, for fewer mantissa bits."""
     wmax = float(np.abs(w).max(initial=0.0))
     if wmax == 0:
         return np.zeros(w.shape, dtype=np.int32), 0
@@ -350,7 +370,27 @@ def _quantize_weights(w: np.ndarray, s: float, n: Numerics) -> tuple[np.ndarray,
     scaled = w * s / 2.0**e
     mixed = w.min() < 0 < w.max()  # only even mantissas survive Lava's pipeline for mixed signs
     w_int = 2 * np.rint(scaled / 2) if mixed else np.rint(scaled)
-    return np.clip(w_int, -m, m).astype(np.int32), e
+    w_int = np.clip(w_int, -m, m).astype(np.int32)
+    # a negative exponent floors the step's sum (Lava) where Loihi 1 shifts each weight and a split layer each
+    # part: equal only where every mantissa is a multiple of 2^-e (mixed signs at e = -1 are: even values)
+    if e < 0 and np.any(w_int % (1 << -e)) and -bits_for_exp <= e and n.weight_exp_max >= 0:
+        return _quantize_weights(w, s, dataclasses.replace(n, weight_exp_min=0))
+    return w_int, e
+
+
+def _negative_exponent_warning(layer: str, synapse: str, w_int: np.ndarray, e: int) -> Diagnostic:
+    """QNT022, with how many weights are not multiples of 2^-e: those where flooring the step's sum (Lava,
+    snncc) and flooring or rounding each weight (Loihi 1 as nengo-loihi models it) differ."""
+    off_grid = float(np.mean(w_int % (1 << -e) != 0)) if w_int.size else 0.0
+    return Diagnostic(
+        "warning",
+        "QNT022",
+        f"weights of {synapse} take exponent {e}: Lava and snncc floor each step's summed input, Loihi 1 "
+        f"(nengo-loihi's model) each weight, and a split layer each part; {off_grid:.0%} of the weights are not "
+        f"multiples of 2^{-e}, where they differ",
+        node=layer,
+        hint="a larger threshold or smaller weights relative to it move the exponent to 0 or above",
+    )
 
 
 def _threshold(op: LIF, s: float, n: Numerics) -> int:

@@ -10,7 +10,7 @@ simulated through the CLI as a user runs them.
 - The same deployment fails on accuracy alone when --max-accuracy-drop is below its drop, and the
   verdict line names the accuracies, their delta, the approximations and what each costs.
 - A model whose output ignores its input (a dead hidden layer) is named degenerate and fails.
-- Test data scaled 0-16 against a calibration on 0-1 gets QNT022 with the numbers, and report.json's
+- Test data scaled 0-16 against a calibration on 0-1 gets QNT023 with the numbers, and report.json's
   input exactness is measured on the scored data.
 - `snncc simulate` reruns the recorded data and reports compile's agreement; without the data, DAT040.
 """
@@ -171,7 +171,7 @@ def test_scored_data_outside_the_calibrated_range_is_warned_with_numbers(users, 
     argv = ["compile", str(model), "--data", str(tmp_path / "x16.npz"), "--calib", str(calib), "-q"]
     main([*argv, "--out", str(tmp_path / "out")])
     err = capsys.readouterr().err
-    assert "warning[QNT022]" in err and "reach 0 to 16" in err and "calibration max 1" in err
+    assert "warning[QNT023]" in err and "reach 0 to 16" in err and "calibration max 1" in err
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     i = report["input"]
     top = i["lsb"] * (2 ** i["bits"] - 1)  # the largest integer input, in float units (1.9375: 5 bits of 1/16)

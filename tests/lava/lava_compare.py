@@ -7,13 +7,16 @@ import numpy as np
 from snncc.backends import Record, Trace, first_mismatch
 from snncc.backends.lava import LavaBackend
 from snncc.backends.refsim import RefSim
+from snncc.fidelity import reference_for
 from snncc.ir import Graph
 
 ALL = Record(spikes=True, v=True, u=True)
 
 
 def run_both(graph: Graph, inputs: dict[str, np.ndarray]) -> tuple[Trace, Trace]:
-    return RefSim().run(graph, inputs, record=ALL), LavaBackend().run(graph, inputs, record=ALL)
+    """refsim with Lava's int32 accumulator (Lava never applies a target's narrower one, such as Loihi 1's)."""
+    lava_semantics, _ = reference_for("lava", graph)
+    return RefSim().run(lava_semantics, inputs, record=ALL), LavaBackend().run(graph, inputs, record=ALL)
 
 
 def assert_bit_exact(graph: Graph, inputs: dict[str, np.ndarray]) -> tuple[Trace, Trace]:

@@ -7,10 +7,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from snncc.backends.refsim import fused
-from snncc.backends.refsim.arith import wrap_int32
+from snncc.backends.refsim.arith import accumulate, wrap_int32
 from snncc.backends.refsim.bounds import WrapFreeStep
 from snncc.backends.refsim.lif import LIFState, effective_bias, lif_step
 from snncc.ir import LOIHI, Const, IntLIF
+
+# Lava's int32 accumulator, Loihi 1's 16-bit wrapping one, a saturating one and one of unknown overflow
+ACCUMULATORS = [
+    LOIHI,
+    LOIHI.__class__(accumulator_bits=16, accumulator_overflow="wrap"),
+    LOIHI.__class__(accumulator_bits=12, accumulator_overflow="saturate"),
+    LOIHI.__class__(accumulator_bits=16, accumulator_overflow="unknown"),
+]
 
 
 @st.composite
@@ -40,17 +48,17 @@ def lif_cases(draw):
 
 
 @settings(max_examples=200, deadline=None)
-@given(lif_cases())
-def test_fused_step_equals_the_array_form(case):
+@given(lif_cases(), st.sampled_from(ACCUMULATORS))
+def test_fused_step_equals_the_array_form(case, numerics):
     op, total, u, v = case
     bias = effective_bias(op)
-    a = wrap_int32(total)
-    spikes, state, ev = lif_step(a, LIFState(u.copy(), v.copy()), op, bias, LOIHI)
+    a, acc_overflowed = accumulate(total, numerics)
+    spikes, state, ev = lif_step(a, LIFState(u.copy(), v.copy()), op, bias, numerics)
 
     fused_state = LIFState(u.copy(), v.copy())
     counts, v_sum = np.full_like(u, 7), np.full_like(u, -3)  # accumulate on top of earlier steps
-    fused_spikes, (u_wraps, v_sats, int_wraps, active) = fused.lif_step_in_place(
-        total, fused_state, op, bias, LOIHI, counts, v_sum
+    fused_spikes, (u_wraps, v_sats, int_wraps, active, acc_overflows) = fused.lif_step_in_place(
+        total, fused_state, op, bias, numerics, counts, v_sum
     )
     np.testing.assert_array_equal(fused_spikes.astype(bool), spikes)
     np.testing.assert_array_equal(fused_state.u, state.u)
@@ -59,12 +67,18 @@ def test_fused_step_equals_the_array_form(case):
     np.testing.assert_array_equal(v_sum, -3 + state.v)
     assert u_wraps == int(ev.u_wrapped.sum())
     assert v_sats == int(ev.v_saturated.sum())
-    assert int_wraps == int((ev.int32_wrapped | (a != total)).sum())
+    assert int_wraps == int((ev.int32_wrapped | (wrap_int32(total) != total)).sum())
     assert active == int(ev.active.sum())
+    assert acc_overflows == int(acc_overflowed.sum())
+    if numerics is not LOIHI:  # the cases do reach beyond a 16-bit accumulator
+        lo, hi = numerics.accumulator_range
+        assert acc_overflows == int(((total < lo) | (total > hi)).sum())
+    if numerics is not LOIHI:
+        return
 
     # a single port arrives as int32 (already wrapped): the same step, without a port-sum wrap to count
     int32_state = LIFState(u.copy(), v.copy())
-    int32_spikes, (_, _, int32_wraps, _) = fused.lif_step_in_place(
+    int32_spikes, (_, _, int32_wraps, _, _) = fused.lif_step_in_place(
         a.astype(np.int32), int32_state, op, bias, LOIHI, np.zeros_like(u)
     )
     np.testing.assert_array_equal(int32_spikes.astype(bool), spikes)
@@ -85,7 +99,7 @@ def test_the_cases_reach_every_wrap():
                 bias_exp=Const(np.zeros(3, np.int32)), v_init=Const(np.zeros(3, np.int32)))  # fmt: skip
     total = np.array([[2**33, 2**25, -(2**17)]])
     u, v = np.array([[0, 0, 0]]), np.array([[2**23 - 1, 0, -(2**23) + 1]])
-    _, (u_wraps, v_sats, int_wraps, _) = fused.lif_step_in_place(
+    _, (u_wraps, v_sats, int_wraps, _, _) = fused.lif_step_in_place(
         total, LIFState(u, v), op, effective_bias(op), LOIHI, np.zeros_like(u), np.zeros_like(u)
     )
     assert u_wraps >= 1 and v_sats >= 1 and int_wraps >= 1
@@ -123,7 +137,7 @@ def test_a_step_the_wrap_test_admits_wraps_nothing(case, u_max):
     fused_lif = fused.FusedLIF(op, bias, LOIHI)
     fused_lif.u_max = u_max
     fused_state, counts = LIFState(u.copy(), v.copy()), np.zeros_like(u)
-    fused_spikes, (u_wraps, v_sats, int_wraps, active) = fused_lif.step(total.astype(np.int32), fused_state, counts)
+    fused_spikes, (u_wraps, v_sats, int_wraps, active, _) = fused_lif.step(total.astype(np.int32), fused_state, counts)
     np.testing.assert_array_equal(fused_spikes.astype(bool), spikes)
     np.testing.assert_array_equal(fused_state.u, state.u)
     np.testing.assert_array_equal(fused_state.v, state.v)

@@ -17,7 +17,7 @@ from snncc.target_loader import SCHEMA_PATH
 SCHEMA = json.loads(SCHEMA_PATH.read_text())
 RESOURCES = SCHEMA["properties"]["resources"]
 FILE_ONLY = {"schema", "resources"}  # the format tag, and the grouping of Target's resource fields
-NOT_IN_FILE = {"path"}  # where the Target was loaded from
+NOT_IN_FILE = {"path", "accumulator"}  # where the Target was loaded from; the sources of two numerics entries
 
 
 def _field_names(cls: type) -> set[str]:
