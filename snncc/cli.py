@@ -111,7 +111,7 @@ def _model_options() -> argparse.ArgumentParser:
         metavar="NAME",
         help="accept a named approximation where the target lacks a neuron feature (repeatable): "
         "clif-as-hard-reset, clif-as-soft-reset, soft-reset-as-hard, drop-initial-potential, drop-floor; "
-        "maxpool-as-avgpool for max pooling of analog values",
+        "maxpool-after-neuron (calibrated; or maxpool-as-avgpool, costly) for max pooling of analog values",
     )
     p.add_argument(
         "--dump-after",

@@ -20,7 +20,7 @@ from snncc.energy import EVENT_TYPES
 from snncc.ir import IntInput, IntLIF, IntPartialSum, print_graph, save
 from snncc.output_dir import atomic_output_dir
 from snncc.passes.align_depths import relays_of
-from snncc.passes.approximate import APPROXIMATIONS
+from snncc.passes.approximate import describe
 from snncc.text import markdown_cell as md
 from snncc.utilization import plot_utilization
 from snncc.verify import MAX_SILENT
@@ -101,8 +101,7 @@ def build_report(result: CompileResult) -> dict[str, Any]:
         "relays": _relays(result),
         "fan_in_splits": _fan_in_splits(result),
         "approximations": {
-            name: {"description": APPROXIMATIONS[name][0], "layers": layers}
-            for name, layers in result.approximations.items()
+            name: {"description": describe(name), "layers": layers} for name, layers in result.approximations.items()
         },
         "quantization": result.quantization.to_dict(),
         "overflow": {

@@ -102,8 +102,13 @@ def compare(
     processes or machines; ``x`` may be memory-mapped, as only ``in_flight`` batches are read at once.
     ``device``: run the reference backend on torch tensors there ("cuda"; None: numpy).
     """
-    layers = [n for n, op in int_graph.of_type(IntLIF, IntXyloLIF) if op.spiking]
     relays = relays_of(int_graph)  # the float model has no relays: each copies a layer, so compare with that
+    # layers an approximation added (maxpool-after-neuron's unpooled neurons) have no float counterpart
+    layers = [
+        n
+        for n, op in int_graph.of_type(IntLIF, IntXyloLIF)
+        if op.spiking and relays.get(n, n) in float_graph and _size(float_graph[relays.get(n, n)]) == _size(op)
+    ]
     (output_name, output_op), *_ = int_graph.of_type(Output)
     silence = silence_layers(int_graph, output_name)
     n_samples = len(next(iter(x.values())))
@@ -285,6 +290,10 @@ def _same_decisions(a: np.ndarray, b: np.ndarray, readout: str) -> np.ndarray:
     """Per sample: do the two models' top classes overlap?  The same class where both decide; where
     one ties, its tied classes include the other's choice (a one-spike difference can break a tie)."""
     return np.any(_on_top(_per_class(a, readout)) & _on_top(_per_class(b, readout)), axis=1)
+
+
+def _size(op) -> int:
+    return int(np.prod(op.shape))
 
 
 def silence_layers(graph: Graph, output: str) -> tuple[str, ...]:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
+import numpy as np
+
 from snncc.errors import ImportFailed
 from snncc.ir import CLIF, LIF, AvgPool2d, Const, Graph, MaxPool2d, Op
 
@@ -58,6 +60,12 @@ def _maxpool_as_avgpool(op: MaxPool2d) -> AvgPool2d:
 
 
 MAXPOOL_AS_AVGPOOL = "maxpool-as-avgpool"
+MAXPOOL_AFTER_NEURON = "maxpool-after-neuron"
+# measured (benchmarks/maxpool_forms.py): snntorch's tutorial CSNN trained on the digits, float 92.67 %
+MAXPOOL_COST = {
+    MAXPOOL_AFTER_NEURON: "92.00 % deployed on loihi2 (-0.67 pp), 89.33 % on loihi with its reset approximations",
+    MAXPOOL_AS_AVGPOOL: "20.00 % deployed on loihi2 (-72.67 pp)",
+}
 
 # name -> (what it does, the op type it rewrites, the rewrite: None where it changes nothing)
 APPROXIMATIONS: dict[str, tuple[str, type[Op], Callable[[Op], Op | None]]] = {
@@ -79,28 +87,47 @@ APPROXIMATIONS: dict[str, tuple[str, type[Op], Callable[[Op], Op | None]]] = {
     ),
     "drop-floor": ("voltage floor (KLIF's ReLU) removed", LIF, _drop_floor),
     MAXPOOL_AS_AVGPOOL: (
-        "max pooling of analog values replaced by average pooling of the same window (zero padding counted)",
+        "max pooling of analog values replaced by average pooling of the same window (zero padding counted); "
+        f"costly: {MAXPOOL_COST[MAXPOOL_AS_AVGPOOL]} on snntorch's tutorial CSNN",
         MaxPool2d,
         _maxpool_as_avgpool,
     ),
 }
 
 
+# whole-graph rewrites calibrated on samples: name -> what it does
+CALIBRATED: dict[str, str] = {
+    MAXPOOL_AFTER_NEURON: "max pooling before a neuron moved after it (the neuron at the pool's input resolution, "
+    "its spikes max-pooled: their OR, exact on chip), each channel's input gain calibrated so that it fires "
+    f"as often as the trained model's ({MAXPOOL_COST[MAXPOOL_AFTER_NEURON]} on snntorch's tutorial CSNN)",
+}
+NAMES = (*APPROXIMATIONS, *CALIBRATED)
+
+
+def describe(name: str) -> str:
+    return CALIBRATED[name] if name in CALIBRATED else APPROXIMATIONS[name][0]
+
+
 # applied again to the canonical graph: canonicalization makes initial currents (canonicalize.py)
 AFTER_CANONICALIZE = ("drop-initial-potential",)
 
 
-def approximate(graph: Graph, names: tuple[str, ...]) -> tuple[Graph, dict[str, list[str]]]:
-    """Apply the named approximations; returns the graph and, per name, the layers it changed."""
-    unknown = sorted(set(names) - set(APPROXIMATIONS))
+def approximate(
+    graph: Graph, names: tuple[str, ...], samples: dict[str, np.ndarray] | None = None
+) -> tuple[Graph, dict[str, list[str]]]:
+    """Apply the named approximations; returns the graph and, per name, the layers it changed.
+    ``samples`` (input name -> (N, *shape)): what calibrated approximations calibrate on (none: uncalibrated)."""
+    unknown = sorted(set(names) - set(NAMES))
     if unknown:
         raise ImportFailed(
             f"unknown approximation(s): {', '.join(unknown)}",
             code="IMT030",
-            hint=f"available: {', '.join(APPROXIMATIONS)}",
+            hint=f"available: {', '.join(NAMES)}",
         )
     changed: dict[str, list[str]] = {name: [] for name in names}
-    for name in names:
+    if MAXPOOL_AFTER_NEURON in names:
+        graph, changed[MAXPOOL_AFTER_NEURON] = _maxpool_after_neuron(graph, samples)
+    for name in (n for n in names if n in APPROXIMATIONS):
         _, kind, rewrite = APPROXIMATIONS[name]
         updates = {}
         for layer, op in graph.of_type(kind):
@@ -110,3 +137,13 @@ def approximate(graph: Graph, names: tuple[str, ...]) -> tuple[Graph, dict[str, 
                 changed[name].append(layer)
         graph = graph.replace_nodes(**updates)
     return graph, changed
+
+
+def _maxpool_after_neuron(graph: Graph, samples: dict[str, np.ndarray] | None) -> tuple[Graph, list[str]]:
+    from .maxpool_forms import UNPOOLED, after_neuron, analog_pools, calibrate_rates
+
+    pools = analog_pools(graph)
+    moved = after_neuron(graph)
+    if samples is not None and pools:
+        moved, _ = calibrate_rates(moved, graph, samples, pools)
+    return moved, [p for p, n in pools if f"{n}{UNPOOLED}" in moved]
