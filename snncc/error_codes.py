@@ -55,6 +55,10 @@ MEANINGS: dict[str, str] = {
     "QNT032": "an op Xylo cannot run (convolutions; Xylo connects neurons by weight matrices only)",
     "TGT008": "a target number outside what the tools compute with, or control characters in its text",
     "SNN000": "an snncc error without a more specific code",
+    # FTN: snncc finetune (issue 26)
+    "FTN001": "finetune: the training or test data has no labels y, or too few samples to train on",
+    "FTN002": "finetune: a target whose integer formats fine-tuning cannot train through (xylo)",
+    "FTN003": "finetune: a layer fine-tuning cannot train (CLIF)",
     # BKD: backends (executors)
     "BKD001": "Lava (lava-nc) is not installed or cannot be imported",
     "BKD002": "two installed packages register a backend under the same name",
