@@ -172,4 +172,4 @@ def _straight_through(value: torch.Tensor, on_grid: torch.Tensor | None) -> torc
 
 
 def _full(value, shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
-    return torch.broadcast_to(torch.as_tensor(np.asarray(value), dtype=dtype), shape).clone()
+    return torch.broadcast_to(torch.as_tensor(np.array(value), dtype=dtype), shape).clone()
