@@ -30,6 +30,7 @@ from snncc.errors import BackendError, DataError, Diagnostic, ImportFailed, Inva
 from snncc.ir import Graph, Input, Output
 from snncc.limits import check_graph
 from snncc.options import CompileOptions
+from snncc.passes.approximate import cost_warning
 from snncc.pipeline import (
     Context,
     Progress,
@@ -157,6 +158,8 @@ def compile_model(
     passes = verification_passes(options, d.model_graph, {d.input_name: verify_set.x}, verify_set.y)
     run_pipeline(d.int_graph, passes, ctx, options.dump_after)
     timer.seconds.update(ctx.timings)
+    v = ctx.comparison.verification
+    costly = cost_warning(d.approximations, v.float_accuracy, v.deployed_accuracy)  # VER010: points at finetune
     return CompileResult(
         model_path=d.model_path,
         target=d.target,
@@ -168,7 +171,7 @@ def compile_model(
         comparison=ctx.comparison,
         energy=ctx.energy,
         lava=ctx.lava,
-        diagnostics=d.diagnostics,
+        diagnostics=(*d.diagnostics, *costly),
         approximations=d.approximations,
         timings=timer.seconds,
         calibration=d.calibration,

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from snncc.errors import ImportFailed
+from snncc.errors import Diagnostic, ImportFailed
 from snncc.ir import CLIF, LIF, AvgPool2d, Const, Graph, MaxPool2d, Op
 
 # CLIF authors' recipe: run CLIF-trained weights as a LIF with a hard reset to a small negative
@@ -106,6 +106,31 @@ NAMES = (*APPROXIMATIONS, *CALIBRATED)
 
 def describe(name: str) -> str:
     return CALIBRATED[name] if name in CALIBRATED else APPROXIMATIONS[name][0]
+
+
+COSTLY_PP = 3.0  # an approximation that loses more than this many points is said to, with the way out
+
+
+def cost_warning(
+    changed: dict[str, list[str]], float_accuracy: float | None, deployed_accuracy: float | None
+) -> list[Diagnostic]:
+    """VER010 where the approximations a compile applied cost more than COSTLY_PP points of accuracy."""
+    used = [name for name, layers in changed.items() if layers]
+    if not used or float_accuracy is None or deployed_accuracy is None:
+        return []
+    lost = 100 * (float_accuracy - deployed_accuracy)
+    if lost <= COSTLY_PP:
+        return []
+    return [
+        Diagnostic(
+            "warning",
+            "VER010",
+            f"the approximations {', '.join(used)} cost {lost:.2f} points of accuracy here "
+            f"(float {100 * float_accuracy:.2f} %, deployed {100 * deployed_accuracy:.2f} %)",
+            hint="`snncc finetune MODEL --target T --data TRAIN.npz --out DIR` adapts the trained model to the "
+            "approximated form with the target's quantization in the loop; compile DIR/model.nir",
+        )
+    ]
 
 
 # applied again to the canonical graph: canonicalization makes initial currents (canonicalize.py)

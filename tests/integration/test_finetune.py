@@ -20,6 +20,7 @@ from snncc.cli import main
 pytestmark = pytest.mark.slow  # trains an snntorch CSNN and fine-tunes it
 
 HERE = Path(__file__).resolve().parent
+ARCH = f"{HERE / 'user_models.py'}:STTutorialCSNN"
 
 
 @pytest.fixture(scope="module")
@@ -77,3 +78,13 @@ def test_finetune_without_labels_is_refused_before_any_output(csnn, tmp_path, ca
     err = capsys.readouterr().err
     assert "error[FTN001]" in err and "labels" in err and "Traceback" not in err
     assert not (tmp_path / "ft").exists()
+
+
+def test_a_costly_approximation_says_so_and_points_at_finetune(csnn, tmp_path, capsys):
+    model, train, test, _ = csnn
+    argv = ["compile", str(model), "--arch", ARCH, "--target", "loihi2", "--data", str(test), "--calib", str(train)]
+    argv += ["--approximate", "maxpool-as-avgpool", "--min-agreement", "0", "--out", str(tmp_path / "avg"), "-q"]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert "warning[VER010]" in err and "maxpool-as-avgpool cost" in err and "snncc finetune" in err
+    assert "VER010" in (tmp_path / "avg" / "report.md").read_text()
