@@ -82,7 +82,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--target", default="loihi")
-    parser.add_argument("--seconds", type=float, default=90.0, help="finetune's training budget (wall)")
+    parser.add_argument("--seconds", type=float, default=90.0, help="finetune's training budget (CPU seconds)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     resets = ["--approximate", "soft-reset-as-hard", "--approximate", "drop-initial-potential"]

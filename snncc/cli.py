@@ -295,7 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--readout", choices=["mean", "sum", "last"], help="output readout, where the model does not fix it")
     f.add_argument("--dt", type=float, help="time step in seconds for NIR models")
     f.add_argument("--nir-from", choices=["norse"], help="as compile's --nir-from")
-    f.add_argument("--seconds", type=float, default=90.0, help="training time budget in seconds (default 90)")
+    f.add_argument("--seconds", type=float, default=90.0, help="training budget in CPU seconds (default 90)")
     f.add_argument("--epochs", type=int, default=30, help="at most this many epochs (default 30)")
     f.add_argument("--lr", type=float, default=2e-3, help="Adam's learning rate (default 0.002)")
     f.add_argument("--seed", type=int, default=0, help="random seed of the sample order (default 0)")

@@ -79,19 +79,17 @@ class Pass(Protocol):
     def run(self, graph: Graph, ctx: Context) -> Graph: ...
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True)
 class Approximate:
-    """The named approximations the user accepted (passes/approximate.py), on the float graph;
-    ``samples``: what the calibrated ones (maxpool-after-neuron) calibrate on."""
+    """The named approximations the user accepted (passes/approximate.py), on the float graph."""
 
     names: tuple[str, ...]
-    samples: dict[str, np.ndarray] | None = None
     name: ClassVar[str] = "approximate"
     requires: ClassVar[Stage] = Stage.FLOAT
     produces: ClassVar[Stage] = Stage.FLOAT
 
     def run(self, graph: Graph, ctx: Context) -> Graph:
-        return _approximate(graph, self.names, ctx, self.samples)
+        return _approximate(graph, self.names, ctx)
 
 
 @dataclass(frozen=True)
@@ -316,18 +314,16 @@ def target_numerics(target: Target, options: CompileOptions) -> Numerics:
     )
 
 
-def _approximate(
-    graph: Graph, names: tuple[str, ...], ctx: Context, samples: dict[str, np.ndarray] | None = None
-) -> Graph:
-    approximated, changed = approximate(graph, names, samples)
+def _approximate(graph: Graph, names: tuple[str, ...], ctx: Context) -> Graph:
+    approximated, changed = approximate(graph, names)
     for name, layers in changed.items():
         ctx.approximations[name] = list(dict.fromkeys([*ctx.approximations.get(name, []), *layers]))
     return approximated
 
 
-def canonical_passes(approximations: tuple[str, ...], samples: dict[str, np.ndarray] | None = None) -> list[Pass]:
+def canonical_passes(approximations: tuple[str, ...]) -> list[Pass]:
     """From the imported float graph to the canonical graph that quantization takes."""
-    return [Approximate(approximations, samples), Canonicalize(), ApproximateCanonical(approximations), AlignDepths()]
+    return [Approximate(approximations), Canonicalize(), ApproximateCanonical(approximations), AlignDepths()]
 
 
 def deployment_passes(
@@ -335,7 +331,7 @@ def deployment_passes(
 ) -> list[Pass]:
     """From the imported float graph to the integer network placed on the target's cores."""
     return [
-        *canonical_passes(options.approximations, calibration_samples if simulate else None),
+        *canonical_passes(options.approximations),
         Calibrate(calibration_samples, how, simulate),
         QuantizeToTarget(),
         SplitFanIn(),

@@ -32,17 +32,23 @@ def needed(graph: Graph, target: Target) -> tuple[str, ...]:
     return tuple(names)
 
 
-def deployable(graph: Graph, target: Target, samples: dict[str, np.ndarray]) -> tuple[Graph, dict[str, list[str]]]:
-    """The CANONICAL graph of ``graph`` in ``target``'s form, and per approximation the layers it changed."""
+def trainable_for(target: Target) -> None:
+    """FTN002 unless the training loop models the target's integer formats (grid.py: Loihi's)."""
     if target.numerics.family != "loihi":
         raise FinetuneError(
-            f"finetune trains through Loihi's integer formats; {target.name} has {target.numerics.family}'s",
+            f"finetune trains through Loihi's integer formats (weight mantissas with exponents, 12-bit decays); "
+            f"{target.name}'s {target.numerics.family} formats are not modelled in its training loop",
             code="FTN002",
             hint="fine-tune for loihi, loihi2, nahuku32 or toy",
         )
+
+
+def deployable(graph: Graph, target: Target) -> tuple[Graph, dict[str, list[str]]]:
+    """The CANONICAL graph of ``graph`` in ``target``'s form, and per approximation the layers it changed."""
+    trainable_for(target)
     names = needed(graph, target)
     ctx = Context(target=target)
-    canonical = run_pipeline(graph, [Approximate(names, samples), Canonicalize()], ctx)
+    canonical = run_pipeline(graph, [Approximate(names), Canonicalize()], ctx)
     # canonicalization can create initial currents (a synapse bias into a decaying current)
     more = tuple(n for n in needed(canonical, target) if n not in names)
     canonical = run_pipeline(canonical, [ApproximateCanonical((*names, *more))], ctx)

@@ -30,7 +30,7 @@ from snncc.pipeline import input_encoding, target_numerics
 from snncc.target import load_target
 
 from .executor import structural
-from .form import deployable
+from .form import deployable, trainable_for
 from .train import Schedule, finetune_graph
 
 HOLD_OUT = 0.2  # of --data scored (without --test)
@@ -68,6 +68,7 @@ def run_finetune(request: FinetuneRequest, say: Callable[[str], None] = lambda _
         nir_from=request.nir_from,
     )
     target = load_target(request.target)
+    trainable_for(target)  # before any work
     say(f"loading {request.model}")
     data, graph = import_model(request.model, options, say=say)
     if data.y is None:
@@ -80,11 +81,9 @@ def run_finetune(request: FinetuneRequest, say: Callable[[str], None] = lambda _
     train, test, test_how = _split(data, request.test, graph, output_classes(graph), _shaped_for)
     n_val = max(1, int(len(train) * VALIDATION))
     fit, validation = train.rows(0, len(train) - n_val), train.rows(len(train) - n_val)
-    (input_name, _), *_ = graph.of_type(Input)
-    calib = {input_name: fit.x[: request.schedule.calibration_samples]}
 
     say("rewriting into the target's deployable form")
-    form, approximations = deployable(graph, target, calib)
+    form, approximations = deployable(graph, target)
     settings = Quantize(numerics=target_numerics(target, options), input_encoding=input_encoding(target, options))
     cpu = time.process_time()
     trained = finetune_graph(

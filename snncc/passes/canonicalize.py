@@ -74,9 +74,9 @@ def _refuse_max_pooling(graph: Graph) -> None:
                     "IMT003",
                     "max pooling of analog values has no chip form (synapses sum; nothing takes a maximum)",
                     node=name,
-                    hint=f"accept --approximate {MAXPOOL_AFTER_NEURON} (the pool moved after the neuron, "
-                    f"thresholds recalibrated; measured on snntorch's tutorial CSNN: "
-                    f"{MAXPOOL_COST[MAXPOOL_AFTER_NEURON]}; verification compares it with the real max pooling), "
+                    hint=f"accept --approximate {MAXPOOL_AFTER_NEURON} (the pool moved after the neuron; measured "
+                    f"on user CSNNs: {MAXPOOL_COST[MAXPOOL_AFTER_NEURON]}; verification compares it with the real "
+                    "max pooling), "
                     "or run `snncc finetune MODEL --target T --data TRAIN.npz --out DIR` to adapt the trained "
                     "model to that form, or retrain with the pool after the neuron (exact)",
                 )

@@ -71,7 +71,7 @@ def test_calibration_brings_every_channel_to_the_trained_rate(graph_and_x):
 
 def test_the_executor_runs_what_floatsim_runs(graph_and_x):
     graph, x = graph_and_x
-    canonical, _ = deployable(graph, load_target("loihi2"), {"input": x})
+    canonical, _ = deployable(graph, load_target("loihi2"))
     expected = FloatSim().run(canonical, {"input": x}).outputs["output"]
     module = GraphModule(canonical).double()
     with torch.no_grad():
@@ -83,7 +83,7 @@ def test_the_executor_runs_what_floatsim_runs(graph_and_x):
 def test_on_the_grid_the_executor_runs_what_the_chip_runs(graph_and_x):
     graph, x = graph_and_x
     target = load_target("loihi")
-    canonical, _ = deployable(graph, target, {"input": x})
+    canonical, _ = deployable(graph, target)
     settings = Quantize(numerics=target.numerics, input_encoding="graded")
     calibration = calibrate(canonical, {"input": x}, max_steps=255)
     values = on_grid(canonical, settings, calibration)
@@ -104,6 +104,6 @@ def test_the_form_holds_what_each_target_lacks():
     soft = import_torch(pooled_before_neuron("subtract"), (1, 8, 8))
     assert needed(soft, load_target("loihi2")) == ("maxpool-after-neuron",)
     assert needed(soft, load_target("loihi")) == ("maxpool-after-neuron", "soft-reset-as-hard")
-    canonical, changed = deployable(soft, load_target("loihi"), None)
+    canonical, changed = deployable(soft, load_target("loihi"))
     assert canonical.meta.stage is Stage.CANONICAL and changed["maxpool-after-neuron"] == ["body.1"]
     assert all(op.reset == "zero" for _, op in canonical.of_type(type(canonical["body.2"])))
