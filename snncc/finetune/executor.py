@@ -102,13 +102,11 @@ class GraphModule(nn.Module):
                 elif isinstance(op, LIF):
                     total = sum(values[p] for p in g.predecessors(name) if p in values)
                     total = total.reshape(batch, *op.shape)
-                    s, state[name], h = self._neuron(name, op, total, state.get(name), grid.get(name, {}))
+                    s, state[name] = self._neuron(name, op, total, state.get(name), grid.get(name, {}))
                     values[name] = s
-                    values[f"{name}#v"] = state[name][1]
-                    values[f"{name}#h"] = h
             out_prev = {n: values[n] for n, _ in g.of_type(LIF)}
             src = g.predecessors(out_name)[0]
-            readings.append(values[src] if out_op.readout.startswith("spike") else values[f"{src}#v"])
+            readings.append(values[src] if out_op.readout.startswith("spike") else state[src][1])
         stacked = torch.stack(readings, 1) * out_op.scale
         if out_op.readout in ("spike_count",):
             return stacked.sum(1)
@@ -140,10 +138,10 @@ class GraphModule(nn.Module):
         if op.v_floor is not None:
             h = torch.clamp(h, min=op.v_floor)
         if not op.spiking:
-            return torch.zeros_like(h), (i, h), h
+            return torch.zeros_like(h), (i, h)
         s = _Spike.apply(h - theta, op.fire == ">", SURROGATE_SLOPE / op.threshold)
         v = h * (1 - s) + s * op.v_reset if op.reset == "zero" else h - s * theta
-        return s * op.amplitude, (i, v), h
+        return s * op.amplitude, (i, v)
 
     def to_graph(self, grid: dict[str, dict[str, np.ndarray]] | None = None) -> Graph:
         """The graph with the current values (``grid``: those on the integer grid instead)."""

@@ -107,3 +107,21 @@ def test_the_form_holds_what_each_target_lacks():
     canonical, changed = deployable(soft, load_target("loihi"))
     assert canonical.meta.stage is Stage.CANONICAL and changed["maxpool-after-neuron"] == ["body.1"]
     assert all(op.reset == "zero" for _, op in canonical.of_type(type(canonical["body.2"])))
+
+
+def test_the_executor_reads_a_membrane_readout_as_floatsim_does():
+    """The bundled example: batch norm, average pooling, a non-spiking readout layer's potential."""
+    from pathlib import Path
+
+    from snncc.compile import import_model
+    from snncc.options import CompileOptions
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "digits"
+    data, graph = import_model(example / "model.pt", CompileOptions(data=example / "test_data.npz"))
+    canonical, changed = deployable(graph, load_target("loihi"))
+    assert not any(changed.values()) and canonical.of_type(type(graph["output"]))[0][1].readout.startswith("v_")
+    x = data.x[:32]
+    expected = FloatSim().run(canonical, {"input": x}).outputs["output"]
+    with torch.no_grad():
+        got = GraphModule(canonical).double()(torch.tensor(x)).numpy()
+    np.testing.assert_allclose(got, expected, atol=1e-9)
