@@ -126,7 +126,7 @@ def _model_options() -> argparse.ArgumentParser:
         metavar="NAME",
         help="accept a named approximation where the target lacks a neuron feature (repeatable): "
         "clif-as-hard-reset, clif-as-soft-reset, soft-reset-as-hard, drop-initial-potential, drop-floor; "
-        "maxpool-as-avgpool for max pooling of analog values",
+        "maxpool-after-neuron (calibrated; or maxpool-as-avgpool, costly) for max pooling of analog values",
     )
     p.add_argument(
         "--dump-after",
@@ -300,6 +300,32 @@ def build_parser() -> argparse.ArgumentParser:
         "--backend", choices=["refsim", "lava"], default="refsim", help="lava: also run Lava and compare bit for bit"
     )
 
+    f = sub.add_parser(
+        "finetune",
+        help="adapt a trained model to the target's deployable form by brief training with its quantization, "
+        "and write a model that compile deploys",
+        epilog=EPILOG,
+        parents=[target, common],
+    )
+    f.add_argument("model", type=Path, help="the trained model: .pt (with --arch for a state dict) or .nir")
+    f.add_argument("--data", type=Path, required=True, help="training data: .npz with x (N, *input_shape) and labels y")
+    f.add_argument(
+        "--test", type=Path, help=".npz with x and y to score on; default: the last fifth of --data, not trained on"
+    )
+    f.add_argument("--out", type=Path, required=True, help="output directory (must not exist unless --force)")
+    f.add_argument("--force", action="store_true", help="replace an existing output directory")
+    f.add_argument("--arch", metavar="MODULE:CLASS", help="the model's class for a state-dict checkpoint (as compile)")
+    f.add_argument("--allow-pickle", action="store_true", help="trust the model file to run code while loading")
+    f.add_argument("--steps", type=int, help="time steps per sample, where the model does not fix them")
+    f.add_argument("--readout", choices=["mean", "sum", "last"], help="output readout, where the model does not fix it")
+    f.add_argument("--dt", type=float, help="time step in seconds for NIR models")
+    f.add_argument("--nir-from", choices=["norse"], help="as compile's --nir-from")
+    f.add_argument("--seconds", type=float, default=90.0, help="training budget in CPU seconds (default 90)")
+    f.add_argument("--epochs", type=int, default=30, help="at most this many epochs (default 30)")
+    f.add_argument("--lr", type=float, default=2e-3, help="Adam's learning rate (default 0.002)")
+    f.add_argument("--seed", type=int, default=0, help="random seed of the sample order (default 0)")
+    f.add_argument("--json", action="store_true", help="print finetune.json's content on stdout and nothing else")
+
     t = sub.add_parser("targets", help="list the available targets with their key limits", parents=[json_option])
     t.add_argument("-q", "--quiet", action="store_true", help=argparse.SUPPRESS)
 
@@ -400,6 +426,8 @@ def _run(args: argparse.Namespace) -> int:
             return _export(args)
         if args.command == "convert":
             return _convert(args)
+        if args.command == "finetune":
+            return _finetune(args)
     except SnnccError as err:
         return _failed(err, args)
     except KeyboardInterrupt as exc:
@@ -685,6 +713,48 @@ def _convert(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _finetune(args: argparse.Namespace) -> int:
+    from snncc.finetune.run import FinetuneRequest, run_finetune
+    from snncc.finetune.train import Schedule
+    from snncc.output_dir import check_output_dir
+
+    _check_positive(args.steps, "--steps")
+    _check_positive(args.epochs, "--epochs")
+    if not (args.seconds > 0 and args.lr > 0):
+        from snncc.errors import DataError
+
+        raise DataError("--seconds and --lr must be positive", code="DAT012")
+    check_output_dir(args.out, args.force, _inputs(args))  # fail before any work
+    request = FinetuneRequest(
+        model=args.model,
+        target=args.target,
+        data=args.data,
+        out=args.out,
+        test=args.test,
+        arch=args.arch,
+        allow_pickle=args.allow_pickle,
+        steps=args.steps,
+        readout=args.readout,
+        dt=args.dt,
+        nir_from=args.nir_from,
+        force=args.force,
+        schedule=Schedule(seconds=args.seconds, max_epochs=args.epochs, lr=args.lr, seed=args.seed),
+    )
+    with Progress(args.quiet) as say:
+        report = run_finetune(request, say)
+    if args.json:
+        _print_json(report)
+        return EXIT_OK
+    a = report["accuracy"]
+    print(
+        f"{args.out}/model.nir: float before {_fmt(a['float_before'])}, deployable form before fine-tuning "
+        f"{_fmt(a['deployable_form_before'])}, float after {_fmt(a['float_after'])}, deployed on "
+        f"{report['target']} {_fmt(a['deployed'])} ({report['training']['cpu_seconds']} s CPU); deploy it: "
+        f"{report['compile']}"
+    )
+    return EXIT_OK
+
+
 def _targets(as_json: bool) -> int:
     from snncc.target import load_target
     from snncc.target_loader import available_targets
@@ -747,7 +817,7 @@ def _check_positive(value: int | None, flag: str) -> None:
 
 def _inputs(args: argparse.Namespace) -> list[Path]:
     """The files a command reads: its output directory must not hold them (--force would delete them)."""
-    named = [getattr(args, key, None) for key in ("model", "data", "calib", "target")]
+    named = [getattr(args, key, None) for key in ("model", "data", "calib", "test", "target")]
     arch = getattr(args, "arch", None)
     if arch and ":" in arch:
         named.append(arch.rpartition(":")[0])

@@ -41,6 +41,7 @@ from snncc.ir import Graph, Input, IntInput, Output, Stage
 from snncc.limits import check_graph
 from snncc.netx_model import as_given, check_target, import_netx_model, is_hdf5
 from snncc.options import CompileOptions
+from snncc.passes.approximate import cost_warning
 from snncc.pipeline import (
     Context,
     MapToCores,
@@ -229,6 +230,8 @@ def compile_model(
     run_pipeline(d.int_graph, passes, ctx, options.dump_after)
     timer.seconds.update(ctx.timings)
     ranges = range_warnings(ctx.comparison.verification.input_ranges, str(d.dataset.path))
+    v = ctx.comparison.verification
+    costly = cost_warning(d.approximations, v.float_accuracy, v.deployed_accuracy)  # VER010: points at finetune
     return CompileResult(
         model_path=d.model_path,
         target=d.target,
@@ -240,7 +243,7 @@ def compile_model(
         comparison=ctx.comparison,
         energy=ctx.energy,
         lava=ctx.lava,
-        diagnostics=(*d.diagnostics, *ranges),
+        diagnostics=(*d.diagnostics, *ranges, *costly),
         approximations=d.approximations,
         timings=timer.seconds,
         calibration=d.calibration,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from snncc.errors import EXIT_OK, SnnccError
 
 # reported and the compile goes on (exit 0); `--strict` turns them into STR001
-WARNINGS = frozenset({"IMT050", "IMT051", "IMT213", "MAP030", "QNT020", "QNT021", "QNT022", "QNT023"})
+WARNINGS = frozenset({"IMT050", "IMT051", "IMT213", "MAP030", "QNT020", "QNT021", "QNT022", "QNT023", "VER010"})
 
 MEANINGS: dict[str, str] = {
     # added with issues 14, 15 and 17
@@ -63,6 +63,11 @@ MEANINGS: dict[str, str] = {
     "QNT032": "an op Xylo cannot run (convolutions; Xylo connects neurons by weight matrices only)",
     "TGT008": "a target number outside what the tools compute with, or control characters in its text",
     "SNN000": "an snncc error without a more specific code",
+    # FTN: snncc finetune (issue 26)
+    "FTN001": "finetune: the training or test data has no labels y, or too few samples to train on",
+    "FTN002": "finetune: a target whose integer formats fine-tuning cannot train through (xylo)",
+    "FTN003": "finetune: a layer fine-tuning cannot train (CLIF)",
+    "VER010": "the named approximations cost more than 3 points of accuracy (snncc finetune recovers them)",
     # BKD: backends (executors)
     "BKD001": "Lava (lava-nc) is not installed or cannot be imported",
     "BKD002": "two installed packages register a backend under the same name",

@@ -162,6 +162,12 @@ class VerificationFailed(SnnccError):
     default_code = "VER001"
 
 
+class FinetuneError(SnnccError):
+    """FTN: `snncc finetune` cannot adapt this model (no labels, too few samples, a target it cannot train for)."""
+
+    default_code = "FTN001"
+
+
 class StrictModeError(SnnccError):
     """STR: a warning was raised while ``--strict`` turns warnings into errors."""
 

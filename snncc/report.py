@@ -22,7 +22,7 @@ from snncc.fidelity import fidelity_lines, fidelity_report
 from snncc.ir import IntInput, IntLIF, IntPartialSum, print_graph, save
 from snncc.output_dir import atomic_output_dir
 from snncc.passes.align_depths import relays_of
-from snncc.passes.approximate import APPROXIMATIONS
+from snncc.passes.approximate import describe
 from snncc.text import markdown_cell as md
 from snncc.utilization import plot_utilization
 from snncc.verify import MAX_ONE_CLASS, MAX_SILENT
@@ -107,7 +107,7 @@ def build_report(result: CompileResult) -> dict[str, Any]:
         "fan_in_splits": _fan_in_splits(result),
         "approximations": {
             name: {
-                "description": APPROXIMATIONS[name][0],
+                "description": describe(name),
                 "layers": layers,
                 "cost": result.approximation_costs.get(name),
             }

@@ -167,8 +167,13 @@ def compare(
     ``device``: run the reference backend on torch tensors there ("cuda"; None: numpy).
     ``calibrated_max``: input node -> the calibration samples' largest value, for the input ranges.
     """
-    layers = [n for n, op in int_graph.of_type(IntLIF, IntXyloLIF) if op.spiking]
     relays = relays_of(int_graph)  # the float model has no relays: each copies a layer, so compare with that
+    # layers an approximation added (maxpool-after-neuron's unpooled neurons) have no float counterpart
+    layers = [
+        n
+        for n, op in int_graph.of_type(IntLIF, IntXyloLIF)
+        if op.spiking and relays.get(n, n) in float_graph and _size(float_graph[relays.get(n, n)]) == _size(op)
+    ]
     (output_name, output_op), *_ = int_graph.of_type(Output)
     silence = silence_layers(int_graph, output_name)
     n_samples = len(next(iter(x.values())))
@@ -450,6 +455,10 @@ def _ties_tolerated(a: np.ndarray, b: np.ndarray, readout: str) -> np.ndarray:
     one ties, its tied classes include the other's choice.  Not the agreement (the chip's decision
     on a tie is its first tied class): report.json's agreement_if_ties_tolerated, shown, never decisive."""
     return np.any(_on_top(_per_class(a, readout)) & _on_top(_per_class(b, readout)), axis=1)
+
+
+def _size(op) -> int:
+    return int(np.prod(op.shape))
 
 
 def silence_layers(graph: Graph, output: str) -> tuple[str, ...]:

@@ -29,8 +29,8 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
-from snncc.data import Dataset, verification_data
-from snncc.errors import Diagnostic, ImportFailed, InvalidGraph, ModelLoadError, SnnccError
+from snncc.data import Dataset, load_dataset, verification_data
+from snncc.errors import DataError, Diagnostic, ImportFailed, InvalidGraph, ModelLoadError, SnnccError
 from snncc.ir import LIF, Graph, GraphBuilder, GraphMeta, Input, Op, Output, Shape, Stage, verify
 from snncc.ir.graph import recurrent_edges_of
 
@@ -97,11 +97,24 @@ def import_nir_file(
     shape = graph.of_type(Input)[0][1].shape
     file_shape = _input_shape(_the_input(file), "input")
     classes = int(np.prod(graph.of_type(Output)[0][1].shape))
-    given = verification_data(data, input_shape=file_shape, steps=graph.meta.steps, classes=classes)
+    try:
+        given = verification_data(data, input_shape=file_shape, steps=graph.meta.steps, classes=classes)
+    except DataError as err:  # flat rows of a model whose forward reshaped them (snncc finetune writes such models)
+        given = _rows_reshaped(data, file_shape, err)
     if file_shape != shape:  # a Conv1d graph's (C, L) samples, held as (C, 1, L); also one per step
         lead = given.x.shape[: given.x.ndim - len(file_shape)]
         given = Dataset(given.path, given.x.reshape(*lead, *shape), given.y)
     return given, graph
+
+
+def _rows_reshaped(data: Path | None, shape: tuple[int, ...], err: DataError) -> Dataset:
+    """``data``'s samples in ``shape`` where they hold as many values per sample, else ``err``."""
+    if data is None:
+        raise err
+    rows = load_dataset(data)
+    if rows.x.ndim < 2 or int(np.prod(rows.x.shape[1:])) != int(np.prod(shape)):
+        raise err
+    return Dataset(rows.path, rows.x.reshape(len(rows.x), *shape), rows.y)
 
 
 def _the_input(graph: Any) -> Any:

@@ -21,7 +21,7 @@ import numpy as np
 from snncc.errors import Diagnostic, ImportFailed
 from snncc.ir import LIF, Const, Conv2d, Dense, Flatten, Graph, GraphBuilder, Input, MaxPool2d, Op, Output, Stage
 
-from .approximate import MAXPOOL_AS_AVGPOOL
+from .approximate import MAXPOOL_AFTER_NEURON, MAXPOOL_COST
 from .linear_chain import FusedSynapse, fuse_chain
 
 
@@ -74,9 +74,11 @@ def _refuse_max_pooling(graph: Graph) -> None:
                     "IMT003",
                     "max pooling of analog values has no chip form (synapses sum; nothing takes a maximum)",
                     node=name,
-                    hint="train with AvgPool2d, or pool a spiking layer's output (the max of spikes is their OR, "
-                    f"which deploys exactly), or accept --approximate {MAXPOOL_AS_AVGPOOL} (verification compares "
-                    "it with the real max pooling)",
+                    hint=f"accept --approximate {MAXPOOL_AFTER_NEURON} (the pool moved after the neuron; measured "
+                    f"on user CSNNs: {MAXPOOL_COST[MAXPOOL_AFTER_NEURON]}; verification compares it with the real "
+                    "max pooling), "
+                    "or run `snncc finetune MODEL --target T --data TRAIN.npz --out DIR` to adapt the trained "
+                    "model to that form, or retrain with the pool after the neuron (exact)",
                 )
                 for name in pools
             ]

@@ -163,7 +163,8 @@ def test_max_pooling_of_analog_values_deploys_only_as_a_named_approximation(tmp_
     assert main([*argv, "--out", str(tmp_path / "refused")]) == 2
     err = capsys.readouterr().err
     assert "error[IMT003] layer 'body.1'" in err and "max pooling of analog values" in err
-    assert "--approximate maxpool-as-avgpool" in err and not (tmp_path / "refused").exists()
+    assert "--approximate maxpool-after-neuron" in err and "snncc finetune" in err
+    assert not (tmp_path / "refused").exists()
     out = tmp_path / "approximated"
     assert main([*argv, "--out", str(out), "--approximate", "maxpool-as-avgpool", "--min-agreement", "0"]) == 0
     report = json.loads((out / "report.json").read_text())
@@ -176,6 +177,28 @@ def test_max_pooling_of_analog_values_deploys_only_as_a_named_approximation(tmp_
     averaged = FloatSim().run(approximate(result.float_graph, ("maxpool-as-avgpool",))[0], x).outputs["output"]
     np.testing.assert_array_equal(result.comparison.float_trace.outputs["output"], real)
     assert (averaged != real).any()
+
+
+def test_max_pooling_moved_after_the_neuron_deploys_exactly_as_its_float_form(tmp_path):
+    """maxpool-after-neuron: the OR of the finer neuron's spikes runs on the chip as in float; the
+    deployed pooled layer keeps the model's name and is compared with the trained model's neuron."""
+    path = tmp_path / "analog.pt"
+    torch.save(analog_pooling_model().float(), path)
+    out = tmp_path / "moved"
+    argv = ["compile", str(path), "--target", "loihi", "-q", "--approximate", "maxpool-after-neuron"]
+    assert main([*argv, "--out", str(out), "--min-agreement", "0"]) in (0, 1)
+    report = json.loads((out / "report.json").read_text())
+    assert report["approximations"]["maxpool-after-neuron"]["layers"] == ["body.1"]
+    layers = {layer["layer"] for layer in report["verification"]["layers"]}
+    assert "body.2" in layers and "body.2.unpooled" not in layers  # no float counterpart of the finer layer
+    options = CompileOptions(target="loihi", approximations=("maxpool-after-neuron",), min_output_agreement=0.0)
+    result = compile_model(path, options)
+    x = {"input": result.dataset.x}
+    moved = FloatSim().run(approximate(result.float_graph, ("maxpool-after-neuron",))[0], x).outputs["output"]
+    real = result.comparison.float_trace.outputs["output"]
+    deployed = result.comparison.deployed_trace.outputs["output"] * result.int_graph["output"].scale
+    # the deployed network follows the moved form more closely than the model it approximates
+    assert np.abs(deployed - moved).mean() < np.abs(real - moved).mean()
 
 
 @pytest.mark.parametrize(("kernel", "stride", "padding"), [(2, 2, 0), (3, 2, 1), (3, 1, 1)])

@@ -199,3 +199,35 @@ class STDeadHidden(STCountNet):
         super().__init__(hidden=hidden, beta=beta, num_steps=num_steps)
         self.lif1 = snntorch.Leaky(beta=beta, threshold=50.0)
         self.lif2 = snntorch.Leaky(beta=beta, threshold=0.1)
+
+
+class STTutorialCSNN(nn.Module):
+    """snntorch tutorial 6's CSNN on 8x8 digits: Conv2d -> MaxPool2d -> Leaky twice, Linear -> Leaky,
+    Leaky(init_hidden=True) in nn.Sequential, subtract reset (the default), the spike record stacked.
+    The pool takes the maximum of analog currents before the neuron: no chip has that operation."""
+
+    def __init__(self, beta: float = 0.5, num_steps: int = 8, channels: tuple[int, int] = (8, 16)) -> None:
+        super().__init__()
+        self.num_steps = num_steps
+        c1, c2 = channels
+        grad = snntorch.surrogate.fast_sigmoid(slope=25)
+        self.net = nn.Sequential(
+            nn.Conv2d(1, c1, 3, padding=1),
+            nn.MaxPool2d(2),
+            snntorch.Leaky(beta=beta, spike_grad=grad, init_hidden=True),
+            nn.Conv2d(c1, c2, 3, padding=1),
+            nn.MaxPool2d(2),
+            snntorch.Leaky(beta=beta, spike_grad=grad, init_hidden=True),
+            nn.Flatten(),
+            nn.Linear(c2 * 2 * 2, 10),
+            snntorch.Leaky(beta=beta, spike_grad=grad, init_hidden=True, output=True),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.view(-1, 1, 8, 8)
+        utils.reset(self.net)
+        spk_rec = []
+        for _ in range(self.num_steps):
+            spk_out, _mem_out = self.net(x)
+            spk_rec.append(spk_out)
+        return torch.stack(spk_rec)
