@@ -300,8 +300,9 @@ def render_markdown(
         "",
         "## Mapping",
         "",
-        f"{c['used']} cores used; no placement can use fewer than {c['lower_bound']} (total neurons, and total "
-        f"synapse bits at zero overhead, over the per-core limits): {c['used'] / c['lower_bound']:.2f}x the bound. "
+        f"{c['used']} cores used; no placement can use fewer than {c['lower_bound']} (each resource's "
+        f"unavoidable total over its per-core limit: neurons, synapse memory at the cheapest bits per synapse, "
+        f"input and output axons; snncc/mapping/bound.py): {c['used'] / c['lower_bound']:.2f}x the bound. "
         "Each layer is cut into pieces that fit one core; the pieces are then packed onto cores.",
         *_split_lines(report["fan_in_splits"]),
         "",

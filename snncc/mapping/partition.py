@@ -21,10 +21,11 @@ from snncc.ir import Graph, IntLIF
 from snncc.target import Target
 
 from .arrange import Arrangement, arrange, mesh_position
+from .bound import lower_bound
 from .connectivity import Box, box_size, consumers, neuron_layers
 from .drc import check_design_rules
 from .placement import Core, CoreUsage, LayerSplit, Piece, Placement
-from .resources import fan_out, min_synapse_bits, piece_inputs
+from .resources import fan_out, piece_inputs
 
 
 def partition(graph: Graph, target: Target, *, firing_rates: dict[str, np.ndarray] | None = None) -> Placement:
@@ -107,14 +108,6 @@ def _split_summary(layer: str, pieces: list[tuple[Piece, CoreUsage]], target: Ta
     }
     binding = max(use, key=use.__getitem__)
     return LayerSplit(layer, len(pieces), largest.neurons, binding, round(use[binding], 4))
-
-
-def lower_bound(graph: Graph, target: Target) -> int:
-    """No placement can use fewer cores: total neurons, and total synapse bits at zero overhead."""
-    neurons = sum(int(np.prod(op.shape)) for _, op in neuron_layers(graph))
-    bits = sum(min_synapse_bits(graph, layer, target) for layer, _ in neuron_layers(graph))
-    limits = target.per_core
-    return max(1, math.ceil(neurons / limits.neurons.value), math.ceil(bits / limits.synapse_memory_bits.value))
 
 
 def _fits(usage: CoreUsage, target: Target) -> bool:

@@ -62,23 +62,9 @@ def fan_out(graph: Graph, core_pieces: list[tuple[int, Piece]]) -> dict[int, int
     return out
 
 
-def min_synapse_bits(graph: Graph, layer: str, target: Target) -> int:
-    """Synapse memory no placement can avoid: every weight once (a shared conv kernel once), no overhead."""
-    shape = graph[layer].shape
-    full = tuple((0, s) for s in shape)
-    bits = 0
-    for p in projections(graph, layer):
-        if is_conv(p.op) and target.memory_model in SHARED_CONV_MODELS:
-            synapses = int(np.prod(p.op.weight.shape))
-        else:
-            synapses = int(synapses_per_axon(p, shape, full).sum())
-        bits += p.planes * synapses * target.numerics.weight_bits
-    return bits
-
-
 def single_neuron_box(shape: tuple[int, ...]) -> Box:
     """The most connected single neuron: the centre of the layer (no padding at the borders)."""
     return tuple((s // 2, s // 2 + 1) for s in shape)
 
 
-__all__ = ["box_size", "destination_masks", "fan_out", "min_synapse_bits", "piece_inputs", "single_neuron_box"]
+__all__ = ["box_size", "destination_masks", "fan_out", "piece_inputs", "single_neuron_box"]
