@@ -5,6 +5,7 @@ Each resource gives a bound (its unavoidable total over the per-core limit); the
 - synapse memory: every synapse stored at least once, at the cheapest bits per synapse the memory
   model allows (a block's header and word rounding spread over its synapses, the fewest index bits
   a sparse synapse can have); a shared conv kernel once per weight;
+  where the memory also holds the synapse and axon maps, their entries for the axons below;
 - input axons: every source axon (per bit plane) that reaches a layer enters at least one core
   holding that layer;
 - output axons: a neuron needs one per destination core, and its synapses into one layer span at
@@ -24,7 +25,7 @@ from snncc.ir import Graph
 from snncc.target import Target
 
 from .connectivity import consumers, full_box, is_conv, neuron_layers, projections, synapses_per_axon
-from .cost import BLOCK, HEADER_BITS, MEMORY_MODELS, SHARED_CONV_MODELS, WORD_BITS, index_bits
+from .cost import BLOCK, HEADER_BITS, MEMORY_MODELS, SHARED_CONV_MODELS, SHARED_MEMORY_MODELS, WORD_BITS, index_bits
 
 
 @dataclass(frozen=True)
@@ -79,11 +80,17 @@ def _output_axons(graph: Graph, layer: str, neurons_per_core: int) -> int:
 def lower_bound_detail(graph: Graph, target: Target) -> Bound:
     pc = target.per_core
     layers = [name for name, _ in neuron_layers(graph)]
+    inputs = sum(_input_axons(graph, n) for n in layers)
+    outputs = sum(_output_axons(graph, n, int(pc.neurons.value)) for n in layers)
+    memory = sum(_synapse_bits(graph, n, target) for n in layers)
+    maps = SHARED_MEMORY_MODELS.get(target.memory_model)
+    if maps is not None:  # the same memory holds the synapse and axon maps
+        memory += maps.per_input_axon * inputs + maps.per_output_axon * outputs
     totals = {
         "neurons": (sum(int(np.prod(graph[n].shape)) for n in layers), pc.neurons.value),
-        "synapse memory": (sum(_synapse_bits(graph, n, target) for n in layers), pc.synapse_memory_bits.value),
-        "input axons": (sum(_input_axons(graph, n) for n in layers), pc.fan_in_axons.value),
-        "output axons": (sum(_output_axons(graph, n, int(pc.neurons.value)) for n in layers), pc.fan_out_axons.value),
+        "synapse memory": (memory, pc.synapse_memory_bits.value),
+        "input axons": (inputs, pc.fan_in_axons.value),
+        "output axons": (outputs, pc.fan_out_axons.value),
     }
     per = {what: math.ceil(total / limit - 1e-9) for what, (total, limit) in totals.items()}
     binding = max(per, key=per.__getitem__)

@@ -25,7 +25,7 @@ from .bound import lower_bound
 from .connectivity import Box, box_size, consumers, neuron_layers
 from .drc import check_design_rules
 from .placement import Core, CoreUsage, LayerSplit, Piece, Placement
-from .resources import fan_out, piece_inputs
+from .resources import fan_out, memory_bits, piece_inputs
 
 
 def partition(graph: Graph, target: Target, *, firing_rates: dict[str, np.ndarray] | None = None) -> Placement:
@@ -44,10 +44,10 @@ def partition(graph: Graph, target: Target, *, firing_rates: dict[str, np.ndarra
     # output axons depend on where the next layer lands, so they are estimated per neuron (one per
     # destination core) and the estimate raised for layers whose cores end up over the limit
     destinations = {layer: 1 if consumers(graph, layer) else 0 for layer, _ in neuron_layers(graph)}
-    limit = target.per_core.fan_out_axons.value
     for _ in range(MAX_FAN_OUT_ROUNDS):
         cores, splits, arrangement = _place(graph, target, firing_rates, destinations)
-        over = [c for c in cores if c.usage.fan_out_axons > limit]
+        # output axons over their limit, or (where the memory holds the axon map) over the memory
+        over = [c for c in cores if not _fits(c.usage, target)]
         if not over:
             break
         raised = dict(destinations)  # once per round: each over core raising it by one more would overshoot
@@ -102,7 +102,7 @@ def _split_summary(layer: str, pieces: list[tuple[Piece, CoreUsage]], target: Ta
     use = {
         "neurons": largest.neurons / pc.neurons.value,
         "input axons": largest.fan_in_axons / pc.fan_in_axons.value,
-        "synapse memory": largest.synapse_bits / pc.synapse_memory_bits.value,
+        "synapse memory": memory_bits(largest, target) / pc.synapse_memory_bits.value,
         # estimated as neurons x destination cores while slicing (the exact count comes after packing)
         "output axons": largest.fan_out_axons / pc.fan_out_axons.value,
     }
@@ -115,7 +115,7 @@ def _fits(usage: CoreUsage, target: Target) -> bool:
     return (
         usage.neurons <= pc.neurons.value
         and usage.fan_in_axons <= pc.fan_in_axons.value
-        and usage.synapse_bits <= pc.synapse_memory_bits.value
+        and memory_bits(usage, target) <= pc.synapse_memory_bits.value
         and usage.fan_out_axons <= pc.fan_out_axons.value
     )
 
@@ -204,7 +204,19 @@ def _pack(pieces: list[tuple[Piece, CoreUsage]], target: Target) -> list[tuple[l
 def _check_totals(cores: list[Core], target: Target) -> None:
     diags = []
     limit = target.per_core.fan_out_axons.value
+    memory = target.per_core.synapse_memory_bits.value
     for core in cores:
+        if core.usage.fan_out_axons <= limit and memory_bits(core.usage, target) > memory:  # the axon map's share
+            diags.append(
+                Diagnostic(
+                    "error",
+                    "MAP012",
+                    f"core {core.index} needs {memory_bits(core.usage, target)} bits of memory with its axon map "
+                    f"({core.usage.fan_out_axons} output axons); a core on {target.name} has {int(memory)}",
+                    node=core.layers[0],
+                    hint="reduce the number of cores the next layer is spread over (fewer, larger layers)",
+                )
+            )
         if core.usage.fan_out_axons > limit:
             diags.append(
                 Diagnostic(

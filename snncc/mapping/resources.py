@@ -12,14 +12,16 @@ from snncc.ir import Graph
 from snncc.target import Target
 
 from .connectivity import Box, box_size, box_slices, consumers, is_conv, projections, synapses_per_axon
-from .cost import MEMORY_MODELS, SHARED_CONV_MODELS, index_bits, shared_conv_bits
-from .placement import Piece
+from .cost import MEMORY_MODELS, SHARED_CONV_MODELS, SHARED_MEMORY_MODELS, index_bits, shared_conv_bits
+from .placement import CoreUsage, Piece
 
 
 def piece_inputs(graph: Graph, target: Target, piece: Piece) -> tuple[int, int]:
-    """(input axons, synapse memory bits) of one block of neurons, summed over its projections."""
+    """(input axons, synapse memory bits) of one block of neurons, summed over its projections; where
+    the memory also holds the synapse map, its entries for these input axons count as memory."""
     shape = graph[piece.layer].shape
     bits_of = MEMORY_MODELS[target.memory_model]
+    maps = SHARED_MEMORY_MODELS.get(target.memory_model)
     axons = bits = 0
     for p in projections(graph, piece.layer):
         counts = synapses_per_axon(p, shape, piece.box)
@@ -32,7 +34,15 @@ def piece_inputs(graph: Graph, target: Target, piece: Piece) -> tuple[int, int]:
             bits += p.planes * shared_conv_bits(out_channels, c_in_g, (kh, kw), used.size, target.numerics.weight_bits)
         else:
             bits += p.planes * int(bits_of(used, target.numerics.weight_bits, index_bits(conv, piece.neurons)).sum())
+    if maps is not None:
+        bits += maps.per_input_axon * axons
     return axons, bits
+
+
+def memory_bits(usage: CoreUsage, target: Target) -> int:
+    """What a core's memory holds: its synapse bits, plus the axon map where the memory is shared."""
+    maps = SHARED_MEMORY_MODELS.get(target.memory_model)
+    return usage.synapse_bits + (maps.per_output_axon * usage.fan_out_axons if maps is not None else 0)
 
 
 def destination_masks(graph: Graph, layer: str, core_pieces: list[tuple[int, Piece]]) -> list[tuple[int, np.ndarray]]:
@@ -67,4 +77,4 @@ def single_neuron_box(shape: tuple[int, ...]) -> Box:
     return tuple((s // 2, s // 2 + 1) for s in shape)
 
 
-__all__ = ["box_size", "destination_masks", "fan_out", "piece_inputs", "single_neuron_box"]
+__all__ = ["box_size", "destination_masks", "fan_out", "memory_bits", "piece_inputs", "single_neuron_box"]
