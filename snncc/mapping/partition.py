@@ -20,12 +20,13 @@ from snncc.errors import Diagnostic, MappingError
 from snncc.ir import Graph, IntLIF
 from snncc.target import Target
 
-from .arrange import Arrangement, arrange, mesh_position
+from .arrange import arrange, mesh_position
 from .bound import lower_bound
 from .connectivity import Box, box_size, consumers, neuron_layers
 from .drc import check_design_rules
 from .placement import Core, CoreUsage, LayerSplit, Piece, Placement
-from .resources import fan_out, memory_bits, piece_inputs
+from .reach import reach_counts
+from .resources import memory_bits, piece_inputs, translation_key
 
 
 def partition(graph: Graph, target: Target, *, firing_rates: dict[str, np.ndarray] | None = None) -> Placement:
@@ -34,6 +35,7 @@ def partition(graph: Graph, target: Target, *, firing_rates: dict[str, np.ndarra
     ``firing_rates`` (spikes per neuron per step, per layer, e.g. measured on calibration data)
     weight the spike traffic the core arrangement minimises; without them every neuron counts alike.
     """
+    _INPUTS.clear()  # keyed by the graph's id: valid during one call only
     errors = [d for d in check_design_rules(graph, target) if d.severity == "error"]
     if errors:
         raise MappingError(diagnostics=errors)
@@ -45,18 +47,33 @@ def partition(graph: Graph, target: Target, *, firing_rates: dict[str, np.ndarra
     # destination core) and the estimate raised for layers whose cores end up over the limit
     destinations = {layer: 1 if consumers(graph, layer) else 0 for layer, _ in neuron_layers(graph)}
     for _ in range(MAX_FAN_OUT_ROUNDS):
-        cores, splits, arrangement = _place(graph, target, firing_rates, destinations)
+        bins, splits, reached = _pack_layers(graph, target, destinations)
         # output axons over their limit, or (where the memory holds the axon map) over the memory
-        over = [c for c in cores if not _fits(c.usage, target)]
+        over = [usage for _, usage in bins if not _fits(usage, target)]
         if not over:
             break
         raised = dict(destinations)  # once per round: each over core raising it by one more would overshoot
-        for core in over:
-            per_neuron = math.ceil(core.usage.fan_out_axons / core.usage.neurons)
-            for layer in core.layers:
+        for members, usage in bins:
+            if _fits(usage, target):
+                continue
+            per_neuron = math.ceil(usage.fan_out_axons / usage.neurons)
+            for layer in dict.fromkeys(p.layer for p in members):
                 raised[layer] = max(raised[layer], destinations[layer] + 1, per_neuron)
         destinations = raised
+    # the cores onto the chips' meshes, once the packing is final
+    arrangement = arrange(graph, target, [members for members, _ in bins], firing_rates, reached)
+    cores = [
+        Core(
+            index=i,
+            chip=i // int(target.cores_per_chip),
+            position=mesh_position(i, target),
+            pieces=tuple(members),
+            usage=usage,
+        )
+        for i, (members, usage) in enumerate(bins[b] for b in arrangement.order)
+    ]
     _check_totals(cores, target)
+    _INPUTS.clear()
     return Placement(
         target=target.name,
         cores=tuple(cores),
@@ -67,11 +84,14 @@ def partition(graph: Graph, target: Target, *, firing_rates: dict[str, np.ndarra
 
 
 MAX_FAN_OUT_ROUNDS = 8
+_INPUTS: dict[tuple[int, str], dict[tuple, tuple[int, int]]] = {}  # piece_inputs by translation_key
 
 
-def _place(
-    graph: Graph, target: Target, firing_rates: dict[str, np.ndarray] | None, destinations: dict[str, int]
-) -> tuple[list[Core], list[LayerSplit], Arrangement]:
+def _pack_layers(
+    graph: Graph, target: Target, destinations: dict[str, int]
+) -> tuple[list[tuple[list[Piece], CoreUsage]], list[LayerSplit], dict[tuple[int, int], dict[int, int]]]:
+    """Slice and pack every layer; each packed core's usage with its exact output axons, and which
+    neurons of each piece reach which core (the spike traffic the arrangement weighs)."""
     pieces: list[tuple[Piece, CoreUsage]] = []
     splits = []
     for layer, op in neuron_layers(graph):
@@ -79,21 +99,14 @@ def _place(
         splits.append(_split_summary(layer, layer_pieces, target))
         pieces += layer_pieces
     bins = _pack(pieces, target)
-    arrangement = arrange(graph, target, [members for members, _ in bins], firing_rates)
-    bins = [bins[i] for i in arrangement.order]
-    core_pieces = [(i, piece) for i, (members, _) in enumerate(bins) for piece in members]
-    outs = fan_out(graph, core_pieces)
-    cores = [
-        Core(
-            index=i,
-            chip=i // int(target.cores_per_chip),
-            position=mesh_position(i, target),
-            pieces=tuple(members),
-            usage=CoreUsage(usage.neurons, usage.synapse_bits, usage.fan_in_axons, outs[i]),
-        )
-        for i, (members, usage) in enumerate(bins)
+    reached = reach_counts(graph, [(i, piece) for i, (members, _) in enumerate(bins) for piece in members])
+    outs = dict.fromkeys(range(len(bins)), 0)
+    for (b, _), to in reached.items():
+        outs[b] += sum(to.values())
+    exact = [
+        (members, CoreUsage(u.neurons, u.synapse_bits, u.fan_in_axons, outs[i])) for i, (members, u) in enumerate(bins)
     ]
-    return cores, splits, arrangement
+    return exact, splits, reached
 
 
 def _split_summary(layer: str, pieces: list[tuple[Piece, CoreUsage]], target: Target) -> LayerSplit:
@@ -122,7 +135,14 @@ def _fits(usage: CoreUsage, target: Target) -> bool:
 
 def _usage(graph: Graph, target: Target, piece: Piece, destinations: int) -> CoreUsage:
     """Input axons and synapse memory exactly; output axons as the estimate neurons x destinations."""
-    axons, bits = piece_inputs(graph, target, piece)
+    key = translation_key(graph, piece)  # equal for boxes that differ only by a shift away from borders
+    if key is None:
+        axons, bits = piece_inputs(graph, target, piece)
+    else:
+        cache = _INPUTS.setdefault((id(graph), target.name), {})
+        if key not in cache:
+            cache[key] = piece_inputs(graph, target, piece)
+        axons, bits = cache[key]
     return CoreUsage(piece.neurons, bits, axons, piece.neurons * destinations)
 
 
@@ -163,7 +183,8 @@ def _best_block(
     c, h, w = shape
     best: tuple[tuple[int, int], tuple[int, int, int]] | None = None
     for cc in sorted({d for d in range(1, c + 1) if c % d == 0 or d == c}, reverse=True):
-        for th in range(h, 0, -1):
+        # per count of row tiles r only the shortest tiles, ceil(h / r) rows, matter (they fit most)
+        for th in sorted({-(-h // r) for r in range(1, h + 1)}, reverse=True):
             tw = _largest(lambda tw, cc=cc, th=th: fits((cc, th, tw)), w)
             if tw == 0:
                 continue
@@ -189,10 +210,14 @@ def _largest(ok, upper: int) -> int:
     return lo
 
 
+PACK_WINDOW = 64  # first fit among the latest cores opened: earlier ones are full (and far in the layer order)
+
+
 def _pack(pieces: list[tuple[Piece, CoreUsage]], target: Target) -> list[tuple[list[Piece], CoreUsage]]:
     bins: list[tuple[list[Piece], CoreUsage]] = []
     for piece, usage in pieces:
-        for i, (members, used) in enumerate(bins):
+        for i in range(max(0, len(bins) - PACK_WINDOW), len(bins)):
+            members, used = bins[i]
             if _fits(used + usage, target):
                 bins[i] = ([*members, piece], used + usage)
                 break

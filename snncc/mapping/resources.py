@@ -8,10 +8,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from snncc.ir import Graph
+from snncc.ir import Conv2d, Dense, Graph, IntConv2d, IntDense
 from snncc.target import Target
 
-from .connectivity import Box, box_size, box_slices, consumers, is_conv, projections, synapses_per_axon
+from .connectivity import (
+    Box,
+    box_size,
+    box_slices,
+    consumers,
+    is_conv,
+    projections,
+    synapses_per_axon,
+    used_synapse_counts,
+)
 from .cost import MEMORY_MODELS, SHARED_CONV_MODELS, SHARED_MEMORY_MODELS, index_bits, shared_conv_bits
 from .placement import CoreUsage, Piece
 
@@ -24,8 +33,7 @@ def piece_inputs(graph: Graph, target: Target, piece: Piece) -> tuple[int, int]:
     maps = SHARED_MEMORY_MODELS.get(target.memory_model)
     axons = bits = 0
     for p in projections(graph, piece.layer):
-        counts = synapses_per_axon(p, shape, piece.box)
-        used = counts[counts > 0]
+        used = used_synapse_counts(p, shape, piece.box)
         conv = is_conv(p.op)
         axons += p.planes * used.size
         if conv and target.memory_model in SHARED_CONV_MODELS:
@@ -37,6 +45,31 @@ def piece_inputs(graph: Graph, target: Target, piece: Piece) -> tuple[int, int]:
     if maps is not None:
         bits += maps.per_input_axon * axons
     return axons, bits
+
+
+def translation_key(graph: Graph, piece: Piece) -> tuple | None:
+    """A key equal for pieces of a layer whose piece_inputs are equal because they differ only by a
+    shift: same extents and channels, and along each axis either the same range or, for every
+    projection, a window that stays inside the source (plain convolutions and dense layers only)."""
+    projs = projections(graph, piece.layer)
+    if not all(isinstance(p.op, (IntConv2d, Conv2d, IntDense, Dense)) and not p.from_partial_sum for p in projs):
+        return None
+    if len(piece.box) != 3:
+        return (piece.layer, tuple(b - a for a, b in piece.box))
+    (c0, c1), *spatial = piece.box
+    key: list = [piece.layer, c0, c1]
+    for axis, (a, b) in enumerate(spatial):
+        inside = all(_inside(p, axis, a, b) for p in projs)
+        key.append(b - a if inside else (a, b))
+    return tuple(key)
+
+
+def _inside(p, axis: int, start: int, stop: int) -> bool:
+    if isinstance(p.op, (IntDense, Dense)):
+        return True
+    k = p.op.weight.shape[2 + axis]
+    s, pad, dil = p.op.stride[axis], p.op.padding[axis], p.op.dilation[axis]
+    return start * s - pad >= 0 and (stop - 1) * s - pad + (k - 1) * dil < p.source_shape[1 + axis]
 
 
 def memory_bits(usage: CoreUsage, target: Target) -> int:
@@ -77,4 +110,12 @@ def single_neuron_box(shape: tuple[int, ...]) -> Box:
     return tuple((s // 2, s // 2 + 1) for s in shape)
 
 
-__all__ = ["box_size", "destination_masks", "fan_out", "memory_bits", "piece_inputs", "single_neuron_box"]
+__all__ = [
+    "box_size",
+    "destination_masks",
+    "fan_out",
+    "memory_bits",
+    "piece_inputs",
+    "single_neuron_box",
+    "translation_key",
+]
