@@ -103,7 +103,9 @@ def arrange(
                 warnings.simplefilter("ignore", FutureWarning)
                 order = nx.spectral_ordering(g, weight="weight", seed=0)
             candidates["spectral"] = [int(v) for v in order]
-    if n > 2 and flows:  # refine the better ordering by swaps that shorten busy connections
+    if n > 2:
+        candidates["spatial"] = spatial_order(graph, bins)
+    if n > 2 and flows:  # refine the best ordering by swaps that shorten busy connections
         start = min(candidates.values(), key=lambda order: cost(order, flows, target)[0])
         candidates["swaps"] = improve(start, flows, target)
     scored = {name: cost(order, flows, target) for name, order in candidates.items()}
@@ -120,7 +122,30 @@ def arrange(
     return Arrangement(order=candidates[best], summary=summary)
 
 
-SWAP_TRIES_PER_CORE = 8
+SPATIAL_BANDS = 8
+
+
+def spatial_order(graph: Graph, bins: list[list[Piece]]) -> list[int]:
+    """Cores ordered by where their neurons sit in the image (bands of rows, then columns), then by
+    layer: a region of every conv layer stays together, so a chip boundary cuts only halo traffic."""
+    rank = {name: i for i, name in enumerate(graph.topo_order())}
+
+    def key(b: int) -> tuple[float, float, int]:
+        ys, xs = [], []
+        for p in bins[b]:
+            if len(p.box) == 3:
+                (_, _), (y0, y1), (x0, x1) = p.box
+                _, h, w = graph[p.layer].shape
+                ys.append((y0 + y1) / 2 / h)
+                xs.append((x0 + x1) / 2 / w)
+        y, x = (float(np.mean(ys)), float(np.mean(xs))) if ys else (1.0, 1.0)  # vector layers: at the end
+        band = min(int(y * SPATIAL_BANDS), SPATIAL_BANDS - 1)
+        return (band, x if band % 2 == 0 else -x, min(rank[p.layer] for p in bins[b]))
+
+    return sorted(range(len(bins)), key=key)
+
+
+SWAP_TRIES_PER_CORE = 64
 MAX_SWAP_TRIES = 20_000
 
 

@@ -12,7 +12,9 @@ Deterministic: the same graph and target always give the same placement.
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -98,7 +100,16 @@ def _pack_layers(
         layer_pieces = _slice_layer(graph, target, layer, op, destinations[layer])
         splits.append(_split_summary(layer, layer_pieces, target))
         pieces += layer_pieces
-    bins = _pack(pieces, target)
+    # cut to fill cores only conv layers bound by synapse memory: a cut tile adds input axons (its halo) and
+    # a cut dense layer adds output axons to its sources, so otherwise the cut costs more than the fill
+    # gains (measured: benchmarks/mapping.py)
+    cuttable = {s.layer for s in splits if s.binding == "synapse memory" and len(graph[s.layer].shape) == 3}
+    bins = _pack(pieces, target, lambda p: _usage(graph, target, p, destinations[p.layer]), cuttable)
+    counts: dict[str, int] = {}
+    for members, _ in bins:
+        for p in members:
+            counts[p.layer] = counts.get(p.layer, 0) + 1
+    splits = [dataclasses.replace(s, pieces=counts[s.layer]) for s in splits]  # after cuts that fill cores
     reached = reach_counts(graph, [(i, piece) for i, (members, _) in enumerate(bins) for piece in members])
     outs = dict.fromkeys(range(len(bins)), 0)
     for (b, _), to in reached.items():
@@ -211,19 +222,57 @@ def _largest(ok, upper: int) -> int:
 
 
 PACK_WINDOW = 64  # first fit among the latest cores opened: earlier ones are full (and far in the layer order)
+FILL_MIN_PART = 1 / 8  # a piece is cut to fill a core's rest only if the part moved is at least this share of it
 
 
-def _pack(pieces: list[tuple[Piece, CoreUsage]], target: Target) -> list[tuple[list[Piece], CoreUsage]]:
+def _pack(
+    pieces: list[tuple[Piece, CoreUsage]],
+    target: Target,
+    usage_of: Callable[[Piece], CoreUsage],
+    cuttable: set[str] = frozenset(),  # type: ignore[assignment]
+) -> list[tuple[list[Piece], CoreUsage]]:
+    """First fit; a piece that fits none of the open cores is cut so that its first part fills the
+    latest core's rest (core-sized pieces alone would leave every core partly empty)."""
     bins: list[tuple[list[Piece], CoreUsage]] = []
-    for piece, usage in pieces:
+    todo = list(reversed(pieces))
+    while todo:
+        piece, usage = todo.pop()
         for i in range(max(0, len(bins) - PACK_WINDOW), len(bins)):
             members, used = bins[i]
             if _fits(used + usage, target):
                 bins[i] = ([*members, piece], used + usage)
                 break
         else:
-            bins.append(([piece], usage))
+            cut = _fill(bins[-1][1], piece, target, usage_of) if bins and piece.layer in cuttable else None
+            if cut is None:
+                bins.append(([piece], usage))
+                continue
+            (head, head_usage), rest = cut
+            members, used = bins[-1]
+            bins[-1] = ([*members, head], used + head_usage)
+            todo.append((rest, usage_of(rest)))
     return bins
+
+
+def _fill(
+    used: CoreUsage, piece: Piece, target: Target, usage_of: Callable[[Piece], CoreUsage]
+) -> tuple[tuple[Piece, CoreUsage], Piece] | None:
+    """The largest first part of ``piece`` along its last axis longer than 1 that still fits beside
+    ``used``, and the rest; None when no part of at least FILL_MIN_PART of the piece fits."""
+    axes = [a for a, (lo, hi) in enumerate(piece.box) if hi - lo > 1]
+    if not axes:
+        return None
+    axis = axes[-1]
+    lo, hi = piece.box[axis]
+
+    def part(t: int) -> Piece:
+        return Piece(piece.layer, tuple((lo, lo + t) if a == axis else r for a, r in enumerate(piece.box)))
+
+    t = _largest(lambda t: _fits(used + usage_of(part(t)), target), hi - lo - 1)
+    if t == 0 or t < (hi - lo) * FILL_MIN_PART:
+        return None
+    rest = Piece(piece.layer, tuple((lo + t, hi) if a == axis else r for a, r in enumerate(piece.box)))
+    return (part(t), usage_of(part(t))), rest
 
 
 def _check_totals(cores: list[Core], target: Target) -> None:

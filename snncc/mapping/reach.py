@@ -5,12 +5,14 @@ one set per source axis (input channels x rows x columns), so the neurons of a s
 it are a product of per-axis counts, read from prefix sums.  Counting every (source piece,
 destination core) pair this way costs a few array operations per layer pair instead of a mask the
 size of the source layer per destination core, which a 1 M-neuron network cannot afford.  Where a
-core holds several pieces reading one layer (their reach is a union) or the connection is not
-separable (a split layer's windows and joins), the exact mask of resources.destination_masks is used.
+core holds a few pieces reading one layer, their reach is a union, counted by inclusion-exclusion;
+where it holds more, or the connection is not separable (a split layer's windows and joins), the
+exact mask of resources.destination_masks is used.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 
 import numpy as np
@@ -58,6 +60,20 @@ def _box_counts(sets: list[np.ndarray], boxes: np.ndarray) -> np.ndarray:
     return total
 
 
+MAX_UNION = 4  # readers on one core counted by inclusion-exclusion (2^k - 1 products); more: the exact mask
+
+
+def _union_counts(all_sets: list[list[np.ndarray]], boxes: np.ndarray) -> np.ndarray:
+    """Neurons of each box in the union of several products: inclusion-exclusion, since the
+    intersection of products is the product of the per-axis intersections."""
+    total = np.zeros(len(boxes), dtype=np.int64)
+    for k in range(1, len(all_sets) + 1):
+        for subset in itertools.combinations(all_sets, k):
+            common = [np.minimum.reduce([sets[axis] for sets in subset]) for axis in range(len(subset[0]))]
+            total += (-1) ** (k + 1) * _box_counts(common, boxes)
+    return total
+
+
 def reach_counts(graph: Graph, core_pieces: list[tuple[int, Piece]]) -> dict[tuple[int, int], dict[int, int]]:
     """{(source core, index of the piece in core_pieces): {destination core: neurons of the piece reaching it}}."""
     out: dict[tuple[int, int], dict[int, int]] = defaultdict(dict)
@@ -74,12 +90,11 @@ def reach_counts(graph: Graph, core_pieces: list[tuple[int, Piece]]) -> dict[tup
         boxes = np.array([core_pieces[i][1].box for i in members], dtype=np.int64).reshape(len(members), -1, 2)
         exact_cores = []
         for core, reading in readers.items():
-            piece, proj = reading[0]
-            sets = axis_sets(proj, piece.box) if len(reading) == 1 else None
-            if sets is None:
+            all_sets = [axis_sets(proj, piece.box) for piece, proj in reading] if len(reading) <= MAX_UNION else [None]
+            if any(sets is None for sets in all_sets):
                 exact_cores.append(core)
                 continue
-            for i, n in zip(members, _box_counts(sets, boxes), strict=True):
+            for i, n in zip(members, _union_counts(all_sets, boxes), strict=True):  # type: ignore[arg-type]
                 if n:
                     out[(core_pieces[i][0], i)][core] = int(n)
         if exact_cores:
