@@ -6,6 +6,9 @@ Run from the repository root:  OMP_NUM_THREADS=1 .venv/bin/python benchmarks/map
 Columns:
 - cores, bound, ratio: cores used; snncc.mapping.bound's lower bound (each resource's unavoidable
   total over its per-core limit) and the resource that gives it.
+- floor: the cores the same pieces would need packed perfectly (each resource's use summed over the
+  cores, over its per-core limit): cores - floor is packing loss, floor - bound is cutting loss (conv
+  tiles' halos, partly filled synapse blocks) or slack in the bound.
 - hops, xchip: expected spike messages per step (every neuron spiking once: uniform rates) times
   the mesh hops between source and destination core on one chip, and the messages crossing chips.
 - vs layer order: the same cores placed in layer order (the order the layers come in, snake-filled
@@ -19,6 +22,7 @@ multi-chip maps; 1 M neurons mapped in <= 10 s.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from pathlib import Path
@@ -33,6 +37,7 @@ from snncc.mapping import partition
 from snncc.mapping.arrange import cost, traffic
 from snncc.mapping.bound import lower_bound_detail
 from snncc.mapping.connectivity import neuron_layers
+from snncc.mapping.resources import memory_bits
 from snncc.target import load_target
 
 TARGETS = ("loihi", "loihi2", "nahuku32")
@@ -43,6 +48,18 @@ def layer_order(graph, placement) -> list[int]:
     rank = {name: i for i, (name, _) in enumerate(neuron_layers(graph))}
     key = {c.index: (min(rank[p.layer] for p in c.pieces), c.pieces[0].box) for c in placement.cores}
     return sorted(key, key=key.__getitem__)
+
+
+def packing_floor(placement, target) -> int:
+    """Cores the placement's pieces need at 100 % use of their most-used resource, summed over cores."""
+    pc = target.per_core
+    used = {
+        "neurons": (sum(c.usage.neurons for c in placement.cores), pc.neurons.value),
+        "memory": (sum(memory_bits(c.usage, target) for c in placement.cores), pc.synapse_memory_bits.value),
+        "input axons": (sum(c.usage.fan_in_axons for c in placement.cores), pc.fan_in_axons.value),
+        "output axons": (sum(c.usage.fan_out_axons for c in placement.cores), pc.fan_out_axons.value),
+    }
+    return max(math.ceil(total / limit) for total, limit in used.values())
 
 
 def hop_events(flows, order, target) -> tuple[float, float, float]:
@@ -74,7 +91,7 @@ def run(name: str, target_name: str) -> str:
     fewer = 1 - chosen[0] / plain[0] if plain[0] else 0.0
     chips = len({c.chip for c in placement.cores})
     return (
-        f"{name:<13} {target_name:<9} {neurons:>9,} {placement.cores_used:>6} {bound.cores:>6} "
+        f"{name:<13} {target_name:<9} {neurons:>9,} {placement.cores_used:>6} {packing_floor(placement, target):>6} {bound.cores:>6} "
         f"{placement.cores_used / bound.cores:>6.2f} {bound.binding:<15} {chips:>5} "
         f"{chosen[1]:>11.0f} {chosen[2]:>9.0f} {plain[1]:>11.0f} {plain[2]:>9.0f} {fewer:>7.1%} {seconds:>8.2f}"
     )
@@ -87,7 +104,7 @@ def main() -> int:
     args = parser.parse_args()
     names = args.only.split(",") if args.only else list(SUITE)
     print(
-        f"{'network':<13} {'target':<9} {'neurons':>9} {'cores':>6} {'bound':>6} {'ratio':>6} {'binding':<15} "
+        f"{'network':<13} {'target':<9} {'neurons':>9} {'cores':>6} {'floor':>6} {'bound':>6} {'ratio':>6} {'binding':<15} "
         f"{'chips':>5} {'hops':>11} {'xchip':>9} {'hops(LO)':>11} {'xchip(LO)':>9} {'fewer':>7} {'seconds':>8}"
     )
     for name in names:

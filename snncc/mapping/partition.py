@@ -62,18 +62,10 @@ def partition(graph: Graph, target: Target, *, firing_rates: dict[str, np.ndarra
             for layer in dict.fromkeys(p.layer for p in members):
                 raised[layer] = max(raised[layer], destinations[layer] + 1, per_neuron)
         destinations = raised
+    bins, splits, reached = _refine(graph, target, destinations, (bins, splits, reached))
     # the cores onto the chips' meshes, once the packing is final
     arrangement = arrange(graph, target, [members for members, _ in bins], firing_rates, reached)
-    cores = [
-        Core(
-            index=i,
-            chip=i // int(target.cores_per_chip),
-            position=mesh_position(i, target),
-            pieces=tuple(members),
-            usage=usage,
-        )
-        for i, (members, usage) in enumerate(bins[b] for b in arrangement.order)
-    ]
+    cores = [_core(i, members, usage, target) for i, (members, usage) in enumerate(bins[b] for b in arrangement.order)]
     _check_totals(cores, target)
     _INPUTS.clear()
     return Placement(
@@ -89,8 +81,46 @@ MAX_FAN_OUT_ROUNDS = 8
 _INPUTS: dict[tuple[int, str], dict[tuple, tuple[int, int]]] = {}  # piece_inputs by translation_key
 
 
+def _core(index: int, members: list[Piece], usage: CoreUsage, target: Target) -> Core:
+    return Core(index, index // int(target.cores_per_chip), mesh_position(index, target), tuple(members), usage)
+
+
+REFINE_MARGIN = 1.05  # output axons per neuron re-estimated from a packing, with this margin
+REFINE_ROUNDS = 4
+
+
+def _refine(graph: Graph, target: Target, destinations: dict[str, float], packed: tuple) -> tuple:
+    """Pack again with each layer's output axons per neuron as the packing measured them (a conv tile's
+    neurons mostly reach one core, only its border more, where the estimate counted every neuron alike),
+    raising layers on over-full cores by 10 % a round; kept only when every core fits and fewer cores are used."""
+    best = packed
+    estimate = {layer: min(d, REFINE_MARGIN * per) for layer, (d, per) in _measured(packed, destinations).items()}
+    for _ in range(REFINE_ROUNDS):
+        if estimate == destinations:
+            break
+        again = _pack_layers(graph, target, estimate)
+        over = {p.layer for members, usage in again[0] if not _fits(usage, target) for p in members}
+        if not over:
+            return again if len(again[0]) < len(best[0]) else best
+        estimate = {layer: min(destinations[layer], d * 1.1) if layer in over else d for layer, d in estimate.items()}
+    return best
+
+
+def _measured(packed: tuple, destinations: dict[str, float]) -> dict[str, tuple[float, float]]:
+    """Per layer: (its current estimate, the output axons per neuron its pieces have in ``packed``)."""
+    bins, _, reached = packed
+    core_pieces = [piece for members, _ in bins for piece in members]
+    neurons: dict[str, int] = dict.fromkeys(destinations, 0)
+    outs: dict[str, int] = dict.fromkeys(destinations, 0)
+    for piece in core_pieces:
+        neurons[piece.layer] += piece.neurons
+    for (_, i), reached_from in reached.items():
+        outs[core_pieces[i].layer] += sum(reached_from.values())
+    return {layer: (d, outs[layer] / max(neurons[layer], 1)) for layer, d in destinations.items()}
+
+
 def _pack_layers(
-    graph: Graph, target: Target, destinations: dict[str, int]
+    graph: Graph, target: Target, destinations: dict[str, float]
 ) -> tuple[list[tuple[list[Piece], CoreUsage]], list[LayerSplit], dict[tuple[int, int], dict[int, int]]]:
     """Slice and pack every layer; each packed core's usage with its exact output axons, and which
     neurons of each piece reach which core (the spike traffic the arrangement weighs)."""
@@ -144,7 +174,7 @@ def _fits(usage: CoreUsage, target: Target) -> bool:
     )
 
 
-def _usage(graph: Graph, target: Target, piece: Piece, destinations: int) -> CoreUsage:
+def _usage(graph: Graph, target: Target, piece: Piece, destinations: float) -> CoreUsage:
     """Input axons and synapse memory exactly; output axons as the estimate neurons x destinations."""
     key = translation_key(graph, piece)  # equal for boxes that differ only by a shift away from borders
     if key is None:
@@ -154,11 +184,11 @@ def _usage(graph: Graph, target: Target, piece: Piece, destinations: int) -> Cor
         if key not in cache:
             cache[key] = piece_inputs(graph, target, piece)
         axons, bits = cache[key]
-    return CoreUsage(piece.neurons, bits, axons, piece.neurons * destinations)
+    return CoreUsage(piece.neurons, bits, axons, math.ceil(piece.neurons * destinations))
 
 
 def _slice_layer(
-    graph: Graph, target: Target, layer: str, op: IntLIF, destinations: int
+    graph: Graph, target: Target, layer: str, op: IntLIF, destinations: float
 ) -> list[tuple[Piece, CoreUsage]]:
     shape = op.shape
     block = _best_block(graph, target, layer, shape, destinations)
@@ -177,7 +207,7 @@ def _product(ranges: list[list[tuple[int, int]]]) -> list[list[tuple[int, int]]]
 
 
 def _best_block(
-    graph: Graph, target: Target, layer: str, shape: tuple[int, ...], destinations: int
+    graph: Graph, target: Target, layer: str, shape: tuple[int, ...], destinations: float
 ) -> tuple[int, ...] | None:
     """The block shape (one extent per axis) needing the fewest cores; ties: fewer input axons."""
 
