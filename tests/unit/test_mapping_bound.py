@@ -17,8 +17,8 @@ from snncc.ir import LOIHI, Const, GraphBuilder, GraphMeta, IntConv2d, IntDense,
 from snncc.mapping.bound import cheapest_bits_per_synapse, lower_bound
 from snncc.mapping.connectivity import neuron_layers
 from snncc.mapping.cost import loihi1_synapse_bits
-from snncc.mapping.placement import Piece
-from snncc.mapping.resources import fan_out, piece_inputs
+from snncc.mapping.placement import CoreUsage, Piece
+from snncc.mapping.resources import fan_out, memory_bits, piece_inputs
 from snncc.target import CoreLimits, Sourced, load_target
 
 
@@ -52,10 +52,10 @@ def conv_net(width, seed):
     return b.build(GraphMeta(stage=Stage.INTEGER, steps=2, numerics=LOIHI))
 
 
-def tiny(neurons, fan_in, fan_out_axons, words):
+def tiny(neurons, fan_in, fan_out_axons, words, memory_model="loihi1_synapse_words"):
     toy = load_target("toy")
     limits = CoreLimits(*(Sourced(v, "test") for v in (neurons, fan_in, fan_out_axons, words * 64)))
-    return dataclasses.replace(toy, per_core=limits)
+    return dataclasses.replace(toy, per_core=limits, memory_model=memory_model)
 
 
 def cuts(n):
@@ -105,7 +105,11 @@ def fewest_cores(graph, target):
             )
             if ok:
                 outs = fan_out(graph, [(i, p) for i, core in enumerate(cores) for p in core])
-                ok = max(outs.values()) <= pc.fan_out_axons.value
+                ok = max(outs.values()) <= pc.fan_out_axons.value and all(  # with the axon map, where it shares memory
+                    memory_bits(CoreUsage(0, sum(cost[p][1] for p in core), 0, outs[i]), target)
+                    <= pc.synapse_memory_bits.value
+                    for i, core in enumerate(cores)
+                )
             if ok:
                 best = len(cores)
     return best
@@ -118,6 +122,10 @@ CASES = [  # (graph, (neurons, input axons, output axons, 64-bit words) per core
     (lambda: dense_net((2, 5, 2), 2), (5, 7, 2, 5)),  # output axons give the bound
     (lambda: conv_net(5, 3), (6, 6, 2, 5)),  # output axons, sparse (conv) synapses
     (lambda: conv_net(5, 4), (2, 8, 3, 8)),
+    # Intel's Loihi 2 estimator: synapses, synapse map and axon map share one memory
+    (lambda: dense_net((3, 4, 3), 0), (4, 8, 8, 4, "loihi2_estimator")),  # memory gives the bound, = optimum
+    (lambda: dense_net((2, 5, 2), 2), (4, 8, 8, 4, "loihi2_estimator")),
+    (lambda: conv_net(5, 3), (4, 8, 8, 5, "loihi2_estimator")),
 ]
 
 
@@ -137,3 +145,13 @@ def test_cheapest_bits_per_synapse_by_hand():
     for n in range(1, 65):  # the memory model itself never charges less
         for index in (0, 6):
             assert loihi1_synapse_bits(np.array([n]), 8, index)[0] >= n * cheapest_bits_per_synapse(8, index) - 1e-9
+
+
+def test_loihi2_estimator_memory_by_hand():
+    """One core's memory on the estimator's model: 8 bits per synapse, 32 per input axon, 36 per output axon."""
+    g = dense_net((3, 4, 3), 0)
+    target = tiny(8, 16, 16, 64, "loihi2_estimator")
+    # lif0: 3 input axons x 4 synapses = 12 synapses of 8 bits, and 3 synapse-map entries of 32 bits
+    assert piece_inputs(g, target, Piece("lif0", ((0, 4),))) == (3, 12 * 8 + 3 * 32)
+    # the axon map: 4 output axons of lif0 (one destination core each) at 36 bits
+    assert memory_bits(CoreUsage(4, 192, 3, 4), target) == 192 + 4 * 36
