@@ -5,8 +5,11 @@
    receptive field, and so its input axons, grows with its area, not with its channels).
    The block shape chosen is the one that needs the fewest cores.
 2. Blocks are packed first-fit, in topological order, onto cores whose neurons, input axons
-   and synapse memory are all still within limits (summed conservatively).
-3. Output axons are counted once the destinations are known; cores are numbered onto chips.
+   and synapse memory are all still within limits (summed conservatively); a memory-bound conv
+   block that fits no open core is cut so that its first part fills the latest core.
+3. Output axons are counted once the destinations are known (estimated per neuron while
+   slicing, raised where cores overflow, then re-estimated from the packing to save cores).
+4. The cores are arranged on the chips' meshes by spike traffic (arrange.py).
 Deterministic: the same graph and target always give the same placement.
 """
 
@@ -37,7 +40,13 @@ def partition(graph: Graph, target: Target, *, firing_rates: dict[str, np.ndarra
     ``firing_rates`` (spikes per neuron per step, per layer, e.g. measured on calibration data)
     weight the spike traffic the core arrangement minimises; without them every neuron counts alike.
     """
-    _INPUTS.clear()  # keyed by the graph's id: valid during one call only
+    try:
+        return _partition(graph, target, firing_rates)
+    finally:
+        _INPUTS.clear()  # keyed by the graph's id: valid during one call only
+
+
+def _partition(graph: Graph, target: Target, firing_rates: dict[str, np.ndarray] | None) -> Placement:
     errors = [d for d in check_design_rules(graph, target) if d.severity == "error"]
     if errors:
         raise MappingError(diagnostics=errors)
@@ -67,7 +76,6 @@ def partition(graph: Graph, target: Target, *, firing_rates: dict[str, np.ndarra
     arrangement = arrange(graph, target, [members for members, _ in bins], firing_rates, reached)
     cores = [_core(i, members, usage, target) for i, (members, usage) in enumerate(bins[b] for b in arrangement.order)]
     _check_totals(cores, target)
-    _INPUTS.clear()
     return Placement(
         target=target.name,
         cores=tuple(cores),
