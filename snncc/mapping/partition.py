@@ -26,7 +26,7 @@ from snncc.ir import Graph, IntLIF
 from snncc.target import Target
 
 from .arrange import arrange, mesh_position
-from .bound import lower_bound
+from .bound import lower_bound, lower_bound_detail
 from .connectivity import Box, box_size, consumers, neuron_layers
 from .drc import check_design_rules
 from .placement import Core, CoreUsage, LayerSplit, Piece, Placement
@@ -76,10 +76,12 @@ def _partition(graph: Graph, target: Target, firing_rates: dict[str, np.ndarray]
     arrangement = arrange(graph, target, [members for members, _ in bins], firing_rates, reached)
     cores = [_core(i, members, usage, target) for i, (members, usage) in enumerate(bins[b] for b in arrangement.order)]
     _check_totals(cores, target)
+    bound = lower_bound_detail(graph, target)
     return Placement(
         target=target.name,
         cores=tuple(cores),
-        lower_bound_cores=lower_bound(graph, target),
+        lower_bound_cores=bound.cores,
+        lower_bound_binding=bound.binding,
         traffic=arrangement.summary,
         layers=tuple(splits),
     )
