@@ -66,7 +66,7 @@ def hop_events(flows, order, target) -> tuple[float, float, float]:
     """(weighted hop-events, mesh hop-events on chips, messages between chips) with core order[k] at position k."""
     weighted, _, across = cost(order, flows, target)
     chip_hops = target.energy.chip_hop_pj.value / max(target.energy.hop_pj.value, 1e-12)
-    return weighted, weighted - across * chip_hops, across
+    return weighted, max(0.0, weighted - across * chip_hops), across  # no -0 from rounding
 
 
 def run(name: str, target_name: str) -> str:
