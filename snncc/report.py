@@ -87,6 +87,7 @@ def build_report(result: CompileResult) -> dict[str, Any]:
             "used": placement["cores_used"],
             "available": result.target.total_cores,
             "lower_bound": placement["lower_bound_cores"],
+            "lower_bound_binding": placement.get("lower_bound_binding", ""),
             "layers": placement["layers"],
             "traffic": placement["traffic"],
             "per_core": placement["cores"],
@@ -366,8 +367,10 @@ def render_markdown(
         "",
         "## Mapping",
         "",
-        f"{c['used']} cores used; no placement can use fewer than {c['lower_bound']} (total neurons, and total "
-        f"synapse bits at zero overhead, over the per-core limits): {c['used'] / c['lower_bound']:.2f}x the bound. "
+        f"{c['used']} cores used; no placement can use fewer than {c['lower_bound']} (each resource's "
+        f"unavoidable total over its per-core limit: neurons, synapse memory at the cheapest bits per synapse, "
+        f"input and output axons; snncc/mapping/bound.py; here {c['lower_bound_binding'] or 'neurons'} gives it): "
+        f"{c['used'] / c['lower_bound']:.2f}x the bound. "
         "Each layer is cut into pieces that fit one core; the pieces are then packed onto cores.",
         *_split_lines(report["fan_in_splits"]),
         "",

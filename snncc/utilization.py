@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from snncc.mapping.placement import Core, Placement
+from snncc.mapping.resources import memory_bits
 from snncc.target import Target
 
 BARS_UP_TO = 32  # cores
@@ -31,7 +32,9 @@ META = {"Software": None}  # no matplotlib version in the file: the same inputs 
 def fractions(core: Core, target: Target) -> dict[str, float]:
     """Each resource's use on ``core`` as a fraction of the target's per-core limit."""
     limits = target.per_core
-    return {key: getattr(core.usage, key) / getattr(limits, limit).value for key, (limit, _, _) in RESOURCES.items()}
+    used = {key: getattr(core.usage, key) for key in RESOURCES}
+    used["synapse_bits"] = memory_bits(core.usage, target)  # with the axon map where it shares the memory
+    return {key: used[key] / getattr(limits, limit).value for key, (limit, _, _) in RESOURCES.items()}
 
 
 def plot_utilization(placement: Placement, target: Target, path: Path) -> None:

@@ -21,7 +21,7 @@ from snncc.target import Target
 
 from .connectivity import box_slices
 from .placement import Piece
-from .resources import destination_masks
+from .reach import reach_counts
 
 
 @dataclass(frozen=True)
@@ -38,22 +38,26 @@ def mesh_position(core: int, target: Target) -> tuple[int, int]:
     return (col if row % 2 == 0 else columns - 1 - col, row)
 
 
-def traffic(graph: Graph, bins: list[list[Piece]], rates: dict[str, np.ndarray] | None) -> dict[tuple[int, int], float]:
-    """Expected spike messages per step from bin i to bin j (i != j included only when positive)."""
+def traffic(
+    graph: Graph,
+    bins: list[list[Piece]],
+    rates: dict[str, np.ndarray] | None,
+    reached: dict[tuple[int, int], dict[int, int]] | None = None,
+) -> dict[tuple[int, int], float]:
+    """Expected spike messages per step from bin i to bin j (i != j included only when positive): the
+    neurons of each piece reaching j, times the piece's mean measured rate (1 without rates).
+    ``reached``: reach_counts of these bins, where already computed."""
     core_pieces = [(i, piece) for i, members in enumerate(bins) for piece in members]
     out: dict[tuple[int, int], float] = {}
-    for layer in dict.fromkeys(p.layer for _, p in core_pieces):
-        shape = graph[layer].shape
-        rate = np.ones(shape) if rates is None or layer not in rates else np.asarray(rates[layer]).reshape(shape)
-        masks = destination_masks(graph, layer, core_pieces)
-        for src, piece in core_pieces:
-            if piece.layer != layer:
-                continue
-            region = box_slices(piece.box)
-            for dst, mask in masks:
-                sent = float(rate[region][mask[region]].sum())
-                if sent > 0:
-                    out[(src, dst)] = out.get((src, dst), 0.0) + sent
+    for (src, i), reached_from in (reached or reach_counts(graph, core_pieces)).items():
+        piece = core_pieces[i][1]
+        rate = 1.0
+        if rates is not None and piece.layer in rates:
+            layer_rates = np.asarray(rates[piece.layer]).reshape(graph[piece.layer].shape)
+            rate = float(layer_rates[box_slices(piece.box)].mean())
+        for dst, n in reached_from.items():
+            if n * rate > 0:
+                out[(src, dst)] = out.get((src, dst), 0.0) + n * rate
     return out
 
 
@@ -77,10 +81,16 @@ def cost(order: list[int], flows: dict[tuple[int, int], float], target: Target) 
     return total, between, across
 
 
-def arrange(graph: Graph, target: Target, bins: list[list[Piece]], rates: dict[str, np.ndarray] | None) -> Arrangement:
+def arrange(
+    graph: Graph,
+    target: Target,
+    bins: list[list[Piece]],
+    rates: dict[str, np.ndarray] | None,
+    reached: dict[tuple[int, int], dict[int, int]] | None = None,
+) -> Arrangement:
     n = len(bins)
     plain = list(range(n))
-    flows = traffic(graph, bins, rates) if n > 1 else {}
+    flows = traffic(graph, bins, rates, reached) if n > 1 else {}
     candidates = {"topological": plain}
     if n > 2 and flows:
         g = nx.Graph()
@@ -93,6 +103,11 @@ def arrange(graph: Graph, target: Target, bins: list[list[Piece]], rates: dict[s
                 warnings.simplefilter("ignore", FutureWarning)
                 order = nx.spectral_ordering(g, weight="weight", seed=0)
             candidates["spectral"] = [int(v) for v in order]
+    if n > 2:
+        candidates["spatial"] = spatial_order(graph, bins)
+    if n > 2 and flows:  # refine the best ordering by swaps that shorten busy connections
+        start = min(candidates.values(), key=lambda order: cost(order, flows, target)[0])
+        candidates["swaps"] = improve(start, flows, target)
     scored = {name: cost(order, flows, target) for name, order in candidates.items()}
     best = min(scored, key=lambda name: (scored[name][0], name != "topological"))
     weighted, between, across = scored[best]
@@ -105,3 +120,85 @@ def arrange(graph: Graph, target: Target, bins: list[list[Piece]], rates: dict[s
         ("messages_between_chips_per_step", round(across, 3)),
     )
     return Arrangement(order=candidates[best], summary=summary)
+
+
+SPATIAL_BANDS = 8
+
+
+def spatial_order(graph: Graph, bins: list[list[Piece]]) -> list[int]:
+    """Cores ordered by where their neurons sit in the image (bands of rows, then columns), then by
+    layer: a region of every conv layer stays together, so a chip boundary cuts only halo traffic."""
+    rank = {name: i for i, name in enumerate(graph.topo_order())}
+
+    def key(b: int) -> tuple[float, float, int]:
+        ys, xs = [], []
+        for p in bins[b]:
+            if len(p.box) == 3:
+                (_, _), (y0, y1), (x0, x1) = p.box
+                _, h, w = graph[p.layer].shape
+                ys.append((y0 + y1) / 2 / h)
+                xs.append((x0 + x1) / 2 / w)
+        y, x = (float(np.mean(ys)), float(np.mean(xs))) if ys else (1.0, 1.0)  # vector layers: at the end
+        band = min(int(y * SPATIAL_BANDS), SPATIAL_BANDS - 1)
+        return (band, x if band % 2 == 0 else -x, min(rank[p.layer] for p in bins[b]))
+
+    return sorted(range(len(bins)), key=key)
+
+
+SWAP_TRIES_PER_CORE = 64
+MAX_SWAP_TRIES = 20_000
+
+
+def improve(order: list[int], flows: dict[tuple[int, int], float], target: Target) -> list[int]:
+    """Hill climbing: move a core next to a busy partner's position by a swap, kept when the weighted
+    cost falls.  Deterministic (seeded), and a bounded number of tries."""
+    n = len(order)
+    per_chip = int(target.cores_per_chip)
+    chip_hops = target.energy.chip_hop_pj.value / max(target.energy.hop_pj.value, 1e-12)
+    xy = [mesh_position(k, target) for k in range(n)]
+    near: list[list[int]] = [[] for _ in range(n)]  # positions one hop away on the same chip
+    at = {(k // per_chip, *xy[k]): k for k in range(n)}
+    for k in range(n):
+        x, y = xy[k]
+        near[k] = [
+            at[key]
+            for key in (
+                (k // per_chip, x + 1, y),
+                (k // per_chip, x - 1, y),
+                (k // per_chip, x, y + 1),
+                (k // per_chip, x, y - 1),
+            )
+            if key in at
+        ]
+
+    def dist(a: int, b: int) -> float:
+        if a // per_chip != b // per_chip:
+            return chip_hops
+        return abs(xy[a][0] - xy[b][0]) + abs(xy[a][1] - xy[b][1])
+
+    links: list[dict[int, float]] = [{} for _ in range(n)]
+    for (a, b), w in flows.items():
+        if a != b:
+            links[a][b] = links[a].get(b, 0.0) + w
+            links[b][a] = links[b].get(a, 0.0) + w
+    heaviest = [max(ls, key=ls.__getitem__) if ls else -1 for ls in links]
+    pos = [0] * n
+    for k, b in enumerate(order):
+        pos[b] = k
+    bin_at = list(order)
+
+    def moved(b: int, frm: int, to: int, other: int) -> float:
+        return sum(w * (dist(to, pos[x]) - dist(frm, pos[x])) for x, w in links[b].items() if x != other)
+
+    rng = np.random.default_rng(0)
+    for b in rng.integers(0, n, size=min(MAX_SWAP_TRIES, SWAP_TRIES_PER_CORE * n)).tolist():
+        partner = heaviest[b]
+        if partner < 0 or not near[pos[partner]]:
+            continue
+        to = near[pos[partner]][int(rng.integers(len(near[pos[partner]])))]
+        frm, c = pos[b], bin_at[to]
+        if c == b:
+            continue
+        if moved(b, frm, to, c) + moved(c, to, frm, b) < -1e-9:
+            pos[b], pos[c], bin_at[frm], bin_at[to] = to, frm, c, b
+    return bin_at

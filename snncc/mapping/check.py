@@ -9,8 +9,8 @@ from snncc.ir import Graph
 from snncc.target import Target
 
 from .connectivity import box_slices, neuron_layers
-from .placement import Placement
-from .resources import fan_out, piece_inputs
+from .placement import CoreUsage, Placement
+from .resources import fan_out, memory_bits, piece_inputs
 
 
 def check_placement(graph: Graph, placement: Placement, target: Target) -> list[Diagnostic]:
@@ -45,7 +45,10 @@ def check_placement(graph: Graph, placement: Placement, target: Target) -> list[
         recomputed = {
             "neurons": (neurons, pc.neurons.value),
             "input axons": (sum(a for a, _ in inputs), pc.fan_in_axons.value),
-            "synapse bits": (sum(b for _, b in inputs), pc.synapse_memory_bits.value),
+            "synapse bits": (
+                memory_bits(CoreUsage(neurons, sum(b for _, b in inputs), 0, outs[core.index]), target),
+                pc.synapse_memory_bits.value,
+            ),
             "output axons": (outs[core.index], pc.fan_out_axons.value),
         }
         for what, (used, limit) in recomputed.items():

@@ -121,8 +121,24 @@ def _in_window(p: Projection, counts: np.ndarray) -> np.ndarray:
     return out.reshape(p.source_shape)
 
 
+def used_synapse_counts(p: Projection, out_shape: tuple[int, ...], box: Box) -> np.ndarray:
+    """The nonzero entries of synapses_per_axon (in no particular order): for a plain convolution the
+    product of its per-axis factors over their nonzero entries only, never a source-sized array."""
+    if isinstance(p.op, (IntConv2d, Conv2d)):
+        factors = [f[f > 0] for f in _conv_factors(p.op, p.source_shape, box)]
+        return np.multiply.outer(np.multiply.outer(factors[0], factors[1]), factors[2]).ravel()
+    counts = synapses_per_axon(p, out_shape, box)
+    return counts[counts > 0]
+
+
 def _conv_counts(op: IntConv2d, src_shape: tuple[int, ...], box: Box) -> np.ndarray:
     """Separable count: channel pairs x kernel rows reaching y x kernel columns reaching x."""
+    in_count, rows, cols = _conv_factors(op, src_shape, box)
+    return in_count[:, None, None] * rows[None, :, None] * cols[None, None, :]
+
+
+def _conv_factors(op: IntConv2d, src_shape: tuple[int, ...], box: Box) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per input channel, row and column: how many (output channel / row / column, kernel tap) pairs read it."""
     (c0, c1), (y0, y1), (x0, x1) = box
     c_out, c_in_g, kh, kw = op.weight.shape
     per_group = c_out // op.groups
@@ -132,7 +148,7 @@ def _conv_counts(op: IntConv2d, src_shape: tuple[int, ...], box: Box) -> np.ndar
         in_count[g * c_in_g : (g + 1) * c_in_g] += int(np.sum(out_channels // per_group == g))
     rows = _reach(range(y0, y1), kh, op.stride[0], op.padding[0], op.dilation[0], src_shape[1])
     cols = _reach(range(x0, x1), kw, op.stride[1], op.padding[1], op.dilation[1], src_shape[2])
-    return in_count[:, None, None] * rows[None, :, None] * cols[None, None, :]
+    return in_count, rows, cols
 
 
 def _reach(outputs: range, k: int, stride: int, pad: int, dil: int, size: int) -> np.ndarray:

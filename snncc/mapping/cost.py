@@ -7,12 +7,20 @@ of n synapses costs n·(weight bits + index bits) + 10 header bits (4 + 6), roun
 index bits; sparse and convolutional ones need ⌈log2(neurons in the core)⌉, at least 6.
 
 xylo_dense: a Xylo core configures dense weight matrices; snncc counts weight bits per nonzero synapse.
+
+loihi2_estimator (Intel's public Loihi 2 resource estimator, lava-optimization
+ResourceEstimatorSatScheduler; ../shared/docs/silicon-and-metrics.md): one memory of 2^14 64-bit
+words per core holds the synapses (weight bits x synapses / 64 words, no index bits or headers),
+a synapse-map entry per input axon (half a word) and an axon-map entry per output axon (36 bits).
+Convolution kernels are stored once per core as in loihi2_shared_conv (snncc's assumption: the
+estimator does not model convolutions).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -39,9 +47,25 @@ MEMORY_MODELS: dict[str, Callable[[np.ndarray, int, int], np.ndarray]] = {
     "loihi1_synapse_words": loihi1_synapse_bits,
     "loihi2_shared_conv": loihi1_synapse_bits,  # dense and sparse connections as on Loihi 1
     "xylo_dense": lambda synapses, weight_bits, _index_bits: np.asarray(synapses, dtype=np.int64) * weight_bits,
+    "loihi2_estimator": lambda synapses, weight_bits, _index_bits: np.asarray(synapses, dtype=np.int64) * weight_bits,
 }
 # memory models whose cores store a convolution's kernel once instead of every synapse
-SHARED_CONV_MODELS = frozenset({"loihi2_shared_conv"})
+SHARED_CONV_MODELS = frozenset({"loihi2_shared_conv", "loihi2_estimator"})
+
+
+@dataclass(frozen=True)
+class MapEntries:
+    """Bits a core's one memory spends per input axon (synapse map) and per output axon (axon map)."""
+
+    per_input_axon: int
+    per_output_axon: int
+
+
+# memory models whose synapse memory also holds the axon maps (the per-core limit is that one memory)
+SHARED_MEMORY_MODELS = {
+    # ResourceEstimatorSatScheduler: syn_map_entries / 2 words; axon-map entries at 36 bits each
+    "loihi2_estimator": MapEntries(per_input_axon=32, per_output_axon=36),
+}
 AXON_POINTER_BITS = 32  # per input axon: where its kernel slice starts (assumed; Loihi 2's format is not public)
 
 

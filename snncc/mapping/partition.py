@@ -5,14 +5,19 @@
    receptive field, and so its input axons, grows with its area, not with its channels).
    The block shape chosen is the one that needs the fewest cores.
 2. Blocks are packed first-fit, in topological order, onto cores whose neurons, input axons
-   and synapse memory are all still within limits (summed conservatively).
-3. Output axons are counted once the destinations are known; cores are numbered onto chips.
+   and synapse memory are all still within limits (summed conservatively); a memory-bound conv
+   block that fits no open core is cut so that its first part fills the latest core.
+3. Output axons are counted once the destinations are known (estimated per neuron while
+   slicing, raised where cores overflow, then re-estimated from the packing to save cores).
+4. The cores are arranged on the chips' meshes by spike traffic (arrange.py).
 Deterministic: the same graph and target always give the same placement.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -20,11 +25,13 @@ from snncc.errors import Diagnostic, MappingError
 from snncc.ir import Graph, IntLIF
 from snncc.target import Target
 
-from .arrange import Arrangement, arrange, mesh_position
+from .arrange import arrange, mesh_position
+from .bound import lower_bound, lower_bound_detail
 from .connectivity import Box, box_size, consumers, neuron_layers
 from .drc import check_design_rules
 from .placement import Core, CoreUsage, LayerSplit, Piece, Placement
-from .resources import fan_out, min_synapse_bits, piece_inputs
+from .reach import reach_counts
+from .resources import memory_bits, piece_inputs, translation_key
 
 
 def partition(graph: Graph, target: Target, *, firing_rates: dict[str, np.ndarray] | None = None) -> Placement:
@@ -33,6 +40,13 @@ def partition(graph: Graph, target: Target, *, firing_rates: dict[str, np.ndarra
     ``firing_rates`` (spikes per neuron per step, per layer, e.g. measured on calibration data)
     weight the spike traffic the core arrangement minimises; without them every neuron counts alike.
     """
+    try:
+        return _partition(graph, target, firing_rates)
+    finally:
+        _INPUTS.clear()  # keyed by the graph's id: valid during one call only
+
+
+def _partition(graph: Graph, target: Target, firing_rates: dict[str, np.ndarray] | None) -> Placement:
     errors = [d for d in check_design_rules(graph, target) if d.severity == "error"]
     if errors:
         raise MappingError(diagnostics=errors)
@@ -43,56 +57,107 @@ def partition(graph: Graph, target: Target, *, firing_rates: dict[str, np.ndarra
     # output axons depend on where the next layer lands, so they are estimated per neuron (one per
     # destination core) and the estimate raised for layers whose cores end up over the limit
     destinations = {layer: 1 if consumers(graph, layer) else 0 for layer, _ in neuron_layers(graph)}
-    limit = target.per_core.fan_out_axons.value
     for _ in range(MAX_FAN_OUT_ROUNDS):
-        cores, splits, arrangement = _place(graph, target, firing_rates, destinations)
-        over = [c for c in cores if c.usage.fan_out_axons > limit]
+        bins, splits, reached = _pack_layers(graph, target, destinations)
+        # output axons over their limit, or (where the memory holds the axon map) over the memory
+        over = [usage for _, usage in bins if not _fits(usage, target)]
         if not over:
             break
         raised = dict(destinations)  # once per round: each over core raising it by one more would overshoot
-        for core in over:
-            per_neuron = math.ceil(core.usage.fan_out_axons / core.usage.neurons)
-            for layer in core.layers:
+        for members, usage in bins:
+            if _fits(usage, target):
+                continue
+            per_neuron = math.ceil(usage.fan_out_axons / usage.neurons)
+            for layer in dict.fromkeys(p.layer for p in members):
                 raised[layer] = max(raised[layer], destinations[layer] + 1, per_neuron)
         destinations = raised
+    bins, splits, reached = _refine(graph, target, destinations, (bins, splits, reached))
+    # the cores onto the chips' meshes, once the packing is final
+    arrangement = arrange(graph, target, [members for members, _ in bins], firing_rates, reached)
+    cores = [_core(i, members, usage, target) for i, (members, usage) in enumerate(bins[b] for b in arrangement.order)]
     _check_totals(cores, target)
+    bound = lower_bound_detail(graph, target)
     return Placement(
         target=target.name,
         cores=tuple(cores),
-        lower_bound_cores=lower_bound(graph, target),
+        lower_bound_cores=bound.cores,
+        lower_bound_binding=bound.binding,
         traffic=arrangement.summary,
         layers=tuple(splits),
     )
 
 
 MAX_FAN_OUT_ROUNDS = 8
+_INPUTS: dict[tuple[int, str], dict[tuple, tuple[int, int]]] = {}  # piece_inputs by translation_key
 
 
-def _place(
-    graph: Graph, target: Target, firing_rates: dict[str, np.ndarray] | None, destinations: dict[str, int]
-) -> tuple[list[Core], list[LayerSplit], Arrangement]:
+def _core(index: int, members: list[Piece], usage: CoreUsage, target: Target) -> Core:
+    return Core(index, index // int(target.cores_per_chip), mesh_position(index, target), tuple(members), usage)
+
+
+REFINE_MARGIN = 1.05  # output axons per neuron re-estimated from a packing, with this margin
+REFINE_ROUNDS = 4
+
+
+def _refine(graph: Graph, target: Target, destinations: dict[str, float], packed: tuple) -> tuple:
+    """Pack again with each layer's output axons per neuron as the packing measured them (a conv tile's
+    neurons mostly reach one core, only its border more, where the estimate counted every neuron alike),
+    raising layers on over-full cores by 10 % a round; kept only when every core fits and fewer cores are used."""
+    best = packed
+    estimate = {layer: min(d, REFINE_MARGIN * per) for layer, (d, per) in _measured(packed, destinations).items()}
+    for _ in range(REFINE_ROUNDS):
+        if estimate == destinations:
+            break
+        again = _pack_layers(graph, target, estimate)
+        over = {p.layer for members, usage in again[0] if not _fits(usage, target) for p in members}
+        if not over:
+            return again if len(again[0]) < len(best[0]) else best
+        estimate = {layer: min(destinations[layer], d * 1.1) if layer in over else d for layer, d in estimate.items()}
+    return best
+
+
+def _measured(packed: tuple, destinations: dict[str, float]) -> dict[str, tuple[float, float]]:
+    """Per layer: (its current estimate, the output axons per neuron its pieces have in ``packed``)."""
+    bins, _, reached = packed
+    core_pieces = [piece for members, _ in bins for piece in members]
+    neurons: dict[str, int] = dict.fromkeys(destinations, 0)
+    outs: dict[str, int] = dict.fromkeys(destinations, 0)
+    for piece in core_pieces:
+        neurons[piece.layer] += piece.neurons
+    for (_, i), reached_from in reached.items():
+        outs[core_pieces[i].layer] += sum(reached_from.values())
+    return {layer: (d, outs[layer] / max(neurons[layer], 1)) for layer, d in destinations.items()}
+
+
+def _pack_layers(
+    graph: Graph, target: Target, destinations: dict[str, float]
+) -> tuple[list[tuple[list[Piece], CoreUsage]], list[LayerSplit], dict[tuple[int, int], dict[int, int]]]:
+    """Slice and pack every layer; each packed core's usage with its exact output axons, and which
+    neurons of each piece reach which core (the spike traffic the arrangement weighs)."""
     pieces: list[tuple[Piece, CoreUsage]] = []
     splits = []
     for layer, op in neuron_layers(graph):
         layer_pieces = _slice_layer(graph, target, layer, op, destinations[layer])
         splits.append(_split_summary(layer, layer_pieces, target))
         pieces += layer_pieces
-    bins = _pack(pieces, target)
-    arrangement = arrange(graph, target, [members for members, _ in bins], firing_rates)
-    bins = [bins[i] for i in arrangement.order]
-    core_pieces = [(i, piece) for i, (members, _) in enumerate(bins) for piece in members]
-    outs = fan_out(graph, core_pieces)
-    cores = [
-        Core(
-            index=i,
-            chip=i // int(target.cores_per_chip),
-            position=mesh_position(i, target),
-            pieces=tuple(members),
-            usage=CoreUsage(usage.neurons, usage.synapse_bits, usage.fan_in_axons, outs[i]),
-        )
-        for i, (members, usage) in enumerate(bins)
+    # cut to fill cores only conv layers bound by synapse memory: a cut tile adds input axons (its halo) and
+    # a cut dense layer adds output axons to its sources, so otherwise the cut costs more than the fill
+    # gains (measured: benchmarks/mapping.py)
+    cuttable = {s.layer for s in splits if s.binding == "synapse memory" and len(graph[s.layer].shape) == 3}
+    bins = _pack(pieces, target, lambda p: _usage(graph, target, p, destinations[p.layer]), cuttable)
+    counts: dict[str, int] = {}
+    for members, _ in bins:
+        for p in members:
+            counts[p.layer] = counts.get(p.layer, 0) + 1
+    splits = [dataclasses.replace(s, pieces=counts[s.layer]) for s in splits]  # after cuts that fill cores
+    reached = reach_counts(graph, [(i, piece) for i, (members, _) in enumerate(bins) for piece in members])
+    outs = dict.fromkeys(range(len(bins)), 0)
+    for (b, _), to in reached.items():
+        outs[b] += sum(to.values())
+    exact = [
+        (members, CoreUsage(u.neurons, u.synapse_bits, u.fan_in_axons, outs[i])) for i, (members, u) in enumerate(bins)
     ]
-    return cores, splits, arrangement
+    return exact, splits, reached
 
 
 def _split_summary(layer: str, pieces: list[tuple[Piece, CoreUsage]], target: Target) -> LayerSplit:
@@ -101,7 +166,7 @@ def _split_summary(layer: str, pieces: list[tuple[Piece, CoreUsage]], target: Ta
     use = {
         "neurons": largest.neurons / pc.neurons.value,
         "input axons": largest.fan_in_axons / pc.fan_in_axons.value,
-        "synapse memory": largest.synapse_bits / pc.synapse_memory_bits.value,
+        "synapse memory": memory_bits(largest, target) / pc.synapse_memory_bits.value,
         # estimated as neurons x destination cores while slicing (the exact count comes after packing)
         "output axons": largest.fan_out_axons / pc.fan_out_axons.value,
     }
@@ -109,32 +174,31 @@ def _split_summary(layer: str, pieces: list[tuple[Piece, CoreUsage]], target: Ta
     return LayerSplit(layer, len(pieces), largest.neurons, binding, round(use[binding], 4))
 
 
-def lower_bound(graph: Graph, target: Target) -> int:
-    """No placement can use fewer cores: total neurons, and total synapse bits at zero overhead."""
-    neurons = sum(int(np.prod(op.shape)) for _, op in neuron_layers(graph))
-    bits = sum(min_synapse_bits(graph, layer, target) for layer, _ in neuron_layers(graph))
-    limits = target.per_core
-    return max(1, math.ceil(neurons / limits.neurons.value), math.ceil(bits / limits.synapse_memory_bits.value))
-
-
 def _fits(usage: CoreUsage, target: Target) -> bool:
     pc = target.per_core
     return (
         usage.neurons <= pc.neurons.value
         and usage.fan_in_axons <= pc.fan_in_axons.value
-        and usage.synapse_bits <= pc.synapse_memory_bits.value
+        and memory_bits(usage, target) <= pc.synapse_memory_bits.value
         and usage.fan_out_axons <= pc.fan_out_axons.value
     )
 
 
-def _usage(graph: Graph, target: Target, piece: Piece, destinations: int) -> CoreUsage:
+def _usage(graph: Graph, target: Target, piece: Piece, destinations: float) -> CoreUsage:
     """Input axons and synapse memory exactly; output axons as the estimate neurons x destinations."""
-    axons, bits = piece_inputs(graph, target, piece)
-    return CoreUsage(piece.neurons, bits, axons, piece.neurons * destinations)
+    key = translation_key(graph, piece)  # equal for boxes that differ only by a shift away from borders
+    if key is None:
+        axons, bits = piece_inputs(graph, target, piece)
+    else:
+        cache = _INPUTS.setdefault((id(graph), target.name), {})
+        if key not in cache:
+            cache[key] = piece_inputs(graph, target, piece)
+        axons, bits = cache[key]
+    return CoreUsage(piece.neurons, bits, axons, math.ceil(piece.neurons * destinations))
 
 
 def _slice_layer(
-    graph: Graph, target: Target, layer: str, op: IntLIF, destinations: int
+    graph: Graph, target: Target, layer: str, op: IntLIF, destinations: float
 ) -> list[tuple[Piece, CoreUsage]]:
     shape = op.shape
     block = _best_block(graph, target, layer, shape, destinations)
@@ -153,7 +217,7 @@ def _product(ranges: list[list[tuple[int, int]]]) -> list[list[tuple[int, int]]]
 
 
 def _best_block(
-    graph: Graph, target: Target, layer: str, shape: tuple[int, ...], destinations: int
+    graph: Graph, target: Target, layer: str, shape: tuple[int, ...], destinations: float
 ) -> tuple[int, ...] | None:
     """The block shape (one extent per axis) needing the fewest cores; ties: fewer input axons."""
 
@@ -170,7 +234,8 @@ def _best_block(
     c, h, w = shape
     best: tuple[tuple[int, int], tuple[int, int, int]] | None = None
     for cc in sorted({d for d in range(1, c + 1) if c % d == 0 or d == c}, reverse=True):
-        for th in range(h, 0, -1):
+        # per count of row tiles r only the shortest tiles, ceil(h / r) rows, matter (they fit most)
+        for th in sorted({-(-h // r) for r in range(1, h + 1)}, reverse=True):
             tw = _largest(lambda tw, cc=cc, th=th: fits((cc, th, tw)), w)
             if tw == 0:
                 continue
@@ -196,22 +261,76 @@ def _largest(ok, upper: int) -> int:
     return lo
 
 
-def _pack(pieces: list[tuple[Piece, CoreUsage]], target: Target) -> list[tuple[list[Piece], CoreUsage]]:
+PACK_WINDOW = 64  # first fit among the latest cores opened: earlier ones are full (and far in the layer order)
+FILL_MIN_PART = 1 / 8  # a piece is cut to fill a core's rest only if the part moved is at least this share of it
+
+
+def _pack(
+    pieces: list[tuple[Piece, CoreUsage]],
+    target: Target,
+    usage_of: Callable[[Piece], CoreUsage],
+    cuttable: set[str] = frozenset(),  # type: ignore[assignment]
+) -> list[tuple[list[Piece], CoreUsage]]:
+    """First fit; a piece that fits none of the open cores is cut so that its first part fills the
+    latest core's rest (core-sized pieces alone would leave every core partly empty)."""
     bins: list[tuple[list[Piece], CoreUsage]] = []
-    for piece, usage in pieces:
-        for i, (members, used) in enumerate(bins):
+    todo = list(reversed(pieces))
+    while todo:
+        piece, usage = todo.pop()
+        for i in range(max(0, len(bins) - PACK_WINDOW), len(bins)):
+            members, used = bins[i]
             if _fits(used + usage, target):
                 bins[i] = ([*members, piece], used + usage)
                 break
         else:
-            bins.append(([piece], usage))
+            cut = _fill(bins[-1][1], piece, target, usage_of) if bins and piece.layer in cuttable else None
+            if cut is None:
+                bins.append(([piece], usage))
+                continue
+            (head, head_usage), rest = cut
+            members, used = bins[-1]
+            bins[-1] = ([*members, head], used + head_usage)
+            todo.append((rest, usage_of(rest)))
     return bins
+
+
+def _fill(
+    used: CoreUsage, piece: Piece, target: Target, usage_of: Callable[[Piece], CoreUsage]
+) -> tuple[tuple[Piece, CoreUsage], Piece] | None:
+    """The largest first part of ``piece`` along its last axis longer than 1 that still fits beside
+    ``used``, and the rest; None when no part of at least FILL_MIN_PART of the piece fits."""
+    axes = [a for a, (lo, hi) in enumerate(piece.box) if hi - lo > 1]
+    if not axes:
+        return None
+    axis = axes[-1]
+    lo, hi = piece.box[axis]
+
+    def part(t: int) -> Piece:
+        return Piece(piece.layer, tuple((lo, lo + t) if a == axis else r for a, r in enumerate(piece.box)))
+
+    t = _largest(lambda t: _fits(used + usage_of(part(t)), target), hi - lo - 1)
+    if t == 0 or t < (hi - lo) * FILL_MIN_PART:
+        return None
+    rest = Piece(piece.layer, tuple((lo + t, hi) if a == axis else r for a, r in enumerate(piece.box)))
+    return (part(t), usage_of(part(t))), rest
 
 
 def _check_totals(cores: list[Core], target: Target) -> None:
     diags = []
     limit = target.per_core.fan_out_axons.value
+    memory = target.per_core.synapse_memory_bits.value
     for core in cores:
+        if core.usage.fan_out_axons <= limit and memory_bits(core.usage, target) > memory:  # the axon map's share
+            diags.append(
+                Diagnostic(
+                    "error",
+                    "MAP012",
+                    f"core {core.index} needs {memory_bits(core.usage, target)} bits of memory with its axon map "
+                    f"({core.usage.fan_out_axons} output axons); a core on {target.name} has {int(memory)}",
+                    node=core.layers[0],
+                    hint="reduce the number of cores the next layer is spread over (fewer, larger layers)",
+                )
+            )
         if core.usage.fan_out_axons > limit:
             diags.append(
                 Diagnostic(

@@ -69,6 +69,7 @@ class Placement:
     lower_bound_cores: int
     traffic: tuple[tuple[str, Any], ...] = ()  # how the cores were arranged and the spike traffic it expects
     layers: tuple[LayerSplit, ...] = ()  # why each layer needs the cores it has
+    lower_bound_binding: str = ""  # the per-core resource that gives the lower bound (mapping/bound.py)
 
     @property
     def cores_used(self) -> int:
@@ -82,6 +83,7 @@ class Placement:
             "target": self.target,
             "cores_used": self.cores_used,
             "lower_bound_cores": self.lower_bound_cores,
+            "lower_bound_binding": self.lower_bound_binding,
             "ratio_to_lower_bound": round(self.cores_used / self.lower_bound_cores, 4)
             if self.lower_bound_cores
             else None,
@@ -121,6 +123,7 @@ class Placement:
             target=data["target"],
             cores=cores,
             lower_bound_cores=data["lower_bound_cores"],
+            lower_bound_binding=data.get("lower_bound_binding", ""),
             traffic=traffic,
             layers=layers,
         )

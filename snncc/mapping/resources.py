@@ -8,22 +8,32 @@ from __future__ import annotations
 
 import numpy as np
 
-from snncc.ir import Graph
+from snncc.ir import Conv2d, Dense, Graph, IntConv2d, IntDense
 from snncc.target import Target
 
-from .connectivity import Box, box_size, box_slices, consumers, is_conv, projections, synapses_per_axon
-from .cost import MEMORY_MODELS, SHARED_CONV_MODELS, index_bits, shared_conv_bits
-from .placement import Piece
+from .connectivity import (
+    Box,
+    box_size,
+    box_slices,
+    consumers,
+    is_conv,
+    projections,
+    synapses_per_axon,
+    used_synapse_counts,
+)
+from .cost import MEMORY_MODELS, SHARED_CONV_MODELS, SHARED_MEMORY_MODELS, index_bits, shared_conv_bits
+from .placement import CoreUsage, Piece
 
 
 def piece_inputs(graph: Graph, target: Target, piece: Piece) -> tuple[int, int]:
-    """(input axons, synapse memory bits) of one block of neurons, summed over its projections."""
+    """(input axons, synapse memory bits) of one block of neurons, summed over its projections; where
+    the memory also holds the synapse map, its entries for these input axons count as memory."""
     shape = graph[piece.layer].shape
     bits_of = MEMORY_MODELS[target.memory_model]
+    maps = SHARED_MEMORY_MODELS.get(target.memory_model)
     axons = bits = 0
     for p in projections(graph, piece.layer):
-        counts = synapses_per_axon(p, shape, piece.box)
-        used = counts[counts > 0]
+        used = used_synapse_counts(p, shape, piece.box)
         conv = is_conv(p.op)
         axons += p.planes * used.size
         if conv and target.memory_model in SHARED_CONV_MODELS:
@@ -32,7 +42,40 @@ def piece_inputs(graph: Graph, target: Target, piece: Piece) -> tuple[int, int]:
             bits += p.planes * shared_conv_bits(out_channels, c_in_g, (kh, kw), used.size, target.numerics.weight_bits)
         else:
             bits += p.planes * int(bits_of(used, target.numerics.weight_bits, index_bits(conv, piece.neurons)).sum())
+    if maps is not None:
+        bits += maps.per_input_axon * axons
     return axons, bits
+
+
+def translation_key(graph: Graph, piece: Piece) -> tuple | None:
+    """A key equal for pieces of a layer whose piece_inputs are equal because they differ only by a
+    shift: same extents and channels, and along each axis either the same range or, for every
+    projection, a window that stays inside the source (plain convolutions and dense layers only)."""
+    projs = projections(graph, piece.layer)
+    if not all(isinstance(p.op, (IntConv2d, Conv2d, IntDense, Dense)) and not p.from_partial_sum for p in projs):
+        return None
+    if len(piece.box) != 3:
+        return (piece.layer, tuple(b - a for a, b in piece.box))
+    (c0, c1), *spatial = piece.box
+    key: list = [piece.layer, c0, c1]
+    for axis, (a, b) in enumerate(spatial):
+        inside = all(_inside(p, axis, a, b) for p in projs)
+        key.append(b - a if inside else (a, b))
+    return tuple(key)
+
+
+def _inside(p, axis: int, start: int, stop: int) -> bool:
+    if isinstance(p.op, (IntDense, Dense)):
+        return True
+    k = p.op.weight.shape[2 + axis]
+    s, pad, dil = p.op.stride[axis], p.op.padding[axis], p.op.dilation[axis]
+    return start * s - pad >= 0 and (stop - 1) * s - pad + (k - 1) * dil < p.source_shape[1 + axis]
+
+
+def memory_bits(usage: CoreUsage, target: Target) -> int:
+    """What a core's memory holds: its synapse bits, plus the axon map where the memory is shared."""
+    maps = SHARED_MEMORY_MODELS.get(target.memory_model)
+    return usage.synapse_bits + (maps.per_output_axon * usage.fan_out_axons if maps is not None else 0)
 
 
 def destination_masks(graph: Graph, layer: str, core_pieces: list[tuple[int, Piece]]) -> list[tuple[int, np.ndarray]]:
@@ -62,23 +105,17 @@ def fan_out(graph: Graph, core_pieces: list[tuple[int, Piece]]) -> dict[int, int
     return out
 
 
-def min_synapse_bits(graph: Graph, layer: str, target: Target) -> int:
-    """Synapse memory no placement can avoid: every weight once (a shared conv kernel once), no overhead."""
-    shape = graph[layer].shape
-    full = tuple((0, s) for s in shape)
-    bits = 0
-    for p in projections(graph, layer):
-        if is_conv(p.op) and target.memory_model in SHARED_CONV_MODELS:
-            synapses = int(np.prod(p.op.weight.shape))
-        else:
-            synapses = int(synapses_per_axon(p, shape, full).sum())
-        bits += p.planes * synapses * target.numerics.weight_bits
-    return bits
-
-
 def single_neuron_box(shape: tuple[int, ...]) -> Box:
     """The most connected single neuron: the centre of the layer (no padding at the borders)."""
     return tuple((s // 2, s // 2 + 1) for s in shape)
 
 
-__all__ = ["box_size", "destination_masks", "fan_out", "min_synapse_bits", "piece_inputs", "single_neuron_box"]
+__all__ = [
+    "box_size",
+    "destination_masks",
+    "fan_out",
+    "memory_bits",
+    "piece_inputs",
+    "single_neuron_box",
+    "translation_key",
+]
