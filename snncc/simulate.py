@@ -11,6 +11,7 @@ step), so the summary says whether that simulator computed exactly the specified
 from __future__ import annotations
 
 import json
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from snncc.data import BUNDLED_DIGITS, Dataset, check_labels, load_dataset
 from snncc.errors import DataError
 from snncc.ir import IntInput, Output, Stage, load, verify
 from snncc.limits import check_graph
+from snncc.npz import declared
 from snncc.passes.quantize import quantize_inputs
 from snncc.verify import (
     MAX_ACCURACY_DROP_PP,
@@ -161,7 +163,7 @@ def _data(
     file, digest, rows = record.get("file"), record.get("sha256"), record.get("scored_rows")
     rows = rows if isinstance(rows, list) and len(rows) == 2 and all(isinstance(r, int) for r in rows) else None
     if given is not None:
-        dataset = _shaped(load_dataset(given), input_shape, steps)
+        dataset = _shaped(given, input_shape, steps)
         same = digest is not None and rows is not None and _sha256(Path(given)) == digest
         if same:
             dataset = dataset.rows(rows[0], rows[1])
@@ -189,7 +191,7 @@ def _data(
             source=str(artifact),
             hint="pass --data FILE.npz to run the artifact on that file as it is now",
         )
-    dataset = _shaped(load_dataset(path), input_shape, steps)
+    dataset = _shaped(path, input_shape, steps)
     if path.resolve() == BUNDLED_DIGITS.resolve() and dataset.y is not None and dataset.y.max() >= classes:
         dataset = Dataset(dataset.path, dataset.x, None)  # as compile: digits labels only for 10+ classes
     return dataset.rows(rows[0], rows[1]), _used(path, rows[0], "the data the artifact was compiled with", digest)
@@ -199,18 +201,35 @@ def _used(path: Path, start: int, source: str, digest: str | None = None) -> dic
     return {"path": str(path), "sha256": digest or _sha256(Path(path)), "rows": [start, start], "source": source}
 
 
-def _shaped(dataset: Dataset, input_shape: tuple[int, ...], steps: int) -> Dataset:
+def _shaped(path: Path, input_shape: tuple[int, ...], steps: int) -> Dataset:
     """The data in the model's input shape where only its layout differs (e.g. flat rows for (1, 8, 8)),
-    as compile takes it; any other shape is checked (and refused) as compile checks it."""
-    sample = tuple(dataset.x.shape[1:])
-    if sample in (tuple(input_shape), (steps, *input_shape)):
-        return dataset
-    if int(np.prod(sample)) == int(np.prod(input_shape)):
-        return Dataset(dataset.path, dataset.x.reshape(len(dataset), *input_shape), dataset.y)
-    return load_dataset(dataset.path, input_shape, steps)  # raises DAT008, naming both shapes
+    as compile takes it; any other shape is refused (DAT008) before the NaN scan reads all of x."""
+    try:
+        return load_dataset(path, input_shape, steps)
+    except DataError as exc:
+        if exc.diagnostics[0].code != "DAT008":
+            raise
+        refusal = exc
+    sample = _declared_sample(Path(path))
+    if sample is None or int(np.prod(sample)) != int(np.prod(input_shape)):
+        raise refusal
+    dataset = load_dataset(path)
+    return Dataset(dataset.path, dataset.x.reshape(len(dataset), *input_shape), dataset.y)
 
 
 def _sha256(path: Path) -> str:
     from snncc.report import data_sha256  # the digest compile records
 
     return data_sha256(path)
+
+
+def _declared_sample(path: Path) -> tuple[int, ...] | None:
+    """One sample's shape as x's .npy header declares it (in an .npz or a folder), its data unread."""
+    try:
+        if path.is_dir():
+            with open(path / "x.npy", "rb") as stream:
+                return declared(stream)[0][1:]
+        with zipfile.ZipFile(path) as archive, archive.open("x.npy") as stream:
+            return declared(stream)[0][1:]
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return None
