@@ -24,7 +24,7 @@ from snncc.errors import (
     SnnccError,
 )
 from snncc.limits import Limits, set_limits
-from snncc.progress import Progress
+from snncc.progress import Progress, counter
 
 EPILOG = "exit codes: 0 success, 1 verification below tolerance, 2 bad input, 3 internal error"
 EXIT_STDOUT_CLOSED = 141  # 128 + SIGPIPE, as a shell tool killed by it
@@ -363,6 +363,11 @@ def _checked(say):
         _still_running()
         say(message)
 
+    def count(done: int, total: int) -> None:  # keeps the Progress's bar (progress.counter looks for it)
+        _still_running()
+        counter(say)(done, total)
+
+    report.count = count  # type: ignore[attr-defined]
     return report
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 
 from snncc.ir import Graph
+from snncc.passes.maxpool_forms import UNPOOLED
 
 # graph note: JSON {layer: "package.Class"} of the neuron layers another framework's modules made
 NEURON_CLASSES = "neuron_classes"
@@ -36,7 +37,9 @@ def origin(graph: Graph, layer: str) -> str | None:
     if not note:
         return None
     try:
-        return json.loads(note).get(layer)
+        classes = json.loads(note)
+        # a neuron that maxpool-after-neuron moved before its pool keeps the trained layer's class
+        return classes.get(layer) or classes.get(layer.removesuffix(UNPOOLED))
     except (ValueError, AttributeError):
         return None
 

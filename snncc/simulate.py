@@ -90,6 +90,8 @@ def simulate_artifact(
             "passed": passed,
             "failed_because": reasons,
             "wall_seconds": round(comparison.deployed_trace.wall_seconds, 3),
+            # neuron-steps whose summed input left the target's dendritic accumulator (refsim counts them)
+            "accumulator_overflows": {n: s.acc_overflows for n, s in comparison.deployed_trace.stats.items()},
         }
     if backend in ("lava", "nengo-loihi"):  # also compared with the reference backend bit for bit
         lava = lava_check(
