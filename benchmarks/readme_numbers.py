@@ -1,8 +1,9 @@
-"""Re-measure the README's figures and fail when one has drifted beyond its tolerance.
+"""Re-measure the README's and docs/ pages' figures and fail when one has drifted beyond its tolerance.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/readme_numbers.py [--nir-cnn PATH/cnn_sinabs.nir] [--only NAME]
 
-Each claim is a pattern over the README (whitespace collapsed, so a figure may wrap across lines)
+The README and docs/*.md are read as one text (the measurements moved to docs/ pages, issue 26).
+Each claim is a pattern over that text (whitespace collapsed, so a figure may wrap across lines)
 whose named groups are the figures, and the compile that measures them.  Compiles are
 deterministic, so a figure must round to what the README prints (within half its last digit;
 energies, which depend on the energy model's coefficients, also within 0.5 %).  The NIR paper's CNN (a sinabs export of N-MNIST, not in this
@@ -22,6 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
+DOCS = ROOT / "docs"
 PCT = r"(?P<{}>[\d.]+) ?%"
 RELATIVE = {"energy": 0.005}  # besides the printed precision
 
@@ -106,6 +108,12 @@ def claims(nir_cnn: Path | None) -> list[Claim]:
     return found
 
 
+def readme_text() -> str:
+    """README.md and docs/*.md (sorted) as one text, whitespace collapsed."""
+    pages = [README, *sorted(DOCS.glob("*.md"))]
+    return " ".join("\n".join(p.read_text() for p in pages).split())
+
+
 def check(claim: Claim, text: str) -> list[str]:
     match = re.search(claim.pattern, text)
     if match is None:
@@ -129,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nir-cnn", type=Path, help="the NIR paper's cnn_sinabs.nir (digits34.npz beside it)")
     parser.add_argument("--only", help="only the claims whose name contains this")
     args = parser.parse_args(argv)
-    text = " ".join(README.read_text().split())
+    text = readme_text()
     drift = []
     for claim in claims(args.nir_cnn):
         if args.only and args.only not in claim.name:

@@ -6,7 +6,7 @@ reset plus an initial potential θ(1/β − 1) (importers/snntorch.py); a refusa
 "retrain without v_init" would send the user looking for a setting they never wrote.  The
 importers record which framework class made each neuron layer (graph note NEURON_CLASSES);
 here each (framework, feature, target) gets the setting to train with, or says plainly that no
-form of that framework reaches the target.  README "Which forms deploy where" is the same table,
+form of that framework reaches the target.  docs/models.md "Which forms deploy where" is the same table,
 checked by tests/integration/test_framework_forms.py.
 """
 
@@ -84,7 +84,7 @@ def _snntorch(cls: str, feature: str, target: str, xylo: bool, reset: str) -> st
             else "snntorch's reset_mechanism='subtract' (its default) resets by subtraction"
         )
         return f"{made}; {target} resets to zero: train the {cls} with {zero}"
-    return f"train the {cls} with the settings loihi2 lists (see README: which forms deploy where)"
+    return f"train the {cls} with the settings loihi2 lists (see docs/models.md: which forms deploy where)"
 
 
 def _spikingjelly(feature: str, target: str, xylo: bool) -> str:

@@ -1,4 +1,4 @@
-"""Compile every neuron model in this folder and print the README's table of supported neuron models.
+"""Compile every neuron model in this folder and print docs/models.md's table of supported neuron models.
 
 Run from the repository root:  python examples/neurons/deploy_table.py
 Each model is the bundled digits network (examples/digits/train.py --neuron NAME) trained with one

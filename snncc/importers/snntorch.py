@@ -181,7 +181,7 @@ def leaky(name: str, m: Leaky, src: Shape | None) -> Op:
             "keeps the previous reset and must exceed 2·threshold to fire again (snntorch 1.0.0), which no "
             "lif reproduces",
             "train with reset_delay=True (the default: loihi2; xylo with Synaptic and beta=1.0) or "
-            "reset_mechanism='zero' (loihi, loihi2); README: which forms deploy where",
+            "reset_mechanism='zero' (loihi, loihi2); docs/models.md: which forms deploy where",
         )
     if beta == 0.0:
         raise unsupported_setting(
@@ -221,8 +221,8 @@ def _refuse_refractory_zero(name: str, m: RLeaky | Synaptic, dropped: str) -> No
             f"after a spike, {dropped} included (snntorch 1.0.0 multiplies it by 1 - reset): a refractory step no "
             "lif has",
             "train with reset_delay=False (a reset to 0 right after the spike, the hard reset NIR and snncc use: "
-            "loihi, loihi2) or reset_mechanism='subtract' (loihi2; xylo with Synaptic and beta=1.0); README: which "
-            "forms deploy where",
+            "loihi, loihi2) or reset_mechanism='subtract' (loihi2; xylo with Synaptic and beta=1.0); docs/models.md: "
+            "which forms deploy where",
         )
 
 

@@ -8,7 +8,7 @@ Two rewrites of the float graph, each optionally followed by a rate calibration:
 Both drive the neuron less or more than the maximum did; ``calibrate_rates`` then scales each channel's
 input (the conv or batch norm before the pool) until every channel fires as often as the trained
 model's, on calibration samples.  benchmarks/maxpool_forms.py measures the four forms on user CSNNs
-(README "Fine-tuning for a target"): the pool after the neuron keeps the accuracy (mean -0.45 pp on
+(docs/models.md "Fine-tuning for a target"): the pool after the neuron keeps the accuracy (mean -0.45 pp on
 loihi2), the mean loses it (-60 to -84 pp), and the rate calibration moves each model by a point or two
 either way (the same mean), so the named approximation maxpool-after-neuron is the uncalibrated form.
 """

@@ -1,4 +1,4 @@
-"""README "Which forms deploy where", cell by cell: each snntorch and spikingjelly neuron form,
+"""docs/models.md "Which forms deploy where" (linked from the README's "Bring your model"), cell by cell: each snntorch and spikingjelly neuron form,
 saved as a state dict (as the tutorials save them) and run through `snncc check` for loihi, loihi2
 and xylo.  A cell marked deployable must fit; a refused cell must be refused with a hint that names
 the fix in the user's framework, and that fix must be a form of the table that deploys there, so
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow  # 27 preflights of small models
 
 HERE = Path(__file__).resolve().parent
 MODELS = HERE / "form_models.py"
-README = HERE.parents[1] / "README.md"
+MODELS_DOC = HERE.parents[1] / "docs" / "models.md"  # where the README's table of forms moved
 TARGETS = ("loihi", "loihi2", "xylo")
 XYLO_FORM = "Synaptic(alpha=1 - 2**-k, beta=1.0)"
 
@@ -82,7 +82,7 @@ def test_each_form_deploys_where_the_table_says_and_each_refusal_names_a_form_th
 
 
 def test_the_readme_table_says_what_the_tests_find():
-    section = README.read_text().split("### Which forms deploy where", 1)[1]
+    section = MODELS_DOC.read_text().split("### Which forms deploy where", 1)[1]
     table = section[section.index("\n|") + 1 :].split("\n\n", 1)[0]  # the first table, to its blank line
     rows = [line.split("|")[1:5] for line in table.splitlines()[2:]]  # after the header and |---|
     assert len(rows) == len(TABLE)

@@ -356,7 +356,7 @@ def test_targets_json_prints_one_object(capsys):
 
 @pytest.mark.parametrize("command", [["targets"], ["errors"], ["targets", "--json"]])
 def test_a_closed_stdout_exits_141(command):
-    """As the README's exit-code table says: stdout closed (`>&-`) is 141, never a silent 0."""
+    """As the exit-code table (README, docs/robustness.md) says: stdout closed (`>&-`) is 141, never a silent 0."""
     done = subprocess.run(
         ["sh", "-c", 'exec "$@" >&-', "sh", *SNNCC, *command], capture_output=True, text=True, timeout=60
     )
