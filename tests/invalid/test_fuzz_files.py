@@ -47,7 +47,7 @@ MEMORY = 2 << 30  # bytes of address space a run may add
 CODE = re.compile(r"^[A-Z]{3}\d{3}$")
 
 
-def run_clean(args: list, out: Path | None, capsys) -> int:
+def assert_handled_cleanly(args: list, out: Path | None, capsys) -> int:
     """Run snncc with --json and check the contract above; the exit status."""
     capsys.readouterr()
     with address_space_bounded(MEMORY):
@@ -189,7 +189,7 @@ def test_mutated_graph_json(edit, artifact, capsys):
         copy = shutil.copytree(artifact, folder / "a")
         doc = edit(json.loads((copy / "graph.json").read_text()))
         (copy / "graph.json").write_text(json.dumps(doc))
-        run_clean(["simulate", copy, "--samples", "2"], None, capsys)
+        assert_handled_cleanly(["simulate", copy, "--samples", "2"], None, capsys)
     finally:
         shutil.rmtree(folder)
 
@@ -201,7 +201,7 @@ def test_mutated_graph_npz(edit, artifact, capsys):
     try:
         copy = shutil.copytree(artifact, folder / "a")
         edit(copy / "graph.npz")
-        run_clean(["simulate", copy, "--samples", "2"], None, capsys)
+        assert_handled_cleanly(["simulate", copy, "--samples", "2"], None, capsys)
     finally:
         shutil.rmtree(folder)
 
@@ -213,7 +213,7 @@ def test_mutated_data_npz(edit, artifact, capsys):
     try:
         data = Path(shutil.copy(DIGITS_DATA, folder / "data.npz"))
         edit(data)
-        run_clean(["simulate", artifact, "--data", data, "--samples", "2"], None, capsys)
+        assert_handled_cleanly(["simulate", artifact, "--data", data, "--samples", "2"], None, capsys)
     finally:
         shutil.rmtree(folder)
 
@@ -230,7 +230,7 @@ def test_mutated_data_npy_folder(edit, member, artifact, capsys):
             np.save(data / "y.npy", arrays["y"][:8])
         npy = data / f"{member}.npy"
         npy.write_bytes(edit(npy.read_bytes()[:256]) + npy.read_bytes()[256:])  # the header, mostly
-        run_clean(["simulate", artifact, "--data", data, "--samples", "2"], None, capsys)
+        assert_handled_cleanly(["simulate", artifact, "--data", data, "--samples", "2"], None, capsys)
     finally:
         shutil.rmtree(folder)
 
@@ -242,7 +242,7 @@ def test_mutated_target_yaml(edit, name, capsys):
     try:
         spec = edit(yaml.safe_load((REPO / "targets" / f"{name}.yaml").read_text()))
         (folder / "t.yaml").write_text(yaml.safe_dump(spec))
-        run_clean(["check", DIGITS_MODEL, "--target", folder / "t.yaml"], None, capsys)
+        assert_handled_cleanly(["check", DIGITS_MODEL, "--target", folder / "t.yaml"], None, capsys)
     finally:
         shutil.rmtree(folder)
 
@@ -261,7 +261,7 @@ def test_mutated_torch_archive(edit, member, capsys):
                 for info in src.infolist():
                     data = src.read(info)
                     dst.writestr(info, edit(data) if member in info.filename else data)
-        run_clean(["compile", model, "--out", folder / "out", "--samples", "2"], folder / "out", capsys)
+        assert_handled_cleanly(["compile", model, "--out", folder / "out", "--samples", "2"], folder / "out", capsys)
     finally:
         shutil.rmtree(folder)
 
@@ -306,7 +306,7 @@ def test_mutated_nir_file(edit, capsys):
         model = nir_file(folder / "m.nir")
         edit(model)
         args = ["compile", model, "--dt", "1", "--steps", "4", "--readout", "mean", "--out", folder / "out"]
-        run_clean([*args, "--samples", "2"], folder / "out", capsys)
+        assert_handled_cleanly([*args, "--samples", "2"], folder / "out", capsys)
     finally:
         shutil.rmtree(folder)
 
@@ -404,7 +404,7 @@ def test_mutated_onnx_file(edit, capsys):
         edit(model)
         np.savez(folder / "calib.npz", x=np.random.default_rng(0).random((8, 1, 6, 6)))
         args = ["convert", model, "--calib", folder / "calib.npz", "--steps", "4", "--out", folder / "out"]
-        run_clean([*args, "--samples", "2"], folder / "out", capsys)
+        assert_handled_cleanly([*args, "--samples", "2"], folder / "out", capsys)
     finally:
         shutil.rmtree(folder)
 
@@ -413,14 +413,14 @@ def test_the_seeds_are_valid(artifact, capsys):
     """Each unmutated file runs, so that the fuzzer mutates working inputs."""
     folder = fresh()
     try:
-        assert run_clean(["simulate", artifact, "--samples", "2"], None, capsys) in (0, 1)
+        assert assert_handled_cleanly(["simulate", artifact, "--samples", "2"], None, capsys) in (0, 1)
         model = onnx_file(folder / "m.onnx")
         np.savez(folder / "calib.npz", x=np.random.default_rng(0).random((8, 1, 6, 6)))
         args = ["convert", model, "--calib", folder / "calib.npz", "--steps", "4", "--out", folder / "out"]
-        assert run_clean([*args, "--samples", "2"], folder / "out", capsys) in (0, 1)
+        assert assert_handled_cleanly([*args, "--samples", "2"], folder / "out", capsys) in (0, 1)
         nir = nir_file(folder / "m.nir")
         args = ["compile", nir, "--dt", "1", "--steps", "4", "--readout", "mean", "--out", folder / "o2"]
-        assert run_clean([*args, "--samples", "2"], folder / "o2", capsys) in (0, 1)
+        assert assert_handled_cleanly([*args, "--samples", "2"], folder / "o2", capsys) in (0, 1)
         from snncc.importers.netx import read_netx
 
         read_netx(netx_file(folder / "m.net"), steps=4)
