@@ -29,6 +29,7 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from onnx_models import onnx_conv
 
 from snncc.cli import main
 from snncc.errors import SnnccError
@@ -345,31 +346,6 @@ def test_mutated_netx_file(edit):
         shutil.rmtree(folder)
 
 
-def onnx_file(path: Path) -> Path:
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
-    weights = [
-        numpy_helper.from_array(np.full((2, 1, 3, 3), 0.2, np.float32), "w"),
-        numpy_helper.from_array(np.full((4, 72), 0.1, np.float32), "w2"),
-    ]
-    nodes = [
-        helper.make_node("Conv", ["x", "w"], ["c"], strides=[1, 1], pads=[1, 1, 1, 1]),
-        helper.make_node("Relu", ["c"], ["r"]),
-        helper.make_node("Flatten", ["r"], ["f"]),
-        helper.make_node("Gemm", ["f", "w2"], ["y"], transB=1),
-    ]
-    graph = helper.make_graph(
-        nodes,
-        "g",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 6, 6])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])],
-        weights,
-    )
-    onnx.save(helper.make_model(graph, ir_version=8, opset_imports=[helper.make_opsetid("", 13)]), path)
-    return path
-
-
 @st.composite
 def onnx_edits(draw) -> Callable[[Path], None]:
     """Change one attribute's or one initializer's values, or edit the file's bytes."""
@@ -400,7 +376,7 @@ def onnx_edits(draw) -> Callable[[Path], None]:
 def test_mutated_onnx_file(edit, capsys):
     folder = fresh()
     try:
-        model = onnx_file(folder / "m.onnx")
+        model = onnx_conv(folder / "m.onnx")
         edit(model)
         np.savez(folder / "calib.npz", x=np.random.default_rng(0).random((8, 1, 6, 6)))
         args = ["convert", model, "--calib", folder / "calib.npz", "--steps", "4", "--out", folder / "out"]
@@ -414,7 +390,7 @@ def test_the_seeds_are_valid(artifact, capsys):
     folder = fresh()
     try:
         assert assert_handled_cleanly(["simulate", artifact, "--samples", "2"], None, capsys) in (0, 1)
-        model = onnx_file(folder / "m.onnx")
+        model = onnx_conv(folder / "m.onnx")
         np.savez(folder / "calib.npz", x=np.random.default_rng(0).random((8, 1, 6, 6)))
         args = ["convert", model, "--calib", folder / "calib.npz", "--steps", "4", "--out", folder / "out"]
         assert assert_handled_cleanly([*args, "--samples", "2"], folder / "out", capsys) in (0, 1)

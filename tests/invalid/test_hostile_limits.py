@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from onnx_models import onnx_conv
 from torch import nn
 
 import snncc.nn as snn
@@ -139,33 +140,8 @@ def test_export_netx_of_a_xylo_compile_is_refused(xylo_artifact, tmp_path, capsy
     assert list(tmp_path.iterdir()) == []
 
 
-def onnx_conv(path: Path, strides: list[int]) -> Path:
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
-    weights = [
-        numpy_helper.from_array(np.ones((2, 1, 3, 3), np.float32), "w"),
-        numpy_helper.from_array(np.full((4, 72), 0.1, np.float32), "w2"),
-    ]
-    nodes = [
-        helper.make_node("Conv", ["x", "w"], ["c"], strides=strides, pads=[1, 1, 1, 1]),
-        helper.make_node("Relu", ["c"], ["r"]),
-        helper.make_node("Flatten", ["r"], ["f"]),
-        helper.make_node("Gemm", ["f", "w2"], ["y"], transB=1),
-    ]
-    graph = helper.make_graph(
-        nodes,
-        "g",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 6, 6])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])],
-        weights,
-    )
-    onnx.save(helper.make_model(graph), path)
-    return path
-
-
 def test_an_onnx_conv_with_stride_0_is_refused(tmp_path, capsys):
-    model = onnx_conv(tmp_path / "m.onnx", [0, 0])
+    model = onnx_conv(tmp_path / "m.onnx", strides=(0, 0))
     np.savez(tmp_path / "calib.npz", x=np.random.default_rng(0).random((8, 1, 6, 6)))
     args = ["convert", model, "--calib", tmp_path / "calib.npz", "--steps", "4", "--out", tmp_path / "out", "-q"]
     assert_json_refused(args, capsys, "GRF022", "stride (0, 0)")
