@@ -17,7 +17,7 @@ from typing import Any, ClassVar, NamedTuple, Protocol
 import numpy as np
 
 from snncc.ir import Graph, Op, Output
-from snncc.ir.ops_float import STEP_READOUTS
+from snncc.ir.ops import STEP_READOUTS
 from snncc.limits import check_recording
 
 from .base import LayerStats, Record, Trace

@@ -7,9 +7,10 @@ from .const import Const
 from .graph import Edge, Graph, GraphBuilder, GraphMeta, Stage
 from .numerics import LOIHI, XYLO, Numerics
 from .op import Op, Shape
-from .ops_float import (
+from .ops import (
     CLIF,
     FLOAT_OPS,
+    INT_OPS,
     LIF,
     READOUTS,
     AvgPool2d,
@@ -18,11 +19,17 @@ from .ops_float import (
     Dense,
     Flatten,
     Input,
+    IntCLIF,
+    IntConv2d,
+    IntDense,
+    IntInput,
+    IntLIF,
+    IntPartialSum,
+    IntXyloLIF,
     MaxPool2d,
     Output,
     SumPool2d,
 )
-from .ops_int import INT_OPS, IntCLIF, IntConv2d, IntDense, IntInput, IntLIF, IntPartialSum, IntXyloLIF
 from .printer import print_graph
 from .serialize import from_json, load, save, to_json
 from .stages import verify

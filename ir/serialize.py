@@ -31,8 +31,7 @@ from .const import Const
 from .graph import Edge, Graph, GraphMeta, Stage
 from .numerics import Numerics, out_of_range
 from .op import Op
-from .ops_float import FLOAT_OPS
-from .ops_int import INT_OPS
+from .ops import FLOAT_OPS, INT_OPS
 
 FORMAT = "snncc-graph/1"
 OPS_BY_NAME: dict[str, type[Op]] = {cls.OP: cls for cls in (*FLOAT_OPS, *INT_OPS)}

@@ -15,8 +15,25 @@ from snncc.errors import Diagnostic, InvalidGraph
 from .graph import Graph, Stage
 from .numerics import Numerics
 from .op import Op, Shape
-from .ops_float import FLOAT_OPS, LIF, READOUTS, BatchNorm, Conv2d, Dense, Input, Output, Pool2d
-from .ops_int import INT_OPS, SYNAPSE_OPS_INT, IntConv2d, IntDense, IntInput, IntLIF, IntPartialSum, IntXyloLIF
+from .ops import (
+    FLOAT_OPS,
+    INT_OPS,
+    LIF,
+    READOUTS,
+    SYNAPSE_OPS_INT,
+    BatchNorm,
+    Conv2d,
+    Dense,
+    Input,
+    IntConv2d,
+    IntDense,
+    IntInput,
+    IntLIF,
+    IntPartialSum,
+    IntXyloLIF,
+    Output,
+    Pool2d,
+)
 
 INT_NEURONS = (IntLIF, IntXyloLIF)
 

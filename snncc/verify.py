@@ -31,7 +31,7 @@ from snncc.backends.base import merge_traces
 from snncc.backends.refsim import RefSim
 from snncc.fidelity import known_difference, reference_for
 from snncc.ir import Graph, IntInput, IntLIF, IntXyloLIF, Output, Stage
-from snncc.ir.ops_float import STEP_READOUTS
+from snncc.ir.ops import STEP_READOUTS
 from snncc.parallel import ordered_map
 from snncc.passes.align_depths import relays_of
 from snncc.passes.quantize import quantize_inputs

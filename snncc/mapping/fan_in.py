@@ -14,7 +14,7 @@ import numpy as np
 
 from snncc.errors import Diagnostic
 from snncc.ir import LIF, Graph, Input
-from snncc.ir.ops_float import Dense, Pool2d
+from snncc.ir.ops import Dense, Pool2d
 
 from .drc import REDUCE_FAN_IN
 

@@ -16,7 +16,7 @@ from snncc.backends.floatsim import steps
 from snncc.errors import ImportFailed
 from snncc.ir import AvgPool2d, BatchNorm, Const, Conv2d, Dense, Flatten, Op
 from snncc.ir.op import conv_out_hw
-from snncc.ir.ops_float import Pool2d
+from snncc.ir.ops import Pool2d
 
 Linear = Dense | Conv2d | Pool2d
 

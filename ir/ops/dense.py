@@ -1,0 +1,53 @@
+"""A dense (fully connected) synapse: float and integer forms (SPEC.md §dense, §int_dense)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..const import Const
+from ..op import Op, Shape, check_bias, check_weight_dims, expect_inputs, shape_mismatch
+
+
+@dataclass(frozen=True, kw_only=True)
+class Dense(Op):
+    """y = W x + b, with x flattened in C order.  weight (out, in)."""
+
+    OP = "dense"
+    IS_SYNAPSE = True
+    weight: Const
+    bias: Const | None = None
+
+    def infer_shape(self, inputs: list[Shape], name: str) -> Shape:
+        expect_inputs(name, self, inputs)
+        n_in = int(np.prod(inputs[0]))
+        check_weight_dims(name, self, 2)
+        out, w_in = self.weight.shape
+        if w_in != n_in:
+            raise shape_mismatch(name, self, (w_in,), inputs[0])
+        check_bias(name, self, out)
+        return (out,)
+
+
+@dataclass(frozen=True, kw_only=True)
+class IntDense(Op):
+    """a = floor(W_eff @ x * 2**weight_exp), x flattened in C order.  weight (out, in) int32.
+
+    W_eff is Lava's weight pipeline applied to ``weight`` (SPEC.md §weights); the
+    quantizer emits weights that the pipeline leaves unchanged.
+    """
+
+    OP = "int_dense"
+    IS_SYNAPSE = True
+    weight: Const
+    weight_exp: int = 0
+
+    def infer_shape(self, inputs: list[Shape], name: str) -> Shape:
+        expect_inputs(name, self, inputs)
+        n_in = int(np.prod(inputs[0]))
+        check_weight_dims(name, self, 2)
+        out, w_in = self.weight.shape
+        if w_in != n_in:
+            raise shape_mismatch(name, self, (w_in,), inputs[0])
+        return (out,)

@@ -1,0 +1,82 @@
+"""The leaky integrate-and-fire neuron: float and Loihi integer forms (SPEC.md §lif, §int_lif)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from snncc.errors import InvalidGraph
+
+from ..const import Const
+from ..op import Op, Shape, expect_neuron_inputs
+
+
+@dataclass(frozen=True, kw_only=True)
+class LIF(Op):
+    """The canonical discrete-time neuron every supported model maps onto (SPEC.md §LIF).
+
+    Per step, with x the sum of the incoming synapse outputs:
+        i = alpha*i + gain*x ;  h = beta*v + i + bias ;  h = max(h, v_floor) if set
+        s = h >= threshold (fire ">=") or h > threshold (fire ">"), never if not spiking
+        v = v_reset where s (reset "zero") | h - threshold where s ("subtract") | h elsewhere
+        output = amplitude * s
+    State (i = i_init, v = v_init; both 0 when unset) is restored at the start of every sample.
+    """
+
+    OP = "lif"
+    IS_NEURON = True
+    beta: float = 1.0
+    alpha: float = 0.0
+    gain: float = 1.0
+    bias: Const | None = None  # per neuron (shape) or scalar; None = 0
+    threshold: float = 1.0
+    fire: Literal[">=", ">"] = ">="
+    reset: Literal["zero", "subtract"] = "zero"
+    v_reset: float = 0.0
+    v_init: Const | None = None  # per neuron (shape) or scalar; None = 0
+    i_init: Const | None = None  # current at each sample start, per neuron or scalar; None = 0
+    v_floor: float | None = None
+    amplitude: float = 1.0
+    spiking: bool = True
+
+    def infer_shape(self, inputs: list[Shape], name: str) -> Shape:
+        expect_neuron_inputs(name, self, inputs)
+        return self.shape
+
+
+@dataclass(frozen=True, kw_only=True)
+class IntLIF(Op):
+    """Lava/Loihi fixed-point CUBA LIF, extended as SPEC.md §IntLIF says.
+
+    Per step:  u = wrap(trunc(u*(2**12 - du - 1) / 2**12) + a*2**6)
+               v = sat(trunc(v*(2**12 - dv) / 2**12) + u + bias) ; v = max(v, v_floor) if set
+               s = v > vth*2**6 (never if not spiking)
+               v = 0 where s (reset "zero") | v - vth*2**6 where s (reset "subtract")
+    bias = bias_mant * 2**bias_exp (per neuron).  State (u = u_init or 0, v = v_init) at every sample start.
+    ``scale`` is the float value of one LSB of v.
+    """
+
+    OP = "int_lif"
+    IS_NEURON = True
+    du: int
+    dv: int
+    vth: int
+    bias_mant: Const  # int32, shape == self.shape
+    bias_exp: Const  # int32, shape == self.shape
+    v_init: Const  # int32, shape == self.shape
+    u_init: Const | None = None  # int32, shape == self.shape; None = 0 (canonicalize.py: synapse biases)
+    reset: Literal["zero", "subtract"] = "zero"
+    v_floor: int | None = None
+    spiking: bool = True
+    scale: float = 1.0
+
+    def infer_shape(self, inputs: list[Shape], name: str) -> Shape:
+        expect_neuron_inputs(name, self, inputs)
+        for field in ("bias_mant", "bias_exp", "v_init", "u_init"):
+            if getattr(self, field) is not None and getattr(self, field).shape != self.shape:
+                raise InvalidGraph(
+                    f"{field} has shape {getattr(self, field).shape}, expected the layer shape {self.shape}",
+                    code="GRF004",
+                    node=name,
+                )
+        return self.shape
