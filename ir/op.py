@@ -34,6 +34,13 @@ class Op:
     # (which holds state from one step to the next) and at least one synapse op
     IS_NEURON: ClassVar[bool] = False
     IS_SYNAPSE: ClassVar[bool] = False
+    # roles the compiler's passes and mapping ask for instead of testing an op's class
+    IS_INPUT: ClassVar[bool] = False  # a graph input: fed by the host, reads nothing
+    IS_OUTPUT: ClassVar[bool] = False  # a graph output: the readout of a neuron layer
+    IS_POOL: ClassVar[bool] = False  # a pooling window (kernel, stride, padding)
+    IS_RESHAPE: ClassVar[bool] = False  # moves no value: only the layout of one sample changes
+    OWN_WEIGHTS: ClassVar[bool] = False  # a placed compartment that weighs its source itself (no synapse op between)
+    is_conv: ClassVar[bool] = False  # a sliding-window synapse (conv2d, or a conv part of a split layer)
     shape: Shape
 
     def __post_init__(self) -> None:
@@ -42,6 +49,37 @@ class Op:
     def infer_shape(self, inputs: list[Shape], name: str) -> Shape:
         """The output shape implied by the input shapes; raises InvalidGraph if they do not fit."""
         raise NotImplementedError
+
+    # cost and mapping hooks: what a synapse-like op (synapse, or compartment with OWN_WEIGHTS) reads and costs
+
+    def conv_view(self) -> Any:
+        """The convolution this op computes over ``read_shape`` of its source; None where it is not one."""
+        return None
+
+    def part_of_source(self) -> tuple[int, int] | None:
+        """(first, stop) flat columns, or input channels of a conv, of the source this op reads; None: all of it."""
+        return None
+
+    def read_shape(self, source_shape: Shape) -> Shape:
+        """The shape of what this op reads of a source shaped ``source_shape``."""
+        return tuple(source_shape)
+
+    def window_fields(self) -> dict[str, Any]:
+        """The sliding window (stride, padding, dilation) a copy of this synapse's connectivity needs; {} if none."""
+        return {}
+
+    def macs(self) -> float:
+        """Multiply-accumulates one sample of the equivalent ANN op costs (its synapses); 0 where it has none."""
+        return 0.0
+
+    def payload_ports(self) -> tuple[tuple[int, int], ...]:
+        """Per output port (a bit plane has one each): (largest |value| sent per step, weight-exponent offset).
+        A neuron sends binary spikes on one port."""
+        return ((1, 0),)
+
+    def affine(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(scale, shift) per channel where this op alone is y = scale·x + shift (a batch norm); else None."""
+        return None
 
     def consts(self) -> dict[str, Const]:
         return {f.name: getattr(self, f.name) for f in fields(self) if isinstance(getattr(self, f.name), Const)}

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from snncc.backends.refsim.arith import effective_weights
-from snncc.ir import Graph, IntConv2d, IntDense, IntInput, IntLIF, IntPartialSum, Numerics
+from snncc.ir import Graph, IntLIF, Numerics
 from snncc.text import markdown_cell as md
 
 # how the user reads the width: Loihi 1's documents give it on q0 = a·2^act_shift
@@ -27,20 +27,13 @@ def worst_case_input(graph: Graph, layer: str) -> int:
     total = 0
     for syn in graph.predecessors(layer):
         op = graph[syn]
-        if not isinstance(op, (IntDense, IntConv2d)):
+        if not op.IS_SYNAPSE:
             continue
         w = np.abs(effective_weights(op.weight.array, n))
         row = int(w.reshape(w.shape[0], -1).sum(axis=1).max(initial=0))  # per output neuron / channel
         src = graph[graph.predecessors(syn)[0]]
-        if isinstance(src, IntInput) and src.encoding == "bitplane":
-            shifts = [op.weight_exp + b for b in range(src.bits)]  # one binary port per plane
-            total += sum(_shifted_up(row, e) for e in shifts)
-        elif isinstance(src, IntInput):
-            total += _shifted_up(row * ((1 << src.bits) - 1), op.weight_exp)
-        elif isinstance(src, IntPartialSum):
-            total += _shifted_up(row * (1 << (src.payload_bits - 1)), op.weight_exp)
-        else:  # binary spikes
-            total += _shifted_up(row, op.weight_exp)
+        # per port (a bit plane has one each): the largest value it sends, through the weights shifted by e
+        total += sum(_shifted_up(row * largest, op.weight_exp + e) for largest, e in src.payload_ports())
     return total
 
 

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from snncc.backends import Trace
-from snncc.ir import Dense, Graph, IntConv2d, IntDense, IntPartialSum
+from snncc.ir import Graph
 from snncc.mapping.connectivity import box_slices, neuron_layers, nonzero_fan_out, projections
 from snncc.mapping.placement import Placement
 from snncc.mapping.resources import destination_masks
@@ -173,8 +173,8 @@ def estimate(graph: Graph, placement: Placement, trace: Trace, target: Target) -
         macs = 0.0
         for p in projections(graph, layer):
             # relays copy a layer and a split layer's join adds its partial sums: no ANN op does either
-            copies = layer in relays or isinstance(graph[p.source], IntPartialSum)
-            macs += 0.0 if copies else _macs(p.op)
+            copies = layer in relays or p.from_partial_sum
+            macs += 0.0 if copies else p.op.macs()
             if p.from_host:
                 host_messages += float(trace.input_events[p.source].sum())
         neurons = int(np.prod(op.shape))
@@ -198,15 +198,6 @@ def estimate(graph: Graph, placement: Placement, trace: Trace, target: Target) -
             total_pj=pj / batch,
         )
     return EnergyReport(trace.batch, trace.steps, per_layer, coefficients, host_messages / batch)
-
-
-def _macs(op: IntDense | IntConv2d | IntPartialSum) -> float:
-    if isinstance(op, IntPartialSum) and op.is_conv:
-        op = op.window()
-    if isinstance(op, (IntDense, Dense, IntPartialSum)):
-        return float(op.weight.array.size)
-    _c_out, c_in_g, kh, kw = op.weight.shape
-    return float(np.prod(op.shape) * c_in_g * kh * kw)
 
 
 def _messages(

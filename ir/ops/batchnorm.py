@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from ..const import Const
 from ..op import Op, Shape, expect_inputs, shape_mismatch
 
@@ -18,6 +20,10 @@ class BatchNorm(Op):
     weight: Const
     bias: Const
     eps: float = 1e-5
+
+    def affine(self) -> tuple[np.ndarray, np.ndarray]:
+        scale = self.weight.array / np.sqrt(self.var.array + self.eps)
+        return scale, self.bias.array - self.mean.array * scale
 
     def infer_shape(self, inputs: list[Shape], name: str) -> Shape:
         expect_inputs(name, self, inputs)

@@ -22,6 +22,9 @@ class CLIF(LIF):
     OP = "clif"
     m_tau: float = 2.0
 
+    def neuron_features(self) -> frozenset[str]:
+        return (super().neuron_features() - {"reset_subtract"}) | {"clif"}  # its soft reset is part of the clif
+
     def infer_shape(self, inputs: list[Shape], name: str) -> Shape:
         if self.reset != "subtract" or self.fire != ">=" or self.alpha != 0.0 or self.v_floor is not None:
             raise InvalidGraph(
@@ -49,6 +52,9 @@ class IntCLIF(IntLIF):
     lut_h: Const  # int32: sigmoid(h/m_tau)·2^m_frac_bits at the centre of each bin of v
     m_shift: int
     lut_m: Const  # int32: sigmoid(m) in v LSB at the centre of each bin of m
+
+    def neuron_features(self) -> frozenset[str]:
+        return super().neuron_features() | {"clif"}
 
     def infer_shape(self, inputs: list[Shape], name: str) -> Shape:
         if self.reset != "subtract" or self.v_floor is not None or not self.spiking:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -18,6 +18,18 @@ class Dense(Op):
     IS_SYNAPSE = True
     weight: Const
     bias: Const | None = None
+
+    def macs(self) -> float:
+        return float(self.weight.array.size)
+
+    def fold_affine(self, scale: np.ndarray, shift: np.ndarray) -> Dense:
+        """This synapse followed by y = scale·x + shift per output (a batch norm folded into it)."""
+        b = (self.bias.array if self.bias is not None else 0.0) * scale + shift
+        return replace(self, weight=Const(self.weight.array * scale.reshape(-1, 1)), bias=Const(b))
+
+    def to_int(self, weight: np.ndarray, weight_exp: int) -> IntDense:
+        """The integer synapse with this connectivity and the given weights."""
+        return IntDense(shape=self.shape, weight=Const(weight), weight_exp=weight_exp)
 
     def infer_shape(self, inputs: list[Shape], name: str) -> Shape:
         expect_inputs(name, self, inputs)
@@ -42,6 +54,14 @@ class IntDense(Op):
     IS_SYNAPSE = True
     weight: Const
     weight_exp: int = 0
+
+    def macs(self) -> float:
+        return float(self.weight.array.size)
+
+    def identity_join(self) -> IntDense:
+        """Passes each output of a split layer's part on to the same neuron, with this synapse's exponent."""
+        (out,) = self.shape
+        return IntDense(shape=(out,), weight=Const(np.eye(out, dtype=np.int32)), weight_exp=self.weight_exp)
 
     def infer_shape(self, inputs: list[Shape], name: str) -> Shape:
         expect_inputs(name, self, inputs)

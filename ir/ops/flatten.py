@@ -14,6 +14,7 @@ class Flatten(Op):
     """Reshape one sample to a vector in C order."""
 
     OP = "flatten"
+    IS_RESHAPE = True
 
     def infer_shape(self, inputs: list[Shape], name: str) -> Shape:
         expect_inputs(name, self, inputs)

@@ -18,6 +18,7 @@ class Input(Op):
     """A graph input; one sample has ``shape``; the same value is presented at every step."""
 
     OP = "input"
+    IS_INPUT = True
 
     def infer_shape(self, inputs: list[Shape], name: str) -> Shape:
         expect_inputs(name, self, inputs, 0)
@@ -37,10 +38,17 @@ class IntInput(Op):
     """
 
     OP = "int_input"
+    IS_INPUT = True
     bits: int
     signed: bool = False
     encoding: InputEncoding = "graded"
     scale: float = 1.0
+
+    def payload_ports(self) -> tuple[tuple[int, int], ...]:
+        """Bit plane b: binary spikes through a copy of the synapse with exponent + b; else one value per step."""
+        if self.encoding == "bitplane":
+            return tuple((1, b) for b in range(self.bits))
+        return (((1 << self.bits) - 1, 0),)
 
     def infer_shape(self, inputs: list[Shape], name: str) -> Shape:
         expect_inputs(name, self, inputs, 0)

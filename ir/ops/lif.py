@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
+
 from snncc.errors import InvalidGraph
 
 from ..const import Const
@@ -39,6 +41,15 @@ class LIF(Op):
     amplitude: float = 1.0
     spiking: bool = True
 
+    def neuron_features(self) -> frozenset[str]:
+        """The chip neuron features (drc.NEURON_FEATURES) this layer needs to run unapproximated."""
+        needs = {"reset_subtract"} if self.spiking and self.reset == "subtract" else set()
+        if self.v_floor is not None:
+            needs.add("v_floor")
+        if any(c is not None and np.any(c.array != 0) for c in (self.v_init, self.i_init)):
+            needs.add("v_init")
+        return frozenset(needs)
+
     def infer_shape(self, inputs: list[Shape], name: str) -> Shape:
         expect_neuron_inputs(name, self, inputs)
         return self.shape
@@ -69,6 +80,15 @@ class IntLIF(Op):
     v_floor: int | None = None
     spiking: bool = True
     scale: float = 1.0
+
+    def neuron_features(self) -> frozenset[str]:
+        """The features of a target's neuron circuit (Target.neuron_features) this layer uses."""
+        needs = {"reset_zero" if self.reset == "zero" else "reset_subtract"}
+        if self.v_floor is not None:
+            needs.add("v_floor")
+        if np.any(self.v_init.array != 0) or (self.u_init is not None and np.any(self.u_init.array != 0)):
+            needs.add("v_init")  # an initial state per sample: potential, or current (u_init)
+        return frozenset(needs)
 
     def infer_shape(self, inputs: list[Shape], name: str) -> Shape:
         expect_neuron_inputs(name, self, inputs)

@@ -55,6 +55,23 @@ class IntPartialSum(Op):
         """Inputs one of its neurons reads away from the borders: the width, times the kernel's taps for a conv."""
         return int(np.prod(self.weight.shape[1:]))
 
+    OWN_WEIGHTS = True
+
+    def conv_view(self) -> IntConv2d | None:
+        return self.window() if self.is_conv else None
+
+    def part_of_source(self) -> tuple[int, int]:
+        return (self.start, self.start + self.width)
+
+    def read_shape(self, source_shape: Shape) -> Shape:
+        return self.window_shape(source_shape) if self.is_conv else (self.width,)
+
+    def macs(self) -> float:
+        return self.window().macs() if self.is_conv else float(self.weight.array.size)
+
+    def payload_ports(self) -> tuple[tuple[int, int], ...]:
+        return ((1 << (self.payload_bits - 1), 0),)  # a graded spike of payload_bits, signed
+
     def window(self) -> IntConv2d:
         """A conv part as the int_conv2d it computes over its channels of the source (SPEC.md §int_partial_sum)."""
         return IntConv2d(

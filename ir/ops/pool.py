@@ -13,9 +13,14 @@ from ..op import Op, Shape, check_window, conv_out_hw, expect_inputs, pair, shap
 class Pool2d(Op):
     """Shared fields of the pooling ops (not an op itself)."""
 
+    IS_POOL = True
     kernel: tuple[int, int]
     stride: tuple[int, int]
     padding: tuple[int, int] = (0, 0)
+
+    def window_value(self) -> float | None:
+        """The weight of each input in its window where the pool is linear (a sum: 1); None for a max."""
+        return 1.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -40,6 +45,9 @@ class AvgPool2d(Pool2d):
 
     OP = "avgpool2d"
 
+    def window_value(self) -> float | None:
+        return 1.0 / (self.kernel[0] * self.kernel[1])
+
 
 @dataclass(frozen=True, kw_only=True)
 class SumPool2d(Pool2d):
@@ -55,3 +63,6 @@ class MaxPool2d(Pool2d):
     approximation maxpool-as-avgpool (max pooling of spikes is imported as sumpool2d + an OR lif)."""
 
     OP = "maxpool2d"
+
+    def window_value(self) -> float | None:
+        return None

@@ -24,7 +24,7 @@ import numpy as np
 from snncc.ir import Graph
 from snncc.target import Target
 
-from .connectivity import consumers, full_box, is_conv, neuron_layers, projections, synapses_per_axon
+from .connectivity import consumers, full_box, neuron_layers, projections, synapses_per_axon
 from .cost import BLOCK, HEADER_BITS, MEMORY_MODELS, SHARED_CONV_MODELS, SHARED_MEMORY_MODELS, WORD_BITS, index_bits
 
 
@@ -47,12 +47,12 @@ def _synapse_bits(graph: Graph, layer: str, target: Target) -> float:
     wbits = target.numerics.weight_bits
     bits = 0.0
     for p in projections(graph, layer):
-        if is_conv(p.op) and target.memory_model in SHARED_CONV_MODELS:
+        if p.op.is_conv and target.memory_model in SHARED_CONV_MODELS:
             bits += p.planes * int(np.prod(p.op.weight.shape)) * wbits
             continue
         synapses = int(synapses_per_axon(p, shape, full_box(shape)).sum())
         if target.memory_model in ("loihi1_synapse_words", "loihi2_shared_conv"):
-            per = cheapest_bits_per_synapse(wbits, index_bits(is_conv(p.op), 1))  # fewest index bits: 6
+            per = cheapest_bits_per_synapse(wbits, index_bits(p.op.is_conv, 1))  # fewest index bits: 6
         else:
             per = float(MEMORY_MODELS[target.memory_model](np.array([1]), wbits, 0)[0])
         bits += p.planes * synapses * per

@@ -12,24 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from snncc.ir import (
-    LIF,
-    Conv2d,
-    Dense,
-    Graph,
-    Input,
-    IntConv2d,
-    IntDense,
-    IntInput,
-    IntLIF,
-    IntPartialSum,
-    IntXyloLIF,
-    Op,
-)
+from snncc.ir import Conv2d, Dense, Graph, IntConv2d, IntDense, IntLIF, IntPartialSum, Op
 
 Box = tuple[tuple[int, int], ...]
-# what occupies neurons (compartments) on a core; an int_partial_sum is its own synapse op
-PLACED = (IntLIF, IntXyloLIF, LIF, IntPartialSum)
 
 
 def box_size(box: Box) -> int:
@@ -64,67 +49,61 @@ class Projection:
 
 
 def projections(graph: Graph, layer: str) -> list[Projection]:
-    if isinstance(graph[layer], IntPartialSum):  # reads its source through its own weights
+    if graph[layer].OWN_WEIGHTS:  # a partial sum reads its source through its own weights
         return [_projection(graph, layer, graph.predecessors(layer)[0])]
     return [_projection(graph, syn, graph.predecessors(syn)[0]) for syn in graph.predecessors(layer)]
 
 
 def _projection(graph: Graph, synapse: str, source: str) -> Projection:
     src_op: Op = graph[source]
-    planes = src_op.bits if isinstance(src_op, IntInput) and src_op.encoding == "bitplane" else 1
-    from_host = isinstance(src_op, (IntInput, Input))
-    joins = isinstance(src_op, IntPartialSum)
-    return Projection(synapse, graph[synapse], source, tuple(src_op.shape), planes, from_host, joins)
+    planes = len(src_op.payload_ports())
+    return Projection(synapse, graph[synapse], source, tuple(src_op.shape), planes, src_op.IS_INPUT, src_op.OWN_WEIGHTS)
 
 
 def neuron_layers(graph: Graph) -> list[tuple[str, IntLIF]]:
-    """Everything placed on cores, in topological order: neuron layers and partial sums."""
-    return [(n, graph[n]) for n in graph.topo_order() if isinstance(graph[n], PLACED)]
+    """Everything placed on cores, in topological order: neuron layers and partial sums (compartments)."""
+    return [(n, graph[n]) for n in graph.topo_order() if graph[n].IS_NEURON]
 
 
 def consumers(graph: Graph, layer: str) -> list[tuple[str, Projection]]:
     """(consumer layer, projection) pairs for every synapse op (or partial sum) reading ``layer``."""
     out = []
     for syn in graph.successors(layer):
-        if isinstance(graph[syn], IntPartialSum):
+        if graph[syn].OWN_WEIGHTS:
             out.extend((syn, p) for p in projections(graph, syn))
             continue
         for dst in graph.successors(syn):
-            if isinstance(graph[dst], PLACED):
+            if graph[dst].IS_NEURON:
                 out.extend((dst, p) for p in projections(graph, dst) if p.synapse == syn)
     return out
 
 
 def synapses_per_axon(p: Projection, out_shape: tuple[int, ...], box: Box) -> np.ndarray:
     """Synapses each source axon (one plane) has into the neurons of ``box``; shaped like the source."""
-    if isinstance(p.op, (IntDense, Dense)) and p.from_partial_sum:  # only the nonzero (identity) synapses
+    conv = p.op.conv_view()
+    if conv is None and p.from_partial_sum:  # a dense join: only the nonzero (identity) synapses
         rows = p.op.weight.array[flat_indices(box, out_shape)]
         return np.count_nonzero(rows, axis=0).reshape(p.source_shape).astype(np.int64)
-    if isinstance(p.op, (IntDense, Dense)):
-        return np.full(p.source_shape, box_size(box), dtype=np.int64)
-    if isinstance(p.op, IntPartialSum) and p.op.is_conv:
-        return _in_window(p, _conv_counts(p.op.window(), p.op.window_shape(p.source_shape), box))
-    if isinstance(p.op, IntPartialSum):
-        return _in_window(p, np.full(p.op.width, box_size(box), dtype=np.int64))
-    return _conv_counts(p.op, p.source_shape, box)
-
-
-def is_conv(op: Op) -> bool:
-    """Whether ``op`` is a convolution: a conv synapse or a conv part of a split layer."""
-    return isinstance(op, (IntConv2d, Conv2d)) or (isinstance(op, IntPartialSum) and op.is_conv)
+    read = p.op.read_shape(p.source_shape)
+    if conv is None:  # every input read reaches every neuron
+        return _in_window(p, np.full(read, box_size(box), dtype=np.int64))
+    return _in_window(p, _conv_counts(conv, read, box))
 
 
 def _in_window(p: Projection, counts: np.ndarray) -> np.ndarray:
-    """A partial sum's counts over the columns (or input channels) it reads, placed at them in the source."""
+    """Counts over what the op reads, placed in the source: a partial sum reads some columns (input channels)."""
+    part = p.op.part_of_source()
+    if part is None:
+        return counts.reshape(p.source_shape)
     out = np.zeros(p.source_shape if p.op.is_conv else int(np.prod(p.source_shape)), dtype=np.int64)
-    out[p.op.start : p.op.start + len(counts)] = counts
+    out[part[0] : part[0] + len(counts)] = counts
     return out.reshape(p.source_shape)
 
 
 def used_synapse_counts(p: Projection, out_shape: tuple[int, ...], box: Box) -> np.ndarray:
     """The nonzero entries of synapses_per_axon (in no particular order): for a plain convolution the
     product of its per-axis factors over their nonzero entries only, never a source-sized array."""
-    if isinstance(p.op, (IntConv2d, Conv2d)):
+    if p.op.is_conv and p.op.part_of_source() is None:
         factors = [f[f > 0] for f in _conv_factors(p.op, p.source_shape, box)]
         return np.multiply.outer(np.multiply.outer(factors[0], factors[1]), factors[2]).ravel()
     counts = synapses_per_axon(p, out_shape, box)
@@ -160,14 +139,10 @@ def _reach(outputs: range, k: int, stride: int, pad: int, dil: int, size: int) -
 
 def nonzero_fan_out(p: Projection) -> np.ndarray:
     """Synapses with a nonzero weight leaving each source axon (one plane); shaped like the source."""
-    w = p.op.weight.array
-    if isinstance(p.op, (IntDense, Dense)):
-        return np.count_nonzero(w, axis=0).reshape(p.source_shape).astype(np.int64)
-    if isinstance(p.op, IntPartialSum) and p.op.is_conv:
-        return _in_window(p, _conv_fan_out(p.op.window(), p.op.window_shape(p.source_shape)))
-    if isinstance(p.op, IntPartialSum):
-        return _in_window(p, np.count_nonzero(w, axis=0).astype(np.int64))
-    return _conv_fan_out(p.op, p.source_shape)
+    conv, read = p.op.conv_view(), p.op.read_shape(p.source_shape)
+    if conv is None:
+        return _in_window(p, np.count_nonzero(p.op.weight.array, axis=0).reshape(read).astype(np.int64))
+    return _in_window(p, _conv_fan_out(conv, read))
 
 
 def _conv_fan_out(op: IntConv2d | Conv2d, src_shape: tuple[int, ...]) -> np.ndarray:

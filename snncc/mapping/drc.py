@@ -8,7 +8,7 @@ import numpy as np
 
 from snncc.errors import Diagnostic
 from snncc.hints import framework_fix
-from snncc.ir import Graph, IntCLIF, IntInput, IntLIF
+from snncc.ir import Graph, IntInput, IntLIF
 from snncc.target import Target
 
 from .connectivity import neuron_layers, projections
@@ -47,14 +47,7 @@ def neuron_features_supported(graph: Graph, target: Target) -> list[Diagnostic]:
     """The neuron circuit must implement every feature the layer uses."""
     diags = []
     for name, op in graph.of_type(IntLIF):
-        needs = {"reset_zero" if op.reset == "zero" else "reset_subtract"}
-        if op.v_floor is not None:
-            needs.add("v_floor")
-        if np.any(op.v_init.array != 0) or (op.u_init is not None and np.any(op.u_init.array != 0)):
-            needs.add("v_init")  # an initial state per sample: potential, or current (u_init)
-        if isinstance(op, IntCLIF):
-            needs.add("clif")
-        for feature in sorted(needs - target.neuron_features):
+        for feature in sorted(op.neuron_features() - target.neuron_features):
             approximations = ", ".join(APPROXIMATIONS_FOR.get(feature, ())) or "none exists"
             fix = framework_fix(graph, name, feature, target.name, target.numerics.family, op.reset)
             diags.append(
@@ -114,7 +107,7 @@ def _no_split(graph: Graph, target: Target, layer: str) -> str:
     """'; why snncc could not split it' for a layer left too wide (partial sums are IntPartialSum, not neurons)."""
     from .split import why_not_split
 
-    if not isinstance(graph[layer], IntLIF):
+    if graph[layer].OWN_WEIGHTS:  # a partial sum is split already
         return ""
     reason = why_not_split(graph, target, layer)
     return f"; {reason}" if reason else ""

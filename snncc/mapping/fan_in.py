@@ -13,8 +13,7 @@ import dataclasses
 import numpy as np
 
 from snncc.errors import Diagnostic
-from snncc.ir import LIF, Graph, Input
-from snncc.ir.ops import Dense, Pool2d
+from snncc.ir import Graph
 
 from .drc import REDUCE_FAN_IN
 
@@ -56,11 +55,11 @@ def _chain_into(model: Graph, layer: str) -> tuple[list[str], str | None, str | 
             return pools, dense, None
         name = preds[0]
         op = model[name]
-        if isinstance(op, (LIF, Input)):
+        if op.IS_NEURON or op.IS_INPUT:
             return pools[::-1], dense, name
-        if isinstance(op, Pool2d) and type(op).__name__ != "MaxPool2d":
+        if op.IS_POOL and op.window_value() is not None:  # a linear pool, fused into the synapses
             pools.append(name)
-        elif isinstance(op, Dense) and dense is None:
+        elif op.IS_SYNAPSE and not op.is_conv and dense is None:
             dense = name
 
 

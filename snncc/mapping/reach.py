@@ -17,7 +17,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from snncc.ir import Conv2d, Dense, Graph, IntConv2d, IntDense
+from snncc.ir import Graph
 
 from .connectivity import Projection, box_slices, consumers
 from .placement import Piece
@@ -26,12 +26,10 @@ from .resources import destination_masks
 
 def axis_sets(p: Projection, box) -> list[np.ndarray] | None:
     """Per source axis, a 0/1 array of the indices reaching ``box``; None where the reach is not a product."""
-    if p.from_partial_sum:
+    if p.from_partial_sum or p.op.part_of_source() is not None:  # a split layer's joins and windows
         return None
-    if isinstance(p.op, (IntDense, Dense)):
+    if not p.op.is_conv:
         return [np.ones(s, dtype=np.int64) for s in p.source_shape]
-    if not isinstance(p.op, (IntConv2d, Conv2d)):
-        return None
     (c0, c1), (y0, y1), (x0, x1) = box
     op = p.op
     c_out, c_in_g, kh, kw = op.weight.shape

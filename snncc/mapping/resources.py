@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from snncc.ir import Conv2d, Dense, Graph, IntConv2d, IntDense
+from snncc.ir import Graph
 from snncc.target import Target
 
 from .connectivity import (
@@ -16,7 +16,6 @@ from .connectivity import (
     box_size,
     box_slices,
     consumers,
-    is_conv,
     projections,
     synapses_per_axon,
     used_synapse_counts,
@@ -34,7 +33,7 @@ def piece_inputs(graph: Graph, target: Target, piece: Piece) -> tuple[int, int]:
     axons = bits = 0
     for p in projections(graph, piece.layer):
         used = used_synapse_counts(p, shape, piece.box)
-        conv = is_conv(p.op)
+        conv = p.op.is_conv
         axons += p.planes * used.size
         if conv and target.memory_model in SHARED_CONV_MODELS:
             _, c_in_g, kh, kw = p.op.weight.shape
@@ -52,7 +51,7 @@ def translation_key(graph: Graph, piece: Piece) -> tuple | None:
     shift: same extents and channels, and along each axis either the same range or, for every
     projection, a window that stays inside the source (plain convolutions and dense layers only)."""
     projs = projections(graph, piece.layer)
-    if not all(isinstance(p.op, (IntConv2d, Conv2d, IntDense, Dense)) and not p.from_partial_sum for p in projs):
+    if not all(p.op.part_of_source() is None and not p.from_partial_sum for p in projs):
         return None
     if len(piece.box) != 3:
         return (piece.layer, tuple(b - a for a, b in piece.box))
@@ -65,7 +64,7 @@ def translation_key(graph: Graph, piece: Piece) -> tuple | None:
 
 
 def _inside(p, axis: int, start: int, stop: int) -> bool:
-    if isinstance(p.op, (IntDense, Dense)):
+    if not p.op.is_conv:
         return True
     k = p.op.weight.shape[2 + axis]
     s, pad, dil = p.op.stride[axis], p.op.padding[axis], p.op.dilation[axis]

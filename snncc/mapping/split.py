@@ -32,7 +32,7 @@ import numpy as np
 
 from snncc.backends.refsim.arith import effective_weights
 from snncc.errors import MappingError
-from snncc.ir import Const, Edge, Graph, IntConv2d, IntDense, IntInput, IntLIF, IntPartialSum
+from snncc.ir import Const, Edge, Graph, IntConv2d, IntDense, IntLIF, IntPartialSum
 from snncc.target import Target
 
 from .placement import Piece
@@ -88,13 +88,13 @@ def why_not_split(graph: Graph, target: Target, layer: str) -> str:
     if len(synapses) != 1 or graph.is_recurrent(graph.predecessors(synapses[0])[0], synapses[0]):
         return "snncc splits only a layer fed by one forward synapse (this one has several, or a recurrent one)"
     syn = graph[synapses[0]]
-    if isinstance(syn, IntConv2d) and syn.groups != 1:
+    if syn.is_conv and syn.groups != 1:
         return (
             f"snncc splits a convolution along its input channels, which needs groups = 1 (this one has groups = "
             f"{syn.groups})"
         )
     src = graph[graph.predecessors(synapses[0])[0]]
-    if isinstance(src, IntInput) and src.encoding != "graded":
+    if src.IS_INPUT and src.encoding != "graded":
         return (
             "snncc splits only layers reading spikes or graded input, not bit-plane input (use --input-encoding graded)"
         )
@@ -117,7 +117,7 @@ def _columns(graph: Graph, target: Target, layer: str) -> list[tuple[int, int]]:
     (syn_name,) = graph.predecessors(layer)
     weight = _effective(graph, syn_name).astype(np.int64)
     src = graph[graph.predecessors(syn_name)[0]]
-    largest_input = 1 << src.bits if isinstance(src, IntInput) else 1
+    largest_input = 1 << src.bits if src.IS_INPUT else 1
     n_in = weight.shape[1]
     limit = int(target.per_core.fan_in_axons.value) // _axons_per_input(graph, target, layer)
     # per output (channel) and input column (channel): Σ (|W| + 1) over the kernel, the stage verifier's bound
@@ -164,27 +164,13 @@ def _rewrite(graph: Graph, plans: dict[str, list[tuple[int, int]]]) -> Graph:
 
 def _part(synapse: IntDense | IntConv2d, weight: np.ndarray, start: int) -> IntPartialSum:
     """The partial sum of ``weight``, the synapse's columns (or input channels) from ``start``."""
-    if isinstance(synapse, IntDense):
-        return IntPartialSum(shape=synapse.shape, weight=Const(weight), start=start, payload_bits=PAYLOAD_BITS)
-    return IntPartialSum(
-        shape=synapse.shape,
-        weight=Const(weight),
-        start=start,
-        payload_bits=PAYLOAD_BITS,
-        stride=synapse.stride,
-        padding=synapse.padding,
-        dilation=synapse.dilation,
-    )
+    fields = synapse.window_fields()  # a conv part keeps the synapse's window
+    return IntPartialSum(shape=synapse.shape, weight=Const(weight), start=start, payload_bits=PAYLOAD_BITS, **fields)
 
 
 def _join(synapse: IntDense | IntConv2d) -> IntDense | IntConv2d:
     """Adds a part's payloads to the layer one to one, with the split synapse's exponent."""
-    if isinstance(synapse, IntDense):
-        (out,) = synapse.shape
-        return IntDense(shape=(out,), weight=Const(np.eye(out, dtype=np.int32)), weight_exp=synapse.weight_exp)
-    channels = synapse.shape[0]
-    ones = Const(np.ones((channels, 1, 1, 1), dtype=np.int32))  # 1x1 depthwise: channel c of the part -> c
-    return IntConv2d(shape=synapse.shape, weight=ones, weight_exp=synapse.weight_exp, groups=channels)
+    return synapse.identity_join()
 
 
 def _check_depths_unchanged(before: Graph, after: Graph, split: list[str]) -> None:
@@ -206,9 +192,9 @@ def _depths(graph: Graph) -> dict[str, tuple[int, int]]:
     depth: dict[str, tuple[int, int]] = {}
     for name in graph.topo_order():
         op = graph[name]
-        if isinstance(op, IntInput):
+        if op.IS_INPUT:
             depth[name] = (0, 0)
-        elif isinstance(op, IntPartialSum):  # reads its source directly
+        elif op.OWN_WEIGHTS:  # a partial sum reads its source directly
             short, long = depth[graph.predecessors(name)[0]]
             depth[name] = (short + 1, long + 1)
         elif op.IS_NEURON:

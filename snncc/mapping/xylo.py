@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from snncc.errors import Diagnostic, MappingError
-from snncc.ir import LIF, Graph, Input, IntDense, IntInput, IntXyloLIF, Output, Stage, verify
+from snncc.ir import Graph, IntDense, IntInput, IntXyloLIF, Output, Stage, verify
 from snncc.target import Target, XyloPools
 
 from .connectivity import full_box
@@ -75,8 +75,8 @@ def core_fits(graph: Graph, target: Target) -> list[Diagnostic]:
 def pool_problems(graph: Graph, pools: XyloPools) -> list[Diagnostic]:
     """The layer sizes one core's pools cannot hold (input channels, hidden and output neurons), read
     from a graph at any stage: `snncc check` reports them beside quantization's refusals."""
-    inputs = [(n, op) for n, op in graph.nodes if isinstance(op, (Input, IntInput))]
-    layers = [n for n in graph.topo_order() if isinstance(graph[n], (LIF, IntXyloLIF))]
+    inputs = [(n, op) for n, op in graph.nodes if op.IS_INPUT]
+    layers = [n for n in graph.topo_order() if graph[n].IS_NEURON]
     if len(inputs) != 1 or not layers:
         return []
     sizes = {n: int(np.prod(graph[n].shape)) for n in layers}
