@@ -81,6 +81,10 @@ class Op:
         """(scale, shift) per channel where this op alone is y = scale·x + shift (a batch norm); else None."""
         return None
 
+    def with_gain(self, gain: np.ndarray) -> Op | None:
+        """This op with its output multiplied by ``gain`` per channel; None where it has no such form."""
+        return None
+
     def consts(self) -> dict[str, Const]:
         return {f.name: getattr(self, f.name) for f in fields(self) if isinstance(getattr(self, f.name), Const)}
 

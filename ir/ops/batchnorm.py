@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -20,6 +20,9 @@ class BatchNorm(Op):
     weight: Const
     bias: Const
     eps: float = 1e-5
+
+    def with_gain(self, gain: np.ndarray) -> BatchNorm:
+        return replace(self, weight=Const(self.weight.array * gain), bias=Const(self.bias.array * gain))
 
     def affine(self) -> tuple[np.ndarray, np.ndarray]:
         scale = self.weight.array / np.sqrt(self.var.array + self.eps)

@@ -51,6 +51,10 @@ class Conv2d(Op):
         b = (self.bias.array if self.bias is not None else 0.0) * scale + shift
         return replace(self, weight=Const(self.weight.array * scale.reshape(-1, 1, 1, 1)), bias=Const(b))
 
+    def with_gain(self, gain: np.ndarray) -> Conv2d:
+        b = None if self.bias is None else Const(self.bias.array * gain)
+        return replace(self, weight=Const(self.weight.array * gain.reshape(-1, 1, 1, 1)), bias=b)
+
     def to_int(self, weight: np.ndarray, weight_exp: int) -> IntConv2d:
         """The integer synapse with this connectivity and the given weights."""
         return IntConv2d(

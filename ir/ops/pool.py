@@ -18,9 +18,9 @@ class Pool2d(Op):
     stride: tuple[int, int]
     padding: tuple[int, int] = (0, 0)
 
-    def window_value(self) -> float | None:
-        """The weight of each input in its window where the pool is linear (a sum: 1); None for a max."""
-        return 1.0
+    def window_divisor(self) -> int | None:
+        """What a linear pool divides its window's sum by (a sum pool: 1); None for a max, which is not linear."""
+        return 1
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -45,8 +45,8 @@ class AvgPool2d(Pool2d):
 
     OP = "avgpool2d"
 
-    def window_value(self) -> float | None:
-        return 1.0 / (self.kernel[0] * self.kernel[1])
+    def window_divisor(self) -> int | None:
+        return self.kernel[0] * self.kernel[1]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,5 +64,5 @@ class MaxPool2d(Pool2d):
 
     OP = "maxpool2d"
 
-    def window_value(self) -> float | None:
+    def window_divisor(self) -> int | None:
         return None

@@ -57,7 +57,7 @@ def _chain_into(model: Graph, layer: str) -> tuple[list[str], str | None, str | 
         op = model[name]
         if op.IS_NEURON or op.IS_INPUT:
             return pools[::-1], dense, name
-        if op.IS_POOL and op.window_value() is not None:  # a linear pool, fused into the synapses
+        if op.IS_POOL and op.window_divisor() is not None:  # a linear pool, fused into the synapses
             pools.append(name)
         elif op.IS_SYNAPSE and not op.is_conv and dense is None:
             dense = name

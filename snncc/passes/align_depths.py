@@ -27,7 +27,7 @@ import json
 import numpy as np
 
 from snncc.errors import Diagnostic, ImportFailed
-from snncc.ir import LIF, Const, Graph, GraphBuilder, Input, Output
+from snncc.ir import LIF, Const, Graph, GraphBuilder
 
 from .canonicalize import identity_synapse
 
@@ -67,23 +67,23 @@ def align_depths(graph: Graph) -> Graph:
 
     for name in graph.topo_order():
         op = graph[name]
-        if isinstance(op, Input):
+        if op.IS_INPUT:
             depth[name] = 0
             builder.add(name, op)
-        elif isinstance(op, LIF):
+        elif op.IS_NEURON:
             synapses = graph.predecessors(name)
             sources = {syn: graph.predecessors(syn)[0] for syn in synapses}
             # a recurrent synapse reads the layer itself (the previous step): it sets no depth
             deepest = max(depth[src] for src in sources.values() if src != name)
             for syn, src in sources.items():
                 gap = 0 if src == name else deepest - depth[src]
-                if gap and isinstance(graph[src], Input):
+                if gap and graph[src].IS_INPUT:
                     problems.append(_input_skip(name, syn, src, gap))
                     gap = 0
                 builder.add(syn, graph[syn], [delayed(src, gap) if gap else src])
             builder.add(name, op, synapses)
             depth[name] = deepest + 1
-        elif isinstance(op, Output):
+        elif op.IS_OUTPUT:
             builder.add(name, op, graph.predecessors(name))
         # synapse ops are added with the neuron layer they feed
     if problems:

@@ -13,7 +13,7 @@ import dataclasses
 from collections.abc import Callable
 
 from snncc.errors import Diagnostic, ImportFailed
-from snncc.ir import CLIF, LIF, AvgPool2d, Const, Graph, MaxPool2d, Op
+from snncc.ir import LIF, AvgPool2d, Const, Graph, MaxPool2d, Op
 
 # CLIF authors' recipe: run CLIF-trained weights as a LIF with a hard reset to a small negative
 # potential (V_r = -0.06 at threshold 1 gave 95.08 % vs 95.41 % on CIFAR-10; neuron-models.md §3.3).
@@ -22,7 +22,7 @@ CLIF_HARD_RESET = -0.06
 
 def _clif_as(reset: str) -> Callable[[LIF], LIF | None]:
     def rewrite(op: LIF) -> LIF | None:
-        if not isinstance(op, CLIF):
+        if "clif" not in op.neuron_features():  # a clif layer alone has the clif feature
             return None
         fields = {f.name: getattr(op, f.name) for f in dataclasses.fields(LIF)}
         if reset == "zero":
@@ -35,7 +35,7 @@ def _clif_as(reset: str) -> Callable[[LIF], LIF | None]:
 
 
 def _soft_as_hard(op: LIF) -> LIF | None:
-    if op.reset != "subtract" or not op.spiking or isinstance(op, CLIF):
+    if "reset_subtract" not in op.neuron_features():  # a spiking soft reset (a clif's is part of the clif)
         return None
     return dataclasses.replace(op, reset="zero", v_reset=0.0)
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from snncc.errors import Diagnostic, ImportFailed
-from snncc.ir import LIF, Const, Conv2d, Dense, Flatten, Graph, GraphBuilder, Input, MaxPool2d, Op, Output, Stage
+from snncc.ir import LIF, Const, Conv2d, Dense, Graph, GraphBuilder, MaxPool2d, Op, Stage
 
 from .approximate import MAXPOOL_AFTER_NEURON, MAXPOOL_COST
 from .linear_chain import FusedSynapse, fuse_chain
@@ -38,22 +38,22 @@ def canonicalize(graph: Graph) -> Graph:
     builder = GraphBuilder()
     # what each node computes, known before any neuron is added: a recurrent synapse chain starts at
     # its own layer, which it feeds again (SPEC.md §1)
-    pending: dict[str, _Pending] = {n: _Pending(n) for n, op in graph.nodes if isinstance(op, (Input, LIF))}
+    pending: dict[str, _Pending] = {n: _Pending(n) for n, op in graph.nodes if op.IS_INPUT or op.IS_NEURON}
     for name in graph.topo_order():
-        if name not in pending and not isinstance(graph[name], Output):
+        if name not in pending and not graph[name].IS_OUTPUT:
             src = pending[graph.predecessors(name)[0]]
             pending[name] = _Pending(src.source, (*src.chain, (name, graph[name])))
     shapes: dict[str, tuple[int, ...]] = {}  # neuron -> canonical shape
     for name in graph.topo_order():
         op = graph[name]
         preds = graph.predecessors(name)
-        if isinstance(op, Input):
+        if op.IS_INPUT:
             builder.add(name, op)
-        elif isinstance(op, LIF):
+        elif op.IS_NEURON:
             shapes[name] = _add_neuron(builder, graph, name, op, [pending[p] for p in preds])
-        elif isinstance(op, Output):
+        elif op.IS_OUTPUT:
             src = pending[preds[0]]
-            if src.chain or not isinstance(graph[src.source], LIF):
+            if src.chain or not graph[src.source].IS_NEURON:
                 raise ImportFailed(
                     "an output must read a neuron layer",
                     code="IMT012",
@@ -93,7 +93,7 @@ def _add_neuron(builder: GraphBuilder, graph: Graph, name: str, op: LIF, inputs:
     for src in inputs:
         source_op = graph[src.source]
         fused = _synapse_for(src, source_op, name, op.shape)
-        amplitude = source_op.amplitude if isinstance(source_op, LIF) else 1.0
+        amplitude = source_op.amplitude if source_op.IS_NEURON else 1.0
         weight = fused.op.weight.array * (amplitude * op.gain)
         if fused.bias.any() and op.alpha == 1.0:
             raise ImportFailed(
@@ -114,7 +114,7 @@ def _add_neuron(builder: GraphBuilder, graph: Graph, name: str, op: LIF, inputs:
     if current.any():
         start = np.broadcast_to(op.i_init.array if op.i_init is not None else 0.0, op.shape) + current
         neuron = dataclasses.replace(neuron, i_init=Const(start))
-    conv_shapes = {syn.shape for syn in synapses if isinstance(syn, Conv2d)}
+    conv_shapes = {syn.shape for syn in synapses if syn.is_conv}
     if len(conv_shapes) == 1 and conv_shapes != {tuple(op.shape)}:
         # a conv flattened straight into a neuron layer: give the layer the conv's (C, H, W) layout
         # (same neurons in the same C order), so every synapse op sees its own output shape
@@ -133,7 +133,7 @@ def _reshaped(op: LIF, shape: tuple[int, ...]) -> LIF:
 
 
 def _synapse_for(src: _Pending, source_op: Op, neuron: str, shape: tuple[int, ...]) -> FusedSynapse:
-    if any(not isinstance(op, Flatten) for _, op in src.chain):  # a flatten alone moves no value
+    if any(not op.IS_RESHAPE for _, op in src.chain):  # a flatten alone moves no value
         return fuse_chain(list(src.chain), source_op.shape)
     # A neuron reading a neuron (or the input) directly: an identity synapse, named after the reader.
     ident = identity_synapse(source_op.shape, shape)

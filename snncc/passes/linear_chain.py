@@ -36,7 +36,7 @@ class FusedSynapse:
 
 def fuse_chain(chain: list[tuple[str, Op]], source_shape: tuple[int, ...]) -> FusedSynapse:
     """Reduce ``chain`` (name, op) applied to inputs of ``source_shape`` to one Dense or Conv2d."""
-    ops = _fold_batchnorm([(n, op) for n, op in chain if not isinstance(op, Flatten)])
+    ops = _fold_batchnorm([(n, op) for n, op in chain if not op.IS_RESHAPE])
     bias = np.zeros(source_shape)
     shape = source_shape
     for _, op in ops:
@@ -48,9 +48,9 @@ def fuse_chain(chain: list[tuple[str, Op]], source_shape: tuple[int, ...]) -> Fu
     if composed is None:
         raise ValueError("empty chain")  # internal: callers pass at least one op
     op = composed[1]
-    if isinstance(op, Pool2d):
+    if op.IS_POOL:
         op = _pool_as_depthwise_conv(op, source_shape)
-    weighted = [n for n, o in ops if isinstance(o, (Dense, Conv2d))]
+    weighted = [n for n, o in ops if o.IS_SYNAPSE]
     name = weighted[-1] if weighted else ops[-1][0]
     return FusedSynapse(name=name, op=_without_bias(op), bias=bias.reshape(shape))
 
@@ -73,19 +73,15 @@ def apply_linear(op: Op, x: np.ndarray) -> np.ndarray:
     raise TypeError(f"not a linear op: {op.OP}")
 
 
-def _bn_affine(op: BatchNorm) -> tuple[np.ndarray, np.ndarray]:
-    scale = op.weight.array / np.sqrt(op.var.array + op.eps)
-    return scale, op.bias.array - op.mean.array * scale
-
-
 def _fold_batchnorm(ops: list[tuple[str, Op]]) -> list[tuple[str, Linear]]:
     """w' = w·γ/σ per output channel, b' = (b − μ)·γ/σ + β (SPEC.md §batchnorm)."""
     out: list[tuple[str, Linear]] = []
     for name, op in ops:
-        if not isinstance(op, BatchNorm):
+        affine = op.affine()
+        if affine is None:
             out.append((name, op))  # type: ignore[arg-type]
             continue
-        if not out or not isinstance(out[-1][1], (Dense, Conv2d)):
+        if not out or not out[-1][1].IS_SYNAPSE:
             raise ImportFailed(
                 "batch norm must directly follow a conv or linear layer to be folded",
                 code="IMT010",
@@ -93,11 +89,7 @@ def _fold_batchnorm(ops: list[tuple[str, Op]]) -> list[tuple[str, Linear]]:
                 hint="move the BatchNorm after a Conv2d/Linear, or fold it into the next layer before export",
             )
         prev_name, prev = out[-1]
-        scale, shift = _bn_affine(op)
-        w = prev.weight.array * scale.reshape(-1, *([1] * (prev.weight.array.ndim - 1)))
-        b = (prev.bias.array if prev.bias is not None else 0.0) * scale + shift
-        folded = type(prev)(**{**_fields(prev), "weight": Const(w), "bias": Const(b)})
-        out[-1] = (prev_name, folded)
+        out[-1] = (prev_name, prev.fold_affine(*affine))
     return out
 
 
@@ -120,14 +112,14 @@ def _refuse(name: str, first: Op, second: Op, why: str) -> ImportFailed:
 
 def _compose(first: tuple[str, Linear], second: tuple[str, Linear], source_shape: tuple[int, ...]) -> Linear:
     (_, a), (name, b) = first, second
-    pools = Pool2d
-    if isinstance(a, Dense) and isinstance(b, Dense):
+    a_dense, b_dense = a.IS_SYNAPSE and not a.is_conv, b.IS_SYNAPSE and not b.is_conv
+    if a_dense and b_dense:
         return Dense(shape=b.shape, weight=Const(b.weight.array @ a.weight.array))
-    if isinstance(a, pools) and isinstance(b, Dense):
+    if a.IS_POOL and b_dense:
         return Dense(shape=b.shape, weight=Const(_dense_after_pool(b.weight.array, a, source_shape)))
-    if isinstance(a, pools) and isinstance(b, Conv2d):
+    if a.IS_POOL and b.is_conv:
         return _conv_after_pool(name, a, b, source_shape)
-    if isinstance(a, Conv2d) and isinstance(b, pools):
+    if a.is_conv and b.IS_POOL:
         return _pool_after_conv(name, a, b)
     raise _refuse(name, a, b, "this pair has no exact single-synapse form here")
 
@@ -146,7 +138,7 @@ def _pool_matrix(pool: Pool2d, in_shape: tuple[int, ...]) -> sp.csr_matrix:
             inside = (y >= 0) & (y < h) & (x >= 0) & (x < w)
             rows.append(out_index[inside])
             cols.append(((oc * h + y) * w + x)[inside])
-    value = 1.0 / (pool.kernel[0] * pool.kernel[1]) if isinstance(pool, AvgPool2d) else 1.0
+    value = 1.0 / pool.window_divisor()
     r, cidx = np.concatenate(rows), np.concatenate(cols)
     return sp.csr_matrix((np.full(r.size, value), (r, cidx)), shape=(c * oh * ow, c * h * w))
 
@@ -162,9 +154,7 @@ def _conv_after_pool(name: str, pool: Pool2d, conv: Conv2d, source_shape: tuple[
         raise _refuse(name, pool, conv, "only non-overlapping, unpadded pooling before an undilated conv")
     if source_shape[1] % k[0] or source_shape[2] % k[1]:
         raise _refuse(name, pool, conv, f"the pooled map {source_shape} is not a multiple of the pool size {k}")
-    w = np.repeat(np.repeat(conv.weight.array, k[0], axis=2), k[1], axis=3)
-    if isinstance(pool, AvgPool2d):
-        w = w / (k[0] * k[1])
+    w = np.repeat(np.repeat(conv.weight.array, k[0], axis=2), k[1], axis=3) / pool.window_divisor()
     return Conv2d(
         shape=conv.shape,
         weight=Const(w),
@@ -184,14 +174,11 @@ def _pool_after_conv(name: str, conv: Conv2d, pool: Pool2d) -> Conv2d:
     for u in range(k[0]):
         for v in range(k[1]):
             w[:, :, u : u + kh, v : v + kw] += conv.weight.array
-    if isinstance(pool, AvgPool2d):
-        w /= k[0] * k[1]
+    w /= pool.window_divisor()
     return Conv2d(shape=pool.shape, weight=Const(w), stride=pool.stride, padding=conv.padding, groups=conv.groups)
 
 
 def _pool_as_depthwise_conv(pool: Pool2d, source_shape: tuple[int, ...]) -> Conv2d:
     c = source_shape[0]
-    w = np.ones((c, 1, *pool.kernel))
-    if isinstance(pool, AvgPool2d):
-        w /= pool.kernel[0] * pool.kernel[1]
+    w = np.ones((c, 1, *pool.kernel)) / pool.window_divisor()
     return Conv2d(shape=pool.shape, weight=Const(w), stride=pool.stride, padding=pool.padding, groups=c)

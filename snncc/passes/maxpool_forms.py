@@ -19,7 +19,7 @@ import dataclasses
 
 import numpy as np
 
-from snncc.ir import LIF, AvgPool2d, BatchNorm, Const, Conv2d, Edge, Graph, MaxPool2d, SumPool2d
+from snncc.ir import LIF, AvgPool2d, Const, Edge, Graph, MaxPool2d, SumPool2d
 
 GAIN_RANGE = (1 / 16, 16.0)  # per-channel input gains searched, as factors of the trained weights
 UNPOOLED = ".unpooled"  # suffix of a neuron moved before its pool
@@ -31,7 +31,7 @@ def analog_pools(graph: Graph) -> list[tuple[str, str]]:
     found = []
     for name, _ in graph.of_type(MaxPool2d):
         succ = graph.successors(name)
-        if len(succ) != 1 or not isinstance(graph[succ[0]], LIF):
+        if len(succ) != 1 or not graph[succ[0]].IS_NEURON:
             continue
         neuron = graph[succ[0]]
         if neuron.spiking and len(graph.predecessors(succ[0])) == 1 and succ[0] not in graph.recurrent_layers():
@@ -143,12 +143,12 @@ def calibrate_rates(
         base = graph[scaled]
         for _ in range(BISECTIONS):
             mid = (lo + hi) / 2
-            rates = channel_rates(graph.replace_nodes(**{scaled: _scale(base, 2.0**mid)}), samples, [measured])
+            rates = channel_rates(graph.replace_nodes(**{scaled: base.with_gain(2.0**mid)}), samples, [measured])
             above = rates[measured] > target
             hi = np.where(above, mid, hi)
             lo = np.where(above, lo, mid)
         gains[pool] = 2.0 ** ((lo + hi) / 2)
-        graph = graph.replace_nodes(**{scaled: _scale(base, gains[pool])})
+        graph = graph.replace_nodes(**{scaled: base.with_gain(gains[pool])})
     return graph, gains
 
 
@@ -156,12 +156,5 @@ def _scaled_op(graph: Graph, pool: str, neuron: str) -> str | None:
     """The per-channel op in front of the pool (or of the moved neuron)."""
     moved = f"{neuron}{UNPOOLED}"
     src = graph.predecessors(moved if moved in graph else pool)[0]
-    return src if isinstance(graph[src], (Conv2d, BatchNorm)) else None
-
-
-def _scale(op: Conv2d | BatchNorm, gain: np.ndarray) -> Conv2d | BatchNorm:
-    if isinstance(op, Conv2d):
-        w = op.weight.array * gain.reshape(-1, 1, 1, 1)
-        b = None if op.bias is None else Const(op.bias.array * gain)
-        return dataclasses.replace(op, weight=Const(w), bias=b)
-    return dataclasses.replace(op, weight=Const(op.weight.array * gain), bias=Const(op.bias.array * gain))
+    op = graph[src]
+    return src if op.with_gain(np.ones(op.shape[0])) is not None else None  # a conv or batch norm

@@ -46,7 +46,6 @@ from snncc.ir import (
     IntInput,
     IntLIF,
     Numerics,
-    Output,
     Stage,
 )
 
@@ -130,12 +129,12 @@ def quantize(
     diags: list[Diagnostic] = []
     for name in graph.topo_order():
         op = graph[name]
-        if isinstance(op, Input):
+        if op.IS_INPUT:
             iq = _quantize_input(name, op, options, calibration)
             inputs_report.append(iq)
             inputs[name] = iq
             builder.add(name, IntInput(shape=op.shape, bits=iq.bits, encoding=iq.encoding, scale=iq.scale))
-        elif isinstance(op, LIF):
+        elif op.IS_NEURON:
             synapses = [(s, graph[s]) for s in graph.predecessors(name)]
             layer_q, int_synapses, int_lif = _quantize_layer(
                 name, op, synapses, graph, inputs, options, calibration, diags
@@ -144,7 +143,7 @@ def quantize(
             v_scale[name] = int_lif.scale
             syn_names = [builder.add(sn, sop, list(graph.predecessors(sn))) for sn, sop in int_synapses]
             builder.add(name, int_lif, syn_names)
-        elif isinstance(op, Output):
+        elif op.IS_OUTPUT:
             src = graph.predecessors(name)[0]
             unit = v_scale[src] if op.readout.startswith("v_") else 1.0
             builder.add(name, dataclasses.replace(op, scale=op.scale * unit), [src])
@@ -266,7 +265,7 @@ def _quantize_layer(
         ref = effective[sname]
         norm = float(np.linalg.norm(ref))
         rmse[sname] = float(np.linalg.norm(w_int * 2.0**e / s - ref) / norm) if norm else 0.0
-        int_synapses.append((sname, _int_synapse(sop, w_int, e)))
+        int_synapses.append((sname, sop.to_int(w_int, e)))
 
     vth = _threshold(op, s, n)
     bias_v = bias * s * act
@@ -298,7 +297,7 @@ def _quantize_layer(
         spiking=op.spiking,
         scale=v_lsb,
     )
-    if isinstance(op, CLIF):
+    if "clif" in op.neuron_features():
         int_lif = clif_tables(int_lif, op, v_per_unit=s * act)
     v_used = v_extent * s * act / n.v_max if v_extent else 0.0
     if v_seen * s * act > n.v_max:
@@ -428,17 +427,3 @@ def clif_tables(base: IntLIF, op: CLIF, *, v_per_unit: float) -> IntCLIF:
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * x))
-
-
-def _int_synapse(op: Dense | Conv2d, w_int: np.ndarray, e: int) -> IntDense | IntConv2d:
-    if isinstance(op, Dense):
-        return IntDense(shape=op.shape, weight=Const(w_int), weight_exp=e)
-    return IntConv2d(
-        shape=op.shape,
-        weight=Const(w_int),
-        weight_exp=e,
-        stride=op.stride,
-        padding=op.padding,
-        dilation=op.dilation,
-        groups=op.groups,
-    )

@@ -22,7 +22,7 @@ import numpy as np
 
 from snncc.errors import Diagnostic, QuantizationError
 from snncc.hints import framework_fix
-from snncc.ir import LIF, Const, Dense, Graph, GraphBuilder, Input, IntDense, IntInput, IntXyloLIF, Output, Stage
+from snncc.ir import LIF, Const, Graph, GraphBuilder, Input, IntDense, IntInput, IntXyloLIF, Stage
 
 from .calibrate import Calibration
 from .quantize import InputQuantization, LayerQuantization, QuantizationReport, Quantize, _quantize_input
@@ -35,7 +35,7 @@ def quantize_xylo(
 ) -> tuple[Graph, QuantizationReport]:
     n = options.numerics
     order = graph.topo_order()
-    layers = [(name, graph[name]) for name in order if isinstance(graph[name], LIF)]
+    layers = [(name, graph[name]) for name in order if graph[name].IS_NEURON]
     last = layers[-1][0]
     inputs: dict[str, InputQuantization] = {}
     for name, op in graph.of_type(Input):
@@ -50,10 +50,10 @@ def quantize_xylo(
     reports, diags, v_lsb = [], [], {}
     for name in order:
         op = graph[name]
-        if isinstance(op, Input):
+        if op.IS_INPUT:
             iq = inputs[name]
             builder.add(name, IntInput(shape=op.shape, bits=iq.bits, encoding=iq.encoding, scale=iq.scale))
-        elif isinstance(op, LIF):
+        elif op.IS_NEURON:
             plan = plans[name]
             syn_names, exps, bits_used, rmse = [], {}, {}, {}
             for sname, w_eff in plan.weights.items():
@@ -69,7 +69,7 @@ def quantize_xylo(
             v_lsb[name] = int_op.scale
             reports.append(_report(name, op, plan, int_op, exps, bits_used, rmse, n.v_max))
             diags += plan.diagnostics
-        elif isinstance(op, Output):
+        elif op.IS_OUTPUT:
             src = graph.predecessors(name)[0]
             unit = v_lsb[src] if op.readout.startswith("v_") else 1.0
             builder.add(name, dataclasses.replace(op, scale=op.scale * unit), [src])
@@ -148,7 +148,7 @@ def _refusals(name: str, op: LIF, graph: Graph, decay_bits: int) -> list[Diagnos
         return Diagnostic("error", "QNT031", f"Xylo's neuron has no {what}", node=name, hint=hint)
 
     pool = graph.predecessors(name)[0]
-    if name == f"{pool}.or" and not isinstance(graph[pool], Dense):  # importers' OR neurons of spike max pooling
+    if name == f"{pool}.or" and graph[pool].is_conv:  # importers' OR neurons of spike max pooling
         hint = "pool with nn.Linear layers only: Xylo has no pooling"
         text = f"{pool} (max pooling of spikes) needs a pooling window and a layer of OR neurons behind it"
         return [
@@ -187,7 +187,7 @@ def _refusals(name: str, op: LIF, graph: Graph, decay_bits: int) -> list[Diagnos
             )
         )
     for sname in graph.predecessors(name):
-        if not isinstance(graph[sname], Dense):
+        if graph[sname].is_conv:  # not a weight matrix
             problems.append(
                 Diagnostic(
                     "error",
