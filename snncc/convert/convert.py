@@ -191,7 +191,7 @@ class _Snn:
                 continue  # a residual sum is done by the neuron layer reading it
             op = self._lif(node.name) if isinstance(node.layer, Relu) else node.layer
             last = (builder.add(node.name, op, self.ann.summands(node.inputs)), op)
-            if isinstance(op, LIF):
+            if op.IS_NEURON:
                 spiking.append(last)
         if probes:
             for name, op in spiking:

@@ -60,11 +60,11 @@ class GraphModule(nn.Module):
         self.biases = nn.ParameterDict()
         self.key = {name: name.replace(".", "/") for name, _ in graph}  # ParameterDict keys cannot hold '.'
         for name, op in graph:
-            if isinstance(op, (Dense, Conv2d)):
+            if op.IS_SYNAPSE:
                 w = nn.Parameter(torch.tensor(op.weight.array, dtype=torch.float32))
                 w.requires_grad_(not structural(op))
                 self.weights[self.key[name]] = w
-            elif isinstance(op, LIF):
+            elif op.IS_NEURON:
                 bias = np.broadcast_to(op.bias.array if op.bias is not None else 0.0, op.shape)
                 b = nn.Parameter(torch.tensor(np.array(bias), dtype=torch.float32))
                 b.requires_grad_(not self._fed_structurally(name))
@@ -72,7 +72,7 @@ class GraphModule(nn.Module):
 
     def _fed_structurally(self, layer: str) -> bool:
         preds = [self.graph[p] for p in self.graph.predecessors(layer)]
-        return all(isinstance(p, (Dense, Conv2d)) and structural(p) for p in preds)
+        return all(p.IS_SYNAPSE and structural(p) for p in preds)
 
     def forward(self, x: torch.Tensor, grid: dict[str, dict[str, torch.Tensor]] | None = None) -> torch.Tensor:
         """``x``: (batch, *input shape) or (batch, T, *input shape).  ``grid``: layer -> the integer
@@ -88,9 +88,9 @@ class GraphModule(nn.Module):
             values: dict[str, torch.Tensor] = {}
             for name in self.order:
                 op = g[name]
-                if isinstance(op, Input):
+                if op.IS_INPUT:
                     values[name] = x[:, t] if per_step else x
-                elif isinstance(op, (Dense, Conv2d)):
+                elif op.IS_SYNAPSE:
                     src = g.predecessors(name)[0]
                     if g.is_recurrent(src, name):
                         inp = out_prev.get(src)
@@ -99,7 +99,7 @@ class GraphModule(nn.Module):
                     else:
                         inp = values[src]
                     values[name] = self._synapse(name, op, inp, grid.get(name, {}))
-                elif isinstance(op, LIF):
+                elif op.IS_NEURON:
                     total = sum(values[p] for p in g.predecessors(name) if p in values)
                     total = total.reshape(batch, *op.shape)
                     s, state[name] = self._neuron(name, op, total, state.get(name), grid.get(name, {}))
@@ -118,7 +118,7 @@ class GraphModule(nn.Module):
 
     def _synapse(self, name: str, op: Dense | Conv2d, x: torch.Tensor, grid: dict[str, torch.Tensor]) -> torch.Tensor:
         w = _straight_through(self.weights[self.key[name]], grid.get("weight"))
-        if isinstance(op, Dense):
+        if not op.is_conv:
             return x.reshape(x.shape[0], -1) @ w.T
         return torch.nn.functional.conv2d(x, w, None, op.stride, op.padding, op.dilation, op.groups)
 
@@ -149,10 +149,10 @@ class GraphModule(nn.Module):
         changes = {}
         for name, op in self.graph:
             on_grid = grid.get(name, {})
-            if isinstance(op, (Dense, Conv2d)):
+            if op.IS_SYNAPSE:
                 w = on_grid.get("weight", self.weights[self.key[name]].detach().double().numpy())
                 changes[name] = dataclasses.replace(op, weight=Const(np.asarray(w, dtype=np.float64)))
-            elif isinstance(op, LIF):
+            elif op.IS_NEURON:
                 b = on_grid.get("bias", self.biases[self.key[name]].detach().double().numpy())
                 fields = {"bias": Const(np.asarray(b, dtype=np.float64))}
                 for key in ("threshold", "beta", "alpha"):

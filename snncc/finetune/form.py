@@ -4,10 +4,8 @@ canonical graph that fine-tuning trains and quantization takes."""
 
 from __future__ import annotations
 
-import numpy as np
-
 from snncc.errors import FinetuneError
-from snncc.ir import CLIF, LIF, Graph, MaxPool2d
+from snncc.ir import LIF, Graph, MaxPool2d
 from snncc.mapping.drc import APPROXIMATIONS_FOR
 from snncc.passes.approximate import MAXPOOL_AFTER_NEURON
 from snncc.pipeline import Approximate, ApproximateCanonical, Canonicalize, Context, run_pipeline
@@ -17,16 +15,7 @@ from snncc.target import Target
 def needed(graph: Graph, target: Target) -> tuple[str, ...]:
     """The approximations without which ``target`` cannot run ``graph`` (in the order they apply)."""
     names = [MAXPOOL_AFTER_NEURON] if graph.of_type(MaxPool2d) else []
-    features = set()
-    for _, op in graph.of_type(LIF):
-        if op.spiking and op.reset == "subtract" and not isinstance(op, CLIF):
-            features.add("reset_subtract")
-        if op.v_floor is not None:
-            features.add("v_floor")
-        if any(c is not None and np.any(c.array != 0) for c in (op.v_init, op.i_init)):
-            features.add("v_init")
-        if isinstance(op, CLIF):
-            features.add("clif")
+    features = {f for _, op in graph.of_type(LIF) for f in op.neuron_features()}
     for feature in sorted(features - target.neuron_features):
         names.append(APPROXIMATIONS_FOR[feature][0])
     return tuple(names)

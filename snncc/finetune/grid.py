@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from snncc.ir import Graph, IntConv2d, IntDense, IntInput, IntLIF, Numerics
+from snncc.ir import Graph, IntInput, IntLIF, Numerics
 from snncc.passes.calibrate import Calibration
 from snncc.passes.quantize import Quantize, quantize
 
@@ -39,7 +39,7 @@ def on_grid(graph: Graph, settings: Quantize, calibration: Calibration) -> dict[
         }
         for syn in int_graph.predecessors(name):
             sop = int_graph[syn]
-            if isinstance(sop, (IntDense, IntConv2d)):
+            if sop.IS_SYNAPSE:
                 src = int_graph.predecessors(syn)[0]
                 unit = input_unit.get(src, 1.0)
                 values[syn] = {"weight": sop.weight.array * 2.0**sop.weight_exp / (s * unit)}

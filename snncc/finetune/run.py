@@ -21,7 +21,7 @@ import numpy as np
 
 from snncc.data import Dataset, verification_data
 from snncc.errors import FinetuneError
-from snncc.ir import LIF, Const, Conv2d, Dense, Edge, Flatten, Graph, Input, Output, Stage, SumPool2d
+from snncc.ir import LIF, Const, Conv2d, Edge, Flatten, Graph, Input, Output, Stage, SumPool2d
 from snncc.options import CompileOptions
 from snncc.output_dir import atomic_output_dir
 from snncc.passes.approximate import describe
@@ -175,10 +175,10 @@ def _nir_ready(graph: Graph) -> Graph:
         if op.beta != 1.0 or op.alpha != 0.0 or op.bias is None or not op.bias.array.any() or len(preds) != 1:
             continue
         syn = changes.get(preds[0], graph[preds[0]])
-        if not isinstance(syn, (Dense, Conv2d)) or syn.bias is not None:
+        if not syn.IS_SYNAPSE or syn.bias is not None:
             continue
         b = np.broadcast_to(op.bias.array, op.shape) / op.gain
-        per_channel = b.reshape(b.shape[0], -1) if isinstance(syn, Conv2d) else b.reshape(-1, 1)
+        per_channel = b.reshape(b.shape[0], -1) if syn.is_conv else b.reshape(-1, 1)
         if not np.all(per_channel == per_channel[:, :1]):
             continue  # a per-neuron bias a conv's per-channel bias cannot hold
         changes[preds[0]] = dataclasses.replace(syn, bias=Const(per_channel[:, 0].copy()))
@@ -191,7 +191,7 @@ def _flattened(graph: Graph) -> Graph:
     nodes, edges = [], list(graph.edges)
     for name, op in graph.nodes:
         src = graph.predecessors(name)
-        if isinstance(op, Dense) and len(src) == 1 and len(graph[src[0]].shape) > 1:
+        if op.IS_SYNAPSE and not op.is_conv and len(src) == 1 and len(graph[src[0]].shape) > 1:
             flat = f"{name}.flatten"
             nodes.append((flat, Flatten(shape=(int(np.prod(graph[src[0]].shape)),))))
             edges = [Edge(e.src, flat) if e == Edge(src[0], name) else e for e in edges] + [Edge(flat, name)]

@@ -31,7 +31,7 @@ import numpy as np
 
 from snncc.data import Dataset, load_dataset, verification_data
 from snncc.errors import DataError, Diagnostic, ImportFailed, InvalidGraph, ModelLoadError, SnnccError
-from snncc.ir import LIF, Graph, GraphBuilder, GraphMeta, Input, Op, Output, Shape, Stage, verify
+from snncc.ir import Graph, GraphBuilder, GraphMeta, Input, Op, Output, Shape, Stage, verify
 from snncc.ir.graph import recurrent_edges_of
 
 from .hdf5_guard import check_hdf5
@@ -191,7 +191,7 @@ def import_nir(
         except Unsupported as exc:
             problems.append(exc.diagnostic)
             continue
-        if len(src_shapes) > 1 and not isinstance(op, LIF):
+        if len(src_shapes) > 1 and not op.IS_NEURON:
             problems.append(
                 Diagnostic(
                     "error",
@@ -313,7 +313,7 @@ def _input_shape(node: Any, name: str) -> tuple[int, ...]:
 
 
 def _shaped(op: Op, srcs: list[Shape], name: str) -> Op:
-    if isinstance(op, LIF):  # a neuron layer has its (first) input's shape
+    if op.IS_NEURON:  # a neuron layer has its (first) input's shape
         op = dataclasses.replace(op, shape=srcs[0])
     return dataclasses.replace(op, shape=op.infer_shape(srcs, name))
 
@@ -333,7 +333,7 @@ def _add_output(
             f"the Output node reads {len(preds[output])} nodes; snncc reads one", code="IMT212", node=output
         )
     last = preds[output][0]
-    if isinstance(ops[last], Input):
+    if ops[last] is not None and ops[last].IS_INPUT:
         raise ImportFailed("the graph has no layers between its Input and Output", code="IMT212", node=output)
     if readout == "saved":  # snncc's own export: its readout neurons are in the graph already
         op = ops[last]

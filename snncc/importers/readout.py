@@ -9,7 +9,7 @@ and ANN conversion.
 
 from __future__ import annotations
 
-from snncc.ir import LIF, Flatten, GraphBuilder, Op, Output
+from snncc.ir import LIF, GraphBuilder, Op, Output
 
 # what snncc.nn.SNN(readout=...) and --readout name; here, not in snncc.nn, so that the NIR importer
 # needs no torch
@@ -21,10 +21,10 @@ def add_readout(builder: GraphBuilder, chain: list[tuple[str, Op]], readout: str
 
     chain: the (name, op) nodes after the input, in order.  Returns the Output op added.
     """
-    neurons = [i for i, (_, op) in enumerate(chain) if isinstance(op, LIF)]
+    neurons = [i for i, (_, op) in enumerate(chain) if op.IS_NEURON]
     last_name, last_op = chain[-1]
     trailing = chain[neurons[-1] + 1 :] if neurons else chain
-    weighted = [op for _, op in trailing if not isinstance(op, Flatten)]
+    weighted = [op for _, op in trailing if not op.IS_RESHAPE]
     if neurons and not weighted:
         # the body ends in a neuron (a trailing flatten keeps the values in C order)
         name, op = chain[neurons[-1]]

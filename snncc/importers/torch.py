@@ -38,7 +38,7 @@ from torch import nn
 from snncc import nn as snn
 from snncc.errors import Diagnostic, ImportFailed, InvalidGraph
 from snncc.hints import NEURON_CLASSES
-from snncc.ir import LIF, Graph, GraphBuilder, GraphMeta, Input, MaxPool2d, Op, Shape, Stage, SumPool2d, verify
+from snncc.ir import Graph, GraphBuilder, GraphMeta, Input, Op, Shape, Stage, SumPool2d, verify
 
 from . import input_reshape, time_loop
 from .frameworks import Adapted, LayerCall, Walk, framework_of, neuron_classes
@@ -153,7 +153,7 @@ def build_chain(builder: GraphBuilder, walk: Walk, input_shape: Shape) -> list[t
             continue
         if op is None:
             continue
-        if isinstance(op, LIF) and not op.spiking and i != kept[-1]:
+        if op.IS_NEURON and not op.spiking and i != kept[-1]:
             problems.append(
                 Diagnostic(
                     "error",
@@ -166,7 +166,8 @@ def build_chain(builder: GraphBuilder, walk: Walk, input_shape: Shape) -> list[t
         if src is None:  # after a problem upstream: the layers are checked, not built
             continue
         source_op = chain[-1][1] if chain else None
-        if isinstance(op, MaxPool2d) and isinstance(source_op, LIF) and source_op.spiking:
+        spikes = source_op is not None and source_op.IS_NEURON and source_op.spiking
+        if op.IS_POOL and op.window_divisor() is None and spikes:  # max pooling of spikes: an OR of the window
             or_neuron = spike_or(op.shape, source_op)  # window sums, then the neuron making them an OR
             op = SumPool2d(shape=op.shape, kernel=op.kernel, stride=op.stride, padding=op.padding)
             pooled = builder.add(call.name, op, [source_name])

@@ -102,7 +102,7 @@ def convert(call: LayerCall, src: Shape | None) -> Op | None:
 def shaped(op: Op, src: Shape | None, name: str) -> Op:
     if src is None:
         return op
-    if isinstance(op, LIF):  # a neuron layer takes the shape of its input
+    if op.IS_NEURON:  # a neuron layer takes the shape of its input
         op = dataclasses.replace(op, shape=src)
     return dataclasses.replace(op, shape=op.infer_shape([src], name))
 

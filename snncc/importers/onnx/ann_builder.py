@@ -11,7 +11,7 @@ import numpy as np
 
 from snncc.ann import Add, Layer, Node, Relu
 from snncc.errors import Diagnostic, ModelLoadError
-from snncc.ir import Conv2d, Dense, Shape
+from snncc.ir import Shape
 
 PROBE_BATCH = 3  # batch size used to evaluate shape computations (a prime, to tell batch from sample axes)
 
@@ -73,7 +73,7 @@ class AnnBuilder:
         if src not in self.nodes and self.shapes.get(src) is None:
             return None  # a node that failed to convert: reported already
         prev = self.nodes.get(src)
-        if prev is None or not isinstance(prev.layer, (Dense, Conv2d)):
+        if prev is None or not getattr(prev.layer, "IS_SYNAPSE", False):  # Relu, Add: not ops
             raise Unsupported(
                 "IMT102",
                 f"{what} that does not directly follow a Conv, Gemm or MatMul cannot be folded",

@@ -11,7 +11,7 @@ import numpy as np
 
 from snncc.ann import Add, Ann, Node
 from snncc.errors import ImportFailed, InvalidGraph
-from snncc.ir import Conv2d, Dense, Shape
+from snncc.ir import Shape
 
 from .ann_builder import AnnBuilder, Unsupported
 from .load import load_onnx
@@ -85,7 +85,7 @@ def _walk(builder: AnnBuilder) -> Ann:
     _check_output(builder)
     if builder.problems:
         raise ImportFailed(diagnostics=builder.problems)
-    if not any(isinstance(n.layer, (Dense, Conv2d)) for n in builder.nodes.values()):
+    if not any(getattr(n.layer, "IS_SYNAPSE", False) for n in builder.nodes.values()):  # Relu, Add: not ops
         raise ImportFailed("the model has no Conv, Gemm or MatMul layer to convert", code="IMT101")
     reshaped = builder.shapes[input_name]  # the model's own reshape of its input (x.view(-1, 1, 8, 8))
     return Ann(

@@ -141,7 +141,7 @@ def add(builder: AnnBuilder, node: Any, name: str, src: str, shape: Shape | None
     op = prev.layer
     channels = op.weight.shape[0]
     value = builder.consts[other]
-    if isinstance(op, Conv2d):
+    if op.is_conv:
         if value.size not in (1, channels) or (value.ndim >= 2 and value.shape[-2:] != (1, 1)):
             raise Unsupported("IMT102", f"Add of a {value.shape} constant to a conv output is not a per-channel bias")
         value = np.broadcast_to(value.reshape(-1), (channels,))
