@@ -20,7 +20,7 @@ class Pool2d(Op):
 
     def window_divisor(self) -> int | None:
         """What a linear pool divides its window's sum by (a sum pool: 1); None for a max, which is not linear."""
-        return 1
+        return None
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -55,6 +55,9 @@ class SumPool2d(Pool2d):
 
     OP = "sumpool2d"
 
+    def window_divisor(self) -> int | None:
+        return 1
+
 
 @dataclass(frozen=True, kw_only=True)
 class MaxPool2d(Pool2d):
@@ -63,6 +66,3 @@ class MaxPool2d(Pool2d):
     approximation maxpool-as-avgpool (max pooling of spikes is imported as sumpool2d + an OR lif)."""
 
     OP = "maxpool2d"
-
-    def window_divisor(self) -> int | None:
-        return None
