@@ -24,7 +24,8 @@ def pair(value: int | tuple[int, int] | list[int]) -> tuple[int, int]:
 
 @dataclass(frozen=True, kw_only=True)
 class Op:
-    """A node of the graph: parameters only, no behaviour beyond shape inference.
+    """A node of the graph: its parameters, its shape inference, and what the compiler asks of it
+    (roles below; cost and mapping hooks, with defaults here that the ops override).
 
     ``shape`` is the output shape of one sample (no batch or time axis).
     """
