@@ -22,7 +22,9 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 def pytest_addoption(parser):
     parser.addoption(
-        "--regen-golden", action="store_true", help="rewrite tests/golden/cases from the reference simulator"
+        "--regen-golden",
+        action="store_true",
+        help="rewrite tests/golden: cases/ (traces) from the reference simulator, passes/ (the IR after each pass)",
     )
 
 

@@ -15,79 +15,14 @@ from pathlib import Path
 
 import networkx as nx
 import pytest
+from import_graph import graph as _graph
+from import_graph import imports as _imports
+from import_graph import modules as _modules
+from import_graph import named as _named
 
-import snncc
-
-SNNCC = Path(snncc.__file__).parent
 TORCH_IMPORTER = ("snncc.importers.torch", "snncc.importers.torch_walk", "snncc.importers.torch_layers")
 FRAMEWORK_PACKAGES = ("spikingjelly", "snntorch")
 FRAMEWORK_IMPORTERS = ("snncc.importers.spikingjelly", "snncc.importers.snntorch")
-
-
-def _modules() -> dict[str, Path]:
-    found = {}
-    for path in SNNCC.rglob("*.py"):
-        parts = path.relative_to(SNNCC.parent).with_suffix("").parts
-        found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
-    return found
-
-
-def _imports(name: str, path: Path, *, at_import_time: bool = False, type_hints: bool = True) -> set[str]:
-    """The modules ``path``'s import statements name (``from a import b``: a and a.b), absolute.
-
-    at_import_time: only those that run when the module is imported (not in functions, not under
-    ``if TYPE_CHECKING``); type_hints=False: all but those under ``if TYPE_CHECKING``."""
-    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    return _named(path.read_text(), package, at_import_time=at_import_time, type_hints=type_hints)
-
-
-def _named(source: str, package: str, *, at_import_time: bool = False, type_hints: bool = True) -> set[str]:
-    tree = ast.parse(source)
-    hints = set()
-    if not type_hints:
-        hints = {id(n) for st in ast.walk(tree) if _is_type_checking(st) for n in ast.walk(st)}
-    statements = ast.walk(tree) if not at_import_time else _top_level(tree.body)
-    named: set[str] = set()
-    for st in statements:
-        if id(st) in hints:
-            continue
-        if isinstance(st, ast.Import):
-            named |= {a.name for a in st.names}
-        elif isinstance(st, ast.ImportFrom):
-            base = st.module or ""
-            if st.level:
-                parent = package.split(".")[: len(package.split(".")) - st.level + 1]
-                base = ".".join([*parent, *([st.module] if st.module else [])])
-            named |= {base, *(f"{base}.{a.name}" for a in st.names)}
-    return named
-
-
-def _is_type_checking(st: ast.AST) -> bool:
-    return isinstance(st, ast.If) and "TYPE_CHECKING" in ast.unparse(st.test)
-
-
-def _top_level(body: list[ast.stmt]) -> list[ast.stmt]:
-    out = []
-    for st in body:
-        if _is_type_checking(st):
-            continue
-        if isinstance(st, (ast.If, ast.Try)):
-            handlers = [s for h in getattr(st, "handlers", []) for s in h.body]
-            out += _top_level([*st.body, *st.orelse, *handlers, *getattr(st, "finalbody", [])])
-        else:
-            out.append(st)
-    return out
-
-
-def _graph(*, at_import_time: bool, type_hints: bool = True) -> nx.DiGraph:
-    modules = _modules()
-    graph = nx.DiGraph()
-    graph.add_nodes_from(modules)
-    for name, path in modules.items():
-        for target in _imports(name, path, at_import_time=at_import_time, type_hints=type_hints) & set(modules):
-            if target not in (name, "snncc"):
-                graph.add_edge(name, target)
-    return graph
 
 
 def _registers_a_framework(path: Path) -> bool:
