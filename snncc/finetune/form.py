@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from snncc.errors import FinetuneError
+from snncc.families import family_of
 from snncc.ir import CLIF, LIF, Graph, MaxPool2d
 from snncc.mapping.drc import APPROXIMATIONS_FOR
 from snncc.passes.approximate import MAXPOOL_AFTER_NEURON
@@ -34,7 +35,7 @@ def needed(graph: Graph, target: Target) -> tuple[str, ...]:
 
 def trainable_for(target: Target) -> None:
     """FTN002 unless the training loop models the target's integer formats (grid.py: Loihi's)."""
-    if target.numerics.family != "loihi":
+    if not family_of(target.numerics).trainable:
         raise FinetuneError(
             f"finetune trains through Loihi's integer formats (weight mantissas with exponents, 12-bit decays); "
             f"{target.name}'s {target.numerics.family} formats are not modelled in its training loop",
