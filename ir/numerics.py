@@ -54,9 +54,9 @@ class Numerics:
     @property
     def weight_max(self) -> int:
         """Largest stored weight: Lava's pipeline holds 8-bit magnitudes plus sign; Xylo stores int8."""
-        if self.family == "xylo":
-            return (1 << (self.weight_bits - 1)) - 1
-        return (1 << self.weight_bits) - 1
+        from .families import numerics_family  # the families' table holds Numerics defaults
+
+        return numerics_family(self.family).weight_max(self)
 
     @property
     def accumulator_range(self) -> tuple[int, int]:
@@ -77,6 +77,9 @@ class Numerics:
         unknown = set(data) - known
         if unknown:
             raise ValueError(f"unknown numerics fields: {sorted(unknown)}")
+        from .families import numerics_family
+
+        numerics_family(data.get("family", cls.family))  # ValueError naming the families
         return cls(**data)
 
 

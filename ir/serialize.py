@@ -28,6 +28,7 @@ from snncc.errors import InvalidGraph
 from snncc.npz import read_npz
 
 from .const import Const
+from .families import FAMILIES
 from .graph import Edge, Graph, GraphMeta, Stage
 from .numerics import Numerics, out_of_range
 from .op import Op
@@ -88,6 +89,12 @@ def from_json(doc: dict[str, Any], arrays: dict[str, np.ndarray], source: str = 
             outside = out_of_range(m["numerics"])  # weight_bits 80 would overflow the int64 simulation
             if outside:
                 raise InvalidGraph(f"meta.numerics: {outside[0]}", code="GRF064", source=source)
+            if m["numerics"].get("family", Numerics.family) not in FAMILIES:
+                raise InvalidGraph(
+                    f"meta.numerics: unknown family {m['numerics']['family']!r} (families: {', '.join(FAMILIES)})",
+                    code="GRF064",
+                    source=source,
+                )
         meta = GraphMeta(
             stage=Stage(m["stage"]),
             steps=m["steps"],

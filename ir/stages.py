@@ -12,6 +12,7 @@ import numpy as np
 
 from snncc.errors import Diagnostic, InvalidGraph
 
+from .families import FAMILIES
 from .graph import Graph, Stage
 from .numerics import Numerics
 from .op import Op, Shape
@@ -208,6 +209,11 @@ def _check_integer(graph: Graph) -> list[Diagnostic]:
     n = graph.meta.numerics
     if n is None:
         return [Diagnostic("error", "GRF050", "integer graph has no numerics in its metadata")]
+    family = FAMILIES.get(n.family)
+    if family is None:
+        return [
+            Diagnostic("error", "GRF054", f"unknown numerics family {n.family!r} (families: {', '.join(FAMILIES)})")
+        ]
     diags = []
     for name, op in graph.nodes:
         for field, const in op.consts().items():
@@ -227,19 +233,7 @@ def _check_integer(graph: Graph) -> list[Diagnostic]:
             diags += _check_payload(graph, name, op)
         elif isinstance(op, IntInput) and not 1 <= op.bits <= 31:
             diags.append(Diagnostic("error", "GRF052", f"input width {op.bits} bits is outside 1..31", node=name))
-        if isinstance(op, IntInput) and (op.encoding == "events") != (n.family == "xylo"):
-            diags.append(
-                Diagnostic("error", "GRF054", f"{op.encoding} input does not exist in the {n.family} family", node=name)
-            )
-        if isinstance(op, (IntLIF, IntConv2d)) and n.family == "xylo":
-            diags.append(
-                Diagnostic(
-                    "error",
-                    "GRF054",
-                    f"{op.OP} does not exist in the xylo family: Xylo runs int_dense into int_xylo_lif",
-                    node=name,
-                )
-            )
+        diags += family.check_op(name, op, n)
     return diags + _check_split_parts(graph)
 
 
@@ -310,10 +304,6 @@ def _check_payload(graph: Graph, name: str, op: IntPartialSum) -> list[Diagnosti
 
 def _check_int_xylo_lif(name: str, op: IntXyloLIF, n: Numerics) -> list[Diagnostic]:
     diags = []
-    if n.family != "xylo":
-        diags.append(
-            Diagnostic("error", "GRF054", f"int_xylo_lif needs numerics family xylo, not {n.family!r}", node=name)
-        )
     dash_max = (1 << n.decay_bits) - 1
     diags += _range(name, "dash_syn", np.array(op.dash_syn), 0, dash_max)
     diags += _range(name, "dash_mem", np.array(op.dash_mem), 0, dash_max)

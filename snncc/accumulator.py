@@ -15,6 +15,7 @@ import numpy as np
 
 from snncc.backends.refsim.arith import effective_weights
 from snncc.ir import Graph, IntLIF, Numerics
+from snncc.ir.families import numerics_family
 from snncc.text import markdown_cell as md
 
 # how the user reads the width: Loihi 1's documents give it on q0 = a·2^act_shift
@@ -46,7 +47,7 @@ def accumulator_report(graph: Graph, sourced: dict[str, Any], quantized: dict[st
     """report.json's "accumulator": the target's accumulator and, per int_lif layer, its worst case, whether it
     is proved inside, the calibrated peak (a fraction of the limit) and the overflows counted in the run."""
     n: Numerics = graph.meta.numerics  # type: ignore[assignment]
-    if n.family != "loihi":  # Xylo adds each weight into Isyn, which saturates (its state_bits)
+    if not numerics_family(n.family).accumulator:  # Xylo adds each weight into Isyn, which saturates (its state_bits)
         return None
     lo, hi = n.accumulator_range
     layers = {}

@@ -15,7 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from snncc.families import family_of
 from snncc.ir import Graph, IntConv2d, IntDense, IntLIF
+from snncc.ir.families import numerics_family
 from snncc.text import markdown_cell as md
 
 LAVA_SEMANTICS = "the reference backend with Lava's int32 accumulator (Lava never applies the chip's bound)"
@@ -28,7 +30,7 @@ def reference_for(backend: str, graph: Graph) -> tuple[Graph, str]:
     n = graph.meta.numerics
     if backend == "lava" and n is not None and n.lava_semantics() != n:
         return graph.with_meta(numerics=n.lava_semantics()), LAVA_SEMANTICS
-    if n is None or n.family != "loihi":
+    if n is None or not numerics_family(n.family).accumulator:
         return graph, "the reference backend"
     return graph, TARGET_SEMANTICS.format(bits=n.accumulator_bits, overflow=n.accumulator_overflow)
 
@@ -67,7 +69,8 @@ def known_difference(graph: Graph, mismatch: tuple, ref_u: dict[str, np.ndarray]
 def fidelity_report(target_name: str, graph: Graph, backends: tuple[str, ...], lava: dict | None, stats: dict):
     """report.json's "fidelity": per oracle what this run checked, per known difference its count here."""
     n = graph.meta.numerics
-    loihi1 = n is not None and n.family == "loihi" and (n.accumulator_bits, n.accumulator_overflow) == (16, "wrap")
+    plugin = family_of(n) if n is not None else None
+    loihi1 = plugin is not None and plugin.models_loihi1(n)
     oracles: dict[str, dict[str, Any]] = {}
 
     def ran(name: str) -> dict[str, Any] | None:
@@ -85,7 +88,7 @@ def fidelity_report(target_name: str, graph: Graph, backends: tuple[str, ...], l
     if "xylosim" in backends:
         oracles["XyloSim (rockpool 3.1.0)"] = _oracle_row(ran("xylosim"), "xylosim")
     differences: dict[str, dict[str, Any]] = {}
-    if n is not None and n.family == "loihi":
+    if plugin is not None and plugin.lava_differences:
         overflows = sum(s.acc_overflows for s in stats.values())
         differences["dendritic accumulator overflow"] = {
             "count": overflows,

@@ -14,21 +14,12 @@ from __future__ import annotations
 
 import json
 
+from snncc import families
 from snncc.ir import Graph
 from snncc.passes.maxpool_forms import UNPOOLED
 
 # graph note: JSON {layer: "package.Class"} of the neuron layers another framework's modules made
 NEURON_CLASSES = "neuron_classes"
-
-# Xylo's only exact snntorch form: a current decay Xylo has, no leak-made initial potential
-SNNTORCH_XYLO = (
-    "snntorch.Synaptic(alpha=1 - 2**-k, beta=1.0) with the default reset_mechanism='subtract' "
-    "(k = 1..15; nn.Linear layers, bias=False)"
-)
-NO_SPIKINGJELLY_XYLO = (
-    "no spikingjelly neuron snncc imports reaches Xylo, whose neurons integrate a decaying synaptic "
-    "current; train the model in snntorch as " + SNNTORCH_XYLO + ", or deploy on loihi or loihi2"
-)
 
 
 def origin(graph: Graph, layer: str) -> str | None:
@@ -53,30 +44,31 @@ def framework_fix(graph: Graph, layer: str, feature: str, target: str, family: s
     if made_by is None:
         return None
     framework, _, cls = made_by.partition(".")
-    xylo = family == "xylo"
+    plugin = families.family(family)
     if framework == "snntorch":
-        return _snntorch(cls, feature, target, xylo, reset)
+        return _snntorch(cls, feature, target, plugin.snntorch_form, reset)
     if framework == "spikingjelly":
-        return _spikingjelly(feature, target, xylo)
+        return _spikingjelly(feature, target, plugin.spikingjelly_refusal)
     return None
 
 
-def _snntorch(cls: str, feature: str, target: str, xylo: bool, reset: str) -> str:
+def _snntorch(cls: str, feature: str, target: str, only_form: str | None, reset: str) -> str:
+    """only_form: the one snntorch form the family runs exactly (Xylo's), else None."""
     if feature in ("v_init", "i_init") and (reset == "zero" or feature == "i_init"):
         return (
             f"snncc made this initial state from the bias of the layer feeding snntorch {cls}'s decaying current "
             f"(its resting current); train that layer with bias=False"
-            + (f", and {target} runs exactly only {SNNTORCH_XYLO}" if xylo else "")
+            + (f", and {target} runs exactly only {only_form}" if only_form else "")
         )
     zero = "reset_mechanism='zero'" + ("" if cls == "Leaky" else ", reset_delay=False")
-    if xylo:  # --approximate drop-initial-potential is no way out: the leak's bias θ(1/β − 1)(1 − β) stays
+    if only_form:  # --approximate drop-initial-potential is no way out: the leak's bias θ(1/β − 1)(1 − β) stays
         made = (
             f"snncc made this initial potential θ(1/β − 1) from the one-step delay of snntorch {cls}'s subtract "
             "reset with beta < 1; "
             if feature == "v_init"
             else ""
         )
-        return f"{made}{target} runs exactly only {SNNTORCH_XYLO}"
+        return f"{made}{target} runs exactly only {only_form}"
     if feature in ("reset_subtract", "v_init"):
         made = (
             "snncc made this initial potential θ(1/β − 1) from the one-step delay of snntorch's subtract reset"
@@ -87,9 +79,9 @@ def _snntorch(cls: str, feature: str, target: str, xylo: bool, reset: str) -> st
     return f"train the {cls} with the settings loihi2 lists (see docs/models.md: which forms deploy where)"
 
 
-def _spikingjelly(feature: str, target: str, xylo: bool) -> str:
-    if xylo:
-        return NO_SPIKINGJELLY_XYLO
+def _spikingjelly(feature: str, target: str, refusal: str | None) -> str:
+    if refusal:  # the family runs no spikingjelly neuron
+        return refusal
     if feature in ("reset_subtract", "v_init"):
         return f"{target} resets to zero: train with v_reset=0.0 (spikingjelly's default hard reset)"
     return "train with spikingjelly's defaults (v_reset=0.0, decay_input=True)"

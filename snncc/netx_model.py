@@ -13,6 +13,7 @@ from pathlib import Path
 
 from snncc.data import Dataset, verification_data
 from snncc.errors import MappingError
+from snncc.families import family_of
 from snncc.ir import Graph, IntInput
 from snncc.options import CompileOptions
 from snncc.passes.quantize import InputQuantization, QuantizationReport
@@ -43,7 +44,7 @@ def import_netx_model(path: Path, options: CompileOptions) -> tuple[Dataset, Gra
 
 def check_target(graph: Graph, target: Target) -> None:
     """A netx network runs on the Loihi family's LIF: its numerics are the file's, not the target's."""
-    if target.numerics.family != graph.meta.numerics.family:
+    if family_of(target.numerics) is not family_of(graph.meta.numerics):
         raise MappingError(
             f"a netx network runs Lava's Loihi LIF; {target.name} is a {target.numerics.family} chip",
             code="MAP051",

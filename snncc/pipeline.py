@@ -26,9 +26,9 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 
 from snncc.errors import DataError, Diagnostic, MappingError, QuantizationError
+from snncc.families import family_of
 from snncc.ir import Graph, Numerics, Stage, verify
 from snncc.ir.printer import print_graph
-from snncc.mapping.xylo import pool_problems
 from snncc.options import CompileOptions
 from snncc.passes.align_depths import align_depths
 from snncc.passes.approximate import AFTER_CANONICALIZE, approximate
@@ -171,7 +171,7 @@ class QuantizeToTarget:
         try:
             int_graph, ctx.quantization = quantize(graph, settings, ctx.calibration)
         except QuantizationError as err:  # also what the core could not hold: every blocker in one run
-            more = pool_problems(graph, target.xylo) if target.xylo is not None else []
+            more = family_of(target.numerics).capacity_problems(graph, target)
             if not more:
                 raise
             raise QuantizationError(diagnostics=[*err.diagnostics, *more]) from err

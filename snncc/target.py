@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from snncc.ir import Numerics
 
@@ -61,18 +61,6 @@ class TimingModel:
 
 
 @dataclass(frozen=True)
-class XyloPools:
-    """A Xylo SNN core: fixed pools of input channels, hidden and output neurons, and per-step event caps."""
-
-    input_channels: Sourced
-    hidden_neurons: Sourced
-    output_neurons: Sourced
-    max_input_events: Sourced  # events one input channel delivers per step
-    max_hidden_spikes: Sourced  # spikes a hidden neuron emits per step
-    max_output_spikes: Sourced
-
-
-@dataclass(frozen=True)
 class Target:
     name: str  # what users type: --target loihi
     title: str
@@ -89,7 +77,9 @@ class Target:
     energy: EnergyModel
     notes: str = ""
     timing: TimingModel | None = None  # optional: the report then gives time per step and per sample
-    xylo: XyloPools | None = None  # numerics family "xylo" only
+    # what the section only its numerics family has says (snncc/families: Family.section), as the
+    # family's plug-in builds it: XyloPools for xylo's neuron pools; None for a family without one
+    family_part: Any = None
     # the sources of numerics.accumulator_bits and accumulator_overflow, as ("bits" | "overflow", Sourced)
     # pairs (Target stays hashable); read from the file's numerics entries
     accumulator: tuple[tuple[str, Sourced], ...] = ()

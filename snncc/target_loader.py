@@ -17,9 +17,10 @@ import jsonschema
 import yaml
 
 from snncc.errors import Diagnostic, TargetSpecError
+from snncc.families import FAMILIES, family, family_of
 from snncc.ir import Numerics
 from snncc.ir.numerics import NUMERICS_RANGES
-from snncc.target import CoreLimits, EnergyModel, Sourced, Target, TimingModel, XyloPools
+from snncc.target import CoreLimits, EnergyModel, Sourced, Target, TimingModel
 from snncc.text import escape_controls
 
 # a folder on disk: pip installs packages unzipped (and the editable install maps it to targets/)
@@ -127,22 +128,12 @@ def _load_file(path: Path) -> Target:
         )
     _check_ranges(data, source)
     target = _build(data, path)
-    _check_semantics(target, source)
+    _check_semantics(target, data, source)
     return target
 
 
 NUMERIC_RANGES = NUMERICS_RANGES  # ir/numerics.py: also bounds a graph.json's numerics
 RESOURCE_MAX = 2**40  # per-core limits, chips, cores: far above any chip, far below overflow
-# a Xylo-like core's pools: the dense matrices are hidden x hidden, so 65,536 already means 4 GiB;
-# spikes per step are the IR's 5-bit counters (ir/stages.py checks max_spikes within 1..31)
-XYLO_RANGES: dict[str, tuple[int, int]] = {
-    "input_channels": (1, 1 << 16),
-    "hidden_neurons": (1, 1 << 16),
-    "output_neurons": (1, 1 << 16),
-    "max_input_events": (1, 1 << 16),
-    "max_hidden_spikes": (1, 31),
-    "max_output_spikes": (1, 31),
-}
 MESH_MAX = 4096
 ENERGY_MAX_PJ = 1e9  # a millijoule per event
 STATIC_MAX_W = 1e6
@@ -161,9 +152,11 @@ def _check_ranges(data: dict[str, Any], source: str) -> None:
         ("resources.mesh.rows", res["mesh"]["rows"], 1, MESH_MAX),
         *((f"resources.per_core.{k}", v["value"], 1, RESOURCE_MAX) for k, v in res["per_core"].items()),
         *(
-            (f"xylo.{k}", data["xylo"][k]["value"], lo, hi)
-            for k, (lo, hi) in XYLO_RANGES.items()
-            if k in data.get("xylo", {})
+            (f"{f.section}.{k}", data[f.section][k]["value"], lo, hi)
+            for f in FAMILIES.values()
+            if f.section in data
+            for k, (lo, hi) in f.section_ranges.items()
+            if k in data[f.section]
         ),
         *(
             (f"energy.{k}", v["value"], 0, STATIC_MAX_W if k == "static_w" else ENERGY_MAX_PJ)
@@ -199,6 +192,7 @@ def _sourced(entry: dict[str, Any]) -> Sourced:
 def _build(data: dict[str, Any], path: Path) -> Target:
     n = data["numerics"]
     numerics = Numerics(family=n["family"], **{k: v["value"] for k, v in n.items() if k != "family"})
+    fam = family(n["family"])
     res = data["resources"]
     pc = res["per_core"]
     energy = {k: _sourced(v) for k, v in data["energy"].items()}
@@ -218,12 +212,12 @@ def _build(data: dict[str, Any], path: Path) -> Target:
         energy=EnergyModel(**energy),
         notes=data.get("notes", ""),
         timing=TimingModel(**{k: _sourced(v) for k, v in data["timing"].items()}) if "timing" in data else None,
-        xylo=XyloPools(**{k: _sourced(v) for k, v in data["xylo"].items()}) if "xylo" in data else None,
+        family_part=fam.target_part(data[fam.section]) if fam.section in data else None,
         accumulator=tuple((k, _sourced(n[f"accumulator_{k}"])) for k in ("bits", "overflow")),
     )
 
 
-def _check_semantics(t: Target, source: str) -> None:
+def _check_semantics(t: Target, data: dict[str, Any], source: str) -> None:
     n = t.numerics
     problems = []
     if n.weight_exp_min > n.weight_exp_max:
@@ -232,8 +226,11 @@ def _check_semantics(t: Target, source: str) -> None:
         problems.append("numerics: bias_exp_min exceeds bias_exp_max")
     if not n.vth_bits + n.vth_shift <= n.state_bits:
         problems.append("numerics: vth_bits + vth_shift must fit state_bits")
-    if (n.family == "xylo") != (t.xylo is not None):
-        problems.append("xylo: the neuron pools are given exactly when numerics.family is xylo")
+    problems += [
+        f"{f.section}: {f.section_what} are given exactly when numerics.family is {f.name}"
+        for f in FAMILIES.values()
+        if f.section is not None and (f.section in data) != (f is family_of(n))
+    ]
     if t.mesh[0] * t.mesh[1] < int(t.cores_per_chip):
         problems.append("resources.mesh: columns x rows is smaller than cores_per_chip")
     if problems:

@@ -12,6 +12,7 @@ interpreter (backends/interpreter.py): this module supplies the Loihi dialect, x
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from typing import ClassVar
 
@@ -19,7 +20,7 @@ import numpy as np
 
 from snncc.backends.base import Record, Trace
 from snncc.backends.int_inputs import check_int_inputs, input_events, is_per_step
-from snncc.backends.interpreter import EVENT_COUNTERS, Layer, NeuronStep, interpret
+from snncc.backends.interpreter import EVENT_COUNTERS, Dialect, Layer, NeuronStep, interpret
 from snncc.errors import Diagnostic, InvalidGraph
 from snncc.ir import Graph, IntConv2d, IntDense, IntInput, IntLIF, IntPartialSum, Numerics, Stage, verify
 
@@ -50,10 +51,7 @@ class RefSim:
         values = check_int_inputs(graph, inputs, narrow=True)
         batch = len(next(iter(values.values())))
         constant = {k for k, v in values.items() if not is_per_step(graph[k], v)}
-        if graph.meta.numerics.family == "xylo":
-            dialect = XyloDialect(graph)  # numpy only
-        else:
-            dialect = LoihiDialect(graph, _device(self.device))
+        dialect = DIALECTS[graph.meta.numerics.family](graph, self.device)
         time_major = {k: _time_major(graph[k], v) for k, v in values.items()}
         trace = interpret(graph, dialect, time_major, constant, batch, record)
         return replace(
@@ -61,6 +59,13 @@ class RefSim:
             input_events={k: input_events(graph[k], v, steps) for k, v in values.items()},
             wall_seconds=time.perf_counter() - start,
         )
+
+
+# the arithmetic of each numerics family (ir/families.py): a new family adds its dialect here
+DIALECTS: dict[str, Callable[[Graph, str | None], Dialect]] = {
+    "loihi": lambda graph, device: LoihiDialect(graph, _device(device)),
+    "xylo": lambda graph, _device: XyloDialect(graph),  # numpy only
+}
 
 
 def _time_major(op: IntInput, x: np.ndarray) -> np.ndarray:

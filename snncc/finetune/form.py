@@ -5,6 +5,7 @@ canonical graph that fine-tuning trains and quantization takes."""
 from __future__ import annotations
 
 from snncc.errors import FinetuneError
+from snncc.families import family_of
 from snncc.ir import LIF, Graph, MaxPool2d
 from snncc.mapping.drc import APPROXIMATIONS_FOR
 from snncc.passes.approximate import MAXPOOL_AFTER_NEURON
@@ -23,7 +24,7 @@ def needed(graph: Graph, target: Target) -> tuple[str, ...]:
 
 def trainable_for(target: Target) -> None:
     """FTN002 unless the training loop models the target's integer formats (grid.py: Loihi's)."""
-    if target.numerics.family != "loihi":
+    if not family_of(target.numerics).trainable:
         raise FinetuneError(
             f"finetune trains through Loihi's integer formats (weight mantissas with exponents, 12-bit decays); "
             f"{target.name}'s {target.numerics.family} formats are not modelled in its training loop",

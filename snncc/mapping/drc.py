@@ -7,6 +7,7 @@ from collections.abc import Callable
 import numpy as np
 
 from snncc.errors import Diagnostic
+from snncc.families import family_of
 from snncc.hints import framework_fix
 from snncc.ir import Graph, IntInput, IntLIF
 from snncc.target import Target
@@ -168,10 +169,4 @@ RULES: tuple[Rule, ...] = (
 
 
 def check_design_rules(graph: Graph, target: Target) -> list[Diagnostic]:
-    if target.numerics.family == "xylo":
-        from .xylo import core_fits
-
-        rules: tuple[Rule, ...] = (input_encoding_supported, core_fits, limits_are_confirmed)
-    else:
-        rules = RULES
-    return [d for rule in rules for d in rule(graph, target)]
+    return [d for rule in family_of(target.numerics).design_rules() for d in rule(graph, target)]

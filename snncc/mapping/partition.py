@@ -22,6 +22,7 @@ from collections.abc import Callable
 import numpy as np
 
 from snncc.errors import Diagnostic, MappingError
+from snncc.families import family_of
 from snncc.ir import Graph, IntLIF
 from snncc.target import Target
 
@@ -50,10 +51,11 @@ def _partition(graph: Graph, target: Target, firing_rates: dict[str, np.ndarray]
     errors = [d for d in check_design_rules(graph, target) if d.severity == "error"]
     if errors:
         raise MappingError(diagnostics=errors)
-    if target.numerics.family == "xylo":  # fixed neuron pools on one core, not a mesh of cores
-        from .xylo import place_xylo
+    return family_of(target.numerics).place(graph, target, firing_rates)
 
-        return place_xylo(graph, target)
+
+def place_on_mesh(graph: Graph, target: Target, firing_rates: dict[str, np.ndarray] | None) -> Placement:
+    """The Loihi family's placer: layers cut into blocks, packed onto a mesh of cores (the module's steps)."""
     # output axons depend on where the next layer lands, so they are estimated per neuron (one per
     # destination core) and the estimate raised for layers whose cores end up over the limit
     destinations = {layer: 1 if consumers(graph, layer) else 0 for layer, _ in neuron_layers(graph)}

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from snncc.errors import Diagnostic, MappingError
+from snncc.families.xylo import XyloPools, is_xylo
 from snncc.ir import Graph, IntDense, IntInput, IntXyloLIF, Output, Stage, verify
-from snncc.target import Target, XyloPools
+from snncc.target import Target
 
 from .connectivity import full_box
 from .placement import Core, CoreUsage, LayerSplit, Piece, Placement
@@ -38,7 +39,7 @@ class XyloLayout:
 
 def place_xylo(graph: Graph, target: Target) -> Placement:
     """The one-core placement of a xylo graph, or MappingError naming what one core cannot hold."""
-    layout = xylo_layout(graph, target.xylo)
+    layout = xylo_layout(graph, target.family_part)
     layers = dict(graph.of_type(IntXyloLIF))
     neurons = sum(int(np.prod(op.shape)) for op in layers.values())
     synapses = sum(int(np.count_nonzero(op.weight.array)) for _, op in graph.of_type(IntDense))
@@ -49,7 +50,7 @@ def place_xylo(graph: Graph, target: Target) -> Placement:
         fan_out_axons=layout.w_out.shape[1],
     )
     pieces = tuple(Piece(n, full_box(op.shape)) for n, op in layers.items())
-    pools = target.xylo
+    pools = target.family_part
     splits = tuple(
         LayerSplit(
             n,
@@ -66,7 +67,7 @@ def place_xylo(graph: Graph, target: Target) -> Placement:
 def core_fits(graph: Graph, target: Target) -> list[Diagnostic]:
     """Design rule of the xylo family: the graph has the shape and the sizes one core runs."""
     try:
-        xylo_layout(graph, target.xylo)
+        xylo_layout(graph, target.family_part)
     except MappingError as err:
         return list(err.diagnostics)
     return []
@@ -109,7 +110,7 @@ def xylo_layout(graph: Graph, pools: XyloPools | None = None) -> XyloLayout:
     if pools is None:
         from snncc.target import load_target
 
-        pools = load_target("xylo").xylo
+        pools = load_target("xylo").family_part
     max_channels, max_hidden, max_outputs = (
         int(pools.input_channels),
         int(pools.hidden_neurons),
@@ -117,7 +118,7 @@ def xylo_layout(graph: Graph, pools: XyloPools | None = None) -> XyloLayout:
     )
     hidden_spikes, output_spikes = int(pools.max_hidden_spikes), int(pools.max_output_spikes)
     verify(graph, Stage.INTEGER)
-    if graph.meta.numerics.family != "xylo":
+    if not is_xylo(graph.meta.numerics):
         raise _refuse(f"a Xylo core runs the xylo numerics family, not {graph.meta.numerics.family!r}")
     inputs = graph.of_type(IntInput)
     if len(inputs) != 1:

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from snncc.errors import Diagnostic, QuantizationError
+from snncc.families import family_of
 from snncc.ir import (
     CLIF,
     LIF,
@@ -116,10 +117,13 @@ def quantize(
     graph: Graph, options: Quantize, calibration: Calibration | None = None
 ) -> tuple[Graph, QuantizationReport]:
     """Return the integer graph and what quantization changed; raises QuantizationError if it cannot."""
-    if options.numerics.family == "xylo":
-        from .quantize_xylo import quantize_xylo
+    return family_of(options.numerics).quantize(graph, options, calibration)
 
-        return quantize_xylo(graph, options, calibration)
+
+def quantize_loihi(
+    graph: Graph, options: Quantize, calibration: Calibration | None = None
+) -> tuple[Graph, QuantizationReport]:
+    """The Loihi family's quantizer: mantissas with exponents in Lava's formats."""
     n = options.numerics
     builder = GraphBuilder()
     inputs: dict[str, InputQuantization] = {}

@@ -10,14 +10,18 @@ import json
 
 import pytest
 
+from snncc.families import FAMILIES
 from snncc.ir import Numerics
+from snncc.ir.families import FAMILIES as IR_FAMILIES
 from snncc.target import CoreLimits, EnergyModel, Target
 from snncc.target_loader import SCHEMA_PATH
 
 SCHEMA = json.loads(SCHEMA_PATH.read_text())
 RESOURCES = SCHEMA["properties"]["resources"]
 FILE_ONLY = {"schema", "resources"}  # the format tag, and the grouping of Target's resource fields
-NOT_IN_FILE = {"path", "accumulator"}  # where the Target was loaded from; the sources of two numerics entries
+# where the Target was loaded from; the sources of two numerics entries; what a family's own section holds
+NOT_IN_FILE = {"path", "accumulator", "family_part"}
+SECTIONS = {f.section: f for f in FAMILIES.values() if f.section is not None}  # each family's part of the schema
 
 
 def _field_names(cls: type) -> set[str]:
@@ -65,6 +69,20 @@ def test_numerics_in_a_target_file_are_complete():
 
 
 def test_target_fields_are_the_top_level_and_resource_entries():
-    described = (set(SCHEMA["properties"]) - FILE_ONLY) | set(RESOURCES["properties"]) | NOT_IN_FILE
+    described = (set(SCHEMA["properties"]) - FILE_ONLY - set(SECTIONS)) | set(RESOURCES["properties"]) | NOT_IN_FILE
     assert not (problems := _compare(Target, described, "top level or resources")), "; ".join(problems)
     assert set(SCHEMA["required"]) - FILE_ONLY == _required_fields(Target) - NOT_IN_FILE - set(RESOURCES["properties"])
+
+
+def test_the_schema_names_the_registered_families():
+    """numerics.family's enum is the plug-ins' names: a family the schema admits has a plug-in on both sides."""
+    assert set(SCHEMA["properties"]["numerics"]["properties"]["family"]["enum"]) == set(FAMILIES) == set(IR_FAMILIES)
+
+
+@pytest.mark.parametrize("section", sorted(SECTIONS))
+def test_a_family_section_has_the_fields_of_its_dataclass(section):
+    family = SECTIONS[section]
+    schema = SCHEMA["properties"][section]
+    assert not (problems := _compare(family.section_type, set(schema["properties"]), section)), "; ".join(problems)
+    assert set(schema["required"]) == _required_fields(family.section_type)
+    assert set(family.section_ranges) <= set(schema["properties"])

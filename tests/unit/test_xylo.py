@@ -42,8 +42,16 @@ def xylo_lif(n=1, **kw) -> IntXyloLIF:
 def test_target_file_restates_the_ir_numerics_with_sources():
     t = load_target("xylo")
     assert t.numerics == XYLO
-    assert (int(t.xylo.input_channels), int(t.xylo.hidden_neurons), int(t.xylo.output_neurons)) == (16, 1000, 8)
-    assert (int(t.xylo.max_hidden_spikes), int(t.xylo.max_output_spikes), int(t.xylo.max_input_events)) == (31, 1, 15)
+    assert (
+        int(t.family_part.input_channels),
+        int(t.family_part.hidden_neurons),
+        int(t.family_part.output_neurons),
+    ) == (16, 1000, 8)
+    assert (
+        int(t.family_part.max_hidden_spikes),
+        int(t.family_part.max_output_spikes),
+        int(t.family_part.max_input_events),
+    ) == (31, 1, 15)
     assert t.input_encodings == ("events",) and "xylosim" in t.backends
     assert t.energy.synop_pj.confidence == "uncertain" and "Bos & Muir" in t.energy.synop_pj.source
     assert XYLO.weight_max == 127 and LOIHI.weight_max == 255  # int8 vs Lava's 8-bit magnitude
