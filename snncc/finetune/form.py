@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from snncc.analyses import Approximated
 from snncc.errors import FinetuneError
 from snncc.ir import CLIF, LIF, Graph, MaxPool2d
 from snncc.mapping.drc import APPROXIMATIONS_FOR
@@ -52,4 +53,4 @@ def deployable(graph: Graph, target: Target) -> tuple[Graph, dict[str, list[str]
     # canonicalization can create initial currents (a synapse bias into a decaying current)
     more = tuple(n for n in needed(canonical, target) if n not in names)
     canonical = run_pipeline(canonical, [ApproximateCanonical((*names, *more))], ctx)
-    return canonical, ctx.approximations
+    return canonical, ctx.get(Approximated).changed
