@@ -22,6 +22,7 @@ from snncc.compile import CompileOptions, preflight
 from snncc.data import Dataset
 from snncc.importers.torch import import_torch
 from snncc.ir import LOIHI, Const, Graph, GraphBuilder, GraphMeta, IntConv2d, IntDense, IntInput, IntLIF, Output, Stage
+from snncc.options import DataOptions
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,7 +32,9 @@ SAME_NUMERICS = {"loihi": "nahuku32"}
 
 
 def _deployed(model: str | Path, target: str, data: Path) -> Graph:
-    return preflight(Path(model), CompileOptions(target=SAME_NUMERICS.get(target, target), data=data)).int_graph
+    return preflight(
+        Path(model), CompileOptions(target=SAME_NUMERICS.get(target, target), data=DataOptions(file=data))
+    ).int_graph
 
 
 def digits(target: str) -> Graph:

@@ -74,11 +74,11 @@ def measure(model: Path, options: dict, train: Path, test: Path) -> dict[str, tu
     from snncc.compile import compile_model, import_model
     from snncc.data import dataset_from_arrays, load_dataset
     from snncc.ir import Input, Output
-    from snncc.options import CompileOptions
+    from snncc.options import CompileOptions, QuantizationOptions, VerificationOptions
     from snncc.passes import maxpool_forms as mf
     from snncc.verify import predict
 
-    _, graph = import_model(model, CompileOptions(data=train, **options))
+    _, graph = import_model(model, CompileOptions.of(data=train, **options))
     shape = graph.of_type(Input)[0][1].shape
     tr, te = load_dataset(train), load_dataset(test)
     x_cal = tr.x[:256].reshape(256, *shape)
@@ -101,7 +101,11 @@ def measure(model: Path, options: dict, train: Path, test: Path) -> dict[str, tu
         for target, approx in (("loihi2", ()), ("loihi", resets)):
             result = compile_model(
                 model,
-                CompileOptions(target=target, approximations=approx, min_output_agreement=0.0),
+                CompileOptions(
+                    target=target,
+                    quantization=QuantizationOptions(approximations=approx),
+                    verification=VerificationOptions(min_output_agreement=0.0),
+                ),
                 imported=(dataset_from_arrays(x_te, te.y), g),
                 calibration=dataset_from_arrays(x_cal),
             )

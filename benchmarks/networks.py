@@ -17,10 +17,11 @@ from sklearn.datasets import load_digits
 from torch import nn
 
 import snncc.nn as snn
-from snncc.compile import CompileOptions, deploy
 from snncc.data import Dataset
+from snncc.deploy import deploy
 from snncc.importers.torch import import_torch, load_torch_model
 from snncc.ir import Graph, IntInput
+from snncc.options import CompileOptions
 from snncc.passes.quantize import quantize_inputs
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -38,7 +38,7 @@ class Claim:
 def compiled(model: Path, **options) -> dict[str, float]:
     from snncc.compile import CompileOptions, compile_model
 
-    result = compile_model(model, CompileOptions(**options))
+    result = compile_model(model, CompileOptions.of(**options))
     v = result.comparison.verification
     figures = {"deployed": 100 * (v.deployed_accuracy or 0), "agreement": 100 * v.output_agreement}
     if v.float_accuracy is not None:

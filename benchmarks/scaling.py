@@ -16,8 +16,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.networks import ROOT, dense_network
 from snncc.backends import get_backend
-from snncc.compile import CompileOptions, _Timer, deploy, preflight
+from snncc.compile import CompileOptions, preflight
+from snncc.deploy import Timer, deploy
 from snncc.energy import synaptic_ops
+from snncc.options import DataOptions
 
 
 def best_seconds(bench, repeat: int = 3) -> tuple[float, float]:
@@ -45,11 +47,16 @@ def main() -> int:
             print(f"{factor:<8} {value:>6} {seconds:>9.3f} {per:>19.2f} {eps:>10.2e}")
     vgg = ROOT / "examples/vgg/model.pt"
     start = time.perf_counter()
-    d = preflight(vgg, CompileOptions(target="loihi2", data=ROOT / "examples/vgg/test_data.npz"))
+    d = preflight(vgg, CompileOptions(target="loihi2", data=DataOptions(file=ROOT / "examples/vgg/test_data.npz")))
     check = time.perf_counter() - start
-    timer = _Timer()
+    timer = Timer()
     start = time.perf_counter()
-    deploy(vgg, CompileOptions(target="loihi2", data=ROOT / "examples/vgg/test_data.npz"), lambda _message: None, timer)
+    deploy(
+        vgg,
+        CompileOptions(target="loihi2", data=DataOptions(file=ROOT / "examples/vgg/test_data.npz")),
+        lambda _message: None,
+        timer,
+    )
     calibrated = time.perf_counter() - start
     steps = ", ".join(f"{k} {v:.2f} s" for k, v in timer.seconds.items())
     print(f"\nVGG-style 3x32x32 (examples/vgg) on loihi2, {d.placement.to_dict()['cores_used']} cores:")

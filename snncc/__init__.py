@@ -5,7 +5,7 @@ The public API below is loaded lazily so that ``import snncc`` (and ``import snn
 light: ``dir(snncc)`` and ``help(snncc)`` list it, and each name imports its module on first use.
 
     compile_module(model, x, y, options, calib=x_cal)   a torch module in memory, data as arrays
-    compile_model("model.pt", CompileOptions(target="loihi2", data="d.npz"))
+    compile_model("model.pt", CompileOptions(target="loihi2", data=DataOptions(file="d.npz")))
     check_model("model.pt", options)                    `snncc check`: import, quantize, map
     simulate_artifact(out_dir, data=..., backend="lava")
     export_netx(out_dir, "model.net"), export_nir(out_dir, "model.nir")
@@ -17,7 +17,19 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "CompileOptions": ("snncc.options", "CompileOptions"),
-    "compile_module": ("snncc.compile", "compile_module"),
+    # its groups: CompileOptions(model=ModelOptions(steps=8), verification=VerificationOptions(...))
+    **{
+        group: ("snncc.options", group)
+        for group in (
+            "ModelOptions",
+            "DataOptions",
+            "QuantizationOptions",
+            "VerificationOptions",
+            "ParallelOptions",
+            "OutputOptions",
+        )
+    },
+    "compile_module": ("snncc.in_memory", "compile_module"),
     "compile_model": ("snncc.compile", "compile_model"),
     "check_model": ("snncc.compile", "preflight"),
     "write_report": ("snncc.report", "write_report"),

@@ -489,14 +489,8 @@ def _limits(args: argparse.Namespace) -> Limits:
 
 
 def _compile(args: argparse.Namespace) -> int:
-    from snncc.compile import (
-        CompileOptions,
-        check_accuracy_drop,
-        check_agreement,
-        check_parallel_options,
-        compile_model,
-        write_report,
-    )
+    from snncc.compile import CompileOptions, compile_model, write_report
+    from snncc.option_checks import check_accuracy_drop, check_agreement, check_parallel_options
     from snncc.output_dir import check_output_dir
     from snncc.pipeline import check_dump_after
 
@@ -510,7 +504,7 @@ def _compile(args: argparse.Namespace) -> int:
     check_agreement(args.min_agreement)
     check_accuracy_drop(args.max_accuracy_drop)
     check_output_dir(args.out, args.force, _inputs(args))  # fail before any work
-    options = CompileOptions(
+    options = CompileOptions.of(  # the flags' names, each put in its group
         target=args.target,
         data=args.data,
         calib=args.calib,
@@ -573,7 +567,7 @@ def _check(args: argparse.Namespace) -> int:
     after_check = "`snncc check` stops before this pass; `snncc compile` runs it"
     check_dump_after(args.dump_after, dict.fromkeys(("verify", "energy", "lava"), after_check))
     _check_positive(args.steps, "--steps")
-    options = CompileOptions(
+    options = CompileOptions.of(  # the flags' names, each put in its group
         target=args.target,
         data=args.data,
         steps=args.steps,
@@ -666,7 +660,7 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _convert(args: argparse.Namespace) -> int:
-    from snncc.compile import check_accuracy_drop, check_agreement
+    from snncc.option_checks import check_accuracy_drop, check_agreement
     from snncc.output_dir import atomic_output_dir, check_output_dir
 
     _check_positive(args.steps, "--steps")

@@ -37,9 +37,9 @@ def import_netx_model(path: Path, options: CompileOptions) -> tuple[Dataset, Gra
     samples to run it on (``--data``, or the bundled digits where the input shape fits)."""
     from snncc.importers.netx import read_netx
 
-    graph = read_netx(path, steps=options.steps, readout=options.readout)
+    graph = read_netx(path, steps=options.model.steps, readout=options.model.readout)
     (_, op), *_ = graph.of_type(IntInput)
-    return verification_data(options.data, input_shape=op.shape, steps=graph.meta.steps), graph
+    return verification_data(options.data.file, input_shape=op.shape, steps=graph.meta.steps), graph
 
 
 def check_target(graph: Graph, target: Target) -> None:

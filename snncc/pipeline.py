@@ -8,7 +8,9 @@ results (which layers an approximation changed, the quantization report, the pla
 warnings go into the ``Context``, not into tuple returns.  An analysis is a pass that returns the
 graph unchanged and leaves its result in the context: ``calibrate`` (the float model's statistics,
 which ``quantize`` reads from there), ``map`` (the placement on the target's cores) and the
-verification passes.
+verification passes.  A result is looked up by its type (``ctx.get(Calibration)``); each pass
+declares the types it ``reads`` (must be there), ``uses`` (read if there) and ``provides``, and a
+``Pipeline`` refuses, when it is built, a pass placed before the pass that provides what it reads.
 
 ``deployment_passes`` is the list that takes an imported model to a placed integer network;
 ``verification_passes`` the analyses of that network compile_model adds: verify (float model vs
@@ -21,14 +23,17 @@ import dataclasses
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypeVar
 
 import numpy as np
 
+from snncc.analyses import Approximated, ApproximationCosts, OracleRun, QuantizedFrom
+from snncc.energy import EnergyReport
 from snncc.errors import DataError, Diagnostic, MappingError, QuantizationError
 from snncc.families import family_of
 from snncc.ir import Graph, Numerics, Stage, verify
 from snncc.ir.printer import print_graph
+from snncc.mapping.placement import Placement
 from snncc.options import CompileOptions
 from snncc.passes.align_depths import align_depths
 from snncc.passes.approximate import AFTER_CANONICALIZE, approximate
@@ -40,6 +45,7 @@ from snncc.target import Target
 from snncc.verify import Comparison, compare, lava_check
 
 Progress = Callable[[str], None]
+T = TypeVar("T")
 
 
 def _silent(_message: str) -> None:
@@ -57,15 +63,19 @@ class Context:
     diagnostics: list[Diagnostic] = field(default_factory=list)  # warnings, in the order passes found them
     timings: dict[str, float] = field(default_factory=dict)  # pass name -> seconds
     dump: Callable[[str, Graph], None] | None = None  # called after each pass named in dump_after
-    approximations: dict[str, list[str]] = field(default_factory=dict)  # approximation -> layers it changed
-    calibration: Calibration | None = None  # the calibrate analysis, which quantize reads
-    quantized_from: Graph | None = None  # the CANONICAL graph quantize took
-    quantization: QuantizationReport | None = None
-    placement: Any = None  # snncc.mapping Placement, from the map analysis
-    comparison: Comparison | None = None  # float model vs integer network, from the verify analysis
-    energy: Any = None  # snncc.energy EnergyReport
-    lava: dict[str, Any] | None = None  # the bit-exact backend's run (snncc.verify.lava_check)
-    approximation_costs: dict[str, Any] = field(default_factory=dict)  # name -> what it costs the float model
+    results: dict[type, Any] = field(default_factory=dict)  # result type -> what the pass providing it left
+
+    def put(self, result: Any) -> None:
+        self.results[type(result)] = result
+
+    def get(self, kind: type[T]) -> T:
+        """The result of type ``kind``; a Pipeline's order check makes a missing one a bug, said so."""
+        if kind not in self.results:
+            raise LookupError(f"no {kind.__name__} in the context: run the pass that provides it first")
+        return self.results[kind]
+
+    def find(self, kind: type[T]) -> T | None:
+        return self.results.get(kind)
 
     def the_target(self) -> Target:
         if self.target is None:
@@ -77,8 +87,66 @@ class Pass(Protocol):
     name: ClassVar[str]
     requires: ClassVar[Stage]
     produces: ClassVar[Stage]
+    # analysis result types (optional: a pass without them reads and provides none)
+    # reads: ClassVar[tuple[type, ...]]     must be in the context when the pass runs
+    # uses: ClassVar[tuple[type, ...]]      read if there (then it must be provided before, not after)
+    # provides: ClassVar[tuple[type, ...]]  what the pass puts into the context
 
     def run(self, graph: Graph, ctx: Context) -> Graph: ...
+
+
+class PipelineOrderError(ValueError):
+    """A pass placed before the pass that provides what it reads (a bug of whoever built the list)."""
+
+
+def _kinds(p: Pass, role: str) -> tuple[type, ...]:
+    return getattr(p, role, ())
+
+
+def check_order(passes: Sequence[Pass], given: Sequence[type] = ()) -> None:
+    """Every type a pass reads is ``given`` or provided by a pass before it; a type it uses if there is
+    not provided only after it.  The error names both passes."""
+    available = set(given)
+    for i, p in enumerate(passes):
+        for kind in (*_kinds(p, "reads"), *_kinds(p, "uses")):
+            if kind in available:
+                continue
+            later = next((q for q in passes[i + 1 :] if kind in _kinds(q, "provides")), None)
+            if later is not None:
+                raise PipelineOrderError(
+                    f"pass {p.name!r} reads {kind.__name__}, which pass {later.name!r} provides only after it: "
+                    f"put {later.name!r} before {p.name!r}"
+                )
+            if kind in _kinds(p, "reads"):
+                raise PipelineOrderError(
+                    f"pass {p.name!r} reads {kind.__name__}, which no pass before it provides"
+                    + (
+                        f" and the context is not given ({', '.join(sorted(k.__name__ for k in given))})"
+                        if given
+                        else ""
+                    )
+                )
+        available.update(_kinds(p, "provides"))
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """Passes in the order they run, checked when built: each analysis after what it reads.
+    ``given``: the result types the context holds before the first pass (e.g. the placement that
+    the deployment left, for the verification passes)."""
+
+    passes: tuple[Pass, ...]
+    given: tuple[type, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "passes", tuple(self.passes))
+        check_order(self.passes, self.given)
+
+    def __iter__(self):
+        return iter(self.passes)
+
+    def __len__(self) -> int:
+        return len(self.passes)
 
 
 @dataclass(frozen=True)
@@ -89,6 +157,7 @@ class Approximate:
     name: ClassVar[str] = "approximate"
     requires: ClassVar[Stage] = Stage.FLOAT
     produces: ClassVar[Stage] = Stage.FLOAT
+    provides: ClassVar[tuple[type, ...]] = (Approximated,)
 
     def run(self, graph: Graph, ctx: Context) -> Graph:
         return _approximate(graph, self.names, ctx)
@@ -117,6 +186,8 @@ class ApproximateCanonical:
     name: ClassVar[str] = "approximate-canonical"
     requires: ClassVar[Stage] = Stage.CANONICAL
     produces: ClassVar[Stage] = Stage.CANONICAL
+    uses: ClassVar[tuple[type, ...]] = (Approximated,)
+    provides: ClassVar[tuple[type, ...]] = (Approximated,)
 
     def run(self, graph: Graph, ctx: Context) -> Graph:
         return _approximate(graph, tuple(n for n in self.names if n in AFTER_CANONICALIZE), ctx)
@@ -145,12 +216,13 @@ class Calibrate:
     name: ClassVar[str] = "calibrate"
     requires: ClassVar[Stage] = Stage.CANONICAL
     produces: ClassVar[Stage] = Stage.CANONICAL
+    provides: ClassVar[tuple[type, ...]] = (Calibration,)
 
     def run(self, graph: Graph, ctx: Context) -> Graph:
         count = len(next(iter(self.samples.values())))
         ctx.progress(f"quantizing{f' (calibrating on {count} samples: {self.how})' if self.simulate else ''}")
         max_steps = (1 << ctx.the_target().numerics.input_bits) - 1
-        ctx.calibration = calibrate(graph, self.samples, max_steps=max_steps, simulate=self.simulate)
+        ctx.put(calibrate(graph, self.samples, max_steps=max_steps, simulate=self.simulate))
         return graph
 
 
@@ -162,6 +234,8 @@ class QuantizeToTarget:
     name: ClassVar[str] = "quantize"
     requires: ClassVar[Stage] = Stage.CANONICAL
     produces: ClassVar[Stage] = Stage.INTEGER
+    uses: ClassVar[tuple[type, ...]] = (Calibration,)
+    provides: ClassVar[tuple[type, ...]] = (QuantizationReport, QuantizedFrom)
 
     def run(self, graph: Graph, ctx: Context) -> Graph:
         target = ctx.the_target()
@@ -169,14 +243,15 @@ class QuantizeToTarget:
             numerics=target_numerics(target, ctx.options), input_encoding=input_encoding(target, ctx.options)
         )
         try:
-            int_graph, ctx.quantization = quantize(graph, settings, ctx.calibration)
+            int_graph, report = quantize(graph, settings, ctx.find(Calibration))
         except QuantizationError as err:  # also what the core could not hold: every blocker in one run
             more = family_of(target.numerics).capacity_problems(graph, target)
             if not more:
                 raise
             raise QuantizationError(diagnostics=[*err.diagnostics, *more]) from err
-        ctx.quantized_from = graph
-        ctx.diagnostics.extend(ctx.quantization.diagnostics)
+        ctx.put(report)
+        ctx.put(QuantizedFrom(graph))
+        ctx.diagnostics.extend(report.diagnostics)
         return int_graph
 
 
@@ -205,6 +280,8 @@ class MapToCores:
     name: ClassVar[str] = "map"
     requires: ClassVar[Stage] = Stage.INTEGER
     produces: ClassVar[Stage] = Stage.INTEGER
+    uses: ClassVar[tuple[type, ...]] = (Calibration,)
+    provides: ClassVar[tuple[type, ...]] = (Placement,)
 
     def run(self, graph: Graph, ctx: Context) -> Graph:
         from snncc.mapping import check_design_rules, partition
@@ -212,9 +289,10 @@ class MapToCores:
 
         target = ctx.the_target()
         ctx.progress(f"mapping onto {target.name}")
-        rates = ctx.calibration.firing_rates if ctx.calibration is not None else None
+        calibration = ctx.find(Calibration)
+        rates = calibration.firing_rates if calibration is not None else None
         try:
-            ctx.placement = partition(graph, target, firing_rates=rates or None)
+            ctx.put(partition(graph, target, firing_rates=rates or None))
         except MappingError as err:  # name the pooling fused into a layer whose fan-in is too large
             raise MappingError(diagnostics=explain_fan_in(list(err.diagnostics), self.model_graph)) from err
         ctx.diagnostics.extend(d for d in check_design_rules(graph, target) if d.severity == "warning")
@@ -233,17 +311,18 @@ class Verify:
     name: ClassVar[str] = "verify"
     requires: ClassVar[Stage] = Stage.INTEGER
     produces: ClassVar[Stage] = Stage.INTEGER
+    provides: ClassVar[tuple[type, ...]] = (Comparison,)
 
     def run(self, graph: Graph, ctx: Context) -> Graph:
         from snncc.parallel import executor_for, in_flight_for
 
-        o = ctx.options
+        o, par = ctx.options.verification, ctx.options.parallel
         count = len(next(iter(self.inputs.values())))
         ctx.progress(f"simulating {count} samples x {graph.meta.steps} steps (float model and reference backend)")
         report = counter(ctx.progress)
         report(0, count)  # a terminal's bar shows from the start, not after the first batch
-        with executor_for(o.workers, o.dask_scheduler) as executor:
-            ctx.comparison = compare(
+        with executor_for(par.workers, par.dask_scheduler) as executor:
+            comparison = compare(
                 self.model_graph,
                 graph,
                 self.inputs,
@@ -251,10 +330,11 @@ class Verify:
                 tolerance=o.tolerance,
                 progress=report,  # a bar on a terminal (snncc.progress)
                 executor=executor,
-                in_flight=in_flight_for(executor, o.workers),
-                device=o.device,
+                in_flight=in_flight_for(executor, par.workers),
+                device=par.device,
                 calibrated_max=self.calibrated_max,
             )
+        ctx.put(comparison)
         return graph
 
 
@@ -271,16 +351,17 @@ class MeasureApproximations:
     name: ClassVar[str] = "approximation-cost"
     requires: ClassVar[Stage] = Stage.INTEGER
     produces: ClassVar[Stage] = Stage.INTEGER
+    reads: ClassVar[tuple[type, ...]] = (Comparison,)
+    provides: ClassVar[tuple[type, ...]] = (ApproximationCosts,)
 
     def run(self, graph: Graph, ctx: Context) -> Graph:
         from snncc.approximation_cost import measure
 
-        if ctx.comparison is None:
-            raise ValueError("the approximation-cost analysis needs the verify analysis before it")
         ctx.progress(
             f"measuring what {', '.join(self.names)} cost{'s' if len(self.names) == 1 else ''} the float model"
         )
-        ctx.approximation_costs = measure(self.model_graph, self.inputs, self.labels, self.names, ctx.comparison)
+        costs = measure(self.model_graph, self.inputs, self.labels, self.names, ctx.get(Comparison))
+        ctx.put(ApproximationCosts(costs))
         return graph
 
 
@@ -291,13 +372,14 @@ class EstimateEnergy:
     name: ClassVar[str] = "energy"
     requires: ClassVar[Stage] = Stage.INTEGER
     produces: ClassVar[Stage] = Stage.INTEGER
+    reads: ClassVar[tuple[type, ...]] = (Comparison, Placement)
+    provides: ClassVar[tuple[type, ...]] = (EnergyReport,)
 
     def run(self, graph: Graph, ctx: Context) -> Graph:
         from snncc.energy import estimate
 
-        if ctx.comparison is None or ctx.placement is None:
-            raise ValueError("the energy analysis needs the map and verify analyses before it")
-        ctx.energy = estimate(graph, ctx.placement, ctx.comparison.deployed_trace, ctx.the_target())
+        trace = ctx.get(Comparison).deployed_trace
+        ctx.put(estimate(graph, ctx.get(Placement), trace, ctx.the_target()))
         return graph
 
 
@@ -311,25 +393,29 @@ class LavaCheck:
     name: ClassVar[str] = "lava"
     requires: ClassVar[Stage] = Stage.INTEGER
     produces: ClassVar[Stage] = Stage.INTEGER
+    uses: ClassVar[tuple[type, ...]] = (Comparison,)  # scores against the float run where verified
+    provides: ClassVar[tuple[type, ...]] = (OracleRun,)
 
     def run(self, graph: Graph, ctx: Context) -> Graph:
         count = len(next(iter(self.inputs.values())))
-        ctx.progress(f"running {ctx.options.oracle_backend} on {count} samples")
-        v = None if ctx.comparison is None else ctx.comparison.verification
-        ctx.lava = lava_check(
+        ctx.progress(f"running {ctx.options.verification.oracle_backend} on {count} samples")
+        comparison = ctx.find(Comparison)
+        v = None if comparison is None else comparison.verification
+        run = lava_check(
             graph,
             self.inputs,
             float_predictions=None if v is None else v.float_predictions[:count],
             labels=self.labels,
-            backend=ctx.options.oracle_backend,
+            backend=ctx.options.verification.oracle_backend,
             float_silent=None if v is None or v.float_silent_mask is None else v.float_silent_mask[:count],
         )
+        ctx.put(OracleRun(run))
         return graph
 
 
 def input_encoding(target: Target, options: CompileOptions) -> str:
     """--input-encoding, default the target's first; MAP020 if the target cannot receive it."""
-    encoding = options.input_encoding or target.input_encodings[0]
+    encoding = options.quantization.input_encoding or target.input_encodings[0]
     if encoding not in target.input_encodings:
         raise MappingError(
             f"target {target.name} cannot receive {encoding!r} input",
@@ -342,7 +428,7 @@ def input_encoding(target: Target, options: CompileOptions) -> str:
 def target_numerics(target: Target, options: CompileOptions) -> Numerics:
     """The target's numerics, narrowed with --netx-compatible to what a netx file holds: lava-dl's
     reader applies no weight exponent and a fixed bias exponent of 6 (snncc/netx_format.py)."""
-    if not options.netx_compatible:
+    if not options.quantization.netx_compatible:
         return target.numerics
     from snncc.netx_format import BIAS_EXP
 
@@ -353,27 +439,31 @@ def target_numerics(target: Target, options: CompileOptions) -> Numerics:
 
 def _approximate(graph: Graph, names: tuple[str, ...], ctx: Context) -> Graph:
     approximated, changed = approximate(graph, names)
+    merged = dict((ctx.find(Approximated) or Approximated()).changed)
     for name, layers in changed.items():
-        ctx.approximations[name] = list(dict.fromkeys([*ctx.approximations.get(name, []), *layers]))
+        merged[name] = list(dict.fromkeys([*merged.get(name, []), *layers]))
+    ctx.put(Approximated(merged))
     return approximated
 
 
-def canonical_passes(approximations: tuple[str, ...]) -> list[Pass]:
+def canonical_passes(approximations: tuple[str, ...]) -> Pipeline:
     """From the imported float graph to the canonical graph that quantization takes."""
-    return [Approximate(approximations), Canonicalize(), ApproximateCanonical(approximations), AlignDepths()]
+    return Pipeline((Approximate(approximations), Canonicalize(), ApproximateCanonical(approximations), AlignDepths()))
 
 
 def deployment_passes(
     options: CompileOptions, model_graph: Graph, calibration_samples: dict[str, np.ndarray], how: str, simulate: bool
-) -> list[Pass]:
+) -> Pipeline:
     """From the imported float graph to the integer network placed on the target's cores."""
-    return [
-        *canonical_passes(options.approximations),
-        Calibrate(calibration_samples, how, simulate),
-        QuantizeToTarget(),
-        SplitFanIn(),
-        MapToCores(model_graph),
-    ]
+    return Pipeline(
+        (
+            *canonical_passes(options.quantization.approximations),
+            Calibrate(calibration_samples, how, simulate),
+            QuantizeToTarget(),
+            SplitFanIn(),
+            MapToCores(model_graph),
+        )
+    )
 
 
 def verification_passes(
@@ -382,19 +472,20 @@ def verification_passes(
     inputs: dict[str, np.ndarray],
     labels,
     calibrated_max: dict[str, float | None] | None = None,
-) -> list[Pass]:
+) -> Pipeline:
     """What compile_model checks the placed integer network with: the float model's verdict on
     ``inputs`` (and ``labels``), what the named approximations cost, the energy, and with
     --lava-samples N the bit-exact backend on the first N."""
-    count = min(options.lava_samples, len(next(iter(inputs.values()))))
+    count = min(options.verification.lava_samples, len(next(iter(inputs.values()))))
     lava = [LavaCheck({k: x[:count] for k, x in inputs.items()}, None if labels is None else labels[:count])]
-    costs = [MeasureApproximations(model_graph, inputs, labels, options.approximations)]
-    return [
+    costs = [MeasureApproximations(model_graph, inputs, labels, options.quantization.approximations)]
+    passes = (
         Verify(model_graph, inputs, labels, calibrated_max or {}),
-        *(costs if options.approximations else []),
+        *(costs if options.quantization.approximations else []),
         EstimateEnergy(),
-        *(lava if options.lava_samples > 0 else []),
-    ]
+        *(lava if options.verification.lava_samples > 0 else []),
+    )
+    return Pipeline(passes, given=(Placement,))  # the map analysis of the deployment placed the network
 
 
 PASS_NAMES = (
@@ -430,10 +521,17 @@ def check_dump_after(names: Sequence[str], not_run: Mapping[str, str] | None = N
         raise DataError(f"--dump-after {idle[0]}: {(not_run or {})[idle[0]]}", code="DAT032")
 
 
-def run_pipeline(graph: Graph, passes: Sequence[Pass], ctx: Context, dump_after: Sequence[str] = ()) -> Graph:
+def run_pipeline(
+    graph: Graph, passes: Pipeline | Sequence[Pass], ctx: Context, dump_after: Sequence[str] = ()
+) -> Graph:
     """Apply ``passes`` in order, verifying the graph after every pass (and that it is at the stage
-    each pass takes)."""
+    each pass takes).  A plain list is checked as a Pipeline given what the context already holds."""
     check_dump_after(dump_after)
+    if not isinstance(passes, Pipeline):
+        passes = Pipeline(tuple(passes), given=tuple(ctx.results))
+    missing = [k.__name__ for k in passes.given if k not in ctx.results]
+    if missing:
+        raise PipelineOrderError(f"the pipeline needs {', '.join(missing)} in the context before its first pass")
     for p in passes:
         if graph.meta.stage is not p.requires:
             verify(graph, p.requires)  # raises GRF010 naming both stages

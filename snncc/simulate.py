@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from snncc.backends import Record, get_backend
-from snncc.compile import output_classes
+from snncc.binding import output_classes
 from snncc.data import BUNDLED_DIGITS, Dataset, check_labels, load_dataset
 from snncc.errors import DataError
 from snncc.ir import IntInput, Output, Stage, load, verify

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from snncc.compile import CompileOptions, compile_model
+from snncc.options import QuantizationOptions
 
 HERE = Path(__file__).resolve().parent
 MODELS = {  # file -> (description, target, approximations)
@@ -37,7 +38,9 @@ def main() -> int:
     worst = 0.0
     for file, (what, target, approximations) in MODELS.items():
         path = HERE / file.split("#")[0]
-        result = compile_model(path, CompileOptions(target=target, approximations=approximations))
+        result = compile_model(
+            path, CompileOptions(target=target, quantization=QuantizationOptions(approximations=approximations))
+        )
         v = result.comparison.verification
         delta = 100 * (v.deployed_accuracy - v.float_accuracy)
         worst = max(worst, abs(delta))

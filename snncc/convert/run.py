@@ -15,6 +15,7 @@ from snncc.data import Dataset, load_dataset
 from snncc.errors import DataError, MappingError
 from snncc.importers.onnx import check_approximations, import_onnx
 from snncc.limits import check_steps
+from snncc.options import DataOptions, ModelOptions, VerificationOptions
 from snncc.report import ReportSection
 from snncc.target import Target, load_target
 
@@ -113,11 +114,13 @@ def run_convert(request: ConvertRequest, say: Progress) -> tuple[CompileResult, 
     ann_outputs = onnxruntime_outputs(request.model, verify_set.x.reshape(len(verify_set), *file_shape))
     compile_options = CompileOptions(
         target=request.target,
-        steps=request.steps,
-        samples=request.samples,
-        min_output_agreement=request.min_agreement,
-        max_accuracy_drop=request.max_accuracy_drop,
-        lava_samples=request.lava_samples,
+        model=ModelOptions(steps=request.steps),
+        data=DataOptions(samples=request.samples),
+        verification=VerificationOptions(
+            min_output_agreement=request.min_agreement,
+            max_accuracy_drop=request.max_accuracy_drop,
+            lava_samples=request.lava_samples,
+        ),
     )
     result = compile_model(request.model, compile_options, say, imported=(test, conversion.graph), calibration=calib)
     section = conversion_section(conversion, request, result, ann_outputs, test_is_calib=request.data is None)

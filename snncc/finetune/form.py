@@ -4,6 +4,7 @@ canonical graph that fine-tuning trains and quantization takes."""
 
 from __future__ import annotations
 
+from snncc.analyses import Approximated
 from snncc.errors import FinetuneError
 from snncc.families import family_of
 from snncc.ir import LIF, Graph, MaxPool2d
@@ -42,4 +43,4 @@ def deployable(graph: Graph, target: Target) -> tuple[Graph, dict[str, list[str]
     # canonicalization can create initial currents (a synapse bias into a decaying current)
     more = tuple(n for n in needed(canonical, target) if n not in names)
     canonical = run_pipeline(canonical, [ApproximateCanonical((*names, *more))], ctx)
-    return canonical, ctx.approximations
+    return canonical, ctx.get(Approximated).changed

@@ -22,7 +22,7 @@ import numpy as np
 from snncc.data import Dataset, verification_data
 from snncc.errors import FinetuneError
 from snncc.ir import LIF, Const, Conv2d, Edge, Flatten, Graph, Input, Output, Stage, SumPool2d
-from snncc.options import CompileOptions
+from snncc.options import CompileOptions, DataOptions, ModelOptions
 from snncc.output_dir import atomic_output_dir
 from snncc.passes.approximate import describe
 from snncc.passes.quantize import Quantize
@@ -55,17 +55,21 @@ class FinetuneRequest:
 
 
 def run_finetune(request: FinetuneRequest, say: Callable[[str], None] = lambda _m: None) -> dict[str, Any]:
-    from snncc.compile import _shaped_for, compile_model, import_model, output_classes
+    from snncc.binding import output_classes, shaped_for
+    from snncc.compile import compile_model
+    from snncc.model_import import import_model
 
     options = CompileOptions(
         target=request.target,
-        data=request.data,
-        arch=request.arch,
-        allow_pickle=request.allow_pickle,
-        steps=request.steps,
-        readout=request.readout,
-        dt=request.dt,
-        nir_from=request.nir_from,
+        data=DataOptions(file=request.data),
+        model=ModelOptions(
+            arch=request.arch,
+            allow_pickle=request.allow_pickle,
+            steps=request.steps,
+            readout=request.readout,
+            dt=request.dt,
+            nir_from=request.nir_from,
+        ),
     )
     target = load_target(request.target)
     trainable_for(target)  # before any work
@@ -78,7 +82,7 @@ def run_finetune(request: FinetuneRequest, say: Callable[[str], None] = lambda _
             source=str(request.data),
             hint="give --data an .npz with x (N, *input_shape) and integer labels y (N,)",
         )
-    train, test, test_how = _split(data, request.test, graph, output_classes(graph), _shaped_for)
+    train, test, test_how = _split(data, request.test, graph, output_classes(graph), shaped_for)
     n_val = max(1, int(len(train) * VALIDATION))
     fit, validation = train.rows(0, len(train) - n_val), train.rows(len(train) - n_val)
 

@@ -20,6 +20,9 @@ multi-step containers and T-repeated input, snntorch's explicit-membrane time lo
 
 Python API: ``import_torch(model, input_shape, steps=..., readout=...)`` takes a module built
 and loaded in Python (no file, no unpickling), e.g. ``model.load_state_dict(torch.load(p))``.
+``read_torch`` does the shape-free part once (walk, steps, readout) and returns a ``TorchModel``
+whose ``graph(shape)`` builds the graph for one input shape: what binding data to a model
+(snncc/binding.py) tries, without reading the model again per candidate shape.
 
 Codes: IMT002 unsupported module, IMT003 unsupported setting of a supported module,
 IMT004 unsupported operation in forward, IMT005 steps/readout missing or invalid,
@@ -31,6 +34,7 @@ the time loop imported as the input coding (spikingjelly.py).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from torch import nn
@@ -48,7 +52,7 @@ from .torch_layers import BYPASSED, SUPPORTED_NAMES, Unsupported, bypassed, conv
 from .torch_sanity import reject_module_cycles, reject_nir_only_frameworks
 from .torch_walk import trace, walk_body, walk_trace
 
-__all__ = ["import_torch", "load_torch_model"]
+__all__ = ["TorchModel", "import_torch", "load_torch_model", "read_torch"]
 
 
 def import_torch(
@@ -60,10 +64,27 @@ def import_torch(
     source: str = "",
     warn: Callable[[Diagnostic], None] | None = None,
 ) -> Graph:
-    """The graph of ``model`` (below); a module missing an attribute its class sets in __init__ is
+    """The FLOAT-stage graph of ``model`` on inputs of ``input_shape`` (one sample): read_torch, then
+    the graph for that shape; ``warn`` gets the warnings once the import succeeded."""
+    read = read_torch(model, steps=steps, readout=readout, source=source, probe_shape=input_shape)
+    graph = read.graph(input_shape)
+    for warning in read.warnings:
+        (warn or (lambda _d: None))(warning)
+    return graph
+
+
+def read_torch(
+    model: nn.Module,
+    *,
+    steps: int | None = None,
+    readout: str | None = None,
+    source: str = "",
+    probe_shape: tuple[int, ...] | None = None,
+) -> TorchModel:
+    """``model`` read once (below); a module missing an attribute its class sets in __init__ is
     IMT019: an unpickled file can hold any subset of a module's attributes."""
     try:
-        return _import_torch(model, input_shape, steps=steps, readout=readout, source=source, warn=warn)
+        return _read_torch(model, steps=steps, readout=readout, source=source, probe_shape=probe_shape)
     except AttributeError as exc:
         raise ImportFailed(
             f"a module of the model lacks an attribute its class defines ({exc})",
@@ -73,28 +94,27 @@ def import_torch(
         ) from exc
 
 
-def _import_torch(
+def _read_torch(
     model: nn.Module,
-    input_shape: tuple[int, ...],
     *,
     steps: int | None = None,
     readout: str | None = None,
     source: str = "",
-    warn: Callable[[Diagnostic], None] | None = None,
-) -> Graph:
-    """A FLOAT-stage graph computing what ``model`` computes on inputs of ``input_shape`` (one sample).
+    probe_shape: tuple[int, ...] | None = None,
+) -> TorchModel:
+    """What ``model`` computes per step, its steps and readout, whatever the input shape.
 
     ``model`` is an snncc.nn.SNN (steps and readout from it; the arguments override them),
     a bare single-step body (then steps and readout are required), or a spikingjelly/snntorch
     model (steps and readout from the model where its forward fixes them: spikingjelly's
     T-repeated input and mean/sum over time, snntorch's time loop; otherwise required).
-    ``warn`` gets the warnings (e.g. ``steps`` overriding the model's own), once the import succeeded.
+    ``probe_shape``: the input shape of the probe run that confirms a forward torch.fx cannot trace.
     """
     if not isinstance(model, nn.Module):
         raise ImportFailed(f"expected a torch.nn.Module, got {type(model).__name__}", code="IMT008")
     reject_module_cycles(model)
     reject_nir_only_frameworks(model)
-    shape = _input_shape(input_shape)
+    shape = _input_shape(probe_shape if probe_shape is not None else (1,))
     adapted = None if isinstance(model, snn.SNN) else (_adapt(model, shape) or _hand_written_loop(model))
     warnings: list[Diagnostic] = []
     if adapted is None:
@@ -103,30 +123,42 @@ def _import_torch(
     else:
         steps, readout, notes = _adapted_time(adapted, steps, readout, warnings)
         walk = adapted.walk
-    if walk.input_sizes is not None:
-        given, shape = shape, input_reshape.resolve(walk.input_sizes, shape, "input")
-        notes["input_reshape"] = f"forward reshapes its input: imported for samples of shape {shape}, not {given}"
-    builder = GraphBuilder()
-    builder.add("input", Input(shape=shape))
-    chain = build_chain(builder, walk, shape)
-    add_readout(builder, chain, readout, steps)
     notes["import_order"] = walk.order_note
-    classes = neuron_classes(walk, chain)
-    if classes:  # so that a target's refusal can name the fix in the user's framework (snncc/hints.py)
-        notes[NEURON_CLASSES] = classes
     if any(m.training and isinstance(m, (nn.modules.batchnorm._BatchNorm, *BYPASSED)) for m in model.modules()):
         notes["mode"] = "the model was in train mode; imported with eval semantics (batch-norm running statistics)"
-    meta = GraphMeta(
-        stage=Stage.FLOAT,
-        steps=steps,
-        dt=None,
-        source=source or f"torch:{type(model).__qualname__}",
-        notes=tuple(sorted(notes.items())),
-    )
-    graph = verify(builder.build(meta))
-    for warning in warnings:
-        (warn or (lambda _d: None))(warning)
-    return graph
+    return TorchModel(walk, steps, readout, notes, tuple(warnings), source or f"torch:{type(model).__qualname__}")
+
+
+@dataclass(frozen=True)
+class TorchModel:
+    """A torch model read once: the layers it applies per step, its steps and readout, the import
+    notes, and the warnings (e.g. ``steps`` overriding the model's own) for the caller to emit once."""
+
+    walk: Walk
+    steps: int
+    readout: str
+    notes: dict[str, str]
+    warnings: tuple[Diagnostic, ...]
+    source: str
+
+    def graph(self, input_shape: tuple[int, ...]) -> Graph:
+        """The FLOAT-stage graph on inputs of ``input_shape`` (one sample); InvalidGraph GRF004 where
+        a layer cannot take that shape."""
+        shape, notes = _input_shape(input_shape), dict(self.notes)
+        if self.walk.input_sizes is not None:
+            given, shape = shape, input_reshape.resolve(self.walk.input_sizes, shape, "input")
+            notes["input_reshape"] = f"forward reshapes its input: imported for samples of shape {shape}, not {given}"
+        builder = GraphBuilder()
+        builder.add("input", Input(shape=shape))
+        chain = build_chain(builder, self.walk, shape)
+        add_readout(builder, chain, self.readout, self.steps)
+        classes = neuron_classes(self.walk, chain)
+        if classes:  # so that a target's refusal can name the fix in the user's framework (snncc/hints.py)
+            notes[NEURON_CLASSES] = classes
+        meta = GraphMeta(
+            stage=Stage.FLOAT, steps=self.steps, dt=None, source=self.source, notes=tuple(sorted(notes.items()))
+        )
+        return verify(builder.build(meta))
 
 
 def build_chain(builder: GraphBuilder, walk: Walk, input_shape: Shape) -> list[tuple[str, Op]]:

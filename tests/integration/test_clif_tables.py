@@ -13,6 +13,7 @@ import pytest
 from snncc.compile import CompileOptions, compile_model
 from snncc.data import Dataset, load_dataset
 from snncc.ir import CLIF, LIF, Const, Dense, GraphBuilder, GraphMeta, Input, Output, Stage, verify
+from snncc.options import QuantizationOptions, VerificationOptions
 
 pytestmark = pytest.mark.slow  # four compiles of a 128-neuron layer on the 450 held-out digits
 
@@ -43,7 +44,11 @@ def mismatch() -> dict[str, tuple[float, float]]:
     }
     out = {}
     for name, (neuron, approximations) in variants.items():
-        options = CompileOptions(target="loihi2", approximations=approximations, min_output_agreement=0.0)
+        options = CompileOptions(
+            target="loihi2",
+            quantization=QuantizationOptions(approximations=approximations),
+            verification=VerificationOptions(min_output_agreement=0.0),
+        )
         result = compile_model(Path(name), options, imported=(x, _layer(neuron, weight)))
         (layer,) = result.comparison.verification.layers
         out[name] = (1.0 - layer.spike_agreement, layer.float_rate)

@@ -25,6 +25,7 @@ from spikingjelly.activation_based import functional
 from torch import nn
 
 from snncc.cli import main
+from snncc.options import ModelOptions
 
 pytestmark = pytest.mark.slow  # trains spikingjelly and snntorch models, saves them as users do, compiles each
 
@@ -127,7 +128,7 @@ def test_float_model_is_the_framework_model(saved):
     model = torch.load(saved["sj-whole"], weights_only=False)
     with torch.no_grad():
         expected = (model(torch.from_numpy(x_test)).argmax(1).numpy() == y_test).mean()
-    dataset, graph = import_model(saved["sj-whole"], CompileOptions(allow_pickle=True))
+    dataset, graph = import_model(saved["sj-whole"], CompileOptions(model=ModelOptions(allow_pickle=True)))
     from snncc.backends.floatsim import FloatSim
     from snncc.verify import predict
 

@@ -22,6 +22,7 @@ from snncc.backends.floatsim import FloatSim
 from snncc.cli import main
 from snncc.compile import CompileOptions, compile_model
 from snncc.importers.torch import import_torch
+from snncc.options import QuantizationOptions, VerificationOptions
 from snncc.passes.approximate import approximate
 
 pytestmark = pytest.mark.slow  # trains a spikingjelly CSNN and deploys it
@@ -170,7 +171,11 @@ def test_max_pooling_of_analog_values_deploys_only_as_a_named_approximation(tmp_
     report = json.loads((out / "report.json").read_text())
     assert report["approximations"]["maxpool-as-avgpool"]["layers"] == ["body.1"]
     # verification compares with the model as trained, whose float run still takes the maximum
-    options = CompileOptions(target="loihi", approximations=("maxpool-as-avgpool",), min_output_agreement=0.0)
+    options = CompileOptions(
+        target="loihi",
+        quantization=QuantizationOptions(approximations=("maxpool-as-avgpool",)),
+        verification=VerificationOptions(min_output_agreement=0.0),
+    )
     result = compile_model(path, options)
     x = {"input": result.dataset.x}
     real = FloatSim().run(result.float_graph, x).outputs["output"]
@@ -191,7 +196,11 @@ def test_max_pooling_moved_after_the_neuron_deploys_exactly_as_its_float_form(tm
     assert report["approximations"]["maxpool-after-neuron"]["layers"] == ["body.1"]
     layers = {layer["layer"] for layer in report["verification"]["layers"]}
     assert "body.2" in layers and "body.2.unpooled" not in layers  # no float counterpart of the finer layer
-    options = CompileOptions(target="loihi", approximations=("maxpool-after-neuron",), min_output_agreement=0.0)
+    options = CompileOptions(
+        target="loihi",
+        quantization=QuantizationOptions(approximations=("maxpool-after-neuron",)),
+        verification=VerificationOptions(min_output_agreement=0.0),
+    )
     result = compile_model(path, options)
     x = {"input": result.dataset.x}
     moved = FloatSim().run(approximate(result.float_graph, ("maxpool-after-neuron",))[0], x).outputs["output"]

@@ -8,6 +8,7 @@ import pytest
 
 from snncc.compile import CompileOptions, compile_model, preflight
 from snncc.errors import MappingError
+from snncc.options import QuantizationOptions
 
 pytestmark = pytest.mark.slow  # deploys every trained example model
 
@@ -28,7 +29,9 @@ CASES = [
 
 @pytest.mark.parametrize(("model", "target", "approximations"), CASES, ids=[f"{m}-{t}" for m, t, _ in CASES])
 def test_deployed_accuracy_within_one_point(model, target, approximations):
-    result = compile_model(EXAMPLES / model, CompileOptions(target=target, approximations=approximations))
+    result = compile_model(
+        EXAMPLES / model, CompileOptions(target=target, quantization=QuantizationOptions(approximations=approximations))
+    )
     v = result.comparison.verification
     assert v.float_accuracy > 0.9
     assert abs(v.deployed_accuracy - v.float_accuracy) <= 0.01

@@ -15,11 +15,13 @@ import pytest
 import torch
 
 from snncc import CompileOptions, compile_module
+from snncc.binding import bind_samples
 from snncc.cli import main
-from snncc.compile import compile_model, import_for_samples
+from snncc.compile import compile_model
 from snncc.data import Dataset
 from snncc.errors import DataError
-from snncc.importers.torch import import_torch, load_torch_model
+from snncc.importers.torch import load_torch_model, read_torch
+from snncc.options import DataOptions
 from snncc.simulate import simulate_artifact
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,8 +46,8 @@ def test_the_same_image_at_every_step_deploys_exactly_as_direct_input(digits, tm
     x, y = digits
     np.savez(tmp_path / "direct.npz", x=x, y=y)
     np.savez(tmp_path / "steps.npz", x=np.repeat(x[:, None], 8, axis=1), y=y)
-    direct = compile_model(MODEL, CompileOptions(data=tmp_path / "direct.npz", calib=CALIB))
-    steps = compile_model(MODEL, CompileOptions(data=tmp_path / "steps.npz", calib=CALIB))
+    direct = compile_model(MODEL, CompileOptions(data=DataOptions(file=tmp_path / "direct.npz", calib=CALIB)))
+    steps = compile_model(MODEL, CompileOptions(data=DataOptions(file=tmp_path / "steps.npz", calib=CALIB)))
     assert steps.dataset.x.shape == (64, 8, 1, 8, 8)
     a, b = direct.comparison.verification, steps.comparison.verification
     assert np.array_equal(a.float_predictions, b.float_predictions)
@@ -57,7 +59,7 @@ def test_spike_trains_run_in_the_float_simulator_as_the_torch_model_runs_them(di
     x, y = digits
     trains = spike_trains(x, 8)
     np.savez(tmp_path / "trains.npz", x=trains, y=y)
-    result = compile_model(MODEL, CompileOptions(data=tmp_path / "trains.npz", calib=CALIB))
+    result = compile_model(MODEL, CompileOptions(data=DataOptions(file=tmp_path / "trains.npz", calib=CALIB)))
     model = load_torch_model(MODEL)
     with torch.no_grad():  # snncc.nn.SNN takes a sequence time-major: (T, N, C, H, W)
         expected = model(torch.from_numpy(trains).transpose(0, 1), sequence=True).numpy()
@@ -74,10 +76,8 @@ def test_per_step_data_for_spikingjelly_and_snntorch_models(digits):
     for model, sample in ((SJConvNet().eval(), x.shape[1:]), (STNet().eval(), (64,))):
         per_step = Dataset(Path("<trains>"), spike_trains(x, STEPS).reshape(len(x), STEPS, *sample), None)
 
-        def imported(shape, model=model):
-            return import_torch(model, shape, readout="mean" if isinstance(model, STNet) else None)
-
-        graph = import_for_samples(imported, per_step)
+        read = read_torch(model, readout="mean" if isinstance(model, STNet) else None)
+        graph = bind_samples(read.graph, per_step)
         assert graph.meta.steps == STEPS
         (_, op), *_ = [(n, o) for n, o in graph.nodes if type(o).__name__ == "Input"]
         assert op.shape == tuple(sample)
@@ -87,7 +87,7 @@ def test_per_step_data_with_the_wrong_number_of_steps_is_refused(digits, tmp_pat
     x, y = digits
     np.savez(tmp_path / "five.npz", x=spike_trains(x, 5), y=y)
     with pytest.raises(DataError) as err:
-        compile_model(MODEL, CompileOptions(data=tmp_path / "five.npz"))
+        compile_model(MODEL, CompileOptions(data=DataOptions(file=tmp_path / "five.npz")))
     assert err.value.code == "DAT008" and "the model runs 8 steps, not 5" in err.value.render()
 
 
@@ -96,7 +96,7 @@ def test_a_shape_the_model_takes_both_ways_is_refused_as_ambiguous():
     body = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10))
     data = Dataset(Path("<x>"), np.zeros((4, 1, 64)), None)
     with pytest.raises(DataError) as err:
-        import_for_samples(lambda shape: import_torch(body, shape, steps=1, readout="mean"), data)
+        bind_samples(read_torch(body, steps=1, readout="mean").graph, data)
     assert err.value.code == "DAT030" and "both as one input" in err.value.render()
 
 

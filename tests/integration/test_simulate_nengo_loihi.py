@@ -20,6 +20,7 @@ import pytest
 from snncc import pipeline
 from snncc.cli import main
 from snncc.compile import CompileOptions, compile_model
+from snncc.options import DataOptions
 from snncc.passes.quantize import Quantize
 from snncc.report import write_outputs
 
@@ -33,7 +34,9 @@ ACCUMULATOR_KEYS = ("accumulator_bits", "accumulator_overflow")
 def overflowing(tmp_path_factory) -> Path:
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(pipeline, "Quantize", functools.partial(Quantize, acc_headroom=math.inf))
-        result = compile_model(REPO / "examples" / "digits" / "model.pt", CompileOptions(target="loihi", samples=40))
+        result = compile_model(
+            REPO / "examples" / "digits" / "model.pt", CompileOptions(target="loihi", data=DataOptions(samples=40))
+        )
     assert result.comparison.deployed_trace.stats["body.6"].acc_overflows > 0  # the case this test is about
     out = tmp_path_factory.mktemp("digits")
     write_outputs(result, out)

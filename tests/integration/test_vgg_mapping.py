@@ -9,6 +9,7 @@ import pytest
 from snncc.compile import CompileOptions, preflight
 from snncc.errors import MappingError
 from snncc.mapping import check_placement
+from snncc.options import DataOptions
 
 pytestmark = pytest.mark.slow  # maps a 57k-neuron network several times
 
@@ -16,7 +17,7 @@ VGG = Path(__file__).resolve().parents[2] / "examples" / "vgg"
 
 
 def options(target: str) -> CompileOptions:
-    return CompileOptions(target=target, data=VGG / "test_data.npz")
+    return CompileOptions(target=target, data=DataOptions(file=VGG / "test_data.npz"))
 
 
 def test_one_chip_is_too_small_and_says_which_layers_need_the_cores():

@@ -29,6 +29,7 @@ import snncc
 import snncc.nn as snn
 from snncc.cli import main
 from snncc.errors import DataError, OutputError
+from snncc.options import DataOptions, ParallelOptions, VerificationOptions
 from snncc.output_dir import atomic_output_dir
 
 REPO = Path(__file__).resolve().parents[2]
@@ -135,7 +136,9 @@ def test_export_never_overwrites_the_artifact_it_reads(artifact, tmp_path, capsy
 
 
 def test_write_report_refuses_the_model_folder(workspace, capsys):
-    result = snncc.compile_model(workspace / "model.pt", snncc.CompileOptions(data=workspace / "data.npz", samples=4))
+    result = snncc.compile_model(
+        workspace / "model.pt", snncc.CompileOptions(data=DataOptions(file=workspace / "data.npz", samples=4))
+    )
     with pytest.raises(OutputError) as err:
         snncc.write_report(result, workspace, force=True)
     assert err.value.code == "OUT005" and intact(workspace)
@@ -497,8 +500,8 @@ def test_the_python_api_validates_options_too():
     x = np.load(DIGITS_DATA)["x"][:4]
     model = snn.SNN(nn.Sequential(nn.Flatten(), nn.Linear(64, 10), snn.LIF()), steps=4)
     for options, code in [
-        (snncc.CompileOptions(min_output_agreement=float("nan")), "DAT013"),
-        (snncc.CompileOptions(workers=10**20), "DAT012"),
+        (snncc.CompileOptions(verification=VerificationOptions(min_output_agreement=float("nan"))), "DAT013"),
+        (snncc.CompileOptions(parallel=ParallelOptions(workers=10**20)), "DAT012"),
     ]:
         with pytest.raises(DataError) as err:
             snncc.compile_module(model, x, options=options)

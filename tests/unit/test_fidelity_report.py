@@ -14,6 +14,7 @@ from snncc.accumulator import accumulator_lines, accumulator_report
 from snncc.backends.base import LayerStats
 from snncc.fidelity import fidelity_lines, fidelity_report, known_difference
 from snncc.ir import LOIHI, Const, GraphBuilder, GraphMeta, IntDense, IntInput, IntLIF, Output, Stage
+from snncc.options import DataOptions
 from snncc.target_loader import load
 
 DIGITS = Path(__file__).resolve().parents[2] / "examples" / "digits"
@@ -71,7 +72,7 @@ def test_accumulator_table_proves_or_gives_the_calibrated_margin():
 def test_the_bundled_example_report_has_both_sections(tmp_path):
     from snncc.compile import CompileOptions, compile_model, write_report
 
-    result = compile_model(DIGITS / "model.pt", CompileOptions(target="loihi", samples=64))
+    result = compile_model(DIGITS / "model.pt", CompileOptions(target="loihi", data=DataOptions(samples=64)))
     write_report(result, tmp_path / "out")
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     md = (tmp_path / "out" / "report.md").read_text()

@@ -21,6 +21,7 @@ from snncc.finetune.form import deployable, needed
 from snncc.finetune.grid import on_grid
 from snncc.importers.torch import import_torch
 from snncc.ir import IntInput, MaxPool2d, Stage
+from snncc.options import DataOptions
 from snncc.passes.calibrate import calibrate
 from snncc.passes.maxpool_forms import after_neuron, analog_pools, calibrate_rates, channel_rates
 from snncc.passes.quantize import Quantize, quantize, quantize_inputs
@@ -117,7 +118,7 @@ def test_the_executor_reads_a_membrane_readout_as_floatsim_does():
     from snncc.options import CompileOptions
 
     example = Path(__file__).resolve().parents[2] / "examples" / "digits"
-    data, graph = import_model(example / "model.pt", CompileOptions(data=example / "test_data.npz"))
+    data, graph = import_model(example / "model.pt", CompileOptions(data=DataOptions(file=example / "test_data.npz")))
     canonical, changed = deployable(graph, load_target("loihi"))
     assert not any(changed.values()) and canonical.of_type(type(graph["output"]))[0][1].readout.startswith("v_")
     x = data.x[:32]

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from snncc.backends import Record, first_mismatch, get_backend
 from snncc.ir import LOIHI, Const, GraphBuilder, GraphMeta, IntDense, IntInput, IntLIF, Output, Stage
+from snncc.options import DataOptions
 
 pytest.importorskip("nengo_loihi.emulator.interface")
 
@@ -143,7 +144,7 @@ def test_bundled_example_is_bit_exact_with_the_emulator_and_overflows_only_witho
     def run(graph, x):
         return get_backend("refsim").run(graph, x, record=ALL), get_backend("nengo-loihi").run(graph, x, record=ALL)
 
-    options = CompileOptions(target="loihi", samples=40)
+    options = CompileOptions(target="loihi", data=DataOptions(samples=40))
     bounded = compile_model(REPO / "examples" / "digits" / "model.pt", options)
     ints = quantize_inputs(bounded.int_graph, {"input": bounded.dataset.x})
     ref, emu = run(bounded.int_graph, ints)

@@ -10,6 +10,7 @@ import pytest
 
 from snncc.compile import CompileOptions, compile_model
 from snncc.data import load_dataset
+from snncc.options import DataOptions, ParallelOptions
 from snncc.parallel import executor_for, ordered_map
 
 pytestmark = pytest.mark.slow  # process pools and a Dask cluster
@@ -42,18 +43,21 @@ def _summary(result):
 
 @pytest.fixture(scope="module")
 def serial():
-    return compile_model(MODEL, CompileOptions(samples=96))
+    return compile_model(MODEL, CompileOptions(data=DataOptions(samples=96)))
 
 
 def test_processes_give_the_serial_result(serial):
-    parallel = compile_model(MODEL, CompileOptions(samples=96, workers=2))
+    parallel = compile_model(MODEL, CompileOptions(data=DataOptions(samples=96), parallel=ParallelOptions(workers=2)))
     assert _summary(parallel) == _summary(serial)
 
 
 def test_dask_cluster_gives_the_serial_result(serial):
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as c:
-        result = compile_model(MODEL, CompileOptions(samples=96, dask_scheduler=c.scheduler_address))
+        result = compile_model(
+            MODEL,
+            CompileOptions(data=DataOptions(samples=96), parallel=ParallelOptions(dask_scheduler=c.scheduler_address)),
+        )
     assert _summary(result) == _summary(serial)
 
 
@@ -65,5 +69,5 @@ def test_memory_mapped_data_directory_streams_and_matches(serial, tmp_path):
     assert isinstance(data.x, np.memmap)  # not read into memory
     # the bundled compile calibrates on the bundled training samples: the same --calib scores all 96 the same
     calib = ROOT / "examples" / "digits" / "calib_data.npz"
-    result = compile_model(MODEL, CompileOptions(data=tmp_path, calib=calib, samples=96))
+    result = compile_model(MODEL, CompileOptions(data=DataOptions(file=tmp_path, calib=calib, samples=96)))
     assert _summary(result) == _summary(serial)

@@ -10,21 +10,27 @@ import torch
 from torch import nn
 
 from snncc import nn as snn
-from snncc.energy import estimate
+from snncc.analyses import Approximated, OracleRun, QuantizedFrom
+from snncc.energy import EnergyReport, estimate
 from snncc.errors import DataError, InvalidGraph, MappingError
 from snncc.importers.torch import import_torch
 from snncc.ir import LIF, Graph, IntInput, Stage, print_graph
 from snncc.mapping import partition
-from snncc.options import CompileOptions
-from snncc.passes.calibrate import calibrate
+from snncc.mapping.placement import Placement
+from snncc.options import CompileOptions, QuantizationOptions, VerificationOptions
+from snncc.passes.calibrate import Calibration, calibrate
 from snncc.passes.canonicalize import canonicalize
-from snncc.passes.quantize import Quantize, quantize
+from snncc.passes.quantize import QuantizationReport, Quantize, quantize
 from snncc.pipeline import (
     PASS_NAMES,
     Calibrate,
     Canonicalize,
     Context,
+    EstimateEnergy,
+    Pipeline,
+    PipelineOrderError,
     QuantizeToTarget,
+    Verify,
     canonical_passes,
     deployment_passes,
     dump_to,
@@ -32,7 +38,7 @@ from snncc.pipeline import (
     verification_passes,
 )
 from snncc.target import load_target
-from snncc.verify import compare
+from snncc.verify import Comparison, compare
 
 
 def float_mlp(soft_reset: bool = False) -> Graph:
@@ -48,7 +54,7 @@ def test_the_pipeline_gives_what_canonicalize_gives_and_times_every_pass():
     canonical = run_pipeline(graph, canonical_passes(()), ctx)
     assert canonical.meta.stage is Stage.CANONICAL
     assert print_graph(canonical) == print_graph(canonicalize(graph))
-    assert list(ctx.timings) == [p.name for p in canonical_passes(())] and ctx.approximations == {}
+    assert list(ctx.timings) == [p.name for p in canonical_passes(())] and ctx.get(Approximated).changed == {}
 
 
 def test_approximations_report_the_layers_they_changed_in_the_context():
@@ -57,7 +63,7 @@ def test_approximations_report_the_layers_they_changed_in_the_context():
     assert soft, "the model must have a soft-reset layer for this test to mean anything"
     ctx = Context()
     canonical = run_pipeline(graph, canonical_passes(("soft-reset-as-hard",)), ctx)
-    assert ctx.approximations["soft-reset-as-hard"] == soft
+    assert ctx.get(Approximated).changed["soft-reset-as-hard"] == soft
     assert all(op.reset == "zero" for _, op in canonical.of_type(LIF))
 
 
@@ -110,10 +116,10 @@ def test_the_deployment_passes_give_what_the_steps_give_and_leave_their_results_
     calibration = calibrate(canonical, samples(), max_steps=(1 << target.numerics.input_bits) - 1)
     expected, report = quantize(canonical, Quantize(target.numerics, target.input_encodings[0]), calibration)
     assert int_graph.meta.stage is Stage.INTEGER and print_graph(int_graph) == print_graph(expected)
-    assert ctx.quantization == report and print_graph(ctx.quantized_from) == print_graph(canonical)
-    assert ctx.calibration.v_max_abs == calibration.v_max_abs  # the analysis quantize was given
+    assert ctx.get(QuantizationReport) == report and print_graph(ctx.get(QuantizedFrom).graph) == print_graph(canonical)
+    assert ctx.get(Calibration).v_max_abs == calibration.v_max_abs  # the analysis quantize was given
     placement = partition(expected, target, firing_rates=calibration.firing_rates)
-    assert ctx.placement.to_dict() == placement.to_dict()
+    assert ctx.get(Placement).to_dict() == placement.to_dict()
     assert list(ctx.timings) == [p.name for p in passes] == list(PASS_NAMES[:8])  # calibrate .. map too
 
 
@@ -134,7 +140,9 @@ def test_a_target_pass_without_a_target_says_so():
 
 
 def test_an_encoding_the_target_cannot_receive_is_refused_by_the_quantize_pass():
-    ctx = Context(target=load_target("loihi"), options=CompileOptions(input_encoding="events"))
+    ctx = Context(
+        target=load_target("loihi"), options=CompileOptions(quantization=QuantizationOptions(input_encoding="events"))
+    )
     with pytest.raises(MappingError) as err:
         run_pipeline(canonicalize(float_mlp()), [QuantizeToTarget()], ctx)
     assert err.value.diagnostics[0].code == "MAP020"
@@ -151,7 +159,9 @@ def test_dump_after_quantize_prints_the_integer_graph():
 
 def test_the_verification_passes_leave_the_comparison_energy_and_backend_run_in_the_context():
     graph, target = float_mlp(), load_target("loihi")
-    options = CompileOptions(lava_samples=3, oracle_backend="refsim")  # refsim as its own oracle: fast
+    options = CompileOptions(
+        verification=VerificationOptions(lava_samples=3, oracle_backend="refsim")
+    )  # refsim as its own oracle: fast
     ctx = Context(target=target, options=options)
     int_graph = run_pipeline(graph, deployment_passes(options, graph, samples(), "test samples", True), ctx)
     x, labels = samples(10, seed=2), np.arange(10) % 3
@@ -159,10 +169,58 @@ def test_the_verification_passes_leave_the_comparison_energy_and_backend_run_in_
     assert [p.name for p in passes] == ["verify", "energy", "lava"]
     assert run_pipeline(int_graph, passes, ctx) is int_graph  # analyses leave the graph as it is
     expected = compare(graph, int_graph, x, labels)
-    assert ctx.comparison.verification.to_dict() == expected.verification.to_dict()
-    assert ctx.energy.to_dict() == estimate(int_graph, ctx.placement, expected.deployed_trace, target).to_dict()
-    assert ctx.lava["samples"] == 3 and ctx.lava["bit_exact"]
+    assert ctx.get(Comparison).verification.to_dict() == expected.verification.to_dict()
+    assert (
+        ctx.get(EnergyReport).to_dict()
+        == estimate(int_graph, ctx.get(Placement), expected.deployed_trace, target).to_dict()
+    )
+    lava = ctx.get(OracleRun).result
+    assert lava["samples"] == 3 and lava["bit_exact"]
     # the backend's agreement is compare's, on the same samples (silent samples never agree)
     first3 = compare(graph, int_graph, {k: v[:3] for k, v in x.items()}, labels[:3]).verification
-    assert ctx.lava["output_agreement"] == first3.output_agreement
+    assert lava["output_agreement"] == first3.output_agreement
     assert [p.name for p in verification_passes(CompileOptions(), graph, x, labels)] == ["verify", "energy"]
+
+
+@dataclass(frozen=True, eq=False)
+class Records:
+    """A pass that only records that it ran, to show that a refused pipeline runs nothing."""
+
+    ran: list
+    name: ClassVar[str] = "records"
+    requires: ClassVar[Stage] = Stage.INTEGER
+    produces: ClassVar[Stage] = Stage.INTEGER
+
+    def run(self, graph: Graph, ctx: Context) -> Graph:
+        self.ran.append(self.name)
+        return graph
+
+
+def test_an_analysis_before_the_one_it_reads_is_refused_when_the_pipeline_is_built_naming_both():
+    graph, ran = float_mlp(), []
+    verify_pass = Verify(graph, samples(4), None)
+    with pytest.raises(PipelineOrderError) as err:
+        Pipeline((Records(ran), EstimateEnergy(), verify_pass), given=(Placement,))
+    message = str(err.value)
+    assert "'energy' reads Comparison" in message and "'verify' provides only after it" in message
+    assert ran == []  # refused when built: no pass ran
+    Pipeline((Records(ran), verify_pass, EstimateEnergy()), given=(Placement,))  # the right order builds
+
+
+def test_run_pipeline_checks_a_plain_list_before_its_first_pass_runs():
+    ran: list = []
+    canonical = canonicalize(float_mlp())
+    ctx = Context(target=load_target("loihi"))
+    with pytest.raises(PipelineOrderError, match="'quantize' reads Calibration, which pass 'calibrate'"):
+        run_pipeline(canonical, [QuantizeToTarget(), Calibrate(samples(), "test samples")], ctx)
+    assert ctx.timings == {} and ctx.results == {}  # not even quantize ran
+    with pytest.raises(PipelineOrderError, match="'energy' reads Comparison, which no pass before it provides"):
+        run_pipeline(canonical, [Records(ran), EstimateEnergy()], ctx)
+    assert ran == []
+
+
+def test_the_verification_passes_need_the_placement_the_deployment_left():
+    graph = float_mlp()
+    passes = verification_passes(CompileOptions(), graph, samples(4), None)
+    with pytest.raises(PipelineOrderError, match="needs Placement in the context"):
+        run_pipeline(graph, passes, Context(target=load_target("loihi")))

@@ -16,6 +16,7 @@ from torch import nn
 import snncc
 from snncc.errors import DataError, OutputError
 from snncc.importers.torch import load_torch_model
+from snncc.options import DataOptions, ModelOptions, VerificationOptions
 
 REPO = Path(__file__).resolve().parents[2]
 DIGITS = REPO / "examples" / "digits"
@@ -24,10 +25,12 @@ DIGITS = REPO / "examples" / "digits"
 def test_an_in_memory_module_compiles_as_its_file_does(tmp_path):
     data = np.load(DIGITS / "test_data.npz")
     x, y = data["x"][:96], data["y"][:96]
-    options = snncc.CompileOptions(target="loihi", samples=96)
+    options = snncc.CompileOptions(target="loihi", data=DataOptions(samples=96))
     from_memory = snncc.compile_module(load_torch_model(DIGITS / "model.pt"), torch.from_numpy(x), y, options)
     np.savez(tmp_path / "d.npz", x=x, y=y)
-    from_file = snncc.compile_model(DIGITS / "model.pt", snncc.CompileOptions(target="loihi", data=tmp_path / "d.npz"))
+    from_file = snncc.compile_model(
+        DIGITS / "model.pt", snncc.CompileOptions(target="loihi", data=DataOptions(file=tmp_path / "d.npz"))
+    )
     a, b = from_memory.comparison.verification, from_file.comparison.verification
     np.testing.assert_array_equal(a.deployed_predictions, b.deployed_predictions)
     assert a.deployed_accuracy == b.deployed_accuracy > 0.9 and from_memory.verification_passed
@@ -50,7 +53,11 @@ def test_an_snntorch_model_that_cannot_be_pickled_compiles_from_memory():
     with pytest.raises(AttributeError):  # the reason users need this path: Leaky's surrogate is a closure
         torch.save(net, "/dev/null")
     x = np.load(DIGITS / "test_data.npz")["x"][:32].reshape(32, 64)
-    options = snncc.CompileOptions(target="loihi2", steps=8, readout="sum", min_output_agreement=0.0)
+    options = snncc.CompileOptions(
+        target="loihi2",
+        model=ModelOptions(steps=8, readout="sum"),
+        verification=VerificationOptions(min_output_agreement=0.0),
+    )
     result = snncc.compile_module(net, x, options=options)
     assert result.float_graph.meta.steps == 8 and result.comparison.verification.deployed_accuracy is None
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from snncc.compile import CompileOptions, compile_model, write_report
+from snncc.options import DataOptions
 from snncc.target import load_target
 
 pytestmark = pytest.mark.slow  # one compile and report (~9 s) shared by the tests
@@ -19,7 +20,7 @@ DIGITS = Path(__file__).resolve().parents[2] / "examples" / "digits"
 
 @pytest.fixture(scope="module")
 def compiled(tmp_path_factory):
-    result = compile_model(DIGITS / "model.pt", CompileOptions(target="loihi", samples=64))
+    result = compile_model(DIGITS / "model.pt", CompileOptions(target="loihi", data=DataOptions(samples=64)))
     out = tmp_path_factory.mktemp("r") / "out"
     write_report(result, out)
     return result, json.loads((out / "report.json").read_text()), (out / "report.md").read_text()

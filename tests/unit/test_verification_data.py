@@ -10,6 +10,7 @@ from snncc.compile import CompileOptions, compile_model
 from snncc.data import BUNDLED_DIGITS, load_dataset, verification_data
 from snncc.errors import DataError
 from snncc.importers.nir import import_nir_file
+from snncc.options import DataOptions, ModelOptions, VerificationOptions
 from snncc.report import write_report
 from snncc.simulate import simulate_artifact
 
@@ -56,7 +57,9 @@ def test_a_nir_model_of_three_classes_is_verified_on_the_digits_by_agreement(tmp
     dataset, _graph = import_nir_file(tmp_path / "m.nir", dt=1e-3, steps=4, readout="sum")
     assert dataset.y is None and dataset.x.shape == (len(load_dataset(BUNDLED_DIGITS)), 64)
     options = CompileOptions(
-        dt=1e-3, steps=4, readout="sum", min_output_agreement=0.0, samples=60, calibration_samples=32
+        model=ModelOptions(dt=1e-3, steps=4, readout="sum"),
+        verification=VerificationOptions(min_output_agreement=0.0),
+        data=DataOptions(samples=60, calibration_samples=32),
     )
     result = compile_model(tmp_path / "m.nir", options)
     assert result.comparison.verification.deployed_accuracy is None
