@@ -24,6 +24,9 @@ RUNNERS = (
     "snncc.simulate",
     "snncc.report",
     "snncc.result",
+    "snncc.deploy",  # compile's deployment and verification pipelines
+    "snncc.preflight",  # `snncc check`: the passes a compile would run, without verifying
+    "snncc.in_memory",  # compile_module: a torch module in memory through compile
     "snncc.approximation_cost",
     "snncc.energy",
     "snncc.latency",
