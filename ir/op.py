@@ -34,6 +34,9 @@ class Op:
     # (which holds state from one step to the next) and at least one synapse op
     IS_NEURON: ClassVar[bool] = False
     IS_SYNAPSE: ClassVar[bool] = False
+    # where a run starts and ends: a graph input (fed from outside, no predecessors) and a readout
+    IS_INPUT: ClassVar[bool] = False
+    IS_OUTPUT: ClassVar[bool] = False
     shape: Shape
 
     def __post_init__(self) -> None:

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from snncc.backends.refsim.arith import effective_weights
 from snncc.ir import Graph, IntConv2d, IntDense, IntInput, IntLIF, IntPartialSum, Numerics
+from snncc.ir.arith import effective_weights
 from snncc.text import markdown_cell as md
 
 # how the user reads the width: Loihi 1's documents give it on q0 = a·2^act_shift

@@ -2,6 +2,25 @@
 
 The float dialect is what importers produce (FLOAT) and quantization consumes (CANONICAL); the
 integer dialect is exactly what the reference simulator and the hardware execute (INTEGER).
+
+Each module holds, for its op: the frozen dataclass(es) with OP, the role flags of ir/op.py
+(IS_NEURON, IS_SYNAPSE, IS_INPUT, IS_OUTPUT), the fields and ``infer_shape`` (the op's verifier);
+and at its end, under ``# numerics``, the op's numerics definition as pure functions: the float
+step, the integer step and their state, which the compiler and every simulator read from here
+(shared integer arithmetic: ir/arith.py; refsim's kernels are optimized forms tested equal to them).
+
+Adding an op (e.g. a delay) touches:
+1. ir/ops/<op>.py: the classes and, under ``# numerics``, the step functions;
+2. this file: import it, list it in FLOAT_OPS or INT_OPS (ALL_OPS, the serializer and the stage
+   verifiers follow) and __all__; ir/__init__.py: export it;
+3. one entry in each lowering table (ir/lowering.py: a lowering, or a Refusal with a code of
+   snncc/error_codes.py): backends/floatsim/sim.py TABLE, backends/refsim/lowering.py LOIHI and XYLO,
+   backends/lava/lowering.py LAVA, backends/nengo_loihi/backend.py TABLE, backends/xylosim/backend.py
+   TABLE, snncc/exporters/nir.py TABLE, snncc/exporters/netx.py TABLE, snncc/sanafe_export.py TABLE.
+   A float op is refused by the integer backends' ``refuse(FLOAT_OPS, ...)`` entry without more;
+   a stateless float op the compiler evaluates also goes into ir/float_steps.py FLOAT_STEPS;
+4. ir/SPEC.md: its section (tests/unit/test_spec_sync.py compares the fields).
+tests/unit/test_op_lowering.py fails until every table has an entry for it.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ class Input(Op):
     """A graph input; one sample has ``shape``; the same value is presented at every step."""
 
     OP = "input"
+    IS_INPUT = True
 
     def infer_shape(self, inputs: list[Shape], name: str) -> Shape:
         expect_inputs(name, self, inputs, 0)
@@ -37,6 +38,7 @@ class IntInput(Op):
     """
 
     OP = "int_input"
+    IS_INPUT = True
     bits: int
     signed: bool = False
     encoding: InputEncoding = "graded"

@@ -24,6 +24,7 @@ class Output(Op):
     """
 
     OP = "output"
+    IS_OUTPUT = True
     readout: Readout = "spike_count"
     scale: float = 1.0
 

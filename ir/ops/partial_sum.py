@@ -96,3 +96,15 @@ class IntPartialSum(Op):
                 node=name,
             )
         return conv2d_shape(self.window(), [self.window_shape(src)], name)
+
+
+# numerics
+
+
+def source_part(op: IntPartialSum, source_shape: Shape, x: np.ndarray) -> np.ndarray:
+    """What the part reads of its source's output ``x`` (batch, *source shape): its columns of the
+    flattened output, or for a conv part its input channels of the (C, H, W) maps.  Its payload is
+    p = wrap_int32(W_eff · part), the product a dense or (conv part) int_conv2d computes."""
+    if op.is_conv:
+        return x.reshape(x.shape[0], *source_shape)[:, op.start : op.start + op.width]
+    return x.reshape(x.shape[0], -1)[:, op.start : op.start + op.width]

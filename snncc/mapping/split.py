@@ -30,9 +30,9 @@ import math
 
 import numpy as np
 
-from snncc.backends.refsim.arith import effective_weights
 from snncc.errors import MappingError
 from snncc.ir import Const, Edge, Graph, IntConv2d, IntDense, IntInput, IntLIF, IntPartialSum
+from snncc.ir.arith import effective_weights
 from snncc.target import Target
 
 from .placement import Piece
