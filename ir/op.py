@@ -37,6 +37,9 @@ class Op:
     # where a run starts and ends: a graph input (fed from outside, no predecessors) and a readout
     IS_INPUT: ClassVar[bool] = False
     IS_OUTPUT: ClassVar[bool] = False
+    # a neuron that only relays a graded payload (a split layer's partial sum): a compartment for placement
+    # and latency, but no layer with state, spikes or readouts
+    IS_RELAY: ClassVar[bool] = False
     shape: Shape
 
     def __post_init__(self) -> None:

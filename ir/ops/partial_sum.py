@@ -29,6 +29,7 @@ class IntPartialSum(Op):
 
     OP = "int_partial_sum"
     IS_NEURON = True  # a compartment on a core: one connection of latency, like a neuron layer
+    IS_RELAY = True
     weight: Const  # (out, width) int32: columns start .. start + width; or (C_out, width, kH, kW): input channels
     start: int
     payload_bits: int = 24
