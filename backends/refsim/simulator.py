@@ -160,13 +160,13 @@ class LoihiDialect:
                 if plane.any():
                     total += wrap_int32(shift(kernel(plane, binary=True), op.weight_exp + b))
             return wrap_int32(total)
-        if src.IS_INPUT or LOIHI[src] is RELAY:  # graded messages: Lava's int32 dot product, int32 shift
+        if src.IS_INPUT or src.IS_RELAY:  # graded messages: Lava's int32 dot product, int32 shift
             return wrap_int32(shift(wrap_int32(kernel(x)), op.weight_exp))
         # binary path: sum of the weights of the active inputs
         return kernels.binary_port(kernel, x, op.weight_exp)
 
     def neuron(self, name: str, op: IntLIF | IntPartialSum, inputs: list[np.ndarray], layer: Layer) -> NeuronStep:
-        if LOIHI[op] is RELAY:
+        if op.IS_RELAY:
             return self._partial_sum(name, op, inputs[0], layer)
         # Lava's a_in: the unwrapped sum of the ports (int32 ports summed in int64, so wraps are counted)
         total = kernels.unwrapped_port_sum([p.reshape(layer.batch, *op.shape) for p in inputs])

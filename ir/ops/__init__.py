@@ -4,7 +4,7 @@ The float dialect is what importers produce (FLOAT) and quantization consumes (C
 integer dialect is exactly what the reference simulator and the hardware execute (INTEGER).
 
 Each module holds, for its op: the frozen dataclass(es) with OP, the role flags of ir/op.py
-(IS_NEURON, IS_SYNAPSE, IS_INPUT, IS_OUTPUT), the fields and ``infer_shape`` (the op's verifier);
+(IS_NEURON, IS_SYNAPSE, IS_INPUT, IS_OUTPUT, IS_RELAY: the structure rules and backends read them), the fields and ``infer_shape`` (the op's verifier);
 and at its end, under ``# numerics``, the op's numerics definition as pure functions: the float
 step, the integer step and their state, which the compiler and every simulator read from here
 (shared integer arithmetic: ir/arith.py; refsim's kernels are optimized forms tested equal to them).
@@ -16,10 +16,14 @@ Adding an op (e.g. a delay) touches:
 3. one entry in each lowering table (ir/lowering.py: a lowering, or a Refusal with a code of
    snncc/error_codes.py): backends/floatsim/sim.py TABLE, backends/refsim/lowering.py LOIHI and XYLO,
    backends/lava/lowering.py LAVA, backends/nengo_loihi/backend.py TABLE, backends/xylosim/backend.py
-   TABLE, snncc/exporters/nir.py TABLE, snncc/exporters/netx.py TABLE, snncc/sanafe_export.py TABLE.
-   A float op is refused by the integer backends' ``refuse(FLOAT_OPS, ...)`` entry without more;
-   a stateless float op the compiler evaluates also goes into ir/float_steps.py FLOAT_STEPS;
-4. ir/SPEC.md: its section (tests/unit/test_spec_sync.py compares the fields).
+   TABLE, snncc/exporters/nir.py TABLE, snncc/exporters/netx.py NETX, snncc/sanafe_export.py TABLE.
+   Tables of the other dialect need nothing: integer backends and exporters refuse every float op
+   by ``refuse(FLOAT_OPS, ...)``, floatsim and the NIR export every integer op by ``refuse(INT_OPS, ...)``.
+   A stateless float op the compiler evaluates also goes into ir/float_steps.py FLOAT_STEPS;
+4. ir/stages.py, where the op needs it: ALLOWED[Stage.CANONICAL] for a float op quantization
+   consumes, and INTEGER_CHECKS for an integer op whose fields have ranges set by the numerics
+   (structure rules read the roles, so they need nothing);
+5. ir/SPEC.md: its section (tests/unit/test_spec_sync.py compares the fields).
 tests/unit/test_op_lowering.py fails until every table has an entry for it.
 """
 
@@ -52,7 +56,6 @@ FLOAT_OPS: tuple[type[Op], ...] = (
     Output,
 )
 INT_OPS: tuple[type[Op], ...] = (IntInput, IntDense, IntConv2d, IntLIF, IntCLIF, IntXyloLIF, IntPartialSum)
-SYNAPSE_OPS_INT: tuple[type[Op], ...] = (IntDense, IntConv2d)
 
 __all__ = [
     "CLIF",
@@ -62,7 +65,6 @@ __all__ = [
     "LIF",
     "READOUTS",
     "STEP_READOUTS",
-    "SYNAPSE_OPS_INT",
     "AvgPool2d",
     "BatchNorm",
     "Conv2d",

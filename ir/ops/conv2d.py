@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 
 from ..const import Const
 from ..op import Op, Shape, check_bias, conv2d_shape, conv_out_hw, pair
@@ -93,8 +93,10 @@ def conv2d_step(op: Conv2d, x: np.ndarray) -> np.ndarray:
     return conv2d(x, op.weight.array, bias, op.stride, op.padding, op.dilation, op.groups)
 
 
-def conv_matrix(op: IntConv2d, in_shape: tuple[int, ...]) -> sp.csr_matrix:
+def conv_matrix(op: IntConv2d, in_shape: tuple[int, ...]) -> Any:
     """The (out, in) matrix of a torch-convention conv2d over C-order flattened maps."""
+    import scipy.sparse as sp  # here: importing the IR does not load scipy
+
     c_in, h, w = in_shape
     c_out, c_in_g, kh, kw = op.weight.shape
     oh, ow = conv_out_hw((h, w), (kh, kw), op.stride, op.padding, op.dilation)

@@ -1,13 +1,5 @@
-"""Map a xylo-family integer graph onto one Xylo SNN core (ir/SPEC.md §6.3), laid out by snncc.xylo_layout.
-
-Xylo has one input weight matrix (input channels -> hidden neurons), one hidden matrix (hidden ->
-hidden: both the recurrent synapses and the feed-forward ones between hidden layers) and one
-readout matrix (hidden -> output neurons), each with one weight_bit_shift.  Spikes travel through
-the hidden and readout matrices with one step of latency, so a layer at depth d (the first
-hidden layers are at depth 1) processes sample step t at hardware step t + d − 1.  Xylo resets no
-layer at its own offset, so a layer at depth ≥ 2 must have no bias (it would integrate it while
-the pipeline fills).  The pools' sizes and spike caps come from the target (targets/xylo.yaml).
-"""
+"""Map a xylo-family integer graph onto one Xylo SNN core (ir/SPEC.md §6.3), laid out by snncc.xylo_layout
+(the core's matrices, depths and what one core cannot hold)."""
 
 from __future__ import annotations
 
