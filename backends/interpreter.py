@@ -143,7 +143,7 @@ class _Run:
     def __init__(self, graph: Graph, dialect: Dialect, batch: int, record: Record, constant: set[str]) -> None:
         self.graph, self.dialect, self.batch = graph, dialect, batch
         put = dialect.put
-        self.order = [n for n in graph.topo_order() if not isinstance(graph[n], Output)]
+        self.order = [n for n in graph.topo_order() if not graph[n].IS_OUTPUT]
         # stateless ops fed only by inputs that are the same at every step: computed once per run
         self.constant = set(constant)
         for name in self.order:

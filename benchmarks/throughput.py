@@ -42,7 +42,7 @@ from benchmarks.stock_lava import (
 )
 from snncc.backends import Record, get_backend
 from snncc.backends.refsim import kernels
-from snncc.backends.refsim.arith import effective_weights
+from snncc.backends.refsim.weights import effective_weights
 from snncc.energy import synaptic_ops
 from snncc.ir import Graph, IntDense, IntInput, IntLIF
 

@@ -40,8 +40,10 @@ class Op:
     IS_OUTPUT: ClassVar[bool] = False  # a graph output: the readout of a neuron layer
     IS_POOL: ClassVar[bool] = False  # a pooling window (kernel, stride, padding)
     IS_RESHAPE: ClassVar[bool] = False  # moves no value: only the layout of one sample changes
-    OWN_WEIGHTS: ClassVar[bool] = False  # a placed compartment that weighs its source itself (no synapse op between)
     is_conv: ClassVar[bool] = False  # a sliding-window synapse (conv2d, or a conv part of a split layer)
+    # a compartment that weighs its source itself and relays the graded sum (a split layer's partial
+    # sum): placed and one step of latency like a neuron, but no state, spikes or readouts
+    IS_RELAY: ClassVar[bool] = False
     shape: Shape
 
     def __post_init__(self) -> None:
@@ -51,7 +53,7 @@ class Op:
         """The output shape implied by the input shapes; raises InvalidGraph if they do not fit."""
         raise NotImplementedError
 
-    # cost and mapping hooks: what a synapse-like op (synapse, or compartment with OWN_WEIGHTS) reads and costs
+    # cost and mapping hooks: what a synapse-like op (synapse, or compartment with IS_RELAY) reads and costs
 
     def conv_view(self) -> Any:
         """The convolution this op computes over ``read_shape`` of its source; None where it is not one."""

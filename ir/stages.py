@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from typing import Any
 
 import numpy as np
 
@@ -21,7 +22,6 @@ from .ops import (
     INT_OPS,
     LIF,
     READOUTS,
-    SYNAPSE_OPS_INT,
     BatchNorm,
     Conv2d,
     Dense,
@@ -36,13 +36,23 @@ from .ops import (
     Pool2d,
 )
 
-INT_NEURONS = (IntLIF, IntXyloLIF)
-
 ALLOWED: dict[Stage, tuple[type[Op], ...]] = {
     Stage.FLOAT: FLOAT_OPS,
     Stage.CANONICAL: (Input, Dense, Conv2d, LIF, Output),
     Stage.INTEGER: (*INT_OPS, Output),
 }
+
+
+def _entry(table: dict[type[Op], Any], op: Op) -> Any:
+    """The table's entry for the op's class or its nearest base class that has one (None if none has)."""
+    return next((table[cls] for cls in type(op).__mro__ if cls in table), None)
+
+
+_ALLOWED_TABLES = {stage: dict.fromkeys(ops, True) for stage, ops in ALLOWED.items()}
+
+
+def _allowed(op: Op, stage: Stage) -> bool:
+    return _entry(_ALLOWED_TABLES[stage], op) is not None
 
 
 def verify(graph: Graph, stage: Stage | None = None) -> Graph:
@@ -56,7 +66,7 @@ def verify(graph: Graph, stage: Stage | None = None) -> Graph:
     if graph.meta.steps < 1:
         diags.append(Diagnostic("error", "GRF011", f"time steps must be at least 1, got {graph.meta.steps}"))
     for name, op in graph.nodes:
-        if not isinstance(op, ALLOWED[stage]):
+        if not _allowed(op, stage):
             diags.append(
                 Diagnostic("error", "GRF012", f"op {op.OP!r} is not allowed at stage {stage.value}", node=name)
             )
@@ -114,13 +124,22 @@ def _check_float_values(graph: Graph) -> list[Diagnostic]:
         for field, value in op.scalars().items():
             if isinstance(value, float) and not math.isfinite(value):
                 diags.append(Diagnostic("error", "GRF021", f"{field} is {value}", node=name))
-        if isinstance(op, LIF):
-            diags += _check_lif_float(name, op)
-        if isinstance(op, BatchNorm) and np.any(op.var.array + op.eps <= 0):
-            diags.append(Diagnostic("error", "GRF022", "batch-norm variance + eps must be positive", node=name))
-        if isinstance(op, Pool2d) and min(op.kernel + op.stride) < 1:
-            diags.append(Diagnostic("error", "GRF022", "pooling kernel and stride must be positive", node=name))
+        check = _entry(FLOAT_CHECKS, op)
+        if check is not None:
+            diags += check(name, op)
     return diags
+
+
+def _check_batchnorm(name: str, op: BatchNorm) -> list[Diagnostic]:
+    if np.any(op.var.array + op.eps <= 0):
+        return [Diagnostic("error", "GRF022", "batch-norm variance + eps must be positive", node=name)]
+    return []
+
+
+def _check_pool(name: str, op: Pool2d) -> list[Diagnostic]:
+    if min(op.kernel + op.stride) < 1:
+        return [Diagnostic("error", "GRF022", "pooling kernel and stride must be positive", node=name)]
+    return []
 
 
 def _check_lif_float(name: str, op: LIF) -> list[Diagnostic]:
@@ -146,18 +165,22 @@ def _check_lif_float(name: str, op: LIF) -> list[Diagnostic]:
     return diags
 
 
+def _layer(op: Op) -> bool:
+    """A neuron layer: state, spikes, readouts (a relay is a neuron of none of these)."""
+    return op.IS_NEURON and not op.IS_RELAY
+
+
 def _check_canonical_structure(graph: Graph, stage: Stage) -> list[Diagnostic]:
-    """One synapse op between neuron layers; neurons fed by synapses only; biases folded."""
-    synapses = (Dense, Conv2d) if stage is Stage.CANONICAL else SYNAPSE_OPS_INT
-    neurons = LIF if stage is Stage.CANONICAL else INT_NEURONS
-    sources = (Input, LIF) if stage is Stage.CANONICAL else (IntInput, IntPartialSum, *INT_NEURONS)
+    """One synapse op between neuron layers; neurons fed by synapses only; biases folded.
+
+    By the ops' roles (ir/op.py): a synapse reads an input, a neuron layer or a relay."""
     diags = []
     for name, op in graph.nodes:
         preds = [graph[p] for p in graph.predecessors(name)]
-        if isinstance(op, IntPartialSum):
+        if op.IS_RELAY:
             diags += _check_partial_sum_structure(graph, name, preds)
-        if isinstance(op, synapses):
-            if len(preds) != 1 or not isinstance(preds[0], sources):
+        if op.IS_SYNAPSE:
+            if len(preds) != 1 or not (preds[0].IS_INPUT or preds[0].IS_NEURON):
                 diags.append(
                     Diagnostic("error", "GRF030", "a synapse op must read exactly one input or neuron layer", node=name)
                 )
@@ -167,26 +190,31 @@ def _check_canonical_structure(graph: Graph, stage: Stage) -> list[Diagnostic]:
                         "error", "GRF031", "canonical synapses carry no bias (it belongs to the neuron)", node=name
                     )
                 )
-            if not any(isinstance(graph[s], neurons) for s in graph.successors(name)):
+            if not any(_layer(graph[s]) for s in graph.successors(name)):
                 diags.append(Diagnostic("error", "GRF032", "a synapse op must feed a neuron layer", node=name))
-        if isinstance(op, neurons) and not all(isinstance(p, synapses) for p in preds):
+        if _layer(op) and not all(p.IS_SYNAPSE for p in preds):
             diags.append(Diagnostic("error", "GRF030", "a neuron layer must be fed by synapse ops only", node=name))
-        if isinstance(op, LIF) and (op.gain != 1.0 or op.v_reset != 0.0):
-            diags.append(Diagnostic("error", "GRF031", "canonical neurons have gain 1 and reset to 0", node=name))
+        check = _entry(CANONICAL_CHECKS, op)
+        if check is not None:
+            diags += check(name, op)
     return diags
+
+
+def _check_canonical_lif(name: str, op: LIF) -> list[Diagnostic]:
+    if op.gain != 1.0 or op.v_reset != 0.0:
+        return [Diagnostic("error", "GRF031", "canonical neurons have gain 1 and reset to 0", node=name)]
+    return []
 
 
 def _check_partial_sum_structure(graph: Graph, name: str, preds: list[Op]) -> list[Diagnostic]:
     """A partial sum reads a neuron layer or a graded input and feeds synapse ops only (SPEC.md §int_partial_sum)."""
     diags = []
-    reads_ok = len(preds) == 1 and (
-        isinstance(preds[0], IntLIF) or (isinstance(preds[0], IntInput) and preds[0].encoding == "graded")
-    )
+    reads_ok = len(preds) == 1 and (_layer(preds[0]) or (preds[0].IS_INPUT and preds[0].encoding == "graded"))
     if not reads_ok:
         diags.append(
             Diagnostic("error", "GRF030", "a partial sum reads exactly one neuron layer or graded input", node=name)
         )
-    if not all(isinstance(graph[s], (IntDense, IntConv2d)) for s in graph.successors(name)):
+    if not all(graph[s].IS_SYNAPSE for s in graph.successors(name)):
         diags.append(Diagnostic("error", "GRF032", "a partial sum feeds synapse ops only", node=name))
     return diags
 
@@ -195,7 +223,7 @@ def _check_outputs(graph: Graph) -> list[Diagnostic]:
     diags = []
     for name, op in graph.of_type(Output):
         preds = [graph[p] for p in graph.predecessors(name)]
-        if len(preds) != 1 or not isinstance(preds[0], (LIF, *INT_NEURONS)):
+        if len(preds) != 1 or not _layer(preds[0]):
             if graph.meta.stage is not Stage.FLOAT:
                 diags.append(Diagnostic("error", "GRF040", "an output must read a neuron layer", node=name))
         elif op.readout in ("spike_count", "spike_steps") and not preds[0].spiking:
@@ -221,18 +249,9 @@ def _check_integer(graph: Graph) -> list[Diagnostic]:
                 diags.append(
                     Diagnostic("error", "GRF051", f"{field} has dtype {const.dtype}, expected integers", node=name)
                 )
-        if isinstance(op, (IntDense, IntConv2d)):
-            diags += _range(name, "weight", op.weight.array, -(n.weight_max + 1), n.weight_max)
-            diags += _range(name, "weight_exp", np.array(op.weight_exp), n.weight_exp_min, n.weight_exp_max)
-        elif isinstance(op, IntLIF):
-            diags += _check_int_lif(name, op, n)
-        elif isinstance(op, IntXyloLIF):
-            diags += _check_int_xylo_lif(name, op, n)
-        elif isinstance(op, IntPartialSum):
-            diags += _range(name, "weight", op.weight.array, -(n.weight_max + 1), n.weight_max)
-            diags += _check_payload(graph, name, op)
-        elif isinstance(op, IntInput) and not 1 <= op.bits <= 31:
-            diags.append(Diagnostic("error", "GRF052", f"input width {op.bits} bits is outside 1..31", node=name))
+        check = _entry(INTEGER_CHECKS, op)
+        if check is not None:
+            diags += check(graph, name, op, n)
         diags += family.check_op(name, op, n)
     return diags + _check_split_parts(graph)
 
@@ -263,7 +282,22 @@ def _check_split_parts(graph: Graph) -> list[Diagnostic]:
     return diags
 
 
-def _check_int_lif(name: str, op: IntLIF, n: Numerics) -> list[Diagnostic]:
+def _check_synapse_ints(graph: Graph, name: str, op: IntDense | IntConv2d, n: Numerics) -> list[Diagnostic]:
+    weight = _range(name, "weight", op.weight.array, -(n.weight_max + 1), n.weight_max)
+    return weight + _range(name, "weight_exp", np.array(op.weight_exp), n.weight_exp_min, n.weight_exp_max)
+
+
+def _check_partial_sum_ints(graph: Graph, name: str, op: IntPartialSum, n: Numerics) -> list[Diagnostic]:
+    return _range(name, "weight", op.weight.array, -(n.weight_max + 1), n.weight_max) + _check_payload(graph, name, op)
+
+
+def _check_input_ints(graph: Graph, name: str, op: IntInput, n: Numerics) -> list[Diagnostic]:
+    if not 1 <= op.bits <= 31:
+        return [Diagnostic("error", "GRF052", f"input width {op.bits} bits is outside 1..31", node=name)]
+    return []
+
+
+def _check_int_lif(graph: Graph, name: str, op: IntLIF, n: Numerics) -> list[Diagnostic]:
     unity = n.decay_unity
     diags = []
     diags += _range(name, "du", np.array(op.du), -n.du_offset, unity - n.du_offset)
@@ -286,7 +320,7 @@ def _check_payload(graph: Graph, name: str, op: IntPartialSum) -> list[Diagnosti
     pipeline is at most |w| + 1 (truncation), times the largest input magnitude (a conv part's output
     channel sums its whole kernel: padding only drops terms)."""
     src = graph[graph.predecessors(name)[0]]
-    largest_input = 1 << src.bits if isinstance(src, IntInput) else 1
+    largest_input = 1 << src.bits if src.IS_INPUT else 1
     weight = op.weight.array.astype(np.int64)  # (out, width) or a conv part's (C_out, width, kH, kW)
     bound = int((np.abs(weight) + 1).reshape(len(weight), -1).sum(axis=1).max(initial=0)) * largest_input
     if not 1 <= op.payload_bits <= 32 or bound >= 1 << (op.payload_bits - 1):
@@ -302,7 +336,7 @@ def _check_payload(graph: Graph, name: str, op: IntPartialSum) -> list[Diagnosti
     return []
 
 
-def _check_int_xylo_lif(name: str, op: IntXyloLIF, n: Numerics) -> list[Diagnostic]:
+def _check_int_xylo_lif(graph: Graph, name: str, op: IntXyloLIF, n: Numerics) -> list[Diagnostic]:
     diags = []
     dash_max = (1 << n.decay_bits) - 1
     diags += _range(name, "dash_syn", np.array(op.dash_syn), 0, dash_max)
@@ -327,3 +361,16 @@ def _range(name: str, field: str, values: np.ndarray, lo: int, hi: int) -> list[
             )
         ]
     return []
+
+
+# each op's own value checks, by class (found along its class hierarchy: CLIF is checked as an LIF)
+FLOAT_CHECKS: dict[type[Op], Any] = {LIF: _check_lif_float, BatchNorm: _check_batchnorm, Pool2d: _check_pool}
+CANONICAL_CHECKS: dict[type[Op], Any] = {LIF: _check_canonical_lif}
+INTEGER_CHECKS: dict[type[Op], Any] = {
+    IntDense: _check_synapse_ints,
+    IntConv2d: _check_synapse_ints,
+    IntLIF: _check_int_lif,
+    IntXyloLIF: _check_int_xylo_lif,
+    IntPartialSum: _check_partial_sum_ints,
+    IntInput: _check_input_ints,
+}

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from snncc.backends.refsim.arith import effective_weights
 from snncc.ir import Graph, IntLIF, Numerics
+from snncc.ir.arith import effective_weights
 from snncc.ir.families import numerics_family
 from snncc.text import markdown_cell as md
 

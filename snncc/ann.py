@@ -14,8 +14,8 @@ from functools import cached_property
 
 import numpy as np
 
-from snncc.backends.floatsim import steps
 from snncc.ir import Op, Shape
+from snncc.ir import float_steps as steps
 
 
 @dataclass(frozen=True)

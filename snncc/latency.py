@@ -108,7 +108,7 @@ def estimate(
 
 def for_result(result) -> LatencyReport | None:
     """The estimate for a CompileResult: its integer graph, placement, energy counts and target."""
-    from snncc.backends.lava.lowering import layer_depths
+    from snncc.ir.depths import layer_depths
 
     depth = max((longest for _, longest in layer_depths(result.int_graph).values()), default=0)
     return estimate(result.int_graph, result.placement, result.energy, result.target, depth)

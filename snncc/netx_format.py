@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from snncc.backends.refsim.arith import effective_weights
 from snncc.ir import LOIHI, Numerics
+from snncc.ir.arith import effective_weights
 
 BIAS_EXP = 6  # netx gives every CUBA block bias_exp 6: the file's bias is in units of 2^6 v LSB
 NEURON_TYPES = ("LOIHI", "CUBA")

@@ -118,7 +118,7 @@ def build_report(result: CompileResult) -> dict[str, Any]:
         "overflow": {
             layer: {k: s.to_dict()[k] for k in ("u_wraps", "v_saturations", "int32_wraps", "acc_overflows")}
             for layer, s in trace.stats.items()
-            if not result.int_graph[layer].OWN_WEIGHTS  # a partial sum's bound is checked statically (SPEC.md)
+            if not result.int_graph[layer].IS_RELAY  # a partial sum's bound is checked statically (SPEC.md)
         },
         "accumulator": accumulator_report(
             result.int_graph,

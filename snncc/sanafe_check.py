@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from snncc.backends.lava.lowering import conv_matrix, layer_depths
 from snncc.ir import Graph, IntConv2d, IntDense, IntInput, IntLIF
-from snncc.sanafe_export import run, run_layerwise
+from snncc.ir.depths import layer_depths
+from snncc.sanafe_export import TABLE, run, run_layerwise
 
 
 def sanafe_coefficients() -> dict[str, float]:
@@ -44,8 +44,8 @@ def synapse_count(graph: Graph) -> int:
     total = 0
     for name, op in graph.of_type(IntDense, IntConv2d):
         src = graph[graph.predecessors(name)[0]]
-        nnz = conv_matrix(op, src.shape).nnz if isinstance(op, IntConv2d) else int(np.count_nonzero(op.weight.array))
-        total += nnz * (src.bits if isinstance(src, IntInput) else 1)
+        nnz = int(TABLE[op].matrix(op, src.shape).nnz)
+        total += nnz * (src.bits if src.IS_INPUT else 1)
     return total
 
 

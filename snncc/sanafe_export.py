@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -26,9 +27,11 @@ from typing import Any
 import numpy as np
 
 from snncc.backends.int_inputs import at_step
-from snncc.backends.lava.lowering import conv_matrix, layer_depths
 from snncc.errors import BackendError
-from snncc.ir import Graph, IntConv2d, IntDense, IntInput, IntLIF, IntPartialSum
+from snncc.ir import FLOAT_OPS, Graph, IntCLIF, IntConv2d, IntDense, IntInput, IntLIF, IntPartialSum, IntXyloLIF, Output
+from snncc.ir.depths import layer_depths
+from snncc.ir.lowering import READ, LoweringTable, Refusal, refuse
+from snncc.ir.ops.conv2d import conv_matrix
 from snncc.mapping.connectivity import box_slices
 from snncc.mapping.placement import Placement
 
@@ -51,18 +54,42 @@ class SanafeRun:
     wall_seconds: float
 
 
+@dataclass(frozen=True)
+class Checked:
+    """An op SANA-FE models unless some of its settings need more: problems(op) -> [what]."""
+
+    problems: Callable[[Any], list[str]]
+
+
+@dataclass(frozen=True)
+class Synapse:
+    """A synapse op as a COO matrix of SANA-FE edges: matrix(op, source shape)."""
+
+    matrix: Callable[[Any, tuple[int, ...]], Any]
+
+
+def _input_problems(op: IntInput) -> list[str]:
+    return ["only bit-plane (binary) input is exported to SANA-FE"] if op.encoding != "bitplane" else []
+
+
+def _lif_problems(op: IntLIF) -> list[str]:
+    found = []
+    if op.du != 4095:
+        found.append(f"du = {op.du}; SANA-FE's LIF has no current state (needs du = 4095)")
+    if op.reset != "zero" or op.v_floor is not None or np.any(op.v_init.array != 0):
+        found.append("only hard-reset LIF from 0 is exported to SANA-FE")
+    return found
+
+
 def refuse_unsupported(graph: Graph) -> None:
     problems = []
     for name, op in graph:
-        if isinstance(op, IntInput) and op.encoding != "bitplane":
-            problems.append(f"{name}: only bit-plane (binary) input is exported to SANA-FE")
-        elif isinstance(op, IntPartialSum):
-            problems.append(f"{name}: a partial sum of a split layer sends graded spikes, which SANA-FE does not model")
-        elif isinstance(op, IntLIF):
-            if op.du != 4095:
-                problems.append(f"{name}: du = {op.du}; SANA-FE's LIF has no current state (needs du = 4095)")
-            if op.reset != "zero" or op.v_floor is not None or np.any(op.v_init.array != 0):
-                problems.append(f"{name}: only hard-reset LIF from 0 is exported to SANA-FE")
+        entry = TABLE.lookup(op)
+        refusal = TABLE.refusal(op)
+        if refusal is not None:
+            problems.append(f"{name}: {refusal.reason}")
+        elif isinstance(entry, Checked):
+            problems += [f"{name}: {what}" for what in entry.problems(op)]
     if graph.recurrent_edges():
         problems.append("recurrent synapses are not exported to SANA-FE")
     if problems:
@@ -216,7 +243,7 @@ def run_layerwise(graph: Graph, placement: Placement, inputs: dict[str, np.ndarr
         replays = {
             src: net.create_neuron_group(f"{src}.replay", int(np.prod(graph[src].shape)))
             for src in sources
-            if isinstance(graph[src], IntLIF)
+            if graph[src].IS_NEURON
         }
         _connect(graph, {**groups, **replays}, input_groups, into={layer})
         _place(graph, placement, groups, cores)
@@ -292,8 +319,8 @@ def _connect(graph: Graph, groups: dict, input_groups: dict, into: set[str] | No
         (dst,) = graph.successors(syn_name)
         if into is not None and dst not in into:
             continue
-        matrix = conv_matrix(op, graph[src].shape).tocoo() if isinstance(op, IntConv2d) else _coo(op.weight.array)
-        if isinstance(graph[src], IntInput):
+        matrix = TABLE[op].matrix(op, graph[src].shape)
+        if graph[src].IS_INPUT:
             sources = [(input_groups[(src, b)], b) for b in range(graph[src].bits)]
         else:
             sources = [(groups[src], 0)]
@@ -345,3 +372,24 @@ def _bit_trains(op: IntInput, x: np.ndarray, bit: int, steps: int, total: int) -
     for t in range(steps):
         trains[:, t] = ((at_step(op, x, t)[0].reshape(-1) >> bit) & 1).astype(bool)
     return trains
+
+
+NOT_MODELLED = "BKD041"
+
+# op class -> how it becomes SANA-FE neuron groups and edges (or why SANA-FE cannot hold it)
+TABLE: LoweringTable[Checked | Synapse | str] = LoweringTable(
+    "SANA-FE export",
+    {
+        **refuse(FLOAT_OPS, Refusal(NOT_MODELLED, "SANA-FE export takes deployed (integer) graphs only")),
+        IntInput: Checked(_input_problems),
+        Output: READ,
+        IntDense: Synapse(lambda op, shape: _coo(op.weight.array)),
+        IntConv2d: Synapse(lambda op, shape: conv_matrix(op, shape).tocoo()),
+        IntLIF: Checked(_lif_problems),
+        IntCLIF: Refusal(NOT_MODELLED, "CLIF is not exported to SANA-FE (its LIF resets hard, to 0)"),
+        IntPartialSum: Refusal(
+            NOT_MODELLED, "a partial sum of a split layer sends graded spikes, which SANA-FE does not model"
+        ),
+        IntXyloLIF: Refusal(NOT_MODELLED, "SANA-FE's architecture models Loihi's LIF, not Xylo's"),
+    },
+)

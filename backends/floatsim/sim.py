@@ -7,7 +7,8 @@ reset state, readouts in float units (the output's scale applied).
 from __future__ import annotations
 
 import time
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
 import numpy as np
@@ -15,19 +16,33 @@ import numpy as np
 from snncc.backends.base import Record, Trace
 from snncc.backends.interpreter import Layer, NeuronStep, OnNumpy, interpret, port_sum
 from snncc.errors import BackendError, Diagnostic
-from snncc.ir import (
-    FLOAT_OPS,
-    LIF,
-    Graph,
-    Input,
-    Op,
-    Output,
-    Stage,
+from snncc.ir import CLIF, INT_OPS, LIF, Graph, Input, Op, Output, Stage
+from snncc.ir.float_steps import FLOAT_STEPS, FloatStep
+from snncc.ir.lowering import FED, READ, LoweringTable, Refusal, refuse
+from snncc.ir.ops.clif import clif_initial_state, clif_step
+from snncc.ir.ops.lif import LIFState, lif_initial_state, lif_step
+
+
+@dataclass(frozen=True)
+class Neuron:
+    """A float neuron layer's reference step (its op module's numerics)."""
+
+    initial_state: Callable[[Op, int], LIFState]
+    step: Callable[[Op, LIFState, np.ndarray], tuple[np.ndarray, LIFState]]
+
+
+# op class -> its stateless step, its neuron step, or the interpreter's input / readout
+TABLE: LoweringTable[FloatStep | Neuron | str] = LoweringTable(
+    "floatsim",
+    {
+        Input: FED,
+        Output: READ,
+        **FLOAT_STEPS,
+        LIF: Neuron(lif_initial_state, lif_step),
+        CLIF: Neuron(clif_initial_state, clif_step),
+        **refuse(INT_OPS, Refusal("BKD020", "floatsim cannot run integer ops", "run integer graphs on refsim or lava")),
+    },
 )
-
-from . import steps as step
-
-RUNNABLE: tuple[type[Op], ...] = FLOAT_OPS  # every float-stage op (so every canonical one too)
 
 
 class FloatSim:
@@ -46,16 +61,17 @@ class FloatSim:
                     hint="run integer graphs on refsim or lava",
                 )
             )
+        diags += TABLE.diagnostics(graph)
         for name, op in graph.nodes:
-            if not isinstance(op, RUNNABLE):
-                diags.append(Diagnostic("error", "BKD020", f"floatsim cannot run op {op.OP!r}", node=name))
-            elif isinstance(op, Output):
-                preds = graph.predecessors(name)
-                if len(preds) != 1 or not isinstance(graph[preds[0]], LIF):
+            preds = graph.predecessors(name)
+            if TABLE.refusal(op) is not None:
+                continue
+            if op.IS_OUTPUT:
+                if len(preds) != 1 or not graph[preds[0]].IS_NEURON:
                     diags.append(Diagnostic("error", "BKD022", "an output must read one neuron layer", node=name))
-            elif not isinstance(op, Input) and not graph.predecessors(name):
+            elif not op.IS_INPUT and not preds:
                 diags.append(Diagnostic("error", "BKD022", f"{op.OP} has no input", node=name))
-            elif not isinstance(op, (Input, LIF)) and len(graph.predecessors(name)) != 1:
+            elif not (op.IS_INPUT or op.IS_NEURON) and len(preds) != 1:
                 diags.append(Diagnostic("error", "BKD022", f"{op.OP} must have exactly one input", node=name))
         return diags
 
@@ -117,21 +133,21 @@ def _read_inputs(graph: Graph, inputs: dict[str, np.ndarray]) -> tuple[int, dict
 
 
 class FloatDialect(OnNumpy):
-    """floatsim's arithmetic for the shared interpreter: float64 numpy, SPEC.md §2's step functions."""
+    """floatsim's arithmetic for the shared interpreter: float64 numpy, the ops' reference steps (TABLE)."""
 
     value_dtype: ClassVar[type] = np.float64
     message_dtype: ClassVar[type] = np.float64  # a layer sends amplitude·spikes
 
-    def initial_state(self, op: LIF, batch: int) -> step.LIFState:
-        return step.lif_initial_state(op, batch)
+    def initial_state(self, op: LIF, batch: int) -> LIFState:
+        return TABLE[op].initial_state(op, batch)
 
     def stateless(self, name: str, op: Op, x: np.ndarray) -> np.ndarray:
-        return step.apply(op, x)
+        return TABLE[op](op, x)
 
     def neuron(self, name: str, op: LIF, inputs: list[np.ndarray], layer: Layer) -> NeuronStep:
         total = port_sum(inputs, layer.batch, op.shape)
         before = layer.state
-        s, after = step.lif_step(op, before, total)
+        s, after = TABLE[op].step(op, before, total)
         layer.state = after
         layer.events["active_updates"] += int(np.count_nonzero((total != 0) | (before.i != 0) | (before.v != 0)))
         layer.tally(s, after.v)

@@ -25,7 +25,7 @@ from snncc.backends.int_inputs import check_int_inputs, input_events
 from snncc.errors import BackendError, Diagnostic, InvalidGraph
 from snncc.ir import Graph, IntInput, IntLIF, IntPartialSum, Output, Stage, verify
 
-from .lowering import build_network, layer_depths, recurrent_clears, stream_length
+from .lowering import LAVA, build_network, layer_depths, recurrent_clears, stream_length
 
 
 class LavaBackend:
@@ -36,7 +36,9 @@ class LavaBackend:
             verify(graph, Stage.INTEGER)
         except InvalidGraph as err:
             return list(err.diagnostics)
-        diags = []
+        diags = LAVA.diagnostics(graph)
+        if diags:
+            return diags
         depths = layer_depths(graph)
         for name, (shortest, longest) in depths.items():
             if shortest != longest:

@@ -10,35 +10,18 @@ weight pipeline, which is exactly what the bit-exact comparison with refsim chec
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
-from snncc.ir import Graph, IntCLIF, IntConv2d, IntDense, IntInput, IntLIF, IntPartialSum
-from snncc.ir.op import conv_out_hw
-
-
-def layer_depths(graph: Graph) -> dict[str, tuple[int, int]]:
-    """Per neuron layer: (shortest, longest) number of connections from any input (recurrent ones aside)."""
-    depth: dict[str, tuple[int, int]] = {}
-    for name in graph.topo_order():
-        op = graph[name]
-        if isinstance(op, IntInput):
-            depth[name] = (0, 0)
-        elif isinstance(op, IntPartialSum):  # one connection from its source, like a layer
-            short, long = depth[graph.predecessors(name)[0]]
-            depth[name] = (short + 1, long + 1)
-        elif isinstance(op, IntLIF):
-            feeds = [syn for syn in graph.predecessors(name) if not _recurrent(graph, syn)]
-            sources = [depth[graph.predecessors(syn)[0]] for syn in feeds]
-            depth[name] = (1 + min(s for s, _ in sources), 1 + max(longest for _, longest in sources))
-    return {name: d for name, d in depth.items() if isinstance(graph[name], (IntLIF, IntPartialSum))}
-
-
-def _recurrent(graph: Graph, synapse: str) -> bool:
-    return graph.is_recurrent(graph.predecessors(synapse)[0], synapse)
+from snncc.ir import FLOAT_OPS, Graph, IntCLIF, IntConv2d, IntDense, IntInput, IntLIF, IntPartialSum, IntXyloLIF, Output
+from snncc.ir.depths import layer_depths, recurrent_synapse
+from snncc.ir.lowering import READ, LoweringTable, Refusal, refuse
+from snncc.ir.ops.conv2d import conv_matrix
 
 
 def recurrent_clears(graph: Graph, batch: int) -> list[tuple[int, list[str]]]:
@@ -63,24 +46,6 @@ def recurrent_clears(graph: Graph, batch: int) -> list[tuple[int, list[str]]]:
 def stream_length(graph: Graph, batch: int) -> int:
     """Lava steps for ``batch`` samples: every sample's T steps plus the pipeline depth."""
     return batch * graph.meta.steps + max(longest for _, longest in layer_depths(graph).values())
-
-
-def conv_matrix(op: IntConv2d, in_shape: tuple[int, ...]) -> sp.csr_matrix:
-    """The (out, in) matrix of a torch-convention conv2d over C-order flattened maps."""
-    c_in, h, w = in_shape
-    c_out, c_in_g, kh, kw = op.weight.shape
-    oh, ow = conv_out_hw((h, w), (kh, kw), op.stride, op.padding, op.dilation)
-    o, y, x, c, i, j = np.meshgrid(
-        np.arange(c_out), np.arange(oh), np.arange(ow), np.arange(c_in_g), np.arange(kh), np.arange(kw), indexing="ij"
-    )
-    yy = y * op.stride[0] - op.padding[0] + i * op.dilation[0]
-    xx = x * op.stride[1] - op.padding[1] + j * op.dilation[1]
-    cin = (o // (c_out // op.groups)) * c_in_g + c
-    weights = op.weight.array[o, c, i, j]
-    keep = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w) & (weights != 0)
-    rows = ((o * oh + y) * ow + x)[keep]
-    cols = ((cin * h + yy) * w + xx)[keep]
-    return sp.csr_matrix((weights[keep].astype(np.int32), (rows, cols)), shape=(c_out * oh * ow, c_in * h * w))
 
 
 @dataclass
@@ -110,53 +75,104 @@ def build_network(graph: Graph, values: dict[str, np.ndarray], *, want_u: bool, 
     from lava.proc.monitor.process import Monitor
     from lava.proc.sparse.process import Sparse
 
-    from .models.lif import SnnccCLIF, SnnccLIF
+    from .models import lif as models
 
     batch = len(next(iter(values.values())))
-    steps = graph.meta.steps
-    total = stream_length(graph, batch)
-    depths = {name: d for name, (d, _) in layer_depths(graph).items()}
-    numerics = graph.meta.numerics
-    sources: dict[str, list[tuple[Any, int]]] = {}  # node -> [(process with s_out, extra exponent)]
-    net = Network()
+    b = _Build(
+        graph=graph,
+        values=values,
+        total=stream_length(graph, batch),
+        depths={name: d for name, (d, _) in layer_depths(graph).items()},
+        procs=SimpleNamespace(
+            Dense=Dense, GradedVec=GradedVec, RingBuffer=RingBuffer, LIFReset=LIFReset, Sparse=Sparse, models=models
+        ),
+        net=Network(),
+        monitor=Monitor if monitors else None,
+        want_u=want_u,
+    )
     for name in graph.topo_order():
         op = graph[name]
-        if isinstance(op, IntInput):
-            stream = _input_stream(op, values[name], steps, total)
-            if op.encoding == "bitplane":
-                sources[name] = [(RingBuffer(data=((stream >> b) & 1).astype(np.int32)), b) for b in range(op.bits)]
-            else:
-                sources[name] = [(RingBuffer(data=stream.astype(np.int32)), 0)]
-        elif isinstance(op, IntPartialSum):
-            relay = _partial_sum(name, op, graph, sources, numerics, GradedVec, Sparse)
-            sources[name] = [(relay, 0)]
-            if monitors:  # the payload p, recorded as the part's "v" (SPEC.md §int_partial_sum)
-                monitor = Monitor()
-                monitor.probe(relay.s_out, total)
-                net.monitors[("v", name)] = (monitor, relay, "s_out")
-        elif isinstance(op, IntLIF):
-            neuron = _neuron(
-                op, name, steps, depths[name], LIFReset, SnnccCLIF if isinstance(op, IntCLIF) else SnnccLIF
-            )
-            sources[name] = [(neuron, 0)]  # before its synapses: a recurrent one reads the layer itself
-            for syn_name in graph.predecessors(name):
-                syn = graph[syn_name]
-                src_name = graph.predecessors(syn_name)[0]
-                src = graph[src_name]
-                for proc, extra_exp in sources[src_name]:
-                    conn = _connection(syn, src, numerics, extra_exp, Dense, Sparse)
-                    proc.s_out.connect(conn.s_in)
-                    conn.a_out.connect(neuron.a_in)
-                    if _recurrent(graph, syn_name):
-                        net.recurrent[syn_name] = conn
-            net.neurons[name] = neuron
-            if not monitors:
-                continue
-            for var, port in (("spikes", neuron.s_out), ("v", neuron.v), *((("u", neuron.u),) if want_u else ())):
-                monitor = Monitor()
-                monitor.probe(port, total)
-                net.monitors[(var, name)] = (monitor, neuron, "s_out" if var == "spikes" else var)
-    return net
+        entry = LAVA[op]
+        if isinstance(entry, Node):  # synapses are built by the layer they feed; outputs read its monitors
+            entry.build(b, name, op)
+    return b.net
+
+
+@dataclass
+class _Build:
+    """What building one network needs: the graph, its data, Lava's process classes and what is built so far."""
+
+    graph: Graph
+    values: dict[str, np.ndarray]
+    total: int
+    depths: dict[str, int]
+    procs: Any
+    net: Network
+    monitor: Any  # Lava's Monitor class, or None: record nothing
+    want_u: bool
+    sources: dict[str, list[tuple[Any, int]]] = field(default_factory=dict)  # node -> [(process, extra exponent)]
+
+    def probe(self, var: str, layer: str, proc: Any, port: Any, lava_var: str) -> None:
+        if self.monitor is not None:
+            monitor = self.monitor()
+            monitor.probe(port, self.total)
+            self.net.monitors[(var, layer)] = (monitor, proc, lava_var)
+
+
+@dataclass(frozen=True)
+class Node:
+    """How an input, a relay or a neuron layer becomes Lava processes: build(b, name, op)."""
+
+    build: Callable[[_Build, str, Any], None]
+
+
+@dataclass(frozen=True)
+class Connection:
+    """How a synapse op becomes a Dense or Sparse process: connect(b, syn, src, extra_exp)."""
+
+    connect: Callable[[_Build, Any, Any, int], Any]
+
+
+def _build_input(b: _Build, name: str, op: IntInput) -> None:
+    stream = _input_stream(op, b.values[name], b.graph.meta.steps, b.total)
+    ring = b.procs.RingBuffer
+    if op.encoding == "bitplane":
+        b.sources[name] = [(ring(data=((stream >> k) & 1).astype(np.int32)), k) for k in range(op.bits)]
+    else:
+        b.sources[name] = [(ring(data=stream.astype(np.int32)), 0)]
+
+
+def _build_relay(b: _Build, name: str, op: IntPartialSum) -> None:
+    relay = _partial_sum(name, op, b.graph, b.sources, b.graph.meta.numerics, b.procs.GradedVec, b.procs.Sparse)
+    b.sources[name] = [(relay, 0)]
+    b.probe(
+        "v", name, relay, relay.s_out, "s_out"
+    )  # the payload p, recorded as the part's "v" (SPEC.md §int_partial_sum)
+
+
+def _neuron_builder(model: str, stock: bool, op_param: str | None = None) -> Node:
+    """A neuron layer as Intel's LIFReset where ``stock`` allows and the op needs nothing more, else
+    as snncc's process ``model`` (models/lif.py), given the op itself as ``op_param`` if set."""
+
+    def build(b: _Build, name: str, op: IntLIF) -> None:
+        graph = b.graph
+        own = getattr(b.procs.models, model)
+        neuron = _neuron(op, name, graph.meta.steps, b.depths[name], b.procs.LIFReset if stock else None, own, op_param)
+        b.sources[name] = [(neuron, 0)]  # before its synapses: a recurrent one reads the layer itself
+        for syn_name in graph.predecessors(name):
+            syn = graph[syn_name]
+            src_name = graph.predecessors(syn_name)[0]
+            for proc, extra_exp in b.sources[src_name]:
+                conn = LAVA[syn].connect(b, syn, graph[src_name], extra_exp)
+                proc.s_out.connect(conn.s_in)
+                conn.a_out.connect(neuron.a_in)
+                if recurrent_synapse(graph, syn_name):
+                    b.net.recurrent[syn_name] = conn
+        b.net.neurons[name] = neuron
+        for var, port in (("spikes", neuron.s_out), ("v", neuron.v), *((("u", neuron.u),) if b.want_u else ())):
+            b.probe(var, name, neuron, port, "s_out" if var == "spikes" else var)
+
+    return Node(build)
 
 
 def _input_stream(op: IntInput, x: np.ndarray, steps: int, total: int) -> np.ndarray:
@@ -171,24 +187,29 @@ def _input_stream(op: IntInput, x: np.ndarray, steps: int, total: int) -> np.nda
 
 def _message_bits(src) -> int:
     """Graded messages' width (Lava's num_message_bits); 0 for binary spikes."""
-    if isinstance(src, IntInput) and src.encoding == "graded":
+    if src.IS_INPUT and src.encoding == "graded":
         return src.bits
-    return src.payload_bits if isinstance(src, IntPartialSum) else 0
+    return src.payload_bits if LAVA[src] is RELAY else 0
 
 
-def _connection(syn, src, numerics, extra_exp: int, dense_cls, sparse_cls):
-    kwargs = {
+def _port(b: _Build, syn, src, extra_exp: int) -> dict[str, Any]:
+    return {
         "weight_exp": syn.weight_exp + extra_exp,
-        "num_weight_bits": numerics.weight_bits,
+        "num_weight_bits": b.graph.meta.numerics.weight_bits,
         "num_message_bits": _message_bits(src),
     }
-    # a split layer's identity join; a split conv's join is a 1x1 depthwise conv, which conv_matrix below
-    # turns into the same sparse identity
-    if isinstance(syn, IntDense) and isinstance(src, IntPartialSum):
-        return sparse_cls(weights=sp.csr_matrix(syn.weight.array.astype(np.int32)), **kwargs)
-    if isinstance(syn, IntDense):
-        return dense_cls(weights=syn.weight.array.astype(np.int32), **kwargs)
-    return sparse_cls(weights=conv_matrix(syn, tuple(src.shape)), **kwargs)
+
+
+def _dense_connection(b: _Build, syn: IntDense, src, extra_exp: int):
+    # a split layer's identity join (a split conv's join is a 1x1 depthwise conv, which conv_matrix
+    # turns into the same sparse identity)
+    if LAVA[src] is RELAY:
+        return b.procs.Sparse(weights=sp.csr_matrix(syn.weight.array.astype(np.int32)), **_port(b, syn, src, extra_exp))
+    return b.procs.Dense(weights=syn.weight.array.astype(np.int32), **_port(b, syn, src, extra_exp))
+
+
+def _conv_connection(b: _Build, syn: IntConv2d, src, extra_exp: int):
+    return b.procs.Sparse(weights=conv_matrix(syn, tuple(src.shape)), **_port(b, syn, src, extra_exp))
 
 
 def _partial_sum(name: str, op: IntPartialSum, graph: Graph, sources, numerics, graded_cls, sparse_cls):
@@ -224,7 +245,7 @@ def _partial_sum_matrix(op: IntPartialSum, src_shape: tuple[int, ...]) -> sp.csr
     )
 
 
-def _neuron(op: IntLIF, name: str, steps: int, depth: int, stock_cls, own_cls):
+def _neuron(op: IntLIF, name: str, steps: int, depth: int, stock_cls, own_cls, op_param: str | None):
     n = int(np.prod(op.shape))
     common = {
         "shape": (n,),
@@ -239,9 +260,9 @@ def _neuron(op: IntLIF, name: str, steps: int, depth: int, stock_cls, own_cls):
     }
     no_current = op.u_init is None or not op.u_init.array.any()
     stock = op.reset == "zero" and op.spiking and op.v_floor is None and not op.v_init.array.any() and no_current
-    if stock and not isinstance(op, IntCLIF):  # Intel's own model: the independent reference
+    if stock and stock_cls is not None:  # Intel's own model: the independent reference
         return stock_cls(**common)
-    extra = {"clif": op} if isinstance(op, IntCLIF) else {}
+    extra = {op_param: op} if op_param else {}
     return own_cls(
         **common,
         **extra,
@@ -251,3 +272,22 @@ def _neuron(op: IntLIF, name: str, steps: int, depth: int, stock_cls, own_cls):
         v_floor=op.v_floor,
         spiking=op.spiking,
     )
+
+
+RELAY = Node(_build_relay)  # a split layer's partial sum: Intel's GradedVec
+
+# op class -> how Lava runs it (Lava runs what refsim's Loihi dialect runs, bit for bit)
+LAVA: LoweringTable[Node | Connection | str] = LoweringTable(
+    "lava",
+    {
+        **refuse(FLOAT_OPS, Refusal("GRF012", "Lava runs integer graphs only", "compile the model first")),
+        IntInput: Node(_build_input),
+        Output: READ,
+        IntDense: Connection(_dense_connection),
+        IntConv2d: Connection(_conv_connection),
+        IntLIF: _neuron_builder("SnnccLIF", stock=True),
+        IntCLIF: _neuron_builder("SnnccCLIF", stock=False, op_param="clif"),
+        IntPartialSum: RELAY,
+        IntXyloLIF: Refusal("BKD042", "Lava models Loihi's neurons, not Xylo's", "use --backend xylosim or refsim"),
+    },
+)

@@ -24,15 +24,32 @@ from __future__ import annotations
 import time
 import types
 import warnings
-from typing import ClassVar
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 
 from snncc.backends.base import LayerStats, Record, Trace, readout_from_traces
 from snncc.backends.int_inputs import at_step, check_int_inputs, input_events
-from snncc.backends.lava.lowering import conv_matrix, layer_depths
 from snncc.errors import BackendError, Diagnostic, InvalidGraph
-from snncc.ir import Graph, IntCLIF, IntConv2d, IntDense, IntInput, IntLIF, IntPartialSum, Output, Stage, verify
+from snncc.ir import (
+    FLOAT_OPS,
+    Graph,
+    IntCLIF,
+    IntConv2d,
+    IntDense,
+    IntInput,
+    IntLIF,
+    IntPartialSum,
+    IntXyloLIF,
+    Output,
+    Stage,
+    verify,
+)
+from snncc.ir.depths import layer_depths
+from snncc.ir.lowering import READ, LoweringTable, Refusal, refuse
+from snncc.ir.ops.conv2d import conv_matrix
 
 V_LIMIT = (1 << 23) - 1  # vmin = -(2^23) + 1, vmax = 2^(9 + 2·7) - 1: the widest range Loihi 1 configures
 NEVER = 1 << 30  # threshold of a non-spiking readout: above any v
@@ -51,24 +68,12 @@ class NengoLoihiBackend:
         def refuse(node: str, what: str, hint: str) -> None:
             diags.append(Diagnostic("error", "BKD040", what, node=node, hint=hint))
 
+        diags += TABLE.diagnostics(graph)
         for name, op in graph:
-            if isinstance(op, IntInput) and op.encoding != "bitplane" and op.bits > 1:
-                refuse(name, "graded input messages have no Loihi 1 form", "compile for --target loihi (bit planes)")
-            if isinstance(op, IntPartialSum):
-                refuse(
-                    name, "a split layer's partial sums are graded spikes, which Loihi 1 lacks", "use --backend lava"
-                )
-            if isinstance(op, IntCLIF):
-                refuse(name, "CLIF has no Loihi 1 form", "compile with --approximate clif-as-hard-reset")
-            elif isinstance(op, IntLIF):
-                if op.reset != "zero":
-                    refuse(name, "soft reset has no Loihi 1 form", "compile for --target loihi")
-                if op.du < 0:
-                    refuse(name, "du = -1 (no current decay) has no Loihi 1 form: the chip adds 1 to du", "use du >= 0")
-                if np.any(op.bias_exp.array < 0):
-                    refuse(name, "a negative bias exponent has no Loihi 1 form (0..7)", "compile for --target loihi")
-                if op.v_floor is not None or op.u_init is not None or np.any(op.v_init.array != 0):
-                    refuse(name, "a floor or an initial state has no form in nengo-loihi", "compile for --target loihi")
+            entry = TABLE.lookup(op)
+            if isinstance(entry, Checked):  # settings of an op Loihi 1 has that it lacks
+                for what, hint in entry.problems(op):
+                    refuse(name, what, hint)
         for name, (shortest, longest) in layer_depths(graph).items():
             if shortest != longest:
                 refuse(name, f"paths from the input arrive after {shortest} and {longest} steps", "compile with snncc")
@@ -164,10 +169,9 @@ def lower(graph: Graph, sample: dict[str, np.ndarray]):
         (src,) = graph.predecessors(syn_name)
         (dst,) = graph.successors(syn_name)
         src_op = graph[src]
-        in_shape = src_op.shape
-        matrix = conv_matrix(op, in_shape).toarray() if isinstance(op, IntConv2d) else op.weight.array
+        matrix = TABLE[op].matrix(op, src_op.shape)
         weights = np.asarray(matrix, dtype=np.int64)  # the quantizer's mantissas, as the chip stores them
-        planes = range(src_op.bits) if isinstance(src_op, IntInput) and src_op.encoding == "bitplane" else [0]
+        planes = range(src_op.bits) if src_op.IS_INPUT and src_op.encoding == "bitplane" else [0]
         for b in planes:
             synapse = Synapse(weights.shape[1], label=f"{syn_name}.bit{b}")
             synapse.set_weights(weights.T.astype(np.float32))  # nengo-loihi: one row per input axon
@@ -178,7 +182,7 @@ def lower(graph: Graph, sample: dict[str, np.ndarray]):
             blocks[dst].add_synapse(synapse)
             axon = Axon(weights.shape[1], label=synapse.label)
             axon.target = synapse
-            if isinstance(src_op, IntInput):
+            if src_op.IS_INPUT:
                 spike_inputs.append(_spike_input(SpikeInput, sample[src], src_op, b, graph.meta.steps, axon))
             else:
                 blocks[src].add_axon(axon)
@@ -210,3 +214,55 @@ def _spike_input(SpikeInput, x: np.ndarray, op: IntInput, bit: int, steps: int, 
         plane = (at_step(op, x, t)[0].reshape(-1) >> bit) & 1
         spike_input.add_spikes(t + 1, np.flatnonzero(plane), permanent=True)
     return spike_input
+
+
+@dataclass(frozen=True)
+class Checked:
+    """An op Loihi 1 runs unless some of its settings need what it lacks: problems(op) -> [(what, hint)]."""
+
+    problems: Callable[[Any], list[tuple[str, str]]]
+
+
+@dataclass(frozen=True)
+class Synapse:
+    """A synapse op as the (out, in) integer matrix of one nengo-loihi Synapse: matrix(op, source shape)."""
+
+    matrix: Callable[[Any, tuple[int, ...]], np.ndarray]
+
+
+def _input_problems(op: IntInput) -> list[tuple[str, str]]:
+    if op.encoding != "bitplane" and op.bits > 1:
+        return [("graded input messages have no Loihi 1 form", "compile for --target loihi (bit planes)")]
+    return []
+
+
+def _lif_problems(op: IntLIF) -> list[tuple[str, str]]:
+    found = []
+    if op.reset != "zero":
+        found.append(("soft reset has no Loihi 1 form", "compile for --target loihi"))
+    if op.du < 0:
+        found.append(("du = -1 (no current decay) has no Loihi 1 form: the chip adds 1 to du", "use du >= 0"))
+    if np.any(op.bias_exp.array < 0):
+        found.append(("a negative bias exponent has no Loihi 1 form (0..7)", "compile for --target loihi"))
+    if op.v_floor is not None or op.u_init is not None or np.any(op.v_init.array != 0):
+        found.append(("a floor or an initial state has no form in nengo-loihi", "compile for --target loihi"))
+    return found
+
+
+# op class -> how the nengo-loihi emulator runs it (a LoihiBlock per neuron layer, a Synapse per synapse op)
+TABLE: LoweringTable[Checked | Synapse | str] = LoweringTable(
+    "nengo-loihi",
+    {
+        **refuse(FLOAT_OPS, Refusal("GRF012", "nengo-loihi runs integer graphs only", "compile the model first")),
+        IntInput: Checked(_input_problems),
+        Output: READ,
+        IntDense: Synapse(lambda op, shape: op.weight.array),
+        IntConv2d: Synapse(lambda op, shape: conv_matrix(op, shape).toarray()),
+        IntLIF: Checked(_lif_problems),
+        IntCLIF: Refusal("BKD040", "CLIF has no Loihi 1 form", "compile with --approximate clif-as-hard-reset"),
+        IntPartialSum: Refusal(
+            "BKD040", "a split layer's partial sums are graded spikes, which Loihi 1 lacks", "use --backend lava"
+        ),
+        IntXyloLIF: Refusal("BKD042", "nengo-loihi models Loihi 1, not Xylo", "use --backend xylosim or refsim"),
+    },
+)

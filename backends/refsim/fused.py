@@ -20,11 +20,11 @@ import numba
 import numpy as np
 
 from snncc.ir import IntCLIF, IntLIF, Numerics
+from snncc.ir.arith import accumulator_mode
+from snncc.ir.ops.lif import IntLIFState as LIFState
 
-from .arith import accumulator_mode
 from .bounds import WrapFreeStep
 from .jit import njit
-from .lif import LIFState
 
 _HALF32 = 1 << 31
 _MASK32 = (1 << 32) - 1

@@ -31,10 +31,10 @@ from array_api_compat import array_namespace
 from numba.cpython.unsafe.numbers import trailing_zeros
 from numpy.lib.stride_tricks import sliding_window_view
 
+from snncc.ir.arith import shift, wrap_int32
 from snncc.ir.op import conv_out_hw
 
 from . import jit, memo
-from .arith import shift, wrap_int32
 
 FLOAT32_EXACT = 1 << 24
 FLOAT64_EXACT = 1 << 53

@@ -9,15 +9,17 @@ as a layer without state (LoihiDialect._partial_sum): it counts the graded spike
 
 from __future__ import annotations
 
-from snncc.ir import IntInput, IntPartialSum, Numerics
+from snncc.ir import IntPartialSum, Numerics
+from snncc.ir.arith import wrap_int32
+from snncc.ir.ops.partial_sum import source_part
 
 from . import kernels
-from .arith import effective_weights, wrap_int32
+from .weights import effective_weights
 
 
 def prepare_partial_sum(op: IntPartialSum, source: object, numerics: Numerics, device=None):
     """The kernel of the op's weight slice, for the largest input its source can send."""
-    max_input = 1 << source.bits if isinstance(source, IntInput) else 1
+    max_input = 1 << source.bits if source.IS_INPUT else 1
     weight = effective_weights(op.weight.array, numerics)
     if op.is_conv and device is not None:
         return kernels.TorchConv2dKernel.prepare(weight, max_input, op.window(), device)
@@ -30,8 +32,4 @@ def prepare_partial_sum(op: IntPartialSum, source: object, numerics: Numerics, d
 
 def partial_sum_step(kernel, op: IntPartialSum, source: object, x):
     """This step's payload p, (batch, *op.shape), from the source's output ``x`` (batch, *source shape)."""
-    if op.is_conv:  # its input channels of the source's (C, H, W) maps
-        part = x.reshape(x.shape[0], *source.shape)[:, op.start : op.start + op.width]
-    else:
-        part = x.reshape(x.shape[0], -1)[:, op.start : op.start + op.width]
-    return wrap_int32(kernel(part, binary=not isinstance(source, IntInput)))
+    return wrap_int32(kernel(source_part(op, source.shape, x), binary=not source.IS_INPUT))

@@ -23,11 +23,13 @@ from snncc.backends.int_inputs import check_int_inputs, input_events, is_per_ste
 from snncc.backends.interpreter import EVENT_COUNTERS, Dialect, Layer, NeuronStep, interpret
 from snncc.errors import Diagnostic, InvalidGraph
 from snncc.ir import Graph, IntConv2d, IntDense, IntInput, IntLIF, IntPartialSum, Numerics, Stage, verify
+from snncc.ir.arith import accumulate, shift, wrap_int32
+from snncc.ir.ops.lif import IntLIFState, effective_bias
 
 from . import fused, kernels
-from .arith import accumulate, effective_weights, shift, wrap_int32
-from .lif import LIFState, effective_bias, initial_state, lif_step
+from .lowering import LOIHI, RELAY
 from .partial_sum import partial_sum_step, prepare_partial_sum
+from .weights import effective_weights
 from .xylo import XyloDialect
 
 
@@ -95,18 +97,14 @@ def _kernel(graph: Graph, name: str, op: IntDense | IntConv2d, numerics: Numeric
     """The synapse op's kernel, prepared once per run for the largest input its source can send."""
     src = graph[graph.predecessors(name)[0]]
     max_input = 1  # spikes and bit planes
-    if isinstance(src, IntInput) and src.encoding == "graded":
+    if src.IS_INPUT and src.encoding == "graded":
         max_input = 1 << src.bits  # covers signed and unsigned values of that width
-    if isinstance(src, IntPartialSum):
+    if LOIHI[src] is RELAY:
         max_input = 1 << src.payload_bits
     weight = effective_weights(op.weight.array, numerics)
     if device is not None:
-        if isinstance(op, IntDense):
-            return kernels.TorchDenseKernel.prepare(weight, max_input, device)
-        return kernels.TorchConv2dKernel.prepare(weight, max_input, op, device)
-    if isinstance(op, IntDense):
-        return kernels.DenseKernel.prepare(weight, max_input)
-    return kernels.Conv2dKernel.prepare(weight, max_input, op)
+        return LOIHI[op].torch_kernel(weight, max_input, op, device)
+    return LOIHI[op].kernel(weight, max_input, op)
 
 
 class LoihiDialect:
@@ -117,6 +115,9 @@ class LoihiDialect:
     message_dtype: ClassVar[type] = np.bool_  # a layer sends its spikes
 
     def __init__(self, graph: Graph, device=None) -> None:
+        problems = LOIHI.diagnostics(graph)
+        if problems:
+            raise InvalidGraph(diagnostics=problems)
         self.graph, self.device = graph, device
         self.numerics: Numerics = graph.meta.numerics  # type: ignore[assignment]
         self.bias = {n: self.put(effective_bias(op)) for n, op in graph.of_type(IntLIF)}
@@ -141,16 +142,16 @@ class LoihiDialect:
     def get(self, x) -> np.ndarray:
         return np.array(x) if self.device is None else x.detach().cpu().numpy().copy()
 
-    def initial_state(self, op: IntLIF | IntPartialSum, batch: int) -> LIFState | None:
-        if isinstance(op, IntPartialSum):  # a relay: no state
+    def initial_state(self, op: IntLIF | IntPartialSum, batch: int) -> IntLIFState | None:
+        if LOIHI[op] is RELAY:  # no state
             return None
-        return LIFState(*(None if a is None else self.put(a) for a in initial_state(op, batch)))
+        return IntLIFState(*(None if a is None else self.put(a) for a in LOIHI[op].initial_state(op, batch)))
 
     def stateless(self, name: str, op: IntDense | IntConv2d, x: np.ndarray) -> np.ndarray:
         """This step's int32 output of one synapse op (what Lava's port carries)."""
         kernel = self.kernels[name]
         src = self.graph[self.graph.predecessors(name)[0]]
-        if isinstance(src, IntInput) and src.encoding == "bitplane":
+        if src.IS_INPUT and src.encoding == "bitplane":
             # one binary copy of the synapse per bit plane, exponent + b; the LIF sums the ports.
             # Planes without a set bit contribute nothing and are skipped.
             int8 = getattr(kernel, "int8", None)
@@ -164,13 +165,13 @@ class LoihiDialect:
                 if plane.any():
                     total += wrap_int32(shift(kernel(plane, binary=True), op.weight_exp + b))
             return wrap_int32(total)
-        if isinstance(src, (IntInput, IntPartialSum)):  # graded messages: Lava's int32 dot product, int32 shift
+        if src.IS_INPUT or src.IS_RELAY:  # graded messages: Lava's int32 dot product, int32 shift
             return wrap_int32(shift(wrap_int32(kernel(x)), op.weight_exp))
         # binary path: sum of the weights of the active inputs
         return kernels.binary_port(kernel, x, op.weight_exp)
 
     def neuron(self, name: str, op: IntLIF | IntPartialSum, inputs: list[np.ndarray], layer: Layer) -> NeuronStep:
-        if isinstance(op, IntPartialSum):
+        if op.IS_RELAY:
             return self._partial_sum(name, op, inputs[0], layer)
         # Lava's a_in: the unwrapped sum of the ports (int32 ports summed in int64, so wraps are counted)
         total = kernels.unwrapped_port_sum([p.reshape(layer.batch, *op.shape) for p in inputs])
@@ -181,7 +182,7 @@ class LoihiDialect:
                 counters[key] += count
         else:
             a, acc_overflowed = accumulate(total, self.numerics)  # the dendritic accumulator's bound
-            spikes, layer.state, ev = lif_step(a, layer.state, op, self.bias[name], self.numerics)
+            spikes, layer.state, ev = LOIHI[op].step(a, layer.state, op, self.bias[name], self.numerics)
             counters["u_wraps"] += int(ev.u_wrapped.sum())
             counters["v_saturations"] += int(ev.v_saturated.sum())
             counters["int32_wraps"] += int((ev.int32_wrapped | (wrap_int32(total) != total)).sum())

@@ -1,6 +1,6 @@
-"""Run a xylo-family integer graph in rockpool's XyloSim, configured as snncc.mapping.xylo lays it out.
+"""Run a xylo-family integer graph in rockpool's XyloSim, configured as snncc.xylo_layout lays it out.
 
-A layer at depth d processes sample step t at hardware step t + d − 1 (snncc/mapping/xylo.py), so
+A layer at depth d processes sample step t at hardware step t + d − 1 (snncc/xylo_layout.py), so
 the run is padded with zero input and re-indexed to aligned time (ir/SPEC.md §1.1).  Each sample
 runs from XyloSim's reset state.
 """
@@ -16,16 +16,56 @@ import numpy as np
 from snncc.backends.base import LayerStats, Record, Trace, readout_from_traces
 from snncc.backends.int_inputs import check_int_inputs, input_events, is_per_step
 from snncc.errors import Diagnostic, InvalidGraph, MappingError
-from snncc.ir import Graph, IntXyloLIF, Output
-from snncc.mapping.xylo import XyloLayout, xylo_layout
+from snncc.ir import (
+    FLOAT_OPS,
+    Graph,
+    IntCLIF,
+    IntConv2d,
+    IntDense,
+    IntInput,
+    IntLIF,
+    IntPartialSum,
+    IntXyloLIF,
+    Output,
+    Stage,
+    verify,
+)
+from snncc.ir.lowering import FED, READ, LoweringTable, Refusal, refuse
+from snncc.xylo_layout import XyloLayout, xylo_layout
 
 from .rockpool_import import xylo_audio2_sim
+
+MATRIX = "matrix"  # a synapse op: its weights go into one of the core's three matrices (xylo_layout)
+NEURON = "neuron"  # a neuron layer: hidden or output neurons of the core
+
+# op class -> how XyloSim runs it
+TABLE: LoweringTable[str] = LoweringTable(
+    "xylosim",
+    {
+        **refuse(FLOAT_OPS, Refusal("GRF012", "XyloSim runs integer graphs only", "compile the model first")),
+        IntInput: FED,
+        Output: READ,
+        IntDense: MATRIX,
+        IntXyloLIF: NEURON,
+        **refuse(
+            (IntLIF, IntCLIF, IntConv2d, IntPartialSum),
+            Refusal("BKD042", "XyloSim runs the xylo family's int_dense and int_xylo_lif only", "use --backend lava"),
+        ),
+    },
+)
 
 
 class XyloSimBackend:
     name: ClassVar[str] = "xylosim"
 
     def check(self, graph: Graph) -> list[Diagnostic]:
+        try:
+            verify(graph, Stage.INTEGER)
+        except InvalidGraph as err:
+            return list(err.diagnostics)
+        refused = TABLE.diagnostics(graph)
+        if refused:
+            return refused
         try:
             xylo_layout(graph)
         except (InvalidGraph, MappingError) as err:

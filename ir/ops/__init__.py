@@ -2,6 +2,29 @@
 
 The float dialect is what importers produce (FLOAT) and quantization consumes (CANONICAL); the
 integer dialect is exactly what the reference simulator and the hardware execute (INTEGER).
+
+Each module holds, for its op: the frozen dataclass(es) with OP, the role flags of ir/op.py
+(IS_NEURON, IS_SYNAPSE, IS_INPUT, IS_OUTPUT, IS_RELAY: the structure rules and backends read them), the fields and ``infer_shape`` (the op's verifier);
+and at its end, under ``# numerics``, the op's numerics definition as pure functions: the float
+step, the integer step and their state, which the compiler and every simulator read from here
+(shared integer arithmetic: ir/arith.py; refsim's kernels are optimized forms tested equal to them).
+
+Adding an op (e.g. a delay) touches:
+1. ir/ops/<op>.py: the classes and, under ``# numerics``, the step functions;
+2. this file: import it, list it in FLOAT_OPS or INT_OPS (ALL_OPS, the serializer and the stage
+   verifiers follow) and __all__; ir/__init__.py: export it;
+3. one entry in each lowering table (ir/lowering.py: a lowering, or a Refusal with a code of
+   snncc/error_codes.py): backends/floatsim/sim.py TABLE, backends/refsim/lowering.py LOIHI and XYLO,
+   backends/lava/lowering.py LAVA, backends/nengo_loihi/backend.py TABLE, backends/xylosim/backend.py
+   TABLE, snncc/exporters/nir.py TABLE, snncc/exporters/netx.py NETX, snncc/sanafe_export.py TABLE.
+   Tables of the other dialect need nothing: integer backends and exporters refuse every float op
+   by ``refuse(FLOAT_OPS, ...)``, floatsim and the NIR export every integer op by ``refuse(INT_OPS, ...)``.
+   A stateless float op the compiler evaluates also goes into ir/float_steps.py FLOAT_STEPS;
+4. ir/stages.py, where the op needs it: ALLOWED[Stage.CANONICAL] for a float op quantization
+   consumes, and INTEGER_CHECKS for an integer op whose fields have ranges set by the numerics
+   (structure rules read the roles, so they need nothing);
+5. ir/SPEC.md: its section (tests/unit/test_spec_sync.py compares the fields).
+tests/unit/test_op_lowering.py fails until every table has an entry for it.
 """
 
 from __future__ import annotations
@@ -33,7 +56,6 @@ FLOAT_OPS: tuple[type[Op], ...] = (
     Output,
 )
 INT_OPS: tuple[type[Op], ...] = (IntInput, IntDense, IntConv2d, IntLIF, IntCLIF, IntXyloLIF, IntPartialSum)
-SYNAPSE_OPS_INT: tuple[type[Op], ...] = (IntDense, IntConv2d)
 
 __all__ = [
     "CLIF",
@@ -43,7 +65,6 @@ __all__ = [
     "LIF",
     "READOUTS",
     "STEP_READOUTS",
-    "SYNAPSE_OPS_INT",
     "AvgPool2d",
     "BatchNorm",
     "Conv2d",

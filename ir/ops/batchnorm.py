@@ -33,3 +33,22 @@ class BatchNorm(Op):
         if not inputs[0] or inputs[0][0] != self.mean.shape[0]:
             raise shape_mismatch(name, self, (self.mean.shape[0],), inputs[0])
         return inputs[0]
+
+
+# numerics
+
+
+def batchnorm(
+    x: np.ndarray, mean: np.ndarray, var: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float
+) -> np.ndarray:
+    """(x - mean)/√(var + eps)·weight + bias, per channel (axis 0 of a sample)."""
+    per_channel = (-1,) + (1,) * (x.ndim - 2)
+
+    def channel(a: np.ndarray) -> np.ndarray:
+        return a.reshape(per_channel)
+
+    return (x - channel(mean)) / np.sqrt(channel(var) + eps) * channel(weight) + channel(bias)
+
+
+def batchnorm_step(op: BatchNorm, x: np.ndarray) -> np.ndarray:
+    return batchnorm(x, op.mean.array, op.var.array, op.weight.array, op.bias.array, op.eps)

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..const import Const
-from ..op import Op, Shape, check_bias, conv2d_shape, pair
+from ..op import Op, Shape, check_bias, conv2d_shape, conv_out_hw, pair
 
 
 def conv_macs(op: Any) -> float:
@@ -103,3 +103,60 @@ class IntConv2d(Op):
 
     def infer_shape(self, inputs: list[Shape], name: str) -> Shape:
         return conv2d_shape(self, inputs, name)
+
+
+# numerics
+
+
+def conv2d(
+    x: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray | None,
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    dilation: tuple[int, int],
+    groups: int,
+) -> np.ndarray:
+    """torch conv2d (cross-correlation, zero padding, groups) + bias per output channel, in float64.
+
+    torch's kernel, not an im2col copy of the input: the float model's convolutions dominate
+    calibration time on conv nets.
+    """
+    import torch
+
+    with torch.no_grad():
+        y = torch.nn.functional.conv2d(
+            torch.from_numpy(np.ascontiguousarray(x, dtype=np.float64)),
+            torch.from_numpy(np.array(weight, dtype=np.float64)),  # a writable copy: Const arrays are frozen
+            None if bias is None else torch.from_numpy(np.array(bias, dtype=np.float64)),
+            stride,
+            padding,
+            dilation,
+            groups,
+        )
+    return y.numpy()
+
+
+def conv2d_step(op: Conv2d, x: np.ndarray) -> np.ndarray:
+    bias = None if op.bias is None else op.bias.array
+    return conv2d(x, op.weight.array, bias, op.stride, op.padding, op.dilation, op.groups)
+
+
+def conv_matrix(op: IntConv2d, in_shape: tuple[int, ...]) -> Any:
+    """The (out, in) matrix of a torch-convention conv2d over C-order flattened maps."""
+    import scipy.sparse as sp  # here: importing the IR does not load scipy
+
+    c_in, h, w = in_shape
+    c_out, c_in_g, kh, kw = op.weight.shape
+    oh, ow = conv_out_hw((h, w), (kh, kw), op.stride, op.padding, op.dilation)
+    o, y, x, c, i, j = np.meshgrid(
+        np.arange(c_out), np.arange(oh), np.arange(ow), np.arange(c_in_g), np.arange(kh), np.arange(kw), indexing="ij"
+    )
+    yy = y * op.stride[0] - op.padding[0] + i * op.dilation[0]
+    xx = x * op.stride[1] - op.padding[1] + j * op.dilation[1]
+    cin = (o // (c_out // op.groups)) * c_in_g + c
+    weights = op.weight.array[o, c, i, j]
+    keep = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w) & (weights != 0)
+    rows = ((o * oh + y) * ow + x)[keep]
+    cols = ((cin * h + yy) * w + xx)[keep]
+    return sp.csr_matrix((weights[keep].astype(np.int32), (rows, cols)), shape=(c_out * oh * ow, c_in * h * w))

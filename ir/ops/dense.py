@@ -71,3 +71,16 @@ class IntDense(Op):
         if w_in != n_in:
             raise shape_mismatch(name, self, (w_in,), inputs[0])
         return (out,)
+
+
+# numerics
+
+
+def dense(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
+    """y = W·flatten(x) + b, in float64 on a batch (B, *shape) (SPEC.md §dense)."""
+    y = x.reshape(x.shape[0], -1) @ weight.T
+    return y if bias is None else y + bias
+
+
+def dense_step(op: Dense, x: np.ndarray) -> np.ndarray:
+    return dense(x, op.weight.array, None if op.bias is None else op.bias.array)

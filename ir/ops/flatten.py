@@ -19,3 +19,15 @@ class Flatten(Op):
     def infer_shape(self, inputs: list[Shape], name: str) -> Shape:
         expect_inputs(name, self, inputs)
         return (int(np.prod(inputs[0])),)
+
+
+# numerics
+
+
+def flatten(x: np.ndarray) -> np.ndarray:
+    """One vector per sample of a batch, in C order."""
+    return x.reshape(x.shape[0], -1)
+
+
+def flatten_step(op: Flatten, x: np.ndarray) -> np.ndarray:
+    return flatten(x)

@@ -29,6 +29,7 @@ class IntPartialSum(Op):
 
     OP = "int_partial_sum"
     IS_NEURON = True  # a compartment on a core: one connection of latency, like a neuron layer
+    IS_RELAY = True
     weight: Const  # (out, width) int32: columns start .. start + width; or (C_out, width, kH, kW): input channels
     start: int
     payload_bits: int = 24
@@ -54,8 +55,6 @@ class IntPartialSum(Op):
     def inputs_per_neuron(self) -> int:
         """Inputs one of its neurons reads away from the borders: the width, times the kernel's taps for a conv."""
         return int(np.prod(self.weight.shape[1:]))
-
-    OWN_WEIGHTS = True
 
     def conv_view(self) -> IntConv2d | None:
         return self.window() if self.is_conv else None
@@ -113,3 +112,15 @@ class IntPartialSum(Op):
                 node=name,
             )
         return conv2d_shape(self.window(), [self.window_shape(src)], name)
+
+
+# numerics
+
+
+def source_part(op: IntPartialSum, source_shape: Shape, x: np.ndarray) -> np.ndarray:
+    """What the part reads of its source's output ``x`` (batch, *source shape): its columns of the
+    flattened output, or for a conv part its input channels of the (C, H, W) maps.  Its payload is
+    p = wrap_int32(W_eff · part), the product a dense or (conv part) int_conv2d computes."""
+    if op.is_conv:
+        return x.reshape(x.shape[0], *source_shape)[:, op.start : op.start + op.width]
+    return x.reshape(x.shape[0], -1)[:, op.start : op.start + op.width]

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
 from snncc.errors import InvalidGraph
 
 from ..op import Op, Shape, check_window, conv_out_hw, expect_inputs, pair, shape_mismatch
@@ -66,3 +69,49 @@ class MaxPool2d(Pool2d):
     approximation maxpool-as-avgpool (max pooling of spikes is imported as sumpool2d + an OR lif)."""
 
     OP = "maxpool2d"
+
+
+# numerics
+
+
+def _windows(
+    x: np.ndarray,
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    dilation: tuple[int, int] = (1, 1),
+) -> np.ndarray:
+    """Zero-padded sliding windows of x (B, C, H, W): a (B, C, H_out, W_out, kH, kW) view."""
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
+    padded = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    spans = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
+    return sliding_window_view(padded, spans, axis=(2, 3))[:, :, ::sh, ::sw, ::dh, ::dw]
+
+
+def sumpool2d(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int]) -> np.ndarray:
+    """Sum over each window (zero padding)."""
+    return _windows(x, kernel, stride, padding).sum(axis=(4, 5))
+
+
+def avgpool2d(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int]) -> np.ndarray:
+    """Mean over each window, padded zeros counted (torch count_include_pad=True)."""
+    return sumpool2d(x, kernel, stride, padding) / (kernel[0] * kernel[1])
+
+
+def maxpool2d(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int]) -> np.ndarray:
+    """Max over each window; padding never wins (torch pads with -inf)."""
+    (ph, pw) = padding
+    padded = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=-np.inf)
+    return _windows(padded, kernel, stride, (0, 0)).max(axis=(4, 5))
+
+
+def avgpool2d_step(op: AvgPool2d, x: np.ndarray) -> np.ndarray:
+    return avgpool2d(x, op.kernel, op.stride, op.padding)
+
+
+def sumpool2d_step(op: SumPool2d, x: np.ndarray) -> np.ndarray:
+    return sumpool2d(x, op.kernel, op.stride, op.padding)
+
+
+def maxpool2d_step(op: MaxPool2d, x: np.ndarray) -> np.ndarray:
+    return maxpool2d(x, op.kernel, op.stride, op.padding)

@@ -27,9 +27,23 @@ from typing import Any
 
 import numpy as np
 
-from snncc.backends.refsim.arith import effective_weights
 from snncc.errors import Diagnostic, OutputError
-from snncc.ir import Graph, IntCLIF, IntConv2d, IntDense, IntInput, IntLIF, IntPartialSum, Output, Stage, verify
+from snncc.ir import (
+    FLOAT_OPS,
+    Graph,
+    IntCLIF,
+    IntConv2d,
+    IntDense,
+    IntInput,
+    IntLIF,
+    IntPartialSum,
+    IntXyloLIF,
+    Output,
+    Stage,
+    verify,
+)
+from snncc.ir.arith import effective_weights
+from snncc.ir.lowering import FED, READ, LoweringTable, Refusal, refuse
 from snncc.netx_format import (
     BIAS_EXP,
     CONV_WEIGHT_LIMIT,
@@ -45,6 +59,42 @@ __all__ = ["write_netx"]
 EXPONENT_HINT = (
     "netx weights are integers in units of 2^6 v LSB with no exponent (dense: 8 bits); compile again with "
     "`snncc compile ... --netx-compatible`, which quantizes within what netx holds"
+)
+
+
+@dataclass(frozen=True)
+class Block:
+    """A netx block a synapse op becomes (with the neuron layer it feeds)."""
+
+    kind: str
+
+
+DENSE, CONV = Block("dense"), Block("conv")
+CUBA = "CUBA"  # netx's one neuron model: Lava's fixed-point LIF
+NETX_HINT = "netx runs Lava's fixed-point LIF; compile for a Loihi target"
+
+# op class -> what it becomes in a netx file
+NETX: LoweringTable[Block | str] = LoweringTable(
+    "netx export",
+    {
+        **refuse(
+            FLOAT_OPS, Refusal("GRF010", "netx holds deployed (integer) graphs", "export the float graph with --nir")
+        ),
+        IntInput: FED,
+        Output: READ,
+        IntDense: DENSE,
+        IntConv2d: CONV,
+        IntLIF: CUBA,
+        IntCLIF: Refusal("OUT201", "CLIF layers cannot be written: netx holds CUBA LIF neurons only"),
+        IntXyloLIF: Refusal(
+            "OUT206", "int_xylo_lif has no netx block (netx holds Lava's LIF behind dense or conv weights)", NETX_HINT
+        ),
+        IntPartialSum: Refusal(
+            "OUT207",
+            "a layer's fan-in was split into partial sums (graded spikes between cores), which netx has no block for",
+            "export the float graph with --nir, or compile for a target whose cores hold the layer's inputs",
+        ),
+    },
 )
 
 
@@ -102,19 +152,10 @@ def _plan(graph: Graph) -> _Plan:
                 "error",
                 "OUT206",
                 f"the graph's numerics differ from Lava's LIF in {', '.join(differ)}",
-                hint="netx runs Lava's fixed-point LIF; compile for a Loihi target",
+                hint=NETX_HINT,
             )
         )
-    split = [
-        Diagnostic(
-            "error",
-            "OUT207",
-            "a layer's fan-in was split into partial sums (graded spikes between cores), which netx has no block for",
-            node=name,
-            hint="export the float graph with --nir, or compile for a target whose cores hold the layer's inputs",
-        )
-        for name, _ in graph.of_type(IntPartialSum)
-    ]
+    split = [d for d in NETX.diagnostics(graph) if d.code == "OUT207"]  # ops that break the chain of blocks
     if split:  # the chain checks below would only add confusing follow-on errors
         raise OutputError(diagnostics=split)
     inputs, outputs = graph.of_type(IntInput), graph.of_type(Output)
@@ -139,20 +180,13 @@ def _plan(graph: Graph) -> _Plan:
     shape = input_op.shape
     for syn_name, name in chain[1 if input_neuron else 0 :]:
         syn, lif = graph[syn_name], graph[name]
-        if not (isinstance(syn, (IntConv2d, IntDense)) and isinstance(lif, IntLIF)):  # e.g. a Xylo neuron
-            problems.append(
-                Diagnostic(
-                    "error",
-                    "OUT206",
-                    f"{syn.OP} into {lif.OP} has no netx block (netx holds Lava's LIF behind dense or conv weights)",
-                    node=name,
-                    hint="netx runs Lava's fixed-point LIF; compile for a Loihi target",
-                )
-            )
+        block, refused = NETX.lookup(syn), NETX.refusal(lif)
+        if not isinstance(block, Block):
+            problems.append(NETX.refusal(syn).diagnostic(syn_name))
             break
         weight = _file_weights(syn_name, syn, numerics, problems)
-        problems += _neuron_problems(name, lif)
-        layers.append(_Layer(syn_name, syn, name, lif, weight, isinstance(syn, IntDense) and len(shape) > 1))
+        problems += [refused.diagnostic(name)] if refused else _neuron_problems(name, lif)
+        layers.append(_Layer(syn_name, syn, name, lif, weight, block is DENSE and len(shape) > 1))
         shape = lif.shape
     if input_neuron:
         problems += _neuron_problems(input_neuron[1], input_neuron[2])
@@ -188,7 +222,7 @@ def _chain(graph: Graph, input_name: str, problems: list[Diagnostic]) -> list[tu
                     "graph with --nir, which keeps the recurrent connection",
                 )
             )
-        nexts = [s for s in graph.successors(node) if not isinstance(graph[s], Output) and s not in loops]
+        nexts = [s for s in graph.successors(node) if not graph[s].IS_OUTPUT and s not in loops]
         if not nexts:
             return chain
         if len(nexts) > 1:
@@ -215,14 +249,14 @@ def _input_neuron(graph: Graph, input_name: str, chain: list[tuple[str, str]]) -
         return None
     drive_name, name = chain[0]
     drive, lif = graph[drive_name], graph[name]
-    if isinstance(drive, IntConv2d):
+    if NETX.lookup(drive) is CONV:
         one_to_one = drive.weight.shape[1:] == (1, 1, 1) and drive.groups == drive.shape[0]
         one_to_one = one_to_one and drive.stride == (1, 1) and drive.padding == (0, 0)
         one_to_one = one_to_one and bool(np.all(drive.weight.array == 1))
     else:
         n = int(np.prod(graph[input_name].shape))
         one_to_one = np.array_equal(drive.weight.array, np.eye(n))
-    driven_by_bias = lif.du == 4095 and not lif.bias_mant.array.any() and not isinstance(lif, IntCLIF)
+    driven_by_bias = lif.du == 4095 and not lif.bias_mant.array.any() and NETX.lookup(lif) is CUBA
     return (drive_name, name, lif) if one_to_one and drive.weight_exp == 0 and driven_by_bias else None
 
 
@@ -242,9 +276,9 @@ def _file_weights(name: str, syn: IntConv2d | IntDense, numerics: Any, problems:
         )
         return mant
     weight = mant << e if e >= 0 else mant >> -e
-    if isinstance(syn, IntConv2d) and np.abs(weight).max(initial=0) >= CONV_WEIGHT_LIMIT:
+    if NETX[syn] is CONV and np.abs(weight).max(initial=0) >= CONV_WEIGHT_LIMIT:
         problems.append(Diagnostic("error", "OUT204", "conv weights reach Lava's 24-bit conv output limit", node=name))
-    if isinstance(syn, IntDense):
+    if NETX[syn] is DENSE:
         problem = dense_weight_problem(weight)
         if problem is not None:
             problems.append(
@@ -260,10 +294,6 @@ def _file_weights(name: str, syn: IntConv2d | IntDense, numerics: Any, problems:
 
 
 def _neuron_problems(name: str, lif: IntLIF) -> list[Diagnostic]:
-    if isinstance(lif, IntCLIF):
-        return [
-            Diagnostic("error", "OUT201", "CLIF layers cannot be written: netx holds CUBA LIF neurons only", node=name)
-        ]
     bad = []
     if lif.reset != "zero":
         bad.append("soft reset (netx's LIF resets to 0)")
@@ -360,7 +390,7 @@ def _write_layer(group: Any, layer: _Layer) -> None:
     group.attrs[PREFIX + "synapse"] = layer.syn_name
     group.attrs[PREFIX + "weight_exp"] = syn.weight_exp
     group.attrs[PREFIX + "scale"] = lif.scale
-    if isinstance(syn, IntConv2d):
+    if NETX[syn] is CONV:
         _kind(group, "conv")
         c_out, c_in_g, kh, kw = syn.weight.shape
         group.create_dataset("shape", data=np.array(lif.shape, dtype=np.int64))

@@ -23,7 +23,23 @@ import numpy as np
 
 from snncc.errors import Diagnostic, OutputError
 from snncc.importers.nir_nodes import DISCRETIZATION
-from snncc.ir import CLIF, LIF, AvgPool2d, BatchNorm, Conv2d, Dense, Flatten, Graph, Input, Op, Output, SumPool2d
+from snncc.ir import (
+    CLIF,
+    INT_OPS,
+    LIF,
+    AvgPool2d,
+    BatchNorm,
+    Conv2d,
+    Dense,
+    Flatten,
+    Graph,
+    Input,
+    MaxPool2d,
+    Op,
+    Output,
+    SumPool2d,
+)
+from snncc.ir.lowering import LoweringTable, Refusal, refuse
 
 DEFAULT_DT = 1e-4  # s; snntorch's and spikingjelly's NIR export default
 
@@ -42,8 +58,12 @@ def write_nir(graph: Graph, path: Path, *, warn: Callable[[str], None] = _to_std
     problems: list[Diagnostic] = []
     for name, op in ops.items():
         src = graph.predecessors(name)
+        refusal = TABLE.refusal(op)
+        if refusal is not None:
+            problems.append(refusal.diagnostic(name))
+            continue
         try:
-            nodes[name] = _node(nir, op, graph[src[0]].shape if src else None, dt)
+            nodes[name] = TABLE[op](nir, op, graph[src[0]].shape if src else None, dt)
         except _Refused as exc:
             problems.append(Diagnostic("error", "OUT301", f"NIR cannot hold this layer: {exc}", node=name))
     if problems:
@@ -72,7 +92,7 @@ def caveats(graph: Graph) -> list[str]:
     """What other NIR tools will not see in the export (it rides in 'snncc' metadata)."""
     out = []
     for name, op in graph:
-        if not isinstance(op, LIF) or isinstance(op, CLIF):
+        if TABLE.lookup(op) is not _neuron:
             continue
         extra = _extra(op)
         said = {
@@ -92,40 +112,48 @@ class _Refused(Exception):
     pass
 
 
-def _node(nir: Any, op: Op, src: tuple[int, ...] | None, dt: float) -> Any:
-    if isinstance(op, Input):
-        return nir.Input(input_type={"input": np.array(op.shape)})
-    if isinstance(op, Output):
-        meta = {"snncc": {"readout": np.array([op.readout.encode()]), "scale": np.array([op.scale])}}
-        return nir.Output(output_type={"output": np.array(op.shape)}, metadata=meta)
-    if isinstance(op, Dense):
-        w = op.weight.array.astype(np.float64)
-        return nir.Affine(weight=w, bias=op.bias.array.astype(np.float64)) if op.bias is not None else nir.Linear(w)
-    if isinstance(op, Conv2d):
-        w = op.weight.array.astype(np.float64)
-        bias = op.bias.array.astype(np.float64) if op.bias is not None else np.zeros(w.shape[0])
-        return nir.Conv2d(
-            input_shape=tuple(src[1:]) if src else None,
-            weight=w,
-            stride=op.stride,
-            padding=op.padding,
-            dilation=op.dilation,
-            groups=op.groups,
-            bias=bias,
+def _input(nir: Any, op: Input, src: tuple[int, ...] | None, dt: float) -> Any:
+    return nir.Input(input_type={"input": np.array(op.shape)})
+
+
+def _output(nir: Any, op: Output, src: tuple[int, ...] | None, dt: float) -> Any:
+    meta = {"snncc": {"readout": np.array([op.readout.encode()]), "scale": np.array([op.scale])}}
+    return nir.Output(output_type={"output": np.array(op.shape)}, metadata=meta)
+
+
+def _dense(nir: Any, op: Dense, src: tuple[int, ...] | None, dt: float) -> Any:
+    w = op.weight.array.astype(np.float64)
+    return nir.Affine(weight=w, bias=op.bias.array.astype(np.float64)) if op.bias is not None else nir.Linear(w)
+
+
+def _conv2d(nir: Any, op: Conv2d, src: tuple[int, ...] | None, dt: float) -> Any:
+    w = op.weight.array.astype(np.float64)
+    bias = op.bias.array.astype(np.float64) if op.bias is not None else np.zeros(w.shape[0])
+    return nir.Conv2d(
+        input_shape=tuple(src[1:]) if src else None,
+        weight=w,
+        stride=op.stride,
+        padding=op.padding,
+        dilation=op.dilation,
+        groups=op.groups,
+        bias=bias,
+    )
+
+
+def _pool(kind: str):
+    def node(nir: Any, op: AvgPool2d | SumPool2d, src: tuple[int, ...] | None, dt: float) -> Any:
+        return getattr(nir, kind)(
+            kernel_size=np.array(op.kernel), stride=np.array(op.stride), padding=np.array(op.padding)
         )
-    if isinstance(op, (AvgPool2d, SumPool2d)):
-        kind = nir.AvgPool2d if isinstance(op, AvgPool2d) else nir.SumPool2d
-        return kind(kernel_size=np.array(op.kernel), stride=np.array(op.stride), padding=np.array(op.padding))
-    if isinstance(op, Flatten):
-        return nir.Flatten(input_type={"input": np.array(src)}, start_dim=0, end_dim=-1)
-    if isinstance(op, CLIF):
-        raise _Refused("NIR has no complementary LIF (CLIF)")
-    if isinstance(op, LIF):
-        return _neuron(nir, op, dt)
-    raise _Refused(f"no NIR node for {op.OP}")
+
+    return node
 
 
-def _neuron(nir: Any, op: LIF, dt: float) -> Any:
+def _flatten(nir: Any, op: Flatten, src: tuple[int, ...] | None, dt: float) -> Any:
+    return nir.Flatten(input_type={"input": np.array(src)}, start_dim=0, end_dim=-1)
+
+
+def _neuron(nir: Any, op: LIF, src: tuple[int, ...] | None, dt: float) -> Any:
     def full(value: float) -> np.ndarray:  # NIR infers a neuron node's type from its parameters' shape
         return np.full(op.shape, float(value))
 
@@ -182,11 +210,11 @@ def _fold_batchnorm(graph: Graph) -> dict[str, Op]:
 
     ops = dict(graph.nodes)
     for name, op in graph.nodes:
-        if not isinstance(op, BatchNorm):
+        if TABLE.lookup(op) is not FOLDED:
             continue
         (src,) = graph.predecessors(name)
         prev = ops[src]
-        if not isinstance(prev, (Dense, Conv2d)) or len(graph.successors(src)) != 1:
+        if not prev.IS_SYNAPSE or len(graph.successors(src)) != 1:
             raise OutputError(
                 f"batch norm after {type(prev).__name__}: NIR has no batch norm", code="OUT302", node=name
             )
@@ -206,3 +234,25 @@ def _skip_folded(graph: Graph, ops: dict[str, Op], name: str) -> str:
     while name not in ops:  # a folded batch norm: its input takes its place
         (name,) = graph.predecessors(name)
     return name
+
+
+FOLDED = "folded"  # a batch norm: folded into the dense or conv layer before it (_fold_batchnorm)
+
+# op class -> its NIR node (nir, op, source shape, dt) -> node
+TABLE: LoweringTable[Any] = LoweringTable(
+    "NIR export",
+    {
+        Input: _input,
+        Output: _output,
+        Dense: _dense,
+        Conv2d: _conv2d,
+        AvgPool2d: _pool("AvgPool2d"),
+        SumPool2d: _pool("SumPool2d"),
+        Flatten: _flatten,
+        BatchNorm: FOLDED,
+        LIF: _neuron,
+        CLIF: Refusal("OUT301", "NIR cannot hold this layer: NIR has no complementary LIF (CLIF)"),
+        MaxPool2d: Refusal("OUT301", "NIR cannot hold this layer: no NIR node for maxpool2d"),
+        **refuse(INT_OPS, Refusal("OUT301", "NIR export writes float graphs: an integer op has no NIR node")),
+    },
+)

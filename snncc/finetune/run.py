@@ -153,12 +153,12 @@ def _split(data: Dataset, test_path: Path | None, graph: Graph, classes: int, sh
 
 
 def _accuracy(graph: Graph, data: Dataset) -> float:
-    from snncc.backends.floatsim import FloatSim
+    from snncc.backends import get_backend
     from snncc.verify import predict
 
     (input_name, _), *_ = graph.of_type(Input)
     (name, op), *_ = graph.of_type(Output)
-    out = FloatSim().run(graph, {input_name: data.x}).outputs[name]
+    out = get_backend("floatsim").run(graph, {input_name: data.x}).outputs[name]
     return float((predict(out, op.readout) == data.y).mean())
 
 

@@ -49,7 +49,7 @@ class Projection:
 
 
 def projections(graph: Graph, layer: str) -> list[Projection]:
-    if graph[layer].OWN_WEIGHTS:  # a partial sum reads its source through its own weights
+    if graph[layer].IS_RELAY:  # a partial sum reads its source through its own weights
         return [_projection(graph, layer, graph.predecessors(layer)[0])]
     return [_projection(graph, syn, graph.predecessors(syn)[0]) for syn in graph.predecessors(layer)]
 
@@ -57,7 +57,7 @@ def projections(graph: Graph, layer: str) -> list[Projection]:
 def _projection(graph: Graph, synapse: str, source: str) -> Projection:
     src_op: Op = graph[source]
     planes = len(src_op.payload_ports())
-    return Projection(synapse, graph[synapse], source, tuple(src_op.shape), planes, src_op.IS_INPUT, src_op.OWN_WEIGHTS)
+    return Projection(synapse, graph[synapse], source, tuple(src_op.shape), planes, src_op.IS_INPUT, src_op.IS_RELAY)
 
 
 def neuron_layers(graph: Graph) -> list[tuple[str, IntLIF]]:
@@ -69,7 +69,7 @@ def consumers(graph: Graph, layer: str) -> list[tuple[str, Projection]]:
     """(consumer layer, projection) pairs for every synapse op (or partial sum) reading ``layer``."""
     out = []
     for syn in graph.successors(layer):
-        if graph[syn].OWN_WEIGHTS:
+        if graph[syn].IS_RELAY:
             out.extend((syn, p) for p in projections(graph, syn))
             continue
         for dst in graph.successors(syn):

@@ -108,7 +108,7 @@ def _no_split(graph: Graph, target: Target, layer: str) -> str:
     """'; why snncc could not split it' for a layer left too wide (partial sums are IntPartialSum, not neurons)."""
     from .split import why_not_split
 
-    if graph[layer].OWN_WEIGHTS:  # a partial sum is split already
+    if graph[layer].IS_RELAY:  # a partial sum is split already
         return ""
     reason = why_not_split(graph, target, layer)
     return f"; {reason}" if reason else ""

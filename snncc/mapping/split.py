@@ -30,9 +30,9 @@ import math
 
 import numpy as np
 
-from snncc.backends.refsim.arith import effective_weights
 from snncc.errors import MappingError
 from snncc.ir import Const, Edge, Graph, IntConv2d, IntDense, IntLIF, IntPartialSum
+from snncc.ir.arith import effective_weights
 from snncc.target import Target
 
 from .placement import Piece
@@ -194,7 +194,7 @@ def _depths(graph: Graph) -> dict[str, tuple[int, int]]:
         op = graph[name]
         if op.IS_INPUT:
             depth[name] = (0, 0)
-        elif op.OWN_WEIGHTS:  # a partial sum reads its source directly
+        elif op.IS_RELAY:  # a partial sum reads its source directly
             short, long = depth[graph.predecessors(name)[0]]
             depth[name] = (short + 1, long + 1)
         elif op.IS_NEURON:

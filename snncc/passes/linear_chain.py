@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from snncc.backends.floatsim import steps
 from snncc.errors import ImportFailed
 from snncc.ir import AvgPool2d, BatchNorm, Const, Conv2d, Dense, Flatten, Op
+from snncc.ir import float_steps as steps
 from snncc.ir.op import conv_out_hw
 from snncc.ir.ops import Pool2d
 

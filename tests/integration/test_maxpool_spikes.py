@@ -212,7 +212,7 @@ def test_max_pooling_moved_after_the_neuron_deploys_exactly_as_its_float_form(tm
 
 @pytest.mark.parametrize(("kernel", "stride", "padding"), [(2, 2, 0), (3, 2, 1), (3, 1, 1)])
 def test_the_float_simulators_max_pooling_equals_torch(kernel, stride, padding):
-    from snncc.backends.floatsim.steps import maxpool2d
+    from snncc.ir.float_steps import maxpool2d
 
     x = np.random.default_rng(kernel + padding).normal(-1.0, 1.0, (3, 2, 7, 7))  # mostly negative: padding must lose
     expected = nn.functional.max_pool2d(torch.from_numpy(x), kernel, stride, padding).numpy()

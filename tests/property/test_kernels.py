@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from snncc.backends.refsim import kernels
-from snncc.backends.refsim.arith import shift, t12, wrap_int32
+from snncc.ir.arith import shift, t12, wrap_int32
 
 
 def conv_geometry(stride: int, padding: int) -> SimpleNamespace:
@@ -204,8 +204,8 @@ def test_effective_weights_are_lavas(seed, span, weight_bits):
 
     from lava.utils import weightutils as wu
 
-    from snncc.backends.refsim.arith import effective_weights
     from snncc.ir import LOIHI
+    from snncc.ir.arith import effective_weights
 
     w = np.random.default_rng(seed).integers(span[0], span[1] + 1, size=(13, 17))
     mode = wu.determine_sign_mode(w)

@@ -7,10 +7,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from snncc.backends.refsim import fused
-from snncc.backends.refsim.arith import accumulate, wrap_int32
 from snncc.backends.refsim.bounds import WrapFreeStep
-from snncc.backends.refsim.lif import LIFState, effective_bias, lif_step
 from snncc.ir import LOIHI, Const, IntLIF
+from snncc.ir.arith import accumulate, wrap_int32
+from snncc.ir.ops.lif import IntLIFState as LIFState
+from snncc.ir.ops.lif import effective_bias
+from snncc.ir.ops.lif import int_lif_step as lif_step
 
 # Lava's int32 accumulator, Loihi 1's 16-bit wrapping one, a saturating one and one of unknown overflow
 ACCUMULATORS = [

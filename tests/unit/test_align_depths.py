@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from snncc.backends import Record, get_backend
-from snncc.backends.lava.lowering import layer_depths
 from snncc.backends.refsim import RefSim
 from snncc.errors import ImportFailed
 from snncc.ir import LIF, LOIHI, Const, Dense, GraphBuilder, GraphMeta, Input, IntLIF, Output, Stage, verify
+from snncc.ir.depths import layer_depths
 from snncc.passes.align_depths import align_depths, relays_of
 from snncc.passes.calibrate import calibrate
 from snncc.passes.canonicalize import canonicalize

@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 
 from snncc.backends import Record, get_backend
 from snncc.backends.floatsim import FloatSim
-from snncc.backends.floatsim import steps as step
 from snncc.errors import BackendError
 from snncc.ir import (
     LIF,
@@ -30,6 +29,7 @@ from snncc.ir import (
     SumPool2d,
     verify,
 )
+from snncc.ir import float_steps as step
 
 
 def neuron_graph(lif: LIF, *, steps: int, readout: str = "spike_count", scale: float = 1.0, n: int = 1):

@@ -52,21 +52,12 @@ MAY_IMPORT = {
 KNOWN_BREAKS = {
     # the IR reads text and .npz helpers from the front end's package
     ("snncc.ir.serialize", "snncc.npz"),
-    # numerics definitions that live in a simulator, read by the compiler (the op kit moves them
-    # next to the IR: branch opkit)
-    ("snncc.mapping.split", "snncc.backends.refsim.arith"),
-    ("snncc.passes.linear_chain", "snncc.backends.floatsim"),
-    ("snncc.passes.linear_chain", "snncc.backends.floatsim.steps"),
-    ("snncc.ann", "snncc.backends.floatsim"),
-    ("snncc.ann", "snncc.backends.floatsim.steps"),
-    ("snncc.accumulator", "snncc.backends.refsim.arith"),
-    ("snncc.netx_format", "snncc.backends.refsim.arith"),
-    ("snncc.exporters.netx", "snncc.backends.refsim.arith"),
-    # a simulator that reads the compiler's Xylo mapping
-    ("snncc.backends.xylosim.backend", "snncc.mapping.xylo"),
+    # the Xylo core layout (which layer sits where, the three matrices) is read by the mapper and by
+    # xylosim; it belongs with the xylo family's IR-level part (ir/families.py) once XyloPools does
+    ("snncc.backends.xylosim.backend", "snncc.xylo_layout"),
     # compiler steps that run the float model on a simulator (calibration, a pooling check)
     ("snncc.passes.calibrate", "snncc.backends"),
-    ("snncc.passes.maxpool_forms", "snncc.backends.floatsim"),
+    ("snncc.passes.maxpool_forms", "snncc.backends"),
     ("snncc.convert.convert", "snncc.backends"),
 }
 

@@ -10,9 +10,9 @@ import pytest
 
 from snncc.backends import Record
 from snncc.backends.refsim import RefSim
-from snncc.backends.refsim.arith import effective_weights, shift, t12, wrap_int32, wrap_u
 from snncc.errors import DataError
 from snncc.ir import LOIHI, Const, GraphBuilder, GraphMeta, IntConv2d, IntDense, IntInput, IntLIF, Output, Stage
+from snncc.ir.arith import effective_weights, shift, t12, wrap_int32, wrap_u
 
 ALL = Record(spikes=True, v=True, u=True)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from snncc.backends.refsim import kernels
-from snncc.backends.refsim.arith import effective_weights
+from snncc.backends.refsim.weights import effective_weights
 from snncc.ir import LOIHI, Const
 
 

@@ -11,7 +11,6 @@ import dataclasses
 import numpy as np
 import pytest
 
-from snncc.backends.refsim.xylo import decay, deliver, xylo_lif_step
 from snncc.errors import InvalidGraph, MappingError, QuantizationError
 from snncc.ir import (
     LIF,
@@ -29,6 +28,7 @@ from snncc.ir import (
     Stage,
     verify,
 )
+from snncc.ir.ops.xylo_lif import decay, deliver, xylo_lif_step
 from snncc.mapping import partition
 from snncc.passes.quantize import Quantize, quantize
 from snncc.target import load_target

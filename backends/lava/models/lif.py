@@ -20,8 +20,8 @@ from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 from lava.proc.lif.models import AbstractPyLifModelFixed
 from lava.proc.lif.process import LIF
 
-from snncc.backends.refsim.lif import clif_extra_reset, clif_m
 from snncc.ir import IntCLIF
+from snncc.ir.ops.clif import clif_extra_reset, clif_m
 
 
 class SnnccLIF(LIF):
@@ -114,7 +114,7 @@ class SnnccCLIF(SnnccLIF):
     """Complementary LIF with look-up tables (SPEC.md §int_clif): a second state m per neuron.
 
     ``clif`` is the layer's int_clif op: the process model computes m and the extra reset with
-    refsim's own functions of it (refsim/lif.py), so Lava adds only its int32 storage around them.
+    the IR's own functions of it (snncc.ir.ops.clif), so Lava adds only its int32 storage around them.
     """
 
     def __init__(self, *, clif: IntCLIF, **kwargs):

@@ -1,10 +1,11 @@
-"""Integer helpers of the fixed-point spec (ir/SPEC.md §3), exactly as Lava computes them.
+"""Integer arithmetic shared by the integer ops' steps (ir/SPEC.md §3, §6), exactly as Lava and Xylo compute it.
 
-All functions take and return int64 arrays; where Lava holds a value in an int32 (ports,
-u and v storage, the int32 sums) the result is wrapped to int32 explicitly so that
-overflow behaves as it does in Lava.  The arrays are numpy's or torch's (on any device):
-functions use operators and the array-API namespace of their argument (array_api_compat),
-so one code path runs on both.
+The numerics definition the compiler and every simulator read: refsim runs these functions (or its
+compiled kernels, tested equal to them), the quantizer and the mapper use the weight pipeline.
+All functions take and return int64 arrays; where Lava holds a value in an int32 (ports, u and v
+storage, the int32 sums) the result is wrapped to int32 explicitly so that overflow behaves as it
+does in Lava.  The arrays are numpy's or torch's (on any device): functions use operators and the
+array-API namespace of their argument (array_api_compat), so one code path runs on both.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ from __future__ import annotations
 import numpy as np
 from array_api_compat import array_namespace
 
-from snncc.ir import Numerics
+from snncc.errors import InvalidGraph
 
-from . import memo
+from .numerics import Numerics
 
 INT32_MOD = 1 << 32
+INT16_MIN, INT16_MAX = -(1 << 15), (1 << 15) - 1
 
 
 def wrap_int32(x: np.ndarray) -> np.ndarray:
@@ -60,8 +62,6 @@ ACCUMULATOR_MODES = ("wrap", "saturate", "unknown")  # the fused step's codes: t
 def accumulator_mode(n: Numerics) -> int:
     """The code of n.accumulator_overflow (an artifact edited by hand may hold anything)."""
     if n.accumulator_overflow not in ACCUMULATOR_MODES:
-        from snncc.errors import InvalidGraph
-
         raise InvalidGraph(
             f"numerics.accumulator_overflow is {n.accumulator_overflow!r}",
             code="GRF064",
@@ -99,19 +99,29 @@ def saturate_v(v: np.ndarray, n: Numerics) -> tuple[np.ndarray, np.ndarray]:
     return clipped, clipped != v
 
 
-@memo.by_identity
+def sat16(x: np.ndarray) -> np.ndarray:
+    """Saturation to int16 (Xylo's state never wraps)."""
+    return np.clip(x, INT16_MIN, INT16_MAX)
+
+
+def wrap16(x: np.ndarray) -> np.ndarray:
+    """Two's complement wrap to int16 (returned as int64)."""
+    return x.astype(np.int16).astype(np.int64)
+
+
 def effective_weights(w: np.ndarray, n: Numerics) -> np.ndarray:
     """Lava's weight pipeline (lava/utils/weightutils.py): sign mode, clip to 8 bits, truncate LSBs.
 
-    Mixed-sign matrices keep even values only (3 -> 2, -3 -> -4) at 8 weight bits.  Read-only
-    (the same array is returned for a graph's immutable weights, run after run: memo.py).
+    Mixed-sign matrices keep even values only (3 -> 2, -3 -> -4) at 8 weight bits.  Never an alias
+    of a caller's writable array; for a read-only array that owns its data (a graph's Const weights)
+    the result is read-only too, so that a cache may share it (refsim's memo.py).
     """
     source = np.asarray(w, dtype=np.int64)
     out = _effective_weights(source, n)
-    if memo.immutable(w):
-        out.setflags(write=False)  # shared by later runs
+    if isinstance(w, np.ndarray) and not w.flags.writeable and w.base is None:
+        out.setflags(write=False)
     elif out is source:
-        out = out.copy()  # never an alias of a caller's array
+        out = out.copy()
     return out
 
 
