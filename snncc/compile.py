@@ -250,6 +250,7 @@ def compile_model(
         min_agreement=options.min_output_agreement,
         max_accuracy_drop=options.max_accuracy_drop,
         approximation_costs=ctx.approximation_costs,
+        neurobench=ctx.neurobench,
     )
 
 

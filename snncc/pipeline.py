@@ -29,6 +29,7 @@ from snncc.errors import DataError, Diagnostic, MappingError, QuantizationError
 from snncc.ir import Graph, Numerics, Stage, verify
 from snncc.ir.printer import print_graph
 from snncc.mapping.xylo import pool_problems
+from snncc.neurobench import MeasureNeuroBench
 from snncc.options import CompileOptions
 from snncc.passes.align_depths import align_depths
 from snncc.passes.approximate import AFTER_CANONICALIZE, approximate
@@ -66,6 +67,7 @@ class Context:
     energy: Any = None  # snncc.energy EnergyReport
     lava: dict[str, Any] | None = None  # the bit-exact backend's run (snncc.verify.lava_check)
     approximation_costs: dict[str, Any] = field(default_factory=dict)  # name -> what it costs the float model
+    neurobench: dict[str, Any] | None = None  # NeuroBench's metrics of both models (snncc.neurobench)
 
     def the_target(self) -> Target:
         if self.target is None:
@@ -393,6 +395,7 @@ def verification_passes(
         Verify(model_graph, inputs, labels, calibrated_max or {}),
         *(costs if options.approximations else []),
         EstimateEnergy(),
+        MeasureNeuroBench(model_graph, inputs),
         *(lava if options.lava_samples > 0 else []),
     ]
 
@@ -409,6 +412,7 @@ PASS_NAMES = (
             Verify,
             MeasureApproximations,
             EstimateEnergy,
+            MeasureNeuroBench,
             LavaCheck,
         )
     ),

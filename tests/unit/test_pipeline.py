@@ -156,13 +156,14 @@ def test_the_verification_passes_leave_the_comparison_energy_and_backend_run_in_
     int_graph = run_pipeline(graph, deployment_passes(options, graph, samples(), "test samples", True), ctx)
     x, labels = samples(10, seed=2), np.arange(10) % 3
     passes = verification_passes(options, graph, x, labels)
-    assert [p.name for p in passes] == ["verify", "energy", "lava"]
+    assert [p.name for p in passes] == ["verify", "energy", "neurobench", "lava"]
     assert run_pipeline(int_graph, passes, ctx) is int_graph  # analyses leave the graph as it is
     expected = compare(graph, int_graph, x, labels)
     assert ctx.comparison.verification.to_dict() == expected.verification.to_dict()
     assert ctx.energy.to_dict() == estimate(int_graph, ctx.placement, expected.deployed_trace, target).to_dict()
+    assert ctx.neurobench["integer"]["samples"] == ctx.neurobench["float"]["samples"] == 10
     assert ctx.lava["samples"] == 3 and ctx.lava["bit_exact"]
     # the backend's agreement is compare's, on the same samples (silent samples never agree)
     first3 = compare(graph, int_graph, {k: v[:3] for k, v in x.items()}, labels[:3]).verification
     assert ctx.lava["output_agreement"] == first3.output_agreement
-    assert [p.name for p in verification_passes(CompileOptions(), graph, x, labels)] == ["verify", "energy"]
+    assert [p.name for p in verification_passes(CompileOptions(), graph, x, labels)] == ["verify", "energy", "neurobench"]
