@@ -4,7 +4,8 @@ deployed integer network (which NeuroBench cannot run).
 Both are measured the way NeuroBench measures a model: one run over the same samples, counting, at every
 step, what each synapse op receives and how each neuron layer's membrane changes.  The run is the
 simulators' own (floatsim for the float model, refsim for the integer network) on the shared
-interpreter, with a counting wrapper around their dialect; nothing is re-simulated differently.
+interpreter, with a counting wrapper around their dialect; nothing is re-simulated differently.  A
+compile measures both on the first MAX_SAMPLES verified samples; ``metrics`` takes any samples.
 
 Keys (per sample where NeuroBench averages over samples):
 - ``Footprint``: bytes.  Float model: its parameters as float32 (weights, biases, batch-norm
@@ -15,14 +16,17 @@ Keys (per sample where NeuroBench averages over samples):
   plus each neuron's bias mantissa.
 - ``ConnectionSparsity``: zero weights / weights of the synapse ops (biases not counted), rounded to 4
   decimals as NeuroBench rounds it.  Integer network: zero integer weights (quantization adds zeros).
-- ``ActivationSparsity``: 1 − spikes / (spiking neurons × steps × samples), over the spiking layers.
+- ``ActivationSparsity``: 1 − nonzero outputs / (spiking neurons × steps × samples), over the spiking
+  layers (relays included; a Xylo neuron spiking several times in a step counts once).
 - ``SynapticOperations``: ``Effective_MACs`` and ``Effective_ACs``, the (nonzero input, nonzero weight)
   pairs of every synapse op at every step, a call whose input holds only 0 and ±1 counting as ACs and
   any other (graded spikes, analog input, a split layer's partial sums) as MACs; ``Dense``: every
-  (input, weight) pair within bounds, zeros included.  Integer network: the deployed synapses (relays
-  and split layers' parts included), bit-plane input counted per set bit as ACs, as the chip receives it.
+  (input, weight) pair within bounds, zeros included.  Integer network: the deployed synapses (pooling
+  folded into them, relays and split layers' parts included), bit-plane input counted per set bit and
+  Xylo's input per event as ACs, as the chip receives it (Dense: per plane, per possible event).
 - ``MembraneUpdates``: neuron-steps whose membrane potential (before the reset, as snntorch stores it)
-  differs from the step before, every neuron counted at a sample's first step.
+  differs from the step before, every neuron counted at a sample's first step (float: beyond 1e-9
+  relative, float64 rounding that snntorch's float32 cannot see).  Not counted on Xylo.
 - ``NeuronOperations``: NeuroBench's per-update operation counts of snntorch's neuron models (Leaky:
   4, Synaptic: 6 with a subtractive reset and 8 with a reset to zero), a layer with a decaying current
   counted as Synaptic: ``Effective Neuron Ops`` per membrane update, ``Neuron Dense Ops`` per neuron-step.
@@ -66,7 +70,10 @@ from snncc.mapping.connectivity import Projection, nonzero_fan_out, projections
 from snncc.passes.quantize import quantize_inputs
 
 NEUROBENCH_VERSION = "2.3.0"  # the definitions followed (neurobench/metrics in that release)
-BATCH = 64
+BATCH = 64  # samples per run, as the verification's batches (memory stays bounded)
+# NeuroBench's figures are per-sample means: a compile measures them on at most this many of the verified
+# samples, as the counting run costs several times refsim's fused run (numpy steps, per-step counts)
+MAX_SAMPLES = 256
 # operations per membrane update of snntorch's neuron models (neurobench/metrics/workload/neuron_operations.py)
 NEURON_OPS = {"Leaky": {"subtract": 4, "zero": 4}, "Synaptic": {"subtract": 6, "zero": 8}}
 SYNAPSES = (Dense, Conv2d, IntDense, IntConv2d)
@@ -81,7 +88,7 @@ class _Tally:
     mac_inputs: dict[str, np.ndarray] = field(default_factory=dict)
     calls: dict[str, int] = field(default_factory=dict)  # synapse -> samples x steps it ran
     updates: dict[str, int] = field(default_factory=dict)  # neuron layer -> membrane updates
-    spikes: dict[str, int] = field(default_factory=dict)
+    active: dict[str, int] = field(default_factory=dict)  # neuron layer -> nonzero outputs (spikes)
     samples: int = 0
 
 
@@ -105,10 +112,9 @@ class _Counting:
     def neuron(self, name: str, op: Any, inputs: list[Any], layer: Any) -> Any:
         if isinstance(op, IntPartialSum):  # a split layer's part reads its source through its own weights
             self._count_input(name, inputs[0])
-        elif self.pre_reset is not None:
-            h = self.pre_reset(
-                name, self.quiet[name], inputs, layer
-            )  # before the step: refsim's fused step updates in place
+            return self.base.neuron(name, op, inputs, layer)
+        if self.pre_reset is not None:  # before the step: refsim's fused step updates the state in place
+            h = self.pre_reset(name, self.quiet[name], inputs, layer)
             before = self.previous.get(name)
             if before is None:
                 changed = h.size  # NeuroBench counts every neuron at a sample's first step
@@ -118,12 +124,15 @@ class _Counting:
                 changed = int(np.count_nonzero(h != before))
             self.previous[name] = h
             self.tally.updates[name] = self.tally.updates.get(name, 0) + changed
-        return self.base.neuron(name, op, inputs, layer)
+        step = self.base.neuron(name, op, inputs, layer)
+        # NeuroBench counts nonzero outputs (a Xylo neuron may spike several times in a step: once here)
+        self.tally.active[name] = self.tally.active.get(name, 0) + int(np.count_nonzero(self.get(step.spikes)))
+        return step
 
     def _count_input(self, name: str, x: Any) -> None:
         x = np.asarray(self.get(x))
         src = self.graph[self.graph.predecessors(name)[0]]
-        if isinstance(src, IntInput) and src.encoding == "bitplane":  # one binary message per set bit
+        if isinstance(src, IntInput) and src.encoding in ("bitplane", "events"):  # binary messages: a set bit, an event
             nonzero, binary = input_events(src, x, 1), True
         else:
             nonzero = np.count_nonzero(x, axis=0)
@@ -162,27 +171,26 @@ def _int_pre_reset(dialect: LoihiDialect):
 def _run(graph: Graph, x: dict[str, np.ndarray]) -> _Tally:
     """Run ``graph`` on the float samples ``x`` (input node -> (N, *shape) or (N, T, *shape)), counting."""
     tally = _Tally()
+    integer = graph.meta.stage is Stage.INTEGER
+    if not integer:
+        base, pre_reset = FloatDialect(), _float_pre_reset
+    elif graph.meta.numerics.family == "xylo":  # Xylo's neurons: no membrane updates counted
+        base, pre_reset = XyloDialect(graph), None
+    else:
+        base = LoihiDialect(graph)  # numpy: its kernels prepared once for all batches
+        pre_reset = _int_pre_reset(base)
     n = len(next(iter(x.values())))
     for start in range(0, n, BATCH):
-        batch = {k: np.asarray(v[start : start + BATCH]) for k, v in x.items()}
-        if graph.meta.stage is Stage.INTEGER:
+        batch = {k: np.asarray(v[start : start + BATCH]) for k, v in x.items()}  # memory-mapped data: one batch read
+        if integer:
             values = check_int_inputs(graph, quantize_inputs(graph, batch), narrow=True)
             constant = {k for k, v in values.items() if not is_per_step(graph[k], v)}
-            if graph.meta.numerics.family == "xylo":  # no membrane updates counted on Xylo's neurons
-                base, pre_reset = XyloDialect(graph), None
-            else:
-                base = LoihiDialect(graph)
-                pre_reset = _int_pre_reset(base)
-            timed = {k: v if k in constant else np.moveaxis(v, 1, 0) for k, v in values.items()}
         else:
             values = {k: np.asarray(v, dtype=np.float64) for k, v in batch.items()}
             constant = {k for k, v in values.items() if v.shape[1:] == tuple(graph[k].shape)}
-            base, pre_reset = FloatDialect(), _float_pre_reset
-            timed = {k: v if k in constant else np.moveaxis(v, 1, 0) for k, v in values.items()}
+        timed = {k: v if k in constant else np.moveaxis(v, 1, 0) for k, v in values.items()}  # time-major
         size = len(next(iter(values.values())))
-        trace = interpret(graph, _Counting(base, graph, tally, constant, pre_reset), timed, constant, size, Record())
-        for layer, s in trace.stats.items():
-            tally.spikes[layer] = tally.spikes.get(layer, 0) + s.spikes
+        interpret(graph, _Counting(base, graph, tally, constant, pre_reset), timed, constant, size, Record())
         tally.samples += size
     return tally
 
@@ -199,14 +207,14 @@ def metrics(graph: Graph, x: dict[str, np.ndarray], placement: Any = None, targe
         fan_out = nonzero_fan_out(_projection(graph, name)).reshape(-1)
         acs += int((tally.ac_inputs.get(name, np.zeros(1)).reshape(-1) * fan_out).sum())
         macs += int((tally.mac_inputs.get(name, np.zeros(1)).reshape(-1) * fan_out).sum())
-        dense += tally.calls.get(name, 0) * _pairs(graph, name)
+        dense += tally.calls.get(name, 0) * _pairs(graph, name) * _planes(graph, name)
     spiking = [(n, op) for n, op in graph.of_type(LIF, IntLIF, IntXyloLIF) if op.spiking]
     neuron_steps = sum(int(np.prod(op.shape)) for _, op in spiking) * steps * samples
     updates = sum(tally.updates.values()) if tally.updates else None
     return {
         "Footprint": footprint(graph, placement, target),
         "ConnectionSparsity": connection_sparsity(graph),
-        "ActivationSparsity": 1 - sum(tally.spikes[n] for n, _ in spiking) / neuron_steps if neuron_steps else 0.0,
+        "ActivationSparsity": 1 - sum(tally.active[n] for n, _ in spiking) / neuron_steps if neuron_steps else 0.0,
         "SynapticOperations": {
             "Effective_MACs": macs / samples,
             "Effective_ACs": acs / samples,
@@ -227,14 +235,27 @@ def _projection(graph: Graph, name: str) -> Projection:
 
 def _pairs(graph: Graph, name: str) -> int:
     """(input, weight) pairs within bounds of one call on one sample: NeuroBench's Dense count."""
-    op = graph[name]
-    if isinstance(op, IntPartialSum):
-        op = op.window() if op.is_conv else op
+    op, src = graph[name], graph[graph.predecessors(name)[0]]
+    if isinstance(src, IntPartialSum):  # a split layer's join: only its identity synapses exist on the chip
+        return int(np.count_nonzero(op.weight.array))
+    shape = src.shape
+    if isinstance(op, IntPartialSum) and op.is_conv:  # a conv part reads its channels of the source
+        op, shape = op.window(), op.window_shape(src.shape)
     if isinstance(op, (Dense, IntDense, IntPartialSum)):
         return int(op.weight.array.size)
-    ones = np.ones((1, *graph[graph.predecessors(name)[0]].shape))
+    ones = np.ones((1, *shape))
     kernel = np.ones(op.weight.shape)
     return int(float_steps.conv2d(ones, kernel, None, op.stride, op.padding, op.dilation, op.groups).sum())
+
+
+def _planes(graph: Graph, name: str) -> int:
+    """Binary messages a value can become: bit planes (Loihi's bit-plane input), events (Xylo's), else 1."""
+    src = graph[graph.predecessors(name)[0]]
+    if isinstance(src, IntInput) and src.encoding == "bitplane":
+        return src.bits
+    if isinstance(src, IntInput) and src.encoding == "events":
+        return (1 << src.bits) - 1
+    return 1
 
 
 def _neuron_ops(graph: Graph, tally: _Tally, samples: int) -> dict[str, float] | None:
@@ -303,8 +324,8 @@ def footprint_detail(graph: Graph, placement: Any, target: Any) -> dict[str, Any
 def report(
     float_graph: Graph | None, int_graph: Graph, x: dict[str, np.ndarray], placement: Any, target: Any
 ) -> dict[str, Any]:
-    """report.json's ``neurobench`` section: both models on the samples ``x`` (the verified ones; the
-    counting run costs a few percent of the verification's)."""
+    """report.json's ``neurobench`` section: both models on the first MAX_SAMPLES of the samples ``x``."""
+    x = {k: v[:MAX_SAMPLES] for k, v in x.items()}
     deployed = metrics(int_graph, x, placement, target)
     deployed["footprint_detail"] = footprint_detail(int_graph, placement, target)
     is_float = float_graph is not None and float_graph.meta.stage is not Stage.INTEGER
@@ -367,7 +388,7 @@ def markdown(section: dict[str, Any] | None) -> list[str]:
     return [
         "## NeuroBench metrics",
         "",
-        f"neurobench {section['neurobench_version']}'s keys and definitions, per sample, on the "
+        f"neurobench {section['neurobench_version']}'s keys and definitions, per sample, on the first "
         f"{section['integer']['samples']} verified samples: the float model (floatsim) and the deployed integer "
         "network (refsim), which NeuroBench cannot run. Float footprint: parameters as float32; integer: "
         f"{detail.get('format', 'not placed')}. See docs/verification.md.",

@@ -166,4 +166,8 @@ def test_the_verification_passes_leave_the_comparison_energy_and_backend_run_in_
     # the backend's agreement is compare's, on the same samples (silent samples never agree)
     first3 = compare(graph, int_graph, {k: v[:3] for k, v in x.items()}, labels[:3]).verification
     assert ctx.lava["output_agreement"] == first3.output_agreement
-    assert [p.name for p in verification_passes(CompileOptions(), graph, x, labels)] == ["verify", "energy", "neurobench"]
+    assert [p.name for p in verification_passes(CompileOptions(), graph, x, labels)] == [
+        "verify",
+        "energy",
+        "neurobench",
+    ]
