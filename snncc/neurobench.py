@@ -283,9 +283,16 @@ def _neuron_model(graph: Graph, op: Any) -> str | None:
 
 
 def connection_sparsity(graph: Graph) -> float:
-    weights = [op.weight.array for _, op in graph.nodes if isinstance(op, (*SYNAPSES, IntPartialSum))]
-    total = sum(w.size for w in weights)
-    return round(sum(int(np.count_nonzero(w == 0)) for w in weights) / total, 4) if total else 0.0
+    zeros = total = 0
+    for name, op in graph.nodes:
+        if not isinstance(op, (*SYNAPSES, IntPartialSum)):
+            continue
+        w = op.weight.array
+        if isinstance(graph[graph.predecessors(name)[0]], IntPartialSum):  # a join: its identity synapses only
+            total += int(np.count_nonzero(w))
+        else:
+            zeros, total = zeros + int(np.count_nonzero(w == 0)), total + w.size
+    return round(zeros / total, 4) if total else 0.0
 
 
 def footprint(graph: Graph, placement: Any = None, target: Any = None) -> int | None:
