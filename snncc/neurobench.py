@@ -125,8 +125,8 @@ class _Counting:
             self.previous[name] = h
             self.tally.updates[name] = self.tally.updates.get(name, 0) + changed
         step = self.base.neuron(name, op, inputs, layer)
-        # NeuroBench counts nonzero outputs (a Xylo neuron may spike several times in a step: once here)
-        self.tally.active[name] = self.tally.active.get(name, 0) + int(np.count_nonzero(self.get(step.spikes)))
+        if step.spikes is not None:  # NeuroBench counts nonzero outputs (a Xylo neuron's several spikes: once)
+            self.tally.active[name] = self.tally.active.get(name, 0) + int(np.count_nonzero(self.get(step.spikes)))
         return step
 
     def _count_input(self, name: str, x: Any) -> None:
