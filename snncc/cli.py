@@ -206,6 +206,11 @@ def build_parser() -> argparse.ArgumentParser:
         "step beside snncc's in the report (Loihi 1 targets, bit-plane input, du = 4095 layers)",
     )
     c.add_argument("--energy-check-samples", type=int, default=8, help="samples for --energy-check (default 8)")
+    c.add_argument(
+        "--neurobench",
+        action="store_true",
+        help="also print NeuroBench's metrics of the float model and the integer network (report.json always has them)",
+    )
 
     sub.add_parser(
         "check",
@@ -554,6 +559,10 @@ def _compile(args: argparse.Namespace) -> int:
             f"{report['energy']['total_pj'] / 1e6:.3f} uJ/sample"
             + ("" if result.lava is None else f", {result.lava['backend']} bit-exact: {result.lava['bit_exact']}")
         )
+    if args.neurobench and not args.json:  # --json prints one object: the metrics are in report.json
+        from snncc.neurobench import summary
+
+        print(summary(report["neurobench"]))
     if not result.verification_passed:
         print("snncc: verification below tolerance (see report.md)", file=sys.stderr)
         return EXIT_VERIFICATION_FAILED

@@ -15,6 +15,7 @@ from snncc.deploy import Timer, deploy
 from snncc.energy import EnergyReport
 from snncc.ir import Graph
 from snncc.model_import import import_model  # noqa: F401  (re-exported, as before)
+from snncc.neurobench import NeuroBenchMetrics
 from snncc.option_checks import check_oracle, check_verification_options
 from snncc.options import CompileOptions
 from snncc.passes.approximate import cost_warning
@@ -51,7 +52,7 @@ def compile_model(
     v = ctx.get(Comparison).verification
     ranges = range_warnings(v.input_ranges, str(d.dataset.path))
     costly = cost_warning(d.approximations, v.float_accuracy, v.deployed_accuracy)  # VER010: points at finetune
-    oracle, costs = ctx.find(OracleRun), ctx.find(ApproximationCosts)
+    oracle, costs, metrics = ctx.find(OracleRun), ctx.find(ApproximationCosts), ctx.find(NeuroBenchMetrics)
     return CompileResult(
         model_path=d.model_path,
         target=d.target,
@@ -70,4 +71,5 @@ def compile_model(
         min_agreement=options.verification.min_output_agreement,
         max_accuracy_drop=options.verification.max_accuracy_drop,
         approximation_costs={} if costs is None else costs.costs,
+        neurobench=None if metrics is None else metrics.metrics,
     )

@@ -34,6 +34,7 @@ from snncc.families import family_of
 from snncc.ir import Graph, Numerics, Stage, verify
 from snncc.ir.printer import print_graph
 from snncc.mapping.placement import Placement
+from snncc.neurobench import MeasureNeuroBench
 from snncc.options import CompileOptions
 from snncc.passes.align_depths import align_depths
 from snncc.passes.approximate import AFTER_CANONICALIZE, approximate
@@ -483,6 +484,7 @@ def verification_passes(
         Verify(model_graph, inputs, labels, calibrated_max or {}),
         *(costs if options.quantization.approximations else []),
         EstimateEnergy(),
+        MeasureNeuroBench(model_graph, inputs),
         *(lava if options.verification.lava_samples > 0 else []),
     )
     return Pipeline(passes, given=(Placement,))  # the map analysis of the deployment placed the network
@@ -500,6 +502,7 @@ PASS_NAMES = (
             Verify,
             MeasureApproximations,
             EstimateEnergy,
+            MeasureNeuroBench,
             LavaCheck,
         )
     ),

@@ -20,6 +20,7 @@ from snncc.accumulator import accumulator_lines, accumulator_report
 from snncc.energy import EVENT_TYPES
 from snncc.fidelity import fidelity_lines, fidelity_report
 from snncc.ir import IntInput, IntLIF, print_graph, save
+from snncc.neurobench import markdown as neurobench_section
 from snncc.output_dir import atomic_output_dir
 from snncc.passes.align_depths import relays_of
 from snncc.passes.approximate import describe
@@ -105,6 +106,7 @@ def build_report(result: CompileResult) -> dict[str, Any]:
             "approximation_costs": result.approximation_costs,
         },
         "relays": _relays(result),
+        "neurobench": result.neurobench,
         "fan_in_splits": _fan_in_splits(result),
         "approximations": {
             name: {
@@ -318,6 +320,7 @@ def render_markdown(
         *[line for text in extra for line in (text.rstrip("\n"), "")],
         *_relay_section(report["relays"]),
         *latency_section(report.get("latency")),
+        *neurobench_section(report.get("neurobench")),
         "## Float vs deployed, layer by layer",
         "",
         f"Spike agreement = fraction of (sample, step, neuron) with the same spike. This table is a diagnostic "

@@ -43,6 +43,7 @@ class CompileResult:
     min_agreement: float = 0.95
     max_accuracy_drop: float = MAX_ACCURACY_DROP_PP  # percentage points below float accuracy a PASS allows
     approximation_costs: dict[str, Any] = field(default_factory=dict)  # snncc.approximation_cost.measure
+    neurobench: dict[str, Any] | None = None  # NeuroBench's metrics of both models (snncc.neurobench.report)
 
     def summary(self) -> str:
         """A few lines: verdict, accuracy, energy, cores (snncc.report.summary_text)."""

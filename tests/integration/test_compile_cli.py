@@ -32,7 +32,7 @@ def snncc(*args: str, cwd: Path | None = None, hash_seed: int | None = None) -> 
 @pytest.fixture(scope="module")
 def compiled(tmp_path_factory) -> tuple[Path, dict, subprocess.CompletedProcess]:
     out = tmp_path_factory.mktemp("c") / "digits"
-    proc = snncc("compile", str(MODEL), "--target", "loihi", "--out", str(out), hash_seed=1)
+    proc = snncc("compile", str(MODEL), "--target", "loihi", "--out", str(out), "--neurobench", hash_seed=1)
     assert proc.returncode == 0, proc.stderr
     return out, json.loads((out / "report.json").read_text()), proc
 
@@ -150,9 +150,30 @@ def test_bad_model_file_gives_a_clear_error_and_no_output(tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]
 
 
+def test_neurobench_flag_prints_the_metrics_report_json_holds(compiled):
+    out, report, proc = compiled
+    section = report["neurobench"]
+    keys = {"Footprint", "ConnectionSparsity", "ActivationSparsity", "SynapticOperations", "MembraneUpdates"}
+    assert keys <= set(section["float"]) and keys <= set(section["integer"])
+    ops = section["integer"]["SynapticOperations"]
+    assert ops["Effective_MACs"] == 0 < ops["Effective_ACs"]  # bit-plane input and spikes: binary messages only
+    assert section["integer"]["samples"] == min(256, report["data"]["samples"])
+    printed = [line.split() for line in proc.stdout.splitlines() if "Effective_ACs" in line]
+    assert printed == [
+        [
+            "SynapticOperations",
+            "Effective_ACs",
+            f"{section['float']['SynapticOperations']['Effective_ACs']:,.1f}",
+            f"{ops['Effective_ACs']:,.1f}",
+        ]
+    ]
+    assert "## NeuroBench metrics" in (out / "report.md").read_text()
+
+
 def test_compiling_twice_gives_identical_artifacts(compiled, tmp_path):
     out, _, _ = compiled
     again = tmp_path / "again"
+    # without --neurobench: the flag only prints, the artifacts are the same
     # another hash seed: set and dict-of-set orders must not reach the artifacts
     assert snncc("compile", str(MODEL), "--out", str(again), "-q", hash_seed=2).returncode == 0
     for path in sorted(out.iterdir()):

@@ -27,6 +27,7 @@ RUNNERS = (
     "snncc.deploy",  # compile's deployment and verification pipelines
     "snncc.preflight",  # `snncc check`: the passes a compile would run, without verifying
     "snncc.in_memory",  # compile_module: a torch module in memory through compile
+    "snncc.neurobench",  # NeuroBench's metrics: counts what floatsim and refsim do, step by step
     "snncc.approximation_cost",
     "snncc.energy",
     "snncc.latency",

@@ -17,6 +17,7 @@ from snncc.importers.torch import import_torch
 from snncc.ir import LIF, Graph, IntInput, Stage, print_graph
 from snncc.mapping import partition
 from snncc.mapping.placement import Placement
+from snncc.neurobench import NeuroBenchMetrics
 from snncc.options import CompileOptions, QuantizationOptions, VerificationOptions
 from snncc.passes.calibrate import Calibration, calibrate
 from snncc.passes.canonicalize import canonicalize
@@ -166,7 +167,7 @@ def test_the_verification_passes_leave_the_comparison_energy_and_backend_run_in_
     int_graph = run_pipeline(graph, deployment_passes(options, graph, samples(), "test samples", True), ctx)
     x, labels = samples(10, seed=2), np.arange(10) % 3
     passes = verification_passes(options, graph, x, labels)
-    assert [p.name for p in passes] == ["verify", "energy", "lava"]
+    assert [p.name for p in passes] == ["verify", "energy", "neurobench", "lava"]
     assert run_pipeline(int_graph, passes, ctx) is int_graph  # analyses leave the graph as it is
     expected = compare(graph, int_graph, x, labels)
     assert ctx.get(Comparison).verification.to_dict() == expected.verification.to_dict()
@@ -176,10 +177,16 @@ def test_the_verification_passes_leave_the_comparison_energy_and_backend_run_in_
     )
     lava = ctx.get(OracleRun).result
     assert lava["samples"] == 3 and lava["bit_exact"]
+    metrics = ctx.get(NeuroBenchMetrics).metrics
+    assert metrics["integer"]["samples"] == metrics["float"]["samples"] == 10
     # the backend's agreement is compare's, on the same samples (silent samples never agree)
     first3 = compare(graph, int_graph, {k: v[:3] for k, v in x.items()}, labels[:3]).verification
     assert lava["output_agreement"] == first3.output_agreement
-    assert [p.name for p in verification_passes(CompileOptions(), graph, x, labels)] == ["verify", "energy"]
+    assert [p.name for p in verification_passes(CompileOptions(), graph, x, labels)] == [
+        "verify",
+        "energy",
+        "neurobench",
+    ]
 
 
 @dataclass(frozen=True, eq=False)

@@ -63,3 +63,26 @@ def test_synops_match_neurobench(pool):
         assert ours[1] > theirs[1]
     else:
         assert ours[1] == pytest.approx(theirs[1])
+
+
+@pytest.mark.parametrize("pool", [False, True])
+def test_neurobench_module_counts_as_neurobench_with_pooling_too(pool):
+    """snncc.neurobench counts on the model as imported (pooling its own op): NeuroBench's pairs per layer,
+    graded inputs (analog pixels, pooled spikes) as MACs."""
+    from snncc.neurobench import metrics
+
+    net = model(pool)
+    x = torch.rand(6, 1, 8, 8, dtype=torch.float64)
+    x[x < 0.3] = 0
+    ours = metrics(import_torch(net, (1, 8, 8)), {"input": x.numpy()})["SynapticOperations"]
+    effective = sum(neurobench_ops(net, x))
+    weighted = [m for m in net.body if isinstance(m, (nn.Linear, nn.Conv2d))]
+    seen = []
+    hooks = [m.register_forward_pre_hook(lambda m, a: seen.append((m, a[0]))) for m in weighted]
+    with torch.no_grad():
+        net(x)
+    for h in hooks:
+        h.remove()
+    dense = sum(layers.single_layer_MACs(inp, m, total=True)[0] for m, inp in seen) / len(x)
+    assert ours["Effective_MACs"] + ours["Effective_ACs"] == pytest.approx(effective) and effective > 0
+    assert ours["Dense"] == pytest.approx(dense)
