@@ -6,29 +6,38 @@ event-driven one and of the int8 product (torch._int_mm) at each input density;
 kernels.EVENT_DRIVEN_DENSITY (BLAS vs events, for weights that do not fit int8) is set from the
 crossover measured on the development machine.  Then, for int8 weights of several layer widths,
 torch._int_mm against the event-driven sum of int8 weight rows (kernels.EVENT_DRIVEN_INT8_DENSITY
-and EVENT_DRIVEN_INT8_MIN_WIDTH are set from that crossover).
+and EVENT_DRIVEN_INT8_MIN_WIDTH are set from that crossover).  Last, for binary convolutions, torch's
+float32 conv2d against the event-driven scatter (kernels.EVENT_DRIVEN_CONV_DENSITY), both as the
+int32 port the neuron update reads.
 """
 
 from __future__ import annotations
 
 import time
+from types import SimpleNamespace
 
 import numpy as np
 
 from snncc.backends.refsim.kernels import (
+    EVENT_DRIVEN_CONV_DENSITY,
     EVENT_DRIVEN_DENSITY,
     EVENT_DRIVEN_INT8_DENSITY,
     EVENT_DRIVEN_INT8_MIN_WIDTH,
+    Conv2dKernel,
     DenseKernel,
+    _bit_words,
+    _shifted_in_place,
 )
 
 
 def best_of(fn, repeat: int = 20) -> float:
+    """CPU seconds of this thread (with OMP_NUM_THREADS=1 torch computes in it too): on a machine shared
+    with other jobs, wall time measures the scheduler as much as the kernel."""
     times = []
     for _ in range(repeat):
-        start = time.perf_counter()
+        start = time.thread_time()
         fn()
-        times.append(time.perf_counter() - start)
+        times.append(time.thread_time() - start)
     return min(times)
 
 
@@ -49,6 +58,7 @@ def main() -> None:
             f"{blas / events:>12.2f} {events / int8:>12.2f}"
         )
     int8_rows(rng)
+    conv_events(rng)
 
 
 def int8_rows(rng: np.random.Generator) -> None:
@@ -66,6 +76,27 @@ def int8_rows(rng: np.random.Generator) -> None:
             gemm = best_of(lambda x=x, w=weights: w._int_mm(x))
             ratios.append(gemm / best_of(lambda x=x, w=weights: w._events(x)))
         print(f"{n_in:>4} x {n_out:<4} " + " ".join(f"{r:>7.2f}" for r in ratios))
+
+
+def conv_events(rng: np.random.Generator, batch: int = 256) -> None:
+    """float32 conv2d vs the event-driven scatter, per geometry and input density (3x3, stride 2, pad 1)."""
+    print(f"\nbinary conv: current EVENT_DRIVEN_CONV_DENSITY = {EVENT_DRIVEN_CONV_DENSITY}")
+    densities = (0.01, 0.02, 0.05, 0.1, 0.2)
+    print(f"{'C_in,HxW -> C_out':>18} " + " ".join(f"{d:>6}" for d in densities) + "   (conv2d time / events time)")
+    geometry = SimpleNamespace(stride=(2, 2), padding=(1, 1), dilation=(1, 1), groups=1)
+    for c_in, side, c_out in ((1, 28, 16), (16, 14, 32), (32, 16, 64)):
+        kernel = Conv2dKernel.prepare(rng.integers(-127, 128, size=(c_out, c_in, 3, 3)) * 4, 1, geometry)
+        ratios = []
+        for density in densities:
+            x = (rng.random((batch, c_in, side, side)) < density).astype(np.int8)
+            events = kernel._events(x.shape[1:])
+            flat = x.reshape(batch, -1)
+            assert np.array_equal(
+                events.port(_bit_words(flat), -1), _shifted_in_place(kernel._float(x).astype(np.int32), -1)
+            )
+            dense = best_of(lambda x=x, k=kernel: _shifted_in_place(k._float(x).astype(np.int32), -1))
+            ratios.append(dense / best_of(lambda f=flat, e=events: e.port(_bit_words(f), -1)))
+        print(f"{c_in:>4},{side}x{side} -> {c_out:<4} " + " ".join(f"{r:>6.2f}" for r in ratios))
 
 
 if __name__ == "__main__":

@@ -31,9 +31,7 @@ class WrapFreeStep:
 
     @classmethod
     def of(cls, op: IntLIF, n: Numerics, bias: np.ndarray) -> WrapFreeStep:
-        # |v| before any step: v_init, or after one: saturated to ±v_max, raised to v_floor, reset
-        # to 0 or v − threshold (the threshold added in case it were negative)
-        v = max(n.v_max, _max_abs(op.v_init.array), abs(op.v_floor or 0)) + abs(op.vth << n.vth_shift)
+        v = v_bound(op, n)
         return cls(
             act_shift=n.act_shift,
             keep_u=abs(n.decay_unity - (op.du + n.du_offset)),
@@ -51,6 +49,12 @@ class WrapFreeStep:
         act = input_max << self.act_shift
         u = ((u_max * self.keep_u) >> self.decay_bits) + act
         return act < INT32_LIMIT and u < self.u_limit and u < self.v_room and input_max < self.acc_limit
+
+
+def v_bound(op: IntLIF, n: Numerics) -> int:
+    """A bound of |v| between steps: v_init, or after a step: saturated to ±v_max, raised to v_floor,
+    reset to 0 or v − threshold (the threshold added in case it were negative)."""
+    return max(n.v_max, _max_abs(op.v_init.array), abs(op.v_floor or 0)) + abs(op.vth << n.vth_shift)
 
 
 def _max_abs(array: np.ndarray) -> int:

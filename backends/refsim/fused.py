@@ -23,7 +23,7 @@ from snncc.ir import IntCLIF, IntLIF, Numerics
 from snncc.ir.arith import accumulator_mode
 from snncc.ir.ops.lif import IntLIFState as LIFState
 
-from .bounds import WrapFreeStep
+from .bounds import INT32_LIMIT, WrapFreeStep, v_bound
 from .jit import njit
 
 _HALF32 = 1 << 31
@@ -152,11 +152,24 @@ class FusedLIF:
         self.bias = np.ascontiguousarray(bias.reshape(-1), dtype=np.int64)
         self.wrap_free = WrapFreeStep.of(op, n, bias)
         self.u_max: int | None = None  # unknown until a step ran: measured from the state
+        # every u the step stores lies in (−2^(state_bits−1), 2^(state_bits−1)] (wrapped, or proven not
+        # to leave it: bounds.py), every v within v_bound: where both fit int32 the state can be held so
+        self.int32_state = n.state_bits <= 31 and v_bound(op, n) < INT32_LIMIT
+
+    def narrow(self, state: LIFState) -> LIFState:
+        """``state`` as int32 arrays where int32_state and its values fit (else as it is): the step reads
+        and writes half the bytes (~20-35 % faster at batch 256 of a conv layer: state streamed from
+        memory), with the same values, since its arithmetic runs in int64 registers either way."""
+        if not self.int32_state or state.m is not None:
+            return state
+        if any(_max_abs(a.reshape(len(a), -1)) >= INT32_LIMIT for a in (state.u, state.v) if a.size):
+            return state
+        return LIFState(state.u.astype(np.int32), state.v.astype(np.int32))
 
     def step(
         self, total: np.ndarray, state: LIFState, counts: np.ndarray, v_sum: np.ndarray | None = None
     ) -> tuple[np.ndarray, tuple[int, int, int, int, int]]:
-        """One step of lif.lif_step on (B, *shape) arrays (state int64; ``total`` int32 or int64), updating
+        """One step of lif.lif_step on (B, *shape) arrays (state int64, or int32: narrow; ``total`` int32 or int64), updating
         state.u, state.v, ``counts`` (+= spikes) and ``v_sum`` (+= v, if given) in place.  Returns (spikes
         as int8 0/1, the counters of interpreter.EVENT_COUNTERS)."""
         batch = total.shape[0]

@@ -14,13 +14,15 @@ are converted once, not every step.  The kernels, chosen per call by the work at
 - dense products (BLAS) for busy layers;
 - an event-driven product for rare binary spikes whose weights do not fit int8 (scipy's sparse x
   dense product), so the cost follows the spike count, not the fan-in;
+- for rare spikes into a convolution, each spike's kernel taps added to the outputs it reaches
+  (conv_events.py: int32, exact by the same fan-in bound as the int8 products);
 - convolutions by torch's conv2d (no dense expansion of the kernel), or im2col in int64 when
   no float type is exact.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numba
@@ -35,6 +37,7 @@ from snncc.ir.arith import shift, wrap_int32
 from snncc.ir.op import conv_out_hw
 
 from . import jit, memo
+from .conv_events import ConvEvents
 
 FLOAT32_EXACT = 1 << 24
 FLOAT64_EXACT = 1 << 53
@@ -46,6 +49,10 @@ EVENT_DRIVEN_DENSITY = 0.05
 # 0.7-0.9x at 30 % on 784x500 to 2000x2000; narrower layers gain only below ~5 %).
 EVENT_DRIVEN_INT8_DENSITY = 0.15
 EVENT_DRIVEN_INT8_MIN_WIDTH = 256
+EVENT_DRIVEN_INT8_NARROW_DENSITY = 0.02  # narrower layers: 1.5-2.9x at 1 % on 1568x10 to 784x100, ~1x at 3 %
+# For binary conv input: below this fraction of active inputs the event-driven scatter (conv_events.py)
+# beats torch's float32 conv2d (benchmarks/kernels.py measures it).
+EVENT_DRIVEN_CONV_DENSITY = 0.05
 INT16_MAX = (1 << 15) - 1
 
 
@@ -105,7 +112,7 @@ class Int8Weights:
         if not active:
             return np.zeros((x8.shape[0], self.weight_t.shape[1]), dtype=np.int32)
         wide = self.weight_t.shape[1] >= EVENT_DRIVEN_INT8_MIN_WIDTH
-        if wide and active < EVENT_DRIVEN_INT8_DENSITY * x8.size:
+        if active < (EVENT_DRIVEN_INT8_DENSITY if wide else EVENT_DRIVEN_INT8_NARROW_DENSITY) * x8.size:
             return self._events(x8, self.shift + weight_exp)
         return _shifted_in_place(self._int_mm(x8), self.shift + weight_exp)
 
@@ -239,8 +246,10 @@ def binary_port(kernel, x, weight_exp: int):
     int8 = getattr(kernel, "int8", None)
     if int8 is not None:
         return int8.port(x.reshape(x.shape[0], -1), weight_exp)
-    if isinstance(kernel, Conv2dKernel) and kernel.int32_exact():
-        return kernel.port(x, weight_exp)
+    if isinstance(kernel, Conv2dKernel):
+        port = kernel.port(x, weight_exp)
+        if port is not None:
+            return port
     return wrap_int32(shift(kernel(x, binary=True), weight_exp))
 
 
@@ -363,6 +372,7 @@ class Conv2dKernel:
     padding: tuple[int, int]
     dilation: tuple[int, int]
     groups: int
+    events_by_shape: dict = field(default_factory=dict, compare=False, repr=False)  # ConvEvents per input shape
 
     @classmethod
     def prepare(cls, weight: np.ndarray, max_input: int, op) -> Conv2dKernel:  # op: IntConv2d
@@ -380,10 +390,29 @@ class Conv2dKernel:
         """Whether the float sums fit int32 as they are (float32: below 2^24)."""
         return self.weight_t is not None and self.weight_t.dtype == torch.float32
 
-    def port(self, x: np.ndarray, weight_exp: int) -> np.ndarray:
-        """wrap_int32(shift(conv(x), weight_exp)) as int32, from the float32 sums (exact below 2^24) with
-        one in-place shift, as Int8Weights.port; only where int32_exact()."""
-        return _shifted_in_place(self._float(x).astype(np.int32), weight_exp)
+    def port(self, x: np.ndarray, weight_exp: int) -> np.ndarray | None:
+        """wrap_int32(shift(conv(x), weight_exp)) as int32 for binary x (spikes), or None where no int32
+        form is exact.  Rare spikes take the event-driven scatter (conv_events.py, exact in int32 by its
+        fan-in bound); busier ones torch's float32 conv2d (exact below 2^24) with one in-place shift."""
+        flat = _as_int8(x.reshape(x.shape[0], -1))
+        active = np.count_nonzero(flat)
+        events = self._events(x.shape[1:]) if active < EVENT_DRIVEN_CONV_DENSITY * flat.size else None
+        if events is not None:
+            if not active:
+                return np.zeros((x.shape[0], *events.out_shape), dtype=np.int32)
+            return events.port(_bit_words(flat), weight_exp)
+        if self.int32_exact():
+            return _shifted_in_place(self._float(x).astype(np.int32), weight_exp)
+        return None
+
+    def _events(self, in_shape: tuple[int, ...]) -> ConvEvents | None:
+        """The event-driven form for this input size, made on first use (None: int32 could overflow)."""
+        key = tuple(in_shape)
+        if key not in self.events_by_shape:
+            self.events_by_shape[key] = ConvEvents.of(
+                self.weight, key, self.stride, self.padding, self.dilation, self.groups
+            )
+        return self.events_by_shape[key]
 
     def _float(self, x: np.ndarray) -> np.ndarray:
         xt = torch.from_numpy(np.ascontiguousarray(x, dtype=self.weight_t.numpy().dtype))

@@ -131,6 +131,7 @@ class LoihiDialect:
             for n, op in graph.of_type(IntLIF)
             if device is None and fused.supports(op)
         }
+        self.fused_by_op = {id(graph[n]): step for n, step in self.fused.items()}
 
     def put(self, x: np.ndarray):
         if self.device is None:
@@ -140,12 +141,16 @@ class LoihiDialect:
         return torch.as_tensor(np.ascontiguousarray(x), device=self.device)
 
     def get(self, x) -> np.ndarray:
-        return np.array(x) if self.device is None else x.detach().cpu().numpy().copy()
+        if self.device is None:  # int32 state (fused.FusedLIF.narrow) leaves as int64, as all values do
+            return np.array(x, dtype=np.int64) if x.dtype == np.int32 else np.array(x)
+        return x.detach().cpu().numpy().copy()
 
     def initial_state(self, op: IntLIF | IntPartialSum, batch: int) -> IntLIFState | None:
         if LOIHI[op] is RELAY:  # no state
             return None
-        return IntLIFState(*(None if a is None else self.put(a) for a in LOIHI[op].initial_state(op, batch)))
+        state = IntLIFState(*(None if a is None else self.put(a) for a in LOIHI[op].initial_state(op, batch)))
+        step = self.fused_by_op.get(id(op))
+        return state if step is None else step.narrow(state)
 
     def stateless(self, name: str, op: IntDense | IntConv2d, x: np.ndarray) -> np.ndarray:
         """This step's int32 output of one synapse op (what Lava's port carries)."""

@@ -157,3 +157,34 @@ def test_the_wrap_test_refuses_a_step_that_could_wrap_u():
     _, _, ev = lif_step(np.array([[-(1 << 17)]]), LIFState(np.zeros((1, 1), np.int64), np.zeros((1, 1), np.int64)),
                         op, effective_bias(op), LOIHI)  # fmt: skip
     assert ev.u_wrapped.all()  # the refused step really wraps
+
+
+@settings(max_examples=150, deadline=None)
+@given(lif_cases(), st.sampled_from(ACCUMULATORS))
+def test_int32_state_steps_like_int64_state(case, numerics):
+    """FusedLIF.narrow's int32 state, over two steps (the second may take the wrap-free form), against
+    the int64 state: states across u's whole 24-bit range and v at ±(2^23 − 1), inputs past int32."""
+    op, total, u, v = case
+    step64 = fused.FusedLIF(op, effective_bias(op), numerics)
+    step32 = fused.FusedLIF(op, effective_bias(op), numerics)
+    wide = LIFState(u.copy(), v.copy())
+    narrow = step32.narrow(LIFState(u.copy(), v.copy()))
+    assert narrow.u.dtype == narrow.v.dtype == np.int32
+    counts64, counts32 = np.zeros_like(u), np.zeros_like(u)
+    for x in (total, total // 3):
+        spikes64, events64 = step64.step(x, wide, counts64)
+        spikes32, events32 = step32.step(x, narrow, counts32)
+        np.testing.assert_array_equal(spikes32, spikes64)
+        np.testing.assert_array_equal(narrow.u, wide.u)
+        np.testing.assert_array_equal(narrow.v, wide.v)
+        assert events32 == events64
+    np.testing.assert_array_equal(counts32, counts64)
+
+
+def test_narrow_keeps_int64_where_int32_could_not_hold_the_state():
+    op = IntLIF(shape=(2,), du=0, dv=0, vth=10, bias_mant=Const(np.zeros(2, np.int32)),
+                bias_exp=Const(np.zeros(2, np.int32)), v_init=Const(np.zeros(2, np.int32)))  # fmt: skip
+    state = LIFState(np.zeros((1, 2), np.int64), np.array([[0, 1 << 31]]))  # a v beyond int32
+    assert fused.FusedLIF(op, effective_bias(op), LOIHI).narrow(state) is state
+    wide_u = LOIHI.__class__(state_bits=32)  # u's range reaches 2^31: not an int32 value
+    assert not fused.FusedLIF(op, effective_bias(op), wide_u).int32_state
