@@ -13,7 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from snncc.errors import ImportFailed
-from snncc.ir import AvgPool2d, BatchNorm, Const, Conv2d, Dense, Flatten, Op
+from snncc.ir import Const, Conv2d, Dense, Op
 from snncc.ir import float_steps as steps
 from snncc.ir.op import conv_out_hw
 from snncc.ir.ops import Pool2d
@@ -56,21 +56,10 @@ def fuse_chain(chain: list[tuple[str, Op]], source_shape: tuple[int, ...]) -> Fu
 
 
 def apply_linear(op: Op, x: np.ndarray) -> np.ndarray:
-    """Float64 forward of one linear op on a batch x (B, *in_shape), bias included (floatsim's kernels)."""
-    if isinstance(op, Flatten):
-        return steps.flatten(x)
-    if isinstance(op, Dense):
-        return steps.dense(x, op.weight.array, None if op.bias is None else op.bias.array)
-    if isinstance(op, Conv2d):
-        bias = None if op.bias is None else op.bias.array
-        return steps.conv2d(x, op.weight.array, bias, op.stride, op.padding, op.dilation, op.groups)
-    if isinstance(op, AvgPool2d):
-        return steps.avgpool2d(x, op.kernel, op.stride, op.padding)
-    if isinstance(op, Pool2d):
-        return steps.sumpool2d(x, op.kernel, op.stride, op.padding)
-    if isinstance(op, BatchNorm):
-        return steps.batchnorm(x, op.mean.array, op.var.array, op.weight.array, op.bias.array, op.eps)
-    raise TypeError(f"not a linear op: {op.OP}")
+    """Float64 forward of one linear op on a batch x (B, *in_shape), bias included (the op kit's step)."""
+    if op.IS_NEURON or (op.IS_POOL and op.window_divisor() is None):
+        raise TypeError(f"not a linear op: {op.OP}")
+    return steps.apply(op, x)
 
 
 def _fold_batchnorm(ops: list[tuple[str, Op]]) -> list[tuple[str, Linear]]:
