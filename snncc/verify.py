@@ -476,9 +476,9 @@ def silence_layers(graph: Graph, output: str) -> tuple[str, ...]:
             continue
         seen.add(name)
         op = graph[name]
-        if isinstance(op, IntLIF) and op.spiking:
+        if op.IS_NEURON and getattr(op, "spiking", False):  # Loihi's and Xylo's spiking layers alike
             found.append(name)
-        elif not isinstance(op, IntInput):
+        elif not op.IS_INPUT:
             frontier.extend(graph.predecessors(name))
     return tuple(sorted(found))
 

@@ -168,3 +168,16 @@ def test_quantization_refuses_what_xylo_neurons_lack(kwargs, code, says):
     with pytest.raises(QuantizationError) as err:
         quantize(canonical(**kwargs), Quantize(numerics=XYLO, input_encoding="events"))
     assert err.value.diagnostics[0].code == code and says in err.value.render()
+
+
+def test_the_silence_check_sees_xylo_layers_behind_a_membrane_readout():
+    """A Xylo readout that does not spike decides by v; a sample whose spiking Xylo layers stay
+    silent gets the same v every time, so those layers are the ones the verdict must watch."""
+    from dataclasses import replace
+
+    from snncc.verify import silence_layers
+
+    g = graph()
+    assert silence_layers(g, "out") == ("o",)
+    membrane_readout = g.replace_nodes(o=replace(g["o"], spiking=False, vth=(1 << 15) - 1))
+    assert silence_layers(membrane_readout, "out") == ("h1",)  # the spiking layer it reads (was none)
