@@ -49,17 +49,8 @@ from snncc.backends.refsim.simulator import DIALECTS, LoihiDialect
 from snncc.ir import (
     CLIF,
     LIF,
-    BatchNorm,
-    Conv2d,
-    Dense,
     Graph,
-    Input,
-    IntConv2d,
-    IntDense,
-    IntInput,
     IntLIF,
-    IntPartialSum,
-    IntXyloLIF,
     Stage,
 )
 from snncc.ir.arith import accumulate
@@ -76,7 +67,6 @@ BATCH = 64  # samples per run, as the verification's batches (memory stays bound
 MAX_SAMPLES = 256
 # operations per membrane update of snntorch's neuron models (neurobench/metrics/workload/neuron_operations.py)
 NEURON_OPS = {"Leaky": {"subtract": 4, "zero": 4}, "Synaptic": {"subtract": 6, "zero": 8}}
-SYNAPSES = (Dense, Conv2d, IntDense, IntConv2d)
 FLOAT_RTOL = 1e-9  # a float64 potential "unchanged" within this (snntorch's float32 cannot tell smaller changes)
 
 
@@ -105,12 +95,12 @@ class _Counting:
         self.quiet = {n: dataclasses.replace(op, spiking=False) for n, op in graph.of_type(LIF, IntLIF)}
 
     def stateless(self, name: str, op: Any, x: Any) -> Any:
-        if isinstance(op, SYNAPSES):
+        if op.IS_SYNAPSE:
             self._count_input(name, x)
         return self.base.stateless(name, op, x)
 
     def neuron(self, name: str, op: Any, inputs: list[Any], layer: Any) -> Any:
-        if isinstance(op, IntPartialSum):  # a split layer's part reads its source through its own weights
+        if op.IS_RELAY:  # a split layer's part reads its source through its own weights
             self._count_input(name, inputs[0])
             return self.base.neuron(name, op, inputs, layer)
         if self.pre_reset is not None:  # before the step: refsim's fused step updates the state in place
@@ -132,7 +122,7 @@ class _Counting:
     def _count_input(self, name: str, x: Any) -> None:
         x = np.asarray(self.get(x))
         src = self.graph[self.graph.predecessors(name)[0]]
-        if isinstance(src, IntInput) and src.encoding in ("bitplane", "events"):  # binary messages: a set bit, an event
+        if src.IS_INPUT and getattr(src, "encoding", "graded") in ("bitplane", "events"):  # binary messages: a set bit, an event
             nonzero, binary = input_events(src, x, 1), True
         else:
             nonzero = np.count_nonzero(x, axis=0)
@@ -199,14 +189,14 @@ def metrics(graph: Graph, x: dict[str, np.ndarray], placement: Any = None, targe
     tally = _run(graph, x)
     samples = max(tally.samples, 1)
     steps = graph.meta.steps
-    synapses = [n for n, op in graph.nodes if isinstance(op, (*SYNAPSES, IntPartialSum))]
+    synapses = [n for n, op in graph.nodes if op.IS_SYNAPSE or op.IS_RELAY]
     macs = acs = dense = 0
     for name in synapses:
         fan_out = nonzero_fan_out(_projection(graph, name)).reshape(-1)
         acs += int((tally.ac_inputs.get(name, np.zeros(1)).reshape(-1) * fan_out).sum())
         macs += int((tally.mac_inputs.get(name, np.zeros(1)).reshape(-1) * fan_out).sum())
         dense += tally.calls.get(name, 0) * _pairs(graph, name) * _planes(graph, name)
-    spiking = [(n, op) for n, op in graph.of_type(LIF, IntLIF, IntXyloLIF) if op.spiking]
+    spiking = [(n, op) for n, op in graph.nodes if op.IS_NEURON and getattr(op, "spiking", False)]
     neuron_steps = sum(int(np.prod(op.shape)) for _, op in spiking) * steps * samples
     updates = sum(tally.updates.values()) if tally.updates else None
     return {
@@ -225,21 +215,21 @@ def metrics(graph: Graph, x: dict[str, np.ndarray], placement: Any = None, targe
 
 
 def _projection(graph: Graph, name: str) -> Projection:
-    if isinstance(graph[name], IntPartialSum):
+    if graph[name].IS_RELAY:
         return projections(graph, name)[0]
     src = graph.predecessors(name)[0]
-    return Projection(name, graph[name], src, tuple(graph[src].shape), 1, isinstance(graph[src], (Input, IntInput)))
+    return Projection(name, graph[name], src, tuple(graph[src].shape), 1, graph[src].IS_INPUT)
 
 
 def _pairs(graph: Graph, name: str) -> int:
     """(input, weight) pairs within bounds of one call on one sample: NeuroBench's Dense count."""
     op, src = graph[name], graph[graph.predecessors(name)[0]]
-    if isinstance(src, IntPartialSum):  # a split layer's join: only its identity synapses exist on the chip
+    if src.IS_RELAY:  # a split layer's join: only its identity synapses exist on the chip
         return int(np.count_nonzero(op.weight.array))
     shape = src.shape
-    if isinstance(op, IntPartialSum) and op.is_conv:  # a conv part reads its channels of the source
+    if op.IS_RELAY and op.is_conv:  # a conv part reads its channels of the source
         op, shape = op.window(), op.window_shape(src.shape)
-    if isinstance(op, (Dense, IntDense, IntPartialSum)):
+    if not op.is_conv:
         return int(op.weight.array.size)
     ones = np.ones((1, *shape))
     kernel = np.ones(op.weight.shape)
@@ -249,9 +239,10 @@ def _pairs(graph: Graph, name: str) -> int:
 def _planes(graph: Graph, name: str) -> int:
     """Binary messages a value can become: bit planes (Loihi's bit-plane input), events (Xylo's), else 1."""
     src = graph[graph.predecessors(name)[0]]
-    if isinstance(src, IntInput) and src.encoding == "bitplane":
+    encoding = getattr(src, "encoding", None) if src.IS_INPUT else None
+    if encoding == "bitplane":
         return src.bits
-    if isinstance(src, IntInput) and src.encoding == "events":
+    if encoding == "events":
         return (1 << src.bits) - 1
     return 1
 
@@ -283,10 +274,10 @@ def _neuron_model(graph: Graph, op: Any) -> str | None:
 def connection_sparsity(graph: Graph) -> float:
     zeros = total = 0
     for name, op in graph.nodes:
-        if not isinstance(op, (*SYNAPSES, IntPartialSum)):
+        if not (op.IS_SYNAPSE or op.IS_RELAY):
             continue
         w = op.weight.array
-        if isinstance(graph[graph.predecessors(name)[0]], IntPartialSum):  # a join: its identity synapses only
+        if graph[graph.predecessors(name)[0]].IS_RELAY:  # a join: its identity synapses only
             total += int(np.count_nonzero(w))
         else:
             zeros, total = zeros + int(np.count_nonzero(w == 0)), total + w.size
@@ -299,10 +290,8 @@ def footprint(graph: Graph, placement: Any = None, target: Any = None) -> int | 
     if graph.meta.stage is not Stage.INTEGER:
         arrays = []
         for _, op in graph.nodes:
-            if isinstance(op, (Dense, Conv2d)):
-                arrays += [op.weight] + ([op.bias] if op.bias is not None else [])
-            elif isinstance(op, BatchNorm):
-                arrays += [op.mean, op.var, op.weight, op.bias]
+            if not op.IS_NEURON:  # synapses' weights and biases, batch norms' statistics and affine
+                arrays += list(op.consts().values())
         return 4 * sum(a.array.size for a in arrays)
     detail = footprint_detail(graph, placement, target)
     return None if detail is None else detail["synapse_memory_bytes"] + detail["bias_bytes"]
