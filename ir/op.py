@@ -37,6 +37,9 @@ class Op:
     # where a run starts and ends: a graph input (fed from outside, no predecessors) and a readout
     IS_INPUT: ClassVar[bool] = False
     IS_OUTPUT: ClassVar[bool] = False
+    # an op other than a neuron layer whose output depends on earlier steps (a delay line): the
+    # simulators hold its state and never compute it once per run
+    HAS_STATE: ClassVar[bool] = False
     shape: Shape
 
     def __post_init__(self) -> None:

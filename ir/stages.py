@@ -23,9 +23,11 @@ from .ops import (
     SYNAPSE_OPS_INT,
     BatchNorm,
     Conv2d,
+    Delay,
     Dense,
     Input,
     IntConv2d,
+    IntDelay,
     IntDense,
     IntInput,
     IntLIF,
@@ -34,12 +36,13 @@ from .ops import (
     Output,
     Pool2d,
 )
+from .ops.delay import DELAY_BITS
 
 INT_NEURONS = (IntLIF, IntXyloLIF)
 
 ALLOWED: dict[Stage, tuple[type[Op], ...]] = {
     Stage.FLOAT: FLOAT_OPS,
-    Stage.CANONICAL: (Input, Dense, Conv2d, LIF, Output),
+    Stage.CANONICAL: (Input, Dense, Conv2d, LIF, Delay, Output),
     Stage.INTEGER: (*INT_OPS, Output),
 }
 
@@ -150,13 +153,16 @@ def _check_canonical_structure(graph: Graph, stage: Stage) -> list[Diagnostic]:
     synapses = (Dense, Conv2d) if stage is Stage.CANONICAL else SYNAPSE_OPS_INT
     neurons = LIF if stage is Stage.CANONICAL else INT_NEURONS
     sources = (Input, LIF) if stage is Stage.CANONICAL else (IntInput, IntPartialSum, *INT_NEURONS)
+    delay = Delay if stage is Stage.CANONICAL else IntDelay
     diags = []
     for name, op in graph.nodes:
         preds = [graph[p] for p in graph.predecessors(name)]
         if isinstance(op, IntPartialSum):
             diags += _check_partial_sum_structure(graph, name, preds)
+        if isinstance(op, delay):
+            diags += _check_delay_structure(graph, name, preds, sources, synapses)
         if isinstance(op, synapses):
-            if len(preds) != 1 or not isinstance(preds[0], sources):
+            if len(preds) != 1 or not isinstance(preds[0], (*sources, delay)):
                 diags.append(
                     Diagnostic("error", "GRF030", "a synapse op must read exactly one input or neuron layer", node=name)
                 )
@@ -172,6 +178,18 @@ def _check_canonical_structure(graph: Graph, stage: Stage) -> list[Diagnostic]:
             diags.append(Diagnostic("error", "GRF030", "a neuron layer must be fed by synapse ops only", node=name))
         if isinstance(op, LIF) and (op.gain != 1.0 or op.v_reset != 0.0):
             diags.append(Diagnostic("error", "GRF031", "canonical neurons have gain 1 and reset to 0", node=name))
+    return diags
+
+
+def _check_delay_structure(
+    graph: Graph, name: str, preds: list[Op], sources: tuple[type[Op], ...], synapses: tuple[type[Op], ...]
+) -> list[Diagnostic]:
+    """A delay is the axon delay of the synapses it feeds: it reads one input or neuron layer (SPEC.md §int_delay)."""
+    diags = []
+    if len(preds) != 1 or not isinstance(preds[0], sources):
+        diags.append(Diagnostic("error", "GRF030", "a delay reads exactly one input or neuron layer", node=name))
+    if not all(isinstance(graph[s], synapses) for s in graph.successors(name)):
+        diags.append(Diagnostic("error", "GRF032", "a delay feeds synapse ops only", node=name))
     return diags
 
 
@@ -225,13 +243,15 @@ def _check_integer(graph: Graph) -> list[Diagnostic]:
         elif isinstance(op, IntPartialSum):
             diags += _range(name, "weight", op.weight.array, -(n.weight_max + 1), n.weight_max)
             diags += _check_payload(graph, name, op)
+        elif isinstance(op, IntDelay):
+            diags += _range(name, "delay", op.delay.array, 0, (1 << DELAY_BITS) - 1)
         elif isinstance(op, IntInput) and not 1 <= op.bits <= 31:
             diags.append(Diagnostic("error", "GRF052", f"input width {op.bits} bits is outside 1..31", node=name))
         if isinstance(op, IntInput) and (op.encoding == "events") != (n.family == "xylo"):
             diags.append(
                 Diagnostic("error", "GRF054", f"{op.encoding} input does not exist in the {n.family} family", node=name)
             )
-        if isinstance(op, (IntLIF, IntConv2d)) and n.family == "xylo":
+        if isinstance(op, (IntLIF, IntConv2d, IntDelay)) and n.family == "xylo":
             diags.append(
                 Diagnostic(
                     "error",

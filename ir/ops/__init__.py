@@ -29,6 +29,7 @@ from ..op import Op
 from .batchnorm import BatchNorm
 from .clif import CLIF, IntCLIF
 from .conv2d import Conv2d, IntConv2d
+from .delay import Delay, IntDelay
 from .dense import Dense, IntDense
 from .flatten import Flatten
 from .input import ENCODINGS, Input, InputEncoding, IntInput
@@ -47,11 +48,21 @@ FLOAT_OPS: tuple[type[Op], ...] = (
     MaxPool2d,
     Flatten,
     BatchNorm,
+    Delay,
     LIF,
     CLIF,
     Output,
 )
-INT_OPS: tuple[type[Op], ...] = (IntInput, IntDense, IntConv2d, IntLIF, IntCLIF, IntXyloLIF, IntPartialSum)
+INT_OPS: tuple[type[Op], ...] = (
+    IntInput,
+    IntDense,
+    IntConv2d,
+    IntLIF,
+    IntCLIF,
+    IntXyloLIF,
+    IntPartialSum,
+    IntDelay,
+)
 SYNAPSE_OPS_INT: tuple[type[Op], ...] = (IntDense, IntConv2d)
 
 __all__ = [
@@ -66,12 +77,14 @@ __all__ = [
     "AvgPool2d",
     "BatchNorm",
     "Conv2d",
+    "Delay",
     "Dense",
     "Flatten",
     "Input",
     "InputEncoding",
     "IntCLIF",
     "IntConv2d",
+    "IntDelay",
     "IntDense",
     "IntInput",
     "IntLIF",
