@@ -21,6 +21,7 @@ from snncc.ir import (
     Graph,
     IntCLIF,
     IntConv2d,
+    IntDelay,
     IntDense,
     IntInput,
     IntLIF,
@@ -48,7 +49,7 @@ TABLE: LoweringTable[str] = LoweringTable(
         IntDense: MATRIX,
         IntXyloLIF: NEURON,
         **refuse(
-            (IntLIF, IntCLIF, IntConv2d, IntPartialSum),
+            (IntLIF, IntCLIF, IntConv2d, IntPartialSum, IntDelay),
             Refusal("BKD042", "XyloSim runs the xylo family's int_dense and int_xylo_lif only", "use --backend lava"),
         ),
     },
