@@ -36,7 +36,6 @@ from .ops import (
     Output,
     Pool2d,
 )
-from .ops.delay import DELAY_BITS
 
 INT_NEURONS = (IntLIF, IntXyloLIF)
 
@@ -244,7 +243,7 @@ def _check_integer(graph: Graph) -> list[Diagnostic]:
             diags += _range(name, "weight", op.weight.array, -(n.weight_max + 1), n.weight_max)
             diags += _check_payload(graph, name, op)
         elif isinstance(op, IntDelay):
-            diags += _range(name, "delay", op.delay.array, 0, (1 << DELAY_BITS) - 1)
+            diags += _range(name, "delay", op.delay.array, 0, n.max_delay)
         elif isinstance(op, IntInput) and not 1 <= op.bits <= 31:
             diags.append(Diagnostic("error", "GRF052", f"input width {op.bits} bits is outside 1..31", node=name))
         if isinstance(op, IntInput) and (op.encoding == "events") != (n.family == "xylo"):

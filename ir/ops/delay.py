@@ -20,10 +20,6 @@ from snncc.errors import InvalidGraph
 from ..const import Const
 from ..op import Op, Shape, expect_inputs
 
-# Loihi's synaptic delay field is 6 bits (Davies 2018 p.92; Lava's bit-accurate DelayDense raises
-# above 63).  A target may allow fewer (targets/*.yaml ``max_delay``; netx clamps to 62).
-DELAY_BITS = 6
-
 
 @dataclass(frozen=True, kw_only=True)
 class DelayLine(Op):
@@ -63,22 +59,17 @@ def undelayed(graph: Any, name: str) -> str:
     return graph.predecessors(name)[0] if isinstance(graph[name], DelayLine) else name
 
 
-def check_delays(op: DelayLine, name: str, most: int | None = None) -> None:
-    """Whole, non-negative steps, one per element or one for all, at most ``most`` where a target bounds them."""
+def check_delays(op: DelayLine, name: str) -> None:
+    """Whole, non-negative steps, one per element or one for all (the integer stage bounds them by the
+    target's numerics.max_delay: Loihi's 6-bit delay field, 0..63)."""
     d = op.delay.array
     size = int(np.prod(op.shape))
     if d.size not in (1, size):
         raise InvalidGraph(f"{op.OP} has {d.size} delays for {size} elements", code="GRF004", node=name)
     if not (np.issubdtype(d.dtype, np.integer) or np.array_equal(d, np.round(d))):
         raise InvalidGraph(f"{op.OP} has delays that are not whole steps", code="GRF051", node=name)
-    top = int(d.max()) if most is None else most
-    if d.min() < 0 or d.max() > top:
-        raise InvalidGraph(
-            f"{op.OP} has delays in [{int(d.min())}, {int(d.max())}], outside 0..{top} steps",
-            code="GRF053",
-            node=name,
-            hint=f"Loihi's delay field is {DELAY_BITS} bits (0..{(1 << DELAY_BITS) - 1}); the target may allow less",
-        )
+    if d.min() < 0:
+        raise InvalidGraph(f"{op.OP} has a negative delay ({d.min()})", code="GRF053", node=name)
 
 
 def delays(op: DelayLine) -> np.ndarray:
