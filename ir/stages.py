@@ -12,6 +12,7 @@ import numpy as np
 
 from snncc.errors import Diagnostic, InvalidGraph
 
+from .arith import effective_weights
 from .graph import Graph, Stage
 from .numerics import Numerics
 from .op import Op, Shape
@@ -235,6 +236,7 @@ def _check_integer(graph: Graph) -> list[Diagnostic]:
         if isinstance(op, (IntDense, IntConv2d)):
             diags += _range(name, "weight", op.weight.array, -(n.weight_max + 1), n.weight_max)
             diags += _range(name, "weight_exp", np.array(op.weight_exp), n.weight_exp_min, n.weight_exp_max)
+            diags += _check_delayed_floor(graph, name, op, n)
         elif isinstance(op, IntLIF):
             diags += _check_int_lif(name, op, n)
         elif isinstance(op, IntXyloLIF):
@@ -260,6 +262,26 @@ def _check_integer(graph: Graph) -> list[Diagnostic]:
                 )
             )
     return diags + _check_split_parts(graph)
+
+
+def _check_delayed_floor(graph: Graph, name: str, op: IntDense | IntConv2d, n: Numerics) -> list[Diagnostic]:
+    """Behind an int_delay with several delays a negative exponent must floor nothing: Lava's DelayDense
+    floors each delay's sum apart, which equals the one floor of SPEC.md §int_dense only then."""
+    src = graph[graph.predecessors(name)[0]]
+    if not isinstance(src, IntDelay) or op.weight_exp >= 0 or len(np.unique(src.delay.array)) < 2:
+        return []
+    if not np.any(effective_weights(op.weight.array, n) % (1 << -op.weight_exp)):
+        return []
+    return [
+        Diagnostic(
+            "error",
+            "GRF053",
+            f"weight_exp {op.weight_exp} behind a delay: the weights must be multiples of 2^{-op.weight_exp} "
+            "(Lava's DelayDense floors each delay's sum separately)",
+            node=name,
+            hint="recompile: quantize gives such synapses an exponent of 0 or above",
+        )
+    ]
 
 
 def _check_split_parts(graph: Graph) -> list[Diagnostic]:
