@@ -28,19 +28,7 @@ import numpy as np
 
 from snncc.backends.int_inputs import at_step
 from snncc.errors import BackendError
-from snncc.ir import (
-    FLOAT_OPS,
-    Graph,
-    IntCLIF,
-    IntConv2d,
-    IntDelay,
-    IntDense,
-    IntInput,
-    IntLIF,
-    IntPartialSum,
-    IntXyloLIF,
-    Output,
-)
+from snncc.ir import FLOAT_OPS, Graph, IntCLIF, IntConv2d, IntDense, IntInput, IntLIF, IntPartialSum, IntXyloLIF, Output
 from snncc.ir.depths import layer_depths
 from snncc.ir.lowering import READ, LoweringTable, Refusal, refuse
 from snncc.ir.ops.conv2d import conv_matrix
@@ -403,6 +391,6 @@ TABLE: LoweringTable[Checked | Synapse | str] = LoweringTable(
             NOT_MODELLED, "a partial sum of a split layer sends graded spikes, which SANA-FE does not model"
         ),
         IntXyloLIF: Refusal(NOT_MODELLED, "SANA-FE's architecture models Loihi's LIF, not Xylo's"),
-        IntDelay: Refusal(NOT_MODELLED, "snncc does not write synaptic delays to SANA-FE"),
     },
+    default=Refusal(NOT_MODELLED, "snncc does not write this op to SANA-FE (e.g. int_delay: synaptic delays)"),
 )

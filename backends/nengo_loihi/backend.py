@@ -38,7 +38,6 @@ from snncc.ir import (
     Graph,
     IntCLIF,
     IntConv2d,
-    IntDelay,
     IntDense,
     IntInput,
     IntLIF,
@@ -265,8 +264,7 @@ TABLE: LoweringTable[Checked | Synapse | str] = LoweringTable(
             "BKD040", "a split layer's partial sums are graded spikes, which Loihi 1 lacks", "use --backend lava"
         ),
         IntXyloLIF: Refusal("BKD042", "nengo-loihi models Loihi 1, not Xylo", "use --backend xylosim or refsim"),
-        IntDelay: Refusal(
-            "BKD040", "snncc does not lower synaptic delays to nengo-loihi", "use --backend lava or refsim"
-        ),
     },
+    # e.g. int_delay: Loihi 1 has synaptic delays, but snncc does not lower them to nengo-loihi
+    default=Refusal("BKD040", "snncc does not lower this op to nengo-loihi", "use --backend lava or refsim"),
 )

@@ -21,7 +21,6 @@ from snncc.ir import (
     Graph,
     IntCLIF,
     IntConv2d,
-    IntDelay,
     IntDense,
     IntInput,
     IntLIF,
@@ -49,10 +48,11 @@ TABLE: LoweringTable[str] = LoweringTable(
         IntDense: MATRIX,
         IntXyloLIF: NEURON,
         **refuse(
-            (IntLIF, IntCLIF, IntConv2d, IntPartialSum, IntDelay),
+            (IntLIF, IntCLIF, IntConv2d, IntPartialSum),
             Refusal("BKD042", "XyloSim runs the xylo family's int_dense and int_xylo_lif only", "use --backend lava"),
         ),
     },
+    default=Refusal("BKD042", "XyloSim runs the xylo family's int_dense and int_xylo_lif only", "use --backend lava"),
 )
 
 

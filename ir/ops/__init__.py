@@ -18,7 +18,10 @@ Adding an op (e.g. a delay) touches:
    backends/lava/lowering.py LAVA, backends/nengo_loihi/backend.py TABLE, backends/xylosim/backend.py
    TABLE, snncc/exporters/nir.py TABLE, snncc/exporters/netx.py TABLE, snncc/sanafe_export.py TABLE.
    A float op is refused by the integer backends' ``refuse(FLOAT_OPS, ...)`` entry without more;
+   nengo-loihi, xylosim and SANA-FE refuse any op they have no entry for (their table's default);
    a stateless float op the compiler evaluates also goes into ir/float_steps.py FLOAT_STEPS;
+   an op with state that is not a neuron layer sets HAS_STATE (ir/op.py): the interpreter keeps its
+   state and the simulators' tables give its step (state, x) -> (y, state) (delay.py);
 4. ir/SPEC.md: its section (tests/unit/test_spec_sync.py compares the fields).
 tests/unit/test_op_lowering.py fails until every table has an entry for it.
 """
