@@ -362,6 +362,7 @@ def _layer(state: _State, block: Any, where: str, kind: str, index: int, problem
     lif = _attempt(
         lambda: _neuron(block.get("neuron"), block, declared, where, problems, input_block=False, scale=scale)
     )
+    delays_fit = _delays_fit(block, where, kind, problems)
     if state.broken or state.shape is None or state.last is None:
         raise _Skip  # no input shape to check the synapse against
     hint = block.attrs.get(PREFIX + "weight_exp")
@@ -379,7 +380,7 @@ def _layer(state: _State, block: Any, where: str, kind: str, index: int, problem
         raise _Skip
     build = _conv if kind == "conv" else _dense
     syn = _attempt(lambda: build(state, block, where, problems, prefer))
-    delay = _attempt(lambda: _delays(block, where, syn, kind, problems)) if syn is not None else None
+    delay = _attempt(lambda: _delays(block, where, syn, problems)) if syn is not None and delays_fit else None
     if syn is None or lif is None or delay is None:
         raise _Skip
     if syn.shape != declared:
@@ -398,12 +399,10 @@ def _layer(state: _State, block: Any, where: str, kind: str, index: int, problem
     state.last_op, state.shape, state.flatten_pending = lif, lif.shape, False
 
 
-def _delays(block: Any, where: str, syn: Any, kind: str, problems: list[Diagnostic]) -> np.ndarray:
-    """The block's synaptic delays as netx applies them, one per synapse (out, in); zeros without any.
-    netx (hdf5.create_dense) reads a scalar, a vector of one delay per output (its first reading when
-    in == out) or per input, or a full matrix, and clamps above 62."""
+def _delays_fit(block: Any, where: str, kind: str, problems: list[Diagnostic]) -> bool:
+    """Whether the block's delays (if any) are ones snncc imports as netx runs them."""
     if "delay" not in block:
-        return np.zeros((1, 1), dtype=np.int64)
+        return True
     raw = _ints(block, "delay", where)
     fail = None
     if kind != "dense":
@@ -412,7 +411,16 @@ def _delays(block: Any, where: str, syn: Any, kind: str, problems: list[Diagnost
         fail = f"delays span {raw.min()}..{raw.max()}; netx clamps them to 0..{MAX_NETX_DELAY}"
     if fail is not None:
         problems.append(Diagnostic("error", "IMT202", fail, node=where, hint="give delays of 0..62 steps"))
-        raise _Skip
+    return fail is None
+
+
+def _delays(block: Any, where: str, syn: Any, problems: list[Diagnostic]) -> np.ndarray:
+    """The block's synaptic delays as netx applies them, one per synapse (out, in); zeros without any.
+    netx (hdf5.create_dense) reads a scalar, a vector of one delay per output (its first reading when
+    in == out) or per input, or a full matrix, and clamps above 62."""
+    if "delay" not in block:
+        return np.zeros((1, 1), dtype=np.int64)
+    raw = _ints(block, "delay", where)
     out, n_in = syn.weight.shape
     if raw.size == 1:
         return np.full((out, n_in), int(raw.reshape(-1)[0]))
