@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from delay_nets import DELAYS, DT, by_hand, delayed_nir, slayer_dense_with_delay
 
-from snncc.backends import get_backend
+from snncc.backends import Record, first_mismatch, get_backend
 from snncc.backends.nengo_loihi.backend import TABLE as NENGO_LOIHI
 from snncc.backends.refsim import RefSim
 from snncc.backends.xylosim.backend import TABLE as XYLOSIM
@@ -74,6 +74,14 @@ def test_the_compiled_delay_is_an_int_delay_that_refsim_runs_as_the_float_model(
     (ints,) = ref.outputs.values()
     agree = (ints == by_hand(x, STEPS)).all(axis=1).mean()
     assert agree >= 0.9, agree  # 8-bit input and weights: a rare spike may move
+
+
+def test_refsim_on_torch_runs_the_delay_line_identically(deployed):
+    _, graph, x = deployed
+    xi = quantize_inputs(graph, {"in": x})
+    numpy_run = RefSim().run(graph, xi, record=Record(spikes=True, v=True, u=True))
+    torch_run = RefSim(device="cpu").run(graph, xi, record=Record(spikes=True, v=True, u=True))
+    assert first_mismatch(numpy_run, torch_run) is None
 
 
 def test_nir_export_writes_nir_delay_and_reads_back(deployed, tmp_path):
