@@ -190,6 +190,8 @@ def _check_delay_structure(
         diags.append(Diagnostic("error", "GRF030", "a delay reads exactly one input or neuron layer", node=name))
     if not all(isinstance(graph[s], synapses) for s in graph.successors(name)):
         diags.append(Diagnostic("error", "GRF032", "a delay feeds synapse ops only", node=name))
+    if any(graph.is_recurrent(p, name) for p in graph.predecessors(name)):
+        diags.append(Diagnostic("error", "GRF007", "snncc does not delay a recurrent connection (yet)", node=name))
     return diags
 
 

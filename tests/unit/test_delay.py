@@ -12,7 +12,7 @@ import h5py
 import nir
 import numpy as np
 import pytest
-from delay_nets import DELAYS, DT, by_hand, delayed_nir, slayer_dense_with_delay
+from delay_nets import DELAYS, DT, by_hand, delayed_nir, if_node, slayer_dense_with_delay
 
 from snncc.backends import Record, first_mismatch, get_backend
 from snncc.backends.nengo_loihi.backend import TABLE as NENGO_LOIHI
@@ -179,3 +179,22 @@ def test_cli_compiles_a_nir_delay_for_loihi2_and_nengo_loihi_refuses_it(tmp_path
     assert main(["simulate", str(out), "--backend", "nengo-loihi", "-q"]) == 2
     err = capsys.readouterr().err
     assert "BKD040" in err and "Traceback" not in err
+
+
+def test_a_delay_on_a_recurrent_connection_is_refused_with_a_code():
+    rng = np.random.default_rng(0)
+    nodes = {
+        "in": nir.Input({"input": np.array([4])}),
+        "w": nir.Linear(rng.random((3, 4))),
+        "lif": if_node(3),
+        "d": nir.Delay(np.array([1, 2, 3]) * DT),
+        "rec": nir.Linear(rng.random((3, 3))),
+        "out": nir.Output({"output": np.array([3])}),
+    }
+    edges = [("in", "w"), ("w", "lif"), ("lif", "d"), ("d", "rec"), ("rec", "lif"), ("lif", "out")]
+    floats = import_nir(nir.NIRGraph(nodes=nodes, edges=edges, type_check=False), dt=DT, steps=8, readout="sum")
+    with pytest.raises(InvalidGraph) as err:
+        preflight(
+            Path("r.nir"), CompileOptions(target="loihi2"), imported=(Dataset(Path("x"), np.ones((2, 4)), None), floats)
+        )
+    assert [(d.code, d.node) for d in err.value.diagnostics] == [("GRF007", "d")]
