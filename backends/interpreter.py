@@ -5,6 +5,7 @@ floatsim and refsim differ only in what one op computes in one step, which each 
 
 - the time loop: at step t every node, in topological order, processes step t of the sample;
 - a recurrent edge carries its layer's message of step t − 1 (zeros at a sample's first step);
+- an op with state that is not a neuron layer (HAS_STATE: a delay line) keeps it here, from silence;
 - stateless ops fed only by inputs that are the same at every step are computed once per run;
 - neuron layers' spike counts, v sums, overflow counters, per-step recordings and readouts.
 """
@@ -82,6 +83,10 @@ class Dialect(Protocol):
         """One step of a stateless op (a synapse, pooling, flatten, ...) on its one input."""
         ...
 
+    def stateful(self, name: str, op: Op, state: Any, x: Array) -> tuple[Array, Any]:
+        """One step of an op with HAS_STATE on its one input: (output, state); state None at the run's start."""
+        ...
+
     def neuron(self, name: str, op: Op, inputs: list[Array], layer: Layer) -> NeuronStep:
         """One step of a neuron layer on this step's inputs (one per predecessor, in graph order, as
         the stateless ops produced them); updates ``layer``."""
@@ -149,9 +154,10 @@ class _Run:
         for name in self.order:
             op = graph[name]
             preds = graph.predecessors(name)
-            if preds and not op.IS_NEURON and all(p in self.constant for p in preds):
+            if preds and not (op.IS_NEURON or op.HAS_STATE) and all(p in self.constant for p in preds):
                 self.constant.add(name)
         self.memo: dict[str, Array] = {}
+        self.states: dict[str, Any] = {n: None for n in self.order if graph[n].HAS_STATE}
         # each node's sources, and whether the edge is recurrent (looked up once, not every step)
         recurrent = {(e.src, e.dst) for e in graph.recurrent_edges()}
         self.sources = {n: [(p, (p, n) in recurrent) for p in graph.predecessors(n)] for n in self.order}
@@ -187,6 +193,8 @@ class _Run:
                 op = self.graph[name]
                 if name in self.layers:
                     out[name] = self._neuron_step(name, op, inputs)
+                elif name in self.states:
+                    out[name], self.states[name] = self.dialect.stateful(name, op, self.states[name], inputs[0])
                 else:
                     out[name] = self.dialect.stateless(name, op, inputs[0])
                     if name in self.constant:

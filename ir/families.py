@@ -16,7 +16,7 @@ from snncc.errors import Diagnostic
 
 from .numerics import LOIHI, XYLO, Numerics
 from .op import Op
-from .ops import IntConv2d, IntInput, IntLIF, IntXyloLIF
+from .ops import IntConv2d, IntDelay, IntInput, IntLIF, IntXyloLIF
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ class LoihiFamily(NumericsFamily):
 
 class XyloFamily(NumericsFamily):
     def foreign_op(self, name: str, op: Op, n: Numerics) -> list[Diagnostic]:
-        if isinstance(op, (IntLIF, IntConv2d)):
+        if isinstance(op, (IntLIF, IntConv2d, IntDelay)):
             return [
                 Diagnostic(
                     "error",

@@ -44,19 +44,25 @@ def refuse(ops: Iterable[type[Op]], refusal: Refusal) -> dict[type[Op], Refusal]
 
 
 class LoweringTable(Generic[T]):
-    """One owner's (backend's or exporter's) lowering of each op class."""
+    """One owner's (backend's or exporter's) lowering of each op class.
 
-    def __init__(self, owner: str, entries: Mapping[type[Op], T | Refusal]) -> None:
+    ``default``: the refusal of every op the table has no entry for, in a table whose owner runs a
+    fixed set of ops (a chip model with no room for new features), so that a new op costs it nothing.
+    """
+
+    def __init__(self, owner: str, entries: Mapping[type[Op], T | Refusal], default: Refusal | None = None) -> None:
         self.owner = owner
         self.entries = dict(entries)
+        self.default = default
 
     def lookup(self, op: Op | type[Op]) -> T | Refusal | None:
-        """The entry of the op's class or its nearest base class that has one; None if none has."""
+        """The entry of the op's class or its nearest base class that has one, else the table's default
+        refusal; None if there is neither."""
         cls = op if isinstance(op, type) else type(op)
         for base in cls.__mro__:
             if base in self.entries:
                 return self.entries[base]
-        return None
+        return self.default
 
     def refusal(self, op: Op | type[Op]) -> Refusal | None:
         """Why the owner refuses the op (an op it has no entry for included), or None if it lowers it."""

@@ -34,6 +34,9 @@ class Numerics:
     # Lava's: a travels as int32 (lava/proc/lif/models.py), so 32 bits, wrapping.
     accumulator_bits: int = 32
     accumulator_overflow: str = "wrap"
+    # the longest synaptic (axon) delay in steps (SPEC.md §int_delay): Lava's bit-accurate DelayDense
+    # raises above 63, Loihi's 6-bit delay field; a target may allow less
+    max_delay: int = 63
 
     @property
     def decay_unity(self) -> int:
@@ -99,7 +102,11 @@ NUMERICS_RANGES: dict[str, tuple[int, int]] = {
     "bias_exp_min": (-32, 32),
     "bias_exp_max": (-32, 32),
     "input_bits": (1, 16),
-    "accumulator_bits": (2, 32),  # Lava's a is an int32: no wider accumulator can be simulated as Lava does
+    "accumulator_bits": (2, 32),
+    "max_delay": (
+        0,
+        1023,
+    ),  # a delay line holds max_delay + 1 steps of its input  # Lava's a is an int32: no wider accumulator can be simulated as Lava does
 }
 
 

@@ -44,6 +44,9 @@ class Op:
     # a compartment that weighs its source itself and relays the graded sum (a split layer's partial
     # sum): placed and one step of latency like a neuron, but no state, spikes or readouts
     IS_RELAY: ClassVar[bool] = False
+    # an op other than a neuron layer whose output depends on earlier steps (a delay line): the
+    # simulators hold its state and never compute it once per run
+    HAS_STATE: ClassVar[bool] = False
     shape: Shape
 
     def __post_init__(self) -> None:

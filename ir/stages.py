@@ -13,6 +13,7 @@ import numpy as np
 
 from snncc.errors import Diagnostic, InvalidGraph
 
+from .arith import effective_weights
 from .families import FAMILIES
 from .graph import Graph, Stage
 from .numerics import Numerics
@@ -24,9 +25,11 @@ from .ops import (
     READOUTS,
     BatchNorm,
     Conv2d,
+    Delay,
     Dense,
     Input,
     IntConv2d,
+    IntDelay,
     IntDense,
     IntInput,
     IntLIF,
@@ -38,7 +41,7 @@ from .ops import (
 
 ALLOWED: dict[Stage, tuple[type[Op], ...]] = {
     Stage.FLOAT: FLOAT_OPS,
-    Stage.CANONICAL: (Input, Dense, Conv2d, LIF, Output),
+    Stage.CANONICAL: (Input, Dense, Conv2d, LIF, Delay, Output),
     Stage.INTEGER: (*INT_OPS, Output),
 }
 
@@ -179,8 +182,10 @@ def _check_canonical_structure(graph: Graph, stage: Stage) -> list[Diagnostic]:
         preds = [graph[p] for p in graph.predecessors(name)]
         if op.IS_RELAY:
             diags += _check_partial_sum_structure(graph, name, preds)
+        if op.HAS_STATE:  # a delay line: the axon delay of the synapses it feeds
+            diags += _check_delay_structure(graph, name, preds)
         if op.IS_SYNAPSE:
-            if len(preds) != 1 or not (preds[0].IS_INPUT or preds[0].IS_NEURON):
+            if len(preds) != 1 or not (preds[0].IS_INPUT or preds[0].IS_NEURON or preds[0].HAS_STATE):
                 diags.append(
                     Diagnostic("error", "GRF030", "a synapse op must read exactly one input or neuron layer", node=name)
                 )
@@ -204,6 +209,18 @@ def _check_canonical_lif(name: str, op: LIF) -> list[Diagnostic]:
     if op.gain != 1.0 or op.v_reset != 0.0:
         return [Diagnostic("error", "GRF031", "canonical neurons have gain 1 and reset to 0", node=name)]
     return []
+
+
+def _check_delay_structure(graph: Graph, name: str, preds: list[Op]) -> list[Diagnostic]:
+    """A delay is the axon delay of the synapses it feeds: it reads one input or neuron layer (SPEC.md §int_delay)."""
+    diags = []
+    if len(preds) != 1 or not (preds[0].IS_INPUT or preds[0].IS_NEURON):
+        diags.append(Diagnostic("error", "GRF030", "a delay reads exactly one input or neuron layer", node=name))
+    if not all(graph[s].IS_SYNAPSE for s in graph.successors(name)):
+        diags.append(Diagnostic("error", "GRF032", "a delay feeds synapse ops only", node=name))
+    if any(graph.is_recurrent(p, name) for p in graph.predecessors(name)):
+        diags.append(Diagnostic("error", "GRF007", "snncc does not delay a recurrent connection (yet)", node=name))
+    return diags
 
 
 def _check_partial_sum_structure(graph: Graph, name: str, preds: list[Op]) -> list[Diagnostic]:
@@ -256,6 +273,26 @@ def _check_integer(graph: Graph) -> list[Diagnostic]:
     return diags + _check_split_parts(graph)
 
 
+def _check_delayed_floor(graph: Graph, name: str, op: IntDense | IntConv2d, n: Numerics) -> list[Diagnostic]:
+    """Behind an int_delay with several delays a negative exponent must floor nothing: Lava's DelayDense
+    floors each delay's sum apart, which equals the one floor of SPEC.md §int_dense only then."""
+    src = graph[graph.predecessors(name)[0]]
+    if not isinstance(src, IntDelay) or op.weight_exp >= 0 or len(np.unique(src.delay.array)) < 2:
+        return []
+    if not np.any(effective_weights(op.weight.array, n) % (1 << -op.weight_exp)):
+        return []
+    return [
+        Diagnostic(
+            "error",
+            "GRF053",
+            f"weight_exp {op.weight_exp} behind a delay: the weights must be multiples of 2^{-op.weight_exp} "
+            "(Lava's DelayDense floors each delay's sum separately)",
+            node=name,
+            hint="recompile: quantize gives such synapses an exponent of 0 or above",
+        )
+    ]
+
+
 def _check_split_parts(graph: Graph) -> list[Diagnostic]:
     """The parts of one split layer (partial sums of one source that reach one neuron layer) read
     disjoint columns or channels: two parts reading the same ones would count those inputs twice."""
@@ -284,7 +321,12 @@ def _check_split_parts(graph: Graph) -> list[Diagnostic]:
 
 def _check_synapse_ints(graph: Graph, name: str, op: IntDense | IntConv2d, n: Numerics) -> list[Diagnostic]:
     weight = _range(name, "weight", op.weight.array, -(n.weight_max + 1), n.weight_max)
-    return weight + _range(name, "weight_exp", np.array(op.weight_exp), n.weight_exp_min, n.weight_exp_max)
+    exp = _range(name, "weight_exp", np.array(op.weight_exp), n.weight_exp_min, n.weight_exp_max)
+    return weight + exp + _check_delayed_floor(graph, name, op, n)
+
+
+def _check_delay_ints(graph: Graph, name: str, op: IntDelay, n: Numerics) -> list[Diagnostic]:
+    return _range(name, "delay", op.delay.array, 0, n.max_delay)
 
 
 def _check_partial_sum_ints(graph: Graph, name: str, op: IntPartialSum, n: Numerics) -> list[Diagnostic]:
@@ -373,4 +415,5 @@ INTEGER_CHECKS: dict[type[Op], Any] = {
     IntXyloLIF: _check_int_xylo_lif,
     IntPartialSum: _check_partial_sum_ints,
     IntInput: _check_input_ints,
+    IntDelay: _check_delay_ints,
 }

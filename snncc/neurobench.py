@@ -122,7 +122,10 @@ class _Counting:
     def _count_input(self, name: str, x: Any) -> None:
         x = np.asarray(self.get(x))
         src = self.graph[self.graph.predecessors(name)[0]]
-        if src.IS_INPUT and getattr(src, "encoding", "graded") in ("bitplane", "events"):  # binary messages: a set bit, an event
+        if src.IS_INPUT and getattr(src, "encoding", "graded") in (
+            "bitplane",
+            "events",
+        ):  # binary messages: a set bit, an event
             nonzero, binary = input_events(src, x, 1), True
         else:
             nonzero = np.count_nonzero(x, axis=0)

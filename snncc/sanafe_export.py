@@ -392,4 +392,5 @@ TABLE: LoweringTable[Checked | Synapse | str] = LoweringTable(
         ),
         IntXyloLIF: Refusal(NOT_MODELLED, "SANA-FE's architecture models Loihi's LIF, not Xylo's"),
     },
+    default=Refusal(NOT_MODELLED, "snncc does not write this op to SANA-FE (e.g. int_delay: synaptic delays)"),
 )

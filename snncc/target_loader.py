@@ -145,7 +145,11 @@ def _check_ranges(data: dict[str, Any], source: str) -> None:
     characters in the strings that reports print."""
     res = data["resources"]
     checks: list[tuple[str, float, float, float]] = [
-        *((f"numerics.{k}", data["numerics"][k]["value"], lo, hi) for k, (lo, hi) in NUMERIC_RANGES.items()),
+        *(
+            (f"numerics.{k}", data["numerics"][k]["value"], lo, hi)
+            for k, (lo, hi) in NUMERIC_RANGES.items()
+            if k in data["numerics"]  # an optional field (max_delay) left out takes its default
+        ),
         ("resources.chips", res["chips"]["value"], 1, RESOURCE_MAX),
         ("resources.cores_per_chip", res["cores_per_chip"]["value"], 1, RESOURCE_MAX),
         ("resources.mesh.columns", res["mesh"]["columns"], 1, MESH_MAX),

@@ -9,17 +9,18 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
 from snncc.backends.base import Record, Trace
 from snncc.backends.interpreter import Layer, NeuronStep, OnNumpy, interpret, port_sum
 from snncc.errors import BackendError, Diagnostic
-from snncc.ir import CLIF, INT_OPS, LIF, Graph, Input, Op, Output, Stage
+from snncc.ir import CLIF, INT_OPS, LIF, Delay, Graph, Input, Op, Output, Stage
 from snncc.ir.float_steps import FLOAT_STEPS, FloatStep
 from snncc.ir.lowering import FED, READ, LoweringTable, Refusal, refuse
 from snncc.ir.ops.clif import clif_initial_state, clif_step
+from snncc.ir.ops.delay import delay_step
 from snncc.ir.ops.lif import LIFState, lif_initial_state, lif_step
 
 
@@ -40,6 +41,7 @@ TABLE: LoweringTable[FloatStep | Neuron | str] = LoweringTable(
         **FLOAT_STEPS,
         LIF: Neuron(lif_initial_state, lif_step),
         CLIF: Neuron(clif_initial_state, clif_step),
+        Delay: delay_step,
         **refuse(INT_OPS, Refusal("BKD020", "floatsim cannot run integer ops", "run integer graphs on refsim or lava")),
     },
 )
@@ -143,6 +145,9 @@ class FloatDialect(OnNumpy):
 
     def stateless(self, name: str, op: Op, x: np.ndarray) -> np.ndarray:
         return TABLE[op](op, x)
+
+    def stateful(self, name: str, op: Op, state: Any, x: np.ndarray) -> tuple[np.ndarray, Any]:
+        return TABLE[op](op, state, x)
 
     def neuron(self, name: str, op: LIF, inputs: list[np.ndarray], layer: Layer) -> NeuronStep:
         total = port_sum(inputs, layer.batch, op.shape)

@@ -25,7 +25,7 @@ from snncc.backends.int_inputs import check_int_inputs, input_events
 from snncc.errors import BackendError, Diagnostic, InvalidGraph
 from snncc.ir import Graph, IntInput, IntLIF, IntPartialSum, Output, Stage, verify
 
-from .lowering import LAVA, build_network, layer_depths, recurrent_clears, stream_length
+from .lowering import LAVA, build_network, delay_clears, layer_depths, recurrent_clears, stream_length
 
 
 class LavaBackend:
@@ -106,12 +106,18 @@ def _run_lava(graph: Graph, values: dict[str, np.ndarray], *, want_u: bool) -> t
     try:
         done = 0
         # pause where a recurrent layer has finished a sample and empty its recurrent buffers, so that
-        # the next sample starts with no spikes of the last (lowering.recurrent_clears)
-        for step, synapses in recurrent_clears(graph, batch):
+        # the next sample starts with no spikes of the last (lowering.recurrent_clears); likewise the
+        # delayed synapses' buffers beyond their next message (lowering.delay_clears)
+        recurrent, delayed = dict(recurrent_clears(graph, batch)), dict(delay_clears(graph, batch))
+        for step in sorted({*recurrent, *delayed}):
             anchor.run(condition=RunSteps(num_steps=step - done), run_cfg=config)
-            for syn in synapses:
+            for syn in recurrent.get(step, []):
                 buffer = network.recurrent[syn].a_buff
                 buffer.set(np.zeros(buffer.shape, dtype=np.int32))
+            for conn in (c for syn in delayed.get(step, []) for c in network.delayed[syn]):
+                kept = np.array(conn.a_buff.get())
+                kept[:, 1:] = 0
+                conn.a_buff.set(kept.astype(np.int32))
             done = step
         anchor.run(condition=RunSteps(num_steps=total - done), run_cfg=config)
         raw = network.read()

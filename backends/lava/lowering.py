@@ -18,10 +18,23 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from snncc.ir import FLOAT_OPS, Graph, IntCLIF, IntConv2d, IntDense, IntInput, IntLIF, IntPartialSum, IntXyloLIF, Output
+from snncc.ir import (
+    FLOAT_OPS,
+    Graph,
+    IntCLIF,
+    IntConv2d,
+    IntDelay,
+    IntDense,
+    IntInput,
+    IntLIF,
+    IntPartialSum,
+    IntXyloLIF,
+    Output,
+)
 from snncc.ir.depths import layer_depths, recurrent_synapse
 from snncc.ir.lowering import READ, LoweringTable, Refusal, refuse
 from snncc.ir.ops.conv2d import conv_matrix
+from snncc.ir.ops.delay import delays, undelayed
 
 
 def recurrent_clears(graph: Graph, batch: int) -> list[tuple[int, list[str]]]:
@@ -43,6 +56,25 @@ def recurrent_clears(graph: Graph, batch: int) -> list[tuple[int, list[str]]]:
     return sorted(at.items())
 
 
+def delay_clears(graph: Graph, batch: int) -> list[tuple[int, list[str]]]:
+    """(Lava step, delayed synapses) pairs: after that step the synapses' buffers keep only their next
+    message (column 0).  A delayed synapse's buffer holds, after its source's last step of a sample, the
+    spikes due in the next sample's first steps, which must see none (SPEC.md §int_delay: zeros before
+    the sample's start); before the first sample (k = -1), those of the warm-up steps."""
+    depths = {name: d for name, (d, _) in layer_depths(graph).items()}
+    steps = graph.meta.steps
+    at: dict[int, list[str]] = {}
+    for name, op in graph.nodes:
+        if LAVA.lookup(op) is not DELAY:
+            continue
+        source_depth = depths.get(graph.predecessors(name)[0], 0)  # an input's: 0
+        for syn in sorted(graph.successors(name)):
+            for k in range(-1, batch - 1):
+                if k * steps + source_depth + steps > 0:
+                    at.setdefault(k * steps + source_depth + steps, []).append(syn)
+    return sorted(at.items())
+
+
 def stream_length(graph: Graph, batch: int) -> int:
     """Lava steps for ``batch`` samples: every sample's T steps plus the pipeline depth."""
     return batch * graph.meta.steps + max(longest for _, longest in layer_depths(graph).values())
@@ -54,6 +86,7 @@ class Network:
 
     neurons: dict[str, Any] = field(default_factory=dict)
     recurrent: dict[str, Any] = field(default_factory=dict)  # recurrent synapse -> its Dense/Sparse process
+    delayed: dict[str, list[Any]] = field(default_factory=dict)  # synapse behind a delay -> its DelayDense(s)
     monitors: dict[tuple[str, str], tuple[Any, Any, str]] = field(
         default_factory=dict
     )  # (var, layer) -> (mon, proc, name)
@@ -68,12 +101,12 @@ class Network:
 def build_network(graph: Graph, values: dict[str, np.ndarray], *, want_u: bool, monitors: bool = True) -> Network:
     """The Lava processes of ``graph`` fed with ``values``; without ``monitors`` nothing is recorded
     (what a Lava user runs for speed: benchmarks/stock_lava.py times it)."""
-    from lava.proc.dense.process import Dense
+    from lava.proc.dense.process import DelayDense, Dense
     from lava.proc.graded.process import GradedVec
     from lava.proc.io.source import RingBuffer
     from lava.proc.lif.process import LIFReset
     from lava.proc.monitor.process import Monitor
-    from lava.proc.sparse.process import Sparse
+    from lava.proc.sparse.process import DelaySparse, Sparse
 
     from .models import lif as models
 
@@ -84,7 +117,14 @@ def build_network(graph: Graph, values: dict[str, np.ndarray], *, want_u: bool, 
         total=stream_length(graph, batch),
         depths={name: d for name, (d, _) in layer_depths(graph).items()},
         procs=SimpleNamespace(
-            Dense=Dense, GradedVec=GradedVec, RingBuffer=RingBuffer, LIFReset=LIFReset, Sparse=Sparse, models=models
+            Dense=Dense,
+            DelayDense=DelayDense,
+            DelaySparse=DelaySparse,
+            GradedVec=GradedVec,
+            RingBuffer=RingBuffer,
+            LIFReset=LIFReset,
+            Sparse=Sparse,
+            models=models,
         ),
         net=Network(),
         monitor=Monitor if monitors else None,
@@ -93,7 +133,9 @@ def build_network(graph: Graph, values: dict[str, np.ndarray], *, want_u: bool, 
     for name in graph.topo_order():
         op = graph[name]
         entry = LAVA[op]
-        if isinstance(entry, Node):  # synapses are built by the layer they feed; outputs read its monitors
+        if isinstance(
+            entry, Node
+        ):  # synapses (and their delays) are built by the layer they feed; outputs read its monitors
             entry.build(b, name, op)
     return b.net
 
@@ -128,9 +170,11 @@ class Node:
 
 @dataclass(frozen=True)
 class Connection:
-    """How a synapse op becomes a Dense or Sparse process: connect(b, syn, src, extra_exp)."""
+    """How a synapse op becomes a Dense or Sparse process: connect(b, syn, src, extra_exp, delay), where
+    ``delay`` (per input, or None) is the axon delay of an int_delay in front of it: a DelayDense or
+    DelaySparse whose synapses from input i wait delay[i] steps."""
 
-    connect: Callable[[_Build, Any, Any, int], Any]
+    connect: Callable[[_Build, Any, Any, int, np.ndarray | None], Any]
 
 
 def _build_input(b: _Build, name: str, op: IntInput) -> None:
@@ -161,13 +205,17 @@ def _neuron_builder(model: str, stock: bool, op_param: str | None = None) -> Nod
         b.sources[name] = [(neuron, 0)]  # before its synapses: a recurrent one reads the layer itself
         for syn_name in graph.predecessors(name):
             syn = graph[syn_name]
-            src_name = graph.predecessors(syn_name)[0]
+            read = graph.predecessors(syn_name)[0]
+            delay = delays(graph[read]) if LAVA[graph[read]] is DELAY else None
+            src_name = undelayed(graph, read)
             for proc, extra_exp in b.sources[src_name]:
-                conn = LAVA[syn].connect(b, syn, graph[src_name], extra_exp)
+                conn = LAVA[syn].connect(b, syn, graph[src_name], extra_exp, delay)
                 proc.s_out.connect(conn.s_in)
                 conn.a_out.connect(neuron.a_in)
                 if recurrent_synapse(graph, syn_name):
                     b.net.recurrent[syn_name] = conn
+                if delay is not None:
+                    b.net.delayed.setdefault(syn_name, []).append(conn)
         b.net.neurons[name] = neuron
         for var, port in (("spikes", neuron.s_out), ("v", neuron.v), *((("u", neuron.u),) if b.want_u else ())):
             b.probe(var, name, neuron, port, "s_out" if var == "spikes" else var)
@@ -200,7 +248,11 @@ def _port(b: _Build, syn, src, extra_exp: int) -> dict[str, Any]:
     }
 
 
-def _dense_connection(b: _Build, syn: IntDense, src, extra_exp: int):
+def _dense_connection(b: _Build, syn: IntDense, src, extra_exp: int, delay: np.ndarray | None):
+    if delay is not None:  # Lava checks the delays' range (0..63) itself
+        weights = syn.weight.array.astype(np.int32)
+        each = np.broadcast_to(delay.astype(int), weights.shape).copy()
+        return b.procs.DelayDense(weights=weights, delays=each, **_port(b, syn, src, extra_exp))
     # a split layer's identity join (a split conv's join is a 1x1 depthwise conv, which conv_matrix
     # turns into the same sparse identity)
     if LAVA[src] is RELAY:
@@ -208,8 +260,13 @@ def _dense_connection(b: _Build, syn: IntDense, src, extra_exp: int):
     return b.procs.Dense(weights=syn.weight.array.astype(np.int32), **_port(b, syn, src, extra_exp))
 
 
-def _conv_connection(b: _Build, syn: IntConv2d, src, extra_exp: int):
-    return b.procs.Sparse(weights=conv_matrix(syn, tuple(src.shape)), **_port(b, syn, src, extra_exp))
+def _conv_connection(b: _Build, syn: IntConv2d, src, extra_exp: int, delay: np.ndarray | None):
+    weights = conv_matrix(syn, tuple(src.shape))
+    if delay is not None:  # the delay of each synapse's input, on the weights' sparsity
+        coo = weights.tocoo()
+        each = sp.csr_matrix((delay[coo.col].astype(int), (coo.row, coo.col)), shape=weights.shape)
+        return b.procs.DelaySparse(weights=weights, delays=each, **_port(b, syn, src, extra_exp))
+    return b.procs.Sparse(weights=weights, **_port(b, syn, src, extra_exp))
 
 
 def _partial_sum(name: str, op: IntPartialSum, graph: Graph, sources, numerics, graded_cls, sparse_cls):
@@ -275,6 +332,7 @@ def _neuron(op: IntLIF, name: str, steps: int, depth: int, stock_cls, own_cls, o
 
 
 RELAY = Node(_build_relay)  # a split layer's partial sum: Intel's GradedVec
+DELAY = "delay"  # an int_delay: the synapses that read it become DelayDense / DelaySparse
 
 # op class -> how Lava runs it (Lava runs what refsim's Loihi dialect runs, bit for bit)
 LAVA: LoweringTable[Node | Connection | str] = LoweringTable(
@@ -288,6 +346,7 @@ LAVA: LoweringTable[Node | Connection | str] = LoweringTable(
         IntLIF: _neuron_builder("SnnccLIF", stock=True),
         IntCLIF: _neuron_builder("SnnccCLIF", stock=False, op_param="clif"),
         IntPartialSum: RELAY,
+        IntDelay: DELAY,
         IntXyloLIF: Refusal("BKD042", "Lava models Loihi's neurons, not Xylo's", "use --backend xylosim or refsim"),
     },
 )

@@ -265,4 +265,6 @@ TABLE: LoweringTable[Checked | Synapse | str] = LoweringTable(
         ),
         IntXyloLIF: Refusal("BKD042", "nengo-loihi models Loihi 1, not Xylo", "use --backend xylosim or refsim"),
     },
+    # e.g. int_delay: Loihi 1 has synaptic delays, but snncc does not lower them to nengo-loihi
+    default=Refusal("BKD040", "snncc does not lower this op to nengo-loihi", "use --backend lava or refsim"),
 )

@@ -15,6 +15,7 @@ from snncc.ir import (
     FLOAT_OPS,
     IntCLIF,
     IntConv2d,
+    IntDelay,
     IntDense,
     IntInput,
     IntLIF,
@@ -24,6 +25,7 @@ from snncc.ir import (
 )
 from snncc.ir.lowering import FED, READ, LoweringTable, Refusal, refuse
 from snncc.ir.ops.clif import int_clif_initial_state, int_clif_step
+from snncc.ir.ops.delay import delay_step
 from snncc.ir.ops.lif import int_lif_initial_state, int_lif_step
 
 from . import kernels
@@ -50,7 +52,7 @@ EVENTS = "events"  # a Xylo synapse: passes its source's events on; the neuron d
 
 NOT_INTEGER = Refusal("GRF012", "refsim runs integer graphs only", "compile the model first (snncc compile)")
 
-LOIHI: LoweringTable[Synapse | Neuron | str] = LoweringTable(
+LOIHI: LoweringTable[Synapse | Neuron | Callable[..., Any] | str] = LoweringTable(
     "refsim (loihi)",
     {
         **refuse(FLOAT_OPS, NOT_INTEGER),  # first: Output, a float op too, has its own entry
@@ -64,6 +66,7 @@ LOIHI: LoweringTable[Synapse | Neuron | str] = LoweringTable(
         IntLIF: Neuron(int_lif_initial_state, int_lif_step),
         IntCLIF: Neuron(int_clif_initial_state, int_clif_step),
         IntPartialSum: RELAY,
+        IntDelay: delay_step,  # a delay line moves values: the op's own step, on numpy or torch
         IntXyloLIF: Refusal("GRF054", "int_xylo_lif runs in the xylo numerics family only"),
     },
 )
@@ -77,7 +80,7 @@ XYLO: LoweringTable[str] = LoweringTable(
         IntDense: EVENTS,
         IntXyloLIF: "xylo_lif",
         **refuse(
-            (IntConv2d, IntLIF, IntPartialSum),
+            (IntConv2d, IntLIF, IntPartialSum, IntDelay),
             Refusal("GRF054", "the xylo family runs int_dense into int_xylo_lif only"),
         ),
     },

@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -22,8 +22,9 @@ from snncc.backends.base import Record, Trace
 from snncc.backends.int_inputs import check_int_inputs, input_events, is_per_step
 from snncc.backends.interpreter import EVENT_COUNTERS, Dialect, Layer, NeuronStep, interpret
 from snncc.errors import Diagnostic, InvalidGraph
-from snncc.ir import Graph, IntConv2d, IntDense, IntInput, IntLIF, IntPartialSum, Numerics, Stage, verify
+from snncc.ir import Graph, IntConv2d, IntDense, IntInput, IntLIF, IntPartialSum, Numerics, Op, Stage, verify
 from snncc.ir.arith import accumulate, shift, wrap_int32
+from snncc.ir.ops.delay import undelayed
 from snncc.ir.ops.lif import IntLIFState, effective_bias
 
 from . import fused, kernels
@@ -95,7 +96,7 @@ def _device(name: str | None):
 
 def _kernel(graph: Graph, name: str, op: IntDense | IntConv2d, numerics: Numerics, device=None):
     """The synapse op's kernel, prepared once per run for the largest input its source can send."""
-    src = graph[graph.predecessors(name)[0]]
+    src = graph[undelayed(graph, graph.predecessors(name)[0])]
     max_input = 1  # spikes and bit planes
     if src.IS_INPUT and src.encoding == "graded":
         max_input = 1 << src.bits  # covers signed and unsigned values of that width
@@ -155,7 +156,7 @@ class LoihiDialect:
     def stateless(self, name: str, op: IntDense | IntConv2d, x: np.ndarray) -> np.ndarray:
         """This step's int32 output of one synapse op (what Lava's port carries)."""
         kernel = self.kernels[name]
-        src = self.graph[self.graph.predecessors(name)[0]]
+        src = self.graph[undelayed(self.graph, self.graph.predecessors(name)[0])]
         if src.IS_INPUT and src.encoding == "bitplane":
             # one binary copy of the synapse per bit plane, exponent + b; the LIF sums the ports.
             # Planes without a set bit contribute nothing and are skipped.
@@ -174,6 +175,10 @@ class LoihiDialect:
             return wrap_int32(shift(wrap_int32(kernel(x)), op.weight_exp))
         # binary path: sum of the weights of the active inputs
         return kernels.binary_port(kernel, x, op.weight_exp)
+
+    def stateful(self, name: str, op: Op, state: Any, x: np.ndarray) -> tuple[np.ndarray, Any]:
+        """A delay line (SPEC.md §int_delay): the op's own step."""
+        return LOIHI[op](op, state, x)
 
     def neuron(self, name: str, op: IntLIF | IntPartialSum, inputs: list[np.ndarray], layer: Layer) -> NeuronStep:
         if op.IS_RELAY:

@@ -52,6 +52,7 @@ TABLE: LoweringTable[str] = LoweringTable(
             Refusal("BKD042", "XyloSim runs the xylo family's int_dense and int_xylo_lif only", "use --backend lava"),
         ),
     },
+    default=Refusal("BKD042", "XyloSim runs the xylo family's int_dense and int_xylo_lif only", "use --backend lava"),
 )
 
 

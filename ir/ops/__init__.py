@@ -23,6 +23,9 @@ Adding an op (e.g. a delay) touches:
 4. ir/stages.py, where the op needs it: ALLOWED[Stage.CANONICAL] for a float op quantization
    consumes, and INTEGER_CHECKS for an integer op whose fields have ranges set by the numerics
    (structure rules read the roles, so they need nothing);
+   An op with state that is not a neuron layer sets HAS_STATE (ir/op.py): the interpreter keeps its
+   state and the simulators' tables give its step (state, x) -> (y, state) (delay.py); nengo-loihi,
+   xylosim and SANA-FE refuse any op they have no entry for (their table's default).
 5. ir/SPEC.md: its section (tests/unit/test_spec_sync.py compares the fields).
 tests/unit/test_op_lowering.py fails until every table has an entry for it.
 """
@@ -33,6 +36,7 @@ from ..op import Op
 from .batchnorm import BatchNorm
 from .clif import CLIF, IntCLIF
 from .conv2d import Conv2d, IntConv2d
+from .delay import Delay, IntDelay
 from .dense import Dense, IntDense
 from .flatten import Flatten
 from .input import ENCODINGS, Input, InputEncoding, IntInput
@@ -51,11 +55,12 @@ FLOAT_OPS: tuple[type[Op], ...] = (
     MaxPool2d,
     Flatten,
     BatchNorm,
+    Delay,
     LIF,
     CLIF,
     Output,
 )
-INT_OPS: tuple[type[Op], ...] = (IntInput, IntDense, IntConv2d, IntLIF, IntCLIF, IntXyloLIF, IntPartialSum)
+INT_OPS: tuple[type[Op], ...] = (IntInput, IntDense, IntConv2d, IntLIF, IntCLIF, IntXyloLIF, IntPartialSum, IntDelay)
 
 __all__ = [
     "CLIF",
@@ -68,12 +73,14 @@ __all__ = [
     "AvgPool2d",
     "BatchNorm",
     "Conv2d",
+    "Delay",
     "Dense",
     "Flatten",
     "Input",
     "InputEncoding",
     "IntCLIF",
     "IntConv2d",
+    "IntDelay",
     "IntDense",
     "IntInput",
     "IntLIF",

@@ -33,6 +33,7 @@ from snncc.ir import (
     Graph,
     IntCLIF,
     IntConv2d,
+    IntDelay,
     IntDense,
     IntInput,
     IntLIF,
@@ -44,6 +45,7 @@ from snncc.ir import (
 )
 from snncc.ir.arith import effective_weights
 from snncc.ir.lowering import FED, READ, LoweringTable, Refusal, refuse
+from snncc.ir.ops.delay import delays
 from snncc.netx_format import (
     BIAS_EXP,
     CONV_WEIGHT_LIMIT,
@@ -70,6 +72,8 @@ class Block:
 
 
 DENSE, CONV = Block("dense"), Block("conv")
+DELAY = "delay"  # an int_delay: the delay dataset of the dense block behind it
+MAX_NETX_DELAY = 62  # lava-dl netx hdf5.create_dense clamps larger delays
 CUBA = "CUBA"  # netx's one neuron model: Lava's fixed-point LIF
 NETX_HINT = "netx runs Lava's fixed-point LIF; compile for a Loihi target"
 
@@ -89,6 +93,7 @@ NETX: LoweringTable[Block | str] = LoweringTable(
         IntXyloLIF: Refusal(
             "OUT206", "int_xylo_lif has no netx block (netx holds Lava's LIF behind dense or conv weights)", NETX_HINT
         ),
+        IntDelay: DELAY,
         IntPartialSum: Refusal(
             "OUT207",
             "a layer's fan-in was split into partial sums (graded spikes between cores), which netx has no block for",
@@ -108,6 +113,7 @@ class _Layer:
     lif: IntLIF
     weight: np.ndarray  # file units: the synapse's effective weights times 2^weight_exp
     flatten_before: bool
+    delay: tuple[str, np.ndarray] | None = None  # (int_delay node, its delay per input) in front of the synapse
 
 
 @dataclass(frozen=True)
@@ -186,7 +192,8 @@ def _plan(graph: Graph) -> _Plan:
             break
         weight = _file_weights(syn_name, syn, numerics, problems)
         problems += [refused.diagnostic(name)] if refused else _neuron_problems(name, lif)
-        layers.append(_Layer(syn_name, syn, name, lif, weight, block is DENSE and len(shape) > 1))
+        delay = _delay_of(graph, syn_name, block, problems)
+        layers.append(_Layer(syn_name, syn, name, lif, weight, block is DENSE and len(shape) > 1, delay))
         shape = lif.shape
     if input_neuron:
         problems += _neuron_problems(input_neuron[1], input_neuron[2])
@@ -233,6 +240,11 @@ def _chain(graph: Graph, input_name: str, problems: list[Diagnostic]) -> list[tu
             )
             return chain
         syn = nexts[0]
+        if NETX.lookup(graph[syn]) is DELAY:  # a delay belongs to the block of the synapse behind it
+            if len(graph.successors(syn)) != 1:
+                problems.append(Diagnostic("error", "OUT207", "the delay feeds several synapse ops", node=syn))
+                return chain
+            syn = graph.successors(syn)[0]
         lif = graph.successors(syn)[0]
         if len([p for p in graph.predecessors(lif) if not graph.is_recurrent(lif, p)]) != 1:
             problems.append(
@@ -241,6 +253,18 @@ def _chain(graph: Graph, input_name: str, problems: list[Diagnostic]) -> list[tu
             return chain
         chain.append((syn, lif))
         node = lif
+
+
+def _delay_of(graph: Graph, syn_name: str, block: Block, problems: list[Diagnostic]) -> tuple[str, np.ndarray] | None:
+    """The int_delay in front of a synapse, written as the dense block's ``delay`` (netx: 0..62)."""
+    src = graph.predecessors(syn_name)[0]
+    if NETX.lookup(graph[src]) is not DELAY:
+        return None
+    d = delays(graph[src])
+    if block is not DENSE or d.max(initial=0) > MAX_NETX_DELAY:
+        why = "netx ignores a conv block's delays" if block is not DENSE else f"netx clamps delays to {MAX_NETX_DELAY}"
+        problems.append(Diagnostic("error", "OUT207", f"the delay cannot be written: {why}", node=src))
+    return src, d
 
 
 def _input_neuron(graph: Graph, input_name: str, chain: list[tuple[str, str]]) -> tuple[str, str, IntLIF] | None:
@@ -406,6 +430,9 @@ def _write_layer(group: Any, layer: _Layer) -> None:
         group.create_dataset("inFeatures", data=np.int64(syn.weight.shape[1]))
         group.create_dataset("outFeatures", data=np.int64(syn.weight.shape[0]))
     group.create_dataset("weight", data=layer.weight.astype(np.float32))  # integers below 2^24 are exact
+    if layer.delay is not None:  # the full (out, in) matrix: netx reads a vector as per-output first
+        group.attrs[PREFIX + "delay"] = layer.delay[0]
+        group.create_dataset("delay", data=np.broadcast_to(layer.delay[1], layer.weight.shape).astype(np.int64))
     bias = (lif.bias_mant.array.astype(np.int64) << lif.bias_exp.array.astype(np.int64)) >> BIAS_EXP
     group.create_dataset("bias", data=_bias_layout(bias).astype(np.float32))
     if np.any(lif.bias_exp.array != BIAS_EXP):

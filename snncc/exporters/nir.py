@@ -30,6 +30,7 @@ from snncc.ir import (
     AvgPool2d,
     BatchNorm,
     Conv2d,
+    Delay,
     Dense,
     Flatten,
     Graph,
@@ -149,6 +150,11 @@ def _pool(kind: str):
     return node
 
 
+def _delay(nir: Any, op: Delay, src: tuple[int, ...] | None, dt: float) -> Any:
+    """y(t) = x(t − τ), τ in seconds: the steps times dt (the importer divides by it again)."""
+    return nir.Delay(delay=np.broadcast_to(op.delay.array.astype(np.float64) * dt, op.shape).copy())
+
+
 def _flatten(nir: Any, op: Flatten, src: tuple[int, ...] | None, dt: float) -> Any:
     return nir.Flatten(input_type={"input": np.array(src)}, start_dim=0, end_dim=-1)
 
@@ -249,6 +255,7 @@ TABLE: LoweringTable[Any] = LoweringTable(
         AvgPool2d: _pool("AvgPool2d"),
         SumPool2d: _pool("SumPool2d"),
         Flatten: _flatten,
+        Delay: _delay,
         BatchNorm: FOLDED,
         LIF: _neuron,
         CLIF: Refusal("OUT301", "NIR cannot hold this layer: NIR has no complementary LIF (CLIF)"),

@@ -19,6 +19,7 @@ IMT204 inconsistent shapes, IMT205 bad arguments.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,7 @@ from snncc.ir import (
     GraphBuilder,
     GraphMeta,
     IntConv2d,
+    IntDelay,
     IntDense,
     IntInput,
     IntLIF,
@@ -57,6 +59,7 @@ from snncc.netx_format import (
 
 __all__ = ["read_netx"]
 
+MAX_NETX_DELAY = 62  # lava-dl netx hdf5.create_dense clamps larger delays (with a warning)
 INPUT_NEURON_BITS = 13  # input values drive Lava's bias_mant, a 13-bit signed field
 
 
@@ -359,16 +362,7 @@ def _layer(state: _State, block: Any, where: str, kind: str, index: int, problem
     lif = _attempt(
         lambda: _neuron(block.get("neuron"), block, declared, where, problems, input_block=False, scale=scale)
     )
-    if "delay" in block:
-        problems.append(
-            Diagnostic(
-                "error",
-                "IMT202",
-                "synaptic delays are not supported",
-                node=where,
-                hint="the integer IR has no delays; retrain without axonal delays",
-            )
-        )
+    delays_fit = _delays_fit(block, where, kind, problems)
     if state.broken or state.shape is None or state.last is None:
         raise _Skip  # no input shape to check the synapse against
     hint = block.attrs.get(PREFIX + "weight_exp")
@@ -386,7 +380,8 @@ def _layer(state: _State, block: Any, where: str, kind: str, index: int, problem
         raise _Skip
     build = _conv if kind == "conv" else _dense
     syn = _attempt(lambda: build(state, block, where, problems, prefer))
-    if syn is None or lif is None or "delay" in block:
+    delay = _attempt(lambda: _delays(block, where, syn, problems)) if syn is not None and delays_fit else None
+    if syn is None or lif is None or delay is None:
         raise _Skip
     if syn.shape != declared:
         problems.append(
@@ -396,9 +391,65 @@ def _layer(state: _State, block: Any, where: str, kind: str, index: int, problem
         )
         raise _Skip
     neuron_name, syn_name = _names(block, f"layer{index}", f"layer{index}.{kind}")
-    syn_node = state.builder.add(syn_name, syn, [state.last])
-    state.last = state.builder.add(neuron_name, lif, [syn_node])
+    if delay.any():
+        syn_nodes = _delayed(state, syn_name, syn, delay, str(block.attrs.get(PREFIX + "delay", f"{syn_name}.delay")))
+    else:
+        syn_nodes = [state.builder.add(syn_name, syn, [state.last])]
+    state.last = state.builder.add(neuron_name, lif, syn_nodes)
     state.last_op, state.shape, state.flatten_pending = lif, lif.shape, False
+
+
+def _delays_fit(block: Any, where: str, kind: str, problems: list[Diagnostic]) -> bool:
+    """Whether the block's delays (if any) are ones snncc imports as netx runs them."""
+    if "delay" not in block:
+        return True
+    raw = _ints(block, "delay", where)
+    fail = None
+    if kind != "dense":
+        fail = "netx ignores a conv block's delays"
+    elif raw.size and (raw.min() < 0 or raw.max() > MAX_NETX_DELAY):
+        fail = f"delays span {raw.min()}..{raw.max()}; netx clamps them to 0..{MAX_NETX_DELAY}"
+    if fail is not None:
+        problems.append(Diagnostic("error", "IMT202", fail, node=where, hint="give delays of 0..62 steps"))
+    return fail is None
+
+
+def _delays(block: Any, where: str, syn: Any, problems: list[Diagnostic]) -> np.ndarray:
+    """The block's synaptic delays as netx applies them, one per synapse (out, in); zeros without any.
+    netx (hdf5.create_dense) reads a scalar, a vector of one delay per output (its first reading when
+    in == out) or per input, or a full matrix, and clamps above 62."""
+    if "delay" not in block:
+        return np.zeros((1, 1), dtype=np.int64)
+    raw = _ints(block, "delay", where)
+    out, n_in = syn.weight.shape
+    if raw.size == 1:
+        return np.full((out, n_in), int(raw.reshape(-1)[0]))
+    if raw.ndim == 1 and raw.size in (out, n_in):
+        return np.repeat(raw.reshape(-1, 1), n_in, 1) if raw.size == out else np.repeat(raw.reshape(1, -1), out, 0)
+    if raw.shape == (out, n_in):
+        return raw
+    problems.append(Diagnostic("error", "IMT204", f"delay of shape {raw.shape} for weights {(out, n_in)}", node=where))
+    raise _Skip
+
+
+def _delayed(state: _State, syn_name: str, syn: IntDense, delay: np.ndarray, delay_name: str) -> list[str]:
+    """A dense block with delays (SPEC.md §int_delay): one int_delay of the source and the dense where
+    every input has one delay (the synapses from input i wait d_i), else one (int_delay, int_dense)
+    pair per delay value, the dense holding the synapses of that delay (what Lava's DelayDense sums)."""
+    assert state.shape is not None
+    if (delay == delay[:1]).all():
+        line = state.builder.add(
+            delay_name, IntDelay(shape=state.shape, delay=Const(delay[0].astype(np.int32))), [state.last]
+        )
+        return [state.builder.add(syn_name, syn, [line])]
+    names = []
+    for k in np.unique(delay):
+        line = state.builder.add(
+            f"{delay_name}{k}", IntDelay(shape=state.shape, delay=Const(np.array([k], np.int32))), [state.last]
+        )
+        part = dataclasses.replace(syn, weight=Const(np.where(delay == k, syn.weight.array, 0).astype(np.int32)))
+        names.append(state.builder.add(f"{syn_name}.d{k}", part, [line]))
+    return names
 
 
 def _attempt(make: Any) -> Any:

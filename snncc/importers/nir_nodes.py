@@ -27,11 +27,11 @@ from typing import Any
 import numpy as np
 
 from snncc.errors import Diagnostic
-from snncc.ir import LIF, AvgPool2d, Const, Conv2d, Dense, Flatten, Op, Shape, SumPool2d
+from snncc.ir import LIF, AvgPool2d, Const, Conv2d, Delay, Dense, Flatten, Op, Shape, SumPool2d
 
 SUPPORTED_NODES = (
     "Input, Output, Affine, Linear, Scale (on vectors), Conv1d, Conv2d, SumPool2d, AvgPool2d, Flatten, "
-    "IF, LIF, CubaLIF, LI, CubaLI, I (integrator), Threshold"
+    "IF, LIF, CubaLIF, LI, CubaLI, I (integrator), Threshold, Delay (after a neuron layer or the Input)"
 )
 DISCRETIZATION = "forward Euler, synaptic current before potential (NIR exporters' convention)"
 
@@ -69,7 +69,6 @@ def convert(name: str, node: Any, src: Shape | None, dt: float) -> Op:
 
 
 _HINTS = {
-    "Delay": "snncc's IR has no synaptic delays in this version",
     "NIRGraph": "flatten the nested subgraph into the main graph before importing",
 }
 
@@ -285,6 +284,22 @@ def _flatten(name: str, node: Any, src: Shape | None, dt: float) -> Op:
     return Flatten(shape=())
 
 
+def _delay(name: str, node: Any, src: Shape | None, dt: float) -> Op:
+    """y(t) = x(t − τ) per element, τ in seconds: τ/dt whole steps (SPEC.md §delay)."""
+    tau = np.asarray(node.delay, dtype=np.float64)
+    steps = tau / dt
+    whole = np.rint(steps)
+    if tau.size == 0 or not np.isfinite(steps).all() or (whole < 0).any() or not np.allclose(steps, whole, atol=1e-6):
+        raise Unsupported(
+            name,
+            f"delays {tau.reshape(-1)[:4].tolist()} s are not whole non-negative multiples of dt = {dt:g} s",
+            "pass a --dt that divides every delay",
+        )
+    if src is not None and whole.size not in (1, int(np.prod(src))):
+        raise Unsupported(name, f"{whole.size} delays for a {src} input", "give one delay per element or one for all")
+    return Delay(shape=src or (), delay=Const(whole.astype(np.int32).reshape(src if whole.size > 1 and src else -1)))
+
+
 def _pair(value: Any) -> tuple[int, int]:
     arr = np.asarray(value).reshape(-1)
     return (int(arr[0]), int(arr[0])) if arr.size == 1 else (int(arr[0]), int(arr[1]))
@@ -306,4 +321,5 @@ _CONVERTERS: dict[str, Callable[[str, Any, Shape | None, float], Op]] = {
     "IF": _if,
     "I": _integrator,
     "Threshold": _threshold,
+    "Delay": _delay,
 }

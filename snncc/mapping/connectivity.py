@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from snncc.ir import Conv2d, Dense, Graph, IntConv2d, IntDense, IntLIF, IntPartialSum, Op
+from snncc.ir.ops.delay import delays, undelayed
 
 Box = tuple[tuple[int, int], ...]
 
@@ -46,6 +47,9 @@ class Projection:
     planes: int  # > 1 for bit-plane input: one copy of the synapses per plane
     from_host: bool  # the source is a graph input, sent by the host
     from_partial_sum: bool = False  # a split layer's join: identity weights, one synapse per neuron
+    # bits of each synapse's delay field where an int_delay delays the source's axons: its largest
+    # delay's width (nengo-loihi's bits_per_axon counts delay bits per synapse); 0 without delays
+    delay_bits: int = 0
 
 
 def projections(graph: Graph, layer: str) -> list[Projection]:
@@ -54,10 +58,16 @@ def projections(graph: Graph, layer: str) -> list[Projection]:
     return [_projection(graph, syn, graph.predecessors(syn)[0]) for syn in graph.predecessors(layer)]
 
 
-def _projection(graph: Graph, synapse: str, source: str) -> Projection:
+def _projection(graph: Graph, synapse: str, read: str) -> Projection:
+    """The synapse op's projection from the layer or input whose spikes it reads (through a delay: the
+    delay's source, whose axons carry the delay; a delayed spike costs one synaptic op as any other)."""
+    source = undelayed(graph, read)
     src_op: Op = graph[source]
     planes = len(src_op.payload_ports())
-    return Projection(synapse, graph[synapse], source, tuple(src_op.shape), planes, src_op.IS_INPUT, src_op.IS_RELAY)
+    delay_bits = int(delays(graph[read]).max(initial=0)).bit_length() if read != source else 0
+    return Projection(
+        synapse, graph[synapse], source, tuple(src_op.shape), planes, src_op.IS_INPUT, src_op.IS_RELAY, delay_bits
+    )
 
 
 def neuron_layers(graph: Graph) -> list[tuple[str, IntLIF]]:

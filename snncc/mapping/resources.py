@@ -40,7 +40,8 @@ def piece_inputs(graph: Graph, target: Target, piece: Piece) -> tuple[int, int]:
             out_channels = piece.box[0][1] - piece.box[0][0]
             bits += p.planes * shared_conv_bits(out_channels, c_in_g, (kh, kw), used.size, target.numerics.weight_bits)
         else:
-            bits += p.planes * int(bits_of(used, target.numerics.weight_bits, index_bits(conv, piece.neurons)).sum())
+            per_synapse = target.numerics.weight_bits + p.delay_bits  # the delay field beside each weight
+            bits += p.planes * int(bits_of(used, per_synapse, index_bits(conv, piece.neurons)).sum())
     if maps is not None:
         bits += maps.per_input_axon * axons
     return axons, bits

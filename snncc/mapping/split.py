@@ -94,6 +94,8 @@ def why_not_split(graph: Graph, target: Target, layer: str) -> str:
             f"{syn.groups})"
         )
     src = graph[graph.predecessors(synapses[0])[0]]
+    if src.HAS_STATE:
+        return "snncc does not split a layer whose synapses read an axon delay (int_delay)"
     if src.IS_INPUT and src.encoding != "graded":
         return (
             "snncc splits only layers reading spikes or graded input, not bit-plane input (use --input-encoding graded)"

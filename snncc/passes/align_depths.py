@@ -27,7 +27,7 @@ import json
 import numpy as np
 
 from snncc.errors import Diagnostic, ImportFailed
-from snncc.ir import LIF, Const, Graph, GraphBuilder
+from snncc.ir import LIF, Const, Delay, Graph, GraphBuilder
 
 from .canonicalize import identity_synapse
 
@@ -83,6 +83,9 @@ def align_depths(graph: Graph) -> Graph:
                 builder.add(syn, graph[syn], [delayed(src, gap) if gap else src])
             builder.add(name, op, synapses)
             depth[name] = deepest + 1
+        elif isinstance(op, Delay):  # an axon delay adds no connection: the depth of its source
+            depth[name] = depth[graph.predecessors(name)[0]]
+            builder.add(name, op, graph.predecessors(name))
         elif op.IS_OUTPUT:
             builder.add(name, op, graph.predecessors(name))
         # synapse ops are added with the neuron layer they feed

@@ -20,6 +20,7 @@ import numpy as np
 
 from snncc.errors import Diagnostic, ImportFailed
 from snncc.ir import LIF, Const, Conv2d, Dense, Graph, GraphBuilder, MaxPool2d, Op, Stage
+from snncc.ir.ops.delay import undelayed
 
 from .approximate import MAXPOOL_AFTER_NEURON, MAXPOOL_COST
 from .linear_chain import FusedSynapse, fuse_chain
@@ -38,7 +39,10 @@ def canonicalize(graph: Graph) -> Graph:
     builder = GraphBuilder()
     # what each node computes, known before any neuron is added: a recurrent synapse chain starts at
     # its own layer, which it feeds again (SPEC.md §1)
-    pending: dict[str, _Pending] = {n: _Pending(n) for n, op in graph.nodes if op.IS_INPUT or op.IS_NEURON}
+    # (a delay, the axon delay of the synapses that read it, is a source too)
+    pending: dict[str, _Pending] = {
+        n: _Pending(n) for n, op in graph.nodes if op.IS_INPUT or op.IS_NEURON or op.HAS_STATE
+    }
     for name in graph.topo_order():
         if name not in pending and not graph[name].IS_OUTPUT:
             src = pending[graph.predecessors(name)[0]]
@@ -51,6 +55,8 @@ def canonicalize(graph: Graph) -> Graph:
             builder.add(name, op)
         elif op.IS_NEURON:
             shapes[name] = _add_neuron(builder, graph, name, op, [pending[p] for p in preds])
+        elif op.HAS_STATE:  # a delay line
+            builder.add(name, op, [_delayed_source(name, pending[preds[0]], graph)])
         elif op.IS_OUTPUT:
             src = pending[preds[0]]
             if src.chain or not graph[src.source].IS_NEURON:
@@ -62,6 +68,19 @@ def canonicalize(graph: Graph) -> Graph:
                 )
             builder.add(name, dataclasses.replace(op, shape=shapes[src.source]), [src.source])
     return builder.build(dataclasses.replace(graph.meta, stage=Stage.CANONICAL))
+
+
+def _delayed_source(name: str, src: _Pending, graph: Graph) -> str:
+    """A delay delays the spikes of a neuron layer or the input itself, as a chip's axons do (SPEC.md §delay)."""
+    if any(not op.IS_RESHAPE for _, op in src.chain) or graph[src.source].HAS_STATE:
+        raise ImportFailed(
+            f"a delay after {graph[src.chain[-1][0]].OP if src.chain else 'a delay'}: only the outputs of a neuron "
+            "layer or of the input can be delayed",
+            code="IMT211",
+            node=name,
+            hint="put the delay right after the neuron layer (an axon delay), before the weights",
+        )
+    return src.source
 
 
 def _refuse_max_pooling(graph: Graph) -> None:
@@ -93,7 +112,8 @@ def _add_neuron(builder: GraphBuilder, graph: Graph, name: str, op: LIF, inputs:
     for src in inputs:
         source_op = graph[src.source]
         fused = _synapse_for(src, source_op, name, op.shape)
-        amplitude = source_op.amplitude if source_op.IS_NEURON else 1.0
+        spiking = graph[undelayed(graph, src.source)]  # a delay carries its layer's spikes
+        amplitude = spiking.amplitude if spiking.IS_NEURON else 1.0
         weight = fused.op.weight.array * (amplitude * op.gain)
         if fused.bias.any() and op.alpha == 1.0:
             raise ImportFailed(

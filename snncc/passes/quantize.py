@@ -37,18 +37,21 @@ from snncc.ir import (
     LIF,
     Const,
     Conv2d,
+    Delay,
     Dense,
     Graph,
     GraphBuilder,
     Input,
     IntCLIF,
     IntConv2d,
+    IntDelay,
     IntDense,
     IntInput,
     IntLIF,
     Numerics,
     Stage,
 )
+from snncc.ir.ops.delay import undelayed
 
 from .calibrate import Calibration
 
@@ -147,6 +150,9 @@ def quantize_loihi(
             v_scale[name] = int_lif.scale
             syn_names = [builder.add(sn, sop, list(graph.predecessors(sn))) for sn, sop in int_synapses]
             builder.add(name, int_lif, syn_names)
+        elif isinstance(op, Delay):  # whole steps already (the importers' dt rule)
+            delay = Const(np.rint(op.delay.array).astype(np.int32))
+            builder.add(name, IntDelay(shape=op.shape, delay=delay), list(graph.predecessors(name)))
         elif op.IS_OUTPUT:
             src = graph.predecessors(name)[0]
             unit = v_scale[src] if op.readout.startswith("v_") else 1.0
@@ -219,7 +225,7 @@ def _quantize_layer(
     act = 1 << n.act_shift
     effective, extra_planes = {}, {}
     for sname, sop in synapses:
-        src = inputs.get(graph.predecessors(sname)[0])
+        src = inputs.get(undelayed(graph, graph.predecessors(sname)[0]))
         effective[sname] = sop.weight.array * (src.scale if src else 1.0)
         # bit plane b uses exponent e + b, so the top plane must still fit the exponent range
         extra_planes[sname] = src.bits - 1 if src and src.encoding == "bitplane" else 0
@@ -263,6 +269,9 @@ def _quantize_layer(
     exps, bits_used, rmse = {}, {}, {}
     for sname, sop in synapses:
         w_int, e = _quantize_weights(effective[sname], s, n, options.exp_bits_to_avoid_negative)
+        if e < 0 and np.any(w_int % (1 << -e)) and graph[graph.predecessors(sname)[0]].HAS_STATE:
+            # behind an axon delay Lava floors each delay's sum apart (DelayDense): exponent 0 floors nothing
+            w_int, e = _quantize_weights(effective[sname], s, dataclasses.replace(n, weight_exp_min=0))
         if e < 0 and np.any(w_int % (1 << -e)):
             diags.append(_negative_exponent_warning(name, sname, w_int, e))
         exps[sname], bits_used[sname] = e, int(np.abs(w_int).max(initial=0)).bit_length()

@@ -220,7 +220,7 @@ def _bad_files(folder: Path) -> dict[str, tuple[Path, list[str], list[str]]]:
     )
     unsupported = _write(
         folder / "unsupported.nir",
-        {**io, "delay": nir.Delay(np.ones(64)), "fc": fc, "lif": _lif(10, np.linspace(0.01, 0.02, 10))},
+        {**io, "delay": nir.Delay(np.full(64, 5e-4)), "fc": fc, "lif": _lif(10, np.linspace(0.01, 0.02, 10))},
         [("in", "delay"), ("delay", "fc"), ("fc", "lif"), ("lif", "out")],
     )
     garbage = folder / "garbage.nir"
@@ -229,7 +229,7 @@ def _bad_files(folder: Path) -> dict[str, tuple[Path, list[str], list[str]]]:
     return {
         "no --dt": (good, run, ["IMT005", "--dt"]),
         "recurrent": (recurrent, ["--dt", "1e-3", *run], ["IMT212", "lif -> fc2 -> lif2 -> rec -> lif"]),
-        "unsupported": (unsupported, ["--dt", "1e-3", *run], ["'delay'", "Delay", "'lif'", "tau differs"]),
+        "unsupported": (unsupported, ["--dt", "1e-3", *run], ["'delay'", "multiples of dt", "'lif'", "tau differs"]),
         "unreadable": (garbage, ["--dt", "1e-3", *run], ["LOD210", "nir 1.0"]),
     }
 

@@ -383,4 +383,4 @@ def test_input_neuron_with_current_memory_and_delays_are_refused(tiny, tmp_path)
         read_netx(path)
     found = [(d.code, d.node) for d in info.value.diagnostics]
     assert found == [("IMT202", "layer/0"), ("IMT202", "layer/2")]
-    assert "iDecay 2048" in info.value.render() and "delays" in info.value.render()
+    assert "iDecay 2048" in info.value.render() and "netx ignores a conv block's delays" in info.value.render()

@@ -328,7 +328,7 @@ def test_every_unsupported_node_is_reported_at_once():
     g = _lif_graph(tau=np.array([0.01, 0.02]))
     nodes = {
         **g.nodes,
-        "delay": nir.Delay(np.ones(2)),
+        "delay": nir.Delay(np.full(2, DT / 2)),  # half a step
         "sub": nir.NIRGraph(
             nodes={
                 "i": nir.Input({"input": np.array([2])}),
@@ -343,7 +343,7 @@ def test_every_unsupported_node_is_reported_at_once():
     with pytest.raises(ImportFailed) as err:
         import_nir(nir.NIRGraph(nodes=nodes, edges=edges, type_check=False), dt=DT, steps=4, readout="sum")
     found = {(d.node, d.code) for d in err.value.diagnostics}
-    assert found == {("delay", "IMT210"), ("sub", "IMT210"), ("lif", "IMT211")}  # per-neuron tau
+    assert found == {("delay", "IMT211"), ("sub", "IMT210"), ("lif", "IMT211")}  # per-neuron tau
 
 
 def test_branches_meet_in_a_neuron_and_a_skip_from_the_input_is_refused():

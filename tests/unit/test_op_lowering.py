@@ -37,6 +37,7 @@ from snncc.ir import (
     IntInput,
     IntLIF,
     IntXyloLIF,
+    Op,
     Output,
     Stage,
 )
@@ -141,3 +142,17 @@ def test_exporters_refuse_clif_with_their_codes(tmp_path):
     with pytest.raises(OutputError) as err:
         write_nir(b.build(GraphMeta(stage=Stage.FLOAT, steps=3)), tmp_path / "x.nir", warn=lambda _: None)
     assert ("OUT301", "lif") in codes(err.value.diagnostics)
+
+
+def test_a_table_with_a_default_refuses_an_op_it_has_never_heard_of():
+    """nengo-loihi, xylosim and SANA-FE refuse a new op by their default, with their own code; the
+    other tables have no default, so the first test fails until they say what they do with it."""
+
+    @dataclasses.dataclass(frozen=True, kw_only=True)
+    class Novel(Op):
+        OP = "int_novel"
+
+    for table, code in ((NENGO_LOIHI, "BKD040"), (XYLOSIM, "BKD042"), (SANAFE, "BKD041")):
+        assert table.refusal(Novel).code == code
+    for table in (FLOATSIM, LOIHI, XYLO, LAVA, NIR, NETX):
+        assert table.lookup(Novel) is None and table.refusal(Novel).code == "GRF012"
