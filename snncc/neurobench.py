@@ -89,6 +89,7 @@ class _Counting:
         self.base, self.graph, self.tally, self.pre_reset = base, graph, tally, pre_reset
         self.value_dtype, self.message_dtype = base.value_dtype, base.message_dtype
         self.put, self.get, self.initial_state = base.put, base.get, base.initial_state
+        self.stateful = getattr(base, "stateful", None)  # a delay line: not counted, its synapses are
         self.repeats = {n: graph.meta.steps if n in _constant_ops(graph, constant) else 1 for n, _ in graph.nodes}
         self.previous: dict[str, np.ndarray] = {}  # neuron layer -> potential before reset, the step before
         # each neuron layer with its spike turned off: its step then leaves the potential before the reset

@@ -99,7 +99,7 @@ def test_nir_export_writes_nir_delay_and_reads_back(deployed, tmp_path):
 def test_netx_export_holds_the_delay_matrix_and_reads_back_the_same_graph(tmp_path):
     x = np.random.default_rng(1).random((8, 8))
     floats = import_nir(delayed_nir(), dt=DT, steps=STEPS, readout="sum")
-    options = CompileOptions(target="loihi2", netx_compatible=True)
+    options = CompileOptions.of(target="loihi2", netx_compatible=True)
     graph = preflight(Path("d.nir"), options, imported=(Dataset(Path("x"), x, None), floats)).int_graph
     path = write_netx(graph, tmp_path / "d.net")
     with h5py.File(path) as f:

@@ -28,7 +28,7 @@ from snncc.ir import (
 )
 from snncc.ir.ops import FLOAT_OPS, INT_OPS
 
-ROLES = ("IS_INPUT", "IS_OUTPUT", "IS_NEURON", "IS_SYNAPSE", "IS_POOL", "IS_RESHAPE")
+ROLES = ("IS_INPUT", "IS_OUTPUT", "IS_NEURON", "IS_SYNAPSE", "IS_POOL", "IS_RESHAPE", "HAS_STATE")
 
 
 @pytest.mark.parametrize("cls", [*FLOAT_OPS, *INT_OPS], ids=lambda c: c.OP)
