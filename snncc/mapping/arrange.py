@@ -107,6 +107,8 @@ def arrange(
         candidates["spatial"] = spatial_order(graph, bins)
     if n > 2 and flows:  # refine the best ordering by swaps that shorten busy connections
         start = min(candidates.values(), key=lambda order: cost(order, flows, target)[0])
+        if n > int(target.cores_per_chip):  # chip crossings cost most: fewer of them first, then the meshes
+            start = regroup(start, flows, target)
         candidates["swaps"] = improve(start, flows, target)
     scored = {name: cost(order, flows, target) for name, order in candidates.items()}
     best = min(scored, key=lambda name: (scored[name][0], name != "topological"))
@@ -143,6 +145,51 @@ def spatial_order(graph: Graph, bins: list[list[Piece]]) -> list[int]:
         return (band, x if band % 2 == 0 else -x, min(rank[p.layer] for p in bins[b]))
 
     return sorted(range(len(bins)), key=key)
+
+
+REGROUP_PASSES = 8
+
+
+def regroup(order: list[int], flows: dict[tuple[int, int], float], target: Target) -> list[int]:
+    """Swap cores between chips while that lowers the spikes crossing chips (Kernighan-Lin style: per
+    core, the chip it talks to most, and there the core whose swap gains most).  Swaps keep every chip
+    as full as before; within a chip the cores keep their order, so improve() starts from a near layout."""
+    n = len(order)
+    per_chip = int(target.cores_per_chip)
+    weights = np.zeros((n, n))
+    for (a, b), w in flows.items():
+        if a != b:
+            weights[a, b] += w
+            weights[b, a] += w
+    chip = np.empty(n, dtype=np.int64)
+    chip[np.asarray(order)] = np.arange(n) // per_chip
+    chips = int(chip.max()) + 1
+    to_chip = weights @ np.eye(chips)[chip]  # to_chip[b, c]: b's spikes to and from chip c
+    rows = np.arange(n)
+    for _ in range(REGROUP_PASSES):
+        swapped = False
+        for b in np.argsort(to_chip[rows, chip] - to_chip.sum(axis=1), kind="stable").tolist():  # most outside first
+            a = int(chip[b])
+            gain = to_chip[b] - to_chip[b, a]
+            gain[a] = -np.inf
+            dest = int(np.argmax(gain))
+            if gain[dest] <= 0:
+                continue
+            others = np.flatnonzero(chip == dest)
+            total = gain[dest] + to_chip[others, a] - to_chip[others, dest] - 2 * weights[b, others]
+            best = int(np.argmax(total))
+            if total[best] <= 1e-9:
+                continue
+            c = int(others[best])
+            chip[b], chip[c] = dest, a
+            shift = weights[:, b] - weights[:, c]  # b leaves a for dest, c leaves dest for a
+            to_chip[:, a] -= shift
+            to_chip[:, dest] += shift
+            swapped = True
+        if not swapped:
+            break
+    rank = {b: k for k, b in enumerate(order)}
+    return sorted(order, key=lambda b: (int(chip[b]), rank[b]))
 
 
 SWAP_TRIES_PER_CORE = 64

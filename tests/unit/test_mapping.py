@@ -236,6 +236,23 @@ def test_arrangement_never_costs_more_than_the_topological_order_and_uses_rates(
     assert cost(list(range(len(bins))), flows, two_chips)[0] == pytest.approx(summary["cost"], abs=1e-3)
 
 
+def test_regroup_swaps_cores_so_that_busy_pairs_share_a_chip():
+    from snncc.mapping.arrange import cost, regroup
+
+    loihi = load_target("loihi")  # 128 cores a chip
+    n = 2 * 128 + 40
+    # core b talks to core b + 128 only: in the given order every one of these pairs crosses chips
+    flows = {(b, b + 128): 1.0 for b in range(128)} | {(b + 256, b + 128): 5.0 for b in range(40)}
+    order = list(range(n))
+    assert cost(order, flows, loihi)[2] == 128 + 40 * 5
+    grouped = regroup(order, flows, loihi)
+    assert sorted(grouped) == order  # a permutation: every chip as full as before
+    # the heavier pairs (weight 5) now share chips; at most the light ones cross
+    assert cost(grouped, flows, loihi)[2] < 128 + 40 * 5
+    chip = {b: k // 128 for k, b in enumerate(grouped)}
+    assert all(chip[b + 256] == chip[b + 128] for b in range(40))
+
+
 def test_shared_conv_memory_by_hand():
     from snncc.mapping.cost import shared_conv_bits
 
