@@ -180,16 +180,57 @@ def regroup(order: list[int], flows: dict[tuple[int, int], float], target: Targe
             best = int(np.argmax(total))
             if total[best] <= 1e-9:
                 continue
-            c = int(others[best])
-            chip[b], chip[c] = dest, a
-            shift = weights[:, b] - weights[:, c]  # b leaves a for dest, c leaves dest for a
-            to_chip[:, a] -= shift
-            to_chip[:, dest] += shift
+            _swap(weights, chip, to_chip, b, int(others[best]))
             swapped = True
         if not swapped:
             break
+    if n <= LOOKAHEAD_MAX_CORES:
+        _lookahead(weights, chip, to_chip)
     rank = {b: k for k, b in enumerate(order)}
     return sorted(order, key=lambda b: (int(chip[b]), rank[b]))
+
+
+LOOKAHEAD_MAX_CORES = 1000  # n x n gains per swap: cheap up to here
+LOOKAHEAD_PASSES = 4
+
+
+def _lookahead(weights: np.ndarray, chip: np.ndarray, to_chip: np.ndarray) -> None:
+    """Fiduccia-Mattheyses passes (in place): take the best swap of two unlocked cores of different chips
+    even when it gains nothing, lock both, and keep the sequence up to its best point: escapes the local
+    minima single improving swaps stop in."""
+    n = len(chip)
+    rows = np.arange(n)
+    for _ in range(LOOKAHEAD_PASSES):
+        locked = np.zeros(n, dtype=bool)
+        done: list[tuple[int, int]] = []
+        total = best_total = 0.0
+        best_len = 0
+        for _ in range(n // 2):
+            own = to_chip[rows, chip]
+            gain = to_chip[:, chip].T - own[None, :]  # gain[c, b]: b moved to c's chip
+            pair = gain + gain.T - 2 * weights
+            pair[(chip[:, None] == chip[None, :]) | locked[:, None] | locked[None, :]] = -np.inf
+            b, c = np.unravel_index(int(np.argmax(pair)), pair.shape)
+            if not np.isfinite(pair[b, c]):
+                break
+            total += float(pair[b, c])
+            _swap(weights, chip, to_chip, int(b), int(c))
+            locked[[b, c]] = True
+            done.append((int(b), int(c)))
+            if total > best_total + 1e-9:
+                best_total, best_len = total, len(done)
+        for b, c in reversed(done[best_len:]):
+            _swap(weights, chip, to_chip, b, c)
+        if best_len == 0:
+            break
+
+
+def _swap(weights: np.ndarray, chip: np.ndarray, to_chip: np.ndarray, b: int, c: int) -> None:
+    a, dest = int(chip[b]), int(chip[c])
+    chip[b], chip[c] = dest, a
+    shift = weights[:, b] - weights[:, c]  # b leaves a for dest, c leaves dest for a
+    to_chip[:, a] -= shift
+    to_chip[:, dest] += shift
 
 
 SWAP_TRIES_PER_CORE = 64
