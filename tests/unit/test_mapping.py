@@ -280,3 +280,20 @@ def test_a_recurrent_layer_takes_its_own_neurons_as_input_axons():
     assert axons == plain_axons + 4
     assert bits > plain_bits
     assert [d for d in check_placement(rec, partition(rec, toy), toy) if d.severity == "error"] == []
+
+
+def test_a_fill_may_cut_across_channels_where_that_fills_the_core_closer():
+    from snncc.mapping.partition import _fill
+    from snncc.mapping.placement import CoreUsage, Piece
+
+    toy = load_target("toy")  # 65,536 bits of memory a core
+    piece = Piece("conv", ((0, 4), (0, 3), (0, 1)))  # 4 channels x 3 rows x 1 column
+
+    def usage_of(p):
+        return CoreUsage(p.neurons, 5000 * p.neurons, 0, 0)
+
+    used = CoreUsage(0, 65536 - 30000, 0, 0)  # room for 6 of its 12 neurons
+    (head, _), rest = _fill(used, piece, toy, usage_of)  # rows only: 1 row of 4 neurons fits
+    assert head.box == ((0, 4), (0, 1), (0, 1)) and rest.box == ((0, 4), (1, 3), (0, 1))
+    (head, _), rest = _fill(used, piece, toy, usage_of, any_axis=True)  # 2 channels x 3 rows: all 6
+    assert head.box == ((0, 2), (0, 3), (0, 1)) and rest.box == ((2, 4), (0, 3), (0, 1))
