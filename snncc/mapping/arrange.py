@@ -233,13 +233,20 @@ def _swap(weights: np.ndarray, chip: np.ndarray, to_chip: np.ndarray, b: int, c:
     to_chip[:, dest] += shift
 
 
+def _weighted_median(values: list[int], weights: list[float]) -> int:
+    order = np.argsort(values, kind="stable")
+    cum = np.cumsum(np.asarray(weights)[order])
+    return int(np.asarray(values)[order][int(np.searchsorted(cum, cum[-1] / 2))])
+
+
 SWAP_TRIES_PER_CORE = 64
 MAX_SWAP_TRIES = 20_000
 
 
 def improve(order: list[int], flows: dict[tuple[int, int], float], target: Target) -> list[int]:
-    """Hill climbing: move a core next to a busy partner's position by a swap, kept when the weighted
-    cost falls.  Deterministic (seeded), and a bounded number of tries."""
+    """Hill climbing: move a core next to its busiest partner's position, or to the weighted median of
+    all its partners' positions, by a swap kept when the weighted cost falls.  Deterministic (seeded),
+    and a bounded number of tries."""
     n = len(order)
     per_chip = int(target.cores_per_chip)
     chip_hops = target.energy.chip_hop_pj.value / max(target.energy.hop_pj.value, 1e-12)
@@ -278,12 +285,25 @@ def improve(order: list[int], flows: dict[tuple[int, int], float], target: Targe
     def moved(b: int, frm: int, to: int, other: int) -> float:
         return sum(w * (dist(to, pos[x]) - dist(frm, pos[x])) for x, w in links[b].items() if x != other)
 
+    def median_spot(b: int) -> int | None:
+        """The position on b's chip at the weighted median of its partners' mesh coordinates."""
+        chip = pos[b] // per_chip
+        ws = list(links[b].values())
+        spot = [_weighted_median([xy[pos[x]][axis] for x in links[b]], ws) for axis in (0, 1)]
+        return at.get((chip, *spot))
+
     rng = np.random.default_rng(0)
-    for b in rng.integers(0, n, size=min(MAX_SWAP_TRIES, SWAP_TRIES_PER_CORE * n)).tolist():
+    tries = rng.integers(0, n, size=min(MAX_SWAP_TRIES, SWAP_TRIES_PER_CORE * n)).tolist()
+    for i, b in enumerate(tries):
         partner = heaviest[b]
         if partner < 0 or not near[pos[partner]]:
             continue
-        to = near[pos[partner]][int(rng.integers(len(near[pos[partner]])))]
+        if i % 2:  # every other try: where b's own mesh hops are fewest, the others staying put
+            to = median_spot(b)
+            if to is None:
+                continue
+        else:
+            to = near[pos[partner]][int(rng.integers(len(near[pos[partner]])))]
         frm, c = pos[b], bin_at[to]
         if c == b:
             continue

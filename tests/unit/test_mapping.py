@@ -253,6 +253,14 @@ def test_regroup_swaps_cores_so_that_busy_pairs_share_a_chip():
     assert all(chip[b + 256] == chip[b + 128] for b in range(40))
 
 
+def test_weighted_median_is_where_the_weighted_distances_are_fewest():
+    from snncc.mapping.arrange import _weighted_median
+
+    assert _weighted_median([0, 5, 9], [1.0, 1.0, 1.0]) == 5
+    assert _weighted_median([0, 5, 9], [1.0, 1.0, 3.0]) == 9  # 3 spikes to 9 outweigh 2 elsewhere
+    assert _weighted_median([7, 2], [1.0, 4.0]) == 2
+
+
 def test_shared_conv_memory_by_hand():
     from snncc.mapping.cost import shared_conv_bits
 
