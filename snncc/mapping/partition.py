@@ -271,7 +271,7 @@ def _largest(ok, upper: int) -> int:
 PACK_WINDOW = 64  # first fit among the latest cores opened: earlier ones are full (and far in the layer order)
 FILL_MIN_PART = 1 / 8  # a piece is cut to fill a core's rest only if the part moved is at least this share of it
 # a second packing that cuts along any axis, channels included, is tried only up to this many pieces: it fills
-# cores more closely (VGG on nahuku32: 286 cores instead of 310) but costs time, and on the 1 M-neuron net its
+# cores more closely (VGG on nahuku32: 288 cores instead of 310) but costs time, and on the 1 M-neuron net its
 # fragments cost cores (2,800 instead of 2,511; benchmarks/mapping.py)
 ANY_AXIS_MAX_PIECES = 1000
 
