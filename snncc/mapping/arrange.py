@@ -107,6 +107,8 @@ def arrange(
         candidates["spatial"] = spatial_order(graph, bins)
     if n > 2 and flows:  # refine the best ordering by swaps that shorten busy connections
         start = min(candidates.values(), key=lambda order: cost(order, flows, target)[0])
+        if n > int(target.cores_per_chip):  # chip crossings cost most: fewer of them first, then the meshes
+            start = regroup(start, flows, target)
         candidates["swaps"] = improve(start, flows, target)
     scored = {name: cost(order, flows, target) for name, order in candidates.items()}
     best = min(scored, key=lambda name: (scored[name][0], name != "topological"))
@@ -145,13 +147,106 @@ def spatial_order(graph: Graph, bins: list[list[Piece]]) -> list[int]:
     return sorted(range(len(bins)), key=key)
 
 
+REGROUP_PASSES = 8
+
+
+def regroup(order: list[int], flows: dict[tuple[int, int], float], target: Target) -> list[int]:
+    """Swap cores between chips while that lowers the spikes crossing chips (Kernighan-Lin style: per
+    core, the chip it talks to most, and there the core whose swap gains most).  Swaps keep every chip
+    as full as before; within a chip the cores keep their order, so improve() starts from a near layout."""
+    n = len(order)
+    per_chip = int(target.cores_per_chip)
+    weights = np.zeros((n, n))
+    for (a, b), w in flows.items():
+        if a != b:
+            weights[a, b] += w
+            weights[b, a] += w
+    chip = np.empty(n, dtype=np.int64)
+    chip[np.asarray(order)] = np.arange(n) // per_chip
+    chips = int(chip.max()) + 1
+    to_chip = weights @ np.eye(chips)[chip]  # to_chip[b, c]: b's spikes to and from chip c
+    rows = np.arange(n)
+    for _ in range(REGROUP_PASSES):
+        swapped = False
+        for b in np.argsort(to_chip[rows, chip] - to_chip.sum(axis=1), kind="stable").tolist():  # most outside first
+            a = int(chip[b])
+            gain = to_chip[b] - to_chip[b, a]
+            gain[a] = -np.inf
+            dest = int(np.argmax(gain))
+            if gain[dest] <= 0:
+                continue
+            others = np.flatnonzero(chip == dest)
+            total = gain[dest] + to_chip[others, a] - to_chip[others, dest] - 2 * weights[b, others]
+            best = int(np.argmax(total))
+            if total[best] <= 1e-9:
+                continue
+            _swap(weights, chip, to_chip, b, int(others[best]))
+            swapped = True
+        if not swapped:
+            break
+    if n <= LOOKAHEAD_MAX_CORES:
+        _lookahead(weights, chip, to_chip)
+    rank = {b: k for k, b in enumerate(order)}
+    return sorted(order, key=lambda b: (int(chip[b]), rank[b]))
+
+
+LOOKAHEAD_MAX_CORES = 1000  # n x n gains per swap: cheap up to here
+LOOKAHEAD_PASSES = 4
+
+
+def _lookahead(weights: np.ndarray, chip: np.ndarray, to_chip: np.ndarray) -> None:
+    """Fiduccia-Mattheyses passes (in place): take the best swap of two unlocked cores of different chips
+    even when it gains nothing, lock both, and keep the sequence up to its best point: escapes the local
+    minima single improving swaps stop in."""
+    n = len(chip)
+    rows = np.arange(n)
+    for _ in range(LOOKAHEAD_PASSES):
+        locked = np.zeros(n, dtype=bool)
+        done: list[tuple[int, int]] = []
+        total = best_total = 0.0
+        best_len = 0
+        for _ in range(n // 2):
+            own = to_chip[rows, chip]
+            gain = to_chip[:, chip].T - own[None, :]  # gain[c, b]: b moved to c's chip
+            pair = gain + gain.T - 2 * weights
+            pair[(chip[:, None] == chip[None, :]) | locked[:, None] | locked[None, :]] = -np.inf
+            b, c = np.unravel_index(int(np.argmax(pair)), pair.shape)
+            if not np.isfinite(pair[b, c]):
+                break
+            total += float(pair[b, c])
+            _swap(weights, chip, to_chip, int(b), int(c))
+            locked[[b, c]] = True
+            done.append((int(b), int(c)))
+            if total > best_total + 1e-9:
+                best_total, best_len = total, len(done)
+        for b, c in reversed(done[best_len:]):
+            _swap(weights, chip, to_chip, b, c)
+        if best_len == 0:
+            break
+
+
+def _swap(weights: np.ndarray, chip: np.ndarray, to_chip: np.ndarray, b: int, c: int) -> None:
+    a, dest = int(chip[b]), int(chip[c])
+    chip[b], chip[c] = dest, a
+    shift = weights[:, b] - weights[:, c]  # b leaves a for dest, c leaves dest for a
+    to_chip[:, a] -= shift
+    to_chip[:, dest] += shift
+
+
+def _weighted_median(values: list[int], weights: list[float]) -> int:
+    order = np.argsort(values, kind="stable")
+    cum = np.cumsum(np.asarray(weights)[order])
+    return int(np.asarray(values)[order][int(np.searchsorted(cum, cum[-1] / 2))])
+
+
 SWAP_TRIES_PER_CORE = 64
 MAX_SWAP_TRIES = 20_000
 
 
 def improve(order: list[int], flows: dict[tuple[int, int], float], target: Target) -> list[int]:
-    """Hill climbing: move a core next to a busy partner's position by a swap, kept when the weighted
-    cost falls.  Deterministic (seeded), and a bounded number of tries."""
+    """Hill climbing: move a core next to its busiest partner's position, or to the weighted median of
+    all its partners' positions, by a swap kept when the weighted cost falls.  Deterministic (seeded),
+    and a bounded number of tries."""
     n = len(order)
     per_chip = int(target.cores_per_chip)
     chip_hops = target.energy.chip_hop_pj.value / max(target.energy.hop_pj.value, 1e-12)
@@ -190,12 +285,25 @@ def improve(order: list[int], flows: dict[tuple[int, int], float], target: Targe
     def moved(b: int, frm: int, to: int, other: int) -> float:
         return sum(w * (dist(to, pos[x]) - dist(frm, pos[x])) for x, w in links[b].items() if x != other)
 
+    def median_spot(b: int) -> int | None:
+        """The position on b's chip at the weighted median of its partners' mesh coordinates."""
+        chip = pos[b] // per_chip
+        ws = list(links[b].values())
+        spot = [_weighted_median([xy[pos[x]][axis] for x in links[b]], ws) for axis in (0, 1)]
+        return at.get((chip, *spot))
+
     rng = np.random.default_rng(0)
-    for b in rng.integers(0, n, size=min(MAX_SWAP_TRIES, SWAP_TRIES_PER_CORE * n)).tolist():
+    tries = rng.integers(0, n, size=min(MAX_SWAP_TRIES, SWAP_TRIES_PER_CORE * n)).tolist()
+    for i, b in enumerate(tries):
         partner = heaviest[b]
         if partner < 0 or not near[pos[partner]]:
             continue
-        to = near[pos[partner]][int(rng.integers(len(near[pos[partner]])))]
+        if i % 2:  # every other try: where b's own mesh hops are fewest, the others staying put
+            to = median_spot(b)
+            if to is None:
+                continue
+        else:
+            to = near[pos[partner]][int(rng.integers(len(near[pos[partner]])))]
         frm, c = pos[b], bin_at[to]
         if c == b:
             continue

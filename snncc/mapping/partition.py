@@ -146,7 +146,14 @@ def _pack_layers(
     # a cut dense layer adds output axons to its sources, so otherwise the cut costs more than the fill
     # gains (measured: benchmarks/mapping.py)
     cuttable = {s.layer for s in splits if s.binding == "synapse memory" and len(graph[s.layer].shape) == 3}
-    bins = _pack(pieces, target, lambda p: _usage(graph, target, p, destinations[p.layer]), cuttable)
+
+    def usage_of(p: Piece) -> CoreUsage:
+        return _usage(graph, target, p, destinations[p.layer])
+
+    bins = _pack(pieces, target, usage_of, cuttable)
+    if cuttable and len(pieces) <= ANY_AXIS_MAX_PIECES:
+        finer = _pack(pieces, target, usage_of, cuttable, any_axis=True)
+        bins = finer if len(finer) < len(bins) else bins
     counts: dict[str, int] = {}
     for members, _ in bins:
         for p in members:
@@ -265,6 +272,10 @@ def _largest(ok, upper: int) -> int:
 
 PACK_WINDOW = 64  # first fit among the latest cores opened: earlier ones are full (and far in the layer order)
 FILL_MIN_PART = 1 / 8  # a piece is cut to fill a core's rest only if the part moved is at least this share of it
+# a second packing that cuts along any axis, channels included, is tried only up to this many pieces: it fills
+# cores more closely (VGG on nahuku32: 288 cores instead of 310) but costs time, and on the 1 M-neuron net its
+# fragments cost cores (2,800 instead of 2,511; benchmarks/mapping.py)
+ANY_AXIS_MAX_PIECES = 1000
 
 
 def _pack(
@@ -272,6 +283,7 @@ def _pack(
     target: Target,
     usage_of: Callable[[Piece], CoreUsage],
     cuttable: set[str] = frozenset(),  # type: ignore[assignment]
+    any_axis: bool = False,
 ) -> list[tuple[list[Piece], CoreUsage]]:
     """First fit; a piece that fits none of the open cores is cut so that its first part fills the
     latest core's rest (core-sized pieces alone would leave every core partly empty)."""
@@ -285,7 +297,7 @@ def _pack(
                 bins[i] = ([*members, piece], used + usage)
                 break
         else:
-            cut = _fill(bins[-1][1], piece, target, usage_of) if bins and piece.layer in cuttable else None
+            cut = _fill(bins[-1][1], piece, target, usage_of, any_axis) if bins and piece.layer in cuttable else None
             if cut is None:
                 bins.append(([piece], usage))
                 continue
@@ -297,24 +309,29 @@ def _pack(
 
 
 def _fill(
-    used: CoreUsage, piece: Piece, target: Target, usage_of: Callable[[Piece], CoreUsage]
+    used: CoreUsage, piece: Piece, target: Target, usage_of: Callable[[Piece], CoreUsage], any_axis: bool = False
 ) -> tuple[tuple[Piece, CoreUsage], Piece] | None:
-    """The largest first part of ``piece`` along its last axis longer than 1 that still fits beside
-    ``used``, and the rest; None when no part of at least FILL_MIN_PART of the piece fits."""
+    """The largest first part of ``piece`` along its last axis longer than 1 (``any_axis``: along the axis
+    whose part is the largest share of the piece, channels included) that still fits beside ``used``, and
+    the rest; None when no part of at least FILL_MIN_PART of the piece fits."""
     axes = [a for a, (lo, hi) in enumerate(piece.box) if hi - lo > 1]
-    if not axes:
+    best: tuple[float, int, int] | None = None  # (share, axis, extent)
+    for axis in axes if any_axis else axes[-1:]:
+        extent = piece.box[axis][1] - piece.box[axis][0]
+        t = _largest(lambda t, axis=axis: _fits(used + usage_of(_part(piece, axis, 0, t)), target), extent - 1)
+        if t and (best is None or t / extent > best[0]):
+            best = (t / extent, axis, t)
+    if best is None or best[0] < FILL_MIN_PART:
         return None
-    axis = axes[-1]
-    lo, hi = piece.box[axis]
+    _, axis, t = best
+    head = _part(piece, axis, 0, t)
+    return (head, usage_of(head)), _part(piece, axis, t, piece.box[axis][1] - piece.box[axis][0])
 
-    def part(t: int) -> Piece:
-        return Piece(piece.layer, tuple((lo, lo + t) if a == axis else r for a, r in enumerate(piece.box)))
 
-    t = _largest(lambda t: _fits(used + usage_of(part(t)), target), hi - lo - 1)
-    if t == 0 or t < (hi - lo) * FILL_MIN_PART:
-        return None
-    rest = Piece(piece.layer, tuple((lo + t, hi) if a == axis else r for a, r in enumerate(piece.box)))
-    return (part(t), usage_of(part(t))), rest
+def _part(piece: Piece, axis: int, start: int, stop: int) -> Piece:
+    """``piece`` cut to its [start, stop) along ``axis`` (offsets from the box's own start)."""
+    lo = piece.box[axis][0]
+    return Piece(piece.layer, tuple((lo + start, lo + stop) if a == axis else r for a, r in enumerate(piece.box)))
 
 
 def _check_totals(cores: list[Core], target: Target) -> None:

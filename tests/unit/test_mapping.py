@@ -236,6 +236,31 @@ def test_arrangement_never_costs_more_than_the_topological_order_and_uses_rates(
     assert cost(list(range(len(bins))), flows, two_chips)[0] == pytest.approx(summary["cost"], abs=1e-3)
 
 
+def test_regroup_swaps_cores_so_that_busy_pairs_share_a_chip():
+    from snncc.mapping.arrange import cost, regroup
+
+    loihi = load_target("loihi")  # 128 cores a chip
+    n = 2 * 128 + 40
+    # core b talks to core b + 128 only: in the given order every one of these pairs crosses chips
+    flows = {(b, b + 128): 1.0 for b in range(128)} | {(b + 256, b + 128): 5.0 for b in range(40)}
+    order = list(range(n))
+    assert cost(order, flows, loihi)[2] == 128 + 40 * 5
+    grouped = regroup(order, flows, loihi)
+    assert sorted(grouped) == order  # a permutation: every chip as full as before
+    # the heavier pairs (weight 5) now share chips; at most the light ones cross
+    assert cost(grouped, flows, loihi)[2] < 128 + 40 * 5
+    chip = {b: k // 128 for k, b in enumerate(grouped)}
+    assert all(chip[b + 256] == chip[b + 128] for b in range(40))
+
+
+def test_weighted_median_is_where_the_weighted_distances_are_fewest():
+    from snncc.mapping.arrange import _weighted_median
+
+    assert _weighted_median([0, 5, 9], [1.0, 1.0, 1.0]) == 5
+    assert _weighted_median([0, 5, 9], [1.0, 1.0, 3.0]) == 9  # 3 spikes to 9 outweigh 2 elsewhere
+    assert _weighted_median([7, 2], [1.0, 4.0]) == 2
+
+
 def test_shared_conv_memory_by_hand():
     from snncc.mapping.cost import shared_conv_bits
 
@@ -263,3 +288,20 @@ def test_a_recurrent_layer_takes_its_own_neurons_as_input_axons():
     assert axons == plain_axons + 4
     assert bits > plain_bits
     assert [d for d in check_placement(rec, partition(rec, toy), toy) if d.severity == "error"] == []
+
+
+def test_a_fill_may_cut_across_channels_where_that_fills_the_core_closer():
+    from snncc.mapping.partition import _fill
+    from snncc.mapping.placement import CoreUsage, Piece
+
+    toy = load_target("toy")  # 65,536 bits of memory a core
+    piece = Piece("conv", ((0, 4), (0, 3), (0, 1)))  # 4 channels x 3 rows x 1 column
+
+    def usage_of(p):
+        return CoreUsage(p.neurons, 5000 * p.neurons, 0, 0)
+
+    used = CoreUsage(0, 65536 - 30000, 0, 0)  # room for 6 of its 12 neurons
+    (head, _), rest = _fill(used, piece, toy, usage_of)  # rows only: 1 row of 4 neurons fits
+    assert head.box == ((0, 4), (0, 1), (0, 1)) and rest.box == ((0, 4), (1, 3), (0, 1))
+    (head, _), rest = _fill(used, piece, toy, usage_of, any_axis=True)  # 2 channels x 3 rows: all 6
+    assert head.box == ((0, 2), (0, 3), (0, 1)) and rest.box == ((2, 4), (0, 3), (0, 1))

@@ -126,6 +126,9 @@ CASES = [  # (graph, (neurons, input axons, output axons, 64-bit words) per core
     (lambda: dense_net((3, 4, 3), 0), (4, 8, 8, 4, "loihi2_estimator")),  # memory gives the bound, = optimum
     (lambda: dense_net((2, 5, 2), 2), (4, 8, 8, 4, "loihi2_estimator")),
     (lambda: conv_net(5, 3), (4, 8, 8, 5, "loihi2_estimator")),
+    # a core holds few neurons of a layer whose synapses and synapse map fill its memory (caps 4 and 2)
+    (lambda: dense_net((3, 4, 3), 0), (4, 12, 8, 3, "loihi2_estimator")),
+    (lambda: dense_net((3, 4, 3), 0), (4, 8, 4, 3, "loihi2_estimator")),
 ]
 
 
@@ -135,6 +138,22 @@ def test_bound_never_exceeds_the_exhaustive_optimum(graph, limits):
     optimum = fewest_cores(g, target)
     assert optimum is not None
     assert 1 <= lower_bound(g, target) <= optimum
+
+
+def test_memory_caps_the_neurons_per_core_and_so_raises_the_axons_by_hand():
+    from snncc.mapping.bound import _cap, _fewest_synapses, lower_bound_detail
+    from snncc.mapping.connectivity import projections
+
+    g, target = dense_net((3, 4, 3), 0), tiny(4, 12, 8, 3, "loihi2_estimator")  # 192 bits a core
+    # lif0: 3 synapses x 8 bits + 3 map entries x 32 bits = 120 bits, 96 left: 4 neurons; lif1: 32 + 128, 2 neurons
+    assert (_cap(g, "lif0", target), _cap(g, "lif1", target)) == (4, 2)
+    # each lif0 neuron reaches 3 lif1 neurons, on >= 2 cores: 8 output axons, and 8 input axons into lif1
+    # memory: 192 synapse bits + (3 + 8) x 32 map bits + 8 x 36 axon-map bits = 832 bits, 4.33 cores
+    bound = lower_bound_detail(g, target)
+    assert bound.binding == "synapse memory" and bound.cores == 5  # counting each axon once gave 3
+    conv = conv_net(5, 3)  # 3 taps, padding 1: a border neuron has 2 synapses, a dense one all 5 inputs
+    assert _fewest_synapses(projections(conv, "lif0")[0]) == 2
+    assert _fewest_synapses(projections(conv, "lif1")[0]) == 5
 
 
 def test_cheapest_bits_per_synapse_by_hand():
