@@ -21,24 +21,28 @@ from pathlib import Path
 CORE = ("snncc", "ir", "backends")
 SPLIT = ("snncc", "backends")  # one package per directory inside; ir/ counts as one
 
-# Set 2026-12-07 at main's size rounded down to a multiple of 50; the total below main's 24,252.
-TOTAL_BUDGET = 24_000
+# Re-set 2026-12-08 after issue 28's merges, at each package's size rounded up to a multiple of 50
+# (total: up to 100). Not below the 24,252 lines of the session that set the first budget: the op kit
+# (tables, moved steps), the family plug-ins, typed analyses, NeuroBench's metrics and delays added
+# about 2,700 lines; from here a change that needs more raises its number in the same commit.
+TOTAL_BUDGET = 27_000
 BUDGETS = {
-    "snncc": 7_400,
-    "snncc/convert": 550,
-    "snncc/exporters": 600,
-    "snncc/finetune": 600,
-    "snncc/importers": 5_600,
-    "snncc/mapping": 2_050,
-    "snncc/nn": 500,
-    "snncc/passes": 1_600,
-    "ir": 1_950,
-    "backends": 550,
-    "backends/floatsim": 300,
-    "backends/lava": 600,
-    "backends/nengo_loihi": 200,
+    "backends": 600,
+    "backends/floatsim": 200,
+    "backends/lava": 750,
+    "backends/nengo_loihi": 300,
     "backends/refsim": 1_350,
-    "backends/xylosim": 150,
+    "backends/xylosim": 250,
+    "ir": 3_250,
+    "snncc": 8_350,
+    "snncc/convert": 600,
+    "snncc/exporters": 750,
+    "snncc/families": 250,
+    "snncc/finetune": 650,
+    "snncc/importers": 5_750,
+    "snncc/mapping": 2_100,
+    "snncc/nn": 550,
+    "snncc/passes": 1_600,
 }
 
 
