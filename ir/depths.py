@@ -8,7 +8,6 @@ Read by the compiler (latency, align_depths), the exporters and the backends ali
 from __future__ import annotations
 
 from .graph import Graph
-from .ops.delay import undelayed
 
 
 def recurrent_synapse(graph: Graph, synapse: str) -> bool:
@@ -24,7 +23,7 @@ def _sources(graph: Graph, name: str) -> list[str]:
         if not graph[pred].IS_SYNAPSE:
             out.append(pred)
         elif not recurrent_synapse(graph, pred):
-            out.append(undelayed(graph, graph.predecessors(pred)[0]))  # an axon delay is no connection
+            out.append(graph.source_of(pred))  # an axon delay is no connection
     return out
 
 

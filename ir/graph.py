@@ -131,6 +131,17 @@ class Graph:
     def successors(self, name: str) -> tuple[str, ...]:
         return self._succs[name]
 
+    def carrier(self, name: str) -> str:
+        """The node whose values ``name`` carries: itself, or, for a delay line (an op with HAS_STATE
+        between a layer and its synapses), the layer or input it delays."""
+        while self[name].HAS_STATE:
+            name = self._preds[name][0]
+        return name
+
+    def source_of(self, synapse: str) -> str:
+        """The layer or input whose values a synapse op reads, through any delay line in between."""
+        return self.carrier(self._preds[synapse][0])
+
     def of_type(self, *types: type[Op]) -> list[tuple[str, Op]]:
         return [(n, op) for n, op in self.nodes if isinstance(op, types)]
 

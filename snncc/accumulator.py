@@ -16,7 +16,6 @@ import numpy as np
 from snncc.ir import Graph, IntLIF, Numerics
 from snncc.ir.arith import effective_weights
 from snncc.ir.families import numerics_family
-from snncc.ir.ops.delay import undelayed
 from snncc.text import markdown_cell as md
 
 # how the user reads the width: Loihi 1's documents give it on q0 = a·2^act_shift
@@ -33,7 +32,7 @@ def worst_case_input(graph: Graph, layer: str) -> int:
             continue
         w = np.abs(effective_weights(op.weight.array, n))
         row = int(w.reshape(w.shape[0], -1).sum(axis=1).max(initial=0))  # per output neuron / channel
-        src = graph[undelayed(graph, graph.predecessors(syn)[0])]  # a delay carries its source's values
+        src = graph[graph.source_of(syn)]  # a delay carries its source's values
         # per port (a bit plane has one each): the largest value it sends, through the weights shifted by e
         total += sum(_shifted_up(row * largest, op.weight_exp + e) for largest, e in src.payload_ports())
     return total

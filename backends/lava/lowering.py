@@ -34,7 +34,7 @@ from snncc.ir import (
 from snncc.ir.depths import layer_depths, recurrent_synapse
 from snncc.ir.lowering import READ, LoweringTable, Refusal, refuse
 from snncc.ir.ops.conv2d import conv_matrix
-from snncc.ir.ops.delay import delays, undelayed
+from snncc.ir.ops.delay import delays
 
 
 def recurrent_clears(graph: Graph, batch: int) -> list[tuple[int, list[str]]]:
@@ -207,7 +207,7 @@ def _neuron_builder(model: str, stock: bool, op_param: str | None = None) -> Nod
             syn = graph[syn_name]
             read = graph.predecessors(syn_name)[0]
             delay = delays(graph[read]) if LAVA[graph[read]] is DELAY else None
-            src_name = undelayed(graph, read)
+            src_name = graph.carrier(read)
             for proc, extra_exp in b.sources[src_name]:
                 conn = LAVA[syn].connect(b, syn, graph[src_name], extra_exp, delay)
                 proc.s_out.connect(conn.s_in)

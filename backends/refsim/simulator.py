@@ -24,7 +24,6 @@ from snncc.backends.interpreter import EVENT_COUNTERS, Dialect, Layer, NeuronSte
 from snncc.errors import Diagnostic, InvalidGraph
 from snncc.ir import Graph, IntConv2d, IntDense, IntInput, IntLIF, IntPartialSum, Numerics, Op, Stage, verify
 from snncc.ir.arith import accumulate, shift, wrap_int32
-from snncc.ir.ops.delay import undelayed
 from snncc.ir.ops.lif import IntLIFState, effective_bias
 
 from . import fused, kernels
@@ -96,7 +95,7 @@ def _device(name: str | None):
 
 def _kernel(graph: Graph, name: str, op: IntDense | IntConv2d, numerics: Numerics, device=None):
     """The synapse op's kernel, prepared once per run for the largest input its source can send."""
-    src = graph[undelayed(graph, graph.predecessors(name)[0])]
+    src = graph[graph.source_of(name)]
     max_input = 1  # spikes and bit planes
     if src.IS_INPUT and src.encoding == "graded":
         max_input = 1 << src.bits  # covers signed and unsigned values of that width
@@ -156,7 +155,7 @@ class LoihiDialect:
     def stateless(self, name: str, op: IntDense | IntConv2d, x: np.ndarray) -> np.ndarray:
         """This step's int32 output of one synapse op (what Lava's port carries)."""
         kernel = self.kernels[name]
-        src = self.graph[undelayed(self.graph, self.graph.predecessors(name)[0])]
+        src = self.graph[self.graph.source_of(name)]
         if src.IS_INPUT and src.encoding == "bitplane":
             # one binary copy of the synapse per bit plane, exponent + b; the LIF sums the ports.
             # Planes without a set bit contribute nothing and are skipped.

@@ -54,11 +54,6 @@ class IntDelay(DelayLine):
     OP = "int_delay"
 
 
-def undelayed(graph: Any, name: str) -> str:
-    """The node whose values ``name`` carries: itself, or the source of a delay."""
-    return graph.predecessors(name)[0] if isinstance(graph[name], DelayLine) else name
-
-
 def check_delays(op: DelayLine, name: str) -> None:
     """Whole, non-negative steps, one per element or one for all (the integer stage bounds them by the
     target's numerics.max_delay: Loihi's 6-bit delay field, 0..63)."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from snncc.ir import Conv2d, Dense, Graph, IntConv2d, IntDense, IntLIF, IntPartialSum, Op
-from snncc.ir.ops.delay import delays, undelayed
+from snncc.ir.ops.delay import delays
 
 Box = tuple[tuple[int, int], ...]
 
@@ -61,7 +61,7 @@ def projections(graph: Graph, layer: str) -> list[Projection]:
 def _projection(graph: Graph, synapse: str, read: str) -> Projection:
     """The synapse op's projection from the layer or input whose spikes it reads (through a delay: the
     delay's source, whose axons carry the delay; a delayed spike costs one synaptic op as any other)."""
-    source = undelayed(graph, read)
+    source = graph.carrier(read)
     src_op: Op = graph[source]
     planes = len(src_op.payload_ports())
     delay_bits = int(delays(graph[read]).max(initial=0)).bit_length() if read != source else 0

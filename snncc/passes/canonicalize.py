@@ -20,7 +20,6 @@ import numpy as np
 
 from snncc.errors import Diagnostic, ImportFailed
 from snncc.ir import LIF, Const, Conv2d, Dense, Graph, GraphBuilder, MaxPool2d, Op, Stage
-from snncc.ir.ops.delay import undelayed
 
 from .approximate import MAXPOOL_AFTER_NEURON, MAXPOOL_COST
 from .linear_chain import FusedSynapse, fuse_chain
@@ -112,7 +111,7 @@ def _add_neuron(builder: GraphBuilder, graph: Graph, name: str, op: LIF, inputs:
     for src in inputs:
         source_op = graph[src.source]
         fused = _synapse_for(src, source_op, name, op.shape)
-        spiking = graph[undelayed(graph, src.source)]  # a delay carries its layer's spikes
+        spiking = graph[graph.carrier(src.source)]  # a delay carries its layer's spikes
         amplitude = spiking.amplitude if spiking.IS_NEURON else 1.0
         weight = fused.op.weight.array * (amplitude * op.gain)
         if fused.bias.any() and op.alpha == 1.0:

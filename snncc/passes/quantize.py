@@ -51,7 +51,6 @@ from snncc.ir import (
     Numerics,
     Stage,
 )
-from snncc.ir.ops.delay import undelayed
 
 from .calibrate import Calibration
 
@@ -225,7 +224,7 @@ def _quantize_layer(
     act = 1 << n.act_shift
     effective, extra_planes = {}, {}
     for sname, sop in synapses:
-        src = inputs.get(undelayed(graph, graph.predecessors(sname)[0]))
+        src = inputs.get(graph.source_of(sname))
         effective[sname] = sop.weight.array * (src.scale if src else 1.0)
         # bit plane b uses exponent e + b, so the top plane must still fit the exponent range
         extra_planes[sname] = src.bits - 1 if src and src.encoding == "bitplane" else 0

@@ -76,6 +76,14 @@ def test_the_compiled_delay_is_an_int_delay_that_refsim_runs_as_the_float_model(
     assert agree >= 0.9, agree  # 8-bit input and weights: a rare spike may move
 
 
+def test_a_synapse_behind_a_delay_reads_the_delayed_layer(deployed):
+    """The graph query every pass and backend asks instead of knowing about delays."""
+    _, graph, _ = deployed
+    (layer,) = graph.predecessors("d")
+    assert graph.source_of("fc2") == graph.carrier("d") == layer != "d"
+    assert graph.carrier(layer) == layer  # a layer carries its own values
+
+
 def test_refsim_on_torch_runs_the_delay_line_identically(deployed):
     _, graph, x = deployed
     xi = quantize_inputs(graph, {"in": x})
