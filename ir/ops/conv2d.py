@@ -18,13 +18,13 @@ def conv_macs(op: Any) -> float:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Conv2d(Op):
-    """torch.nn.functional.conv2d semantics (cross-correlation). weight (Cout, Cin/groups, kH, kW)."""
+class ConvWindow(Op):
+    """Shared fields and hooks of the conv synapses, float and integer (not an op itself, as Pool2d):
+    a weight (Cout, Cin/groups, kH, kW) slid with torch's stride, padding, dilation and groups."""
 
-    OP = "conv2d"
     IS_SYNAPSE = True
+    is_conv = True
     weight: Const
-    bias: Const | None = None
     stride: tuple[int, int] = (1, 1)
     padding: tuple[int, int] = (0, 0)
     dilation: tuple[int, int] = (1, 1)
@@ -35,9 +35,7 @@ class Conv2d(Op):
         for f in ("stride", "padding", "dilation"):
             object.__setattr__(self, f, pair(getattr(self, f)))
 
-    is_conv = True
-
-    def conv_view(self) -> Conv2d:
+    def conv_view(self) -> ConvWindow:
         return self
 
     def window_fields(self) -> dict[str, Any]:
@@ -45,6 +43,17 @@ class Conv2d(Op):
 
     def macs(self) -> float:
         return conv_macs(self)
+
+    def infer_shape(self, inputs: list[Shape], name: str) -> Shape:
+        return conv2d_shape(self, inputs, name)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Conv2d(ConvWindow):
+    """torch.nn.functional.conv2d semantics (cross-correlation). weight (Cout, Cin/groups, kH, kW)."""
+
+    OP = "conv2d"
+    bias: Const | None = None
 
     def fold_affine(self, scale: np.ndarray, shift: np.ndarray) -> Conv2d:
         """This synapse followed by y = scale·x + shift per output channel (a batch norm folded into it)."""
@@ -63,46 +72,21 @@ class Conv2d(Op):
 
     def infer_shape(self, inputs: list[Shape], name: str) -> Shape:
         check_bias(name, self, self.weight.shape[0])
-        return conv2d_shape(self, inputs, name)
+        return super().infer_shape(inputs, name)
 
 
 @dataclass(frozen=True, kw_only=True)
-class IntConv2d(Op):
+class IntConv2d(ConvWindow):
     """IntDense whose matrix is a torch-convention conv2d (cross-correlation), weight (Cout, Cin/g, kH, kW)."""
 
     OP = "int_conv2d"
-    IS_SYNAPSE = True
-    weight: Const
     weight_exp: int = 0
-    stride: tuple[int, int] = (1, 1)
-    padding: tuple[int, int] = (0, 0)
-    dilation: tuple[int, int] = (1, 1)
-    groups: int = 1
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        for f in ("stride", "padding", "dilation"):
-            object.__setattr__(self, f, pair(getattr(self, f)))
-
-    is_conv = True
-
-    def conv_view(self) -> IntConv2d:
-        return self
-
-    def window_fields(self) -> dict[str, Any]:
-        return {"stride": self.stride, "padding": self.padding, "dilation": self.dilation}
-
-    def macs(self) -> float:
-        return conv_macs(self)
 
     def identity_join(self) -> IntConv2d:
         """Passes channel c of a split layer's part on to channel c (a 1x1 depthwise conv), with this exponent."""
         channels = self.shape[0]
         ones = Const(np.ones((channels, 1, 1, 1), dtype=np.int32))
         return IntConv2d(shape=self.shape, weight=ones, weight_exp=self.weight_exp, groups=channels)
-
-    def infer_shape(self, inputs: list[Shape], name: str) -> Shape:
-        return conv2d_shape(self, inputs, name)
 
 
 # numerics
