@@ -11,16 +11,32 @@ from ..op import Op, Shape, check_bias, check_weight_dims, expect_inputs, shape_
 
 
 @dataclass(frozen=True, kw_only=True)
-class Dense(Op):
-    """y = W x + b, with x flattened in C order.  weight (out, in)."""
+class DenseMatrix(Op):
+    """Shared fields and hooks of the dense synapses, float and integer (not an op itself, as Pool2d):
+    a weight (out, in) applied to the source flattened in C order."""
 
-    OP = "dense"
     IS_SYNAPSE = True
     weight: Const
-    bias: Const | None = None
 
     def macs(self) -> float:
         return float(self.weight.array.size)
+
+    def infer_shape(self, inputs: list[Shape], name: str) -> Shape:
+        expect_inputs(name, self, inputs)
+        n_in = int(np.prod(inputs[0]))
+        check_weight_dims(name, self, 2)
+        out, w_in = self.weight.shape
+        if w_in != n_in:
+            raise shape_mismatch(name, self, (w_in,), inputs[0])
+        return (out,)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Dense(DenseMatrix):
+    """y = W x + b, with x flattened in C order.  weight (out, in)."""
+
+    OP = "dense"
+    bias: Const | None = None
 
     def fold_affine(self, scale: np.ndarray, shift: np.ndarray) -> Dense:
         """This synapse followed by y = scale·x + shift per output (a batch norm folded into it)."""
@@ -32,18 +48,13 @@ class Dense(Op):
         return IntDense(shape=self.shape, weight=Const(weight), weight_exp=weight_exp)
 
     def infer_shape(self, inputs: list[Shape], name: str) -> Shape:
-        expect_inputs(name, self, inputs)
-        n_in = int(np.prod(inputs[0]))
-        check_weight_dims(name, self, 2)
-        out, w_in = self.weight.shape
-        if w_in != n_in:
-            raise shape_mismatch(name, self, (w_in,), inputs[0])
-        check_bias(name, self, out)
-        return (out,)
+        out = super().infer_shape(inputs, name)
+        check_bias(name, self, out[0])
+        return out
 
 
 @dataclass(frozen=True, kw_only=True)
-class IntDense(Op):
+class IntDense(DenseMatrix):
     """a = floor(W_eff @ x * 2**weight_exp), x flattened in C order.  weight (out, in) int32.
 
     W_eff is Lava's weight pipeline applied to ``weight`` (SPEC.md §weights); the
@@ -51,26 +62,12 @@ class IntDense(Op):
     """
 
     OP = "int_dense"
-    IS_SYNAPSE = True
-    weight: Const
     weight_exp: int = 0
-
-    def macs(self) -> float:
-        return float(self.weight.array.size)
 
     def identity_join(self) -> IntDense:
         """Passes each output of a split layer's part on to the same neuron, with this synapse's exponent."""
         (out,) = self.shape
         return IntDense(shape=(out,), weight=Const(np.eye(out, dtype=np.int32)), weight_exp=self.weight_exp)
-
-    def infer_shape(self, inputs: list[Shape], name: str) -> Shape:
-        expect_inputs(name, self, inputs)
-        n_in = int(np.prod(inputs[0]))
-        check_weight_dims(name, self, 2)
-        out, w_in = self.weight.shape
-        if w_in != n_in:
-            raise shape_mismatch(name, self, (w_in,), inputs[0])
-        return (out,)
 
 
 # numerics
